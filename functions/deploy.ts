@@ -1,0 +1,13 @@
+import { checkDeploy, startDeploy } from "../src/app/stage-steps.ts";
+import { deployInputSchema } from "../src/app/schemas.ts";
+import { awsDeps } from "./lib/aws-deps.ts";
+import { defineHandler } from "./lib/handler.ts";
+
+/** Deploy task: `start` begins a step (unless the run halted), `status` polls it. */
+export const createDeployHandler = defineHandler("deploy", deployInputSchema, async (deps, input): Promise<unknown> =>
+  input.action === "start"
+    ? startDeploy(deps, input.ctx, input.step)
+    : checkDeploy(deps, input.ctx, input.step),
+);
+
+export const handler = createDeployHandler(awsDeps);

@@ -1,0 +1,11 @@
+import { evaluateStep } from "../src/app/stage-steps.ts";
+import { evaluateInputSchema } from "../src/app/schemas.ts";
+import { awsDeps } from "./lib/aws-deps.ts";
+import { defineHandler } from "./lib/handler.ts";
+
+/** Evaluate task: the scope's health verdict after its bake, as data. */
+export const createEvaluateHandler = defineHandler("evaluate", evaluateInputSchema, (deps, input) =>
+  evaluateStep(deps, input.ctx, input.step, input.bakeStartedAt),
+);
+
+export const handler = createEvaluateHandler(awsDeps);

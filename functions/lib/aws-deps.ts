@@ -1,0 +1,33 @@
+/** Dependencies of the deployed functions: AWS adapters, built once per container. */
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { SFNClient } from "@aws-sdk/client-sfn";
+import { STSClient } from "@aws-sdk/client-sts";
+import { CloudWatchAlarmSource } from "../../src/adapters/aws/cloudwatch-alarms.ts";
+import { DynamoStateStore } from "../../src/adapters/aws/dynamo-store.ts";
+import { EventBridgePublisher } from "../../src/adapters/aws/event-bus.ts";
+import { LambdaDeployer } from "../../src/adapters/aws/lambda-deployer.ts";
+import { SfnWorkflowStarter } from "../../src/adapters/aws/step-functions.ts";
+import type { Deps } from "../../src/app/deps.ts";
+import { config } from "../../src/config.ts";
+
+let deps: Deps | undefined;
+
+export function awsDeps(): Deps {
+  if (deps) return deps;
+  const cloudwatch = new Map<string, CloudWatchClient>();
+  deps = {
+    store: new DynamoStateStore(new DynamoDBClient({}), config.tableName()),
+    clock: { now: () => new Date() },
+    deployer: new LambdaDeployer(new STSClient({})),
+    alarms: new CloudWatchAlarmSource((region) => {
+      let c = cloudwatch.get(region);
+      if (!c) cloudwatch.set(region, (c = new CloudWatchClient({ region })));
+      return c;
+    }),
+    workflows: new SfnWorkflowStarter(new SFNClient({}), config.stateMachineArn()),
+    events: new EventBridgePublisher(new EventBridgeClient({}), config.eventBusName()),
+  };
+  return deps;
+}

@@ -1,0 +1,11 @@
+import { planStageForRun } from "../src/app/stage-steps.ts";
+import { planInputSchema } from "../src/app/schemas.ts";
+import { awsDeps } from "./lib/aws-deps.ts";
+import { defineHandler } from "./lib/handler.ts";
+
+/** Plan task: expands the stage into regions, phases and deploy steps. */
+export const createPlanHandler = defineHandler("plan", planInputSchema, (deps, input) =>
+  planStageForRun(deps, input.ctx),
+);
+
+export const handler = createPlanHandler(awsDeps);

@@ -1,0 +1,430 @@
+/**
+ * Single-table DynamoDB store. Layout (pk / sk):
+ *
+ *   PIPELINE#<name> / DEF                         pipeline definition
+ *   PIPELINE#<name> / SCOPE#<scope>               version-per-scope state
+ *   PIPELINE#<name> / HIST#<scope>#<at>#<status>  append-only history
+ *   RUN#<runId>     / RUN                         run record (gsi1: PIPELINE#<name> / RUN#<createdAt>)
+ *   RUN#<runId>     / EVT#<at>#<rank>#<scope>#<step>#<event>   run timeline
+ *
+ * Every write that changes a scope is conditional (compare-and-set on rev, status or version)
+ * and goes in one transaction with its history record and timeline events, so concurrent
+ * writers never lose an update and history never misses a change.
+ */
+import {
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  TransactionCanceledException,
+} from "@aws-sdk/client-dynamodb";
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
+import {
+  compareEvents,
+  EVENT_RANK,
+  type HistoryEntry,
+  type Run,
+  type ScopeState,
+  type TimelineEvent,
+} from "../../domain/model.ts";
+import type { Pipeline } from "../../domain/pipeline.ts";
+import type {
+  RunUpdate,
+  ScopeTransition,
+  StateStore,
+  TransitionResult,
+} from "../../domain/ports.ts";
+
+type Item = Record<string, unknown>;
+type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
+
+const pipelinePk = (name: string) => `PIPELINE#${name}`;
+const runPk = (runId: string) => `RUN#${runId}`;
+const eventSk = (e: TimelineEvent) =>
+  `EVT#${e.at}#${EVENT_RANK[e.event]}#${e.scope}#${e.step}#${e.event}`;
+
+function strip<T>(item: Item | undefined, keys = ["pk", "sk", "gsi1pk", "gsi1sk"]): T | undefined {
+  if (!item) return undefined;
+  const out: Item = {};
+  for (const [k, v] of Object.entries(item)) if (!keys.includes(k)) out[k] = v;
+  return out as T;
+}
+
+export class DynamoStateStore implements StateStore {
+  private readonly doc: DynamoDBDocumentClient;
+
+  constructor(
+    client: DynamoDBClient,
+    private readonly table: string,
+  ) {
+    this.doc = DynamoDBDocumentClient.from(client, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+  }
+
+  async putPipeline(pipeline: Pipeline): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: pipelinePk(pipeline.name), sk: "DEF", definition: pipeline },
+      }),
+    );
+  }
+
+  async getPipeline(name: string): Promise<Pipeline | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: pipelinePk(name), sk: "DEF" } }),
+    );
+    return out.Item?.definition as Pipeline | undefined;
+  }
+
+  async createRun(run: Run): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            pk: runPk(run.runId),
+            sk: "RUN",
+            gsi1pk: pipelinePk(run.pipeline),
+            gsi1sk: `RUN#${run.createdAt}#${run.runId}`,
+            ...run,
+          },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  async getRun(runId: string): Promise<Run | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: runPk(runId), sk: "RUN" },
+        ConsistentRead: true,
+      }),
+    );
+    return strip<Run>(out.Item);
+  }
+
+  async updateRun(runId: string, update: RunUpdate): Promise<boolean> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
+    let n = 0;
+    const name = (k: string) => {
+      const key = `#n${n++}`;
+      names[key] = k;
+      return key;
+    };
+    const value = (v: unknown) => {
+      const key = `:v${n++}`;
+      values[key] = v;
+      return key;
+    };
+    for (const [k, v] of Object.entries(update.set)) {
+      if (v === undefined) continue;
+      if (k === "stages") {
+        // Merge stage progress per stage so concurrent writers of different stages don't clash.
+        for (const [stage, progress] of Object.entries(v as Record<string, unknown>)) {
+          sets.push(`${name("stages")}.${name(stage)} = ${value(progress)}`);
+        }
+      } else sets.push(`${name(k)} = ${value(v)}`);
+    }
+    if (update.addRolledBack) {
+      const rb = name("rolledBack");
+      sets.push(`${rb} = list_append(${rb}, ${value([update.addRolledBack])})`);
+    }
+    const conditions = ["attribute_exists(pk)"];
+    if (update.expect?.status) {
+      const list = update.expect.status.map((s) => value(s)).join(", ");
+      conditions.push(`${name("status")} IN (${list})`);
+    }
+    if (update.expect?.currentStage !== undefined) {
+      if (update.expect.currentStage === null) {
+        conditions.push(`attribute_not_exists(${name("currentStage")})`);
+      } else {
+        conditions.push(`${name("currentStage")} = ${value(update.expect.currentStage)}`);
+      }
+    }
+    if (update.addRolledBack) {
+      // Idempotent: a scope is listed once however often its rollback is retried.
+      conditions.push(`NOT contains(${name("rolledBack")}, ${value(update.addRolledBack)})`);
+    }
+    if (sets.length === 0) return true;
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: runPk(runId), sk: "RUN" },
+          UpdateExpression: `SET ${sets.join(", ")}`,
+          ConditionExpression: conditions.join(" AND "),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: Object.keys(values).length ? values : undefined,
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  async seedScope(state: Omit<ScopeState, "rev">, actor: string): Promise<boolean> {
+    const history: HistoryEntry = {
+      pipeline: state.pipeline,
+      scope: state.scope,
+      at: state.since,
+      toVersion: state.version,
+      status: state.status,
+      percent: state.percent,
+      actor,
+      cause: state.cause,
+    };
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.table,
+                Item: {
+                  pk: pipelinePk(state.pipeline),
+                  sk: `SCOPE#${state.scope}`,
+                  ...state,
+                  rev: 1,
+                },
+                ConditionExpression: "attribute_not_exists(pk)",
+              },
+            },
+            this.historyPut(history),
+          ],
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof TransactionCanceledException) return false;
+      throw err;
+    }
+  }
+
+  async getScope(pipeline: string, scope: string): Promise<ScopeState | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: pipelinePk(pipeline), sk: `SCOPE#${scope}` },
+        ConsistentRead: true,
+      }),
+    );
+    return strip<ScopeState>(out.Item);
+  }
+
+  async listScopes(pipeline: string): Promise<ScopeState[]> {
+    return this.queryAll<ScopeState>({
+      TableName: this.table,
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :p)",
+      ExpressionAttributeValues: { ":pk": pipelinePk(pipeline), ":p": "SCOPE#" },
+      ConsistentRead: true,
+    });
+  }
+
+  async history(pipeline: string, scope?: string): Promise<HistoryEntry[]> {
+    const entries = await this.queryAll<HistoryEntry>({
+      TableName: this.table,
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :p)",
+      ExpressionAttributeValues: {
+        ":pk": pipelinePk(pipeline),
+        ":p": scope ? `HIST#${scope}#` : "HIST#",
+      },
+      ConsistentRead: true,
+    });
+    return entries.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  }
+
+  async transitionScope(t: ScopeTransition): Promise<TransitionResult> {
+    const names: Record<string, string> = {
+      "#status": "status",
+      "#version": "version",
+      "#rev": "rev",
+      "#percent": "percent",
+      "#since": "since",
+      "#cause": "cause",
+    };
+    const values: Record<string, unknown> = {
+      ":status": t.set.status,
+      ":version": t.set.version,
+      ":percent": t.set.percent,
+      ":since": t.at,
+      ":cause": t.cause,
+      ":one": 1,
+    };
+    const sets = [
+      "#status = :status",
+      "#version = :version",
+      "#percent = :percent",
+      "#since = :since",
+      "#cause = :cause",
+      "#rev = #rev + :one",
+    ];
+    const removes: string[] = [];
+    if (t.set.previousVersion === null) removes.push("previousVersion");
+    else if (t.set.previousVersion !== undefined) {
+      sets.push("previousVersion = :prev");
+      values[":prev"] = t.set.previousVersion;
+    }
+    if (t.set.runId !== undefined) {
+      sets.push("runId = :runId");
+      values[":runId"] = t.set.runId;
+    }
+    const conditions = ["attribute_exists(pk)"];
+    if (t.expect.status) {
+      const keys = t.expect.status.map((s, i) => {
+        values[`:es${i}`] = s;
+        return `:es${i}`;
+      });
+      conditions.push(`#status IN (${keys.join(", ")})`);
+    }
+    if (t.expect.version !== undefined) {
+      conditions.push("#version = :ev");
+      values[":ev"] = t.expect.version;
+    }
+    if (t.expect.runId !== undefined) {
+      conditions.push("runId = :erun");
+      values[":erun"] = t.expect.runId;
+    }
+    const items: TransactItem[] = [];
+    if (t.requireRunning) {
+      items.push({
+        ConditionCheck: {
+          TableName: this.table,
+          Key: { pk: runPk(t.requireRunning), sk: "RUN" },
+          ConditionExpression: "#status = :running",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: { ":running": "running" },
+        },
+      });
+    }
+    items.push({
+      Update: {
+        TableName: this.table,
+        Key: { pk: pipelinePk(t.pipeline), sk: `SCOPE#${t.scope}` },
+        UpdateExpression: `SET ${sets.join(", ")}${removes.length ? ` REMOVE ${removes.join(", ")}` : ""}`,
+        ConditionExpression: conditions.join(" AND "),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+      },
+    });
+    items.push(
+      this.historyPut({
+        pipeline: t.pipeline,
+        scope: t.scope,
+        at: t.at,
+        ...(t.expect.version !== undefined && t.expect.version !== t.set.version
+          ? { fromVersion: t.expect.version }
+          : {}),
+        toVersion: t.set.version,
+        ...(t.expect.status?.length === 1 ? { fromStatus: t.expect.status[0] } : {}),
+        status: t.set.status,
+        percent: t.set.percent,
+        actor: t.actor,
+        cause: t.cause,
+        ...(t.set.runId ? { runId: t.set.runId } : {}),
+      }),
+    );
+    for (const e of t.events ?? []) items.push(this.eventPut(e));
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (err) {
+      if (err instanceof TransactionCanceledException) {
+        const reasons = err.CancellationReasons ?? [];
+        if (t.requireRunning && reasons[0]?.Code === "ConditionalCheckFailed") {
+          return { ok: false, reason: "run-not-running" };
+        }
+        if (reasons.some((r) => r.Code === "ConditionalCheckFailed")) {
+          const current = await this.getScope(t.pipeline, t.scope);
+          return current
+            ? { ok: false, reason: "scope-changed", current }
+            : { ok: false, reason: "scope-changed" };
+        }
+      }
+      throw err;
+    }
+    return { ok: true };
+  }
+
+  async appendEvents(events: TimelineEvent[]): Promise<void> {
+    for (let i = 0; i < events.length; i += 25) {
+      await this.doc.send(
+        new TransactWriteCommand({ TransactItems: events.slice(i, i + 25).map((e) => this.eventPut(e)) }),
+      ).catch((err) => {
+        // A retried handler re-appends the same events; they are keyed by content, so a
+        // duplicate is already recorded.
+        if (!(err instanceof TransactionCanceledException)) throw err;
+      });
+    }
+  }
+
+  async timeline(runId: string): Promise<TimelineEvent[]> {
+    const events = await this.queryAll<TimelineEvent>({
+      TableName: this.table,
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :p)",
+      ExpressionAttributeValues: { ":pk": runPk(runId), ":p": "EVT#" },
+      ConsistentRead: true,
+    });
+    return events.sort(compareEvents);
+  }
+
+  private historyPut(h: HistoryEntry): TransactItem {
+    return {
+      Put: {
+        TableName: this.table,
+        Item: {
+          pk: pipelinePk(h.pipeline),
+          sk: `HIST#${h.scope}#${h.at}#${h.status}`,
+          ...h,
+        },
+        ConditionExpression: "attribute_not_exists(pk)",
+      },
+    };
+  }
+
+  private eventPut(e: TimelineEvent): TransactItem {
+    return {
+      Put: {
+        TableName: this.table,
+        Item: { pk: runPk(e.runId), sk: eventSk(e), ...e },
+        ConditionExpression: "attribute_not_exists(pk)",
+      },
+    };
+  }
+
+  private async queryAll<T>(input: QueryCommandInput): Promise<T[]> {
+    const out: T[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+      for (const item of page.Items ?? []) out.push(strip<T>(item) as T);
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+}
+
+/** Key schema of the table, shared by the stack and the local mode's table creation. */
+export const TABLE_KEYS = {
+  partitionKey: "pk",
+  sortKey: "sk",
+  gsi1: { name: "gsi1", partitionKey: "gsi1pk", sortKey: "gsi1sk" },
+} as const;

@@ -1,0 +1,39 @@
+import { createHash } from "node:crypto";
+import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import type { StageExecutionInput, WorkflowStarter } from "../../domain/ports.ts";
+
+/**
+ * Execution names are derived from (run, stage): Step Functions refuses a second execution
+ * with the same name, which makes starting a stage idempotent under duplicate events.
+ */
+export function executionName(input: StageExecutionInput): string {
+  const raw = `${input.pipeline}-${input.version}-${input.stage}`.replace(/[^A-Za-z0-9_-]/g, "_");
+  if (raw.length <= 80) return raw;
+  const hash = createHash("sha256").update(`${input.runId}|${input.stage}`).digest("hex").slice(0, 12);
+  return `${raw.slice(0, 67)}-${hash}`;
+}
+
+export class SfnWorkflowStarter implements WorkflowStarter {
+  constructor(
+    private readonly client: SFNClient,
+    private readonly stateMachineArn: string,
+  ) {}
+
+  async startStage(input: StageExecutionInput): Promise<{ executionId: string }> {
+    const name = executionName(input);
+    try {
+      const out = await this.client.send(
+        new StartExecutionCommand({
+          stateMachineArn: this.stateMachineArn,
+          name,
+          input: JSON.stringify(input),
+        }),
+      );
+      return { executionId: out.executionArn ?? name };
+    } catch (err) {
+      // Same name, same input: already started by a duplicate event; that is success.
+      if (err instanceof ExecutionAlreadyExists) return { executionId: name };
+      throw err;
+    }
+  }
+}

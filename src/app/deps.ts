@@ -1,0 +1,18 @@
+import type {
+  AlarmSource,
+  Clock,
+  Deployer,
+  EventPublisher,
+  StateStore,
+  WorkflowStarter,
+} from "../domain/ports.ts";
+
+/** Everything an application service needs, injected (AWS adapters or their local twins). */
+export interface Deps {
+  store: StateStore;
+  clock: Clock;
+  deployer: Deployer;
+  alarms: AlarmSource;
+  workflows: WorkflowStarter;
+  events: EventPublisher;
+}

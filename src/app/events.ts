@@ -1,0 +1,44 @@
+/** Breakwater's own EventBridge events: names and shapes shared by publishers and rules. */
+import type { TimelineEvent } from "../domain/model.ts";
+import type { BusEvent } from "../domain/ports.ts";
+
+export const SOURCE = "breakwater";
+
+export const DetailType = {
+  /** Starts a run (published by triggers, the CLI, or an engineer). */
+  RunRequested: "Breakwater Run Requested",
+  /** A scope step changed: deploy/bake/rollback started or finished. */
+  ScopeEvent: "Breakwater Scope Event",
+  /** A run changed status: started, stage finished, halted, succeeded. */
+  RunEvent: "Breakwater Run Event",
+} as const;
+
+export const SFN_SOURCE = "aws.states";
+export const SFN_STATUS_CHANGE = "Step Functions Execution Status Change";
+
+export function scopeEventBusEvent(e: TimelineEvent): BusEvent {
+  return { source: SOURCE, detailType: DetailType.ScopeEvent, detail: { ...e } };
+}
+
+export type RunEventName =
+  | "run-started"
+  | "run-duplicate"
+  | "stage-started"
+  | "stage-finished"
+  | "run-halted"
+  | "run-succeeded"
+  | "run-failed";
+
+export interface RunEventDetail {
+  at: string;
+  runId: string;
+  pipeline: string;
+  version: string;
+  event: RunEventName;
+  stage?: string;
+  reason?: string;
+}
+
+export function runBusEvent(detail: RunEventDetail): BusEvent {
+  return { source: SOURCE, detailType: DetailType.RunEvent, detail: { ...detail } };
+}

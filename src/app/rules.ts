@@ -1,0 +1,29 @@
+/**
+ * EventBridge rules of the control plane, as data: the stack deploys these patterns and the
+ * local event bus routes with the same ones.
+ */
+import { DetailType, SFN_SOURCE, SFN_STATUS_CHANGE, SOURCE } from "./events.ts";
+
+export type EventPattern = { [key: string]: string[] | EventPattern };
+
+/** A stage execution ended: promote the version or halt the run. */
+export const stageStatusChangePattern = (stateMachineArn: string): EventPattern => ({
+  source: [SFN_SOURCE],
+  "detail-type": [SFN_STATUS_CHANGE],
+  detail: { stateMachineArn: [stateMachineArn], status: ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"] },
+});
+
+/** An approved change asks for a run. */
+export const runRequestedPattern: EventPattern = {
+  source: [SOURCE],
+  "detail-type": [DetailType.RunRequested],
+};
+
+/** Matches an event against the subset of EventBridge patterns Breakwater uses (exact values, nested). */
+export function matchesPattern(pattern: EventPattern, event: Record<string, unknown>): boolean {
+  return Object.entries(pattern).every(([key, expected]) => {
+    const value = event[key];
+    if (Array.isArray(expected)) return expected.includes(value as string);
+    return value !== null && typeof value === "object" && matchesPattern(expected, value as Record<string, unknown>);
+  });
+}

@@ -1,0 +1,79 @@
+/** Schemas of the state machine's task inputs: every handler parses its input at the boundary. */
+import { z } from "zod";
+
+export const stageContextSchema = z
+  .object({
+    runId: z.string().min(1),
+    pipeline: z.string().min(1),
+    version: z.string().min(1),
+    stage: z.string().min(1),
+  })
+  .strict();
+
+export const deployStepSchema = z
+  .object({
+    scope: z.string().min(1),
+    region: z.string().min(1),
+    az: z.string().min(1).optional(),
+    kind: z.enum(["one-box", "full"]),
+    percent: z.number().int().min(1).max(100),
+    bakeSeconds: z.number().int().min(0),
+  })
+  .strict();
+
+export const planInputSchema = z.object({ ctx: stageContextSchema }).strict();
+
+export const deployInputSchema = z
+  .object({ action: z.enum(["start", "status"]), ctx: stageContextSchema, step: deployStepSchema })
+  .strict();
+
+export const evaluateInputSchema = z
+  .object({ ctx: stageContextSchema, step: deployStepSchema, bakeStartedAt: z.iso.datetime() })
+  .strict();
+
+export const rollbackInputSchema = z
+  .object({
+    action: z.enum(["start", "status"]),
+    ctx: stageContextSchema,
+    step: deployStepSchema,
+    attempt: z.number().int().min(0),
+    why: z
+      .object({
+        kind: z.enum(["unhealthy", "deploy-failed", "step-error"]),
+        details: z.union([z.string(), z.array(z.string())]).optional(),
+      })
+      .optional(),
+  })
+  .strict();
+
+export const recordInputSchema = z.discriminatedUnion("action", [
+  z.object({ action: z.literal("step"), ctx: stageContextSchema, step: deployStepSchema }).strict(),
+  z.object({ action: z.literal("finish-stage"), ctx: stageContextSchema }).strict(),
+]);
+
+export const runRequestedSchema = z.object({
+  "detail-type": z.literal("Breakwater Run Requested"),
+  source: z.literal("breakwater"),
+  detail: z
+    .object({
+      pipeline: z.string().min(1),
+      version: z.string().min(1),
+      cause: z.string().min(1).optional(),
+    })
+    .strict(),
+});
+
+/** The fields Breakwater reads from AWS's "Step Functions Execution Status Change" event. */
+export const executionStatusChangeSchema = z.object({
+  "detail-type": z.literal("Step Functions Execution Status Change"),
+  source: z.literal("aws.states"),
+  detail: z.object({
+    executionArn: z.string(),
+    stateMachineArn: z.string(),
+    name: z.string(),
+    status: z.enum(["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]),
+    input: z.string().nullable().optional(),
+    error: z.string().nullable().optional(),
+    cause: z.string().nullable().optional(),
+  }),
+});

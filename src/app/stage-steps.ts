@@ -1,0 +1,401 @@
+/**
+ * Application services behind the stage state machine's Task states. Each is idempotent: a
+ * retried invocation (Lambda retry, ASL Retry, crash mid-step) finds the scope already in the
+ * target state and carries on instead of double-applying the step.
+ */
+import { judgeHealth } from "../domain/health.ts";
+import type { Run, ScopeState, TimelineEvent, TimelineEventName } from "../domain/model.ts";
+import { type DeployStep, planStage, type StagePlan } from "../domain/planner.ts";
+import type { DeploymentRequest, StageExecutionInput } from "../domain/ports.ts";
+import { parseScopeId } from "../domain/scope.ts";
+import { ConcurrentUpdateError, NotFoundError } from "../domain/errors.ts";
+import type { Deps } from "./deps.ts";
+import { scopeEventBusEvent } from "./events.ts";
+
+export type StageContext = StageExecutionInput;
+
+async function loadRun(deps: Deps, runId: string): Promise<Run> {
+  const run = await deps.store.getRun(runId);
+  if (!run) throw new NotFoundError(`run ${runId} does not exist`);
+  return run;
+}
+
+function stageOf(run: Run, name: string) {
+  const stage = run.definition.stages.find((s) => s.name === name);
+  if (!stage) throw new NotFoundError(`pipeline ${run.pipeline} has no stage ${name}`);
+  return stage;
+}
+
+function event(
+  ctx: StageContext,
+  step: DeployStep,
+  name: TimelineEventName,
+  at: string,
+  extra: Partial<TimelineEvent> = {},
+): TimelineEvent {
+  return {
+    at,
+    runId: ctx.runId,
+    pipeline: ctx.pipeline,
+    version: ctx.version,
+    stage: ctx.stage,
+    scope: step.scope,
+    step: step.kind,
+    event: name,
+    ...extra,
+  };
+}
+
+async function publish(deps: Deps, events: TimelineEvent[]): Promise<void> {
+  if (events.length > 0) await deps.events.publish(events.map(scopeEventBusEvent));
+}
+
+function deploymentId(ctx: StageContext, step: DeployStep, kind: string): string {
+  return `${ctx.runId}|${step.scope}|${kind}`;
+}
+
+function deploymentRequest(run: Run, ctx: StageContext, step: DeployStep): DeploymentRequest {
+  return {
+    deploymentId: deploymentId(ctx, step, step.kind),
+    pipeline: run.definition,
+    scope: parseScopeId(step.scope),
+    version: ctx.version,
+    percent: step.percent,
+    kind: step.kind,
+  };
+}
+
+/** Plan: expands the stage and marks it running in the run record. */
+export async function planStageForRun(deps: Deps, ctx: StageContext): Promise<StagePlan> {
+  const run = await loadRun(deps, ctx.runId);
+  const plan = planStage(stageOf(run, ctx.stage));
+  const progress = run.stages[ctx.stage];
+  if (!progress || progress.status !== "running") {
+    await deps.store.updateRun(ctx.runId, {
+      set: {
+        stages: { [ctx.stage]: { status: "running", startedAt: deps.clock.now().toISOString() } },
+        updatedAt: deps.clock.now().toISOString(),
+      },
+    });
+  }
+  return plan;
+}
+
+export type StartDeployResult =
+  | { started: true; deploymentId: string; pollSeconds: number }
+  | { started: false; reason: string };
+
+/**
+ * Starts one deploy step, unless the run has halted: the scope write is conditional on the run
+ * still running (safety rule 3), in the same transaction.
+ */
+export async function startDeploy(
+  deps: Deps,
+  ctx: StageContext,
+  step: DeployStep,
+): Promise<StartDeployResult> {
+  const run = await loadRun(deps, ctx.runId);
+  if (run.status !== "running") return { started: false, reason: `run is ${run.status}` };
+  const current = await deps.store.getScope(ctx.pipeline, step.scope);
+  if (!current) throw new NotFoundError(`scope ${step.scope} has no state`);
+  const request = deploymentRequest(run, ctx, step);
+  const alreadyStarted =
+    current.runId === ctx.runId &&
+    current.version === ctx.version &&
+    current.status === "deploying" &&
+    current.percent === step.percent;
+  if (!alreadyStarted) {
+    const at = deps.clock.now().toISOString();
+    const previousVersion =
+      current.version === ctx.version ? current.previousVersion : current.version;
+    const result = await deps.store.transitionScope({
+      pipeline: ctx.pipeline,
+      scope: step.scope,
+      at,
+      actor: "breakwater/deploy",
+      cause: `run ${ctx.runId}: ${step.kind} deploy of ${ctx.version} (${step.percent}%)`,
+      expect: { status: ["stable", "rolled-back"], version: current.version },
+      requireRunning: ctx.runId,
+      set: {
+        version: ctx.version,
+        previousVersion: previousVersion ?? null,
+        percent: step.percent,
+        status: "deploying",
+        runId: ctx.runId,
+      },
+      events: [
+        event(ctx, step, "deploy-started", at, {
+          percent: step.percent,
+          ...(previousVersion ? { reason: `from ${previousVersion}` } : {}),
+        }),
+      ],
+    });
+    if (!result.ok) {
+      if (result.reason === "run-not-running") return { started: false, reason: "run halted" };
+      throw new ConcurrentUpdateError(
+        `scope ${step.scope} changed while starting a deploy (now ${result.current?.status} ${result.current?.version})`,
+      );
+    }
+    await publish(deps, [
+      event(ctx, step, "deploy-started", at, { percent: step.percent }),
+    ]);
+  }
+  const { pollSeconds } = await deps.deployer.start(request);
+  return { started: true, deploymentId: request.deploymentId, pollSeconds };
+}
+
+export type CheckDeployResult =
+  | { done: false; pollSeconds: number }
+  | { done: true; failed: false; bakeStartedAt: string; bakeSeconds: number }
+  | { done: true; failed: true; reason: string };
+
+/** Polls a started deploy step; when it completes, the scope starts baking. */
+export async function checkDeploy(
+  deps: Deps,
+  ctx: StageContext,
+  step: DeployStep,
+): Promise<CheckDeployResult> {
+  const run = await loadRun(deps, ctx.runId);
+  const status = await deps.deployer.status(deploymentRequest(run, ctx, step));
+  if (status.state === "in-progress") return { done: false, pollSeconds: status.pollSeconds };
+  const at = deps.clock.now().toISOString();
+  if (status.state === "failed") {
+    const finished = event(ctx, step, "deploy-finished", at, {
+      outcome: "failed",
+      reason: status.reason,
+    });
+    await deps.store.appendEvents([finished]);
+    await publish(deps, [finished]);
+    return { done: true, failed: true, reason: status.reason };
+  }
+  const events = [
+    event(ctx, step, "deploy-finished", at, { outcome: "succeeded", percent: step.percent }),
+    event(ctx, step, "bake-started", at, { percent: step.percent }),
+  ];
+  const result = await deps.store.transitionScope({
+    pipeline: ctx.pipeline,
+    scope: step.scope,
+    at,
+    actor: "breakwater/deploy",
+    cause: `run ${ctx.runId}: ${step.kind} deploy of ${ctx.version} finished; baking`,
+    expect: { status: ["deploying"], version: ctx.version, runId: ctx.runId },
+    set: { version: ctx.version, percent: step.percent, status: "baking" },
+    events,
+  });
+  if (!result.ok) {
+    const current = result.current;
+    if (current?.status === "baking" && current.version === ctx.version && current.runId === ctx.runId) {
+      // A retry after the transition landed: the bake started at the recorded time.
+      return { done: true, failed: false, bakeStartedAt: current.since, bakeSeconds: step.bakeSeconds };
+    }
+    throw new ConcurrentUpdateError(
+      `scope ${step.scope} changed during its deploy (now ${current?.status} ${current?.version})`,
+    );
+  }
+  await publish(deps, events);
+  return { done: true, failed: false, bakeStartedAt: at, bakeSeconds: step.bakeSeconds };
+}
+
+export interface EvaluateResult {
+  phase: "Healthy" | "Unhealthy" | "Inconclusive";
+  reasons: string[];
+}
+
+/** Judges the scope at the end of its bake, from its alarms over the bake window. */
+export async function evaluateStep(
+  deps: Deps,
+  ctx: StageContext,
+  step: DeployStep,
+  bakeStartedAt: string,
+): Promise<EvaluateResult> {
+  const run = await loadRun(deps, ctx.runId);
+  const now = deps.clock.now();
+  const alarms = await deps.alarms.alarmsFor({
+    pipeline: run.definition,
+    scope: parseScopeId(step.scope),
+    version: ctx.version,
+    kind: step.kind,
+    from: new Date(bakeStartedAt),
+    to: now,
+  });
+  const verdict = judgeHealth(alarms);
+  const finished = event(ctx, step, "bake-finished", now.toISOString(), {
+    outcome: verdict.phase,
+    ...(verdict.reasons.length ? { reason: verdict.reasons.join("; ") } : {}),
+  });
+  await deps.store.appendEvents([finished]);
+  await publish(deps, [finished]);
+  return { phase: verdict.phase, reasons: verdict.reasons };
+}
+
+/** Records a healthy, baked step: the scope is stable on the new version. */
+export async function recordStep(
+  deps: Deps,
+  ctx: StageContext,
+  step: DeployStep,
+): Promise<{ recorded: true }> {
+  const at = deps.clock.now().toISOString();
+  const result = await deps.store.transitionScope({
+    pipeline: ctx.pipeline,
+    scope: step.scope,
+    at,
+    actor: "breakwater/record",
+    cause: `run ${ctx.runId}: ${step.kind} step of ${ctx.version} baked healthy`,
+    expect: { status: ["baking"], version: ctx.version, runId: ctx.runId },
+    set: { version: ctx.version, percent: step.percent, status: "stable" },
+  });
+  if (!result.ok) {
+    const current = result.current;
+    const done =
+      current?.status === "stable" && current.version === ctx.version && current.runId === ctx.runId;
+    if (!done) {
+      throw new ConcurrentUpdateError(
+        `scope ${step.scope} changed during its bake (now ${current?.status} ${current?.version})`,
+      );
+    }
+  }
+  return { recorded: true };
+}
+
+export type RollbackResult =
+  | { done: false; pollSeconds: number; attempt: number }
+  | { done: true; failed: false; attempt: number; toVersion: string }
+  | { done: true; failed: true; attempt: number; reason: string };
+
+function rollbackRequest(run: Run, ctx: StageContext, step: DeployStep, to: string, attempt: number) {
+  return {
+    deploymentId: `${deploymentId(ctx, step, "rollback")}|${attempt}`,
+    pipeline: run.definition,
+    scope: parseScopeId(step.scope),
+    version: to,
+    percent: 100,
+    kind: "rollback" as const,
+  };
+}
+
+/**
+ * Rolls back one scope: halts the run first (from this moment no deploy step of the run starts
+ * anywhere), then returns the scope to the version it ran before.
+ */
+export async function startRollback(
+  deps: Deps,
+  ctx: StageContext,
+  step: DeployStep,
+  cause: string,
+  attempt: number,
+): Promise<RollbackResult> {
+  const at = deps.clock.now().toISOString();
+  await deps.store.updateRun(ctx.runId, {
+    expect: { status: ["running"] },
+    set: { status: "halted", haltReason: "rollback", haltedAt: at, haltedBy: step.scope, updatedAt: at },
+  });
+  await deps.store.updateRun(ctx.runId, { set: { updatedAt: at }, addRolledBack: step.scope });
+  const run = await loadRun(deps, ctx.runId);
+  const current = await deps.store.getScope(ctx.pipeline, step.scope);
+  if (!current) throw new NotFoundError(`scope ${step.scope} has no state`);
+  let target: string;
+  if (current.status === "rolling-back" && current.runId === ctx.runId) {
+    target = current.version; // retry of a rollback already recorded
+  } else {
+    const previous = current.version === ctx.version ? current.previousVersion : undefined;
+    if (!previous) {
+      // The scope never took the new version (its deploy failed before the write): nothing to undo.
+      return { done: true, failed: false, attempt, toVersion: current.version };
+    }
+    target = previous;
+    const events = [
+      event(ctx, step, "rollback-started", at, { toVersion: previous, reason: cause }),
+    ];
+    const result = await deps.store.transitionScope({
+      pipeline: ctx.pipeline,
+      scope: step.scope,
+      at,
+      actor: "breakwater/rollback",
+      cause: `run ${ctx.runId}: rolling back ${ctx.version} -> ${previous}: ${cause}`,
+      expect: { status: ["deploying", "baking", "stable"], version: ctx.version },
+      set: {
+        version: previous,
+        previousVersion: ctx.version,
+        percent: 100,
+        status: "rolling-back",
+        runId: ctx.runId,
+      },
+      events,
+    });
+    if (!result.ok) {
+      throw new ConcurrentUpdateError(
+        `scope ${step.scope} changed while starting its rollback (now ${result.current?.status} ${result.current?.version})`,
+      );
+    }
+    await publish(deps, events);
+  }
+  const { pollSeconds } = await deps.deployer.start(rollbackRequest(run, ctx, step, target, attempt));
+  return { done: false, pollSeconds, attempt };
+}
+
+/** Polls a rollback; when it completes the scope is `rolled-back` on the old version. */
+export async function checkRollback(
+  deps: Deps,
+  ctx: StageContext,
+  step: DeployStep,
+  attempt: number,
+): Promise<RollbackResult> {
+  const run = await loadRun(deps, ctx.runId);
+  const current = await deps.store.getScope(ctx.pipeline, step.scope);
+  if (!current) throw new NotFoundError(`scope ${step.scope} has no state`);
+  if (current.status === "rolled-back" && current.runId === ctx.runId) {
+    return { done: true, failed: false, attempt, toVersion: current.version };
+  }
+  const status = await deps.deployer.status(rollbackRequest(run, ctx, step, current.version, attempt));
+  if (status.state === "in-progress") return { done: false, pollSeconds: status.pollSeconds, attempt };
+  if (status.state === "failed") return { done: true, failed: true, attempt, reason: status.reason };
+  const at = deps.clock.now().toISOString();
+  const events = [event(ctx, step, "rollback-finished", at, { toVersion: current.version })];
+  const result = await deps.store.transitionScope({
+    pipeline: ctx.pipeline,
+    scope: step.scope,
+    at,
+    actor: "breakwater/rollback",
+    cause: `run ${ctx.runId}: rolled back to ${current.version}`,
+    expect: { status: ["rolling-back"], version: current.version, runId: ctx.runId },
+    set: { version: current.version, percent: 100, status: "rolled-back" },
+    events,
+  });
+  if (!result.ok) {
+    throw new ConcurrentUpdateError(`scope ${step.scope} changed during its rollback`);
+  }
+  await publish(deps, events);
+  return { done: true, failed: false, attempt, toVersion: current.version };
+}
+
+export interface FinishStageResult {
+  halted: boolean;
+  reason?: string;
+}
+
+/** The last state of a stage: the stage fails when the run halted during it. */
+export async function finishStage(deps: Deps, ctx: StageContext): Promise<FinishStageResult> {
+  const run = await loadRun(deps, ctx.runId);
+  const at = deps.clock.now().toISOString();
+  const started = run.stages[ctx.stage]?.startedAt ?? at;
+  const halted = run.status !== "running";
+  await deps.store.updateRun(ctx.runId, {
+    set: {
+      stages: {
+        [ctx.stage]: { status: halted ? "failed" : "succeeded", startedAt: started, finishedAt: at },
+      },
+      updatedAt: at,
+    },
+  });
+  if (!halted) return { halted: false };
+  return {
+    halted: true,
+    reason: run.haltedBy
+      ? `run halted: ${run.haltedBy} rolled back (${run.haltReason})`
+      : `run is ${run.status}`,
+  };
+}
+
+export function describeScope(s: ScopeState): string {
+  return `${s.scope} ${s.version}${s.percent < 100 ? ` (${s.percent}%)` : ""} ${s.status}`;
+}

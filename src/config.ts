@@ -1,0 +1,18 @@
+/** Configuration is read once, through typed getters that name the missing variable. */
+
+export class MissingConfigError extends Error {
+  override name = "MissingConfigError";
+}
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new MissingConfigError(`environment variable ${name} is not set`);
+  return value;
+}
+
+export const config = {
+  tableName: () => required("TABLE_NAME"),
+  stateMachineArn: () => required("STATE_MACHINE_ARN"),
+  eventBusName: () => required("EVENT_BUS_NAME"),
+  region: () => process.env.AWS_REGION ?? required("AWS_REGION"),
+};

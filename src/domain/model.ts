@@ -1,0 +1,132 @@
+/**
+ * The records Breakwater keeps: version-per-scope state, its append-only history, runs and
+ * their timelines. Shapes only; persistence lives in adapters.
+ */
+import type { Pipeline } from "./pipeline.ts";
+import type { StepKind } from "./planner.ts";
+
+/**
+ * - `stable`: the scope serves `version` (at `percent`) and nothing is in progress.
+ * - `deploying`: a deploy step is moving the scope to `version`.
+ * - `baking`: the step finished; the scope serves `version` and is being watched.
+ * - `rolling-back`: the scope is returning to the version before the bad one.
+ * - `rolled-back`: the scope alarmed and was reverted; it serves `version` (the old one).
+ */
+export type ScopeStatus = "stable" | "deploying" | "baking" | "rolling-back" | "rolled-back";
+
+export interface ScopeState {
+  pipeline: string;
+  scope: string;
+  /** The newest version the scope serves (to `percent` of its traffic). */
+  version: string;
+  /** The version the scope served before `version`; the target of a rollback. */
+  previousVersion?: string;
+  /** Share of the scope's traffic on `version`; the rest is on `previousVersion`. */
+  percent: number;
+  status: ScopeStatus;
+  /** When the scope entered `status` (ISO time). */
+  since: string;
+  /** Why the scope is in this state: which run and step, or which engineer. */
+  cause: string;
+  runId?: string;
+  /** Incremented on every write; a compare-and-set token for writers. */
+  rev: number;
+}
+
+/** One append-only history record: every change of a scope's version or status. */
+export interface HistoryEntry {
+  pipeline: string;
+  scope: string;
+  at: string;
+  fromVersion?: string;
+  toVersion: string;
+  fromStatus?: ScopeStatus;
+  status: ScopeStatus;
+  percent: number;
+  /** Who or what made the change: `breakwater/deploy`, `engineer:alice`, `seed`. */
+  actor: string;
+  cause: string;
+  runId?: string;
+}
+
+export type TimelineEventName =
+  | "deploy-started"
+  | "deploy-finished"
+  | "bake-started"
+  | "bake-finished"
+  | "rollback-started"
+  | "rollback-finished";
+
+export interface TimelineEvent {
+  at: string;
+  runId: string;
+  pipeline: string;
+  version: string;
+  stage: string;
+  scope: string;
+  step: StepKind;
+  event: TimelineEventName;
+  percent?: number;
+  /** bake-finished: the health verdict; deploy-finished: succeeded/failed. */
+  outcome?: string;
+  reason?: string;
+  toVersion?: string;
+}
+
+/**
+ * Ordering of events that share a timestamp: what finishes comes before what starts, so a
+ * timeline reads causally (az1 bake-finished, then az2 deploy-started).
+ */
+export const EVENT_RANK: Record<TimelineEventName, number> = {
+  "bake-finished": 0,
+  "rollback-finished": 1,
+  "deploy-finished": 2,
+  "bake-started": 3,
+  "rollback-started": 4,
+  "deploy-started": 5,
+};
+
+export function compareEvents(a: TimelineEvent, b: TimelineEvent): number {
+  if (a.at !== b.at) return a.at < b.at ? -1 : 1;
+  const rank = EVENT_RANK[a.event] - EVENT_RANK[b.event];
+  if (rank !== 0) return rank;
+  return a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : 0;
+}
+
+/**
+ * - `running`: deploy steps may start.
+ * - `halted`: a scope rolled back (or the run was stopped); no new deploy step starts anywhere;
+ *   an engineer decides what happens next.
+ * - `succeeded`: every stage finished, bakes included.
+ * - `failed`: the control plane itself failed (not the version).
+ */
+export type RunStatus = "running" | "halted" | "succeeded" | "failed";
+
+export type StageStatus = "running" | "succeeded" | "failed";
+
+export interface StageProgress {
+  status: StageStatus;
+  startedAt: string;
+  finishedAt?: string;
+  execution?: string;
+}
+
+export interface Run {
+  runId: string;
+  pipeline: string;
+  version: string;
+  status: RunStatus;
+  /** Snapshot of the definition the run started with; later edits do not change a run. */
+  definition: Pipeline;
+  createdAt: string;
+  updatedAt: string;
+  currentStage?: string;
+  stages: Record<string, StageProgress>;
+  haltReason?: "rollback" | "deploy-failed" | "control-plane-error";
+  haltedAt?: string;
+  /** The scope whose rollback halted the run. */
+  haltedBy?: string;
+  rolledBack: string[];
+  finishedAt?: string;
+  cause: string;
+}

@@ -1,0 +1,289 @@
+/**
+ * Pipeline definitions (pipelines as code): one zod schema is the single source of truth for
+ * the JSON files, the typed `definePipeline()` helper, the published JSON Schema and the
+ * runtime validation in every handler that reads a definition.
+ */
+import { z } from "zod";
+
+const positiveInt = (what = "must be a positive integer") =>
+  z.number({ error: what }).int({ error: what }).min(1, { error: what });
+
+export const REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$/;
+
+const regionName = z
+  .string({ error: "must be an AWS region name such as us-east-1" })
+  .regex(REGION_PATTERN, { error: "must be an AWS region name such as us-east-1" });
+
+const azId = z
+  .string({ error: "must be an Availability Zone id such as use1-az1" })
+  .regex(/^[a-z0-9]+(-[a-z0-9]+)+$/, {
+    error: "must be an Availability Zone id such as use1-az1 (lowercase letters, digits, dashes)",
+  });
+
+const regionWithAzs = z
+  .object({
+    region: regionName,
+    azs: z
+      .array(azId, { error: "must be a list of Availability Zone ids" })
+      .min(1, { error: "must list at least one Availability Zone" })
+      .optional(),
+  })
+  .strict();
+
+const regionEntry = z.union([regionName, regionWithAzs], {
+  error: 'must be a region name ("us-east-1") or { "region": ..., "azs": [...] }',
+});
+
+const oneBox = z.union(
+  [
+    z.boolean(),
+    z
+      .object({
+        percent: z
+          .number({ error: "must be a whole percentage from 1 to 50" })
+          .int({ error: "must be a whole percentage from 1 to 50" })
+          .min(1, { error: "must be a whole percentage from 1 to 50" })
+          .max(50, { error: "must be a whole percentage from 1 to 50" }),
+      })
+      .strict(),
+  ],
+  { error: 'must be true, false or { "percent": n }' },
+);
+
+const bake = z
+  .object({
+    minutes: positiveInt().describe(
+      "Minimum bake after every deploy step (one-box and full) of this stage, in minutes.",
+    ),
+  })
+  .strict();
+
+const nameRule = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
+const nameError = "must be 1-40 lowercase letters, digits or dashes, not starting or ending with a dash";
+
+export const stageSchema = z
+  .object({
+    name: z.string({ error: nameError }).regex(nameRule, { error: nameError }),
+    regions: z
+      .array(regionEntry, { error: "must be a list of regions" })
+      .min(1, { error: "must list at least one region" }),
+    regionsInParallel: positiveInt()
+      .optional()
+      .describe("How many regions of this stage deploy at the same time (default 1)."),
+    azsInParallel: z
+      .boolean({ error: "must be true or false" })
+      .optional()
+      .describe("Deploy all listed AZs of a region at once instead of one at a time (default false)."),
+    oneBox: oneBox
+      .optional()
+      .describe(
+        "Deploy first to the first scope of each region with only this share of its traffic (true = 10%), and bake, before the rest.",
+      ),
+    bake,
+  })
+  .strict();
+
+export const deployTargetSchema = z
+  .object({
+    lambda: z
+      .string({ error: "must be a Lambda function name or ARN" })
+      .min(1, { error: "must be a Lambda function name or ARN" })
+      .describe("Function that performs deployments for this pipeline (see README, 'Deploy targets')."),
+    roleArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, { error: "must be an IAM role ARN" })
+      .optional()
+      .describe("Role to assume before invoking the target (cross-account deployments)."),
+  })
+  .strict();
+
+export const pipelineSchema = z
+  .object({
+    $schema: z.string().optional(),
+    name: z.string({ error: nameError }).regex(nameRule, { error: nameError }),
+    description: z.string().optional(),
+    kind: z
+      .enum(["app", "infrastructure", "config", "os-patches", "static-assets"], {
+        error: "must be one of app, infrastructure, config, os-patches, static-assets",
+      })
+      .optional(),
+    target: deployTargetSchema.optional(),
+    alarms: z
+      .array(
+        z
+          .string({ error: "must be an alarm name" })
+          .min(1, { error: "must be a non-empty alarm name" })
+          .regex(/^[^{}]*(\{(stage|region|az|scope|pipeline)\}[^{}]*)*$/, {
+            error: "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {scope}",
+          }),
+      )
+      .optional()
+      .describe(
+        "CloudWatch alarm names (templates with {stage}, {region}, {az}) that mark a scope unhealthy.",
+      ),
+    stages: z
+      .array(stageSchema, { error: "must be a list of stages" })
+      .min(1, { error: "must list at least one stage" }),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    const stageNames = new Map<string, number>();
+    p.stages.forEach((stage, i) => {
+      const first = stageNames.get(stage.name);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["stages", i, "name"],
+          message: `duplicate stage name "${stage.name}" (also stages[${first}])`,
+        });
+      } else stageNames.set(stage.name, i);
+      const regions = new Map<string, number>();
+      stage.regions.forEach((entry, j) => {
+        const region = typeof entry === "string" ? entry : entry.region;
+        const seen = regions.get(region);
+        if (seen !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["stages", i, "regions", j],
+            message: `duplicate region "${region}" (also regions[${seen}])`,
+          });
+        } else regions.set(region, j);
+        if (typeof entry !== "string" && entry.azs) {
+          const azs = new Set<string>();
+          entry.azs.forEach((az, k) => {
+            if (azs.has(az)) {
+              ctx.addIssue({
+                code: "custom",
+                path: ["stages", i, "regions", j, "azs", k],
+                message: `duplicate Availability Zone "${az}"`,
+              });
+            }
+            azs.add(az);
+          });
+        }
+      });
+    });
+  });
+
+/** A pipeline as written by its authors (optional fields may be absent). */
+export type PipelineInput = z.input<typeof pipelineSchema>;
+/** A validated pipeline definition. */
+export type Pipeline = z.output<typeof pipelineSchema>;
+export type Stage = Pipeline["stages"][number];
+export type RegionEntry = Stage["regions"][number];
+
+/** One problem found in a pipeline definition, with the path of the offending field. */
+export interface Problem {
+  path: string;
+  message: string;
+}
+
+/** Raised when a pipeline definition is invalid; carries every problem, not just the first. */
+export class PipelineValidationError extends Error {
+  override name = "PipelineValidationError";
+  constructor(
+    readonly source: string,
+    readonly problems: Problem[],
+  ) {
+    super(`${source}: invalid pipeline\n${problems.map((p) => `  ${formatProblem(p)}`).join("\n")}`);
+  }
+}
+
+export function formatProblem(p: Problem): string {
+  return p.path ? `${p.path}: ${p.message}` : p.message;
+}
+
+/** Renders a zod path as `stages[2].bake.minutes`. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = "";
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`;
+    else out += out ? `.${String(key)}` : String(key);
+  }
+  return out;
+}
+
+type Issue = z.core.$ZodIssue;
+
+function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let v: unknown = root;
+  for (const key of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
+}
+
+function collectProblems(issues: readonly Issue[], root: unknown, base: PropertyKey[] = []): Problem[] {
+  const out: Problem[] = [];
+  for (const issue of issues) {
+    const path = [...base, ...issue.path];
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) {
+        out.push({ path: formatPath([...path, key]), message: "unknown field" });
+      }
+    } else if (issue.code === "invalid_union") {
+      // Report the problems of the branch that matches the value's shape (an object is judged
+      // against the object form, a string against the string form), else the union's message.
+      const value = valueAt(root, path);
+      const branches = issue.errors.filter((branch) => {
+        const top = branch.find((i) => i.path.length === 0);
+        return !(top && top.code === "invalid_type");
+      });
+      const chosen = typeof value === "object" && value !== null ? branches[0] : undefined;
+      if (chosen && chosen.length > 0) out.push(...collectProblems(chosen, root, path));
+      else out.push({ path: formatPath(path), message: issue.message });
+    } else if (issue.code === "invalid_type" && valueAt(root, path) === undefined) {
+      out.push({ path: formatPath(path), message: "is required" });
+    } else {
+      out.push({ path: formatPath(path), message: issue.message });
+    }
+  }
+  return out;
+}
+
+/**
+ * Validates a pipeline definition and returns it, or throws {@link PipelineValidationError}
+ * listing every problem with its path.
+ *
+ * @example
+ * parsePipeline({ name: "orders-api", stages: [{ name: "alpha", regions: ["us-east-1"], bake: { minutes: 10 } }] }, "orders.json");
+ */
+export function parsePipeline(input: unknown, source = "pipeline"): Pipeline {
+  const result = pipelineSchema.safeParse(input);
+  if (result.success) return result.data;
+  throw new PipelineValidationError(source, collectProblems(result.error.issues, input));
+}
+
+/**
+ * Typed helper for pipeline files written in TypeScript. It validates eagerly, so a typo fails
+ * where the file is loaded, with the field's path.
+ *
+ * @example
+ * export default definePipeline({ name: "orders-api", stages: [{ name: "alpha", regions: ["us-east-1"], bake: { minutes: 10 } }] });
+ */
+export function definePipeline(definition: PipelineInput): Pipeline {
+  return parsePipeline(definition, definition?.name ? `pipeline "${definition.name}"` : "pipeline");
+}
+
+/** JSON Schema for pipeline files, generated from {@link pipelineSchema}. */
+export function pipelineJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(pipelineSchema, { io: "input", unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
+  return {
+    ...schema,
+    $id: "https://breakwater.dev/schema/pipeline.schema.json",
+    title: "Breakwater pipeline",
+  };
+}
+
+/** Default one-box share when `oneBox: true`. */
+export const DEFAULT_ONE_BOX_PERCENT = 10;
+
+export function oneBoxPercent(stage: Stage): number | undefined {
+  if (stage.oneBox === undefined || stage.oneBox === false) return undefined;
+  if (stage.oneBox === true) return DEFAULT_ONE_BOX_PERCENT;
+  return stage.oneBox.percent;
+}

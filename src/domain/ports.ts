@@ -1,0 +1,138 @@
+/**
+ * Project-owned ports. The domain and the application services depend on these; adapters
+ * (AWS and local twins) implement them and are injected.
+ */
+import type {
+  HistoryEntry,
+  Run,
+  RunStatus,
+  ScopeState,
+  ScopeStatus,
+  TimelineEvent,
+} from "./model.ts";
+import type { Pipeline } from "./pipeline.ts";
+import type { ScopeRef } from "./scope.ts";
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface ScopeTransition {
+  pipeline: string;
+  scope: string;
+  at: string;
+  actor: string;
+  cause: string;
+  /** The write happens only if the scope is in one of these states (compare-and-set). */
+  expect: { status?: ScopeStatus[]; version?: string; runId?: string };
+  /** The write happens only while this run is `running` (safety rule 3: no step after a halt). */
+  requireRunning?: string;
+  set: {
+    version: string;
+    previousVersion?: string | null;
+    percent: number;
+    status: ScopeStatus;
+    runId?: string;
+  };
+  /** Timeline events written in the same transaction. */
+  events?: TimelineEvent[];
+}
+
+export type TransitionResult =
+  | { ok: true }
+  | { ok: false; reason: "run-not-running" | "scope-changed"; current?: ScopeState };
+
+export interface RunUpdate {
+  expect?: { status?: RunStatus[]; currentStage?: string | null };
+  set: Partial<Omit<Run, "runId" | "pipeline" | "version" | "definition" | "rolledBack">>;
+  addRolledBack?: string;
+}
+
+export interface StateStore {
+  putPipeline(pipeline: Pipeline): Promise<void>;
+  getPipeline(name: string): Promise<Pipeline | undefined>;
+
+  /** Creates the run; false when a run with that id already exists (duplicate trigger). */
+  createRun(run: Run): Promise<boolean>;
+  getRun(runId: string): Promise<Run | undefined>;
+  /** Conditional update; false when `expect` does not hold. */
+  updateRun(runId: string, update: RunUpdate): Promise<boolean>;
+
+  /** Seeds a scope if it has no state yet (initial version); returns false when present. */
+  seedScope(state: Omit<ScopeState, "rev">, actor: string): Promise<boolean>;
+  getScope(pipeline: string, scope: string): Promise<ScopeState | undefined>;
+  listScopes(pipeline: string): Promise<ScopeState[]>;
+  transitionScope(t: ScopeTransition): Promise<TransitionResult>;
+  history(pipeline: string, scope?: string): Promise<HistoryEntry[]>;
+
+  appendEvents(events: TimelineEvent[]): Promise<void>;
+  timeline(runId: string): Promise<TimelineEvent[]>;
+}
+
+export type DeploymentKind = "one-box" | "full" | "rollback";
+
+export interface DeploymentRequest {
+  deploymentId: string;
+  pipeline: Pipeline;
+  scope: ScopeRef;
+  version: string;
+  /** Share of the scope's traffic the version serves when the deployment completes. */
+  percent: number;
+  kind: DeploymentKind;
+}
+
+export type DeploymentStatus =
+  | { state: "in-progress"; pollSeconds: number }
+  | { state: "succeeded" }
+  | { state: "failed"; reason: string };
+
+/** Puts a version on a scope's hosts. The control plane never sleeps: it polls from Wait states. */
+export interface Deployer {
+  start(req: DeploymentRequest): Promise<{ pollSeconds: number }>;
+  status(req: DeploymentRequest): Promise<DeploymentStatus>;
+}
+
+export type AlarmValue = "OK" | "ALARM" | "INSUFFICIENT_DATA";
+
+export interface AlarmObservation {
+  name: string;
+  state: AlarmValue;
+  reason?: string;
+}
+
+export interface HealthQuery {
+  pipeline: Pipeline;
+  scope: ScopeRef;
+  version: string;
+  kind: "one-box" | "full";
+  /** The bake window. */
+  from: Date;
+  to: Date;
+}
+
+/** Reads the alarms that judge one scope (CloudWatch in AWS, the simulated fleet locally). */
+export interface AlarmSource {
+  alarmsFor(query: HealthQuery): Promise<AlarmObservation[]>;
+}
+
+export interface StageExecutionInput {
+  runId: string;
+  pipeline: string;
+  version: string;
+  stage: string;
+}
+
+/** Starts a stage's state machine execution; idempotent per (run, stage). */
+export interface WorkflowStarter {
+  startStage(input: StageExecutionInput): Promise<{ executionId: string }>;
+}
+
+export interface BusEvent {
+  source: string;
+  detailType: string;
+  detail: Record<string, unknown>;
+}
+
+export interface EventPublisher {
+  publish(events: BusEvent[]): Promise<void>;
+}

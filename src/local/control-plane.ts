@@ -1,0 +1,117 @@
+/**
+ * The whole control plane on one machine: DynamoDB Local for state, the stage ASL run by the
+ * local interpreter with Task states bound to the real handlers, a local event bus with the
+ * stack's rules, a simulated fleet as deploy target and alarm source, and a virtual clock.
+ */
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { createDeployHandler } from "../../functions/deploy.ts";
+import { createEvaluateHandler } from "../../functions/evaluate.ts";
+import { logger } from "../../functions/lib/handler.ts";
+import { createPlanHandler } from "../../functions/plan.ts";
+import { createPromoteHandler } from "../../functions/promote.ts";
+import { createRecordHandler } from "../../functions/record.ts";
+import { createRollbackHandler } from "../../functions/rollback.ts";
+import { createStartRunHandler } from "../../functions/start-run.ts";
+import { DynamoStateStore } from "../adapters/aws/dynamo-store.ts";
+import { readStageAsl } from "../app/asl.ts";
+import type { Deps } from "../app/deps.ts";
+import { DetailType, SOURCE } from "../app/events.ts";
+import { runRequestedPattern, stageStatusChangePattern } from "../app/rules.ts";
+import type { Pipeline } from "../domain/pipeline.ts";
+import type { AlarmSource, Deployer } from "../domain/ports.ts";
+import { pipelineScopes } from "../domain/scope.ts";
+import { createTable } from "./dynamodb-local.ts";
+import { LocalEventBus } from "./event-bus.ts";
+import { lambdaContext, LocalStepFunctions } from "./step-functions.ts";
+import { VirtualClock } from "./virtual-time.ts";
+
+export interface LocalControlPlaneOptions {
+  dynamo: DynamoDBClient;
+  tableName: string;
+  start: Date;
+  /** Builds the deploy target and alarm source (the simulated fleet) on the plane's clock. */
+  fleet: (clock: VirtualClock) => Deployer & AlarmSource;
+  asl?: string;
+}
+
+export type LocalControlPlane = Awaited<ReturnType<typeof createLocalControlPlane>>;
+
+export async function createLocalControlPlane(options: LocalControlPlaneOptions) {
+  // Handlers log through Powertools; the local mode shows its own progress view instead.
+  logger.setLogLevel("SILENT");
+  await createTable(options.dynamo, options.tableName);
+  const clock = new VirtualClock(options.start);
+  const store = new DynamoStateStore(options.dynamo, options.tableName);
+  const bus = new LocalEventBus(clock);
+  const fleet = options.fleet(clock);
+  const deps: Deps = {
+    store,
+    clock,
+    deployer: fleet,
+    alarms: fleet,
+    workflows: { startStage: (input) => sfn.startStage(input) },
+    events: bus,
+  };
+  const provide = () => deps;
+  const sfn = new LocalStepFunctions(
+    options.asl ?? readStageAsl(),
+    {
+      PlanFunctionArn: createPlanHandler(provide),
+      DeployFunctionArn: createDeployHandler(provide),
+      EvaluateFunctionArn: createEvaluateHandler(provide),
+      RollbackFunctionArn: createRollbackHandler(provide),
+      RecordFunctionArn: createRecordHandler(provide),
+    },
+    clock,
+    bus,
+  );
+  let requests = 0;
+  const invoke = (name: string, handler: (e: unknown, c: ReturnType<typeof lambdaContext>) => Promise<unknown>) =>
+    (event: unknown) => {
+      sfn.invocations.set(name, (sfn.invocations.get(name) ?? 0) + 1);
+      return handler(event, lambdaContext(name, `local-bus-${++requests}`));
+    };
+  bus.addRule("promote", stageStatusChangePattern(sfn.stateMachineArn), invoke("breakwater-promote", createPromoteHandler(provide)));
+  bus.addRule("start-run", runRequestedPattern, invoke("breakwater-start-run", createStartRunHandler(provide)));
+
+  return {
+    clock,
+    store,
+    bus,
+    sfn,
+    fleet,
+    deps,
+    /** Registers a pipeline and seeds every scope that has no state with `initialVersion`. */
+    async register(pipeline: Pipeline, initialVersion: string): Promise<void> {
+      await store.putPipeline(pipeline);
+      const since = clock.now().toISOString();
+      for (const scope of pipelineScopes(pipeline)) {
+        await store.seedScope(
+          {
+            pipeline: pipeline.name,
+            scope: scope.id,
+            version: initialVersion,
+            percent: 100,
+            status: "stable",
+            since,
+            cause: `initial version ${initialVersion}`,
+          },
+          "seed",
+        );
+      }
+    },
+    /** Publishes "Breakwater Run Requested", as a trigger would. */
+    requestRun(pipeline: string, version: string, cause = "requested locally"): void {
+      bus.put({
+        source: SOURCE,
+        "detail-type": DetailType.RunRequested,
+        detail: { pipeline, version, cause },
+        resources: [],
+      });
+    },
+    /** Advances virtual time until nothing is left to do (or until `until`). */
+    run(until?: Date): Promise<number> {
+      return clock.run(until ? { until } : {});
+    },
+  };
+}

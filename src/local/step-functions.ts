@@ -1,0 +1,158 @@
+/**
+ * The local twin of Step Functions: the same ASL file, run by aws-local-stepfunctions, with
+ * every Task state bound in-process to the project's real handler for its Resource. Wait
+ * states sleep on the virtual clock. When an execution ends, a "Step Functions Execution
+ * Status Change" event with AWS's shape goes to the local event bus.
+ */
+import "./polyfills.ts";
+import type { Context } from "aws-lambda";
+import { ExecutionAbortedError, StateMachine } from "aws-local-stepfunctions";
+import { executionName } from "../adapters/aws/step-functions.ts";
+import { substitute, taskResources } from "../app/asl.ts";
+import { SFN_SOURCE, SFN_STATUS_CHANGE } from "../app/events.ts";
+import type { StageExecutionInput, WorkflowStarter } from "../domain/ports.ts";
+import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalEventBus } from "./event-bus.ts";
+import type { VirtualClock } from "./virtual-time.ts";
+
+export type LocalHandler = (event: unknown, context: Context) => Promise<unknown>;
+
+export const localFunctionArn = (placeholder: string) =>
+  `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:breakwater-${placeholder.replace(/FunctionArn$/, "")}`;
+
+export function lambdaContext(functionName: string, requestId: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: "$LATEST",
+    invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${functionName}`,
+    memoryLimitInMB: "256",
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: "local",
+    getRemainingTimeInMillis: () => 60_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED";
+
+export interface LocalExecution {
+  name: string;
+  arn: string;
+  input: StageExecutionInput;
+  status: ExecutionStatus;
+  startedAt: string;
+  stoppedAt?: string;
+  error?: string;
+  cause?: string;
+  abort: () => void;
+}
+
+export class LocalStepFunctions implements WorkflowStarter {
+  readonly stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:breakwater-stage`;
+  readonly executions = new Map<string, LocalExecution>();
+  private readonly machine: StateMachine;
+  private readonly localHandlers: Record<string, (input: unknown) => Promise<never>>;
+  private requests = 0;
+  /** Handler invocations per function, for benchmarks. */
+  readonly invocations = new Map<string, number>();
+
+  constructor(
+    asl: string,
+    handlers: Record<string, LocalHandler>,
+    private readonly clock: VirtualClock,
+    private readonly bus: LocalEventBus,
+  ) {
+    const arns = Object.fromEntries(Object.keys(handlers).map((p) => [p, localFunctionArn(p)]));
+    const definition = JSON.parse(substitute(asl, arns));
+    const byArn = new Map(Object.entries(handlers).map(([p, h]) => [localFunctionArn(p), { name: p, h }]));
+    this.localHandlers = {};
+    for (const [state, resource] of taskResources(definition)) {
+      const bound = byArn.get(resource);
+      if (!bound) throw new Error(`Task state ${state} uses ${resource}, which has no local handler`);
+      const fn = `breakwater-${bound.name.replace(/FunctionArn$/, "")}`;
+      this.localHandlers[state] = (input: unknown) =>
+        this.clock.track(async () => {
+          this.invocations.set(fn, (this.invocations.get(fn) ?? 0) + 1);
+          const requestId = `local-${++this.requests}`;
+          return (await bound.h(input, lambdaContext(fn, requestId))) as never;
+        });
+    }
+    this.machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
+  }
+
+  async startStage(input: StageExecutionInput): Promise<{ executionId: string }> {
+    const name = executionName(input);
+    const arn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:breakwater-stage:${name}`;
+    if (this.executions.has(name)) return { executionId: arn }; // same name: idempotent, as in AWS
+    const execution = this.clock.enter(() =>
+      this.machine.run(input as never, {
+        overrides: { taskResourceLocalHandlers: this.localHandlers as never },
+      }),
+    );
+    const record: LocalExecution = {
+      name,
+      arn,
+      input,
+      status: "RUNNING",
+      startedAt: this.clock.now().toISOString(),
+      abort: execution.abort,
+    };
+    this.executions.set(name, record);
+    this.emit(record);
+    execution.result.then(
+      (output) => this.finish(record, "SUCCEEDED", { output }),
+      (err: unknown) => {
+        if (err instanceof ExecutionAbortedError) return this.finish(record, "ABORTED", {});
+        const e = err as { name?: string; message?: string; cause?: { name?: string; message?: string } };
+        const inner = e.cause ?? e;
+        this.finish(record, "FAILED", { error: inner.name ?? "Error", cause: inner.message ?? String(err) });
+      },
+    );
+    return { executionId: arn };
+  }
+
+  /** Stops a running execution (StopExecution). */
+  stop(name: string, error?: string, cause?: string): boolean {
+    const e = this.executions.get(name);
+    if (!e || e.status !== "RUNNING") return false;
+    if (error) e.error = error;
+    if (cause) e.cause = cause;
+    e.abort();
+    return true;
+  }
+
+  private finish(
+    record: LocalExecution,
+    status: ExecutionStatus,
+    extra: { output?: unknown; error?: string; cause?: string },
+  ): void {
+    record.status = status;
+    record.stoppedAt = this.clock.now().toISOString();
+    if (extra.error) record.error = extra.error;
+    if (extra.cause) record.cause = extra.cause;
+    this.emit(record, extra.output);
+  }
+
+  private emit(record: LocalExecution, output?: unknown): void {
+    this.bus.put({
+      source: SFN_SOURCE,
+      "detail-type": SFN_STATUS_CHANGE,
+      resources: [record.arn],
+      detail: {
+        executionArn: record.arn,
+        stateMachineArn: this.stateMachineArn,
+        name: record.name,
+        status: record.status,
+        startDate: Date.parse(record.startedAt),
+        stopDate: record.stoppedAt ? Date.parse(record.stoppedAt) : null,
+        input: JSON.stringify(record.input),
+        output: output === undefined ? null : JSON.stringify(output),
+        error: record.error ?? null,
+        cause: record.cause ?? null,
+      },
+    });
+  }
+}

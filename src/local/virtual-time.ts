@@ -1,0 +1,180 @@
+/**
+ * A virtual clock owned by the local runtime, driven by a discrete-event loop.
+ *
+ * The Step Functions interpreter sleeps with the global `setTimeout`. Code that runs "inside"
+ * a simulated control plane (the interpreter, the local event bus) carries the clock in an
+ * AsyncLocalStorage context; the global `setTimeout`/`clearTimeout` are routed to the virtual
+ * clock in that context and to the real timers everywhere else. Handlers are invoked outside
+ * the virtual context, so their I/O (DynamoDB Local over HTTP) uses real timers.
+ *
+ * The loop fires one timer at a time, and only when nothing is in flight (no handler running,
+ * no pending microtasks), so hours of bake pass in milliseconds and the same inputs give the
+ * same timeline.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { Clock } from "../domain/ports.ts";
+
+const context = new AsyncLocalStorage<VirtualClock | null>();
+
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+let installed = false;
+
+/** A virtual timer handle; shaped enough like Node's Timeout for libraries that call unref(). */
+export class VirtualTimer {
+  constructor(
+    readonly clock: VirtualClock,
+    readonly at: number,
+    readonly seq: number,
+    readonly fn: (...args: unknown[]) => void,
+    readonly args: unknown[],
+  ) {}
+  unref(): this {
+    return this;
+  }
+  ref(): this {
+    return this;
+  }
+  hasRef(): boolean {
+    return true;
+  }
+  refresh(): this {
+    return this;
+  }
+  [Symbol.toPrimitive](): number {
+    return this.seq;
+  }
+}
+
+function install(): void {
+  if (installed) return;
+  installed = true;
+  const routedSetTimeout = (fn: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    const clock = context.getStore();
+    if (clock) return clock.schedule(fn, ms ?? 0, args);
+    return realSetTimeout(fn, ms, ...args);
+  };
+  const routedClearTimeout = (handle: unknown) => {
+    if (handle instanceof VirtualTimer) handle.clock.cancel(handle);
+    else realClearTimeout(handle as Parameters<typeof clearTimeout>[0]);
+  };
+  globalThis.setTimeout = routedSetTimeout as unknown as typeof setTimeout;
+  globalThis.clearTimeout = routedClearTimeout as typeof clearTimeout;
+}
+
+const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export class VirtualClock implements Clock {
+  private nowMs: number;
+  private seq = 0;
+  private readonly timers: VirtualTimer[] = [];
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+  private failure: unknown;
+  /** Timers fired so far (a measure of state transitions that waited). */
+  fired = 0;
+
+  constructor(start: Date) {
+    install();
+    this.nowMs = start.getTime();
+  }
+
+  now(): Date {
+    return new Date(this.nowMs);
+  }
+
+  nowMillis(): number {
+    return this.nowMs;
+  }
+
+  /** Runs `fn` inside the virtual context: its timers are virtual. */
+  enter<T>(fn: () => T): T {
+    return context.run(this, fn);
+  }
+
+  schedule(fn: (...args: unknown[]) => void, ms: number, args: unknown[]): VirtualTimer {
+    const delay = Number.isFinite(ms) && ms > 0 ? ms : 0;
+    const timer = new VirtualTimer(this, this.nowMs + delay, this.seq++, fn, args);
+    // Keep the queue ordered by (time, sequence): binary insertion.
+    let lo = 0;
+    let hi = this.timers.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const t = this.timers[mid] as VirtualTimer;
+      if (t.at < timer.at || (t.at === timer.at && t.seq < timer.seq)) lo = mid + 1;
+      else hi = mid;
+    }
+    this.timers.splice(lo, 0, timer);
+    return timer;
+  }
+
+  cancel(timer: VirtualTimer): void {
+    const i = this.timers.indexOf(timer);
+    if (i >= 0) this.timers.splice(i, 1);
+  }
+
+  /**
+   * Runs real work (a handler with its I/O) outside the virtual context, counted as in flight
+   * so the loop does not advance time under it.
+   */
+  async track<T>(fn: () => Promise<T>): Promise<T> {
+    this.inFlight++;
+    try {
+      return await context.run(null, fn);
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    }
+  }
+
+  /** Records a failure raised where nobody awaits it (a local event target); `run` rethrows it. */
+  fail(err: unknown): void {
+    this.failure ??= err;
+  }
+
+  pending(): number {
+    return this.timers.length;
+  }
+
+  private async settle(): Promise<void> {
+    let quietTurns = 0;
+    while (quietTurns < 2) {
+      if (this.inFlight > 0) {
+        await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+        quietTurns = 0;
+      }
+      await immediate();
+      quietTurns = this.inFlight === 0 ? quietTurns + 1 : 0;
+    }
+  }
+
+  /**
+   * Fires timers in order until none is left (or the next one is after `until`).
+   * Returns the number of timers fired.
+   */
+  async run(options: { until?: Date; maxTimers?: number } = {}): Promise<number> {
+    const until = options.until?.getTime();
+    const max = options.maxTimers ?? 5_000_000;
+    let count = 0;
+    for (;;) {
+      await this.settle();
+      if (this.failure) throw this.failure;
+      const next = this.timers[0];
+      if (!next) return count;
+      if (until !== undefined && next.at > until) {
+        this.nowMs = Math.max(this.nowMs, until);
+        return count;
+      }
+      if (count >= max) throw new Error(`virtual clock: more than ${max} timers fired`);
+      this.timers.shift();
+      this.nowMs = Math.max(this.nowMs, next.at);
+      count++;
+      this.fired++;
+      context.run(this, () => next.fn(...next.args));
+    }
+  }
+}
