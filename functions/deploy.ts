@@ -4,10 +4,13 @@ import { awsDeps } from "./lib/aws-deps.ts";
 import { defineHandler } from "./lib/handler.ts";
 
 /** Deploy task: `start` begins a step (unless the run halted), `status` polls it. */
-export const createDeployHandler = defineHandler("deploy", deployInputSchema, async (deps, input): Promise<unknown> =>
-  input.action === "start"
-    ? startDeploy(deps, input.ctx, input.step)
-    : checkDeploy(deps, input.ctx, input.step),
+export const createDeployHandler = defineHandler(
+  "deploy",
+  deployInputSchema,
+  async (deps, input): Promise<unknown> =>
+    input.action === "start"
+      ? startDeploy(deps, input.ctx, input.step)
+      : checkDeploy(deps, input.ctx, input.step),
 );
 
 export const handler = createDeployHandler(awsDeps);

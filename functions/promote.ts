@@ -8,24 +8,28 @@ import { defineHandler, parseInput } from "./lib/handler.ts";
  * Promote: target of the "Step Functions Execution Status Change" rule. A stage that succeeded
  * hands its version to the next stage; one that failed halts the run.
  */
-export const createPromoteHandler = defineHandler("promote", executionStatusChangeSchema, async (deps, event): Promise<unknown> => {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(event.detail.input ?? "null");
-  } catch {
-    throw new InvalidInputError("detail.input: is not JSON");
-  }
-  const ctx = parseInput(stageContextSchema, raw, "execution");
-  if (event.detail.status === "PENDING_REDRIVE") {
-    return Promise.resolve({ action: "ignored", reason: "pending redrive" });
-  }
-  return onStageExecutionStatus(deps, {
-    runId: ctx.runId,
-    stage: ctx.stage,
-    status: event.detail.status,
-    ...(event.detail.error ? { error: event.detail.error } : {}),
-    ...(event.detail.cause ? { cause: event.detail.cause } : {}),
-  });
-});
+export const createPromoteHandler = defineHandler(
+  "promote",
+  executionStatusChangeSchema,
+  async (deps, event): Promise<unknown> => {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(event.detail.input ?? "null");
+    } catch {
+      throw new InvalidInputError("detail.input: is not JSON");
+    }
+    const ctx = parseInput(stageContextSchema, raw, "execution");
+    if (event.detail.status === "PENDING_REDRIVE") {
+      return Promise.resolve({ action: "ignored", reason: "pending redrive" });
+    }
+    return onStageExecutionStatus(deps, {
+      runId: ctx.runId,
+      stage: ctx.stage,
+      status: event.detail.status,
+      ...(event.detail.error ? { error: event.detail.error } : {}),
+      ...(event.detail.cause ? { cause: event.detail.cause } : {}),
+    });
+  },
+);
 
 export const handler = createPromoteHandler(awsDeps);

@@ -4,8 +4,13 @@ import { awsDeps } from "./lib/aws-deps.ts";
 import { defineHandler } from "./lib/handler.ts";
 
 /** Record task: a baked step becomes stable; at the end of a stage, reports whether the run halted. */
-export const createRecordHandler = defineHandler("record", recordInputSchema, async (deps, input): Promise<unknown> =>
-  input.action === "step" ? recordStep(deps, input.ctx, input.step) : finishStage(deps, input.ctx),
+export const createRecordHandler = defineHandler(
+  "record",
+  recordInputSchema,
+  async (deps, input): Promise<unknown> =>
+    input.action === "step"
+      ? recordStep(deps, input.ctx, input.step)
+      : finishStage(deps, input.ctx),
 );
 
 export const handler = createRecordHandler(awsDeps);

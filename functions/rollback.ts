@@ -4,13 +4,17 @@ import { awsDeps } from "./lib/aws-deps.ts";
 import { defineHandler } from "./lib/handler.ts";
 
 /** Rollback task: halts the run and returns one scope to its previous version. */
-export const createRollbackHandler = defineHandler("rollback", rollbackInputSchema, async (deps, input): Promise<unknown> => {
-  if (input.action === "status") return checkRollback(deps, input.ctx, input.step, input.attempt);
-  const details = input.why?.details;
-  const cause = `${input.why?.kind ?? "unhealthy"}${
-    details ? `: ${Array.isArray(details) ? details.join("; ") : details}` : ""
-  }`;
-  return startRollback(deps, input.ctx, input.step, cause, input.attempt + 1);
-});
+export const createRollbackHandler = defineHandler(
+  "rollback",
+  rollbackInputSchema,
+  async (deps, input): Promise<unknown> => {
+    if (input.action === "status") return checkRollback(deps, input.ctx, input.step, input.attempt);
+    const details = input.why?.details;
+    const cause = `${input.why?.kind ?? "unhealthy"}${
+      details ? `: ${Array.isArray(details) ? details.join("; ") : details}` : ""
+    }`;
+    return startRollback(deps, input.ctx, input.step, cause, input.attempt + 1);
+  },
+);
 
 export const handler = createRollbackHandler(awsDeps);

@@ -18,7 +18,11 @@ export type DepsProvider = () => Deps | Promise<Deps>;
 
 export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
 
-export function parseInput<S extends z.ZodType>(schema: S, event: unknown, what: string): z.output<S> {
+export function parseInput<S extends z.ZodType>(
+  schema: S,
+  event: unknown,
+  what: string,
+): z.output<S> {
   const parsed = schema.safeParse(event);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => ({

@@ -6,7 +6,9 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-export const STAGE_ASL_PATH = fileURLToPath(new URL("../../statemachines/stage.asl.json", import.meta.url));
+export const STAGE_ASL_PATH = fileURLToPath(
+  new URL("../../statemachines/stage.asl.json", import.meta.url),
+);
 
 export function readStageAsl(): string {
   return readFileSync(STAGE_ASL_PATH, "utf8");
@@ -14,7 +16,9 @@ export function readStageAsl(): string {
 
 /** Every `${Placeholder}` in a definition. */
 export function placeholdersIn(text: string): string[] {
-  return [...new Set([...text.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1] as string))].sort();
+  return [
+    ...new Set([...text.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1] as string)),
+  ].sort();
 }
 
 /** Replaces `${Name}` placeholders, as CloudFormation's DefinitionSubstitutions does. */
@@ -26,17 +30,28 @@ export function substitute(text: string, values: Record<string, string>): string
   });
 }
 
-type StateNode = { Type?: string; Resource?: string; States?: Record<string, StateNode> } & Record<string, unknown>;
+type StateNode = { Type?: string; Resource?: string; States?: Record<string, StateNode> } & Record<
+  string,
+  unknown
+>;
 
 /** Maps every Task state (nested Map/Parallel included) to its Resource. */
-export function taskResources(definition: { States: Record<string, StateNode> }): Map<string, string> {
+export function taskResources(definition: {
+  States: Record<string, StateNode>;
+}): Map<string, string> {
   const out = new Map<string, string>();
   const walk = (states: Record<string, StateNode>) => {
     for (const [name, state] of Object.entries(states)) {
-      if (state.Type === "Task" && typeof state.Resource === "string") out.set(name, state.Resource);
-      const nested = [state.ItemProcessor, state.Iterator, ...((state.Branches as unknown[]) ?? [])];
+      if (state.Type === "Task" && typeof state.Resource === "string")
+        out.set(name, state.Resource);
+      const nested = [
+        state.ItemProcessor,
+        state.Iterator,
+        ...((state.Branches as unknown[]) ?? []),
+      ];
       for (const n of nested) {
-        if (n && typeof n === "object" && "States" in n) walk((n as { States: Record<string, StateNode> }).States);
+        if (n && typeof n === "object" && "States" in n)
+          walk((n as { States: Record<string, StateNode> }).States);
       }
     }
   };

@@ -10,7 +10,10 @@ export type EventPattern = { [key: string]: string[] | EventPattern };
 export const stageStatusChangePattern = (stateMachineArn: string): EventPattern => ({
   source: [SFN_SOURCE],
   "detail-type": [SFN_STATUS_CHANGE],
-  detail: { stateMachineArn: [stateMachineArn], status: ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"] },
+  detail: {
+    stateMachineArn: [stateMachineArn],
+    status: ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"],
+  },
 });
 
 /** An approved change asks for a run. */
@@ -24,6 +27,10 @@ export function matchesPattern(pattern: EventPattern, event: Record<string, unkn
   return Object.entries(pattern).every(([key, expected]) => {
     const value = event[key];
     if (Array.isArray(expected)) return expected.includes(value as string);
-    return value !== null && typeof value === "object" && matchesPattern(expected, value as Record<string, unknown>);
+    return (
+      value !== null &&
+      typeof value === "object" &&
+      matchesPattern(expected, value as Record<string, unknown>)
+    );
   });
 }

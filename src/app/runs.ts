@@ -62,9 +62,19 @@ export async function startRun(deps: Deps, req: StartRunRequest): Promise<StartR
       return { started: false, runId, reason: "a run for this version already exists" };
     }
   } else {
-    await announce(deps, { runId, pipeline: req.pipeline, version: req.version, event: "run-started" });
+    await announce(deps, {
+      runId,
+      pipeline: req.pipeline,
+      version: req.version,
+      event: "run-started",
+    });
   }
-  await deps.workflows.startStage({ runId, pipeline: req.pipeline, version: req.version, stage: first.name });
+  await deps.workflows.startStage({
+    runId,
+    pipeline: req.pipeline,
+    version: req.version,
+    stage: first.name,
+  });
   return { started: true, runId, stage: first.name };
 }
 

@@ -136,9 +136,7 @@ export async function startDeploy(
         `scope ${step.scope} changed while starting a deploy (now ${result.current?.status} ${result.current?.version})`,
       );
     }
-    await publish(deps, [
-      event(ctx, step, "deploy-started", at, { percent: step.percent }),
-    ]);
+    await publish(deps, [event(ctx, step, "deploy-started", at, { percent: step.percent })]);
   }
   const { pollSeconds } = await deps.deployer.start(request);
   return { started: true, deploymentId: request.deploymentId, pollSeconds };
@@ -184,9 +182,18 @@ export async function checkDeploy(
   });
   if (!result.ok) {
     const current = result.current;
-    if (current?.status === "baking" && current.version === ctx.version && current.runId === ctx.runId) {
+    if (
+      current?.status === "baking" &&
+      current.version === ctx.version &&
+      current.runId === ctx.runId
+    ) {
       // A retry after the transition landed: the bake started at the recorded time.
-      return { done: true, failed: false, bakeStartedAt: current.since, bakeSeconds: step.bakeSeconds };
+      return {
+        done: true,
+        failed: false,
+        bakeStartedAt: current.since,
+        bakeSeconds: step.bakeSeconds,
+      };
     }
     throw new ConcurrentUpdateError(
       `scope ${step.scope} changed during its deploy (now ${current?.status} ${current?.version})`,
@@ -247,7 +254,9 @@ export async function recordStep(
   if (!result.ok) {
     const current = result.current;
     const done =
-      current?.status === "stable" && current.version === ctx.version && current.runId === ctx.runId;
+      current?.status === "stable" &&
+      current.version === ctx.version &&
+      current.runId === ctx.runId;
     if (!done) {
       throw new ConcurrentUpdateError(
         `scope ${step.scope} changed during its bake (now ${current?.status} ${current?.version})`,
@@ -262,7 +271,13 @@ export type RollbackResult =
   | { done: true; failed: false; attempt: number; toVersion: string }
   | { done: true; failed: true; attempt: number; reason: string };
 
-function rollbackRequest(run: Run, ctx: StageContext, step: DeployStep, to: string, attempt: number) {
+function rollbackRequest(
+  run: Run,
+  ctx: StageContext,
+  step: DeployStep,
+  to: string,
+  attempt: number,
+) {
   return {
     deploymentId: `${deploymentId(ctx, step, "rollback")}|${attempt}`,
     pipeline: run.definition,
@@ -287,7 +302,13 @@ export async function startRollback(
   const at = deps.clock.now().toISOString();
   await deps.store.updateRun(ctx.runId, {
     expect: { status: ["running"] },
-    set: { status: "halted", haltReason: "rollback", haltedAt: at, haltedBy: step.scope, updatedAt: at },
+    set: {
+      status: "halted",
+      haltReason: "rollback",
+      haltedAt: at,
+      haltedBy: step.scope,
+      updatedAt: at,
+    },
   });
   await deps.store.updateRun(ctx.runId, { set: { updatedAt: at }, addRolledBack: step.scope });
   const run = await loadRun(deps, ctx.runId);
@@ -329,7 +350,9 @@ export async function startRollback(
     }
     await publish(deps, events);
   }
-  const { pollSeconds } = await deps.deployer.start(rollbackRequest(run, ctx, step, target, attempt));
+  const { pollSeconds } = await deps.deployer.start(
+    rollbackRequest(run, ctx, step, target, attempt),
+  );
   return { done: false, pollSeconds, attempt };
 }
 
@@ -346,9 +369,13 @@ export async function checkRollback(
   if (current.status === "rolled-back" && current.runId === ctx.runId) {
     return { done: true, failed: false, attempt, toVersion: current.version };
   }
-  const status = await deps.deployer.status(rollbackRequest(run, ctx, step, current.version, attempt));
-  if (status.state === "in-progress") return { done: false, pollSeconds: status.pollSeconds, attempt };
-  if (status.state === "failed") return { done: true, failed: true, attempt, reason: status.reason };
+  const status = await deps.deployer.status(
+    rollbackRequest(run, ctx, step, current.version, attempt),
+  );
+  if (status.state === "in-progress")
+    return { done: false, pollSeconds: status.pollSeconds, attempt };
+  if (status.state === "failed")
+    return { done: true, failed: true, attempt, reason: status.reason };
   const at = deps.clock.now().toISOString();
   const events = [event(ctx, step, "rollback-finished", at, { toVersion: current.version })];
   const result = await deps.store.transitionScope({
@@ -382,7 +409,11 @@ export async function finishStage(deps: Deps, ctx: StageContext): Promise<Finish
   await deps.store.updateRun(ctx.runId, {
     set: {
       stages: {
-        [ctx.stage]: { status: halted ? "failed" : "succeeded", startedAt: started, finishedAt: at },
+        [ctx.stage]: {
+          status: halted ? "failed" : "succeeded",
+          startedAt: started,
+          finishedAt: at,
+        },
       },
       updatedAt: at,
     },

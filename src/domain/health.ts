@@ -33,7 +33,9 @@ export function judgeHealth(alarms: AlarmObservation[], options: JudgeOptions = 
       alarms,
     };
   }
-  const unknown = alarms.filter((a) => a.state === "INSUFFICIENT_DATA" && missing === "inconclusive");
+  const unknown = alarms.filter(
+    (a) => a.state === "INSUFFICIENT_DATA" && missing === "inconclusive",
+  );
   if (unknown.length > 0) {
     return {
       phase: "Inconclusive",

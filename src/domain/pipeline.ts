@@ -59,7 +59,8 @@ const bake = z
   .strict();
 
 const nameRule = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
-const nameError = "must be 1-40 lowercase letters, digits or dashes, not starting or ending with a dash";
+const nameError =
+  "must be 1-40 lowercase letters, digits or dashes, not starting or ending with a dash";
 
 export const stageSchema = z
   .object({
@@ -73,7 +74,9 @@ export const stageSchema = z
     azsInParallel: z
       .boolean({ error: "must be true or false" })
       .optional()
-      .describe("Deploy all listed AZs of a region at once instead of one at a time (default false)."),
+      .describe(
+        "Deploy all listed AZs of a region at once instead of one at a time (default false).",
+      ),
     oneBox: oneBox
       .optional()
       .describe(
@@ -88,7 +91,9 @@ export const deployTargetSchema = z
     lambda: z
       .string({ error: "must be a Lambda function name or ARN" })
       .min(1, { error: "must be a Lambda function name or ARN" })
-      .describe("Function that performs deployments for this pipeline (see README, 'Deploy targets')."),
+      .describe(
+        "Function that performs deployments for this pipeline (see README, 'Deploy targets').",
+      ),
     roleArn: z
       .string()
       .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, { error: "must be an IAM role ARN" })
@@ -185,7 +190,9 @@ export class PipelineValidationError extends Error {
     readonly source: string,
     readonly problems: Problem[],
   ) {
-    super(`${source}: invalid pipeline\n${problems.map((p) => `  ${formatProblem(p)}`).join("\n")}`);
+    super(
+      `${source}: invalid pipeline\n${problems.map((p) => `  ${formatProblem(p)}`).join("\n")}`,
+    );
   }
 }
 
@@ -214,7 +221,11 @@ function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
   return v;
 }
 
-function collectProblems(issues: readonly Issue[], root: unknown, base: PropertyKey[] = []): Problem[] {
+function collectProblems(
+  issues: readonly Issue[],
+  root: unknown,
+  base: PropertyKey[] = [],
+): Problem[] {
   const out: Problem[] = [];
   for (const issue of issues) {
     const path = [...base, ...issue.path];

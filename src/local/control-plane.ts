@@ -66,13 +66,25 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
     bus,
   );
   let requests = 0;
-  const invoke = (name: string, handler: (e: unknown, c: ReturnType<typeof lambdaContext>) => Promise<unknown>) =>
+  const invoke =
+    (
+      name: string,
+      handler: (e: unknown, c: ReturnType<typeof lambdaContext>) => Promise<unknown>,
+    ) =>
     (event: unknown) => {
       sfn.invocations.set(name, (sfn.invocations.get(name) ?? 0) + 1);
       return handler(event, lambdaContext(name, `local-bus-${++requests}`));
     };
-  bus.addRule("promote", stageStatusChangePattern(sfn.stateMachineArn), invoke("breakwater-promote", createPromoteHandler(provide)));
-  bus.addRule("start-run", runRequestedPattern, invoke("breakwater-start-run", createStartRunHandler(provide)));
+  bus.addRule(
+    "promote",
+    stageStatusChangePattern(sfn.stateMachineArn),
+    invoke("breakwater-promote", createPromoteHandler(provide)),
+  );
+  bus.addRule(
+    "start-run",
+    runRequestedPattern,
+    invoke("breakwater-start-run", createStartRunHandler(provide)),
+  );
 
   return {
     clock,

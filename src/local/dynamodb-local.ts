@@ -43,7 +43,9 @@ export function localDynamoClient(endpoint: string): DynamoDBClient {
   });
 }
 
-export async function startDynamoDbLocal(options: { port?: number; timeoutMs?: number } = {}): Promise<DynamoDbLocal> {
+export async function startDynamoDbLocal(
+  options: { port?: number; timeoutMs?: number } = {},
+): Promise<DynamoDbLocal> {
   const port = options.port ?? (await freePort());
   const endpoint = `http://127.0.0.1:${port}`;
   let child: ChildProcess;
@@ -73,7 +75,9 @@ export async function startDynamoDbLocal(options: { port?: number; timeoutMs?: n
     } catch {
       if (Date.now() > deadline) {
         child.kill("SIGKILL");
-        throw new Error(`DynamoDB Local did not answer on ${endpoint} within ${options.timeoutMs ?? 60_000} ms`);
+        throw new Error(
+          `DynamoDB Local did not answer on ${endpoint} within ${options.timeoutMs ?? 60_000} ms`,
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -36,7 +36,11 @@ export class LocalEventBus implements EventPublisher {
 
   constructor(private readonly clock: VirtualClock) {}
 
-  addRule(name: string, pattern: EventPattern, target: (event: BusEnvelope) => Promise<unknown>): void {
+  addRule(
+    name: string,
+    pattern: EventPattern,
+    target: (event: BusEnvelope) => Promise<unknown>,
+  ): void {
     this.rules.push({ name, pattern, target });
   }
 

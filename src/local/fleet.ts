@@ -117,9 +117,14 @@ export class SimulatedFleet implements Deployer, AlarmSource {
   async start(req: DeploymentRequest): Promise<{ pollSeconds: number }> {
     if (!this.serving.has(req.scope.id)) throw new Error(`fleet has no scope ${req.scope.id}`);
     const existing = this.deployments.get(req.deploymentId);
-    if (existing) return { pollSeconds: Math.max(1, Math.ceil((existing.completesAt - this.now()) / 1000)) };
+    if (existing)
+      return { pollSeconds: Math.max(1, Math.ceil((existing.completesAt - this.now()) / 1000)) };
     const seconds =
-      req.kind === "one-box" ? this.durations.oneBox : req.kind === "rollback" ? this.durations.rollback : this.durations.full;
+      req.kind === "one-box"
+        ? this.durations.oneBox
+        : req.kind === "rollback"
+          ? this.durations.rollback
+          : this.durations.full;
     this.deployments.set(req.deploymentId, {
       req,
       startedAt: this.now(),
@@ -134,14 +139,18 @@ export class SimulatedFleet implements Deployer, AlarmSource {
     const d = this.deployments.get(req.deploymentId);
     if (!d) return { state: "failed", reason: `no deployment ${req.deploymentId}` };
     const remaining = d.completesAt - this.now();
-    if (remaining > 0) return { state: "in-progress", pollSeconds: Math.max(1, Math.ceil(remaining / 1000)) };
+    if (remaining > 0)
+      return { state: "in-progress", pollSeconds: Math.max(1, Math.ceil(remaining / 1000)) };
     if (!d.applied) {
       d.applied = true;
       const s = this.serving.get(req.scope.id) as Serving;
       if (d.req.percent >= 100) {
         this.serving.set(req.scope.id, { stable: d.req.version });
       } else {
-        this.serving.set(req.scope.id, { stable: s.stable, canary: { version: d.req.version, percent: d.req.percent } });
+        this.serving.set(req.scope.id, {
+          stable: s.stable,
+          canary: { version: d.req.version, percent: d.req.percent },
+        });
       }
     }
     return { state: "succeeded" };
@@ -151,7 +160,9 @@ export class SimulatedFleet implements Deployer, AlarmSource {
     if (version === this.options.initialVersion) {
       return this.faults.find((f) => f.version === version && f.match(scope))?.kind;
     }
-    return this.faults.find((f) => (f.version === undefined || f.version === version) && f.match(scope))?.kind;
+    return this.faults.find(
+      (f) => (f.version === undefined || f.version === version) && f.match(scope),
+    )?.kind;
   }
 
   private rpm(scope: string): number {
@@ -164,7 +175,9 @@ export class SimulatedFleet implements Deployer, AlarmSource {
     const fault = this.faultFor(scope, version);
     const noise = unitNoise(`${scope}|${version}|${minute}`);
     const expected = this.rpm(scope) * share;
-    const requests = Math.round(fault === "traffic-drop" ? expected * 0.02 * noise : expected * (0.9 + 0.2 * noise));
+    const requests = Math.round(
+      fault === "traffic-drop" ? expected * 0.02 * noise : expected * (0.9 + 0.2 * noise),
+    );
     const rate = fault === "faults" ? 0.05 + 0.03 * noise : this.baseFaultRate * (0.5 + noise);
     const p99Ms = (fault === "latency" ? this.baseP99 * 3.5 : this.baseP99) * (0.9 + 0.2 * noise);
     return { requests, faults: Math.round(requests * rate), p99Ms };

@@ -51,7 +51,8 @@ export interface LocalExecution {
 }
 
 export class LocalStepFunctions implements WorkflowStarter {
-  readonly stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:breakwater-stage`;
+  readonly stateMachineArn =
+    `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:breakwater-stage`;
   readonly executions = new Map<string, LocalExecution>();
   private readonly machine: StateMachine;
   private readonly localHandlers: Record<string, (input: unknown) => Promise<never>>;
@@ -67,11 +68,14 @@ export class LocalStepFunctions implements WorkflowStarter {
   ) {
     const arns = Object.fromEntries(Object.keys(handlers).map((p) => [p, localFunctionArn(p)]));
     const definition = JSON.parse(substitute(asl, arns));
-    const byArn = new Map(Object.entries(handlers).map(([p, h]) => [localFunctionArn(p), { name: p, h }]));
+    const byArn = new Map(
+      Object.entries(handlers).map(([p, h]) => [localFunctionArn(p), { name: p, h }]),
+    );
     this.localHandlers = {};
     for (const [state, resource] of taskResources(definition)) {
       const bound = byArn.get(resource);
-      if (!bound) throw new Error(`Task state ${state} uses ${resource}, which has no local handler`);
+      if (!bound)
+        throw new Error(`Task state ${state} uses ${resource}, which has no local handler`);
       const fn = `breakwater-${bound.name.replace(/FunctionArn$/, "")}`;
       this.localHandlers[state] = (input: unknown) =>
         this.clock.track(async () => {
@@ -106,9 +110,16 @@ export class LocalStepFunctions implements WorkflowStarter {
       (output) => this.finish(record, "SUCCEEDED", { output }),
       (err: unknown) => {
         if (err instanceof ExecutionAbortedError) return this.finish(record, "ABORTED", {});
-        const e = err as { name?: string; message?: string; cause?: { name?: string; message?: string } };
+        const e = err as {
+          name?: string;
+          message?: string;
+          cause?: { name?: string; message?: string };
+        };
         const inner = e.cause ?? e;
-        this.finish(record, "FAILED", { error: inner.name ?? "Error", cause: inner.message ?? String(err) });
+        this.finish(record, "FAILED", {
+          error: inner.name ?? "Error",
+          cause: inner.message ?? String(err),
+        });
       },
     );
     return { executionId: arn };

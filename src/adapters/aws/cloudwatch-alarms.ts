@@ -9,7 +9,11 @@ import type { ScopeRef } from "../../domain/scope.ts";
  * @example
  * resolveAlarmName("orders-{stage}-{region}-faults", scope) // "orders-prod-1-eu-north-1-faults"
  */
-export function resolveAlarmName(template: string, pipeline: string, scope: ScopeRef): string | undefined {
+export function resolveAlarmName(
+  template: string,
+  pipeline: string,
+  scope: ScopeRef,
+): string | undefined {
   if (template.includes("{az}") && !scope.az) return undefined;
   return template
     .replaceAll("{pipeline}", pipeline)
@@ -57,7 +61,8 @@ export class CloudWatchAlarmSource implements AlarmSource {
     }
     // A configured alarm that does not exist is reported, not ignored: a typo must not pass as healthy.
     return names.map(
-      (n) => found.get(n) ?? { name: n, state: "ALARM", reason: "alarm does not exist in CloudWatch" },
+      (n) =>
+        found.get(n) ?? { name: n, state: "ALARM", reason: "alarm does not exist in CloudWatch" },
     );
   }
 }

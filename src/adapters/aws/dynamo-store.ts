@@ -366,13 +366,17 @@ export class DynamoStateStore implements StateStore {
 
   async appendEvents(events: TimelineEvent[]): Promise<void> {
     for (let i = 0; i < events.length; i += 25) {
-      await this.doc.send(
-        new TransactWriteCommand({ TransactItems: events.slice(i, i + 25).map((e) => this.eventPut(e)) }),
-      ).catch((err) => {
-        // A retried handler re-appends the same events; they are keyed by content, so a
-        // duplicate is already recorded.
-        if (!(err instanceof TransactionCanceledException)) throw err;
-      });
+      await this.doc
+        .send(
+          new TransactWriteCommand({
+            TransactItems: events.slice(i, i + 25).map((e) => this.eventPut(e)),
+          }),
+        )
+        .catch((err) => {
+          // A retried handler re-appends the same events; they are keyed by content, so a
+          // duplicate is already recorded.
+          if (!(err instanceof TransactionCanceledException)) throw err;
+        });
     }
   }
 

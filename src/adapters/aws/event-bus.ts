@@ -23,7 +23,9 @@ export class EventBridgePublisher implements EventPublisher {
       );
       if (out.FailedEntryCount) {
         const codes = (out.Entries ?? []).map((e) => e.ErrorCode).filter(Boolean);
-        throw new TransientError(`EventBridge rejected ${out.FailedEntryCount} events: ${codes.join(", ")}`);
+        throw new TransientError(
+          `EventBridge rejected ${out.FailedEntryCount} events: ${codes.join(", ")}`,
+        );
       }
     }
   }

@@ -41,10 +41,14 @@ export class LambdaDeployer implements Deployer {
     let credentials;
     if (target.roleArn) {
       const out = await this.sts.send(
-        new AssumeRoleCommand({ RoleArn: target.roleArn, RoleSessionName: `breakwater-${req.pipeline.name}` }),
+        new AssumeRoleCommand({
+          RoleArn: target.roleArn,
+          RoleSessionName: `breakwater-${req.pipeline.name}`,
+        }),
       );
       const c = out.Credentials;
-      if (!c?.AccessKeyId || !c.SecretAccessKey) throw new TransientError(`could not assume ${target.roleArn}`);
+      if (!c?.AccessKeyId || !c.SecretAccessKey)
+        throw new TransientError(`could not assume ${target.roleArn}`);
       credentials = {
         accessKeyId: c.AccessKeyId,
         secretAccessKey: c.SecretAccessKey,
@@ -52,13 +56,20 @@ export class LambdaDeployer implements Deployer {
         ...(c.Expiration ? { expiration: c.Expiration } : {}),
       };
     }
-    const client = new LambdaClient({ region: req.scope.region, ...(credentials ? { credentials } : {}) });
+    const client = new LambdaClient({
+      region: req.scope.region,
+      ...(credentials ? { credentials } : {}),
+    });
     // Assumed-role credentials expire; only cache clients that use the function's own role.
     if (!target.roleArn) this.clients.set(key, client);
     return client;
   }
 
-  private async call<S extends z.ZodType>(req: DeploymentRequest, action: string, schema: S): Promise<z.output<S>> {
+  private async call<S extends z.ZodType>(
+    req: DeploymentRequest,
+    action: string,
+    schema: S,
+  ): Promise<z.output<S>> {
     const client = await this.client(req);
     const out = await client.send(
       new InvokeCommand({
@@ -83,7 +94,9 @@ export class LambdaDeployer implements Deployer {
     if (out.FunctionError) throw new TransientError(`deploy target ${action} failed: ${text}`);
     const parsed = schema.safeParse(JSON.parse(text));
     if (!parsed.success) {
-      throw new InvalidInputError(`deploy target answered ${action} with ${text}: ${parsed.error.message}`);
+      throw new InvalidInputError(
+        `deploy target answered ${action} with ${text}: ${parsed.error.message}`,
+      );
     }
     return parsed.data;
   }

@@ -9,7 +9,10 @@ import type { StageExecutionInput, WorkflowStarter } from "../../domain/ports.ts
 export function executionName(input: StageExecutionInput): string {
   const raw = `${input.pipeline}-${input.version}-${input.stage}`.replace(/[^A-Za-z0-9_-]/g, "_");
   if (raw.length <= 80) return raw;
-  const hash = createHash("sha256").update(`${input.runId}|${input.stage}`).digest("hex").slice(0, 12);
+  const hash = createHash("sha256")
+    .update(`${input.runId}|${input.stage}`)
+    .digest("hex")
+    .slice(0, 12);
   return `${raw.slice(0, 67)}-${hash}`;
 }
 

@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// The `breakwater` command. Runs the TypeScript sources through tsx, so no build step is needed.
+import { register } from "tsx/esm/api";
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+register();
+const { main } = await import("../src/cli/main.ts");
+process.exitCode = await main(process.argv);

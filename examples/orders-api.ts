@@ -1,0 +1,45 @@
+// The same pipeline as orders-api.json, written in TypeScript: `definePipeline` type-checks the
+// definition in the editor and validates it when the file is loaded.
+import { definePipeline } from "../src/index.ts";
+
+export default definePipeline({
+  name: "orders-api",
+  kind: "app",
+  stages: [
+    { name: "alpha", regions: ["us-east-1"], bake: { minutes: 10 } },
+    { name: "beta", regions: ["us-east-1"], bake: { minutes: 15 } },
+    {
+      name: "gamma",
+      regions: ["us-east-1", "eu-west-1"],
+      regionsInParallel: 2,
+      oneBox: true,
+      bake: { minutes: 30 },
+    },
+    {
+      name: "prod-1",
+      regions: [{ region: "eu-north-1", azs: ["eun1-az1", "eun1-az2", "eun1-az3"] }],
+      oneBox: true,
+      bake: { minutes: 60 },
+    },
+    {
+      name: "prod-2",
+      regions: [{ region: "us-east-1", azs: ["use1-az1", "use1-az2", "use1-az4"] }],
+      oneBox: true,
+      bake: { minutes: 60 },
+    },
+    {
+      name: "prod-3",
+      regions: ["us-west-2", "eu-west-1", "ap-southeast-2"],
+      regionsInParallel: 3,
+      oneBox: true,
+      bake: { minutes: 30 },
+    },
+    {
+      name: "prod-4",
+      regions: ["ap-northeast-1", "sa-east-1", "ca-central-1", "eu-central-1"],
+      regionsInParallel: 4,
+      oneBox: { percent: 5 },
+      bake: { minutes: 30 },
+    },
+  ],
+});

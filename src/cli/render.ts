@@ -1,0 +1,135 @@
+/** Human output of the CLI: a live progress view and the final version-per-scope table. */
+import { styleText } from "node:util";
+import type { TimelineEvent } from "../domain/model.ts";
+import type { Pipeline } from "../domain/pipeline.ts";
+import { pipelineScopes } from "../domain/scope.ts";
+import type { BusEnvelope } from "../local/event-bus.ts";
+import type { FaultSpec } from "../local/fleet.ts";
+import type { SimulationResult } from "../local/simulate.ts";
+
+type Style = Parameters<typeof styleText>[0];
+
+function colorer(out: NodeJS.WritableStream) {
+  const tty = (out as NodeJS.WriteStream).isTTY === true && !process.env.NO_COLOR;
+  return (style: Style, text: string) => (tty ? styleText(style, text) : text);
+}
+
+/** `+HH:MM` of simulated time since the start (days shown as `+1d HH:MM`). */
+export function elapsed(start: Date, at: string): string {
+  const minutes = Math.round((Date.parse(at) - start.getTime()) / 60_000);
+  const d = Math.floor(minutes / 1440);
+  const h = Math.floor((minutes % 1440) / 60);
+  const m = minutes % 60;
+  const hm = `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}`;
+  return d > 0 ? `+${d}d ${hm}` : `+${hm}`;
+}
+
+export class ProgressView {
+  private readonly c: ReturnType<typeof colorer>;
+  private readonly width: number;
+
+  constructor(
+    private readonly out: NodeJS.WritableStream,
+    private readonly start: Date,
+    private readonly pipeline: Pipeline,
+  ) {
+    this.c = colorer(out);
+    this.width = Math.max(...pipelineScopes(pipeline).map((s) => s.id.length), 10);
+  }
+
+  header(from: string, version: string, faults: FaultSpec[]): void {
+    const stages = this.pipeline.stages.map((s) => s.name).join(" → ");
+    this.out.write(
+      `${this.c("bold", `Breakwater simulation: ${this.pipeline.name}`)}  ${from} → ${version}\n` +
+        `stages: ${stages}\n` +
+        `start:  ${this.start.toISOString()} (simulated)\n` +
+        (faults.length
+          ? `faults: ${faults.map((f) => `${version} ${f.kind} in ${f.scopes}`).join(", ")}\n`
+          : "") +
+        "\n",
+    );
+  }
+
+  onEvent(e: BusEnvelope): void {
+    const d = e.detail as Record<string, string | number | undefined>;
+    if (e["detail-type"] === "Breakwater Run Event") {
+      const at = this.c("dim", elapsed(this.start, String(d.at)).padStart(10));
+      if (d.event === "run-started" || d.event === "stage-started") {
+        const stage = d.event === "run-started" ? this.pipeline.stages[0]?.name : d.stage;
+        this.out.write(`${at}  ${this.c("bold", `── stage ${stage} ──`)}\n`);
+      } else if (d.event === "run-halted") {
+        this.out.write(`${at}  ${this.c(["bold", "red"], `■ run halted: ${d.reason}`)}\n`);
+      } else if (d.event === "run-succeeded") {
+        this.out.write(`${at}  ${this.c(["bold", "green"], "✔ run succeeded")}\n`);
+      }
+      return;
+    }
+    if (e["detail-type"] !== "Breakwater Scope Event") return;
+    const t = e.detail as unknown as TimelineEvent;
+    this.out.write(`${this.line(t)}\n`);
+  }
+
+  private line(t: TimelineEvent): string {
+    const at = this.c("dim", elapsed(this.start, t.at).padStart(10));
+    const scope = t.scope.padEnd(this.width);
+    const step = t.step.padEnd(7);
+    let what: string;
+    switch (t.event) {
+      case "deploy-started":
+        what = `deploy ${t.version}${t.step === "one-box" ? ` to ${t.percent}% of traffic` : ""}`;
+        break;
+      case "deploy-finished":
+        what = t.outcome === "failed" ? this.c("red", `deploy failed: ${t.reason}`) : "deployed";
+        break;
+      case "bake-started":
+        what = "baking";
+        break;
+      case "bake-finished":
+        what =
+          t.outcome === "Healthy"
+            ? this.c("green", "healthy")
+            : this.c("red", `${t.outcome?.toLowerCase()}: ${t.reason ?? ""}`);
+        break;
+      case "rollback-started":
+        what = this.c(["bold", "red"], `rolling back to ${t.toVersion}`);
+        break;
+      case "rollback-finished":
+        what = this.c("yellow", `rolled back to ${t.toVersion}`);
+        break;
+    }
+    return `${at}  ${scope}  ${this.c("cyan", step)}  ${what}`;
+  }
+}
+
+export function renderScopeTable(result: SimulationResult, pipeline: Pipeline): string {
+  const rows = pipelineScopes(pipeline).map((s) => {
+    const state = result.scopes[s.id];
+    const version = state ? `${state.version}${state.percent ? ` (${state.percent}%)` : ""}` : "?";
+    return [s.id, version, state?.status ?? "?"];
+  });
+  const head = ["scope", "version", "status"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const fmt = (r: string[]) =>
+    r
+      .map((v, i) => v.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
+  const lines = [
+    "",
+    fmt(head),
+    fmt(widths.map((w) => "─".repeat(w))),
+    ...rows.map(fmt),
+    "",
+    `outcome: ${result.outcome}${result.reason ? ` (${result.reason})` : ""}`,
+    `rolled back: ${result.rolledBack.length ? result.rolledBack.join(", ") : "none"}`,
+    `simulated ${formatDuration(result.simulatedSeconds)} in ${(result.wallMs / 1000).toFixed(1)} s wall`,
+    "",
+  ];
+  return lines.join("\n");
+}
+
+export function formatDuration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.round((seconds % 3600) / 60);
+  return h > 0 ? `${h} h ${m} min` : `${m} min`;
+}
