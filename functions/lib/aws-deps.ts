@@ -22,9 +22,11 @@ export function awsDeps(): Deps {
     clock: { now: () => new Date() },
     deployer: new LambdaDeployer(new STSClient({})),
     alarms: new CloudWatchAlarmSource((region) => {
-      let c = cloudwatch.get(region);
-      if (!c) cloudwatch.set(region, (c = new CloudWatchClient({ region })));
-      return c;
+      const cached = cloudwatch.get(region);
+      if (cached) return cached;
+      const client = new CloudWatchClient({ region });
+      cloudwatch.set(region, client);
+      return client;
     }),
     workflows: new SfnWorkflowStarter(new SFNClient({}), config.stateMachineArn()),
     events: new EventBridgePublisher(new EventBridgeClient({}), config.eventBusName()),

@@ -23,7 +23,7 @@ export function placeholdersIn(text: string): string[] {
 
 /** Replaces `${Name}` placeholders, as CloudFormation's DefinitionSubstitutions does. */
 export function substitute(text: string, values: Record<string, string>): string {
-  return text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (whole, name: string) => {
+  return text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_whole, name: string) => {
     const v = values[name];
     if (v === undefined) throw new Error(`no substitution for \${${name}}`);
     return v;

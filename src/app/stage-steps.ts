@@ -70,7 +70,7 @@ export async function planStageForRun(deps: Deps, ctx: StageContext): Promise<St
   const run = await loadRun(deps, ctx.runId);
   const plan = planStage(stageOf(run, ctx.stage));
   const progress = run.stages[ctx.stage];
-  if (!progress || progress.status !== "running") {
+  if (progress?.status !== "running") {
     await deps.store.updateRun(ctx.runId, {
       set: {
         stages: { [ctx.stage]: { status: "running", startedAt: deps.clock.now().toISOString() } },

@@ -6,7 +6,12 @@
 import { Command, CommanderError, Option } from "commander";
 import { PipelineValidationError } from "../domain/pipeline.ts";
 import type { FaultKind, FaultSpec } from "../local/fleet.ts";
-import { SimulationInputError, simulate, type SimulationResult } from "../local/simulate.ts";
+import {
+  checkSimulationInput,
+  SimulationInputError,
+  type SimulationResult,
+  simulate,
+} from "../local/simulate.ts";
 import { loadPipelineFile } from "../pipeline-file.ts";
 import { ProgressView, renderScopeTable } from "./render.ts";
 
@@ -72,6 +77,13 @@ async function runSimulate(
   }
   const start = parseStart(flags.start);
   const pipeline = await loadPipelineFile(flags.pipeline);
+  // Every input is checked before anything starts: bad input writes nothing.
+  checkSimulationInput({
+    pipeline,
+    fromVersion: flags.fromVersion,
+    version: flags.version,
+    faults,
+  });
   const view = flags.json ? undefined : new ProgressView(out, start, pipeline);
   view?.header(flags.fromVersion, flags.version, faults);
   const result = await run({

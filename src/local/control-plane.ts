@@ -32,6 +32,8 @@ export interface LocalControlPlaneOptions {
   /** Builds the deploy target and alarm source (the simulated fleet) on the plane's clock. */
   fleet: (clock: VirtualClock) => Deployer & AlarmSource;
   asl?: string;
+  /** Wraps the handlers' dependencies (tests inject crashes and slow or failing adapters). */
+  wrapDeps?: (deps: Deps) => Deps;
 }
 
 export type LocalControlPlane = Awaited<ReturnType<typeof createLocalControlPlane>>;
@@ -52,7 +54,8 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
     workflows: { startStage: (input) => sfn.startStage(input) },
     events: bus,
   };
-  const provide = () => deps;
+  const wrapped = options.wrapDeps ? options.wrapDeps(deps) : deps;
+  const provide = () => wrapped;
   const sfn = new LocalStepFunctions(
     options.asl ?? readStageAsl(),
     {

@@ -128,7 +128,7 @@ export class LocalStepFunctions implements WorkflowStarter {
   /** Stops a running execution (StopExecution). */
   stop(name: string, error?: string, cause?: string): boolean {
     const e = this.executions.get(name);
-    if (!e || e.status !== "RUNNING") return false;
+    if (e?.status !== "RUNNING") return false; // unknown or already stopped
     if (error) e.error = error;
     if (cause) e.cause = cause;
     e.abort();

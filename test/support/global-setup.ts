@@ -3,6 +3,9 @@
  * test run and stops it at the end. Test files get its endpoint with `inject("dynamoEndpoint")`
  * and use tables of their own.
  */
+// The Lambda runtime is Node 22; the SDK's upgrade notice for Node 20 is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 import type { TestProject } from "vitest/node";
 import { startDynamoDbLocal } from "../../src/local/dynamodb-local.ts";
 

@@ -1,5 +1,6 @@
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { AssumeRoleCommand, type STSClient } from "@aws-sdk/client-sts";
+import type { AwsCredentialIdentity } from "@aws-sdk/types";
 import { z } from "zod";
 import { InvalidInputError, TransientError } from "../../domain/errors.ts";
 import type { Deployer, DeploymentRequest, DeploymentStatus } from "../../domain/ports.ts";
@@ -38,7 +39,7 @@ export class LambdaDeployer implements Deployer {
     const key = `${target.roleArn ?? ""}|${req.scope.region}`;
     const cached = this.clients.get(key);
     if (cached) return cached;
-    let credentials;
+    let credentials: AwsCredentialIdentity | undefined;
     if (target.roleArn) {
       const out = await this.sts.send(
         new AssumeRoleCommand({

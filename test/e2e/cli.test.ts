@@ -1,0 +1,238 @@
+/**
+ * `breakwater simulate` end to end: the CLI parses flags and the pipeline file, runs the whole
+ * local control plane, prints JSON or a live view, and exits with the documented codes.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { promisify } from "node:util";
+import { describe, expect, it, vi } from "vitest";
+import { EXIT, main, type Simulator } from "../../src/cli/main.ts";
+import { simulate } from "../../src/local/simulate.ts";
+import { dynamoClient } from "../support/dynamo.ts";
+
+const START = "2026-01-05T09:00:00Z";
+
+function capture() {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = "";
+  let stderr = "";
+  out.on("data", (d) => {
+    stdout += d;
+  });
+  err.on("data", (d) => {
+    stderr += d;
+  });
+  return { io: { out, err }, text: () => ({ stdout, stderr }) };
+}
+
+/** The real simulator, on the shared DynamoDB Local instead of a fresh one per call. */
+const shared: Simulator = (options) => simulate({ ...options, dynamo: dynamoClient() });
+
+async function cli(args: string[], simulator: Simulator = shared) {
+  const c = capture();
+  const code = await main(["node", "breakwater", ...args], c.io, simulator);
+  return { code, ...c.text() };
+}
+
+describe("breakwater simulate", () => {
+  it("prints one JSON object and exits 3 when a faulty AZ is rolled back", async () => {
+    const { code, stdout } = await cli([
+      "simulate",
+      "--pipeline",
+      "examples/orders-api.json",
+      "--from-version",
+      "v1",
+      "--version",
+      "v2",
+      "--fault",
+      "prod-2/us-east-1/use1-az2",
+      "--start",
+      START,
+      "--json",
+    ]);
+    expect(code).toBe(EXIT.rolledBack);
+    const result = JSON.parse(stdout);
+    expect(result).toMatchObject({
+      pipeline: "orders-api",
+      version: "v2",
+      outcome: "rolled-back",
+      rolledBack: ["prod-2/us-east-1/use1-az2"],
+    });
+    expect(result.scopes["prod-2/us-east-1/use1-az1"]).toEqual({ version: "v2", status: "stable" });
+    expect(result.scopes["prod-2/us-east-1/use1-az2"]).toEqual({
+      version: "v1",
+      status: "rolled-back",
+    });
+    expect(result.scopes["prod-2/us-east-1/use1-az4"]).toEqual({ version: "v1", status: "stable" });
+    expect(result.scopes["prod-3/us-west-2"]).toEqual({ version: "v1", status: "stable" });
+    expect(typeof result.simulatedSeconds).toBe("number");
+    expect(typeof result.wallMs).toBe("number");
+    expect(result.timeline[0]).toMatchObject({
+      at: "2026-01-05T09:00:00.000Z",
+      scope: "alpha/us-east-1",
+      step: "full",
+      event: "deploy-started",
+    });
+    const last = result.timeline.at(-1);
+    expect(last).toMatchObject({
+      scope: "prod-2/us-east-1/use1-az2",
+      event: "rollback-finished",
+      toVersion: "v1",
+    });
+    // Nothing of the run touched a later wave.
+    expect(result.timeline.some((e: { stage: string }) => e.stage === "prod-3")).toBe(false);
+    expect(result.simulatedSeconds).toBe((Date.parse(last.at) - Date.parse(START)) / 1000);
+  });
+
+  it("exits 0 when the run succeeds, and a TypeScript pipeline gives the same run as its JSON twin", async () => {
+    const json = await cli([
+      "simulate",
+      "--pipeline",
+      "examples/orders-api.json",
+      "--start",
+      START,
+      "--json",
+    ]);
+    const ts = await cli([
+      "simulate",
+      "--pipeline",
+      "examples/orders-api.ts",
+      "--start",
+      START,
+      "--json",
+    ]);
+    expect(json.code).toBe(EXIT.ok);
+    expect(ts.code).toBe(EXIT.ok);
+    const a = JSON.parse(json.stdout);
+    const b = JSON.parse(ts.stdout);
+    expect(a.outcome).toBe("succeeded");
+    expect(Object.values(a.scopes).every((s) => (s as { version: string }).version === "v2")).toBe(
+      true,
+    );
+    expect(b.timeline).toEqual(a.timeline);
+    expect(b.scopes).toEqual(a.scopes);
+  });
+
+  it("shows a live view and a version-per-scope table without --json", async () => {
+    const { code, stdout } = await cli([
+      "simulate",
+      "--pipeline",
+      "examples/orders-api.json",
+      "--fault",
+      "prod-1/*/eun1-az1:latency",
+      "--start",
+      START,
+    ]);
+    expect(code).toBe(EXIT.rolledBack);
+    expect(stdout).toContain("── stage prod-1 ──");
+    expect(stdout).toMatch(/prod-1\/eu-north-1\/eun1-az1\s+one-box\s+deploy v2 to 10% of traffic/);
+    expect(stdout).toMatch(/one-box\s+unhealthy: .*LatencyP99/);
+    expect(stdout).toMatch(/prod-1\/eu-north-1\/eun1-az1\s+v1\s+rolled-back/);
+    expect(stdout).toContain("outcome: rolled-back");
+  });
+
+  it("with --expect, exits 0 when the outcome is the expected one and 5 when not", async () => {
+    const args = ["simulate", "--pipeline", "examples/orders-api.json", "--start", START, "--json"];
+    expect(
+      (await cli([...args, "--fault", "gamma/eu-west-1", "--expect", "rolled-back"])).code,
+    ).toBe(EXIT.ok);
+    expect((await cli([...args, "--expect", "rolled-back"])).code).toBe(EXIT.unexpected);
+  });
+
+  describe("bad input: exit 2, a message naming the file, field and problem, nothing started", () => {
+    const dir = mkdtempSync(join(tmpdir(), "breakwater-cli-"));
+    const bad = join(dir, "bad.json");
+    writeFileSync(
+      bad,
+      JSON.stringify({
+        name: "orders-api",
+        stages: [
+          { name: "alpha", regions: ["us-east-1"], bake: { minutes: 10 } },
+          { name: "beta", regions: ["us-east-1"], bake: { minutes: 10 }, oneBx: true },
+          { name: "gamma", regions: ["us-east-1"], bake: { minutes: 0 } },
+        ],
+      }),
+    );
+
+    it.each([
+      [
+        "every problem of a malformed pipeline, with its path",
+        ["--pipeline", bad],
+        [
+          `${bad}: invalid pipeline`,
+          "stages[1].oneBx: unknown field",
+          "stages[2].bake.minutes: must be a positive integer",
+        ],
+      ],
+      [
+        "a missing pipeline file",
+        ["--pipeline", join(dir, "nope.json")],
+        ["nope.json", "cannot read file (ENOENT)"],
+      ],
+      [
+        "an unknown fault kind",
+        ["--pipeline", "examples/orders-api.json", "--fault", "prod-1/*:boom"],
+        ['unknown fault kind "boom"'],
+      ],
+      [
+        "a fault glob that matches no scope",
+        ["--pipeline", "examples/orders-api.json", "--fault", "prod-9/*"],
+        ['--fault "prod-9/*": matches no scope'],
+      ],
+      [
+        "a malformed start time",
+        ["--pipeline", "examples/orders-api.json", "--start", "yesterday"],
+        ['--start "yesterday"'],
+      ],
+      [
+        "the same version twice",
+        ["--pipeline", "examples/orders-api.json", "--version", "v1"],
+        ["must differ from --from-version"],
+      ],
+      ["a missing required flag", [], ["required option '--pipeline <file>' not specified"]],
+    ])("%s", async (_name, args, messages) => {
+      const spy = vi.fn<Simulator>(shared);
+      const { code, stderr } = await cli(["simulate", ...args], spy);
+      expect(code).toBe(EXIT.badInput);
+      for (const m of messages) expect(stderr).toContain(m);
+      expect(spy).not.toHaveBeenCalled();
+    });
+  });
+
+  it("exits 1 on an internal error", async () => {
+    const { code, stderr } = await cli(
+      ["simulate", "--pipeline", "examples/orders-api.json"],
+      async () => {
+        throw new Error("DynamoDB Local crashed");
+      },
+    );
+    expect(code).toBe(EXIT.internal);
+    expect(stderr).toContain("internal error: Error: DynamoDB Local crashed");
+  });
+
+  it("runs as `npm start` does: the bin, its own DynamoDB Local, the bundled example", async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        "bin/breakwater.mjs",
+        "simulate",
+        "--pipeline",
+        "examples/orders-api.json",
+        "--fault",
+        "prod-2/us-east-1/use1-az2",
+        "--start",
+        START,
+        "--expect",
+        "rolled-back",
+      ],
+      { timeout: 120_000 },
+    );
+    expect(stdout).toContain("── stage prod-2 ──");
+    expect(stdout).toMatch(/use1-az2\s+full\s+rolling back to v1/);
+    expect(stdout).toContain("outcome: rolled-back (prod-2/us-east-1/use1-az2 rolled back)");
+  }, 120_000);
+});
