@@ -1,6 +1,6 @@
 // The same pipeline as orders-api.json, written in TypeScript: `definePipeline` type-checks the
 // definition in the editor and validates it when the file is loaded.
-import { definePipeline } from "../src/index.ts";
+import { definePipeline } from "breakwater";
 
 export default definePipeline({
   name: "orders-api",
