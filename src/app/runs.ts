@@ -143,7 +143,16 @@ export async function onStageExecutionStatus(
     expect: { status: ["running"], currentStage: input.stage },
     set: { currentStage: next.name, updatedAt: now },
   });
-  if (!won) return { action: "ignored", reason: "already promoted" };
+  if (!won) {
+    // A duplicate event, or a retry after a crash between the compare-and-set and the start:
+    // starting the stage again is safe (the execution name is derived from run and stage).
+    const latest = await deps.store.getRun(run.runId);
+    if (latest?.status !== "running" || latest.currentStage !== next.name || latest.stages[next.name]) {
+      return { action: "ignored", reason: "already promoted" };
+    }
+    await deps.workflows.startStage({ ...base, stage: next.name });
+    return { action: "started-next-stage", stage: next.name };
+  }
   await deps.workflows.startStage({ ...base, stage: next.name });
   await announce(deps, { ...base, event: "stage-started", stage: next.name });
   return { action: "started-next-stage", stage: next.name };

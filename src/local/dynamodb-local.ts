@@ -65,6 +65,10 @@ export async function startDynamoDbLocal(
   child.once("exit", (code) => {
     exited ??= `DynamoDB Local exited with code ${code}: ${stderr.trim().slice(-500)}`;
   });
+  // Never leave a JVM behind if this process ends without calling stop().
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  child.once("exit", () => process.removeListener("exit", killOnExit));
   const client = localDynamoClient(endpoint);
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   for (;;) {

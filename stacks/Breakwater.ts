@@ -1,0 +1,360 @@
+/**
+ * The Breakwater control plane on AWS: the state table, the event bus, the seven functions, the
+ * stage state machine (the same ASL file the local mode runs), the EventBridge rules (the same
+ * pattern objects the local bus routes with) and the registration of `pipelines/*` in the table.
+ */
+import { readFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { marshall } from "@aws-sdk/util-dynamodb";
+import { AttributeType, BillingMode, ProjectionType, Table } from "aws-cdk-lib/aws-dynamodb";
+import { type EventPattern as CdkEventPattern, EventBus, Rule } from "aws-cdk-lib/aws-events";
+import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
+import {
+  Effect,
+  PolicyDocument,
+  PolicyStatement,
+  Role,
+  ServicePrincipal,
+} from "aws-cdk-lib/aws-iam";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import { CfnStateMachine } from "aws-cdk-lib/aws-stepfunctions";
+import { ArnFormat, Duration, RemovalPolicy } from "aws-cdk-lib/core";
+import {
+  AwsCustomResource,
+  AwsCustomResourcePolicy,
+  PhysicalResourceId,
+} from "aws-cdk-lib/custom-resources";
+import { Function as SstFunction, type StackContext } from "sst/constructs";
+import { useProject } from "sst/project.js";
+import { TABLE_KEYS } from "../src/adapters/aws/dynamo-store.ts";
+import { placeholdersIn } from "../src/app/asl.ts";
+import {
+  type EventPattern,
+  runRequestedPattern,
+  stageStatusChangePattern,
+} from "../src/app/rules.ts";
+import {
+  deployTargetAccess,
+  loadPipelines,
+  PIPELINES_DIR_CONTEXT,
+  PIPELINES_DIR_ENV,
+} from "./pipelines.ts";
+
+const PROD_STAGE = "prod";
+
+/** The functions and the ASL placeholder each one fills (if it is a Task of the stage machine). */
+const FUNCTIONS = {
+  plan: {
+    placeholder: "PlanFunctionArn",
+    description: "Stage task: plan the stage's deploy steps",
+  },
+  deploy: { placeholder: "DeployFunctionArn", description: "Stage task: deploy one step, poll it" },
+  evaluate: {
+    placeholder: "EvaluateFunctionArn",
+    description: "Stage task: alarm verdict after bake",
+  },
+  rollback: { placeholder: "RollbackFunctionArn", description: "Stage task: roll back one scope" },
+  record: { placeholder: "RecordFunctionArn", description: "Stage task: record a baked step" },
+  promote: {
+    placeholder: undefined,
+    description: "Stage execution ended: promote or halt the run",
+  },
+  "start-run": {
+    placeholder: undefined,
+    description: "Run requested: create the run, start stage 1",
+  },
+} as const;
+type FunctionName = keyof typeof FUNCTIONS;
+
+export async function Breakwater({ stack, app }: StackContext) {
+  const isProd = app.stage === PROD_STAGE;
+  // Paths from the project root, not from this module: `sst deploy` bundles sst.config.ts and
+  // this file into one module at the root, which changes import.meta.url.
+  const root = useProject().paths.root;
+  const fromCwd = (...parts: string[]) => relative(process.cwd(), join(root, ...parts));
+
+  const pipelinesDir =
+    (app.node.tryGetContext(PIPELINES_DIR_CONTEXT) as string | undefined) ??
+    process.env[PIPELINES_DIR_ENV] ??
+    join(root, "pipelines");
+  // Throws PipelineDirectoryError (every file's problems, with field paths): the synth fails.
+  const pipelines = await loadPipelines(pipelinesDir);
+
+  // ---- State ---------------------------------------------------------------------------------
+  const table = new Table(stack, "State", {
+    partitionKey: { name: TABLE_KEYS.partitionKey, type: AttributeType.STRING },
+    sortKey: { name: TABLE_KEYS.sortKey, type: AttributeType.STRING },
+    billingMode: BillingMode.PAY_PER_REQUEST,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    deletionProtection: isProd,
+    removalPolicy: isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+  });
+  table.addGlobalSecondaryIndex({
+    indexName: TABLE_KEYS.gsi1.name,
+    partitionKey: { name: TABLE_KEYS.gsi1.partitionKey, type: AttributeType.STRING },
+    sortKey: { name: TABLE_KEYS.gsi1.sortKey, type: AttributeType.STRING },
+    projectionType: ProjectionType.ALL,
+  });
+
+  const bus = new EventBus(stack, "Bus", { eventBusName: app.logicalPrefixedName("events") });
+
+  // ---- Functions -----------------------------------------------------------------------------
+  // Every handler builds all its adapters at cold start (functions/lib/aws-deps.ts), so every
+  // function gets all three variables. The task functions are invoked BY the state machine, so
+  // its ARN cannot be a reference to it (a dependency cycle): the machine has a fixed name and
+  // its ARN is computed from the name, partition, region and account.
+  const stateMachineName = app.logicalPrefixedName("stage");
+  const stateMachineArn = stack.formatArn({
+    service: "states",
+    resource: "stateMachine",
+    resourceName: stateMachineName,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+  const environment = {
+    TABLE_NAME: table.tableName,
+    STATE_MACHINE_ARN: stateMachineArn,
+    EVENT_BUS_NAME: bus.eventBusName,
+    NODE_OPTIONS: "--enable-source-maps",
+  };
+
+  const tableAccess = new PolicyStatement({
+    actions: [
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:ConditionCheckItem",
+      "dynamodb:Query",
+    ],
+    resources: [table.tableArn, `${table.tableArn}/index/${TABLE_KEYS.gsi1.name}`],
+  });
+  const publishEvents = new PolicyStatement({
+    actions: ["events:PutEvents"],
+    resources: [bus.eventBusArn],
+  });
+  const targets = deployTargetAccess(
+    pipelines.map((p) => p.pipeline),
+    { partition: stack.partition, account: stack.account },
+  );
+  const reachDeployTargets = [
+    ...(targets.invokeArns.length > 0
+      ? [new PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: targets.invokeArns })]
+      : []),
+    ...(targets.assumeRoleArns.length > 0
+      ? [new PolicyStatement({ actions: ["sts:AssumeRole"], resources: targets.assumeRoleArns })]
+      : []),
+  ];
+  const readAlarms = new PolicyStatement({
+    actions: ["cloudwatch:DescribeAlarms"],
+    // AWS supports only "*" as the resource of cloudwatch:DescribeAlarms (no resource-level
+    // permissions for it), and the alarm names come from pipeline templates at run time.
+    resources: ["*"],
+  });
+  const startStages = new PolicyStatement({
+    actions: ["states:StartExecution"],
+    resources: [stateMachineArn],
+  });
+
+  // Rule DLQs; promote and start-run also send their failed async invocations there, so a lost
+  // promotion or run request is in one place whether delivery or the handler failed.
+  const deadLetters = (id: string) =>
+    new Queue(stack, id, {
+      retentionPeriod: Duration.days(14),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+  const promoteDlq = deadLetters("PromoteDeadLetters");
+  const startRunDlq = deadLetters("StartRunDeadLetters");
+
+  const permissions: Record<FunctionName, PolicyStatement[]> = {
+    plan: [tableAccess],
+    deploy: [tableAccess, publishEvents, ...reachDeployTargets],
+    evaluate: [tableAccess, publishEvents, readAlarms],
+    rollback: [tableAccess, publishEvents, ...reachDeployTargets],
+    record: [tableAccess],
+    promote: [tableAccess, publishEvents, startStages],
+    "start-run": [tableAccess, publishEvents, startStages],
+  };
+  const asyncDeadLetters: Partial<Record<FunctionName, Queue>> = {
+    promote: promoteDlq,
+    "start-run": startRunDlq,
+  };
+
+  const functions = {} as Record<FunctionName, SstFunction>;
+  for (const [name, spec] of Object.entries(FUNCTIONS) as [
+    FunctionName,
+    (typeof FUNCTIONS)[FunctionName],
+  ][]) {
+    const id = pascal(name);
+    const dlq = asyncDeadLetters[name];
+    functions[name] = new SstFunction(stack, `${id}Function`, {
+      handler: `${fromCwd("functions", name)}.handler`,
+      description: spec.description,
+      environment,
+      permissions: permissions[name],
+      logGroup: new LogGroup(stack, `${id}Logs`, {
+        retention: isProd ? RetentionDays.THREE_MONTHS : RetentionDays.TWO_WEEKS,
+        removalPolicy: isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      }),
+      ...(dlq ? { deadLetterQueue: dlq, retryAttempts: 2 } : {}),
+    });
+  }
+
+  // ---- Stage state machine -------------------------------------------------------------------
+  // The ASL file's bytes, unchanged; CloudFormation fills its ${...} placeholders.
+  const definition = readFileSync(join(root, "statemachines", "stage.asl.json"), "utf8");
+  const byPlaceholder = new Map<string, SstFunction>();
+  for (const [name, spec] of Object.entries(FUNCTIONS) as [
+    FunctionName,
+    (typeof FUNCTIONS)[FunctionName],
+  ][]) {
+    if (spec.placeholder) byPlaceholder.set(spec.placeholder, functions[name]);
+  }
+  const definitionSubstitutions: Record<string, string> = {};
+  for (const placeholder of placeholdersIn(definition)) {
+    const fn = byPlaceholder.get(placeholder);
+    if (!fn) throw new Error(`statemachines/stage.asl.json: no value for \${${placeholder}}`);
+    definitionSubstitutions[placeholder] = fn.functionArn;
+  }
+  const taskFunctions = [...byPlaceholder.values()];
+
+  const executionLogs = new LogGroup(stack, "StageExecutionLogs", {
+    // The /aws/vendedlogs/ prefix keeps CloudWatch Logs' resource policy small when many
+    // state machines log (AWS recommendation for vended logs).
+    logGroupName: `/aws/vendedlogs/states/${stateMachineName}`,
+    retention: isProd ? RetentionDays.SIX_MONTHS : RetentionDays.TWO_WEEKS,
+    removalPolicy: isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+  });
+
+  // Inline policies are part of the role resource, so the role can already deliver logs and
+  // invoke the tasks when CreateStateMachine validates it.
+  const stateMachineRole = new Role(stack, "StageStateMachineRole", {
+    assumedBy: new ServicePrincipal("states.amazonaws.com"),
+    inlinePolicies: {
+      tasks: new PolicyDocument({
+        statements: [
+          new PolicyStatement({
+            actions: ["lambda:InvokeFunction"],
+            resources: taskFunctions.map((f) => f.functionArn),
+          }),
+        ],
+      }),
+      observability: new PolicyDocument({
+        statements: [
+          new PolicyStatement({
+            // Log delivery for Step Functions is configured through these account-level APIs,
+            // which AWS only supports on "*".
+            actions: [
+              "logs:CreateLogDelivery",
+              "logs:GetLogDelivery",
+              "logs:UpdateLogDelivery",
+              "logs:DeleteLogDelivery",
+              "logs:ListLogDeliveries",
+              "logs:PutResourcePolicy",
+              "logs:DescribeResourcePolicies",
+              "logs:DescribeLogGroups",
+            ],
+            resources: ["*"],
+          }),
+          new PolicyStatement({
+            // X-Ray APIs have no resource-level permissions.
+            actions: [
+              "xray:PutTraceSegments",
+              "xray:PutTelemetryRecords",
+              "xray:GetSamplingRules",
+              "xray:GetSamplingTargets",
+            ],
+            resources: ["*"],
+          }),
+        ],
+      }),
+    },
+  });
+
+  const stateMachine = new CfnStateMachine(stack, "StageStateMachine", {
+    stateMachineName,
+    stateMachineType: "STANDARD",
+    roleArn: stateMachineRole.roleArn,
+    definitionString: definition,
+    definitionSubstitutions,
+    loggingConfiguration: {
+      level: "ALL",
+      includeExecutionData: true,
+      destinations: [{ cloudWatchLogsLogGroup: { logGroupArn: executionLogs.logGroupArn } }],
+    },
+    tracingConfiguration: { enabled: true },
+  });
+
+  // ---- Rules ---------------------------------------------------------------------------------
+  const retry = { retryAttempts: 8, maxEventAge: Duration.hours(2) };
+  // Step Functions status changes are only published on the account's default bus.
+  new Rule(stack, "StageStatusChangeRule", {
+    description: "A stage execution ended: promote the version or halt the run",
+    eventPattern: cdkPattern(stageStatusChangePattern(stateMachine.attrArn)),
+    targets: [new LambdaFunction(functions.promote, { deadLetterQueue: promoteDlq, ...retry })],
+  });
+  new Rule(stack, "RunRequestedRule", {
+    description: "An approved change asks for a run",
+    eventBus: bus,
+    eventPattern: cdkPattern(runRequestedPattern),
+    targets: [
+      new LambdaFunction(functions["start-run"], { deadLetterQueue: startRunDlq, ...retry }),
+    ],
+  });
+
+  // ---- Pipeline registration -----------------------------------------------------------------
+  for (const { file, pipeline } of pipelines) {
+    const put = {
+      service: "DynamoDB",
+      action: "PutItem",
+      parameters: {
+        TableName: table.tableName,
+        Item: marshall(
+          { pk: `PIPELINE#${pipeline.name}`, sk: "DEF", definition: pipeline },
+          { removeUndefinedValues: true },
+        ),
+      },
+      physicalResourceId: PhysicalResourceId.of(`PIPELINE#${pipeline.name}`),
+    };
+    const registration = new AwsCustomResource(stack, `Pipeline-${pipeline.name}`, {
+      resourceType: "Custom::BreakwaterPipeline",
+      onCreate: put,
+      onUpdate: put,
+      // No onDelete: runs keep their own copy of the definition, and a removed file should not
+      // silently erase what the control plane knows while runs may still refer to it.
+      policy: AwsCustomResourcePolicy.fromStatements([
+        new PolicyStatement({
+          effect: Effect.ALLOW,
+          actions: ["dynamodb:PutItem"],
+          resources: [table.tableArn],
+        }),
+      ]),
+      installLatestAwsSdk: false,
+    });
+    registration.node.addMetadata("breakwater:source", file);
+  }
+
+  stack.addOutputs({
+    TableName: table.tableName,
+    EventBusName: bus.eventBusName,
+    StateMachineArn: stateMachine.attrArn,
+  });
+
+  return { table, bus, stateMachine, functions, pipelines };
+}
+
+function pascal(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_m, _dash, c: string) => c.toUpperCase());
+}
+
+/**
+ * CDK's EventPattern spells top-level keys in camelCase ("detail-type" → detailType) and renders
+ * them back; the rendered pattern is the object from src/app/rules.ts, key for key.
+ */
+function cdkPattern(pattern: EventPattern): CdkEventPattern {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(pattern)) {
+    out[key.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())] = value;
+  }
+  return out as CdkEventPattern;
+}

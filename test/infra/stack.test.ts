@@ -1,0 +1,584 @@
+/**
+ * Infra tier: synthesizes the SST app offline (no AWS account, no network) for stage "test"
+ * (with a pipelines directory whose pipelines have deploy targets) and for stage "prod" (with
+ * the repository's pipelines/), and checks the templates.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TABLE_KEYS } from "../../src/adapters/aws/dynamo-store.ts";
+import { placeholdersIn, STAGE_ASL_PATH } from "../../src/app/asl.ts";
+import { runRequestedPattern, stageStatusChangePattern } from "../../src/app/rules.ts";
+import { parsePipeline } from "../../src/domain/pipeline.ts";
+import { OFFLINE_ACCOUNT, PROJECT_ROOT, synthesize } from "../../stacks/offline-synth.ts";
+
+type Json = Record<string, unknown>;
+interface Resource {
+  Type: string;
+  Properties?: Json;
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+}
+interface Statement {
+  Effect: string;
+  Action?: string | string[];
+  NotAction?: unknown;
+  Resource?: unknown;
+  NotResource?: unknown;
+}
+
+const REGION = "us-east-1";
+const TASK_PLACEHOLDERS: Record<string, string> = {
+  PlanFunctionArn: "plan",
+  DeployFunctionArn: "deploy",
+  EvaluateFunctionArn: "evaluate",
+  RollbackFunctionArn: "rollback",
+  RecordFunctionArn: "record",
+};
+const FUNCTION_NAMES = ["deploy", "evaluate", "plan", "promote", "record", "rollback", "start-run"];
+
+/** Actions AWS only grants on Resource "*" (no resource-level permissions). */
+const STAR_RESOURCE_ALLOWED = new Set([
+  "cloudwatch:DescribeAlarms",
+  "xray:PutTraceSegments",
+  "xray:PutTelemetryRecords",
+  "xray:GetSamplingRules",
+  "xray:GetSamplingTargets",
+  "logs:CreateLogDelivery",
+  "logs:GetLogDelivery",
+  "logs:UpdateLogDelivery",
+  "logs:DeleteLogDelivery",
+  "logs:ListLogDeliveries",
+  "logs:PutResourcePolicy",
+  "logs:DescribeResourcePolicies",
+  "logs:DescribeLogGroups",
+]);
+
+// ---- helpers --------------------------------------------------------------------------------
+
+const resources = (t: Json) => Object.entries(t.Resources as Record<string, Resource>);
+const ofType = (t: Json, type: string) => resources(t).filter(([, r]) => r.Type === type);
+const one = (t: Json, type: string): [string, Resource] => {
+  const found = ofType(t, type);
+  expect(found, type).toHaveLength(1);
+  return found[0] as [string, Resource];
+};
+const props = (r: Resource) => r.Properties ?? {};
+const getAtt = (id: string) => ({ "Fn::GetAtt": [id, "Arn"] });
+
+const PSEUDO: Record<string, string> = {
+  "AWS::Partition": "aws",
+  "AWS::Region": REGION,
+  "AWS::AccountId": OFFLINE_ACCOUNT,
+  "AWS::URLSuffix": "amazonaws.com",
+};
+
+/**
+ * Renders a template value as a string: pseudo parameters become this synth's values, other
+ * references become `<Ref Id>` / `<GetAtt Id.Attr>`, Fn::Join is joined.
+ */
+function str(value: unknown): string {
+  if (typeof value === "string") return value;
+  const v = value as Json;
+  if (v && "Fn::Join" in v) {
+    const [sep, parts] = v["Fn::Join"] as [string, unknown[]];
+    return parts.map(str).join(sep);
+  }
+  if (v && "Ref" in v) return PSEUDO[v.Ref as string] ?? `<Ref ${v.Ref}>`;
+  if (v && "Fn::GetAtt" in v) return `<GetAtt ${(v["Fn::GetAtt"] as string[]).join(".")}>`;
+  return JSON.stringify(value);
+}
+const ref = (id: string) => `<Ref ${id}>`;
+const arnOf = (id: string) => `<GetAtt ${id}.Arn>`;
+
+const list = <T>(x: T | T[] | undefined): T[] =>
+  x === undefined ? [] : Array.isArray(x) ? x : [x];
+
+/** Every IAM statement of the template: policies, managed policies and roles' inline policies. */
+function iamStatements(t: Json): { where: string; statement: Statement }[] {
+  const out: { where: string; statement: Statement }[] = [];
+  for (const [id, r] of resources(t)) {
+    const docs: { where: string; doc: unknown }[] = [];
+    if (r.Type === "AWS::IAM::Policy" || r.Type === "AWS::IAM::ManagedPolicy") {
+      docs.push({ where: id, doc: props(r).PolicyDocument });
+    }
+    if (r.Type === "AWS::IAM::Role") {
+      for (const p of list(
+        props(r).Policies as { PolicyName: string; PolicyDocument: unknown }[],
+      )) {
+        docs.push({ where: `${id}/${p.PolicyName}`, doc: p.PolicyDocument });
+      }
+    }
+    for (const { where, doc } of docs) {
+      for (const statement of list((doc as { Statement: Statement | Statement[] }).Statement)) {
+        out.push({ where, statement });
+      }
+    }
+  }
+  return out;
+}
+
+/** The statements of the role of the function with this handler. */
+function functionStatements(t: Json, name: string): Statement[] {
+  const [, fn] = lambdaByName(t, name);
+  const roleId = ((props(fn).Role as { "Fn::GetAtt": string[] })["Fn::GetAtt"] as string[])[0];
+  return ofType(t, "AWS::IAM::Policy")
+    .filter(([, p]) =>
+      list(props(p).Roles as unknown[]).some(
+        (r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId }),
+      ),
+    )
+    .flatMap(([, p]) => list((props(p).PolicyDocument as { Statement: Statement[] }).Statement));
+}
+
+/** The seven Breakwater functions (SST and CDK add their own custom-resource handlers). */
+function breakwaterLambdas(t: Json): [string, Resource][] {
+  return ofType(t, "AWS::Lambda::Function").filter(([, r]) =>
+    String(props(r).Handler).startsWith("functions/"),
+  );
+}
+function lambdaByName(t: Json, name: string): [string, Resource] {
+  const found = breakwaterLambdas(t).find(
+    ([, r]) => props(r).Handler === `functions/${name}.handler`,
+  );
+  if (!found) throw new Error(`no function for functions/${name}.ts`);
+  return found;
+}
+
+function resourcesOf(statements: Statement[], action: string): string[] {
+  return statements
+    .filter((s) => s.Effect === "Allow" && list(s.Action).includes(action))
+    .flatMap((s) => list(s.Resource).map(str))
+    .sort();
+}
+
+// ---- fixtures -------------------------------------------------------------------------------
+
+const work = mkdtempSync(join(tmpdir(), "breakwater-infra-test-"));
+const repoPipeline = JSON.parse(
+  readFileSync(join(PROJECT_ROOT, "pipelines", "orders-api.json"), "utf8"),
+);
+
+/** Pipelines with every kind of deploy target: a name, a full ARN (in .ts), an assumed role. */
+function targetPipelines(): string {
+  const dir = join(work, "pipelines");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, "orders-api.json"),
+    JSON.stringify({ ...repoPipeline, target: { lambda: "orders-deployer" } }, null, 2),
+  );
+  const index = pathToFileURL(join(PROJECT_ROOT, "src", "index.ts")).href;
+  writeFileSync(
+    join(dir, "payments.ts"),
+    `import { definePipeline } from ${JSON.stringify(index)};
+export default definePipeline({
+  name: "payments",
+  target: { lambda: "arn:aws:lambda:eu-west-1:210987654321:function:payments-deployer:live" },
+  stages: [
+    { name: "beta", regions: ["eu-west-1"], bake: { minutes: 5 } },
+    { name: "prod", regions: ["eu-west-1", "eu-central-1"], oneBox: true, bake: { minutes: 30 } },
+  ],
+});
+`,
+  );
+  writeFileSync(
+    join(dir, "ledger.json"),
+    JSON.stringify({
+      name: "ledger",
+      target: {
+        lambda: "ledger-deployer",
+        roleArn: "arn:aws:iam::210987654321:role/breakwater-deployer",
+      },
+      stages: [{ name: "prod", regions: ["us-west-2"], bake: { minutes: 10 } }],
+    }),
+  );
+  writeFileSync(join(dir, "README.md"), "not a pipeline\n");
+  return dir;
+}
+
+let test: Json;
+let prod: Json;
+let pipelinesDir: string;
+
+beforeAll(async () => {
+  pipelinesDir = targetPipelines();
+  test = (await synthesize({ stage: "test", pipelinesDir, region: REGION })).template;
+  prod = (await synthesize({ stage: "prod", region: REGION })).template;
+}, 120_000);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+// ---- tests ----------------------------------------------------------------------------------
+
+describe("state table", () => {
+  it("uses the store's key schema, on demand, with point-in-time recovery", () => {
+    const [, table] = one(test, "AWS::DynamoDB::Table");
+    const p = props(table);
+    expect(p.KeySchema).toEqual([
+      { AttributeName: TABLE_KEYS.partitionKey, KeyType: "HASH" },
+      { AttributeName: TABLE_KEYS.sortKey, KeyType: "RANGE" },
+    ]);
+    expect(p.BillingMode).toBe("PAY_PER_REQUEST");
+    expect(p.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    expect(p.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: TABLE_KEYS.gsi1.name,
+        KeySchema: [
+          { AttributeName: TABLE_KEYS.gsi1.partitionKey, KeyType: "HASH" },
+          { AttributeName: TABLE_KEYS.gsi1.sortKey, KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "ALL" },
+      },
+    ]);
+    expect(
+      (p.AttributeDefinitions as { AttributeName: string; AttributeType: string }[]).sort((a, b) =>
+        a.AttributeName.localeCompare(b.AttributeName),
+      ),
+    ).toEqual(
+      ["gsi1pk", "gsi1sk", "pk", "sk"].map((AttributeName) => ({
+        AttributeName,
+        AttributeType: "S",
+      })),
+    );
+    expect(p.DeletionProtectionEnabled).toBe(false);
+    expect(table.DeletionPolicy).toBe("Delete");
+  });
+
+  it("is retained and deletion-protected on prod", () => {
+    const [, table] = one(prod, "AWS::DynamoDB::Table");
+    expect(props(table).DeletionProtectionEnabled).toBe(true);
+    expect(props(table).PointInTimeRecoverySpecification).toEqual({
+      PointInTimeRecoveryEnabled: true,
+    });
+    expect(table.DeletionPolicy).toBe("Retain");
+    expect(table.UpdateReplacePolicy).toBe("Retain");
+  });
+
+  it("prod retains every resource (the app's default removal policy)", () => {
+    const notRetained = resources(prod)
+      // SST's own binding parameters (/sst/<app>/<stage>/...) are added by an aspect after the
+      // removal policy is applied; they only describe the functions and are rewritten by every
+      // deploy.
+      .filter(([, r]) => r.Type !== "AWS::SSM::Parameter")
+      .filter(([, r]) => r.DeletionPolicy !== "Retain")
+      .map(([id]) => id);
+    expect(notRetained).toEqual([]);
+  });
+});
+
+describe("functions", () => {
+  it("are the seven handlers on nodejs22.x arm64 with the three variables", () => {
+    const [tableId] = one(test, "AWS::DynamoDB::Table");
+    const [busId] = one(test, "AWS::Events::EventBus");
+    const [, machine] = one(test, "AWS::StepFunctions::StateMachine");
+    const machineArn = `arn:aws:states:${REGION}:${OFFLINE_ACCOUNT}:stateMachine:${props(machine).StateMachineName}`;
+    const lambdas = breakwaterLambdas(test);
+    expect(lambdas.map(([, r]) => props(r).Handler).sort()).toEqual(
+      FUNCTION_NAMES.map((n) => `functions/${n}.handler`),
+    );
+    for (const [id, r] of lambdas) {
+      const p = props(r);
+      expect(p.Runtime, id).toBe("nodejs22.x");
+      expect(p.Architectures, id).toEqual(["arm64"]);
+      expect(p.TracingConfig, id).toEqual({ Mode: "Active" });
+      expect(p.Timeout, id).toBeLessThanOrEqual(120);
+      const env = (p.Environment as { Variables: Json }).Variables;
+      expect(env.TABLE_NAME, id).toEqual({ Ref: tableId });
+      expect(env.EVENT_BUS_NAME, id).toEqual({ Ref: busId });
+      expect(str(env.STATE_MACHINE_ARN), id).toBe(machineArn);
+    }
+  });
+
+  it("are bundled by SST (asset code, not the inline placeholder)", () => {
+    for (const [id, r] of breakwaterLambdas(test)) {
+      const code = props(r).Code as Json;
+      expect(code.S3Key, id).toMatch(/\.zip$/);
+      expect(code.ZipFile, id).toBeUndefined();
+    }
+  });
+});
+
+describe("stage state machine", () => {
+  const definition = () => {
+    const [id, machine] = one(test, "AWS::StepFunctions::StateMachine");
+    return { id, p: props(machine) };
+  };
+
+  it("deploys the ASL file's bytes unchanged", () => {
+    const { p } = definition();
+    expect(typeof p.DefinitionString).toBe("string");
+    expect(
+      Buffer.from(p.DefinitionString as string, "utf8").equals(readFileSync(STAGE_ASL_PATH)),
+    ).toBe(true);
+    expect(p.Definition).toBeUndefined();
+    expect(p.DefinitionS3Location).toBeUndefined();
+  });
+
+  it("substitutes every placeholder with its function's ARN", () => {
+    const { p } = definition();
+    const placeholders = placeholdersIn(readFileSync(STAGE_ASL_PATH, "utf8"));
+    expect(placeholders.length).toBeGreaterThan(0);
+    const subs = p.DefinitionSubstitutions as Json;
+    expect(Object.keys(subs).sort()).toEqual(placeholders);
+    for (const placeholder of placeholders) {
+      const fn = TASK_PLACEHOLDERS[placeholder];
+      expect(fn, `unexpected placeholder ${placeholder}`).toBeDefined();
+      const [fnId] = lambdaByName(test, fn as string);
+      expect(subs[placeholder], placeholder).toEqual(getAtt(fnId));
+    }
+  });
+
+  it("logs everything with execution data and traces with X-Ray", () => {
+    const { p } = definition();
+    const [logsId] = ofType(test, "AWS::Logs::LogGroup").find(([, r]) =>
+      String(props(r).LogGroupName).startsWith("/aws/vendedlogs/states/"),
+    ) as [string, Resource];
+    expect(p.LoggingConfiguration).toEqual({
+      Level: "ALL",
+      IncludeExecutionData: true,
+      Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: getAtt(logsId) } }],
+    });
+    expect(p.TracingConfiguration).toEqual({ Enabled: true });
+  });
+
+  it("runs with a role that may invoke exactly the five task functions", () => {
+    const { p } = definition();
+    const roleId = (p.RoleArn as { "Fn::GetAtt": string[] })["Fn::GetAtt"][0] as string;
+    const role = (test.Resources as Record<string, Resource>)[roleId] as Resource;
+    const statements = list(
+      props(role).Policies as { PolicyDocument: { Statement: Statement[] } }[],
+    ).flatMap((x) => x.PolicyDocument.Statement);
+    const expected = Object.values(TASK_PLACEHOLDERS)
+      .map((n) => arnOf(lambdaByName(test, n)[0]))
+      .sort();
+    expect(resourcesOf(statements, "lambda:InvokeFunction")).toEqual(expected);
+    expect(JSON.stringify((props(role).AssumeRolePolicyDocument as Json).Statement)).toContain(
+      "states.amazonaws.com",
+    );
+  });
+});
+
+describe("event rules", () => {
+  const rules = () => ofType(test, "AWS::Events::Rule").map(([, r]) => props(r));
+
+  it("routes stage status changes on the default bus to promote, with a DLQ and retries", () => {
+    const [machineId] = one(test, "AWS::StepFunctions::StateMachine");
+    const sentinel = "__STATE_MACHINE_ARN__";
+    const expected = JSON.parse(
+      JSON.stringify(stageStatusChangePattern(sentinel)).replace(
+        JSON.stringify(sentinel),
+        JSON.stringify(getAtt(machineId)),
+      ),
+    );
+    const rule = rules().find((r) => JSON.stringify(r.EventPattern) === JSON.stringify(expected));
+    expect(rule, "no rule with the stage status change pattern").toBeDefined();
+    expect((rule as Json).EventPattern).toEqual(expected);
+    expect((rule as Json).EventBusName).toBeUndefined(); // the default bus
+    expectTarget(rule as Json, "promote");
+  });
+
+  it("routes run requests on the Breakwater bus to start-run, with a DLQ and retries", () => {
+    const [busId] = one(test, "AWS::Events::EventBus");
+    const rule = rules().find(
+      (r) => JSON.stringify(r.EventPattern) === JSON.stringify(runRequestedPattern),
+    );
+    expect(rule, "no rule with the run requested pattern").toBeDefined();
+    expect((rule as Json).EventPattern).toEqual(runRequestedPattern);
+    expect((rule as Json).EventBusName).toEqual({ Ref: busId });
+    expectTarget(rule as Json, "start-run");
+  });
+
+  function expectTarget(rule: Json, fn: string) {
+    const targets = rule.Targets as Json[];
+    expect(targets).toHaveLength(1);
+    const target = targets[0] as Json;
+    expect(target.Arn).toEqual(getAtt(lambdaByName(test, fn)[0]));
+    const dlq = ((target.DeadLetterConfig as Json).Arn as { "Fn::GetAtt": string[] })[
+      "Fn::GetAtt"
+    ][0] as string;
+    expect((test.Resources as Record<string, Resource>)[dlq]?.Type).toBe("AWS::SQS::Queue");
+    const retry = target.RetryPolicy as {
+      MaximumRetryAttempts: number;
+      MaximumEventAgeInSeconds: number;
+    };
+    expect(retry.MaximumRetryAttempts).toBeGreaterThan(0);
+    expect(retry.MaximumEventAgeInSeconds).toBeGreaterThan(0);
+  }
+});
+
+describe("IAM", () => {
+  for (const [stage, template] of [
+    ["test", () => test],
+    ["prod", () => prod],
+  ] as const) {
+    it(`${stage}: no wildcard actions, and Resource "*" only for actions AWS grants on "*" alone`, () => {
+      const problems: string[] = [];
+      const statements = iamStatements(template());
+      expect(statements.length).toBeGreaterThan(10);
+      for (const { where, statement } of statements) {
+        const actions = list(statement.Action);
+        if (statement.NotAction !== undefined) problems.push(`${where}: NotAction`);
+        if (statement.NotResource !== undefined) problems.push(`${where}: NotResource`);
+        for (const a of actions) {
+          if (a === "*" || a.endsWith(":*") || a.endsWith("*"))
+            problems.push(`${where}: action ${a}`);
+        }
+        const star = list(statement.Resource).some((r) => r === "*");
+        const notAllowed = actions.filter((a) => !STAR_RESOURCE_ALLOWED.has(a));
+        if (star && notAllowed.length > 0) {
+          problems.push(`${where}: Resource "*" for ${notAllowed.join(", ")}`);
+        }
+      }
+      expect(problems).toEqual([]);
+    });
+  }
+
+  it("scopes DynamoDB to the table and its index, PutEvents to the bus, StartExecution to the machine", () => {
+    const [tableId] = one(test, "AWS::DynamoDB::Table");
+    const [busId] = one(test, "AWS::Events::EventBus");
+    const [, machine] = one(test, "AWS::StepFunctions::StateMachine");
+    const tableArns = [arnOf(tableId), `${arnOf(tableId)}/index/gsi1`];
+    for (const { statement } of iamStatements(test)) {
+      for (const action of list(statement.Action)) {
+        const rs = list(statement.Resource).map(str);
+        if (action.startsWith("dynamodb:")) for (const r of rs) expect(tableArns).toContain(r);
+        if (action === "events:PutEvents") expect(rs).toEqual([arnOf(busId)]);
+        if (action === "states:StartExecution") {
+          expect(rs).toEqual([
+            `arn:aws:states:${REGION}:${OFFLINE_ACCOUNT}:stateMachine:${props(machine).StateMachineName}`,
+          ]);
+        }
+      }
+    }
+    expect(resourcesOf(functionStatements(test, "promote"), "states:StartExecution")).toHaveLength(
+      1,
+    );
+    expect(
+      resourcesOf(functionStatements(test, "start-run"), "states:StartExecution"),
+    ).toHaveLength(1);
+    for (const fn of ["plan", "deploy", "evaluate", "rollback", "record"]) {
+      expect(resourcesOf(functionStatements(test, fn), "states:StartExecution"), fn).toEqual([]);
+    }
+  });
+
+  it("lets deploy and rollback reach exactly the pipelines' deploy targets", () => {
+    const ordersRegions = [
+      ...new Set(
+        parsePipeline(repoPipeline).stages.flatMap((s) =>
+          s.regions.map((r) => (typeof r === "string" ? r : r.region)),
+        ),
+      ),
+    ];
+    const invoke = [
+      ...ordersRegions.map(
+        (r) => `arn:aws:lambda:${r}:${OFFLINE_ACCOUNT}:function:orders-deployer`,
+      ),
+      "arn:aws:lambda:eu-west-1:210987654321:function:payments-deployer:live",
+    ].sort();
+    for (const fn of ["deploy", "rollback"]) {
+      const statements = functionStatements(test, fn);
+      expect(resourcesOf(statements, "lambda:InvokeFunction"), fn).toEqual(invoke);
+      expect(resourcesOf(statements, "sts:AssumeRole"), fn).toEqual([
+        "arn:aws:iam::210987654321:role/breakwater-deployer",
+      ]);
+    }
+    for (const fn of ["plan", "evaluate", "record", "promote", "start-run"]) {
+      const statements = functionStatements(test, fn);
+      expect(resourcesOf(statements, "lambda:InvokeFunction"), fn).toEqual([]);
+      expect(resourcesOf(statements, "sts:AssumeRole"), fn).toEqual([]);
+    }
+    // The repository's pipelines have no deploy target (yet): nothing to invoke on prod.
+    const repoTargets = readdirSync(join(PROJECT_ROOT, "pipelines"))
+      .filter((f) => f.endsWith(".json"))
+      .some((f) => JSON.parse(readFileSync(join(PROJECT_ROOT, "pipelines", f), "utf8")).target);
+    if (!repoTargets) {
+      for (const fn of ["deploy", "rollback"]) {
+        expect(resourcesOf(functionStatements(prod, fn), "lambda:InvokeFunction"), fn).toEqual([]);
+      }
+    }
+  });
+
+  it("gives cloudwatch:DescribeAlarms to evaluate only", () => {
+    for (const fn of FUNCTION_NAMES) {
+      expect(resourcesOf(functionStatements(test, fn), "cloudwatch:DescribeAlarms"), fn).toEqual(
+        fn === "evaluate" ? ["*"] : [],
+      );
+    }
+  });
+});
+
+describe("pipeline registration", () => {
+  function registrations(t: Json) {
+    return ofType(t, "Custom::BreakwaterPipeline").map(([id, r]) => {
+      const create = JSON.parse(str(props(r).Create)) as Json;
+      const update = JSON.parse(str(props(r).Update)) as Json;
+      return { id, create, update };
+    });
+  }
+
+  it("writes every validated pipeline definition to the table", () => {
+    const [tableId] = one(test, "AWS::DynamoDB::Table");
+    const found = registrations(test);
+    const names = found.map((r) => {
+      const params = r.create.parameters as { TableName: string; Item: Record<string, never> };
+      expect(r.create.service).toBe("DynamoDB");
+      expect(r.create.action).toBe("PutItem");
+      expect(r.update).toEqual(r.create);
+      expect(params.TableName).toBe(ref(tableId));
+      const item = unmarshall(params.Item);
+      expect(item.pk).toBe(`PIPELINE#${item.definition.name}`);
+      expect(item.sk).toBe("DEF");
+      return item.definition.name as string;
+    });
+    expect(names.sort()).toEqual(["ledger", "orders-api", "payments"]);
+    const orders = found.find((r) => r.id.startsWith("Pipelineordersapi"));
+    if (!orders) throw new Error("orders-api is not registered");
+    const item = unmarshall((orders.create.parameters as { Item: Record<string, never> }).Item);
+    expect(item.definition).toEqual(
+      parsePipeline({ ...repoPipeline, target: { lambda: "orders-deployer" } }),
+    );
+  });
+
+  it("registers the repository's pipelines on prod, with PutItem on the table only", () => {
+    const files = readdirSync(join(PROJECT_ROOT, "pipelines")).filter((f) => f.endsWith(".json"));
+    expect(registrations(prod).length).toBeGreaterThanOrEqual(files.length);
+    const [tableId] = one(prod, "AWS::DynamoDB::Table");
+    const policies = ofType(prod, "AWS::IAM::Policy").filter(([id]) => id.startsWith("Pipeline"));
+    expect(policies.length).toBeGreaterThan(0);
+    for (const [, p] of policies) {
+      expect((props(p).PolicyDocument as Json).Statement).toEqual([
+        { Action: "dynamodb:PutItem", Effect: "Allow", Resource: getAtt(tableId) },
+      ]);
+    }
+  });
+
+  it("fails the synth on an invalid pipeline file, naming the file and the field", async () => {
+    const bad = join(work, "bad-pipelines");
+    mkdirSync(bad, { recursive: true });
+    writeFileSync(
+      join(bad, "broken.json"),
+      JSON.stringify({
+        name: "broken",
+        stages: [{ name: "alpha", regions: ["us-east-1"], bake: { minutes: 0 } }],
+      }),
+    );
+    await expect(synthesize({ stage: "test", pipelinesDir: bad })).rejects.toThrow(
+      /broken\.json[\s\S]*stages\[0\]\.bake\.minutes/,
+    );
+  }, 60_000);
+});
+
+describe("outputs", () => {
+  it("names the table, the bus and the state machine", () => {
+    const [tableId] = one(test, "AWS::DynamoDB::Table");
+    const [busId] = one(test, "AWS::Events::EventBus");
+    const [machineId] = one(test, "AWS::StepFunctions::StateMachine");
+    const outputs = test.Outputs as Record<string, { Value: unknown }>;
+    expect(outputs.TableName?.Value).toEqual({ Ref: tableId });
+    expect(outputs.EventBusName?.Value).toEqual({ Ref: busId });
+    expect(outputs.StateMachineArn?.Value).toEqual(getAtt(machineId));
+  });
+});
