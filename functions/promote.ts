@@ -2,7 +2,8 @@ import { onStageExecutionStatus } from "../src/app/runs.ts";
 import { executionStatusChangeSchema, stageContextSchema } from "../src/app/schemas.ts";
 import { InvalidInputError } from "../src/domain/errors.ts";
 import { awsDeps } from "./lib/aws-deps.ts";
-import { defineHandler, parseInput } from "./lib/handler.ts";
+import { formatPath } from "../src/domain/pipeline.ts";
+import { defineHandler } from "./lib/handler.ts";
 
 /**
  * Promote: target of the "Step Functions Execution Status Change" rule. A stage that succeeded
@@ -18,7 +19,18 @@ export const createPromoteHandler = defineHandler(
     } catch {
       throw new InvalidInputError("detail.input: is not JSON");
     }
-    const ctx = parseInput(stageContextSchema, raw, "execution");
+    const parsed = stageContextSchema.safeParse(raw);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => ({
+        path: formatPath(["detail", "input", ...i.path]),
+        message: i.message,
+      }));
+      throw new InvalidInputError(
+        `invalid promote input: ${problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`,
+        problems,
+      );
+    }
+    const ctx = parsed.data;
     if (event.detail.status === "PENDING_REDRIVE") {
       return Promise.resolve({ action: "ignored", reason: "pending redrive" });
     }

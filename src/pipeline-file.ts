@@ -3,17 +3,44 @@
  * default export is the definition (usually `export default definePipeline({...})`).
  * Every problem is reported with the file and the field's path.
  */
-import { readFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type Pipeline, PipelineValidationError, parsePipeline } from "./domain/pipeline.ts";
+import { type ParseError, parse, printParseErrorCode } from "jsonc-parser";
+import {
+  type Pipeline,
+  type Problem,
+  PipelineValidationError,
+  parsePipeline,
+} from "./domain/pipeline.ts";
 
-function jsonPosition(text: string, message: string): string {
-  const m = /position (\d+)/.exec(message);
-  if (!m) return message;
-  const offset = Number(m[1]);
-  const before = text.slice(0, offset).split("\n");
-  return `${message.replace(/ in JSON at position \d+.*$/, "")} at line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
+/** Parses strict JSON; on error, says what and where (line and column), on every Node version. */
+function parseJson(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const errors: ParseError[] = [];
+    parse(text, errors, { disallowComments: true, allowTrailingComma: false });
+    const first = errors[0];
+    if (!first) {
+      throw new PipelineValidationError(file, [
+        { path: "", message: `not valid JSON: ${(err as Error).message}` },
+      ]);
+    }
+    const before = text.slice(0, first.offset).split("\n");
+    const where = `line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
+    throw new PipelineValidationError(file, [
+      { path: "", message: `not valid JSON: ${printParseErrorCode(first.error)} at ${where}` },
+    ]);
+  }
+}
+
+/** A validation error raised inside a loaded module (which may hold its own copy of the class). */
+function validationProblems(err: unknown): Problem[] | undefined {
+  const e = err as { name?: unknown; problems?: unknown };
+  return e?.name === "PipelineValidationError" && Array.isArray(e.problems)
+    ? (e.problems as Problem[])
+    : undefined;
 }
 
 export async function loadPipelineFile(file: string): Promise<Pipeline> {
@@ -31,35 +58,35 @@ export async function loadPipelineFile(file: string): Promise<Pipeline> {
         },
       ]);
     }
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      throw new PipelineValidationError(file, [
-        { path: "", message: `not valid JSON: ${jsonPosition(text, (err as Error).message)}` },
-      ]);
-    }
-    return parsePipeline(value, file);
+    return parsePipeline(parseJson(file, text), file);
   }
   if ([".ts", ".mts", ".js", ".mjs"].includes(ext)) {
+    try {
+      await access(path);
+    } catch (err) {
+      throw new PipelineValidationError(file, [
+        {
+          path: "",
+          message: `cannot read file (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+        },
+      ]);
+    }
     let mod: Record<string, unknown>;
     try {
       const { tsImport } = await import("tsx/esm/api");
       mod = (await tsImport(pathToFileURL(path).href, import.meta.url)) as Record<string, unknown>;
     } catch (err) {
-      if (err instanceof PipelineValidationError)
-        throw new PipelineValidationError(file, err.problems);
-      const code = (err as NodeJS.ErrnoException).code;
-      const message =
-        code === "ERR_MODULE_NOT_FOUND" && !(err as Error).message.includes("imported from")
-          ? "cannot read file (ENOENT)"
-          : (err as Error).message;
+      const problems = validationProblems(err);
+      if (problems) throw new PipelineValidationError(file, problems);
       throw new PipelineValidationError(file, [
-        { path: "", message: `cannot load module: ${message}` },
+        { path: "", message: `cannot load module: ${(err as Error).message}` },
       ]);
     }
-    const value =
-      (mod.default as Record<string, unknown> | undefined)?.default ?? mod.default ?? mod.pipeline;
+    // A module outside an ESM package is loaded as CommonJS: its exports sit under `default`,
+    // marked `__esModule`.
+    const cjs = mod.default as Record<string, unknown> | undefined;
+    const exports = cjs && typeof cjs === "object" && cjs.__esModule ? cjs : mod;
+    const value = exports.default ?? exports.pipeline;
     if (value === undefined) {
       throw new PipelineValidationError(file, [
         {

@@ -124,18 +124,23 @@ export async function onStageExecutionStatus(
         },
       },
     });
-    await announce(deps, { ...base, event: "run-halted", stage: input.stage, reason });
+    // Announce the halt once, however often the event is delivered.
+    const first = await deps.store.updateRun(run.runId, {
+      expect: { absent: ["haltAnnouncedAt"] },
+      set: { haltAnnouncedAt: now },
+    });
+    if (first) await announce(deps, { ...base, event: "run-halted", stage: input.stage, reason });
     return { action: "run-halted", reason };
   }
   if (run.status !== "running") return { action: "ignored", reason: `run is ${run.status}` };
   const next = nextStage(run.definition, input.stage);
-  await announce(deps, { ...base, event: "stage-finished", stage: input.stage });
   if (!next) {
     const won = await deps.store.updateRun(run.runId, {
       expect: { status: ["running"], currentStage: input.stage },
       set: { status: "succeeded", finishedAt: now, updatedAt: now },
     });
     if (!won) return { action: "ignored", reason: "already promoted" };
+    await announce(deps, { ...base, event: "stage-finished", stage: input.stage });
     await announce(deps, { ...base, event: "run-succeeded" });
     return { action: "run-succeeded" };
   }
@@ -147,12 +152,17 @@ export async function onStageExecutionStatus(
     // A duplicate event, or a retry after a crash between the compare-and-set and the start:
     // starting the stage again is safe (the execution name is derived from run and stage).
     const latest = await deps.store.getRun(run.runId);
-    if (latest?.status !== "running" || latest.currentStage !== next.name || latest.stages[next.name]) {
+    if (
+      latest?.status !== "running" ||
+      latest.currentStage !== next.name ||
+      latest.stages[next.name]
+    ) {
       return { action: "ignored", reason: "already promoted" };
     }
     await deps.workflows.startStage({ ...base, stage: next.name });
     return { action: "started-next-stage", stage: next.name };
   }
+  await announce(deps, { ...base, event: "stage-finished", stage: input.stage });
   await deps.workflows.startStage({ ...base, stage: next.name });
   await announce(deps, { ...base, event: "stage-started", stage: next.name });
   return { action: "started-next-stage", stage: next.name };

@@ -29,7 +29,7 @@ export function judgeHealth(alarms: AlarmObservation[], options: JudgeOptions = 
   if (firing.length > 0) {
     return {
       phase: "Unhealthy",
-      reasons: firing.map((a) => (a.reason ? `${a.name}: ${a.reason}` : `${a.name} in ALARM`)),
+      reasons: firing.map((a) => (a.reason ? `${a.name}: ${a.reason}` : `${a.name} in ${a.state}`)),
       alarms,
     };
   }

@@ -128,5 +128,7 @@ export interface Run {
   haltedBy?: string;
   rolledBack: string[];
   finishedAt?: string;
+  /** When the halt was announced (once, whatever the number of status-change deliveries). */
+  haltAnnouncedAt?: string;
   cause: string;
 }

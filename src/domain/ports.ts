@@ -43,7 +43,8 @@ export type TransitionResult =
   | { ok: false; reason: "run-not-running" | "scope-changed"; current?: ScopeState };
 
 export interface RunUpdate {
-  expect?: { status?: RunStatus[]; currentStage?: string | null };
+  /** The update happens only if these hold (`absent`: attributes that must not be set yet). */
+  expect?: { status?: RunStatus[]; currentStage?: string | null; absent?: (keyof Run)[] };
   set: Partial<Omit<Run, "runId" | "pipeline" | "version" | "definition" | "rolledBack">>;
   addRolledBack?: string;
 }

@@ -23,7 +23,7 @@ export function scopeId(stage: string, region: string, az?: string): string {
 
 export function parseScopeId(id: string): ScopeRef {
   const [stage, region, az, ...rest] = id.split("/");
-  if (!stage || !region || rest.length > 0) {
+  if (!stage || !region || az === "" || rest.length > 0) {
     throw new Error(`"${id}" is not a scope id (expected stage/region or stage/region/az)`);
   }
   return az ? { id, stage, region, az } : { id, stage, region };

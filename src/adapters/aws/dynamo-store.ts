@@ -158,6 +158,9 @@ export class DynamoStateStore implements StateStore {
         conditions.push(`${name("currentStage")} = ${value(update.expect.currentStage)}`);
       }
     }
+    for (const attr of update.expect?.absent ?? []) {
+      conditions.push(`attribute_not_exists(${name(attr)})`);
+    }
     if (update.addRolledBack) {
       // Idempotent: a scope is listed once however often its rollback is retried.
       conditions.push(`NOT contains(${name("rolledBack")}, ${value(update.addRolledBack)})`);

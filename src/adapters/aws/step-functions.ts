@@ -7,13 +7,17 @@ import type { StageExecutionInput, WorkflowStarter } from "../../domain/ports.ts
  * with the same name, which makes starting a stage idempotent under duplicate events.
  */
 export function executionName(input: StageExecutionInput): string {
-  const raw = `${input.pipeline}-${input.version}-${input.stage}`.replace(/[^A-Za-z0-9_-]/g, "_");
-  if (raw.length <= 80) return raw;
+  // A readable prefix plus a hash of the exact (run, stage): "orders" + "api-v2" and
+  // "orders-api" + "v2" read alike but never share a name.
+  const readable = `${input.pipeline}-${input.version}-${input.stage}`.replace(
+    /[^A-Za-z0-9_-]/g,
+    "_",
+  );
   const hash = createHash("sha256")
     .update(`${input.runId}|${input.stage}`)
     .digest("hex")
     .slice(0, 12);
-  return `${raw.slice(0, 67)}-${hash}`;
+  return `${readable.slice(0, 67)}-${hash}`;
 }
 
 export class SfnWorkflowStarter implements WorkflowStarter {

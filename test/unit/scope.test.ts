@@ -1,0 +1,138 @@
+import { describe, expect, it } from "vitest";
+import { parsePipeline, stageSchema } from "../../src/domain/pipeline.ts";
+import {
+  parseScopeId,
+  pipelineScopes,
+  regionOf,
+  scopeId,
+  scopeMatcher,
+  stageScopes,
+} from "../../src/domain/scope.ts";
+
+describe("scopeId / parseScopeId", () => {
+  it.each([
+    ["prod-1", "eu-north-1", "eun1-az1", "prod-1/eu-north-1/eun1-az1"],
+    ["prod-3", "us-west-2", undefined, "prod-3/us-west-2"],
+    ["alpha", "us-east-1", "", "alpha/us-east-1"],
+  ])("scopeId(%j, %j, %j) is %j and parses back", (stage, region, az, id) => {
+    expect(scopeId(stage, region, az)).toBe(id);
+    const ref = parseScopeId(id);
+    expect(ref).toEqual(az ? { id, stage, region, az } : { id, stage, region });
+    expect(scopeId(ref.stage, ref.region, ref.az)).toBe(id);
+  });
+
+  it("a region scope has no az field at all", () => {
+    expect("az" in parseScopeId("prod-3/us-west-2")).toBe(false);
+  });
+
+  it.each(["", "prod-1", "/us-east-1", "prod-1/", "prod-1//use1-az1", "a/b/c/d", "a/b/c/"])(
+    "rejects %j with an error naming the id and the expected shape",
+    (id) => {
+      expect(() => parseScopeId(id)).toThrow(
+        `"${id}" is not a scope id (expected stage/region or stage/region/az)`,
+      );
+    },
+  );
+});
+
+describe("stageScopes / pipelineScopes", () => {
+  const gamma = stageSchema.parse({
+    name: "gamma",
+    regions: [
+      "us-east-1",
+      { region: "eu-north-1", azs: ["eun1-az3", "eun1-az1", "eun1-az2"] },
+      { region: "eu-west-1" },
+    ],
+    bake: { minutes: 30 },
+  });
+
+  it("lists every scope in deployment order: regions as listed, AZs as listed", () => {
+    expect(stageScopes(gamma)).toEqual([
+      { id: "gamma/us-east-1", stage: "gamma", region: "us-east-1" },
+      { id: "gamma/eu-north-1/eun1-az3", stage: "gamma", region: "eu-north-1", az: "eun1-az3" },
+      { id: "gamma/eu-north-1/eun1-az1", stage: "gamma", region: "eu-north-1", az: "eun1-az1" },
+      { id: "gamma/eu-north-1/eun1-az2", stage: "gamma", region: "eu-north-1", az: "eun1-az2" },
+      { id: "gamma/eu-west-1", stage: "gamma", region: "eu-west-1" },
+    ]);
+  });
+
+  it("every scope id round-trips through parseScopeId", () => {
+    for (const ref of stageScopes(gamma)) expect(parseScopeId(ref.id)).toEqual(ref);
+  });
+
+  it.each([
+    ["us-east-1", { region: "us-east-1", azs: [] }],
+    [{ region: "us-east-1" }, { region: "us-east-1", azs: [] }],
+    [
+      { region: "us-east-1", azs: ["use1-az1"] },
+      { region: "us-east-1", azs: ["use1-az1"] },
+    ],
+  ])("regionOf(%j)", (entry, expected) => {
+    expect(regionOf(entry)).toEqual(expected);
+  });
+
+  it("pipelineScopes lists the scopes stage by stage", () => {
+    const pipeline = parsePipeline({
+      name: "orders-api",
+      stages: [
+        { name: "alpha", regions: ["us-east-1"], bake: { minutes: 10 } },
+        {
+          name: "prod-1",
+          regions: [{ region: "eu-north-1", azs: ["eun1-az1", "eun1-az2"] }],
+          bake: { minutes: 60 },
+        },
+      ],
+    });
+    expect(pipelineScopes(pipeline).map((s) => s.id)).toEqual([
+      "alpha/us-east-1",
+      "prod-1/eu-north-1/eun1-az1",
+      "prod-1/eu-north-1/eun1-az2",
+    ]);
+  });
+});
+
+describe("scopeMatcher", () => {
+  type Row = [glob: string, scope: string, matches: boolean];
+  const rows: Row[] = [
+    // exact
+    ["prod-1/eu-north-1/eun1-az1", "prod-1/eu-north-1/eun1-az1", true],
+    ["prod-1/eu-north-1", "prod-1/eu-north-1", true],
+    // no partial matches: the whole id must match
+    ["prod-1/eu-north-1", "prod-1/eu-north-1/eun1-az1", false],
+    ["eu-north-1", "prod-1/eu-north-1", false],
+    ["prod-1", "prod-11/us-east-1", false],
+    ["prod-1/us-east-1", "xprod-1/us-east-1", false],
+    // `*` matches any run of characters, `/` included
+    ["*", "prod-2/us-east-1/use1-az2", true],
+    ["prod-*", "prod-2/us-east-1/use1-az2", true],
+    ["prod-*/us-east-1/*", "prod-2/us-east-1/use1-az2", true],
+    ["prod-*/us-east-1/*", "prod-2/us-east-1", false],
+    ["prod-*/us-east-1*", "prod-2/us-east-1", true],
+    ["*/eu-west-1", "prod-3/eu-west-1", true],
+    ["*/eu-west-1", "prod-3/eu-west-1/euw1-az1", false],
+    ["*az2", "prod-2/us-east-1/use1-az2", true],
+    ["*az2", "prod-2/us-east-1/use1-az1", false],
+    ["prod-*", "gamma/us-east-1", false],
+    ["prod-*", "prod-", true],
+    // regex metacharacters in the glob are literal
+    ["prod-1.x/us-east-1", "prod-1ax/us-east-1", false],
+    ["prod-1.x/us-east-1", "prod-1.x/us-east-1", true],
+    ["a+/b", "aa/b", false],
+    ["a+/b", "a+/b", true],
+    ["a?/b", "a/b", false],
+    ["a?/b", "a?/b", true],
+    ["(a|b)/c", "a/c", false],
+    ["(a|b)/c", "(a|b)/c", true],
+    ["[ab]/c", "a/c", false],
+    ["[ab]/c", "[ab]/c", true],
+    ["a{2}/c", "aa/c", false],
+    ["a{2}/c", "a{2}/c", true],
+    ["^a$/c", "^a$/c", true],
+    ["a\\d/c", "a1/c", false],
+    ["a\\d/c", "a\\d/c", true],
+  ];
+
+  it.each(rows)("%j matches %j: %s", (glob, scope, matches) => {
+    expect(scopeMatcher(glob)(scope)).toBe(matches);
+  });
+});
