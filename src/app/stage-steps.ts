@@ -65,6 +65,23 @@ function deploymentRequest(run: Run, ctx: StageContext, step: DeployStep): Deplo
   };
 }
 
+/**
+ * Halts the run because of `scope` (idempotent): from this write on, no deploy step of the run
+ * starts anywhere (every deploy write is conditional on the run still running).
+ */
+async function haltRun(
+  deps: Deps,
+  ctx: StageContext,
+  scope: string,
+  reason: "rollback" | "deploy-failed",
+  at: string,
+): Promise<void> {
+  await deps.store.updateRun(ctx.runId, {
+    expect: { status: ["running"] },
+    set: { status: "halted", haltReason: reason, haltedAt: at, haltedBy: scope, updatedAt: at },
+  });
+}
+
 /** Plan: expands the stage and marks it running in the run record. */
 export async function planStageForRun(deps: Deps, ctx: StageContext): Promise<StagePlan> {
   const run = await loadRun(deps, ctx.runId);
@@ -158,6 +175,7 @@ export async function checkDeploy(
   if (status.state === "in-progress") return { done: false, pollSeconds: status.pollSeconds };
   const at = deps.clock.now().toISOString();
   if (status.state === "failed") {
+    await haltRun(deps, ctx, step.scope, "deploy-failed", at);
     const finished = event(ctx, step, "deploy-finished", at, {
       outcome: "failed",
       reason: status.reason,
@@ -226,6 +244,10 @@ export async function evaluateStep(
     to: now,
   });
   const verdict = judgeHealth(alarms);
+  if (verdict.phase !== "Healthy") {
+    // Halt at the verdict, before the rollback starts: no other branch starts a step after it.
+    await haltRun(deps, ctx, step.scope, "rollback", now.toISOString());
+  }
   const finished = event(ctx, step, "bake-finished", now.toISOString(), {
     outcome: verdict.phase,
     ...(verdict.reasons.length ? { reason: verdict.reasons.join("; ") } : {}),
@@ -300,16 +322,7 @@ export async function startRollback(
   attempt: number,
 ): Promise<RollbackResult> {
   const at = deps.clock.now().toISOString();
-  await deps.store.updateRun(ctx.runId, {
-    expect: { status: ["running"] },
-    set: {
-      status: "halted",
-      haltReason: "rollback",
-      haltedAt: at,
-      haltedBy: step.scope,
-      updatedAt: at,
-    },
-  });
+  await haltRun(deps, ctx, step.scope, "rollback", at);
   await deps.store.updateRun(ctx.runId, { set: { updatedAt: at }, addRolledBack: step.scope });
   const run = await loadRun(deps, ctx.runId);
   const current = await deps.store.getScope(ctx.pipeline, step.scope);

@@ -38,6 +38,8 @@ export interface HistoryEntry {
   pipeline: string;
   scope: string;
   at: string;
+  /** The scope's rev after this change: history is totally ordered per scope. */
+  rev?: number;
   fromVersion?: string;
   toVersion: string;
   fromStatus?: ScopeStatus;

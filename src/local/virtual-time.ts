@@ -8,8 +8,8 @@
  * the virtual context, so their I/O (DynamoDB Local over HTTP) uses real timers.
  *
  * The loop fires one timer at a time, and only when nothing is in flight (no handler running,
- * no pending microtasks), so hours of bake pass in milliseconds and the same inputs give the
- * same timeline.
+ * no pending microtasks); handlers run one at a time in call order. Hours of bake pass in
+ * milliseconds and the same inputs give the same timeline.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Clock } from "../domain/ports.ts";
@@ -71,6 +71,7 @@ export class VirtualClock implements Clock {
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private failure: unknown;
+  private queue: Promise<void> = Promise.resolve();
   /** Timers fired so far (a measure of state transitions that waited). */
   fired = 0;
 
@@ -115,12 +116,20 @@ export class VirtualClock implements Clock {
 
   /**
    * Runs real work (a handler with its I/O) outside the virtual context, counted as in flight
-   * so the loop does not advance time under it.
+   * so the loop does not advance time under it. Tracked work runs one at a time, in the order
+   * it was asked for: parallel Map branches that reach a handler at the same simulated instant
+   * finish in a deterministic order, whatever their I/O latencies. (Nothing tracked awaits
+   * other tracked work: a handler that starts an execution does not wait for it.)
    */
   async track<T>(fn: () => Promise<T>): Promise<T> {
     this.inFlight++;
+    const turn = this.queue.then(() => context.run(null, fn));
+    this.queue = turn.then(
+      () => undefined,
+      () => undefined,
+    );
     try {
-      return await context.run(null, fn);
+      return await turn;
     } finally {
       this.inFlight--;
       if (this.inFlight === 0) {

@@ -39,6 +39,8 @@ export interface SimOptions {
    * one region's bake verdict strictly before another region's step ends.
    */
   durationsFor?: (region: string) => Durations | undefined;
+  /** Another stage state machine definition (tests of the tests: a deliberately broken one). */
+  asl?: string;
 }
 
 export interface SimOutcome {
@@ -111,6 +113,7 @@ export async function runSimulation(options: SimOptions): Promise<SimOutcome> {
       dynamo: options.dynamo,
       tableName,
       start,
+      ...(options.asl ? { asl: options.asl } : {}),
       fleet: (clock) => {
         const make = (durations: Durations | undefined) =>
           new SimulatedFleet({

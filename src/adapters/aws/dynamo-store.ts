@@ -3,7 +3,7 @@
  *
  *   PIPELINE#<name> / DEF                         pipeline definition
  *   PIPELINE#<name> / SCOPE#<scope>               version-per-scope state
- *   PIPELINE#<name> / HIST#<scope>#<at>#<status>  append-only history
+ *   PIPELINE#<name> / HIST#<scope>#<rev>          append-only history (rev zero-padded)
  *   RUN#<runId>     / RUN                         run record (gsi1: PIPELINE#<name> / RUN#<createdAt>)
  *   RUN#<runId>     / EVT#<at>#<rank>#<scope>#<step>#<event>   run timeline
  *
@@ -211,7 +211,7 @@ export class DynamoStateStore implements StateStore {
                 ConditionExpression: "attribute_not_exists(pk)",
               },
             },
-            this.historyPut(history),
+            this.historyPut({ ...history, rev: 1 }),
           ],
         }),
       );
@@ -252,10 +252,31 @@ export class DynamoStateStore implements StateStore {
       },
       ConsistentRead: true,
     });
-    return entries.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    // Within a scope the key orders by rev; across scopes, by time, then scope, then rev.
+    return entries.sort((a, b) =>
+      a.at !== b.at
+        ? a.at < b.at
+          ? -1
+          : 1
+        : a.scope !== b.scope
+          ? a.scope < b.scope
+            ? -1
+            : 1
+          : (a.rev ?? 0) - (b.rev ?? 0),
+    );
   }
 
   async transitionScope(t: ScopeTransition): Promise<TransitionResult> {
+    // Read, check the expectation, then write conditionally on the rev that was read: the
+    // strictest compare-and-set, and the history record gets the exact previous state and the
+    // new rev (its key), so history is totally ordered per scope.
+    const current = await this.getScope(t.pipeline, t.scope);
+    if (!current) return { ok: false, reason: "scope-changed" };
+    const expected =
+      (!t.expect.status || t.expect.status.includes(current.status)) &&
+      (t.expect.version === undefined || t.expect.version === current.version) &&
+      (t.expect.runId === undefined || t.expect.runId === current.runId);
+    if (!expected) return { ok: false, reason: "scope-changed", current };
     const names: Record<string, string> = {
       "#status": "status",
       "#version": "version",
@@ -271,6 +292,7 @@ export class DynamoStateStore implements StateStore {
       ":since": t.at,
       ":cause": t.cause,
       ":one": 1,
+      ":rev": current.rev,
     };
     const sets = [
       "#status = :status",
@@ -290,22 +312,7 @@ export class DynamoStateStore implements StateStore {
       sets.push("runId = :runId");
       values[":runId"] = t.set.runId;
     }
-    const conditions = ["attribute_exists(pk)"];
-    if (t.expect.status) {
-      const keys = t.expect.status.map((s, i) => {
-        values[`:es${i}`] = s;
-        return `:es${i}`;
-      });
-      conditions.push(`#status IN (${keys.join(", ")})`);
-    }
-    if (t.expect.version !== undefined) {
-      conditions.push("#version = :ev");
-      values[":ev"] = t.expect.version;
-    }
-    if (t.expect.runId !== undefined) {
-      conditions.push("runId = :erun");
-      values[":erun"] = t.expect.runId;
-    }
+    const conditions = ["attribute_exists(pk)", "#rev = :rev"];
     const items: TransactItem[] = [];
     if (t.requireRunning) {
       items.push({
@@ -334,16 +341,15 @@ export class DynamoStateStore implements StateStore {
         pipeline: t.pipeline,
         scope: t.scope,
         at: t.at,
-        ...(t.expect.version !== undefined && t.expect.version !== t.set.version
-          ? { fromVersion: t.expect.version }
-          : {}),
+        rev: current.rev + 1,
+        ...(current.version !== t.set.version ? { fromVersion: current.version } : {}),
         toVersion: t.set.version,
-        ...(t.expect.status?.length === 1 ? { fromStatus: t.expect.status[0] } : {}),
+        fromStatus: current.status,
         status: t.set.status,
         percent: t.set.percent,
         actor: t.actor,
         cause: t.cause,
-        ...(t.set.runId ? { runId: t.set.runId } : {}),
+        ...((t.set.runId ?? current.runId) ? { runId: t.set.runId ?? current.runId } : {}),
       }),
     );
     for (const e of t.events ?? []) items.push(this.eventPut(e));
@@ -356,9 +362,9 @@ export class DynamoStateStore implements StateStore {
           return { ok: false, reason: "run-not-running" };
         }
         if (reasons.some((r) => r.Code === "ConditionalCheckFailed")) {
-          const current = await this.getScope(t.pipeline, t.scope);
-          return current
-            ? { ok: false, reason: "scope-changed", current }
+          const latest = await this.getScope(t.pipeline, t.scope);
+          return latest
+            ? { ok: false, reason: "scope-changed", current: latest }
             : { ok: false, reason: "scope-changed" };
         }
       }
@@ -399,7 +405,7 @@ export class DynamoStateStore implements StateStore {
         TableName: this.table,
         Item: {
           pk: pipelinePk(h.pipeline),
-          sk: `HIST#${h.scope}#${h.at}#${h.status}`,
+          sk: `HIST#${h.scope}#${String(h.rev ?? 0).padStart(10, "0")}`,
           ...h,
         },
         ConditionExpression: "attribute_not_exists(pk)",

@@ -1,0 +1,187 @@
+/**
+ * Benchmark: one version through a realistic pipeline on the local control plane.
+ *
+ *   npm run bench
+ *
+ * Three pre-production stages, then six production waves of 1, 1, 2, 4, 8 and 8 regions
+ * (24 regions, 3 AZs each; regions of a wave in parallel, AZs one at a time, one-box first,
+ * 60-minute bakes) — about a day of simulated rollout. DynamoDB Local starts once (its start-up
+ * is reported on its own); the rollout runs once to warm up, then five times measured, then
+ * once more with a fault in one AZ of the last wave. Prints figures, not verdicts (the 10 s
+ * target line says whether it is met).
+ */
+import { type PipelineInput, parsePipeline } from "../src/domain/pipeline.ts";
+import { startDynamoDbLocal } from "../src/local/dynamodb-local.ts";
+import { type SimulationResult, simulate } from "../src/local/simulate.ts";
+
+const TARGET_WALL_MS = 10_000;
+const MEASURED_RUNS = 5;
+const START = new Date("2025-03-03T09:00:00.000Z");
+
+/** 24 real regions with their AZ id prefixes, in wave order. */
+const WAVES: [string, string][][] = [
+  [["eu-north-1", "eun1"]],
+  [["us-east-2", "use2"]],
+  [
+    ["us-west-2", "usw2"],
+    ["ap-southeast-2", "apse2"],
+  ],
+  [
+    ["eu-west-1", "euw1"],
+    ["ap-northeast-1", "apne1"],
+    ["ca-central-1", "cac1"],
+    ["sa-east-1", "sae1"],
+  ],
+  [
+    ["eu-central-1", "euc1"],
+    ["eu-west-2", "euw2"],
+    ["eu-west-3", "euw3"],
+    ["ap-northeast-2", "apne2"],
+    ["ap-southeast-1", "apse1"],
+    ["ap-south-1", "aps1"],
+    ["me-south-1", "mes1"],
+    ["af-south-1", "afs1"],
+  ],
+  [
+    ["us-east-1", "use1"],
+    ["eu-south-1", "eus1"],
+    ["eu-central-2", "euc2"],
+    ["ap-northeast-3", "apne3"],
+    ["ap-east-1", "ape1"],
+    ["il-central-1", "ilc1"],
+    ["me-central-1", "mec1"],
+    ["eu-south-2", "eus2"],
+  ],
+];
+
+const definition: PipelineInput = {
+  name: "orders-api",
+  kind: "app",
+  stages: [
+    { name: "alpha", regions: ["us-east-1"], bake: { minutes: 60 } },
+    { name: "beta", regions: ["us-east-1"], bake: { minutes: 60 } },
+    {
+      name: "gamma",
+      regions: ["us-east-1", "eu-west-1"],
+      regionsInParallel: 2,
+      bake: { minutes: 60 },
+    },
+    ...WAVES.map((wave, i) => ({
+      name: `prod-${i + 1}`,
+      regions: wave.map(([region, prefix]) => ({
+        region,
+        azs: [1, 2, 3].map((n) => `${prefix}-az${n}`),
+      })),
+      regionsInParallel: wave.length,
+      azsInParallel: false,
+      oneBox: true,
+      bake: { minutes: 60 },
+    })),
+  ],
+};
+const pipeline = parsePipeline(definition, "bench pipeline");
+const lastWave = WAVES[WAVES.length - 1] as [string, string][];
+const [faultRegion, faultPrefix] = lastWave[4] as [string, string];
+const faultScope = `prod-${WAVES.length}/${faultRegion}/${faultPrefix}-az2`;
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+const hours = (seconds: number) =>
+  `${Math.floor(seconds / 3600)} h ${String(Math.round((seconds % 3600) / 60)).padStart(2, "0")} min`;
+const invocationsOf = (r: SimulationResult) =>
+  Object.values(r.stats.invocations).reduce((a, b) => a + b, 0);
+const fmt = (n: number, digits = 1) => n.toFixed(digits);
+
+const regions = new Set(WAVES.flat().map(([r]) => r));
+const scopes = pipeline.stages.reduce(
+  (n, s) =>
+    n + s.regions.reduce((m, e) => m + (typeof e === "string" ? 1 : (e.azs?.length ?? 1)), 0),
+  0,
+);
+console.log("Breakwater rollout benchmark (local control plane, virtual clock)");
+console.log(
+  `pipeline: ${pipeline.stages.length} stages (3 pre-production, ${WAVES.length} production waves of ${WAVES.map((w) => w.length).join(", ")} regions), ${regions.size} production regions x 3 AZs, ${scopes} scopes`,
+);
+console.log(`node ${process.version}, ${(await import("node:os")).cpus().length} CPUs`);
+
+const t0 = performance.now();
+const ddb = await startDynamoDbLocal();
+console.log(`DynamoDB Local start-up: ${Math.round(performance.now() - t0)} ms`);
+const dynamo = ddb.client();
+
+async function once(faults: { scopes: string; kind: "faults" }[] = []) {
+  const t = performance.now();
+  const result = await simulate({
+    pipeline,
+    fromVersion: "v1",
+    version: "v2",
+    start: START,
+    dynamo,
+    faults,
+  });
+  return { result, wallMs: performance.now() - t };
+}
+
+try {
+  const warm = await once();
+  console.log(`warm-up: ${Math.round(warm.wallMs)} ms wall, outcome ${warm.result.outcome}`);
+
+  const runs: { result: SimulationResult; wallMs: number }[] = [];
+  for (let i = 0; i < MEASURED_RUNS; i++) {
+    const run = await once();
+    if (run.result.outcome !== "succeeded") {
+      console.log(`run ${i + 1}: unexpected outcome ${run.result.outcome} (${run.result.reason})`);
+    }
+    runs.push(run);
+  }
+  const walls = runs.map((r) => r.wallMs);
+  const first = (runs[0] as (typeof runs)[number]).result;
+  const simulated = first.simulatedSeconds;
+  const steps = first.stats.deploySteps;
+  const ratios = runs.map((r) => (r.result.simulatedSeconds * 1000) / r.wallMs);
+  const medianWall = median(walls);
+  console.log("");
+  console.log(`no faults, ${MEASURED_RUNS} runs:`);
+  console.log(
+    `  wall: median ${Math.round(medianWall)} ms, min ${Math.round(Math.min(...walls))} ms, max ${Math.round(Math.max(...walls))} ms`,
+  );
+  console.log(`  simulated duration: ${hours(simulated)} (${simulated} s)`);
+  console.log(`  simulated/wall: median ${Math.round(median(ratios))}x`);
+  console.log(`  deploy steps: ${steps}`);
+  console.log(
+    `  per deploy step: ${fmt(first.stats.timersFired / steps)} timers fired, ${fmt(invocationsOf(first) / steps)} handler invocations, ${fmt(medianWall / steps)} ms wall (median)`,
+  );
+  console.log(
+    `  handler invocations: ${Object.entries(first.stats.invocations)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `${k.replace(/^breakwater-/, "")} ${v}`)
+      .join(", ")}`,
+  );
+  console.log(
+    `  target "whole rollout under ${TARGET_WALL_MS / 1000} s wall": ${medianWall < TARGET_WALL_MS ? "met" : "NOT met"} (median ${fmt(medianWall / 1000, 2)} s, max ${fmt(Math.max(...walls) / 1000, 2)} s)`,
+  );
+
+  const faulty = await once([{ scopes: faultScope, kind: "faults" }]);
+  const f = faulty.result;
+  console.log("");
+  console.log(`fault in ${faultScope}, 1 run:`);
+  console.log(
+    `  outcome: ${f.outcome}${f.reason ? ` (${f.reason})` : ""}; rolled back: ${f.rolledBack.join(", ") || "none"}`,
+  );
+  console.log(`  wall: ${Math.round(faulty.wallMs)} ms`);
+  console.log(`  simulated duration: ${hours(f.simulatedSeconds)} (${f.simulatedSeconds} s)`);
+  console.log(`  simulated/wall: ${Math.round((f.simulatedSeconds * 1000) / faulty.wallMs)}x`);
+  console.log(`  deploy steps: ${f.stats.deploySteps}`);
+  console.log(
+    `  per deploy step: ${fmt(f.stats.timersFired / f.stats.deploySteps)} timers fired, ${fmt(invocationsOf(f) / f.stats.deploySteps)} handler invocations`,
+  );
+  const onNew = Object.values(f.scopes).filter((s) => s.version === "v2").length;
+  console.log(
+    `  scopes on v2: ${onNew} of ${Object.keys(f.scopes).length} (${Object.values(f.scopes).filter((s) => s.percent !== undefined).length} at their one-box share)`,
+  );
+} finally {
+  await ddb.stop();
+}
