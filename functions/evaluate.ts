@@ -1,5 +1,5 @@
-import { evaluateStep } from "../src/app/stage-steps.ts";
 import { evaluateInputSchema } from "../src/app/schemas.ts";
+import { evaluateStep } from "../src/app/stage-steps.ts";
 import { awsDeps } from "./lib/aws-deps.ts";
 import { defineHandler } from "./lib/handler.ts";
 

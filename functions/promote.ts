@@ -1,8 +1,8 @@
 import { onStageExecutionStatus } from "../src/app/runs.ts";
 import { executionStatusChangeSchema, stageContextSchema } from "../src/app/schemas.ts";
 import { InvalidInputError } from "../src/domain/errors.ts";
-import { awsDeps } from "./lib/aws-deps.ts";
 import { formatPath } from "../src/domain/pipeline.ts";
+import { awsDeps } from "./lib/aws-deps.ts";
 import { defineHandler } from "./lib/handler.ts";
 
 /**

@@ -1,5 +1,5 @@
-import { checkRollback, startRollback } from "../src/app/stage-steps.ts";
 import { rollbackInputSchema } from "../src/app/schemas.ts";
+import { checkRollback, startRollback } from "../src/app/stage-steps.ts";
 import { awsDeps } from "./lib/aws-deps.ts";
 import { defineHandler } from "./lib/handler.ts";
 

@@ -9,8 +9,8 @@ import { pathToFileURL } from "node:url";
 import { type ParseError, parse, printParseErrorCode } from "jsonc-parser";
 import {
   type Pipeline,
-  type Problem,
   PipelineValidationError,
+  type Problem,
   parsePipeline,
 } from "./domain/pipeline.ts";
 

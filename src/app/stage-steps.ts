@@ -3,12 +3,13 @@
  * retried invocation (Lambda retry, ASL Retry, crash mid-step) finds the scope already in the
  * target state and carries on instead of double-applying the step.
  */
+
+import { ConcurrentUpdateError, NotFoundError } from "../domain/errors.ts";
 import { judgeHealth } from "../domain/health.ts";
 import type { Run, ScopeState, TimelineEvent, TimelineEventName } from "../domain/model.ts";
 import { type DeployStep, planStage, type StagePlan } from "../domain/planner.ts";
 import type { DeploymentRequest, StageExecutionInput } from "../domain/ports.ts";
 import { parseScopeId } from "../domain/scope.ts";
-import { ConcurrentUpdateError, NotFoundError } from "../domain/errors.ts";
 import type { Deps } from "./deps.ts";
 import { scopeEventBusEvent } from "./events.ts";
 

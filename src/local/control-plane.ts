@@ -22,7 +22,7 @@ import type { AlarmSource, Deployer } from "../domain/ports.ts";
 import { pipelineScopes } from "../domain/scope.ts";
 import { createTable } from "./dynamodb-local.ts";
 import { LocalEventBus } from "./event-bus.ts";
-import { lambdaContext, LocalStepFunctions } from "./step-functions.ts";
+import { LocalStepFunctions, lambdaContext } from "./step-functions.ts";
 import { VirtualClock } from "./virtual-time.ts";
 
 export interface LocalControlPlaneOptions {

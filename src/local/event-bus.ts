@@ -2,8 +2,9 @@
  * The local twin of EventBridge: events are delivered to matching rules' targets
  * asynchronously (on the virtual clock), wrapped in EventBridge's envelope.
  */
-import type { BusEvent, EventPublisher } from "../domain/ports.ts";
+
 import { type EventPattern, matchesPattern } from "../app/rules.ts";
+import type { BusEvent, EventPublisher } from "../domain/ports.ts";
 import type { VirtualClock } from "./virtual-time.ts";
 
 export interface BusEnvelope {
