@@ -20,7 +20,8 @@ import type { BusEvent, StageExecutionInput } from "../../src/domain/ports.ts";
 import { freshStore } from "../support/dynamo.ts";
 
 // AWS's published sample events live beside the repository: <repo>/../shared/fixtures/aws-events.
-const fixturesDir = new URL("../../../shared/fixtures/aws-events/", import.meta.url);
+// AWS-published sample events (copied from the design folder so a fresh clone has them).
+const fixturesDir = new URL("../fixtures/aws-events/", import.meta.url);
 type SfnEvent = {
   "detail-type": string;
   source: string;
