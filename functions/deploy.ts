@@ -10,7 +10,7 @@ export const createDeployHandler = defineHandler(
   async (deps, input): Promise<unknown> =>
     input.action === "start"
       ? startDeploy(deps, input.ctx, input.step)
-      : checkDeploy(deps, input.ctx, input.step),
+      : checkDeploy(deps, input.ctx, input.step, input.deployStartedAt),
 );
 
 export const handler = createDeployHandler(awsDeps);

@@ -5,7 +5,7 @@ import { defineHandler } from "./lib/handler.ts";
 
 /** Evaluate task: the scope's health verdict after its bake, as data. */
 export const createEvaluateHandler = defineHandler("evaluate", evaluateInputSchema, (deps, input) =>
-  evaluateStep(deps, input.ctx, input.step, input.bakeStartedAt),
+  evaluateStep(deps, input.ctx, input.step, input.bakeStartedAt, input.deployStartedAt),
 );
 
 export const handler = createEvaluateHandler(awsDeps);

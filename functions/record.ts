@@ -9,7 +9,7 @@ export const createRecordHandler = defineHandler(
   recordInputSchema,
   async (deps, input): Promise<unknown> =>
     input.action === "step"
-      ? recordStep(deps, input.ctx, input.step)
+      ? recordStep(deps, input.ctx, input.step, input.reasons)
       : finishStage(deps, input.ctx),
 );
 

@@ -13,6 +13,7 @@ function required(name: string): string {
 export const config = {
   tableName: () => required("TABLE_NAME"),
   stateMachineArn: () => required("STATE_MACHINE_ARN"),
+  rollbackStateMachineArn: () => required("ROLLBACK_STATE_MACHINE_ARN"),
   eventBusName: () => required("EVENT_BUS_NAME"),
   region: () => process.env.AWS_REGION ?? required("AWS_REGION"),
 };

@@ -7,6 +7,7 @@ import { access, readFile } from "node:fs/promises";
 import { extname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type ParseError, parse, printParseErrorCode } from "jsonc-parser";
+import { type Installation, parseInstallation } from "./domain/installation.ts";
 import {
   type Pipeline,
   PipelineValidationError,
@@ -100,4 +101,20 @@ export async function loadPipelineFile(file: string): Promise<Pipeline> {
   throw new PipelineValidationError(file, [
     { path: "", message: `unsupported file type "${ext}" (use .json or .ts)` },
   ]);
+}
+
+/** Loads the installation config (`breakwater.config.json`), with every problem's path. */
+export async function loadInstallationFile(file: string): Promise<Installation> {
+  let text: string;
+  try {
+    text = await readFile(resolve(file), "utf8");
+  } catch (err) {
+    throw new PipelineValidationError(file, [
+      {
+        path: "",
+        message: `cannot read file (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      },
+    ]);
+  }
+  return parseInstallation(parseJson(file, text), file);
 }

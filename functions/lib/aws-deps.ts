@@ -5,6 +5,7 @@ import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { STSClient } from "@aws-sdk/client-sts";
 import { CloudWatchAlarmSource } from "../../src/adapters/aws/cloudwatch-alarms.ts";
+import { CloudWatchMetricSource } from "../../src/adapters/aws/cloudwatch-metrics.ts";
 import { DynamoStateStore } from "../../src/adapters/aws/dynamo-store.ts";
 import { EventBridgePublisher } from "../../src/adapters/aws/event-bus.ts";
 import { LambdaDeployer } from "../../src/adapters/aws/lambda-deployer.ts";
@@ -17,18 +18,24 @@ let deps: Deps | undefined;
 export function awsDeps(): Deps {
   if (deps) return deps;
   const cloudwatch = new Map<string, CloudWatchClient>();
+  const cloudwatchIn = (region: string) => {
+    const cached = cloudwatch.get(region);
+    if (cached) return cached;
+    const client = new CloudWatchClient({ region });
+    cloudwatch.set(region, client);
+    return client;
+  };
   deps = {
     store: new DynamoStateStore(new DynamoDBClient({}), config.tableName()),
     clock: { now: () => new Date() },
     deployer: new LambdaDeployer(new STSClient({})),
-    alarms: new CloudWatchAlarmSource((region) => {
-      const cached = cloudwatch.get(region);
-      if (cached) return cached;
-      const client = new CloudWatchClient({ region });
-      cloudwatch.set(region, client);
-      return client;
-    }),
-    workflows: new SfnWorkflowStarter(new SFNClient({}), config.stateMachineArn()),
+    alarms: new CloudWatchAlarmSource((region) => cloudwatchIn(region)),
+    metrics: new CloudWatchMetricSource((region) => cloudwatchIn(region)),
+    workflows: new SfnWorkflowStarter(
+      new SFNClient({}),
+      config.stateMachineArn(),
+      config.rollbackStateMachineArn(),
+    ),
     events: new EventBridgePublisher(new EventBridgeClient({}), config.eventBusName()),
   };
   return deps;

@@ -10,8 +10,16 @@ export const STAGE_ASL_PATH = fileURLToPath(
   new URL("../../statemachines/stage.asl.json", import.meta.url),
 );
 
+export const ROLLBACK_ASL_PATH = fileURLToPath(
+  new URL("../../statemachines/rollback.asl.json", import.meta.url),
+);
+
 export function readStageAsl(): string {
   return readFileSync(STAGE_ASL_PATH, "utf8");
+}
+
+export function readRollbackAsl(): string {
+  return readFileSync(ROLLBACK_ASL_PATH, "utf8");
 }
 
 /** Every `${Placeholder}` in a definition. */

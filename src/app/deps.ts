@@ -3,6 +3,7 @@ import type {
   Clock,
   Deployer,
   EventPublisher,
+  MetricSource,
   StateStore,
   WorkflowStarter,
 } from "../domain/ports.ts";
@@ -13,6 +14,7 @@ export interface Deps {
   clock: Clock;
   deployer: Deployer;
   alarms: AlarmSource;
+  metrics: MetricSource;
   workflows: WorkflowStarter;
   events: EventPublisher;
 }

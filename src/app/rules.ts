@@ -22,6 +22,13 @@ export const runRequestedPattern: EventPattern = {
   "detail-type": [DetailType.RunRequested],
 };
 
+/** An alarm went to ALARM: roll back the scope it judges if that scope is deploying or baking. */
+export const alarmStateChangePattern: EventPattern = {
+  source: ["aws.cloudwatch"],
+  "detail-type": ["CloudWatch Alarm State Change"],
+  detail: { state: { value: ["ALARM"] } },
+};
+
 /** Matches an event against the subset of EventBridge patterns Breakwater uses (exact values, nested). */
 export function matchesPattern(pattern: EventPattern, event: Record<string, unknown>): boolean {
   return Object.entries(pattern).every(([key, expected]) => {

@@ -23,12 +23,27 @@ export const deployStepSchema = z
 
 export const planInputSchema = z.object({ ctx: stageContextSchema }).strict();
 
-export const deployInputSchema = z
-  .object({ action: z.enum(["start", "status"]), ctx: stageContextSchema, step: deployStepSchema })
-  .strict();
+export const deployInputSchema = z.discriminatedUnion("action", [
+  z
+    .object({ action: z.literal("start"), ctx: stageContextSchema, step: deployStepSchema })
+    .strict(),
+  z
+    .object({
+      action: z.literal("status"),
+      ctx: stageContextSchema,
+      step: deployStepSchema,
+      deployStartedAt: z.iso.datetime(),
+    })
+    .strict(),
+]);
 
 export const evaluateInputSchema = z
-  .object({ ctx: stageContextSchema, step: deployStepSchema, bakeStartedAt: z.iso.datetime() })
+  .object({
+    ctx: stageContextSchema,
+    step: deployStepSchema,
+    bakeStartedAt: z.iso.datetime(),
+    deployStartedAt: z.iso.datetime(),
+  })
   .strict();
 
 export const rollbackInputSchema = z
@@ -39,7 +54,7 @@ export const rollbackInputSchema = z
     attempt: z.number().int().min(0),
     why: z
       .object({
-        kind: z.enum(["unhealthy", "deploy-failed", "step-error"]),
+        kind: z.enum(["unhealthy", "deploy-failed", "step-error", "alarm"]),
         details: z.union([z.string(), z.array(z.string())]).optional(),
       })
       .optional(),
@@ -47,7 +62,15 @@ export const rollbackInputSchema = z
   .strict();
 
 export const recordInputSchema = z.discriminatedUnion("action", [
-  z.object({ action: z.literal("step"), ctx: stageContextSchema, step: deployStepSchema }).strict(),
+  z
+    .object({
+      action: z.literal("step"),
+      ctx: stageContextSchema,
+      step: deployStepSchema,
+      /** Present when the bake was inconclusive (the run halted without a rollback). */
+      reasons: z.array(z.string()).optional(),
+    })
+    .strict(),
   z.object({ action: z.literal("finish-stage"), ctx: stageContextSchema }).strict(),
 ]);
 
@@ -75,5 +98,22 @@ export const executionStatusChangeSchema = z.object({
     input: z.string().nullable().optional(),
     error: z.string().nullable().optional(),
     cause: z.string().nullable().optional(),
+  }),
+});
+
+/** The fields Breakwater reads from CloudWatch's "CloudWatch Alarm State Change" event. */
+export const alarmStateChangeSchema = z.object({
+  "detail-type": z.literal("CloudWatch Alarm State Change"),
+  source: z.literal("aws.cloudwatch"),
+  region: z.string().min(1),
+  time: z.string().min(1),
+  detail: z.object({
+    alarmName: z.string().min(1),
+    state: z.object({
+      value: z.enum(["OK", "ALARM", "INSUFFICIENT_DATA"]),
+      reason: z.string().optional(),
+      timestamp: z.string().optional(),
+    }),
+    previousState: z.object({ value: z.enum(["OK", "ALARM", "INSUFFICIENT_DATA"]) }).optional(),
   }),
 });

@@ -5,10 +5,13 @@
  */
 
 import { ConcurrentUpdateError, NotFoundError } from "../domain/errors.ts";
+import { checkGate } from "./gate.ts";
+import { type AnomalyVerdict, detectAnomalies } from "../domain/anomaly.ts";
+import { resolveAlarmNames } from "../domain/blockers.ts";
 import { judgeHealth } from "../domain/health.ts";
 import type { Run, ScopeState, TimelineEvent, TimelineEventName } from "../domain/model.ts";
 import { type DeployStep, planStage, type StagePlan } from "../domain/planner.ts";
-import type { DeploymentRequest, StageExecutionInput } from "../domain/ports.ts";
+import type { DeploymentRequest, MinuteSample, StageExecutionInput } from "../domain/ports.ts";
 import { parseScopeId } from "../domain/scope.ts";
 import type { Deps } from "./deps.ts";
 import { scopeEventBusEvent } from "./events.ts";
@@ -70,16 +73,24 @@ function deploymentRequest(run: Run, ctx: StageContext, step: DeployStep): Deplo
  * Halts the run because of `scope` (idempotent): from this write on, no deploy step of the run
  * starts anywhere (every deploy write is conditional on the run still running).
  */
-async function haltRun(
+export async function haltRun(
   deps: Deps,
   ctx: StageContext,
   scope: string,
-  reason: "rollback" | "deploy-failed",
+  reason: "rollback" | "deploy-failed" | "inconclusive",
   at: string,
-): Promise<void> {
-  await deps.store.updateRun(ctx.runId, {
+  detail?: string,
+): Promise<boolean> {
+  return deps.store.updateRun(ctx.runId, {
     expect: { status: ["running"] },
-    set: { status: "halted", haltReason: reason, haltedAt: at, haltedBy: scope, updatedAt: at },
+    set: {
+      status: "halted",
+      haltReason: reason,
+      haltedAt: at,
+      haltedBy: scope,
+      updatedAt: at,
+      ...(detail ? { haltDetail: detail } : {}),
+    },
   });
 }
 
@@ -100,8 +111,15 @@ export async function planStageForRun(deps: Deps, ctx: StageContext): Promise<St
 }
 
 export type StartDeployResult =
-  | { started: true; deploymentId: string; pollSeconds: number }
-  | { started: false; reason: string };
+  | {
+      started: true;
+      blocked: false;
+      deploymentId: string;
+      pollSeconds: number;
+      deployStartedAt: string;
+    }
+  | { started: false; blocked: true; reason: string; recheckSeconds: number }
+  | { started: false; blocked: false; reason: string };
 
 /**
  * Starts one deploy step, unless the run has halted: the scope write is conditional on the run
@@ -113,7 +131,9 @@ export async function startDeploy(
   step: DeployStep,
 ): Promise<StartDeployResult> {
   const run = await loadRun(deps, ctx.runId);
-  if (run.status !== "running") return { started: false, reason: `run is ${run.status}` };
+  if (run.status !== "running") {
+    return { started: false, blocked: false, reason: `run is ${run.status}` };
+  }
   const current = await deps.store.getScope(ctx.pipeline, step.scope);
   if (!current) throw new NotFoundError(`scope ${step.scope} has no state`);
   const request = deploymentRequest(run, ctx, step);
@@ -122,8 +142,21 @@ export async function startDeploy(
     current.version === ctx.version &&
     current.status === "deploying" &&
     current.percent === step.percent;
+  let deployStartedAt = current.since;
   if (!alreadyStarted) {
+    // Safety rule 4: no deploy step starts while a blocker holds.
+    const gate = await checkGate(deps, run, ctx, step, current);
+    if (gate.blocked) {
+      return {
+        started: false,
+        blocked: true,
+        reason: gate.reason,
+        recheckSeconds: gate.recheckSeconds,
+      };
+    }
+    const scopeNow = (await deps.store.getScope(ctx.pipeline, step.scope)) ?? current;
     const at = deps.clock.now().toISOString();
+    deployStartedAt = at;
     const previousVersion =
       current.version === ctx.version ? current.previousVersion : current.version;
     const result = await deps.store.transitionScope({
@@ -132,7 +165,7 @@ export async function startDeploy(
       at,
       actor: "breakwater/deploy",
       cause: `run ${ctx.runId}: ${step.kind} deploy of ${ctx.version} (${step.percent}%)`,
-      expect: { status: ["stable", "rolled-back"], version: current.version },
+      expect: { status: ["stable", "rolled-back"], version: scopeNow.version },
       requireRunning: ctx.runId,
       set: {
         version: ctx.version,
@@ -140,6 +173,7 @@ export async function startDeploy(
         percent: step.percent,
         status: "deploying",
         runId: ctx.runId,
+        blocked: null,
       },
       events: [
         event(ctx, step, "deploy-started", at, {
@@ -149,7 +183,9 @@ export async function startDeploy(
       ],
     });
     if (!result.ok) {
-      if (result.reason === "run-not-running") return { started: false, reason: "run halted" };
+      if (result.reason === "run-not-running") {
+        return { started: false, blocked: false, reason: "run halted" };
+      }
       throw new ConcurrentUpdateError(
         `scope ${step.scope} changed while starting a deploy (now ${result.current?.status} ${result.current?.version})`,
       );
@@ -157,23 +193,49 @@ export async function startDeploy(
     await publish(deps, [event(ctx, step, "deploy-started", at, { percent: step.percent })]);
   }
   const { pollSeconds } = await deps.deployer.start(request);
-  return { started: true, deploymentId: request.deploymentId, pollSeconds };
+  return {
+    started: true,
+    blocked: false,
+    deploymentId: request.deploymentId,
+    pollSeconds,
+    deployStartedAt,
+  };
 }
 
-export type CheckDeployResult =
-  | { done: false; pollSeconds: number }
+export type CheckDeployResult = { deployStartedAt: string } & (
+  | { done: false; failed: false; pollSeconds: number }
   | { done: true; failed: false; bakeStartedAt: string; bakeSeconds: number }
-  | { done: true; failed: true; reason: string };
+  | { done: true; failed: true; reason: string }
+  | { done: true; failed: false; superseded: true; reason: string }
+);
+
+/** The scope left this step's hands (an alarm event rolled it back): the branch ends quietly. */
+function supersededBy(current: ScopeState | undefined, ctx: StageContext): string | undefined {
+  if (!current) return "scope has no state";
+  if (
+    current.runId === ctx.runId &&
+    (current.status === "rolling-back" || current.status === "rolled-back")
+  ) {
+    return `scope ${current.status} (fast rollback on an alarm)`;
+  }
+  return undefined;
+}
 
 /** Polls a started deploy step; when it completes, the scope starts baking. */
 export async function checkDeploy(
   deps: Deps,
   ctx: StageContext,
   step: DeployStep,
+  deployStartedAt: string,
 ): Promise<CheckDeployResult> {
   const run = await loadRun(deps, ctx.runId);
+  const superseded = supersededBy(await deps.store.getScope(ctx.pipeline, step.scope), ctx);
+  if (superseded)
+    return { deployStartedAt, done: true, failed: false, superseded: true, reason: superseded };
   const status = await deps.deployer.status(deploymentRequest(run, ctx, step));
-  if (status.state === "in-progress") return { done: false, pollSeconds: status.pollSeconds };
+  if (status.state === "in-progress") {
+    return { deployStartedAt, done: false, failed: false, pollSeconds: status.pollSeconds };
+  }
   const at = deps.clock.now().toISOString();
   if (status.state === "failed") {
     await haltRun(deps, ctx, step.scope, "deploy-failed", at);
@@ -183,7 +245,7 @@ export async function checkDeploy(
     });
     await deps.store.appendEvents([finished]);
     await publish(deps, [finished]);
-    return { done: true, failed: true, reason: status.reason };
+    return { deployStartedAt, done: true, failed: true, reason: status.reason };
   }
   const events = [
     event(ctx, step, "deploy-finished", at, { outcome: "succeeded", percent: step.percent }),
@@ -208,6 +270,7 @@ export async function checkDeploy(
     ) {
       // A retry after the transition landed: the bake started at the recorded time.
       return {
+        deployStartedAt,
         done: true,
         failed: false,
         bakeStartedAt: current.since,
@@ -219,43 +282,162 @@ export async function checkDeploy(
     );
   }
   await publish(deps, events);
-  return { done: true, failed: false, bakeStartedAt: at, bakeSeconds: step.bakeSeconds };
+  return {
+    deployStartedAt,
+    done: true,
+    failed: false,
+    bakeStartedAt: at,
+    bakeSeconds: step.bakeSeconds,
+  };
 }
 
-export interface EvaluateResult {
-  phase: "Healthy" | "Unhealthy" | "Inconclusive";
-  reasons: string[];
+export type EvaluateResult =
+  | { phase: "Healthy" | "Unhealthy" | "Inconclusive"; reasons: string[] }
+  | { phase: "Extend"; reasons: string[]; extendSeconds: number }
+  | { phase: "Superseded"; reasons: string[] };
+
+/** The bake policy of a step: at least `minutes`; with `minRequests`, until served, at most `maxMinutes`. */
+export function bakePolicy(run: Run, stageName: string) {
+  const stage = stageOf(run, stageName);
+  const minutes = stage.bake.minutes;
+  return {
+    minutes,
+    minRequests: stage.bake.minRequests,
+    maxMinutes: stage.bake.maxMinutes ?? minutes * 4,
+    onInsufficientTraffic: stage.onInsufficientTraffic ?? "halt",
+  };
 }
 
-/** Judges the scope at the end of its bake, from its alarms over the bake window. */
+const sum = (xs: MinuteSample[] | undefined) => (xs ?? []).reduce((n, x) => n + x.requests, 0);
+
+/**
+ * Judges the scope at the end of its bake: its alarms (app alarms, plus one-box alarms for a
+ * one-box step) and the built-in anomaly detector on its metrics. With `bake.minRequests`, a
+ * bake that has not yet seen enough traffic is extended (one Wait per extension, sized from
+ * the observed rate), up to `bake.maxMinutes`; then the verdict is Inconclusive.
+ */
 export async function evaluateStep(
   deps: Deps,
   ctx: StageContext,
   step: DeployStep,
   bakeStartedAt: string,
+  deployStartedAt: string,
 ): Promise<EvaluateResult> {
   const run = await loadRun(deps, ctx.runId);
+  const current = await deps.store.getScope(ctx.pipeline, step.scope);
+  const superseded = supersededBy(current, ctx);
+  if (superseded) return { phase: "Superseded", reasons: [superseded] };
+  const pipeline = run.definition;
+  const scope = parseScopeId(step.scope);
   const now = deps.clock.now();
-  const alarms = await deps.alarms.alarmsFor({
-    pipeline: run.definition,
-    scope: parseScopeId(step.scope),
-    version: ctx.version,
-    kind: step.kind,
-    from: new Date(bakeStartedAt),
+  const bakeStart = new Date(bakeStartedAt);
+  const policy = bakePolicy(run, ctx.stage);
+
+  const names = resolveAlarmNames(
+    [...(pipeline.alarms ?? []), ...(step.kind === "one-box" ? (pipeline.oneBoxAlarms ?? []) : [])],
+    pipeline.name,
+    scope,
+  );
+  const observed = names.length ? await deps.alarms.describe(names, scope.region, now) : [];
+  const alarms = judgeHealth(observed, { insufficientData: pipeline.alarmMissingData ?? "ok" });
+
+  const candidate = await deps.metrics.minutes({
+    pipeline,
+    scope,
+    select: { version: ctx.version },
+    from: bakeStart,
     to: now,
   });
-  const verdict = judgeHealth(alarms);
-  if (verdict.phase !== "Healthy") {
-    // Halt at the verdict, before the rollback starts: no other branch starts a step after it.
-    await haltRun(deps, ctx, step.scope, "rollback", now.toISOString());
+  let anomaly: AnomalyVerdict | undefined;
+  if (pipeline.anomalyDetection !== false && candidate) {
+    const deployStart = new Date(deployStartedAt);
+    const lookback = Math.max(now.getTime() - bakeStart.getTime(), 10 * 60_000);
+    const baseline =
+      (await deps.metrics.minutes({
+        pipeline,
+        scope,
+        select: "all",
+        from: new Date(deployStart.getTime() - lookback),
+        to: deployStart,
+      })) ?? [];
+    // During a one-box step the rest of the scope still runs the previous version: the best
+    // reference, since it shares the same minutes (time-of-day effects, dependency trouble).
+    const previous = current?.previousVersion;
+    const control =
+      step.kind === "one-box" && previous
+        ? await deps.metrics.minutes({
+            pipeline,
+            scope,
+            select: { version: previous },
+            from: bakeStart,
+            to: now,
+          })
+        : undefined;
+    anomaly = detectAnomalies({
+      candidate,
+      baseline,
+      ...(control ? { control } : {}),
+      candidateShare: step.percent / 100,
+    });
+  }
+
+  let phase: "Healthy" | "Unhealthy" | "Inconclusive" = "Healthy";
+  const reasons: string[] = [];
+  if (alarms.phase === "Unhealthy" || anomaly?.phase === "Unhealthy") {
+    phase = "Unhealthy";
+    if (alarms.phase === "Unhealthy") reasons.push(...alarms.reasons);
+    for (const f of anomaly?.findings ?? []) {
+      if (f.severity === "regression") reasons.push(`detector ${f.rule}: ${f.message}`);
+    }
+  } else if (alarms.phase === "Inconclusive") {
+    phase = "Inconclusive";
+    reasons.push(...alarms.reasons);
+  } else if (policy.minRequests !== undefined) {
+    const served = sum(candidate);
+    if (served < policy.minRequests) {
+      const elapsedMs = now.getTime() - bakeStart.getTime();
+      const maxMs = policy.maxMinutes * 60_000;
+      if (elapsedMs < maxMs) {
+        // Wait as long as the observed rate says it takes to reach the minimum (at least a
+        // minute, at most to maxMinutes): a bounded number of extensions, not a polling loop.
+        const rate = served / Math.max(1, elapsedMs / 60_000);
+        const neededMs =
+          rate > 0 ? ((policy.minRequests - served) / rate) * 60_000 + 60_000 : maxMs;
+        const extendSeconds = Math.max(60, Math.ceil(Math.min(neededMs, maxMs - elapsedMs) / 1000));
+        return {
+          phase: "Extend",
+          reasons: [`served ${served} of ${policy.minRequests} requests; extending the bake`],
+          extendSeconds,
+        };
+      }
+      const detail = `insufficient traffic: served ${served} of ${policy.minRequests} requests in ${policy.maxMinutes} minutes`;
+      if (policy.onInsufficientTraffic === "halt") {
+        phase = "Inconclusive";
+        reasons.push(detail);
+      } else reasons.push(`${detail}; proceeding (onInsufficientTraffic: proceed)`);
+    }
+  }
+  if (phase === "Healthy") {
+    for (const f of anomaly?.findings ?? []) reasons.push(`detector ${f.rule}: ${f.message}`);
+  }
+  if (phase !== "Healthy") {
+    // Halt at the verdict, before any rollback starts: no other branch starts a step after it.
+    await haltRun(
+      deps,
+      ctx,
+      step.scope,
+      phase === "Unhealthy" ? "rollback" : "inconclusive",
+      now.toISOString(),
+      reasons.join("; "),
+    );
   }
   const finished = event(ctx, step, "bake-finished", now.toISOString(), {
-    outcome: verdict.phase,
-    ...(verdict.reasons.length ? { reason: verdict.reasons.join("; ") } : {}),
+    outcome: phase,
+    ...(reasons.length ? { reason: reasons.join("; ") } : {}),
   });
   await deps.store.appendEvents([finished]);
   await publish(deps, [finished]);
-  return { phase: verdict.phase, reasons: verdict.reasons };
+  return { phase, reasons };
 }
 
 /** Records a healthy, baked step: the scope is stable on the new version. */
@@ -263,6 +445,7 @@ export async function recordStep(
   deps: Deps,
   ctx: StageContext,
   step: DeployStep,
+  inconclusive?: string[],
 ): Promise<{ recorded: true }> {
   const at = deps.clock.now().toISOString();
   const result = await deps.store.transitionScope({
@@ -270,7 +453,9 @@ export async function recordStep(
     scope: step.scope,
     at,
     actor: "breakwater/record",
-    cause: `run ${ctx.runId}: ${step.kind} step of ${ctx.version} baked healthy`,
+    cause: inconclusive
+      ? `run ${ctx.runId}: ${step.kind} step of ${ctx.version} bake inconclusive (${inconclusive.join("; ")}); run halted, version kept until an engineer decides`
+      : `run ${ctx.runId}: ${step.kind} step of ${ctx.version} baked healthy`,
     expect: { status: ["baking"], version: ctx.version, runId: ctx.runId },
     set: { version: ctx.version, percent: step.percent, status: "stable" },
   });
@@ -329,6 +514,9 @@ export async function startRollback(
   const current = await deps.store.getScope(ctx.pipeline, step.scope);
   if (!current) throw new NotFoundError(`scope ${step.scope} has no state`);
   let target: string;
+  if (current.status === "rolled-back" && current.runId === ctx.runId) {
+    return { done: true, failed: false, attempt, toVersion: current.version };
+  }
   if (current.status === "rolling-back" && current.runId === ctx.runId) {
     target = current.version; // retry of a rollback already recorded
   } else {

@@ -1,7 +1,8 @@
 /**
  * The `breakwater` command line. Exit codes:
  *   0 success (the run succeeded), 1 internal error, 2 bad input, 3 the run rolled back,
- *   5 with --expect: the outcome was not the expected one.
+ *   4 the run halted without a rollback (inconclusive bake) or was still blocked at the
+ *   simulation horizon, 5 with --expect: the outcome was not the expected one.
  */
 import { Command, CommanderError, Option } from "commander";
 import { PipelineValidationError } from "../domain/pipeline.ts";
@@ -12,10 +13,20 @@ import {
   type SimulationResult,
   simulate,
 } from "../local/simulate.ts";
-import { loadPipelineFile } from "../pipeline-file.ts";
+import type { ManualBlock } from "../domain/blockers.ts";
+import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
+import type { AlarmInterval } from "../local/alarms.ts";
+import { loadInstallationFile, loadPipelineFile } from "../pipeline-file.ts";
 import { ProgressView, renderScopeTable } from "./render.ts";
 
-export const EXIT = { ok: 0, internal: 1, badInput: 2, rolledBack: 3, unexpected: 5 } as const;
+export const EXIT = {
+  ok: 0,
+  internal: 1,
+  badInput: 2,
+  rolledBack: 3,
+  halted: 4,
+  unexpected: 5,
+} as const;
 
 class UsageError extends Error {
   override name = "UsageError";
@@ -36,6 +47,87 @@ export function parseFault(value: string): FaultSpec {
   return { scopes: glob, kind: kind as FaultKind };
 }
 
+/** `+90m`, `+3h`, `+1d2h30m`, `+45s`: an offset from the simulated start. */
+export function parseOffset(text: string): number | undefined {
+  const m = /^\+((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?$/.exec(text);
+  if (!m || text === "+") return undefined;
+  const [d, h, min, sec] = [m[2], m[4], m[6], m[8]].map((x) => Number(x ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  return ((d * 24 + h) * 60 + min) * 60_000 + sec * 1000;
+}
+
+/** An ISO time or a `+offset` from the start. */
+export function parseWhen(text: string, start: Date, flag: string, whole: string): Date {
+  const offset = parseOffset(text);
+  if (offset !== undefined) return new Date(start.getTime() + offset);
+  const ms = Date.parse(text);
+  if (/^\d{4}-\d{2}-\d{2}T/.test(text) && !Number.isNaN(ms)) return new Date(ms);
+  throw new UsageError(
+    `${flag} "${whole}": "${text}" must be an ISO time (2026-01-05T09:00:00Z) or an offset from --start (+90m, +3h, +1d2h)`,
+  );
+}
+
+/** `from..to` or `from` (open-ended); both ISO times or offsets. */
+function parseInterval(
+  text: string,
+  start: Date,
+  flag: string,
+  whole: string,
+): { from: Date; to?: Date } {
+  const [a, b, ...rest] = text.split("..");
+  if (!a || rest.length > 0 || b === "") {
+    throw new UsageError(`${flag} "${whole}": the interval must be <from> or <from>..<to>`);
+  }
+  const from = parseWhen(a, start, flag, whole);
+  if (b === undefined) return { from };
+  const to = parseWhen(b, start, flag, whole);
+  if (to.getTime() <= from.getTime())
+    throw new UsageError(`${flag} "${whole}": the end must be after the start`);
+  return { from, to };
+}
+
+/** `--alarm <name>@<from>[..<to>]`: the alarm is in ALARM during that interval. */
+export function parseAlarm(value: string, start: Date): AlarmInterval {
+  const i = value.lastIndexOf("@");
+  if (i <= 0) throw new UsageError(`--alarm "${value}": must be <alarm name>@<from>[..<to>]`);
+  return { name: value.slice(0, i), ...parseInterval(value.slice(i + 1), start, "--alarm", value) };
+}
+
+/** `--traffic <scope-glob>=<requests per minute>`. */
+export function parseTraffic(value: string): { scopes: string; requestsPerMinute: number } {
+  const i = value.lastIndexOf("=");
+  const rpm = Number(value.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(rpm) || rpm < 0) {
+    throw new UsageError(
+      `--traffic "${value}": must be <scope-glob>=<requests per minute, a whole number>`,
+    );
+  }
+  return { scopes: value.slice(0, i), requestsPerMinute: rpm };
+}
+
+/** `--block <org|pipeline|scope-glob>[@<from>[..<to>]]`: a manual block (stop the line). */
+export function parseBlock(value: string, start: Date, pipeline: string): ManualBlock {
+  const i = value.lastIndexOf("@");
+  const target = i < 0 ? value : value.slice(0, i);
+  const interval =
+    i < 0 ? { from: start } : parseInterval(value.slice(i + 1), start, "--block", value);
+  if (!target) throw new UsageError(`--block "${value}": must name org, pipeline or a scope glob`);
+  const base = {
+    reason: "blocked from the command line",
+    actor: "simulate",
+    createdAt: start.toISOString(),
+    from: interval.from.toISOString(),
+    ...(interval.to ? { to: interval.to.toISOString() } : {}),
+  };
+  if (target === "org") return { level: "org", target: "", ...base };
+  if (target === "pipeline") return { level: "pipeline", target: pipeline, ...base };
+  return { level: "scope", target: `${pipeline}:${target}`, ...base };
+}
+
 export function parseStart(value: string | undefined, now = new Date()): Date {
   if (value === undefined) return new Date(Math.floor(now.getTime() / 60_000) * 60_000);
   const ms = Date.parse(value);
@@ -50,17 +142,23 @@ interface SimulateFlags {
   fromVersion: string;
   version: string;
   fault: string[];
+  alarm: string[];
+  traffic: string[];
+  block: string[];
+  config?: string;
+  horizon?: string;
   start?: string;
   json?: boolean;
   expect?: string;
 }
 
-const OUTCOMES = ["succeeded", "rolled-back"];
+const OUTCOMES = ["succeeded", "rolled-back", "halted", "blocked"];
 
 function exitCodeFor(result: SimulationResult, expected?: string): number {
   if (expected !== undefined) return result.outcome === expected ? EXIT.ok : EXIT.unexpected;
   if (result.outcome === "succeeded") return EXIT.ok;
   if (result.outcome === "rolled-back") return EXIT.rolledBack;
+  if (result.outcome === "halted" || result.outcome === "blocked") return EXIT.halted;
   return EXIT.internal;
 }
 
@@ -77,6 +175,18 @@ async function runSimulate(
   }
   const start = parseStart(flags.start);
   const pipeline = await loadPipelineFile(flags.pipeline);
+  const alarms = flags.alarm.map((a) => parseAlarm(a, start));
+  const traffic = flags.traffic.map(parseTraffic);
+  const blocks = flags.block.map((b) => parseBlock(b, start, pipeline.name));
+  const installation = flags.config ? await loadInstallationFile(flags.config) : undefined;
+  let horizon: Date | undefined;
+  if (flags.horizon !== undefined) {
+    const offset = parseOffset(flags.horizon.startsWith("+") ? flags.horizon : `+${flags.horizon}`);
+    if (!offset) {
+      throw new UsageError(`--horizon "${flags.horizon}": must be a duration such as 3d or 36h`);
+    }
+    horizon = new Date(start.getTime() + offset);
+  }
   // Every input is checked before anything starts: bad input writes nothing.
   checkSimulationInput({
     pipeline,
@@ -84,6 +194,13 @@ async function runSimulate(
     version: flags.version,
     faults,
   });
+  for (const t of traffic) {
+    if (!pipelineScopes(pipeline).some((s) => scopeMatcher(t.scopes)(s.id))) {
+      throw new UsageError(
+        `--traffic "${t.scopes}": matches no scope of pipeline "${pipeline.name}"`,
+      );
+    }
+  }
   const view = flags.json ? undefined : new ProgressView(out, start, pipeline);
   view?.header(flags.fromVersion, flags.version, faults);
   const result = await run({
@@ -92,6 +209,11 @@ async function runSimulate(
     version: flags.version,
     faults,
     start,
+    alarms,
+    blocks,
+    ...(installation ? { installation } : {}),
+    ...(horizon ? { horizon } : {}),
+    ...(traffic.length ? { fleet: { traffic } } : {}),
     ...(view ? { onEvent: (e) => view.onEvent(e) } : {}),
   });
   if (flags.json) {
@@ -143,6 +265,32 @@ export async function main(
         .default([]),
     )
     .option("--start <iso-time>", "simulated start time (default: now)")
+    .addOption(
+      new Option(
+        "--alarm <name@from[..to]>",
+        "an alarm in ALARM during that interval (ISO times or +offsets from --start); a name the pipeline does not use is organisation-wide",
+      )
+        .argParser((v: string, prev: string[] = []) => [...prev, v])
+        .default([]),
+    )
+    .addOption(
+      new Option(
+        "--traffic <scope-glob=rpm>",
+        "requests per minute in matching scopes (default 1000)",
+      )
+        .argParser((v: string, prev: string[] = []) => [...prev, v])
+        .default([]),
+    )
+    .addOption(
+      new Option(
+        "--block <org|pipeline|scope-glob[@from[..to]]>",
+        "a manual block (stop the line) at organisation, pipeline or scope level",
+      )
+        .argParser((v: string, prev: string[] = []) => [...prev, v])
+        .default([]),
+    )
+    .option("--config <file>", "installation config (organisation alarms, region overrides)")
+    .option("--horizon <duration>", "stop simulating after this much simulated time (default 14d)")
     .option("--json", "print one JSON object instead of the live view")
     .option(
       "--expect <outcome>",

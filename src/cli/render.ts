@@ -96,6 +96,12 @@ export class ProgressView {
       case "rollback-finished":
         what = this.c("yellow", `rolled back to ${t.toVersion}`);
         break;
+      case "blocked":
+        what = this.c("magenta", `blocked: ${t.reason}`);
+        break;
+      case "unblocked":
+        what = this.c("green", "unblocked");
+        break;
     }
     return `${at}  ${scope}  ${this.c("cyan", step)}  ${what}`;
   }

@@ -29,6 +29,8 @@ export interface ScopeState {
   /** Why the scope is in this state: which run and step, or which engineer. */
   cause: string;
   runId?: string;
+  /** Set while the scope's next deploy step waits on blockers (notified once when set and once when cleared). */
+  blocked?: { reason: string; since: string; kinds: string[] };
   /** Incremented on every write; a compare-and-set token for writers. */
   rev: number;
 }
@@ -57,7 +59,9 @@ export type TimelineEventName =
   | "bake-started"
   | "bake-finished"
   | "rollback-started"
-  | "rollback-finished";
+  | "rollback-finished"
+  | "blocked"
+  | "unblocked";
 
 export interface TimelineEvent {
   at: string;
@@ -83,9 +87,11 @@ export const EVENT_RANK: Record<TimelineEventName, number> = {
   "bake-finished": 0,
   "rollback-finished": 1,
   "deploy-finished": 2,
-  "bake-started": 3,
-  "rollback-started": 4,
-  "deploy-started": 5,
+  unblocked: 3,
+  "bake-started": 4,
+  "rollback-started": 5,
+  blocked: 6,
+  "deploy-started": 7,
 };
 
 export function compareEvents(a: TimelineEvent, b: TimelineEvent): number {
@@ -124,7 +130,9 @@ export interface Run {
   updatedAt: string;
   currentStage?: string;
   stages: Record<string, StageProgress>;
-  haltReason?: "rollback" | "deploy-failed" | "control-plane-error";
+  haltReason?: "rollback" | "deploy-failed" | "inconclusive" | "control-plane-error";
+  /** A human sentence: why the run halted. */
+  haltDetail?: string;
   haltedAt?: string;
   /** The scope whose rollback halted the run. */
   haltedBy?: string;

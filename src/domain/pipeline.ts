@@ -4,6 +4,7 @@
  * runtime validation in every handler that reads a definition.
  */
 import { z } from "zod";
+import { timeWindowsSchema } from "./time-windows.ts";
 
 const positiveInt = (what = "must be a positive integer") =>
   z.number({ error: what }).int({ error: what }).min(1, { error: what });
@@ -55,8 +56,34 @@ const bake = z
     minutes: positiveInt().describe(
       "Minimum bake after every deploy step (one-box and full) of this stage, in minutes.",
     ),
+    minRequests: positiveInt()
+      .optional()
+      .describe(
+        "Bake also until the scope's new version has served this many requests (counted from metrics during the bake).",
+      ),
+    maxMinutes: positiveInt()
+      .optional()
+      .describe(
+        "Longest bake while waiting for minRequests (default 4 x minutes); if traffic never reaches the minimum, the bake is inconclusive.",
+      ),
   })
-  .strict();
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.maxMinutes !== undefined && b.maxMinutes < b.minutes) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxMinutes"],
+        message: "must be at least bake.minutes",
+      });
+    }
+  });
+
+const alarmTemplate = z
+  .string({ error: "must be an alarm name" })
+  .min(1, { error: "must be a non-empty alarm name" })
+  .regex(/^[^{}]*(\{(stage|region|az|scope|pipeline)\}[^{}]*)*$/, {
+    error: "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {scope}",
+  });
 
 const nameRule = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 const nameError =
@@ -83,6 +110,46 @@ export const stageSchema = z
         "Deploy first to the first scope of each region with only this share of its traffic (true = 10%), and bake, before the rest.",
       ),
     bake,
+    onInsufficientTraffic: z
+      .enum(["halt", "proceed"], { error: "must be halt or proceed" })
+      .optional()
+      .describe(
+        "When a bake never reaches bake.minRequests: halt the run (default) or proceed as healthy.",
+      ),
+    timeWindows: timeWindowsSchema
+      .optional()
+      .describe("When this stage may deploy (replaces the pipeline's timeWindows)."),
+  })
+  .strict();
+
+const dimensionTemplate = z
+  .string({ error: "must be a dimension value template" })
+  .regex(/^[^{}]*(\{(stage|region|az|scope|pipeline)\}[^{}]*)*$/, {
+    error: "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {scope}",
+  });
+
+export const metricsSchema = z
+  .object({
+    namespace: z
+      .string({ error: "must be a CloudWatch namespace" })
+      .min(1, { error: "must be a CloudWatch namespace" }),
+    dimensions: z
+      .record(z.string(), dimensionTemplate, {
+        error: "must map dimension names to value templates",
+      })
+      .optional()
+      .describe('Dimensions that select one scope, e.g. { "AvailabilityZone": "{az}" }.'),
+    versionDimension: z
+      .string({ error: "must be a dimension name" })
+      .min(1, { error: "must be a dimension name" })
+      .describe("Dimension whose value is the version serving the request."),
+    requests: z
+      .string({ error: "must be a metric name" })
+      .min(1, { error: "must be a metric name" }),
+    faults: z.string({ error: "must be a metric name" }).min(1, { error: "must be a metric name" }),
+    latency: z
+      .string({ error: "must be a metric name" })
+      .min(1, { error: "must be a metric name" }),
   })
   .strict();
 
@@ -114,17 +181,34 @@ export const pipelineSchema = z
       .optional(),
     target: deployTargetSchema.optional(),
     alarms: z
-      .array(
-        z
-          .string({ error: "must be an alarm name" })
-          .min(1, { error: "must be a non-empty alarm name" })
-          .regex(/^[^{}]*(\{(stage|region|az|scope|pipeline)\}[^{}]*)*$/, {
-            error: "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {scope}",
-          }),
-      )
+      .array(alarmTemplate, { error: "must be a list of alarm names" })
       .optional()
       .describe(
-        "CloudWatch alarm names (templates with {stage}, {region}, {az}) that mark a scope unhealthy.",
+        "CloudWatch alarm names (templates with {stage}, {region}, {az}): in ALARM they block a scope's next deploy step and make a baking scope unhealthy.",
+      ),
+    oneBoxAlarms: z
+      .array(alarmTemplate, { error: "must be a list of alarm names" })
+      .optional()
+      .describe("Alarms that judge only the one-box step of a scope (its new-version hosts)."),
+    alarmMissingData: z
+      .enum(["ok", "alarm", "inconclusive"], { error: "must be ok, alarm or inconclusive" })
+      .optional()
+      .describe("How an alarm in INSUFFICIENT_DATA counts when a bake is judged (default ok)."),
+    anomalyDetection: z
+      .boolean({ error: "must be true or false" })
+      .optional()
+      .describe(
+        "Built-in anomaly detection on the scope's metrics (traffic drop, fault rate, latency); on by default.",
+      ),
+    timeWindows: timeWindowsSchema
+      .optional()
+      .describe(
+        "When the pipeline may deploy: weekly windows in each region's local time, holidays, freezes.",
+      ),
+    metrics: metricsSchema
+      .optional()
+      .describe(
+        "AWS only: where the scope's per-version request, fault and latency metrics are, for the anomaly detector and bake.minRequests.",
       ),
     stages: z
       .array(stageSchema, { error: "must be a list of stages" })

@@ -10,6 +10,8 @@ import type {
   ScopeStatus,
   TimelineEvent,
 } from "./model.ts";
+import type { ManualBlock } from "./blockers.ts";
+import type { Installation } from "./installation.ts";
 import type { Pipeline } from "./pipeline.ts";
 import type { ScopeRef } from "./scope.ts";
 
@@ -33,6 +35,8 @@ export interface ScopeTransition {
     percent: number;
     status: ScopeStatus;
     runId?: string;
+    /** Set or clear (null) the scope's blocked marker; absent: unchanged. */
+    blocked?: ScopeState["blocked"] | null;
   };
   /** Timeline events written in the same transaction. */
   events?: TimelineEvent[];
@@ -52,6 +56,16 @@ export interface RunUpdate {
 export interface StateStore {
   putPipeline(pipeline: Pipeline): Promise<void>;
   getPipeline(name: string): Promise<Pipeline | undefined>;
+  listPipelines(): Promise<Pipeline[]>;
+
+  putInstallation(config: Installation): Promise<void>;
+  /** The installation's configuration (organisation alarms, region overrides); defaults when unset. */
+  getInstallation(): Promise<Installation>;
+
+  /** Manual blocks (stop the line). */
+  putBlock(block: ManualBlock): Promise<void>;
+  removeBlock(level: ManualBlock["level"], target: string): Promise<boolean>;
+  listBlocks(): Promise<ManualBlock[]>;
 
   /** Creates the run; false when a run with that id already exists (duplicate trigger). */
   createRun(run: Run): Promise<boolean>;
@@ -101,19 +115,31 @@ export interface AlarmObservation {
   reason?: string;
 }
 
-export interface HealthQuery {
+/** Reads alarm states by name (CloudWatch DescribeAlarms in AWS; simulated alarms locally). */
+export interface AlarmSource {
+  describe(names: string[], region: string, at: Date): Promise<AlarmObservation[]>;
+}
+
+/** One minute of one version's traffic in one scope. */
+export interface MinuteSample {
+  requests: number;
+  faults: number;
+  p99Ms: number;
+}
+
+export interface MetricQuery {
   pipeline: Pipeline;
   scope: ScopeRef;
-  version: string;
-  kind: "one-box" | "full";
-  /** The bake window. */
+  /** `{ version }`: that version's traffic in the scope; `all`: the scope's, every version. */
+  select: { version: string } | "all";
   from: Date;
   to: Date;
 }
 
-/** Reads the alarms that judge one scope (CloudWatch in AWS, the simulated fleet locally). */
-export interface AlarmSource {
-  alarmsFor(query: HealthQuery): Promise<AlarmObservation[]>;
+/** Per-minute traffic metrics of a scope (CloudWatch in AWS, the simulated fleet locally). */
+export interface MetricSource {
+  /** Undefined when the scope has no metrics to read (the detector then abstains). */
+  minutes(query: MetricQuery): Promise<MinuteSample[] | undefined>;
 }
 
 export interface StageExecutionInput {
@@ -123,9 +149,17 @@ export interface StageExecutionInput {
   stage: string;
 }
 
-/** Starts a stage's state machine execution; idempotent per (run, stage). */
+export interface RollbackExecutionInput {
+  ctx: StageExecutionInput;
+  step: import("./planner.ts").DeployStep;
+  why: { kind: "alarm"; details: string };
+}
+
+/** Starts state machine executions; idempotent per (run, stage) and per (run, scope) rollback. */
 export interface WorkflowStarter {
   startStage(input: StageExecutionInput): Promise<{ executionId: string }>;
+  /** Rolls one scope back outside its stage execution (fast rollback on an alarm event). */
+  startRollback(input: RollbackExecutionInput): Promise<{ executionId: string }>;
 }
 
 export interface BusEvent {

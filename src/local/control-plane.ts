@@ -1,9 +1,11 @@
 /**
- * The whole control plane on one machine: DynamoDB Local for state, the stage ASL run by the
- * local interpreter with Task states bound to the real handlers, a local event bus with the
- * stack's rules, a simulated fleet as deploy target and alarm source, and a virtual clock.
+ * The whole control plane on one machine: DynamoDB Local for state, the stage and rollback
+ * ASL run by the local interpreter with Task states bound to the real handlers, a local event
+ * bus with the stack's rules, a simulated fleet as deploy target and metric source, simulated
+ * alarms, and a virtual clock.
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { createAlarmStateChangeHandler } from "../../functions/alarm-state-change.ts";
 import { createDeployHandler } from "../../functions/deploy.ts";
 import { createEvaluateHandler } from "../../functions/evaluate.ts";
 import { logger } from "../../functions/lib/handler.ts";
@@ -13,25 +15,36 @@ import { createRecordHandler } from "../../functions/record.ts";
 import { createRollbackHandler } from "../../functions/rollback.ts";
 import { createStartRunHandler } from "../../functions/start-run.ts";
 import { DynamoStateStore } from "../adapters/aws/dynamo-store.ts";
-import { readStageAsl } from "../app/asl.ts";
+import { readRollbackAsl, readStageAsl } from "../app/asl.ts";
 import type { Deps } from "../app/deps.ts";
 import { DetailType, SOURCE } from "../app/events.ts";
-import { runRequestedPattern, stageStatusChangePattern } from "../app/rules.ts";
+import {
+  alarmStateChangePattern,
+  runRequestedPattern,
+  stageStatusChangePattern,
+} from "../app/rules.ts";
+import type { ManualBlock } from "../domain/blockers.ts";
+import type { Installation } from "../domain/installation.ts";
 import type { Pipeline } from "../domain/pipeline.ts";
-import type { AlarmSource, Deployer } from "../domain/ports.ts";
+import type { AlarmSource, Deployer, MetricSource } from "../domain/ports.ts";
 import { pipelineScopes } from "../domain/scope.ts";
+import { type AlarmInterval, SimulatedAlarms } from "./alarms.ts";
 import { createTable } from "./dynamodb-local.ts";
 import { LocalEventBus } from "./event-bus.ts";
-import { LocalStepFunctions, lambdaContext } from "./step-functions.ts";
+import { type LocalHandler, LocalStepFunctions, lambdaContext } from "./step-functions.ts";
 import { VirtualClock } from "./virtual-time.ts";
 
 export interface LocalControlPlaneOptions {
   dynamo: DynamoDBClient;
   tableName: string;
   start: Date;
-  /** Builds the deploy target and alarm source (the simulated fleet) on the plane's clock. */
-  fleet: (clock: VirtualClock) => Deployer & AlarmSource;
-  asl?: string;
+  /** Builds the deploy target and metric source (the simulated fleet) on the plane's clock. */
+  fleet: (clock: VirtualClock) => Deployer & MetricSource;
+  /** Named alarms in ALARM during intervals (app or organisation alarms). */
+  alarms?: AlarmInterval[] | AlarmSource;
+  installation?: Installation;
+  blocks?: ManualBlock[];
+  asl?: { stage?: string; rollback?: string };
   /** Wraps the handlers' dependencies (tests inject crashes and slow or failing adapters). */
   wrapDeps?: (deps: Deps) => Deps;
 }
@@ -46,18 +59,30 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
   const store = new DynamoStateStore(options.dynamo, options.tableName);
   const bus = new LocalEventBus(clock);
   const fleet = options.fleet(clock);
+  const simulatedAlarms = Array.isArray(options.alarms)
+    ? new SimulatedAlarms(options.alarms)
+    : undefined;
+  const alarms: AlarmSource =
+    simulatedAlarms ?? (options.alarms as AlarmSource | undefined) ?? new SimulatedAlarms([]);
   const deps: Deps = {
     store,
     clock,
     deployer: fleet,
-    alarms: fleet,
-    workflows: { startStage: (input) => sfn.startStage(input) },
+    alarms,
+    metrics: fleet,
+    workflows: {
+      startStage: (input) => sfn.startStage(input),
+      startRollback: (input) => sfn.startRollback(input),
+    },
     events: bus,
   };
   const wrapped = options.wrapDeps ? options.wrapDeps(deps) : deps;
   const provide = () => wrapped;
   const sfn = new LocalStepFunctions(
-    options.asl ?? readStageAsl(),
+    {
+      stage: options.asl?.stage ?? readStageAsl(),
+      rollback: options.asl?.rollback ?? readRollbackAsl(),
+    },
     {
       PlanFunctionArn: createPlanHandler(provide),
       DeployFunctionArn: createDeployHandler(provide),
@@ -69,15 +94,10 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
     bus,
   );
   let requests = 0;
-  const invoke =
-    (
-      name: string,
-      handler: (e: unknown, c: ReturnType<typeof lambdaContext>) => Promise<unknown>,
-    ) =>
-    (event: unknown) => {
-      sfn.invocations.set(name, (sfn.invocations.get(name) ?? 0) + 1);
-      return handler(event, lambdaContext(name, `local-bus-${++requests}`));
-    };
+  const invoke = (name: string, handler: LocalHandler) => (event: unknown) => {
+    sfn.invocations.set(name, (sfn.invocations.get(name) ?? 0) + 1);
+    return handler(event, lambdaContext(name, `local-bus-${++requests}`));
+  };
   bus.addRule(
     "promote",
     stageStatusChangePattern(sfn.stateMachineArn),
@@ -88,6 +108,14 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
     runRequestedPattern,
     invoke("breakwater-start-run", createStartRunHandler(provide)),
   );
+  bus.addRule(
+    "fast-rollback",
+    alarmStateChangePattern,
+    invoke("breakwater-alarm-state-change", createAlarmStateChangeHandler(provide)),
+  );
+  if (options.installation) await store.putInstallation(options.installation);
+  for (const block of options.blocks ?? []) await store.putBlock(block);
+  simulatedAlarms?.publishChanges(clock, bus);
 
   return {
     clock,

@@ -6,12 +6,12 @@
  */
 import type { Pipeline } from "../domain/pipeline.ts";
 import type {
-  AlarmObservation,
-  AlarmSource,
   Deployer,
   DeploymentRequest,
   DeploymentStatus,
-  HealthQuery,
+  MetricQuery,
+  MetricSource,
+  MinuteSample,
 } from "../domain/ports.ts";
 import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
 
@@ -31,6 +31,10 @@ export interface FleetOptions {
   faults?: FaultSpec[];
   /** Requests per minute per scope; default 1000. */
   requestsPerMinute?: number | ((scope: string) => number);
+  /** Per-scope traffic (first matching glob wins), when `requestsPerMinute` is not given. */
+  traffic?: { scopes: string; requestsPerMinute: number }[];
+  /** Further pipelines served by the same fleet (several pipelines in one local control plane). */
+  morePipelines?: Pipeline[];
   /** Simulated deployment durations in seconds. */
   durations?: { oneBox?: number; full?: number; rollback?: number };
   /** Healthy baselines. */
@@ -56,13 +60,6 @@ export interface MinuteMetrics {
   p99Ms: number;
 }
 
-/** Thresholds of the simulated alarms (documented in README, "Local mode"). */
-export const SIMULATED_ALARMS = {
-  faultRate: 0.01,
-  latencyFactor: 2,
-  minTrafficShare: 0.1,
-} as const;
-
 /** A small deterministic PRNG keyed by a string (FNV-1a hash, then mulberry32). */
 export function unitNoise(key: string): number {
   let h = 0x811c9dc5;
@@ -76,10 +73,12 @@ export function unitNoise(key: string): number {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 
-export class SimulatedFleet implements Deployer, AlarmSource {
+export class SimulatedFleet implements Deployer, MetricSource {
   private readonly serving = new Map<string, Serving>();
+  private readonly history = new Map<string, { from: number; serving: Serving }[]>();
   private readonly deployments = new Map<string, Deployment>();
   private readonly faults: { match: (s: string) => boolean; kind: FaultKind; version?: string }[];
+  private readonly traffic: { match: (s: string) => boolean; rpm: number }[];
   private readonly durations: { oneBox: number; full: number; rollback: number };
   private readonly baseFaultRate: number;
   private readonly baseP99: number;
@@ -87,13 +86,21 @@ export class SimulatedFleet implements Deployer, AlarmSource {
   deploymentsStarted = 0;
 
   constructor(private readonly options: FleetOptions) {
-    for (const scope of pipelineScopes(options.pipeline)) {
-      this.serving.set(scope.id, { stable: options.initialVersion });
+    for (const pipeline of [options.pipeline, ...(options.morePipelines ?? [])]) {
+      for (const scope of pipelineScopes(pipeline)) {
+        this.serving.set(scope.id, { stable: options.initialVersion });
+        // Served since long before the simulation starts: the pre-deploy baseline exists.
+        this.history.set(scope.id, [{ from: 0, serving: { stable: options.initialVersion } }]);
+      }
     }
     this.faults = (options.faults ?? []).map((f) => ({
       match: scopeMatcher(f.scopes),
       kind: f.kind,
       ...(f.version ? { version: f.version } : {}),
+    }));
+    this.traffic = (options.traffic ?? []).map((t) => ({
+      match: scopeMatcher(t.scopes),
+      rpm: t.requestsPerMinute,
     }));
     this.durations = {
       oneBox: options.durations?.oneBox ?? 120,
@@ -144,14 +151,13 @@ export class SimulatedFleet implements Deployer, AlarmSource {
     if (!d.applied) {
       d.applied = true;
       const s = this.serving.get(req.scope.id) as Serving;
-      if (d.req.percent >= 100) {
-        this.serving.set(req.scope.id, { stable: d.req.version });
-      } else {
-        this.serving.set(req.scope.id, {
-          stable: s.stable,
-          canary: { version: d.req.version, percent: d.req.percent },
-        });
-      }
+      const next: Serving =
+        d.req.percent >= 100
+          ? { stable: d.req.version }
+          : { stable: s.stable, canary: { version: d.req.version, percent: d.req.percent } };
+      this.serving.set(req.scope.id, next);
+      // Metrics follow what was served when: the new serving applies from completion on.
+      this.history.get(req.scope.id)?.push({ from: d.completesAt, serving: next });
     }
     return { state: "succeeded" };
   }
@@ -167,7 +173,10 @@ export class SimulatedFleet implements Deployer, AlarmSource {
 
   private rpm(scope: string): number {
     const r = this.options.requestsPerMinute;
-    return typeof r === "function" ? r(scope) : (r ?? 1000);
+    if (typeof r === "function") return r(scope);
+    if (typeof r === "number") return r;
+    const override = this.traffic.find((t) => t.match(scope));
+    return override ? override.rpm : 1000;
   }
 
   /** Metrics of the traffic `version` served in `scope` during one minute. */
@@ -183,48 +192,45 @@ export class SimulatedFleet implements Deployer, AlarmSource {
     return { requests, faults: Math.round(requests * rate), p99Ms };
   }
 
-  /** The simulated alarms of a scope over a window: fault rate, p99 latency, request count. */
-  async alarmsFor(q: HealthQuery): Promise<AlarmObservation[]> {
-    const share = (q.kind === "one-box" ? this.shareOf(q.scope.id, q.version) : 1) || 1;
-    const first = Math.floor(q.from.getTime() / 60_000);
-    const last = Math.max(first + 1, Math.ceil(q.to.getTime() / 60_000));
-    let requests = 0;
-    let faults = 0;
-    let p99 = 0;
-    for (let m = first; m < last; m++) {
-      const x = this.minute(q.scope.id, q.version, share, m);
-      requests += x.requests;
-      faults += x.faults;
-      p99 = Math.max(p99, x.p99Ms);
+  /** What the scope served at an instant (the fleet keeps its serving history). */
+  private servingAt(scope: string, ms: number): Serving | undefined {
+    const history = this.history.get(scope);
+    if (!history) return undefined;
+    let found = history[0]?.serving;
+    for (const h of history) {
+      if (h.from <= ms) found = h.serving;
+      else break;
     }
-    const minutes = last - first;
-    const expected = this.rpm(q.scope.id) * share * minutes;
-    const faultRate = requests > 0 ? faults / requests : 0;
-    const prefix = `${q.scope.id}${q.kind === "one-box" ? " one-box" : ""}`;
-    const state = (bad: boolean): AlarmObservation["state"] => (bad ? "ALARM" : "OK");
-    return [
-      {
-        name: `${prefix} FaultRate`,
-        state: state(faultRate > SIMULATED_ALARMS.faultRate),
-        reason: `fault rate ${(faultRate * 100).toFixed(2)}% (threshold ${SIMULATED_ALARMS.faultRate * 100}%)`,
-      },
-      {
-        name: `${prefix} LatencyP99`,
-        state: state(p99 > this.baseP99 * SIMULATED_ALARMS.latencyFactor),
-        reason: `p99 ${Math.round(p99)} ms (threshold ${this.baseP99 * SIMULATED_ALARMS.latencyFactor} ms)`,
-      },
-      {
-        name: `${prefix} RequestCount`,
-        state: state(requests < expected * SIMULATED_ALARMS.minTrafficShare),
-        reason: `${requests} requests (expected about ${Math.round(expected)})`,
-      },
-    ];
+    return found;
   }
 
-  private shareOf(scope: string, version: string): number {
-    const s = this.serving.get(scope);
-    if (!s) return 0;
-    if (s.canary?.version === version) return s.canary.percent / 100;
-    return s.stable === version ? 1 : 0;
+  /** Per-minute metrics of a scope (the local twin of CloudWatch metrics). */
+  async minutes(q: MetricQuery): Promise<MinuteSample[] | undefined> {
+    const first = Math.floor(q.from.getTime() / 60_000);
+    const last = Math.ceil(q.to.getTime() / 60_000);
+    const out: MinuteSample[] = [];
+    for (let m = first; m < last; m++) {
+      const s = this.servingAt(q.scope.id, m * 60_000);
+      if (!s) return undefined;
+      const canary = s.canary ? s.canary.percent / 100 : 0;
+      const parts: [string, number][] = [[s.stable, 1 - canary]];
+      if (s.canary) parts.push([s.canary.version, canary]);
+      const chosen =
+        q.select === "all"
+          ? parts
+          : parts.filter(([v]) => v === (q.select as { version: string }).version);
+      let requests = 0;
+      let faults = 0;
+      let p99 = 0;
+      for (const [version, share] of chosen) {
+        if (share <= 0) continue;
+        const x = this.minute(q.scope.id, version, share, m);
+        requests += x.requests;
+        faults += x.faults;
+        p99 = Math.max(p99, x.p99Ms);
+      }
+      out.push({ requests, faults, p99Ms: p99 });
+    }
+    return out;
   }
 }

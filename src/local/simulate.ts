@@ -8,11 +8,14 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import { runIdFor } from "../app/runs.ts";
 import type { Run, ScopeStatus, TimelineEvent } from "../domain/model.ts";
+import { type ManualBlock, resolveAlarmNames } from "../domain/blockers.ts";
+import type { Installation } from "../domain/installation.ts";
 import type { Pipeline } from "../domain/pipeline.ts";
 import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
 import { createLocalControlPlane, type LocalControlPlane } from "./control-plane.ts";
 import { startDynamoDbLocal } from "./dynamodb-local.ts";
 import type { BusEnvelope } from "./event-bus.ts";
+import type { AlarmInterval } from "./alarms.ts";
 import { type FaultSpec, type FleetOptions, SimulatedFleet } from "./fleet.ts";
 
 export interface SimulateOptions {
@@ -25,10 +28,18 @@ export interface SimulateOptions {
   dynamo?: DynamoDBClient;
   /** Sees every bus event as it happens (the live progress view). */
   onEvent?: (event: BusEnvelope, plane: LocalControlPlane) => void;
-  fleet?: Pick<FleetOptions, "requestsPerMinute" | "durations" | "baseline">;
+  fleet?: Pick<FleetOptions, "requestsPerMinute" | "durations" | "baseline" | "traffic">;
+  /** Named alarms in ALARM during intervals; a name the pipeline does not use is organisation-wide. */
+  alarms?: AlarmInterval[];
+  /** Manual blocks in force during the simulation. */
+  blocks?: ManualBlock[];
+  /** The installation's configuration (organisation alarms, region overrides, recheck interval). */
+  installation?: Installation;
+  /** The simulation stops at this simulated time even if the run is still waiting (default +14 days). */
+  horizon?: Date;
 }
 
-export type Outcome = "succeeded" | "rolled-back" | "halted" | "failed";
+export type Outcome = "succeeded" | "rolled-back" | "halted" | "blocked" | "failed";
 
 export interface SimulationResult {
   pipeline: string;
@@ -36,7 +47,10 @@ export interface SimulationResult {
   fromVersion: string;
   outcome: Outcome;
   reason?: string;
-  scopes: Record<string, { version: string; status: ScopeStatus; percent?: number }>;
+  scopes: Record<
+    string,
+    { version: string; status: ScopeStatus; percent?: number; blocked?: string }
+  >;
   rolledBack: string[];
   stages: { stage: string; status: string; startedAt: string; finishedAt?: string }[];
   timeline: Omit<TimelineEvent, "runId" | "pipeline">[];
@@ -83,15 +97,47 @@ export function checkSimulationInput(
   }
 }
 
-function outcomeOf(run: Run | undefined): { outcome: Outcome; reason?: string } {
+function outcomeOf(
+  run: Run | undefined,
+  blocked: string | undefined,
+  horizon: Date,
+): { outcome: Outcome; reason?: string } {
   if (!run) return { outcome: "failed", reason: "the run was never created" };
   if (run.status === "succeeded") return { outcome: "succeeded" };
-  if (run.status === "halted" && run.haltReason === "rollback") {
-    return { outcome: "rolled-back", reason: `${run.haltedBy} rolled back` };
+  if (
+    run.status === "halted" &&
+    (run.haltReason === "rollback" || run.haltReason === "deploy-failed")
+  ) {
+    return {
+      outcome: "rolled-back",
+      reason: `${run.haltedBy} rolled back${run.haltDetail ? ` (${run.haltDetail})` : ""}`,
+    };
+  }
+  if (run.status === "halted" && run.haltReason === "inconclusive") {
+    return {
+      outcome: "halted",
+      reason: `${run.haltedBy}: ${run.haltDetail ?? "bake inconclusive"}`,
+    };
   }
   if (run.status === "halted")
     return { outcome: "failed", reason: `run halted: ${run.haltReason}` };
+  if (run.status === "running") {
+    return {
+      outcome: "blocked",
+      reason: `still waiting at the simulation horizon ${horizon.toISOString()}${blocked ? `: ${blocked}` : ""}`,
+    };
+  }
   return { outcome: "failed", reason: `run ended ${run.status}` };
+}
+
+/** Alarm names the pipeline uses for some scope (app alarms); other names are organisation-wide. */
+function appAlarmNames(pipeline: Pipeline): Set<string> {
+  const names = new Set<string>();
+  const templates = [...(pipeline.alarms ?? []), ...(pipeline.oneBoxAlarms ?? [])];
+  for (const scope of pipelineScopes(pipeline)) {
+    for (const n of resolveAlarmNames(templates, pipeline.name, scope)) names.add(n);
+  }
+  return names;
 }
 
 export async function simulate(options: SimulateOptions): Promise<SimulationResult> {
@@ -101,10 +147,22 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
   const dynamo = options.dynamo ?? (local as NonNullable<typeof local>).client();
   const tableName = `breakwater-sim-${randomUUID()}`;
   try {
+    const app = appAlarmNames(options.pipeline);
+    const orgNames = [
+      ...new Set((options.alarms ?? []).map((a) => a.name).filter((n) => !app.has(n))),
+    ];
+    const installation: Installation = {
+      ...options.installation,
+      orgAlarms: [...(options.installation?.orgAlarms ?? []), ...orgNames],
+    };
+    const horizon = options.horizon ?? new Date(options.start.getTime() + 14 * 86_400_000);
     const plane = await createLocalControlPlane({
       dynamo,
       tableName,
       start: options.start,
+      alarms: options.alarms ?? [],
+      blocks: options.blocks ?? [],
+      installation,
       fleet: (clock) =>
         new SimulatedFleet({
           pipeline: options.pipeline,
@@ -123,12 +181,13 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
     }
     await plane.register(options.pipeline, options.fromVersion);
     plane.requestRun(options.pipeline.name, options.version, "breakwater simulate");
-    await plane.run();
+    await plane.run(horizon);
     const runId = runIdFor(options.pipeline.name, options.version);
     const run = await plane.store.getRun(runId);
     const scopes = await plane.store.listScopes(options.pipeline.name);
     const timeline = await plane.store.timeline(runId);
-    const { outcome, reason } = outcomeOf(run);
+    const waiting = scopes.find((s) => s.blocked)?.blocked?.reason;
+    const { outcome, reason } = outcomeOf(run, waiting, horizon);
     const finishedAt = plane.clock.now();
     const order = new Map(pipelineScopes(options.pipeline).map((s, i) => [s.id, i]));
     scopes.sort((a, b) => (order.get(a.scope) ?? 0) - (order.get(b.scope) ?? 0));

@@ -7,10 +7,14 @@
 import "./polyfills.ts";
 import type { Context } from "aws-lambda";
 import { ExecutionAbortedError, StateMachine } from "aws-local-stepfunctions";
-import { executionName } from "../adapters/aws/step-functions.ts";
+import { executionName, rollbackExecutionName } from "../adapters/aws/step-functions.ts";
 import { substitute, taskResources } from "../app/asl.ts";
 import { SFN_SOURCE, SFN_STATUS_CHANGE } from "../app/events.ts";
-import type { StageExecutionInput, WorkflowStarter } from "../domain/ports.ts";
+import type {
+  RollbackExecutionInput,
+  StageExecutionInput,
+  WorkflowStarter,
+} from "../domain/ports.ts";
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalEventBus } from "./event-bus.ts";
 import type { VirtualClock } from "./virtual-time.ts";
 
@@ -41,7 +45,7 @@ export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "ABORTED";
 export interface LocalExecution {
   name: string;
   arn: string;
-  input: StageExecutionInput;
+  input: unknown;
   status: ExecutionStatus;
   startedAt: string;
   stoppedAt?: string;
@@ -50,28 +54,29 @@ export interface LocalExecution {
   abort: () => void;
 }
 
-export class LocalStepFunctions implements WorkflowStarter {
-  readonly stateMachineArn =
-    `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:breakwater-stage`;
+/** One state machine (an ASL file) run locally. */
+export class LocalStateMachine {
+  readonly arn: string;
   readonly executions = new Map<string, LocalExecution>();
   private readonly machine: StateMachine;
   private readonly localHandlers: Record<string, (input: unknown) => Promise<never>>;
-  private requests = 0;
-  /** Handler invocations per function, for benchmarks. */
-  readonly invocations = new Map<string, number>();
 
   constructor(
+    readonly name: string,
     asl: string,
     handlers: Record<string, LocalHandler>,
     private readonly clock: VirtualClock,
     private readonly bus: LocalEventBus,
+    invocations: Map<string, number>,
   ) {
+    this.arn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${name}`;
     const arns = Object.fromEntries(Object.keys(handlers).map((p) => [p, localFunctionArn(p)]));
     const definition = JSON.parse(substitute(asl, arns));
     const byArn = new Map(
       Object.entries(handlers).map(([p, h]) => [localFunctionArn(p), { name: p, h }]),
     );
     this.localHandlers = {};
+    let requests = 0;
     for (const [state, resource] of taskResources(definition)) {
       const bound = byArn.get(resource);
       if (!bound)
@@ -79,18 +84,17 @@ export class LocalStepFunctions implements WorkflowStarter {
       const fn = `breakwater-${bound.name.replace(/FunctionArn$/, "")}`;
       this.localHandlers[state] = (input: unknown) =>
         this.clock.track(async () => {
-          this.invocations.set(fn, (this.invocations.get(fn) ?? 0) + 1);
-          const requestId = `local-${++this.requests}`;
-          return (await bound.h(input, lambdaContext(fn, requestId))) as never;
+          invocations.set(fn, (invocations.get(fn) ?? 0) + 1);
+          return (await bound.h(input, lambdaContext(fn, `${name}-${++requests}`))) as never;
         });
     }
     this.machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
   }
 
-  async startStage(input: StageExecutionInput): Promise<{ executionId: string }> {
-    const name = executionName(input);
-    const arn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:breakwater-stage:${name}`;
-    if (this.executions.has(name)) return { executionId: arn }; // same name: idempotent, as in AWS
+  /** StartExecution: a second start with the same name is a no-op, as in AWS. */
+  start(name: string, input: unknown): { executionId: string } {
+    const arn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${this.name}:${name}`;
+    if (this.executions.has(name)) return { executionId: arn };
     const execution = this.clock.enter(() =>
       this.machine.run(input as never, {
         overrides: { taskResourceLocalHandlers: this.localHandlers as never },
@@ -125,7 +129,7 @@ export class LocalStepFunctions implements WorkflowStarter {
     return { executionId: arn };
   }
 
-  /** Stops a running execution (StopExecution). */
+  /** StopExecution. */
   stop(name: string, error?: string, cause?: string): boolean {
     const e = this.executions.get(name);
     if (e?.status !== "RUNNING") return false; // unknown or already stopped
@@ -154,7 +158,7 @@ export class LocalStepFunctions implements WorkflowStarter {
       resources: [record.arn],
       detail: {
         executionArn: record.arn,
-        stateMachineArn: this.stateMachineArn,
+        stateMachineArn: this.arn,
         name: record.name,
         status: record.status,
         startDate: Date.parse(record.startedAt),
@@ -165,5 +169,57 @@ export class LocalStepFunctions implements WorkflowStarter {
         cause: record.cause ?? null,
       },
     });
+  }
+}
+
+/**
+ * The local twin of Step Functions: the stage and rollback ASL files, run by
+ * aws-local-stepfunctions, Task states bound in-process to the real handlers.
+ */
+export class LocalStepFunctions implements WorkflowStarter {
+  readonly stage: LocalStateMachine;
+  readonly rollback: LocalStateMachine;
+  /** Handler invocations per function, for benchmarks. */
+  readonly invocations = new Map<string, number>();
+
+  constructor(
+    asl: { stage: string; rollback: string },
+    handlers: Record<string, LocalHandler>,
+    clock: VirtualClock,
+    bus: LocalEventBus,
+  ) {
+    this.stage = new LocalStateMachine(
+      "breakwater-stage",
+      asl.stage,
+      handlers,
+      clock,
+      bus,
+      this.invocations,
+    );
+    this.rollback = new LocalStateMachine(
+      "breakwater-rollback",
+      asl.rollback,
+      handlers,
+      clock,
+      bus,
+      this.invocations,
+    );
+  }
+
+  get stateMachineArn(): string {
+    return this.stage.arn;
+  }
+
+  /** Stage executions by name (the run's stages). */
+  get executions(): Map<string, LocalExecution & { input: StageExecutionInput }> {
+    return this.stage.executions as Map<string, LocalExecution & { input: StageExecutionInput }>;
+  }
+
+  async startStage(input: StageExecutionInput): Promise<{ executionId: string }> {
+    return this.stage.start(executionName(input), input);
+  }
+
+  async startRollback(input: RollbackExecutionInput): Promise<{ executionId: string }> {
+    return this.rollback.start(rollbackExecutionName(input), input);
   }
 }

@@ -1,42 +1,14 @@
 import { type CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
-import type { AlarmObservation, AlarmSource, HealthQuery } from "../../domain/ports.ts";
-import type { ScopeRef } from "../../domain/scope.ts";
+import type { AlarmObservation, AlarmSource } from "../../domain/ports.ts";
 
-/**
- * Resolves an alarm name template for one scope. A template that mentions {az} only applies
- * to AZ scopes.
- *
- * @example
- * resolveAlarmName("orders-{stage}-{region}-faults", scope) // "orders-prod-1-eu-north-1-faults"
- */
-export function resolveAlarmName(
-  template: string,
-  pipeline: string,
-  scope: ScopeRef,
-): string | undefined {
-  if (template.includes("{az}") && !scope.az) return undefined;
-  return template
-    .replaceAll("{pipeline}", pipeline)
-    .replaceAll("{stage}", scope.stage)
-    .replaceAll("{region}", scope.region)
-    .replaceAll("{az}", scope.az ?? "")
-    .replaceAll("{scope}", scope.id);
-}
-
-/** Reads the pipeline's alarms for a scope from CloudWatch (metric and composite alarms). */
+/** Reads alarms by name from CloudWatch in a region (metric and composite alarms). */
 export class CloudWatchAlarmSource implements AlarmSource {
   constructor(private readonly clientFor: (region: string) => CloudWatchClient) {}
 
-  async alarmsFor(q: HealthQuery): Promise<AlarmObservation[]> {
-    const names = [
-      ...new Set(
-        (q.pipeline.alarms ?? [])
-          .map((t) => resolveAlarmName(t, q.pipeline.name, q.scope))
-          .filter((n): n is string => !!n),
-      ),
-    ];
+  async describe(requested: string[], region: string): Promise<AlarmObservation[]> {
+    const names = [...new Set(requested)];
     if (names.length === 0) return [];
-    const client = this.clientFor(q.scope.region);
+    const client = this.clientFor(region);
     const found = new Map<string, AlarmObservation>();
     for (let i = 0; i < names.length; i += 100) {
       let token: string | undefined;

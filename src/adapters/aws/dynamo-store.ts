@@ -6,6 +6,10 @@
  *   PIPELINE#<name> / HIST#<scope>#<rev>          append-only history (rev zero-padded)
  *   RUN#<runId>     / RUN                         run record (gsi1: PIPELINE#<name> / RUN#<createdAt>)
  *   RUN#<runId>     / EVT#<at>#<rank>#<scope>#<step>#<event>   run timeline
+ *   CONFIG          / INSTALLATION                installation config (organisation alarms, regions)
+ *   BLOCKS          / org | pipeline#<p> | scope#<p>:<glob>      manual blocks (stop the line)
+ *
+ * Pipeline definitions also carry gsi1 (PIPELINES / <name>) so they can be listed.
  *
  * Every write that changes a scope is conditional (compare-and-set on rev, status or version)
  * and goes in one transaction with its history record and timeline events, so concurrent
@@ -17,6 +21,7 @@ import {
   TransactionCanceledException,
 } from "@aws-sdk/client-dynamodb";
 import {
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -34,6 +39,8 @@ import {
   type ScopeState,
   type TimelineEvent,
 } from "../../domain/model.ts";
+import { blockKey, type ManualBlock } from "../../domain/blockers.ts";
+import type { Installation } from "../../domain/installation.ts";
 import type { Pipeline } from "../../domain/pipeline.ts";
 import type {
   RunUpdate,
@@ -73,7 +80,13 @@ export class DynamoStateStore implements StateStore {
     await this.doc.send(
       new PutCommand({
         TableName: this.table,
-        Item: { pk: pipelinePk(pipeline.name), sk: "DEF", definition: pipeline },
+        Item: {
+          pk: pipelinePk(pipeline.name),
+          sk: "DEF",
+          gsi1pk: "PIPELINES",
+          gsi1sk: pipeline.name,
+          definition: pipeline,
+        },
       }),
     );
   }
@@ -83,6 +96,63 @@ export class DynamoStateStore implements StateStore {
       new GetCommand({ TableName: this.table, Key: { pk: pipelinePk(name), sk: "DEF" } }),
     );
     return out.Item?.definition as Pipeline | undefined;
+  }
+
+  async listPipelines(): Promise<Pipeline[]> {
+    const items = await this.queryAll<{ definition: Pipeline }>({
+      TableName: this.table,
+      IndexName: TABLE_KEYS.gsi1.name,
+      KeyConditionExpression: "gsi1pk = :p",
+      ExpressionAttributeValues: { ":p": "PIPELINES" },
+    });
+    return items.map((i) => i.definition);
+  }
+
+  async putInstallation(config: Installation): Promise<void> {
+    await this.doc.send(
+      new PutCommand({ TableName: this.table, Item: { pk: "CONFIG", sk: "INSTALLATION", config } }),
+    );
+  }
+
+  async getInstallation(): Promise<Installation> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: "CONFIG", sk: "INSTALLATION" } }),
+    );
+    return (out.Item?.config as Installation | undefined) ?? {};
+  }
+
+  async putBlock(block: ManualBlock): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: "BLOCKS", sk: blockKey(block.level, block.target), ...block },
+      }),
+    );
+  }
+
+  async removeBlock(level: ManualBlock["level"], target: string): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: { pk: "BLOCKS", sk: blockKey(level, target) },
+          ConditionExpression: "attribute_exists(pk)",
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  async listBlocks(): Promise<ManualBlock[]> {
+    return this.queryAll<ManualBlock>({
+      TableName: this.table,
+      KeyConditionExpression: "pk = :pk",
+      ExpressionAttributeValues: { ":pk": "BLOCKS" },
+      ConsistentRead: true,
+    });
   }
 
   async createRun(run: Run): Promise<boolean> {
@@ -311,6 +381,11 @@ export class DynamoStateStore implements StateStore {
     if (t.set.runId !== undefined) {
       sets.push("runId = :runId");
       values[":runId"] = t.set.runId;
+    }
+    if (t.set.blocked === null) removes.push("blocked");
+    else if (t.set.blocked !== undefined) {
+      sets.push("blocked = :blocked");
+      values[":blocked"] = t.set.blocked;
     }
     const conditions = ["attribute_exists(pk)", "#rev = :rev"];
     const items: TransactItem[] = [];

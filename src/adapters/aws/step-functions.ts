@@ -1,6 +1,10 @@
 import { createHash } from "node:crypto";
 import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
-import type { StageExecutionInput, WorkflowStarter } from "../../domain/ports.ts";
+import type {
+  RollbackExecutionInput,
+  StageExecutionInput,
+  WorkflowStarter,
+} from "../../domain/ports.ts";
 
 /**
  * Execution names are derived from (run, stage): Step Functions refuses a second execution
@@ -20,21 +24,30 @@ export function executionName(input: StageExecutionInput): string {
   return `${readable.slice(0, 67)}-${hash}`;
 }
 
+/** A rollback execution's name: one per (run, scope). */
+export function rollbackExecutionName(input: RollbackExecutionInput): string {
+  return executionName({ ...input.ctx, stage: `rb-${input.step.scope}` });
+}
+
 export class SfnWorkflowStarter implements WorkflowStarter {
   constructor(
     private readonly client: SFNClient,
     private readonly stateMachineArn: string,
+    private readonly rollbackStateMachineArn: string,
   ) {}
 
-  async startStage(input: StageExecutionInput): Promise<{ executionId: string }> {
-    const name = executionName(input);
+  startStage(input: StageExecutionInput): Promise<{ executionId: string }> {
+    return this.start(this.stateMachineArn, executionName(input), input);
+  }
+
+  startRollback(input: RollbackExecutionInput): Promise<{ executionId: string }> {
+    return this.start(this.rollbackStateMachineArn, rollbackExecutionName(input), input);
+  }
+
+  private async start(arn: string, name: string, input: unknown): Promise<{ executionId: string }> {
     try {
       const out = await this.client.send(
-        new StartExecutionCommand({
-          stateMachineArn: this.stateMachineArn,
-          name,
-          input: JSON.stringify(input),
-        }),
+        new StartExecutionCommand({ stateMachineArn: arn, name, input: JSON.stringify(input) }),
       );
       return { executionId: out.executionArn ?? name };
     } catch (err) {

@@ -1,0 +1,70 @@
+import {
+  type CloudWatchClient,
+  GetMetricDataCommand,
+  type MetricDataQuery,
+} from "@aws-sdk/client-cloudwatch";
+import { resolveAlarmName } from "../../domain/blockers.ts";
+import type { MetricQuery, MetricSource, MinuteSample } from "../../domain/ports.ts";
+
+/**
+ * Per-minute request, fault and p99 latency metrics of a scope from CloudWatch, as the
+ * pipeline's `metrics` section describes them (namespace, scope dimensions, and the dimension
+ * that carries the version). Without a `metrics` section there is nothing to read and the
+ * detector abstains.
+ */
+export class CloudWatchMetricSource implements MetricSource {
+  constructor(private readonly clientFor: (region: string) => CloudWatchClient) {}
+
+  async minutes(q: MetricQuery): Promise<MinuteSample[] | undefined> {
+    const m = q.pipeline.metrics;
+    if (!m) return undefined;
+    const dims = Object.entries(m.dimensions ?? {}).flatMap(([Name, template]) => {
+      const Value = resolveAlarmName(template, q.pipeline.name, q.scope);
+      return Value === undefined ? [] : [{ Name, Value }];
+    });
+    const dimensions =
+      q.select === "all" ? dims : [...dims, { Name: m.versionDimension, Value: q.select.version }];
+    const stat = (id: string, metric: string, statistic: string): MetricDataQuery => ({
+      Id: id,
+      MetricStat: {
+        Metric: { Namespace: m.namespace, MetricName: metric, Dimensions: dimensions },
+        Period: 60,
+        Stat: statistic,
+      },
+      ReturnData: true,
+    });
+    const client = this.clientFor(q.scope.region);
+    const series = new Map<string, Map<number, number>>();
+    let token: string | undefined;
+    do {
+      const out = await client.send(
+        new GetMetricDataCommand({
+          StartTime: q.from,
+          EndTime: q.to,
+          ScanBy: "TimestampAscending",
+          MetricDataQueries: [
+            stat("requests", m.requests, "Sum"),
+            stat("faults", m.faults, "Sum"),
+            stat("p99", m.latency, "p99"),
+          ],
+          NextToken: token,
+        }),
+      );
+      for (const r of out.MetricDataResults ?? []) {
+        const byMinute = series.get(r.Id ?? "") ?? new Map<number, number>();
+        (r.Timestamps ?? []).forEach((t, i) => byMinute.set(t.getTime(), r.Values?.[i] ?? 0));
+        series.set(r.Id ?? "", byMinute);
+      }
+      token = out.NextToken;
+    } while (token);
+    const samples: MinuteSample[] = [];
+    for (let t = Math.floor(q.from.getTime() / 60_000) * 60_000; t < q.to.getTime(); t += 60_000) {
+      samples.push({
+        requests: series.get("requests")?.get(t) ?? 0,
+        faults: series.get("faults")?.get(t) ?? 0,
+        p99Ms: series.get("p99")?.get(t) ?? 0,
+      });
+    }
+    return samples;
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The gate before every deploy step: gathers alarm states, manual blocks and the time-window
+ * verdict, decides with the pure blocker rules, and records a change of the blocked state in
+ * the scope's history and the run's timeline — once when it starts and once when it clears,
+ * never on a re-check that finds the same blockers.
+ */
+import {
+  type Blocker,
+  describeBlockers,
+  findBlockers,
+  recheckSeconds,
+  resolveAlarmNames,
+} from "../domain/blockers.ts";
+import { DEFAULT_RECHECK_MINUTES, orgAlarmsOf } from "../domain/installation.ts";
+import type { Run, ScopeState, TimelineEvent } from "../domain/model.ts";
+import type { DeployStep } from "../domain/planner.ts";
+import { parseScopeId } from "../domain/scope.ts";
+import { checkTimeWindows } from "../domain/time-windows.ts";
+import type { Deps } from "./deps.ts";
+import { scopeEventBusEvent } from "./events.ts";
+import type { StageContext } from "./stage-steps.ts";
+
+export type GateResult =
+  | { blocked: false }
+  | { blocked: true; reason: string; recheckSeconds: number };
+
+/** The control plane's home region (where organisation alarms live unless they say otherwise). */
+export function homeRegion(): string {
+  return process.env.AWS_REGION ?? "local";
+}
+
+async function currentBlockers(
+  deps: Deps,
+  run: Run,
+  ctx: StageContext,
+  step: DeployStep,
+): Promise<Blocker[]> {
+  const scope = parseScopeId(step.scope);
+  const pipeline = run.definition;
+  const stage = pipeline.stages.find((s) => s.name === ctx.stage);
+  const at = deps.clock.now();
+  const config = await deps.store.getInstallation();
+  const appNames = resolveAlarmNames(
+    [...(pipeline.alarms ?? []), ...(step.kind === "one-box" ? (pipeline.oneBoxAlarms ?? []) : [])],
+    pipeline.name,
+    scope,
+  );
+  const appAlarms = appNames.length ? await deps.alarms.describe(appNames, scope.region, at) : [];
+  const org = orgAlarmsOf(config, homeRegion());
+  const byRegion = new Map<string, string[]>();
+  for (const a of org) byRegion.set(a.region, [...(byRegion.get(a.region) ?? []), a.name]);
+  const orgAlarms = (
+    await Promise.all(
+      [...byRegion].map(([region, names]) => deps.alarms.describe(names, region, at)),
+    )
+  ).flat();
+  const window = checkTimeWindows(
+    stage?.timeWindows ?? pipeline.timeWindows,
+    scope.region,
+    at,
+    config.regions,
+  );
+  const blocks = await deps.store.listBlocks();
+  return findBlockers({ pipeline: pipeline.name, scope, at, appAlarms, orgAlarms, window, blocks });
+}
+
+function gateEvent(
+  ctx: StageContext,
+  step: DeployStep,
+  name: "blocked" | "unblocked",
+  at: string,
+  reason: string,
+): TimelineEvent {
+  return {
+    at,
+    runId: ctx.runId,
+    pipeline: ctx.pipeline,
+    version: ctx.version,
+    stage: ctx.stage,
+    scope: step.scope,
+    step: step.kind,
+    event: name,
+    reason,
+  };
+}
+
+/**
+ * Checks the blockers of one deploy step and records a change of the scope's blocked state.
+ * The caller (the deploy step) starts only on `{ blocked: false }`.
+ */
+export async function checkGate(
+  deps: Deps,
+  run: Run,
+  ctx: StageContext,
+  step: DeployStep,
+  current: ScopeState,
+): Promise<GateResult> {
+  const blockers = await currentBlockers(deps, run, ctx, step);
+  const at = deps.clock.now();
+  const iso = at.toISOString();
+  const reason = describeBlockers(blockers);
+  const was = current.blocked;
+  if (blockers.length === 0) {
+    if (was) {
+      const events = [gateEvent(ctx, step, "unblocked", iso, `cleared: ${was.reason}`)];
+      await recordBlocked(
+        deps,
+        ctx,
+        step,
+        current,
+        null,
+        iso,
+        `unblocked (was: ${was.reason})`,
+        events,
+      );
+    }
+    return { blocked: false };
+  }
+  if (was?.reason !== reason) {
+    const events = [gateEvent(ctx, step, "blocked", iso, reason)];
+    const marker = { reason, since: iso, kinds: [...new Set(blockers.map((b) => b.kind))] };
+    await recordBlocked(deps, ctx, step, current, marker, iso, `blocked: ${reason}`, events);
+  }
+  const config = await deps.store.getInstallation();
+  const interval = (config.blockerRecheckMinutes ?? DEFAULT_RECHECK_MINUTES) * 60;
+  return { blocked: true, reason, recheckSeconds: recheckSeconds(blockers, at, interval) };
+}
+
+async function recordBlocked(
+  deps: Deps,
+  ctx: StageContext,
+  step: DeployStep,
+  current: ScopeState,
+  blocked: ScopeState["blocked"] | null,
+  at: string,
+  cause: string,
+  events: TimelineEvent[],
+): Promise<void> {
+  const result = await deps.store.transitionScope({
+    pipeline: ctx.pipeline,
+    scope: step.scope,
+    at,
+    actor: "breakwater/gate",
+    cause: `run ${ctx.runId}: ${step.kind} step ${cause}`,
+    expect: { status: [current.status], version: current.version },
+    set: {
+      version: current.version,
+      percent: current.percent,
+      status: current.status,
+      blocked,
+    },
+    events,
+  });
+  // A concurrent writer changed the scope: the next check records the blocked state afresh.
+  if (result.ok) await deps.events.publish(events.map(scopeEventBusEvent));
+}
