@@ -30,12 +30,14 @@ import { useProject } from "sst/project.js";
 import { TABLE_KEYS } from "../src/adapters/aws/dynamo-store.ts";
 import { placeholdersIn } from "../src/app/asl.ts";
 import {
+  alarmStateChangePattern,
   type EventPattern,
   runRequestedPattern,
   stageStatusChangePattern,
 } from "../src/app/rules.ts";
 import {
   deployTargetAccess,
+  loadInstallation,
   loadPipelines,
   PIPELINES_DIR_CONTEXT,
   PIPELINES_DIR_ENV,
@@ -63,6 +65,10 @@ const FUNCTIONS = {
   "start-run": {
     placeholder: undefined,
     description: "Run requested: create the run, start stage 1",
+  },
+  "alarm-state-change": {
+    placeholder: undefined,
+    description: "Alarm in ALARM: fast rollback of the scope it judges",
   },
 } as const;
 type FunctionName = keyof typeof FUNCTIONS;
@@ -111,9 +117,17 @@ export async function Breakwater({ stack, app }: StackContext) {
     resourceName: stateMachineName,
     arnFormat: ArnFormat.COLON_RESOURCE_NAME,
   });
+  const rollbackStateMachineName = app.logicalPrefixedName("rollback");
+  const rollbackStateMachineArn = stack.formatArn({
+    service: "states",
+    resource: "stateMachine",
+    resourceName: rollbackStateMachineName,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
   const environment = {
     TABLE_NAME: table.tableName,
     STATE_MACHINE_ARN: stateMachineArn,
+    ROLLBACK_STATE_MACHINE_ARN: rollbackStateMachineArn,
     EVENT_BUS_NAME: bus.eventBusName,
     NODE_OPTIONS: "--enable-source-maps",
   };
@@ -154,6 +168,16 @@ export async function Breakwater({ stack, app }: StackContext) {
     actions: ["states:StartExecution"],
     resources: [stateMachineArn],
   });
+  const startRollbacks = new PolicyStatement({
+    actions: ["states:StartExecution"],
+    resources: [rollbackStateMachineArn],
+  });
+  const readMetrics = new PolicyStatement({
+    actions: ["cloudwatch:GetMetricData"],
+    // AWS supports only "*" as the resource of cloudwatch:GetMetricData; the metrics read are
+    // those the pipeline's `metrics` section names.
+    resources: ["*"],
+  });
 
   // Rule DLQs; promote and start-run also send their failed async invocations there, so a lost
   // promotion or run request is in one place whether delivery or the handler failed.
@@ -165,19 +189,23 @@ export async function Breakwater({ stack, app }: StackContext) {
     });
   const promoteDlq = deadLetters("PromoteDeadLetters");
   const startRunDlq = deadLetters("StartRunDeadLetters");
+  const alarmDlq = deadLetters("AlarmStateChangeDeadLetters");
 
   const permissions: Record<FunctionName, PolicyStatement[]> = {
     plan: [tableAccess],
-    deploy: [tableAccess, publishEvents, ...reachDeployTargets],
-    evaluate: [tableAccess, publishEvents, readAlarms],
+    // The deploy step checks the blockers (alarms) before it starts.
+    deploy: [tableAccess, publishEvents, readAlarms, ...reachDeployTargets],
+    evaluate: [tableAccess, publishEvents, readAlarms, readMetrics],
     rollback: [tableAccess, publishEvents, ...reachDeployTargets],
     record: [tableAccess],
     promote: [tableAccess, publishEvents, startStages],
     "start-run": [tableAccess, publishEvents, startStages],
+    "alarm-state-change": [tableAccess, publishEvents, startRollbacks],
   };
   const asyncDeadLetters: Partial<Record<FunctionName, Queue>> = {
     promote: promoteDlq,
     "start-run": startRunDlq,
+    "alarm-state-change": alarmDlq,
   };
 
   const functions = {} as Record<FunctionName, SstFunction>;
@@ -285,6 +313,33 @@ export async function Breakwater({ stack, app }: StackContext) {
     tracingConfiguration: { enabled: true },
   });
 
+  // The rollback state machine (fast rollback on an alarm event): same role, same logging.
+  const rollbackDefinition = readFileSync(join(root, "statemachines", "rollback.asl.json"), "utf8");
+  const rollbackSubstitutions: Record<string, string> = {};
+  for (const placeholder of placeholdersIn(rollbackDefinition)) {
+    const fn = byPlaceholder.get(placeholder);
+    if (!fn) throw new Error(`statemachines/rollback.asl.json: no value for \${${placeholder}}`);
+    rollbackSubstitutions[placeholder] = fn.functionArn;
+  }
+  const rollbackLogs = new LogGroup(stack, "RollbackExecutionLogs", {
+    logGroupName: `/aws/vendedlogs/states/${rollbackStateMachineName}`,
+    retention: isProd ? RetentionDays.SIX_MONTHS : RetentionDays.TWO_WEEKS,
+    removalPolicy: isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+  });
+  const rollbackStateMachine = new CfnStateMachine(stack, "RollbackStateMachine", {
+    stateMachineName: rollbackStateMachineName,
+    stateMachineType: "STANDARD",
+    roleArn: stateMachineRole.roleArn,
+    definitionString: rollbackDefinition,
+    definitionSubstitutions: rollbackSubstitutions,
+    loggingConfiguration: {
+      level: "ALL",
+      includeExecutionData: true,
+      destinations: [{ cloudWatchLogsLogGroup: { logGroupArn: rollbackLogs.logGroupArn } }],
+    },
+    tracingConfiguration: { enabled: true },
+  });
+
   // ---- Rules ---------------------------------------------------------------------------------
   const retry = { retryAttempts: 8, maxEventAge: Duration.hours(2) };
   // Step Functions status changes are only published on the account's default bus.
@@ -302,6 +357,46 @@ export async function Breakwater({ stack, app }: StackContext) {
     ],
   });
 
+  // CloudWatch alarm state changes are published on the default bus of the alarm's region; this
+  // rule sees the stack's region (alarms elsewhere need a cross-region rule, see README).
+  new Rule(stack, "AlarmStateChangeRule", {
+    description: "An alarm went to ALARM: fast rollback of the scope it judges",
+    eventPattern: cdkPattern(alarmStateChangePattern),
+    targets: [
+      new LambdaFunction(functions["alarm-state-change"], { deadLetterQueue: alarmDlq, ...retry }),
+    ],
+  });
+
+  // ---- Installation config -------------------------------------------------------------------
+  const installation = await loadInstallation(root);
+  if (installation) {
+    const putConfig = {
+      service: "DynamoDB",
+      action: "PutItem",
+      parameters: {
+        TableName: table.tableName,
+        Item: marshall(
+          { pk: "CONFIG", sk: "INSTALLATION", config: installation },
+          { removeUndefinedValues: true },
+        ),
+      },
+      physicalResourceId: PhysicalResourceId.of("CONFIG#INSTALLATION"),
+    };
+    new AwsCustomResource(stack, "InstallationConfig", {
+      resourceType: "Custom::BreakwaterInstallation",
+      onCreate: putConfig,
+      onUpdate: putConfig,
+      policy: AwsCustomResourcePolicy.fromStatements([
+        new PolicyStatement({
+          effect: Effect.ALLOW,
+          actions: ["dynamodb:PutItem"],
+          resources: [table.tableArn],
+        }),
+      ]),
+      installLatestAwsSdk: false,
+    });
+  }
+
   // ---- Pipeline registration -----------------------------------------------------------------
   for (const { file, pipeline } of pipelines) {
     const put = {
@@ -310,7 +405,13 @@ export async function Breakwater({ stack, app }: StackContext) {
       parameters: {
         TableName: table.tableName,
         Item: marshall(
-          { pk: `PIPELINE#${pipeline.name}`, sk: "DEF", definition: pipeline },
+          {
+            pk: `PIPELINE#${pipeline.name}`,
+            sk: "DEF",
+            gsi1pk: "PIPELINES",
+            gsi1sk: pipeline.name,
+            definition: pipeline,
+          },
           { removeUndefinedValues: true },
         ),
       },
@@ -338,9 +439,10 @@ export async function Breakwater({ stack, app }: StackContext) {
     TableName: table.tableName,
     EventBusName: bus.eventBusName,
     StateMachineArn: stateMachine.attrArn,
+    RollbackStateMachineArn: rollbackStateMachine.attrArn,
   });
 
-  return { table, bus, stateMachine, functions, pipelines };
+  return { table, bus, stateMachine, rollbackStateMachine, functions, pipelines };
 }
 
 function pascal(name: string): string {

@@ -7,7 +7,8 @@ import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { type Pipeline, PipelineValidationError } from "../src/domain/pipeline.ts";
-import { loadPipelineFile } from "../src/pipeline-file.ts";
+import type { Installation } from "../src/domain/installation.ts";
+import { loadInstallationFile, loadPipelineFile } from "../src/pipeline-file.ts";
 
 /** Environment variable that points the stack at another pipelines directory. */
 export const PIPELINES_DIR_ENV = "BREAKWATER_PIPELINES_DIR";
@@ -129,4 +130,19 @@ function regionsOf(p: Pipeline): string[] {
       regions.add(typeof entry === "string" ? entry : entry.region);
   }
   return [...regions].sort();
+}
+
+/** The installation config file at the project root (optional). */
+export const INSTALLATION_FILE = "breakwater.config.json";
+/** Environment variable that points the stack at another installation config file. */
+export const INSTALLATION_FILE_ENV = "BREAKWATER_CONFIG_FILE";
+
+/**
+ * Loads and validates `breakwater.config.json` (organisation alarms, region overrides) when it
+ * exists; a bad file fails the synth with every problem's path.
+ */
+export async function loadInstallation(root: string): Promise<Installation | undefined> {
+  const path = process.env[INSTALLATION_FILE_ENV] ?? join(root, INSTALLATION_FILE);
+  if (!existsSync(path)) return undefined;
+  return loadInstallationFile(relative(process.cwd(), path) || path);
 }

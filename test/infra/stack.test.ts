@@ -11,7 +11,11 @@ import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TABLE_KEYS } from "../../src/adapters/aws/dynamo-store.ts";
 import { placeholdersIn, STAGE_ASL_PATH } from "../../src/app/asl.ts";
-import { runRequestedPattern, stageStatusChangePattern } from "../../src/app/rules.ts";
+import {
+  alarmStateChangePattern,
+  runRequestedPattern,
+  stageStatusChangePattern,
+} from "../../src/app/rules.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
 import { OFFLINE_ACCOUNT, PROJECT_ROOT, synthesize } from "../../stacks/offline-synth.ts";
 
@@ -38,11 +42,21 @@ const TASK_PLACEHOLDERS: Record<string, string> = {
   RollbackFunctionArn: "rollback",
   RecordFunctionArn: "record",
 };
-const FUNCTION_NAMES = ["deploy", "evaluate", "plan", "promote", "record", "rollback", "start-run"];
+const FUNCTION_NAMES = [
+  "alarm-state-change",
+  "deploy",
+  "evaluate",
+  "plan",
+  "promote",
+  "record",
+  "rollback",
+  "start-run",
+];
 
 /** Actions AWS only grants on Resource "*" (no resource-level permissions). */
 const STAR_RESOURCE_ALLOWED = new Set([
   "cloudwatch:DescribeAlarms",
+  "cloudwatch:GetMetricData",
   "xray:PutTraceSegments",
   "xray:PutTelemetryRecords",
   "xray:GetSamplingRules",
@@ -67,6 +81,14 @@ const one = (t: Json, type: string): [string, Resource] => {
   return found[0] as [string, Resource];
 };
 const props = (r: Resource) => r.Properties ?? {};
+/** The stage (`Stage`) or rollback (`Rollback`) state machine. */
+const machineOf = (t: Json, which: "Stage" | "Rollback"): [string, Resource] => {
+  const found = ofType(t, "AWS::StepFunctions::StateMachine").filter(([id]) =>
+    id.startsWith(`${which}StateMachine`),
+  );
+  expect(found, which).toHaveLength(1);
+  return found[0] as [string, Resource];
+};
 const getAtt = (id: string) => ({ "Fn::GetAtt": [id, "Arn"] });
 
 const PSEUDO: Record<string, string> = {
@@ -205,7 +227,17 @@ let pipelinesDir: string;
 
 beforeAll(async () => {
   pipelinesDir = targetPipelines();
-  test = (await synthesize({ stage: "test", pipelinesDir, region: REGION })).template;
+  const config = join(work, "breakwater.config.json");
+  writeFileSync(
+    config,
+    JSON.stringify({ orgAlarms: ["org-sev1-open", { name: "org-freeze", region: "us-west-2" }] }),
+  );
+  process.env.BREAKWATER_CONFIG_FILE = config;
+  try {
+    test = (await synthesize({ stage: "test", pipelinesDir, region: REGION })).template;
+  } finally {
+    delete process.env.BREAKWATER_CONFIG_FILE;
+  }
   prod = (await synthesize({ stage: "prod", region: REGION })).template;
 }, 120_000);
 
@@ -270,11 +302,13 @@ describe("state table", () => {
 });
 
 describe("functions", () => {
-  it("are the seven handlers on nodejs22.x arm64 with the three variables", () => {
+  it("are the eight handlers on nodejs22.x arm64 with their variables", () => {
     const [tableId] = one(test, "AWS::DynamoDB::Table");
     const [busId] = one(test, "AWS::Events::EventBus");
-    const [, machine] = one(test, "AWS::StepFunctions::StateMachine");
+    const [, machine] = machineOf(test, "Stage");
     const machineArn = `arn:aws:states:${REGION}:${OFFLINE_ACCOUNT}:stateMachine:${props(machine).StateMachineName}`;
+    const [, rollback] = machineOf(test, "Rollback");
+    const rollbackArn = `arn:aws:states:${REGION}:${OFFLINE_ACCOUNT}:stateMachine:${props(rollback).StateMachineName}`;
     const lambdas = breakwaterLambdas(test);
     expect(lambdas.map(([, r]) => props(r).Handler).sort()).toEqual(
       FUNCTION_NAMES.map((n) => `functions/${n}.handler`),
@@ -289,6 +323,7 @@ describe("functions", () => {
       expect(env.TABLE_NAME, id).toEqual({ Ref: tableId });
       expect(env.EVENT_BUS_NAME, id).toEqual({ Ref: busId });
       expect(str(env.STATE_MACHINE_ARN), id).toBe(machineArn);
+      expect(str(env.ROLLBACK_STATE_MACHINE_ARN), id).toBe(rollbackArn);
     }
   });
 
@@ -303,7 +338,7 @@ describe("functions", () => {
 
 describe("stage state machine", () => {
   const definition = () => {
-    const [id, machine] = one(test, "AWS::StepFunctions::StateMachine");
+    const [id, machine] = machineOf(test, "Stage");
     return { id, p: props(machine) };
   };
 
@@ -361,11 +396,27 @@ describe("stage state machine", () => {
   });
 });
 
+describe("rollback state machine", () => {
+  it("deploys rollback.asl.json's bytes unchanged, with its placeholders substituted", () => {
+    const [, rollback] = machineOf(test, "Rollback");
+    const p = props(rollback);
+    const file = join(PROJECT_ROOT, "statemachines", "rollback.asl.json");
+    expect(Buffer.from(p.DefinitionString as string, "utf8").equals(readFileSync(file))).toBe(true);
+    const placeholders = placeholdersIn(readFileSync(file, "utf8"));
+    expect(placeholders).toEqual(["RollbackFunctionArn"]);
+    expect(p.DefinitionSubstitutions).toEqual({
+      RollbackFunctionArn: getAtt(lambdaByName(test, "rollback")[0]),
+    });
+    expect(p.TracingConfiguration).toEqual({ Enabled: true });
+    expect((p.LoggingConfiguration as Json).Level).toBe("ALL");
+  });
+});
+
 describe("event rules", () => {
   const rules = () => ofType(test, "AWS::Events::Rule").map(([, r]) => props(r));
 
   it("routes stage status changes on the default bus to promote, with a DLQ and retries", () => {
-    const [machineId] = one(test, "AWS::StepFunctions::StateMachine");
+    const [machineId] = machineOf(test, "Stage");
     const sentinel = "__STATE_MACHINE_ARN__";
     const expected = JSON.parse(
       JSON.stringify(stageStatusChangePattern(sentinel)).replace(
@@ -389,6 +440,15 @@ describe("event rules", () => {
     expect((rule as Json).EventPattern).toEqual(runRequestedPattern);
     expect((rule as Json).EventBusName).toEqual({ Ref: busId });
     expectTarget(rule as Json, "start-run");
+  });
+
+  it("routes alarm state changes (to ALARM) on the default bus to fast rollback, with a DLQ", () => {
+    const rule = rules().find(
+      (r) => JSON.stringify(r.EventPattern) === JSON.stringify(alarmStateChangePattern),
+    );
+    expect(rule, "no rule with the alarm state change pattern").toBeDefined();
+    expect((rule as Json).EventBusName).toBeUndefined();
+    expectTarget(rule as Json, "alarm-state-change");
   });
 
   function expectTarget(rule: Json, fn: string) {
@@ -439,7 +499,7 @@ describe("IAM", () => {
   it("scopes DynamoDB to the table and its index, PutEvents to the bus, StartExecution to the machine", () => {
     const [tableId] = one(test, "AWS::DynamoDB::Table");
     const [busId] = one(test, "AWS::Events::EventBus");
-    const [, machine] = one(test, "AWS::StepFunctions::StateMachine");
+    const [, machine] = machineOf(test, "Stage");
     const tableArns = [arnOf(tableId), `${arnOf(tableId)}/index/gsi1`];
     for (const { statement } of iamStatements(test)) {
       for (const action of list(statement.Action)) {
@@ -447,9 +507,12 @@ describe("IAM", () => {
         if (action.startsWith("dynamodb:")) for (const r of rs) expect(tableArns).toContain(r);
         if (action === "events:PutEvents") expect(rs).toEqual([arnOf(busId)]);
         if (action === "states:StartExecution") {
-          expect(rs).toEqual([
+          const [, rollback] = machineOf(test, "Rollback");
+          expect([
             `arn:aws:states:${REGION}:${OFFLINE_ACCOUNT}:stateMachine:${props(machine).StateMachineName}`,
-          ]);
+            `arn:aws:states:${REGION}:${OFFLINE_ACCOUNT}:stateMachine:${props(rollback).StateMachineName}`,
+          ]).toEqual(expect.arrayContaining(rs));
+          expect(rs).toHaveLength(1);
         }
       }
     }
@@ -459,6 +522,11 @@ describe("IAM", () => {
     expect(
       resourcesOf(functionStatements(test, "start-run"), "states:StartExecution"),
     ).toHaveLength(1);
+    expect(
+      resourcesOf(functionStatements(test, "alarm-state-change"), "states:StartExecution"),
+    ).toEqual([
+      `arn:aws:states:${REGION}:${OFFLINE_ACCOUNT}:stateMachine:${props(machineOf(test, "Rollback")[1]).StateMachineName}`,
+    ]);
     for (const fn of ["plan", "deploy", "evaluate", "rollback", "record"]) {
       expect(resourcesOf(functionStatements(test, fn), "states:StartExecution"), fn).toEqual([]);
     }
@@ -485,7 +553,7 @@ describe("IAM", () => {
         "arn:aws:iam::210987654321:role/breakwater-deployer",
       ]);
     }
-    for (const fn of ["plan", "evaluate", "record", "promote", "start-run"]) {
+    for (const fn of ["plan", "evaluate", "record", "promote", "start-run", "alarm-state-change"]) {
       const statements = functionStatements(test, fn);
       expect(resourcesOf(statements, "lambda:InvokeFunction"), fn).toEqual([]);
       expect(resourcesOf(statements, "sts:AssumeRole"), fn).toEqual([]);
@@ -501,9 +569,12 @@ describe("IAM", () => {
     }
   });
 
-  it("gives cloudwatch:DescribeAlarms to evaluate only", () => {
+  it("gives cloudwatch:DescribeAlarms to deploy (blockers) and evaluate, GetMetricData to evaluate", () => {
     for (const fn of FUNCTION_NAMES) {
       expect(resourcesOf(functionStatements(test, fn), "cloudwatch:DescribeAlarms"), fn).toEqual(
+        fn === "evaluate" || fn === "deploy" ? ["*"] : [],
+      );
+      expect(resourcesOf(functionStatements(test, fn), "cloudwatch:GetMetricData"), fn).toEqual(
         fn === "evaluate" ? ["*"] : [],
       );
     }
@@ -571,11 +642,23 @@ describe("pipeline registration", () => {
   }, 60_000);
 });
 
+describe("installation config", () => {
+  it("writes breakwater.config.json (validated) into the table at deploy", () => {
+    const found = ofType(test, "Custom::BreakwaterInstallation");
+    expect(found).toHaveLength(1);
+    const create = JSON.stringify(props((found[0] as [string, Resource])[1]).Create);
+    expect(create).toContain("org-sev1-open");
+    expect(create).toContain("INSTALLATION");
+    // Without a config file (the repository has none), nothing is written.
+    expect(ofType(prod, "Custom::BreakwaterInstallation")).toHaveLength(0);
+  });
+});
+
 describe("outputs", () => {
   it("names the table, the bus and the state machine", () => {
     const [tableId] = one(test, "AWS::DynamoDB::Table");
     const [busId] = one(test, "AWS::Events::EventBus");
-    const [machineId] = one(test, "AWS::StepFunctions::StateMachine");
+    const [machineId] = machineOf(test, "Stage");
     const outputs = test.Outputs as Record<string, { Value: unknown }>;
     expect(outputs.TableName?.Value).toEqual({ Ref: tableId });
     expect(outputs.EventBusName?.Value).toEqual({ Ref: busId });
