@@ -3,9 +3,13 @@
  * alarms. It compares the new version (the candidate) with a reference: the part of the same
  * scope still on the old version during the same minutes (the control, present during a
  * one-box step), because it shares time-of-day effects and incidents of shared dependencies;
- * otherwise the scope before the deploy (the baseline). Each rule takes the control when it
- * has enough data for that rule (the minimums below) and `candidateShare` < 1, else the
- * baseline.
+ * otherwise the scope before the deploy (the baseline). Each rule takes the control when it is
+ * meant to carry at least as much traffic as the candidate (`candidateShare` ≤ 0.5) and has
+ * enough data for that rule (the minimums below), else the baseline. A control smaller than
+ * the candidate is a poor yardstick for all three rules: a load balancer a few points off on a
+ * 95/5 split changes the control's traffic severalfold (traffic-drop), the smaller sample
+ * limits the power of the comparison (fault-rate), and a p99 over a handful of requests reads
+ * low, making the candidate look slow (latency).
  *
  * Rules (thresholds in {@link DEFAULT_ANOMALY_RULES}; every threshold is inclusive):
  *
@@ -57,7 +61,10 @@ export interface AnomalyInput {
   candidate: MinuteSample[];
   /** The scope before the deploy: the old version at 100%, a comparable window just before. */
   baseline: MinuteSample[];
-  /** The part of the scope still on the old version during the bake window (one-box steps). */
+  /**
+   * The part of the scope still on the old version during the bake window (one-box steps);
+   * used only while `candidateShare` ≤ 0.5.
+   */
   control?: MinuteSample[];
   /** The fraction (0..1] of the scope's traffic the candidate is meant to get. */
   candidateShare: number;
@@ -130,10 +137,17 @@ export const DEFAULT_ANOMALY_RULES: Readonly<AnomalyRules> = Object.freeze({
 /** The defaults with `overrides` applied, section by section. */
 export function resolveAnomalyRules(overrides: AnomalyRuleOverrides = {}): AnomalyRules {
   return {
-    trafficDrop: { ...DEFAULT_ANOMALY_RULES.trafficDrop, ...overrides.trafficDrop },
-    faultRate: { ...DEFAULT_ANOMALY_RULES.faultRate, ...overrides.faultRate },
-    latency: { ...DEFAULT_ANOMALY_RULES.latency, ...overrides.latency },
+    trafficDrop: { ...DEFAULT_ANOMALY_RULES.trafficDrop, ...defined(overrides.trafficDrop) },
+    faultRate: { ...DEFAULT_ANOMALY_RULES.faultRate, ...defined(overrides.faultRate) },
+    latency: { ...DEFAULT_ANOMALY_RULES.latency, ...defined(overrides.latency) },
   };
+}
+
+/** `{ minZ: undefined }` (an optional config field left unset) keeps the default. */
+function defined<T extends object>(section: T | undefined): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(section ?? {}).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -384,8 +398,9 @@ interface RuleOutcome {
  *   baseline: minutes(30, 1000, 1, 118),
  *   candidateShare: 0.1,
  * })
- * // { phase: "Unhealthy", findings: [{ rule: "fault-rate", severity: "regression",
- * //   message: "fault rate 5.0% vs 0.11% on the old version during the bake (z = 28.0, …)", … }] }
+ * // { phase: "Unhealthy", findings: [{ rule: "fault-rate", severity: "regression", message:
+ * //   "fault rate 5.0% vs 0.11% on the old version during the bake (z = 32.9, exact-test z = 23.1,
+ * //   threshold 4)", statistic: { candidateRequests: 3000, candidateFaults: 150, z: 32.89, … } }] }
  */
 export function detectAnomalies(
   input: AnomalyInput,
@@ -450,7 +465,7 @@ function references(input: AnomalyInput): References {
   };
   const control = input.control;
   const controlShare = 1 - input.candidateShare;
-  if (!control || control.length === 0 || controlShare <= 0) return { baseline };
+  if (!control || control.length === 0 || controlShare < input.candidateShare) return { baseline };
   return {
     baseline,
     control: { samples: control, share: controlShare, where: "on the old version during the bake" },
@@ -458,9 +473,8 @@ function references(input: AnomalyInput): References {
 }
 
 /**
- * The control when it has enough data for the rule (it shares the bake's minutes, so
- * time-of-day swings and shared incidents cancel out), else the baseline: a 95% one-box leaves a
- * control too small to judge by, while the scope before the deploy had all the traffic.
+ * The control (when {@link references} kept it) if it has enough data for the rule: it shares
+ * the bake's minutes, so time-of-day swings and shared incidents cancel out. Else the baseline.
  */
 function pick(refs: References, enough: (ref: Reference) => boolean): Reference {
   return refs.control && enough(refs.control) ? refs.control : refs.baseline;

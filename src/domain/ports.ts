@@ -121,11 +121,8 @@ export interface AlarmSource {
 }
 
 /** One minute of one version's traffic in one scope. */
-export interface MinuteSample {
-  requests: number;
-  faults: number;
-  p99Ms: number;
-}
+export type { MinuteSample } from "./anomaly.ts";
+import type { MinuteSample } from "./anomaly.ts";
 
 export interface MetricQuery {
   pipeline: Pipeline;

@@ -62,7 +62,8 @@ export class CloudWatchMetricSource implements MetricSource {
       samples.push({
         requests: series.get("requests")?.get(t) ?? 0,
         faults: series.get("faults")?.get(t) ?? 0,
-        p99Ms: series.get("p99")?.get(t) ?? 0,
+        // A minute without a p99 datapoint is unknown, not fast: NaN is ignored by the detector.
+        p99Ms: series.get("p99")?.get(t) ?? Number.NaN,
       });
     }
     return samples;
