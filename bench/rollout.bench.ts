@@ -182,6 +182,71 @@ try {
   console.log(
     `  scopes on v2: ${onNew} of ${Object.keys(f.scopes).length} (${Object.values(f.scopes).filter((s) => s.percent !== undefined).length} at their one-box share)`,
   );
+  await gates();
 } finally {
   await ddb.stop();
+}
+
+/**
+ * Safety gates: how fast an alarm event becomes a rollback (simulated time from the alarm's
+ * state change to rollback-started), and the work per deploy step for 1-hour vs 4-hour bakes
+ * (it must not grow with the bake: Wait states, no polling).
+ */
+async function gates() {
+  const start = new Date("2025-03-03T09:00:00.000Z");
+  const single = (bakeMinutes: number) =>
+    parsePipeline({
+      name: "payments",
+      alarms: ["payments-{stage}-{region}-{az}-errors"],
+      stages: [
+        {
+          name: "prod-1",
+          regions: [{ region: "eu-west-1", azs: ["euw1-az1", "euw1-az2", "euw1-az3"] }],
+          oneBox: true,
+          bake: { minutes: bakeMinutes },
+        },
+      ],
+    });
+  console.log("");
+  console.log("safety gates:");
+  // The one-box deploy finishes at +2 min; its bake runs to +62 min. The alarm fires at +30 min.
+  const latencies: number[] = [];
+  for (let i = 0; i < MEASURED_RUNS; i++) {
+    const alarmAt = new Date(start.getTime() + (30 + i) * 60_000);
+    const r = await simulate({
+      pipeline: single(60),
+      fromVersion: "v1",
+      version: "v2",
+      start,
+      dynamo,
+      alarms: [{ name: "payments-prod-1-eu-west-1-euw1-az1-errors", from: alarmAt }],
+    });
+    const rb = r.timeline.find((e) => e.event === "rollback-started");
+    latencies.push(rb ? Date.parse(rb.at) - alarmAt.getTime() : Number.NaN);
+  }
+  console.log(
+    `  alarm to rollback-started: median ${median(latencies)} ms simulated (max ${Math.max(...latencies)} ms) over ${MEASURED_RUNS} runs; target under 1000 ms: ${median(latencies) < 1000 ? "met" : "NOT met"}`,
+  );
+  const perStep: string[] = [];
+  const counts: number[] = [];
+  for (const minutes of [60, 240]) {
+    const r = await simulate({
+      pipeline: single(minutes),
+      fromVersion: "v1",
+      version: "v2",
+      start,
+      dynamo,
+    });
+    const steps = r.stats.deploySteps;
+    const timers = r.stats.timersFired / steps;
+    const calls = invocationsOf(r) / steps;
+    counts.push(timers, calls);
+    perStep.push(
+      `${minutes / 60} h bake: ${fmt(timers)} timers fired, ${fmt(calls)} handler invocations per deploy step`,
+    );
+  }
+  for (const line of perStep) console.log(`  ${line}`);
+  console.log(
+    `  work per deploy step independent of bake length: ${counts[0] === counts[2] && counts[1] === counts[3] ? "yes" : "NO"}`,
+  );
 }
