@@ -11,7 +11,7 @@ import {
   recheckSeconds,
   resolveAlarmNames,
 } from "../domain/blockers.ts";
-import { DEFAULT_RECHECK_MINUTES, orgAlarmsOf } from "../domain/installation.ts";
+import { DEFAULT_RECHECK_MINUTES, type Installation, orgAlarmsOf } from "../domain/installation.ts";
 import type { Run, ScopeState, TimelineEvent } from "../domain/model.ts";
 import type { DeployStep } from "../domain/planner.ts";
 import { parseScopeId } from "../domain/scope.ts";
@@ -34,12 +34,12 @@ async function currentBlockers(
   run: Run,
   ctx: StageContext,
   step: DeployStep,
+  config: Installation,
 ): Promise<Blocker[]> {
   const scope = parseScopeId(step.scope);
   const pipeline = run.definition;
   const stage = pipeline.stages.find((s) => s.name === ctx.stage);
   const at = deps.clock.now();
-  const config = await deps.store.getInstallation();
   const appNames = resolveAlarmNames(
     [...(pipeline.alarms ?? []), ...(step.kind === "one-box" ? (pipeline.oneBoxAlarms ?? []) : [])],
     pipeline.name,
@@ -95,7 +95,8 @@ export async function checkGate(
   step: DeployStep,
   current: ScopeState,
 ): Promise<GateResult> {
-  const blockers = await currentBlockers(deps, run, ctx, step);
+  const config = await deps.store.getInstallation();
+  const blockers = await currentBlockers(deps, run, ctx, step, config);
   const at = deps.clock.now();
   const iso = at.toISOString();
   const reason = describeBlockers(blockers);
@@ -121,7 +122,6 @@ export async function checkGate(
     const marker = { reason, since: iso, kinds: [...new Set(blockers.map((b) => b.kind))] };
     await recordBlocked(deps, ctx, step, current, marker, iso, `blocked: ${reason}`, events);
   }
-  const config = await deps.store.getInstallation();
   const interval = (config.blockerRecheckMinutes ?? DEFAULT_RECHECK_MINUTES) * 60;
   return { blocked: true, reason, recheckSeconds: recheckSeconds(blockers, at, interval) };
 }
