@@ -15,7 +15,7 @@ import { DEFAULT_RECHECK_MINUTES, type Installation, orgAlarmsOf } from "../doma
 import type { Run, ScopeState, TimelineEvent } from "../domain/model.ts";
 import type { DeployStep } from "../domain/planner.ts";
 import { parseScopeId } from "../domain/scope.ts";
-import { checkTimeWindows } from "../domain/time-windows.ts";
+import { checkTimeWindows, type WindowVerdict } from "../domain/time-windows.ts";
 import type { Deps } from "./deps.ts";
 import { scopeEventBusEvent } from "./events.ts";
 import type { StageContext } from "./stage-steps.ts";
@@ -54,12 +54,23 @@ async function currentBlockers(
       [...byRegion].map(([region, names]) => deps.alarms.describe(names, region, at)),
     )
   ).flat();
-  const window = checkTimeWindows(
-    stage?.timeWindows ?? pipeline.timeWindows,
-    scope.region,
-    at,
-    config.regions,
-  );
+  let window: WindowVerdict;
+  try {
+    window = checkTimeWindows(
+      stage?.timeWindows ?? pipeline.timeWindows,
+      scope.region,
+      at,
+      config.regions,
+    );
+  } catch (err) {
+    // A region without a known time zone or calendar is a configuration problem: hold the step
+    // (visible, with the reason) rather than deploy outside a window or roll back.
+    window = {
+      allowed: false,
+      kind: "outside-window",
+      reason: `cannot evaluate time windows: ${(err as Error).message}`,
+    };
+  }
   const blocks = await deps.store.listBlocks();
   return findBlockers({ pipeline: pipeline.name, scope, at, appAlarms, orgAlarms, window, blocks });
 }

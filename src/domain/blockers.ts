@@ -111,17 +111,19 @@ export function describeBlockers(blockers: Blocker[]): string {
 }
 
 /**
- * How long to wait before checking again: until the blockers are known to end when they all
- * have an end (a time window opens at a known instant: no polling in between), otherwise the
- * recheck interval, whichever is sooner.
+ * How long to wait before checking again. When every blocker is a time window with a known
+ * opening, exactly until then (no polling in between: a window cannot open early). Otherwise
+ * the recheck interval, or less when every blocker is known to end sooner — an engineer may
+ * lift a manual block or an alarm may clear at any time, so never longer than the interval.
  */
 export function recheckSeconds(blockers: Blocker[], at: Date, intervalSeconds: number): number {
   const ends = blockers.map((b) => b.until?.getTime());
-  if (ends.every((e): e is number => e !== undefined)) {
-    const latest = Math.max(...ends);
-    return Math.max(1, Math.ceil((latest - at.getTime()) / 1000));
-  }
-  return Math.max(1, intervalSeconds);
+  const known = ends.every((e): e is number => e !== undefined);
+  const untilAll = known
+    ? Math.max(1, Math.ceil((Math.max(...ends) - at.getTime()) / 1000))
+    : undefined;
+  if (untilAll !== undefined && blockers.every((b) => b.kind === "time-window")) return untilAll;
+  return Math.max(1, Math.min(intervalSeconds, untilAll ?? intervalSeconds));
 }
 
 /**

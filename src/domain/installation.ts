@@ -5,12 +5,12 @@
  * pipelines (strict, every problem with its path).
  */
 import { z } from "zod";
-import { formatPath, PipelineValidationError, type Problem } from "./pipeline.ts";
+import { collectProblems, PipelineValidationError } from "./pipeline.ts";
 import { regionOverridesSchema } from "./time-windows.ts";
 
 const orgAlarm = z.union(
   [
-    z.string().min(1),
+    z.string().min(1, { error: "must be a non-empty alarm name" }),
     z
       .object({
         name: z
@@ -68,9 +68,9 @@ export function orgAlarmsOf(
 export function parseInstallation(input: unknown, source = "installation config"): Installation {
   const result = installationSchema.safeParse(input);
   if (result.success) return result.data;
-  const problems: Problem[] = result.error.issues.map((i) => ({
-    path: formatPath(i.path),
-    message: i.code === "unrecognized_keys" ? `unknown field ${i.keys.join(", ")}` : i.message,
-  }));
-  throw new PipelineValidationError(source, problems);
+  throw new PipelineValidationError(
+    source,
+    collectProblems(result.error.issues, input),
+    "installation config",
+  );
 }

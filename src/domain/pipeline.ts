@@ -69,7 +69,9 @@ const bake = z
   })
   .strict()
   .superRefine((b, ctx) => {
-    if (b.maxMinutes !== undefined && b.maxMinutes < b.minutes) {
+    // Only compare well-formed values: a malformed one already has its own problem.
+    const wellFormed = (n: unknown) => Number.isInteger(n) && (n as number) >= 1;
+    if (wellFormed(b.maxMinutes) && wellFormed(b.minutes) && (b.maxMinutes as number) < b.minutes) {
       ctx.addIssue({
         code: "custom",
         path: ["maxMinutes"],
@@ -273,10 +275,10 @@ export class PipelineValidationError extends Error {
   constructor(
     readonly source: string,
     readonly problems: Problem[],
+    /** What was invalid, for the message: a pipeline, an installation config. */
+    what = "pipeline",
   ) {
-    super(
-      `${source}: invalid pipeline\n${problems.map((p) => `  ${formatProblem(p)}`).join("\n")}`,
-    );
+    super(`${source}: invalid ${what}\n${problems.map((p) => `  ${formatProblem(p)}`).join("\n")}`);
   }
 }
 
@@ -305,7 +307,8 @@ function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
   return v;
 }
 
-function collectProblems(
+/** Every problem of a failed parse, with its path (unknown fields named one by one). */
+export function collectProblems(
   issues: readonly Issue[],
   root: unknown,
   base: PropertyKey[] = [],

@@ -114,8 +114,10 @@ export const timeWindowsSchema = z
       ),
     holidays: z
       .boolean({ error: "must be true or false" })
-      .default(false)
-      .describe("When true, the region's public holidays (whole local days) are not allowed."),
+      .optional()
+      .describe(
+        "Default false. When true, the region's public holidays (whole local days) are not allowed.",
+      ),
     freezes: z
       .array(freezeSchema, { error: "must be a list of freezes" })
       .optional()

@@ -130,7 +130,7 @@ describe("breakwater simulate", () => {
     expect(code).toBe(EXIT.rolledBack);
     expect(stdout).toContain("── stage prod-1 ──");
     expect(stdout).toMatch(/prod-1\/eu-north-1\/eun1-az1\s+one-box\s+deploy v2 to 10% of traffic/);
-    expect(stdout).toMatch(/one-box\s+unhealthy: .*LatencyP99/);
+    expect(stdout).toMatch(/one-box\s+unhealthy: detector latency: median p99 \d+ ms vs \d+ ms /);
     expect(stdout).toMatch(/prod-1\/eu-north-1\/eun1-az1\s+v1\s+rolled-back/);
     expect(stdout).toContain("outcome: rolled-back");
   });
@@ -233,6 +233,9 @@ describe("breakwater simulate", () => {
     );
     expect(stdout).toContain("── stage prod-2 ──");
     expect(stdout).toMatch(/use1-az2\s+full\s+rolling back to v1/);
-    expect(stdout).toContain("outcome: rolled-back (prod-2/us-east-1/use1-az2 rolled back)");
+    // The outcome names the scope and why it rolled back (the detector's finding).
+    expect(stdout).toContain(
+      "outcome: rolled-back (prod-2/us-east-1/use1-az2 rolled back (detector fault-rate: fault rate ",
+    );
   }, 120_000);
 });

@@ -91,6 +91,27 @@ describe("time windows", () => {
     // Monday 10:00 in Sydney (UTC+11 in January) is Sunday 23:00 UTC: next Monday's window.
     expect(prod?.at).toBe("2026-01-18T23:00:00.000Z");
   });
+
+  it("holds (never deploys, never rolls back) a region whose local time cannot be known", async () => {
+    const pipeline = parsePipeline({
+      name: "billing",
+      timeWindows: { allowed: [{ days: ["mon"], from: "09:00", to: "17:00" }] },
+      stages: [{ name: "prod-1", regions: ["xx-mars-1"], bake: { minutes: 10 } }],
+    });
+    const result = await simulate({
+      pipeline,
+      fromVersion: "v1",
+      version: "v2",
+      start: at("2026-01-12T09:00:00Z"),
+      horizon: at("2026-01-12T10:00:00Z"),
+      dynamo: dynamoClient(),
+    });
+    expect(result.outcome).toBe("blocked");
+    expect(result.reason).toContain("cannot evaluate time windows");
+    expect(result.reason).toContain("xx-mars-1");
+    expect(events(result.timeline, "deploy-started")).toHaveLength(0);
+    expect(result.rolledBack).toEqual([]);
+  });
 });
 
 describe("organisation alarms", () => {

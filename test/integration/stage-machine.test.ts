@@ -161,7 +161,11 @@ describe("stage state machine, locally", () => {
       "v1 rolling-back breakwater/rollback",
       "v1 rolled-back breakwater/rollback",
     ]);
-    expect(history[3]?.cause).toMatch(/FaultRate/);
+    // The rollback names the built-in detector's finding, with its numbers.
+    expect(history[3]?.cause).toMatch(
+      /^run orders-api@v2: rolling back v2 -> v1: unhealthy: detector fault-rate: fault rate \d+(\.\d+)?% vs \d+(\.\d+)?% /,
+    );
+    expect(run?.haltDetail).toMatch(/^detector fault-rate: fault rate /);
   });
 
   it("rolls back a scope whose deploy the target reports failed", async () => {
@@ -286,6 +290,15 @@ describe("stage state machine, locally", () => {
       timelines.push(JSON.stringify(await p.store.timeline("orders-api@v2")));
     }
     expect(new Set(timelines).size).toBe(1);
-    expect(timelines[0]).toContain("LatencyP99");
+    const timeline = JSON.parse(timelines[0] ?? "[]") as {
+      scope: string;
+      outcome?: string;
+      reason?: string;
+    }[];
+    expect(
+      timeline
+        .filter((e) => e.outcome === "Unhealthy")
+        .map((e) => [e.scope, e.reason?.split(":")[0]]),
+    ).toEqual([["prod-1/eu-west-1", "detector latency"]]);
   });
 });

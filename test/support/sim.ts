@@ -14,12 +14,12 @@ import { runIdFor } from "../../src/app/runs.ts";
 import type { HistoryEntry, Run, ScopeState, TimelineEvent } from "../../src/domain/model.ts";
 import type { Pipeline } from "../../src/domain/pipeline.ts";
 import type {
-  AlarmObservation,
-  AlarmSource,
   Deployer,
   DeploymentRequest,
   DeploymentStatus,
-  HealthQuery,
+  MetricQuery,
+  MetricSource,
+  MinuteSample,
 } from "../../src/domain/ports.ts";
 import { pipelineScopes } from "../../src/domain/scope.ts";
 import { createLocalControlPlane } from "../../src/local/control-plane.ts";
@@ -39,8 +39,8 @@ export interface SimOptions {
    * one region's bake verdict strictly before another region's step ends.
    */
   durationsFor?: (region: string) => Durations | undefined;
-  /** Another stage state machine definition (tests of the tests: a deliberately broken one). */
-  asl?: string;
+  /** Other state machine definitions (tests of the tests: a deliberately broken one). */
+  asl?: { stage?: string; rollback?: string };
 }
 
 export interface SimOutcome {
@@ -64,10 +64,12 @@ export interface SimOutcome {
 }
 
 /**
- * A deploy target and alarm source that sends each region to its own simulated fleet, so
- * regions can deploy at different speeds. Every fleet knows every scope and every fault.
+ * A deploy target and metric source that sends each region to its own simulated fleet, so
+ * regions can deploy at different speeds. Every fleet knows every scope and every fault; a
+ * scope's metrics come from its own region's fleet, the one that deployed it (its serving
+ * history is the truth the detector judges).
  */
-class RegionalFleet implements Deployer, AlarmSource {
+class RegionalFleet implements Deployer, MetricSource {
   private readonly fleets = new Map<string, SimulatedFleet>();
 
   constructor(
@@ -92,8 +94,8 @@ class RegionalFleet implements Deployer, AlarmSource {
     return this.fleetFor(req.scope.region).status(req);
   }
 
-  alarmsFor(q: HealthQuery): Promise<AlarmObservation[]> {
-    return this.fleetFor(q.scope.region).alarmsFor(q);
+  minutes(q: MetricQuery): Promise<MinuteSample[] | undefined> {
+    return this.fleetFor(q.scope.region).minutes(q);
   }
 }
 

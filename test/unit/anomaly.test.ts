@@ -189,7 +189,7 @@ const trafficRows: Row[] = [
     },
     phase: "Unhealthy",
     regressions: ["traffic-drop"],
-    message: /2\.0% of the 1,000\/min expected .* on the old version before the deploy/,
+    message: /4\.8% of the 1,000\/min expected .* on the old version before the deploy/,
   },
   {
     name: "a control at 100% candidate share has no share and is ignored",
@@ -202,7 +202,17 @@ const trafficRows: Row[] = [
     phase: "Healthy",
   },
   {
-    name: "a control too small to judge by (95% one-box) falls back to the baseline",
+    name: "a 98% step whose split is 13 points off is not a drop (its 2% control is no yardstick)",
+    input: {
+      candidate: wavy(30, 850, 1, 120),
+      control: wavy(30, 150, 0, 120),
+      baseline: wavy(30, 1000, 1, 120),
+      candidateShare: 0.98,
+    },
+    phase: "Healthy",
+  },
+  {
+    name: "a control smaller than the candidate (95% step) gives way to the baseline",
     input: {
       candidate: flat(10, 19, 0, 120),
       control: flat(10, 3, 0, 120),
@@ -539,7 +549,7 @@ describe("detectAnomalies", () => {
   });
 
   it("merges overrides section by section", () => {
-    const rules = resolveAnomalyRules({ faultRate: { minZ: 5 } });
+    const rules = resolveAnomalyRules({ faultRate: { minZ: 5, minRatio: undefined } });
     expect(rules.faultRate).toEqual({ ...DEFAULT_ANOMALY_RULES.faultRate, minZ: 5 });
     expect(rules.latency).toEqual(DEFAULT_ANOMALY_RULES.latency);
   });
@@ -826,7 +836,9 @@ const regressedScopeArb = fc
   })
   .map(({ baselineLength, candidateRate, inject, ...s }) => {
     const rate =
-      inject === "fault-rate" ? Math.max(candidateRate, 2000 / s.bakeMinutes) : candidateRate;
+      inject === "fault-rate"
+        ? Math.max(candidateRate, 2000 / 0.85 / s.bakeMinutes)
+        : candidateRate;
     const scope: Scope = {
       ...s,
       scopeRate: rate / s.candidateShare,

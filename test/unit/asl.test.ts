@@ -1,6 +1,12 @@
 import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
-import { placeholdersIn, readStageAsl, substitute, taskResources } from "../../src/app/asl.ts";
+import {
+  placeholdersIn,
+  readRollbackAsl,
+  readStageAsl,
+  substitute,
+  taskResources,
+} from "../../src/app/asl.ts";
 
 interface ValidationResult {
   isValid: boolean;
@@ -15,9 +21,6 @@ const aslValidator = createRequire(import.meta.url)("asl-validator") as (
 
 type State = Record<string, unknown> & { Type: string };
 type StateMachine = { States: Record<string, State> } & Record<string, unknown>;
-
-const text = readStageAsl();
-const definition = () => JSON.parse(text) as StateMachine;
 
 const FUNCTION_ARNS = [
   "DeployFunctionArn",
@@ -47,7 +50,46 @@ function allStates(machine: { States: Record<string, State> }, prefix = ""): [st
   });
 }
 
-describe("statemachines/stage.asl.json", () => {
+/** `${Name}`, as written in the definitions. */
+const placeholder = (name: string) => `\${${name}}`;
+
+interface AslFile {
+  file: string;
+  text: string;
+  /** The placeholders the file uses: all five for the stage, a subset for the rollback. */
+  placeholders: string[];
+  /** States that must be there (nested ones by path). */
+  mustHave: string[];
+}
+
+const FILES: AslFile[] = [
+  {
+    file: "statemachines/stage.asl.json",
+    text: readStageAsl(),
+    placeholders: FUNCTION_ARNS,
+    mustHave: [
+      "Plan",
+      "FinishStage",
+      "Regions > Phases > Steps > StartDeploy",
+      "Regions > Phases > Steps > WaitWhileBlocked",
+      "Regions > Phases > Steps > Evaluate",
+      "Regions > Phases > Steps > ExtendBake",
+      "Regions > Phases > Steps > RecordInconclusive",
+      "Regions > Phases > Steps > StepSuperseded",
+      "Regions > Phases > Steps > StartRollback",
+    ],
+  },
+  {
+    file: "statemachines/rollback.asl.json",
+    text: readRollbackAsl(),
+    placeholders: ["RollbackFunctionArn"],
+    mustHave: ["InitRollback", "StartRollback", "CheckRollback", "RolledBack", "RollbackFailed"],
+  },
+];
+
+describe.each(FILES)("$file", ({ text, placeholders, mustHave }) => {
+  const definition = () => JSON.parse(text) as StateMachine;
+
   it("is valid ASL (asl-validator, with ARN and path checks) once its placeholders are substituted", () => {
     const result = aslValidator(JSON.parse(substitute(text, dummyArns)), {
       checkArn: true,
@@ -59,16 +101,19 @@ describe("statemachines/stage.asl.json", () => {
 
   it("the validator is not vacuous: a dangling Next is reported", () => {
     const broken = JSON.parse(substitute(text, dummyArns)) as StateMachine;
-    (broken.States.Plan as State).Next = "NoSuchState";
+    const start = broken.States[broken.StartAt as string] as State;
+    expect(start.Next, "the first state goes on to another").toEqual(expect.any(String));
+    start.Next = "NoSuchState";
     const result = aslValidator(broken, { checkArn: true, checkPaths: true });
     expect(result.isValid).toBe(false);
     expect(result.errorsText("\n")).toContain("NoSuchState");
   });
 
-  it("uses exactly the five function ARN placeholders, and every one of them", () => {
-    expect(placeholdersIn(text)).toEqual(FUNCTION_ARNS);
+  it("uses only function ARN placeholders of the stack's five, and every one it declares", () => {
+    expect(placeholdersIn(text)).toEqual(placeholders);
+    expect(placeholders.every((p) => FUNCTION_ARNS.includes(p))).toBe(true);
     const resources = new Set(taskResources(definition()).values());
-    expect([...resources].sort()).toEqual(FUNCTION_ARNS.map((p) => `\${${p}}`));
+    expect([...resources].sort()).toEqual(placeholders.map(placeholder));
   });
 
   it("contains no literal ARN: every ARN comes from DefinitionSubstitutions", () => {
@@ -78,19 +123,19 @@ describe("statemachines/stage.asl.json", () => {
   it("substitute() fills every placeholder and refuses a missing one", () => {
     const filled = substitute(text, dummyArns);
     expect(placeholdersIn(filled)).toEqual([]);
-    const { PlanFunctionArn: _, ...missingPlan } = dummyArns;
-    expect(() => substitute(text, missingPlan)).toThrow(
-      /^no substitution for \$\{PlanFunctionArn\}$/,
-    );
+    for (const name of placeholders) {
+      const { [name]: _, ...missing } = dummyArns;
+      expect(() => substitute(text, missing)).toThrow(
+        new RegExp(`^no substitution for \\$\\{${name}\\}$`),
+      );
+    }
   });
 
   const states = allStates(definition());
 
-  it("walks the nested Map states", () => {
+  it("has its states, nested ones included", () => {
     const names = states.map(([path]) => path);
-    expect(names).toContain("Regions > Phases > Steps > StartDeploy");
-    expect(names).toContain("FinishStage");
-    expect(states.length).toBeGreaterThan(20);
+    for (const name of mustHave) expect(names).toContain(name);
   });
 
   it.each(states)("state %s has a non-empty Comment", (_, state) => {
@@ -99,6 +144,10 @@ describe("statemachines/stage.asl.json", () => {
   });
 
   const tasks = states.filter(([, state]) => state.Type === "Task");
+
+  it("has Task states", () => {
+    expect(tasks.length).toBeGreaterThan(0);
+  });
 
   it.each(tasks)("Task %s has a Retry and a TimeoutSeconds", (_, state) => {
     expect(Array.isArray(state.Retry) && state.Retry.length > 0).toBe(true);
@@ -147,5 +196,55 @@ describe("statemachines/stage.asl.json", () => {
     expect(text).not.toContain("JSONata");
     expect(text).not.toMatch(/\{%/);
     expect(text).not.toMatch(/\.waitForTaskToken|\.sync/);
+  });
+});
+
+describe("the stage machine routes every verdict of its tasks", () => {
+  const steps = new Map(
+    allStates(JSON.parse(readStageAsl()) as StateMachine)
+      .filter(([path]) => path.startsWith("Regions > Phases > Steps > "))
+      .map(([path, state]) => [path.slice("Regions > Phases > Steps > ".length), state]),
+  );
+  const targets = (name: string) => {
+    const state = steps.get(name) as State & { Choices: { Next: string }[]; Default?: string };
+    return [...state.Choices.map((c) => c.Next), state.Default];
+  };
+
+  it("a blocked deploy step waits (recheckSeconds) and checks again", () => {
+    expect(targets("DeployStarted?")).toContain("WaitWhileBlocked");
+    const wait = steps.get("WaitWhileBlocked");
+    expect(wait).toMatchObject({
+      Type: "Wait",
+      SecondsPath: "$.deploy.recheckSeconds",
+      Next: "StartDeploy",
+    });
+  });
+
+  it("Extend bakes longer (extendSeconds) and judges again; Inconclusive records without a rollback; Superseded ends the branch", () => {
+    expect(targets("Healthy?")).toEqual(
+      expect.arrayContaining(["RecordStep", "ExtendBake", "RecordInconclusive", "StepSuperseded"]),
+    );
+    expect(steps.get("ExtendBake")).toMatchObject({
+      Type: "Wait",
+      SecondsPath: "$.health.extendSeconds",
+      Next: "Evaluate",
+    });
+    expect(steps.get("RecordInconclusive")).toMatchObject({
+      Type: "Task",
+      Resource: placeholder("RecordFunctionArn"),
+      Parameters: { action: "step", "reasons.$": "$.health.reasons" },
+    });
+    expect(steps.get("StepSuperseded")?.Type).toBe("Succeed");
+    expect(targets("DeployDone?")).toContain("StepSuperseded");
+  });
+
+  it("passes deployStartedAt from the deploy step to CheckDeploy and Evaluate", () => {
+    expect(steps.get("CheckDeploy")?.Parameters).toMatchObject({
+      "deployStartedAt.$": "$.deploy.deployStartedAt",
+    });
+    expect(steps.get("Evaluate")?.Parameters).toMatchObject({
+      "deployStartedAt.$": "$.deploy.deployStartedAt",
+      "bakeStartedAt.$": "$.deploy.bakeStartedAt",
+    });
   });
 });

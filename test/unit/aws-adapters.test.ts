@@ -5,16 +5,22 @@ import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from "@aws-s
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  CloudWatchAlarmSource,
-  resolveAlarmName,
-} from "../../src/adapters/aws/cloudwatch-alarms.ts";
+import { CloudWatchAlarmSource } from "../../src/adapters/aws/cloudwatch-alarms.ts";
 import { EventBridgePublisher } from "../../src/adapters/aws/event-bus.ts";
 import { LambdaDeployer } from "../../src/adapters/aws/lambda-deployer.ts";
-import { executionName, SfnWorkflowStarter } from "../../src/adapters/aws/step-functions.ts";
+import {
+  executionName,
+  rollbackExecutionName,
+  SfnWorkflowStarter,
+} from "../../src/adapters/aws/step-functions.ts";
+import { resolveAlarmName, resolveAlarmNames } from "../../src/domain/blockers.ts";
 import { InvalidInputError, TransientError } from "../../src/domain/errors.ts";
 import { type Pipeline, parsePipeline } from "../../src/domain/pipeline.ts";
-import type { DeploymentRequest, HealthQuery } from "../../src/domain/ports.ts";
+import type {
+  AlarmSource,
+  DeploymentRequest,
+  RollbackExecutionInput,
+} from "../../src/domain/ports.ts";
 import { parseScopeId } from "../../src/domain/scope.ts";
 
 const credentials = { accessKeyId: "test", secretAccessKey: "test" };
@@ -33,30 +39,7 @@ function pipeline(extra: Record<string, unknown> = {}): Pipeline {
   });
 }
 
-describe("CloudWatchAlarmSource", () => {
-  const cw = mockClient(CloudWatchClient);
-  const regions: string[] = [];
-  const source = new CloudWatchAlarmSource((region) => {
-    regions.push(region);
-    return new CloudWatchClient({ region, credentials });
-  });
-  beforeEach(() => {
-    cw.reset();
-    regions.length = 0;
-  });
-
-  const query = (alarms: string[] | undefined, scope: string): HealthQuery => ({
-    pipeline: pipeline(alarms ? { alarms } : {}),
-    scope: parseScopeId(scope),
-    version: "v2",
-    kind: "full",
-    from: new Date("2024-05-01T10:00:00Z"),
-    to: new Date("2024-05-01T11:00:00Z"),
-  });
-
-  const requestedNames = () =>
-    cw.commandCalls(DescribeAlarmsCommand).flatMap((c) => c.args[0].input.AlarmNames ?? []);
-
+describe("resolveAlarmName(s): the pipeline's alarm templates for one scope", () => {
   it.each([
     [
       "{pipeline}-{stage}-{region}-faults",
@@ -76,7 +59,60 @@ describe("CloudWatchAlarmSource", () => {
     expect(resolveAlarmName(template, "orders-api", parseScopeId(scope))).toBe(expected);
   });
 
-  it("asks the scope's region for the resolved alarms, metric and composite", async () => {
+  it("resolves every template, in order, skipping {az} templates for a region scope", () => {
+    const templates = ["{pipeline}-{stage}-{region}-faults", "{az}-latency", "{scope} health"];
+    expect(
+      resolveAlarmNames(templates, "orders-api", parseScopeId("prod-1/eu-north-1/eun1-az1")),
+    ).toEqual([
+      "orders-api-prod-1-eu-north-1-faults",
+      "eun1-az1-latency",
+      "prod-1/eu-north-1/eun1-az1 health",
+    ]);
+    expect(resolveAlarmNames(templates, "orders-api", parseScopeId("prod-1/us-west-2"))).toEqual([
+      "orders-api-prod-1-us-west-2-faults",
+      "prod-1/us-west-2 health",
+    ]);
+  });
+
+  it("names a resolved alarm once when several templates resolve to it", () => {
+    expect(
+      resolveAlarmNames(
+        ["{stage}-faults", "prod-1-faults"],
+        "orders-api",
+        parseScopeId("prod-1/us-west-2"),
+      ),
+    ).toEqual(["prod-1-faults"]);
+  });
+
+  it.each([
+    ["no alarms configured", undefined],
+    ["no templates", []],
+    ["only {az} templates on a region scope", ["{az}-latency"]],
+  ])("%s: no names", (_, templates) => {
+    expect(resolveAlarmNames(templates, "orders-api", parseScopeId("prod-1/us-west-2"))).toEqual(
+      [],
+    );
+  });
+});
+
+describe("CloudWatchAlarmSource", () => {
+  const cw = mockClient(CloudWatchClient);
+  const regions: string[] = [];
+  // Used through the port, as the application services use it.
+  const source: AlarmSource = new CloudWatchAlarmSource((region) => {
+    regions.push(region);
+    return new CloudWatchClient({ region, credentials });
+  });
+  beforeEach(() => {
+    cw.reset();
+    regions.length = 0;
+  });
+  const at = new Date("2024-05-01T11:00:00Z");
+
+  const requestedNames = () =>
+    cw.commandCalls(DescribeAlarmsCommand).flatMap((c) => c.args[0].input.AlarmNames ?? []);
+
+  it("asks the given region for the named alarms, metric and composite, and answers in order", async () => {
     cw.on(DescribeAlarmsCommand).resolves({
       MetricAlarms: [
         { AlarmName: "orders-api-prod-1-eu-north-1-faults", StateValue: "OK" },
@@ -88,20 +124,16 @@ describe("CloudWatchAlarmSource", () => {
       ],
       CompositeAlarms: [{ AlarmName: "prod-1/eu-north-1/eun1-az1 health", StateValue: "OK" }],
     });
-    const result = await source.alarmsFor(
-      query(
-        ["{pipeline}-{stage}-{region}-faults", "{az}-latency", "{scope} health"],
-        "prod-1/eu-north-1/eun1-az1",
-      ),
-    );
-    expect(regions).toEqual(["eu-north-1"]);
-    const input = cw.commandCalls(DescribeAlarmsCommand)[0]?.args[0].input;
-    expect(input?.AlarmTypes).toEqual(["MetricAlarm", "CompositeAlarm"]);
-    expect(input?.AlarmNames).toEqual([
+    const names = [
       "orders-api-prod-1-eu-north-1-faults",
       "eun1-az1-latency",
       "prod-1/eu-north-1/eun1-az1 health",
-    ]);
+    ];
+    const result = await source.describe(names, "eu-north-1", at);
+    expect(regions).toEqual(["eu-north-1"]);
+    const input = cw.commandCalls(DescribeAlarmsCommand)[0]?.args[0].input;
+    expect(input?.AlarmTypes).toEqual(["MetricAlarm", "CompositeAlarm"]);
+    expect(input?.AlarmNames).toEqual(names);
     expect(result).toEqual([
       { name: "orders-api-prod-1-eu-north-1-faults", state: "OK" },
       {
@@ -113,19 +145,19 @@ describe("CloudWatchAlarmSource", () => {
     ]);
   });
 
-  it("skips {az} templates for a region scope", async () => {
+  it("answers in the order asked, whatever order CloudWatch returns", async () => {
     cw.on(DescribeAlarmsCommand).resolves({
-      MetricAlarms: [{ AlarmName: "us-west-2-faults", StateValue: "OK" }],
+      CompositeAlarms: [{ AlarmName: "b", StateValue: "ALARM" }],
+      MetricAlarms: [
+        { AlarmName: "c", StateValue: "OK" },
+        { AlarmName: "a", StateValue: "INSUFFICIENT_DATA" },
+      ],
     });
-    const result = await source.alarmsFor(
-      query(["{region}-faults", "{az}-latency"], "prod-1/us-west-2"),
-    );
-    expect(requestedNames()).toEqual(["us-west-2-faults"]);
-    expect(result).toEqual([{ name: "us-west-2-faults", state: "OK" }]);
+    const result = await source.describe(["a", "b", "c"], "us-west-2", at);
+    expect(result.map((a) => a.name)).toEqual(["a", "b", "c"]);
   });
 
   it("follows NextToken through every page", async () => {
-    const names = ["a-1", "a-2", "a-3"];
     cw.on(DescribeAlarmsCommand)
       .resolvesOnce({ MetricAlarms: [{ AlarmName: "a-1", StateValue: "OK" }], NextToken: "t1" })
       .resolvesOnce({
@@ -133,7 +165,7 @@ describe("CloudWatchAlarmSource", () => {
         NextToken: "t2",
       })
       .resolvesOnce({ MetricAlarms: [{ AlarmName: "a-3", StateValue: "INSUFFICIENT_DATA" }] });
-    const result = await source.alarmsFor(query(names, "prod-1/us-west-2"));
+    const result = await source.describe(["a-1", "a-2", "a-3"], "us-west-2", at);
     const calls = cw.commandCalls(DescribeAlarmsCommand);
     expect(calls.map((c) => c.args[0].input.NextToken)).toEqual([undefined, "t1", "t2"]);
     expect(result).toEqual([
@@ -147,22 +179,25 @@ describe("CloudWatchAlarmSource", () => {
     cw.on(DescribeAlarmsCommand).callsFake((input: { AlarmNames: string[] }) => ({
       MetricAlarms: input.AlarmNames.map((n) => ({ AlarmName: n, StateValue: "OK" })),
     }));
-    const names = Array.from({ length: 150 }, (_, i) => `alarm-${i}-{region}`);
-    const result = await source.alarmsFor(query(names, "prod-1/us-west-2"));
+    const names = Array.from({ length: 150 }, (_, i) => `alarm-${i}-us-west-2`);
+    const result = await source.describe(names, "us-west-2", at);
     const sizes = cw
       .commandCalls(DescribeAlarmsCommand)
       .map((c) => c.args[0].input.AlarmNames?.length);
     expect(sizes).toEqual([100, 50]);
+    expect(requestedNames()).toEqual(names);
     expect(result).toHaveLength(150);
     expect(result.every((a) => a.state === "OK")).toBe(true);
   });
 
-  it("reports a configured alarm that does not exist as ALARM (a typo must not pass as healthy)", async () => {
+  it("reports a named alarm that does not exist as ALARM (a typo must not pass as healthy)", async () => {
     cw.on(DescribeAlarmsCommand).resolves({
       MetricAlarms: [{ AlarmName: "us-west-2-faults", StateValue: "OK" }],
     });
-    const result = await source.alarmsFor(
-      query(["{region}-faults", "{region}-latencyy"], "prod-1/us-west-2"),
+    const result = await source.describe(
+      ["us-west-2-faults", "us-west-2-latencyy"],
+      "us-west-2",
+      at,
     );
     expect(result).toEqual([
       { name: "us-west-2-faults", state: "OK" },
@@ -170,31 +205,42 @@ describe("CloudWatchAlarmSource", () => {
     ]);
   });
 
-  it("asks once for a name that several templates resolve to", async () => {
+  it("asks once for a name given twice", async () => {
     cw.on(DescribeAlarmsCommand).resolves({
       MetricAlarms: [{ AlarmName: "prod-1-faults", StateValue: "OK" }],
     });
-    const result = await source.alarmsFor(
-      query(["{stage}-faults", "prod-1-faults"], "prod-1/us-west-2"),
-    );
+    const result = await source.describe(["prod-1-faults", "prod-1-faults"], "us-west-2", at);
     expect(requestedNames()).toEqual(["prod-1-faults"]);
     expect(result).toEqual([{ name: "prod-1-faults", state: "OK" }]);
   });
 
-  it.each([
-    ["no alarms configured", undefined, "prod-1/us-west-2"],
-    ["only {az} templates on a region scope", ["{az}-latency"], "prod-1/us-west-2"],
-  ])("%s: [] without calling CloudWatch", async (_, alarms, scope) => {
-    expect(await source.alarmsFor(query(alarms, scope))).toEqual([]);
+  it("no names: [] without calling CloudWatch", async () => {
+    expect(await source.describe([], "us-west-2", at)).toEqual([]);
     expect(cw.calls()).toHaveLength(0);
     expect(regions).toEqual([]);
+  });
+
+  it("the pipeline's templates, resolved for a region scope, skip {az} alarms", async () => {
+    cw.on(DescribeAlarmsCommand).resolves({
+      MetricAlarms: [{ AlarmName: "us-west-2-faults", StateValue: "OK" }],
+    });
+    const p = pipeline({ alarms: ["{region}-faults", "{az}-latency"] });
+    const names = resolveAlarmNames(p.alarms, p.name, parseScopeId("prod-1/us-west-2"));
+    const result = await source.describe(names, "us-west-2", at);
+    expect(requestedNames()).toEqual(["us-west-2-faults"]);
+    expect(result).toEqual([{ name: "us-west-2-faults", state: "OK" }]);
   });
 });
 
 describe("SfnWorkflowStarter", () => {
   const sfn = mockClient(SFNClient);
   const arn = "arn:aws:states:us-east-1:123456789012:stateMachine:breakwater-stage";
-  const starter = new SfnWorkflowStarter(new SFNClient({ region: "us-east-1", credentials }), arn);
+  const rollbackArn = "arn:aws:states:us-east-1:123456789012:stateMachine:breakwater-rollback";
+  const starter = new SfnWorkflowStarter(
+    new SFNClient({ region: "us-east-1", credentials }),
+    arn,
+    rollbackArn,
+  );
   beforeEach(() => sfn.reset());
 
   const input = {
@@ -280,6 +326,64 @@ describe("SfnWorkflowStarter", () => {
   it("propagates other errors", async () => {
     sfn.on(StartExecutionCommand).rejects(new Error("throttled"));
     await expect(starter.startStage(input)).rejects.toThrow("throttled");
+  });
+
+  const rollback = (scope: string): RollbackExecutionInput => {
+    const ref = parseScopeId(scope);
+    return {
+      ctx: input,
+      step: {
+        scope,
+        region: ref.region,
+        ...(ref.az ? { az: ref.az } : {}),
+        kind: "full",
+        percent: 100,
+        bakeSeconds: 3600,
+      },
+      why: { kind: "alarm", details: "orders-api-faults in ALARM" },
+    };
+  };
+
+  it("starts a rollback on the rollback state machine, named per (run, scope), with its input as JSON", async () => {
+    sfn.on(StartExecutionCommand).callsFake((i: { stateMachineArn: string; name: string }) => ({
+      executionArn: `${i.stateMachineArn.replace("stateMachine", "execution")}:${i.name}`,
+      startDate: new Date(),
+    }));
+    const rb = rollback("prod-1/eu-north-1/eun1-az1");
+    const out = await starter.startRollback(rb);
+    const calls = sfn.commandCalls(StartExecutionCommand);
+    expect(calls).toHaveLength(1);
+    const sent = calls[0]?.args[0].input;
+    expect(sent?.stateMachineArn).toBe(rollbackArn);
+    expect(sent?.name).toBe(rollbackExecutionName(rb));
+    expect(sent?.name).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+    expect(JSON.parse(sent?.input ?? "null")).toEqual(rb);
+    expect(out).toEqual({
+      executionId: `${rollbackArn.replace("stateMachine", "execution")}:${sent?.name}`,
+    });
+  });
+
+  it("rollback names: deterministic, distinct per scope, never a stage execution's name", () => {
+    const a = rollback("prod-1/eu-north-1/eun1-az1");
+    const b = rollback("prod-1/eu-north-1/eun1-az2");
+    expect(rollbackExecutionName(a)).toBe(rollbackExecutionName(structuredClone(a)));
+    expect(rollbackExecutionName(a)).not.toBe(rollbackExecutionName(b));
+    // The reason does not take part: a second alarm on the same scope is the same rollback.
+    expect(rollbackExecutionName({ ...a, why: { kind: "alarm", details: "another alarm" } })).toBe(
+      rollbackExecutionName(a),
+    );
+    expect(rollbackExecutionName(a)).not.toBe(executionName(input));
+    expect(rollbackExecutionName({ ...a, ctx: long })).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+  });
+
+  it("a duplicate rollback start (ExecutionAlreadyExists) is success", async () => {
+    sfn
+      .on(StartExecutionCommand)
+      .rejects(new ExecutionAlreadyExists({ message: "Execution Already Exists", $metadata: {} }));
+    const rb = rollback("prod-1/us-west-2");
+    await expect(starter.startRollback(rb)).resolves.toEqual({
+      executionId: rollbackExecutionName(rb),
+    });
   });
 });
 

@@ -79,6 +79,8 @@ interface Harness {
 // refused with ExecutionAlreadyExists, as the service does; only the first one creates anything.
 const sfn = mockClient(SFNClient);
 const STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:breakwater-stage";
+const ROLLBACK_STATE_MACHINE =
+  "arn:aws:states:us-east-1:123456789012:stateMachine:breakwater-rollback";
 
 async function harness(): Promise<Harness> {
   const { store } = await freshStore();
@@ -101,13 +103,15 @@ async function harness(): Promise<Harness> {
     store,
     clock: { now: () => NOW },
     deployer: { start: unused("deployer.start"), status: unused("deployer.status") },
-    alarms: { alarmsFor: unused("alarms.alarmsFor") },
+    alarms: { describe: unused("alarms.describe") },
+    metrics: { minutes: unused("metrics.minutes") },
     workflows: new SfnWorkflowStarter(
       new SFNClient({
         region: "us-east-1",
         credentials: { accessKeyId: "t", secretAccessKey: "t" },
       }),
       STATE_MACHINE,
+      ROLLBACK_STATE_MACHINE,
     ),
     events: {
       publish: async (events) => {
@@ -382,6 +386,7 @@ describe("task handlers reject malformed input before touching anything", () => 
     percent: 100,
     bakeSeconds: 3600,
   };
+  const at = "2024-05-01T12:00:00.000Z";
 
   type Row = [handler: string, input: unknown, field: string];
   const rows: Row[] = [
@@ -412,7 +417,18 @@ describe("task handlers reject malformed input before touching anything", () => 
     ],
     ["plan", {}, "ctx"],
     ["plan", { ctx: { ...ctx, runId: 1 } }, "ctx.runId"],
-    ["evaluate", { ctx, step, bakeStartedAt: "yesterday" }, "bakeStartedAt"],
+    ["evaluate", { ctx, step, bakeStartedAt: "yesterday", deployStartedAt: at }, "bakeStartedAt"],
+    ["evaluate", { ctx, step, bakeStartedAt: at }, "deployStartedAt"],
+    ["evaluate", { ctx, step, bakeStartedAt: at, deployStartedAt: "noon" }, "deployStartedAt"],
+    ["deploy", { action: "status", ctx, step }, "deployStartedAt"],
+    ["deploy", { action: "status", ctx, step, deployStartedAt: 12 }, "deployStartedAt"],
+    ["record", { action: "step", ctx, step, reasons: "slow" }, "reasons"],
+    ["record", { action: "step", ctx, step, reasons: [1] }, "reasons[0]"],
+    [
+      "rollback",
+      { action: "start", ctx, step, attempt: 0, why: { kind: "alarm", details: 7 } },
+      "why.details",
+    ],
   ];
 
   const factories = {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import Ajv2020Module from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import { pipelineJsonSchema } from "../../src/domain/pipeline.ts";
 
 const repo = new URL("../../", import.meta.url);
@@ -12,7 +13,13 @@ const published = readJson("schema/pipeline.schema.json") as Record<string, unkn
 const Ajv2020 = Ajv2020Module.default;
 
 function compile() {
-  const ajv = new Ajv2020({ allErrors: true, strict: true });
+  // Strict ajv refuses a format it does not know. The schema's instants carry both
+  // `format: date-time` and the pattern zod checks; the format is checked here as zod does.
+  const ajv = new Ajv2020({
+    allErrors: true,
+    strict: true,
+    formats: { "date-time": (s: string) => z.iso.datetime({ offset: true }).safeParse(s).success },
+  });
   return ajv.compile(published);
 }
 
@@ -42,6 +49,35 @@ describe("published JSON Schema (schema/pipeline.schema.json)", () => {
     expect(validate(example), JSON.stringify(validate.errors)).toBe(true);
   });
 
+  it("accepts the safety-gate fields", () => {
+    const validate = compile();
+    const p = readJson("examples/orders-api.json");
+    Object.assign(p, {
+      oneBoxAlarms: ["{pipeline}-{az}-one-box"],
+      alarmMissingData: "inconclusive",
+      anomalyDetection: true,
+      timeWindows: {
+        allowed: [{ days: ["mon", "tue"], from: "09:00", to: "24:00" }],
+        holidays: true,
+        freezes: [{ from: "2026-12-20T00:00:00Z", to: "2027-01-04T00:00:00Z", reason: "freeze" }],
+      },
+      metrics: {
+        namespace: "Orders",
+        dimensions: { AvailabilityZone: "{az}" },
+        versionDimension: "Version",
+        requests: "Requests",
+        faults: "Faults",
+        latency: "Latency",
+      },
+    });
+    Object.assign(p.stages[3], {
+      bake: { minutes: 60, minRequests: 1000, maxMinutes: 240 },
+      onInsufficientTraffic: "proceed",
+      timeWindows: { allowed: [{ days: ["sat"], from: "00:00", to: "06:00" }] },
+    });
+    expect(validate(p), JSON.stringify(validate.errors)).toBe(true);
+  });
+
   // biome-ignore lint/suspicious/noExplicitAny: the inputs are deliberately malformed
   type Loose = any;
   type Invalid = [label: string, mutate: (p: Loose) => void, where: string];
@@ -61,11 +97,76 @@ describe("published JSON Schema (schema/pipeline.schema.json)", () => {
       "/stages/0",
     ],
     [
-      "unknown bake field",
+      "unknown bake field (a typo of minRequests)",
       (p) => {
-        p.stages[0].bake.minRequests = 1;
+        p.stages[0].bake.minRequest = 1;
       },
       "/stages/0/bake",
+    ],
+    [
+      "bake minRequests 0",
+      (p) => {
+        p.stages[0].bake.minRequests = 0;
+      },
+      "/stages/0/bake/minRequests",
+    ],
+    [
+      "unknown onInsufficientTraffic",
+      (p) => {
+        p.stages[0].onInsufficientTraffic = "wait";
+      },
+      "/stages/0/onInsufficientTraffic",
+    ],
+    [
+      "unknown alarmMissingData",
+      (p) => {
+        p.alarmMissingData = "ignore";
+      },
+      "/alarmMissingData",
+    ],
+    [
+      "anomalyDetection as a string",
+      (p) => {
+        p.anomalyDetection = "on";
+      },
+      "/anomalyDetection",
+    ],
+    [
+      "one-box alarm with an unknown placeholder",
+      (p) => {
+        p.oneBoxAlarms = ["{zone}-faults"];
+      },
+      "/oneBoxAlarms/0",
+    ],
+    [
+      "unknown time-window field",
+      (p) => {
+        p.timeWindows = { holiday: true };
+      },
+      "/timeWindows",
+    ],
+    [
+      "stage time window with a bad time",
+      (p) => {
+        p.stages[1].timeWindows = { allowed: [{ days: ["mon"], from: "9am", to: "17:00" }] };
+      },
+      "/stages/1/timeWindows/allowed/0/from",
+    ],
+    [
+      "freeze with a date but no time",
+      (p) => {
+        p.timeWindows = {
+          freezes: [{ from: "2026-12-20", to: "2027-01-04T00:00:00Z", reason: "x" }],
+        };
+      },
+      "/timeWindows/freezes/0/from",
+    ],
+    [
+      "metrics without versionDimension",
+      (p) => {
+        p.metrics = { namespace: "Orders", requests: "R", faults: "F", latency: "L" };
+      },
+      "/metrics",
     ],
     [
       "bake minutes 0",

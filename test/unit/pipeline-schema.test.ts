@@ -154,8 +154,69 @@ describe("valid pipelines", () => {
         kind: "config",
         target: { lambda: "deployer", roleArn: "arn:aws:iam::123456789012:role/deployer" },
         alarms: ["{pipeline}-{stage}-{region}-faults", "{scope} latency", "org-wide"],
+        oneBoxAlarms: ["{pipeline}-{az}-one-box-faults"],
+        alarmMissingData: "inconclusive",
+        anomalyDetection: false,
+        timeWindows: {
+          allowed: [{ days: ["mon", "tue", "wed", "thu"], from: "09:00", to: "17:00" }],
+          holidays: true,
+          freezes: [
+            {
+              from: "2026-12-20T00:00:00Z",
+              to: "2027-01-04T00:00:00Z",
+              reason: "end-of-year freeze",
+            },
+          ],
+        },
+        metrics: {
+          namespace: "Orders",
+          dimensions: { Service: "{pipeline}", AvailabilityZone: "{az}" },
+          versionDimension: "Version",
+          requests: "Requests",
+          faults: "Faults",
+          latency: "Latency",
+        },
       }),
     ).toEqual([]);
+  });
+
+  it.each([
+    ["bake.minRequests", { bake: { minutes: 30, minRequests: 1000 } }],
+    [
+      "bake.minRequests and maxMinutes",
+      { bake: { minutes: 30, minRequests: 1000, maxMinutes: 90 } },
+    ],
+    ["bake.maxMinutes equal to minutes", { bake: { minutes: 30, maxMinutes: 30 } }],
+    ["onInsufficientTraffic halt", { onInsufficientTraffic: "halt" }],
+    ["onInsufficientTraffic proceed", { onInsufficientTraffic: "proceed" }],
+    [
+      "stage timeWindows",
+      { timeWindows: { allowed: [{ days: ["sat"], from: "00:00", to: "24:00" }] } },
+    ],
+    ["empty stage timeWindows (any time)", { timeWindows: {} }],
+  ])("accepts the stage's %s", (_, extra) => {
+    const p = valid();
+    Object.assign(p.stages[2], extra);
+    expect(problemsOf(p)).toEqual([]);
+  });
+
+  it("returns the safety-gate fields as written", () => {
+    const p = valid();
+    p.oneBoxAlarms = ["{az}-one-box"];
+    p.alarmMissingData = "alarm";
+    p.anomalyDetection = true;
+    Object.assign(p.stages[2], {
+      bake: { minutes: 30, minRequests: 500, maxMinutes: 120 },
+      onInsufficientTraffic: "proceed",
+    });
+    const parsed = parsePipeline(p, "test.json");
+    expect(parsed.oneBoxAlarms).toEqual(["{az}-one-box"]);
+    expect(parsed.alarmMissingData).toBe("alarm");
+    expect(parsed.anomalyDetection).toBe(true);
+    expect(parsed.stages[2]).toMatchObject({
+      bake: { minutes: 30, minRequests: 500, maxMinutes: 120 },
+      onInsufficientTraffic: "proceed",
+    });
   });
 });
 
@@ -166,6 +227,7 @@ const regionMsg = "must be an AWS region name such as us-east-1";
 const azMsg =
   "must be an Availability Zone id such as use1-az1 (lowercase letters, digits, dashes)";
 const percentMsg = "must be a whole percentage from 1 to 50";
+const PLACEHOLDERS = "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {scope}";
 const nameMsg =
   "must be 1-40 lowercase letters, digits or dashes, not starting or ending with a dash";
 
@@ -205,11 +267,11 @@ const invalid: Case[] = [
     [{ path: "stages[1].regionInParallel", message: "unknown field" }],
   ],
   [
-    "unknown bake field",
+    "unknown bake field (a typo of minRequests)",
     (p) => {
-      p.stages[0].bake.minRequests = 1000;
+      p.stages[0].bake.minRequest = 1000;
     },
-    [{ path: "stages[0].bake.minRequests", message: "unknown field" }],
+    [{ path: "stages[0].bake.minRequest", message: "unknown field" }],
   ],
   [
     "unknown region-object field",
@@ -485,6 +547,114 @@ const invalid: Case[] = [
     ],
   ],
   [
+    "one-box alarm template with an unknown placeholder",
+    (p) => {
+      p.oneBoxAlarms = ["{zone}-one-box"];
+    },
+    [{ path: "oneBoxAlarms[0]", message: PLACEHOLDERS }],
+  ],
+  [
+    "oneBoxAlarms not a list",
+    (p) => {
+      p.oneBoxAlarms = "one-box-faults";
+    },
+    [{ path: "oneBoxAlarms", message: "must be a list of alarm names" }],
+  ],
+  [
+    "unknown alarmMissingData",
+    (p) => {
+      p.alarmMissingData = "ignore";
+    },
+    [{ path: "alarmMissingData", message: "must be ok, alarm or inconclusive" }],
+  ],
+  [
+    "anomalyDetection not a boolean",
+    (p) => {
+      p.anomalyDetection = "on";
+    },
+    [{ path: "anomalyDetection", message: "must be true or false" }],
+  ],
+  [
+    "unknown onInsufficientTraffic",
+    (p) => {
+      p.stages[1].onInsufficientTraffic = "wait";
+    },
+    [{ path: "stages[1].onInsufficientTraffic", message: "must be halt or proceed" }],
+  ],
+  ...[0, -5, 2.5, "100"].map(
+    (minRequests): Case => [
+      `bake.minRequests ${JSON.stringify(minRequests)}`,
+      (p) => {
+        p.stages[2].bake.minRequests = minRequests;
+      },
+      [{ path: "stages[2].bake.minRequests", message: positiveInt }],
+    ],
+  ),
+  [
+    "bake.maxMinutes shorter than bake.minutes",
+    (p) => {
+      p.stages[2].bake = { minutes: 30, minRequests: 100, maxMinutes: 29 };
+    },
+    [{ path: "stages[2].bake.maxMinutes", message: "must be at least bake.minutes" }],
+  ],
+  [
+    "unknown timeWindows field",
+    (p) => {
+      p.timeWindows = { allowed: [], holiday: true };
+    },
+    [{ path: "timeWindows.holiday", message: "unknown field" }],
+  ],
+  [
+    "stage time window that wraps past midnight",
+    (p) => {
+      p.stages[1].timeWindows = { allowed: [{ days: ["mon"], from: "22:00", to: "06:00" }] };
+    },
+    [
+      {
+        path: "stages[1].timeWindows.allowed[0].to",
+        message: "must be later than from (22:00); split an overnight window into two windows",
+      },
+    ],
+  ],
+  [
+    "freeze without a reason",
+    (p) => {
+      p.timeWindows = { freezes: [{ from: "2026-12-20T00:00:00Z", to: "2027-01-04T00:00:00Z" }] };
+    },
+    [{ path: "timeWindows.freezes[0].reason", message: "is required" }],
+  ],
+  [
+    "metrics without versionDimension, with an unknown field and a bad dimension template",
+    (p) => {
+      p.metrics = {
+        namespace: "Orders",
+        dimensions: { AvailabilityZone: "{zone}" },
+        requests: "Requests",
+        faults: "Faults",
+        latency: "Latency",
+        period: 60,
+      };
+    },
+    [
+      { path: "metrics.versionDimension", message: "is required" },
+      { path: "metrics.period", message: "unknown field" },
+      { path: "metrics.dimensions.AvailabilityZone", message: PLACEHOLDERS },
+    ],
+  ],
+  [
+    "metrics with an empty namespace",
+    (p) => {
+      p.metrics = {
+        namespace: "",
+        versionDimension: "Version",
+        requests: "Requests",
+        faults: "Faults",
+        latency: "Latency",
+      };
+    },
+    [{ path: "metrics.namespace", message: "must be a CloudWatch namespace" }],
+  ],
+  [
     "target role that is not an IAM role ARN",
     (p) => {
       p.target = { lambda: "deployer", roleArn: "deployer-role" };
@@ -512,13 +682,23 @@ describe("invalid pipelines: every problem with its path", () => {
     expect(problems[0]?.message).toMatch(/expected object/);
   });
 
+  it.each([0, 1.5])("bake.maxMinutes %j is named as not a positive integer", (maxMinutes) => {
+    const p = valid();
+    p.stages[2].bake.maxMinutes = maxMinutes;
+    const problems = problemsOf(p);
+    expect(problems).toContainEqual({ path: "stages[2].bake.maxMinutes", message: positiveInt });
+    // Only that field is at fault. (The maxMinutes >= minutes refinement currently also runs on
+    // the malformed value and adds "must be at least bake.minutes" for the same field.)
+    expect(new Set(problems.map((x) => x.path))).toEqual(new Set(["stages[2].bake.maxMinutes"]));
+  });
+
   it("reports every problem of a file at once, not just the first", () => {
     const p = valid();
     p.owner = "team-orders";
     delete p.stages[0].name;
     p.stages[0].bake.minutes = 0;
     p.stages[1].regions = ["us-east-1", "nowhere", "us-east-1"];
-    p.stages[1].bake.minRequests = 10;
+    p.stages[1].bake.minRequest = 10;
     p.stages[2].oneBox = { percent: 51 };
     p.stages[2].regions[1].azs = ["euw1-az1", "EUW1-AZ2"];
     p.stages[2].regions[1].zones = [];
@@ -527,7 +707,7 @@ describe("invalid pipelines: every problem with its path", () => {
       { path: "stages[0].name", message: "is required" },
       { path: "stages[0].bake.minutes", message: positiveInt },
       { path: "stages[1].regions[1]", message: regionMsg },
-      { path: "stages[1].bake.minRequests", message: "unknown field" },
+      { path: "stages[1].bake.minRequest", message: "unknown field" },
       { path: "stages[2].oneBox.percent", message: percentMsg },
       { path: "stages[2].regions[1].azs[1]", message: azMsg },
       { path: "stages[2].regions[1].zones", message: "unknown field" },

@@ -978,7 +978,7 @@ describe("timeWindowsSchema", () => {
     freezes: [{ from: "2026-12-20T00:00:00Z", to: "2027-01-04T00:00:00Z", reason: "r", ...over }],
   });
 
-  it("accepts the documented example and fills the default", () => {
+  it("accepts the documented example and adds no defaults (holidays off unless true)", () => {
     const input = {
       allowed: [{ days: WEEKDAYS, from: "09:00", to: "17:00" }],
       holidays: true,
@@ -991,7 +991,7 @@ describe("timeWindowsSchema", () => {
       ],
     };
     expect(problems(timeWindowsSchema, input)).toEqual([]);
-    expect(timeWindowsSchema.parse({})).toEqual({ holidays: false });
+    expect(timeWindowsSchema.parse({})).toEqual({});
     expect(problems(timeWindowsSchema, w({ from: "00:00", to: "24:00" }))).toEqual([]);
   });
 
