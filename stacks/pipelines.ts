@@ -6,8 +6,8 @@
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { type Pipeline, PipelineValidationError } from "../src/domain/pipeline.ts";
 import type { Installation } from "../src/domain/installation.ts";
+import { type Pipeline, PipelineValidationError } from "../src/domain/pipeline.ts";
 import { loadInstallationFile, loadPipelineFile } from "../src/pipeline-file.ts";
 
 /** Environment variable that points the stack at another pipelines directory. */

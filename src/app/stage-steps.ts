@@ -4,10 +4,9 @@
  * target state and carries on instead of double-applying the step.
  */
 
-import { ConcurrentUpdateError, NotFoundError } from "../domain/errors.ts";
-import { checkGate } from "./gate.ts";
 import { type AnomalyVerdict, detectAnomalies } from "../domain/anomaly.ts";
 import { resolveAlarmNames } from "../domain/blockers.ts";
+import { ConcurrentUpdateError, NotFoundError } from "../domain/errors.ts";
 import { judgeHealth } from "../domain/health.ts";
 import type { Run, ScopeState, TimelineEvent, TimelineEventName } from "../domain/model.ts";
 import { type DeployStep, planStage, type StagePlan } from "../domain/planner.ts";
@@ -15,6 +14,7 @@ import type { DeploymentRequest, MinuteSample, StageExecutionInput } from "../do
 import { parseScopeId } from "../domain/scope.ts";
 import type { Deps } from "./deps.ts";
 import { scopeEventBusEvent } from "./events.ts";
+import { checkGate } from "./gate.ts";
 
 export type StageContext = StageExecutionInput;
 

@@ -5,7 +5,10 @@
  *   simulation horizon, 5 with --expect: the outcome was not the expected one.
  */
 import { Command, CommanderError, Option } from "commander";
+import type { ManualBlock } from "../domain/blockers.ts";
 import { PipelineValidationError } from "../domain/pipeline.ts";
+import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
+import type { AlarmInterval } from "../local/alarms.ts";
 import type { FaultKind, FaultSpec } from "../local/fleet.ts";
 import {
   checkSimulationInput,
@@ -13,9 +16,6 @@ import {
   type SimulationResult,
   simulate,
 } from "../local/simulate.ts";
-import type { ManualBlock } from "../domain/blockers.ts";
-import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
-import type { AlarmInterval } from "../local/alarms.ts";
 import { loadInstallationFile, loadPipelineFile } from "../pipeline-file.ts";
 import { ProgressView, renderScopeTable } from "./render.ts";
 

@@ -2,6 +2,9 @@
  * Project-owned ports. The domain and the application services depend on these; adapters
  * (AWS and local twins) implement them and are injected.
  */
+
+import type { ManualBlock } from "./blockers.ts";
+import type { Installation } from "./installation.ts";
 import type {
   HistoryEntry,
   Run,
@@ -10,8 +13,6 @@ import type {
   ScopeStatus,
   TimelineEvent,
 } from "./model.ts";
-import type { ManualBlock } from "./blockers.ts";
-import type { Installation } from "./installation.ts";
 import type { Pipeline } from "./pipeline.ts";
 import type { ScopeRef } from "./scope.ts";
 
@@ -122,6 +123,7 @@ export interface AlarmSource {
 
 /** One minute of one version's traffic in one scope. */
 export type { MinuteSample } from "./anomaly.ts";
+
 import type { MinuteSample } from "./anomaly.ts";
 
 export interface MetricQuery {

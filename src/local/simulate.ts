@@ -7,15 +7,15 @@ import { randomUUID } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import { runIdFor } from "../app/runs.ts";
-import type { Run, ScopeStatus, TimelineEvent } from "../domain/model.ts";
 import { type ManualBlock, resolveAlarmNames } from "../domain/blockers.ts";
 import type { Installation } from "../domain/installation.ts";
+import type { Run, ScopeStatus, TimelineEvent } from "../domain/model.ts";
 import type { Pipeline } from "../domain/pipeline.ts";
 import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
+import type { AlarmInterval } from "./alarms.ts";
 import { createLocalControlPlane, type LocalControlPlane } from "./control-plane.ts";
 import { startDynamoDbLocal } from "./dynamodb-local.ts";
 import type { BusEnvelope } from "./event-bus.ts";
-import type { AlarmInterval } from "./alarms.ts";
 import { type FaultSpec, type FleetOptions, SimulatedFleet } from "./fleet.ts";
 
 export interface SimulateOptions {

@@ -52,7 +52,9 @@ export class CloudWatchMetricSource implements MetricSource {
       );
       for (const r of out.MetricDataResults ?? []) {
         const byMinute = series.get(r.Id ?? "") ?? new Map<number, number>();
-        (r.Timestamps ?? []).forEach((t, i) => byMinute.set(t.getTime(), r.Values?.[i] ?? 0));
+        for (const [i, t] of (r.Timestamps ?? []).entries()) {
+          byMinute.set(t.getTime(), r.Values?.[i] ?? 0);
+        }
         series.set(r.Id ?? "", byMinute);
       }
       token = out.NextToken;

@@ -31,6 +31,8 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
+import { blockKey, type ManualBlock } from "../../domain/blockers.ts";
+import type { Installation } from "../../domain/installation.ts";
 import {
   compareEvents,
   EVENT_RANK,
@@ -39,8 +41,6 @@ import {
   type ScopeState,
   type TimelineEvent,
 } from "../../domain/model.ts";
-import { blockKey, type ManualBlock } from "../../domain/blockers.ts";
-import type { Installation } from "../../domain/installation.ts";
 import type { Pipeline } from "../../domain/pipeline.ts";
 import type {
   RunUpdate,
