@@ -27,7 +27,7 @@ import {
 } from "aws-cdk-lib/custom-resources";
 import { Function as SstFunction, type StackContext } from "sst/constructs";
 import { useProject } from "sst/project.js";
-import { TABLE_KEYS } from "../src/adapters/aws/dynamo-store.ts";
+import { installationItem, pipelineItem, TABLE_KEYS } from "../src/adapters/aws/dynamo-store.ts";
 import { placeholdersIn } from "../src/app/asl.ts";
 import {
   alarmStateChangePattern,
@@ -368,57 +368,19 @@ export async function Breakwater({ stack, app }: StackContext) {
   });
 
   // ---- Installation config -------------------------------------------------------------------
-  const installation = await loadInstallation(root);
-  if (installation) {
-    const putConfig = {
-      service: "DynamoDB",
-      action: "PutItem",
-      parameters: {
-        TableName: table.tableName,
-        Item: marshall(
-          { pk: "CONFIG", sk: "INSTALLATION", config: installation },
-          { removeUndefinedValues: true },
-        ),
-      },
-      physicalResourceId: PhysicalResourceId.of("CONFIG#INSTALLATION"),
-    };
-    new AwsCustomResource(stack, "InstallationConfig", {
-      resourceType: "Custom::BreakwaterInstallation",
-      onCreate: putConfig,
-      onUpdate: putConfig,
-      policy: AwsCustomResourcePolicy.fromStatements([
-        new PolicyStatement({
-          effect: Effect.ALLOW,
-          actions: ["dynamodb:PutItem"],
-          resources: [table.tableArn],
-        }),
-      ]),
-      installLatestAwsSdk: false,
-    });
-  }
-
-  // ---- Pipeline registration -----------------------------------------------------------------
-  for (const { file, pipeline } of pipelines) {
+  // Both are written into the table at deploy with the store's own item layout.
+  const writeItem = (id: string, resourceType: string, item: Record<string, unknown>) => {
     const put = {
       service: "DynamoDB",
       action: "PutItem",
       parameters: {
         TableName: table.tableName,
-        Item: marshall(
-          {
-            pk: `PIPELINE#${pipeline.name}`,
-            sk: "DEF",
-            gsi1pk: "PIPELINES",
-            gsi1sk: pipeline.name,
-            definition: pipeline,
-          },
-          { removeUndefinedValues: true },
-        ),
+        Item: marshall(item, { removeUndefinedValues: true }),
       },
-      physicalResourceId: PhysicalResourceId.of(`PIPELINE#${pipeline.name}`),
+      physicalResourceId: PhysicalResourceId.of(`${item.pk}#${item.sk}`),
     };
-    const registration = new AwsCustomResource(stack, `Pipeline-${pipeline.name}`, {
-      resourceType: "Custom::BreakwaterPipeline",
+    return new AwsCustomResource(stack, id, {
+      resourceType,
       onCreate: put,
       onUpdate: put,
       // No onDelete: runs keep their own copy of the definition, and a removed file should not
@@ -432,7 +394,23 @@ export async function Breakwater({ stack, app }: StackContext) {
       ]),
       installLatestAwsSdk: false,
     });
-    registration.node.addMetadata("breakwater:source", file);
+  };
+  const installation = await loadInstallation(root);
+  if (installation) {
+    writeItem(
+      "InstallationConfig",
+      "Custom::BreakwaterInstallation",
+      installationItem(installation),
+    );
+  }
+
+  // ---- Pipeline registration -----------------------------------------------------------------
+  for (const { file, pipeline } of pipelines) {
+    writeItem(
+      `Pipeline-${pipeline.name}`,
+      "Custom::BreakwaterPipeline",
+      pipelineItem(pipeline),
+    ).node.addMetadata("breakwater:source", file);
   }
 
   stack.addOutputs({

@@ -18,7 +18,7 @@ import { parseScopeId } from "../domain/scope.ts";
 import { checkTimeWindows, type WindowVerdict } from "../domain/time-windows.ts";
 import type { Deps } from "./deps.ts";
 import { scopeEventBusEvent } from "./events.ts";
-import type { StageContext } from "./stage-steps.ts";
+import { type StageContext, stepEvent } from "./stage-steps.ts";
 
 export type GateResult =
   | { blocked: false }
@@ -75,26 +75,6 @@ async function currentBlockers(
   return findBlockers({ pipeline: pipeline.name, scope, at, appAlarms, orgAlarms, window, blocks });
 }
 
-function gateEvent(
-  ctx: StageContext,
-  step: DeployStep,
-  name: "blocked" | "unblocked",
-  at: string,
-  reason: string,
-): TimelineEvent {
-  return {
-    at,
-    runId: ctx.runId,
-    pipeline: ctx.pipeline,
-    version: ctx.version,
-    stage: ctx.stage,
-    scope: step.scope,
-    step: step.kind,
-    event: name,
-    reason,
-  };
-}
-
 /**
  * Checks the blockers of one deploy step and records a change of the scope's blocked state.
  * The caller (the deploy step) starts only on `{ blocked: false }`.
@@ -114,7 +94,7 @@ export async function checkGate(
   const was = current.blocked;
   if (blockers.length === 0) {
     if (was) {
-      const events = [gateEvent(ctx, step, "unblocked", iso, `cleared: ${was.reason}`)];
+      const events = [stepEvent(ctx, step, "unblocked", iso, { reason: `cleared: ${was.reason}` })];
       await recordBlocked(
         deps,
         ctx,
@@ -129,7 +109,7 @@ export async function checkGate(
     return { blocked: false };
   }
   if (was?.reason !== reason) {
-    const events = [gateEvent(ctx, step, "blocked", iso, reason)];
+    const events = [stepEvent(ctx, step, "blocked", iso, { reason })];
     const marker = { reason, since: iso, kinds: [...new Set(blockers.map((b) => b.kind))] };
     await recordBlocked(deps, ctx, step, current, marker, iso, `blocked: ${reason}`, events);
   }

@@ -30,7 +30,8 @@ function stageOf(run: Run, name: string) {
   return stage;
 }
 
-function event(
+/** A timeline event of one step of a run. */
+export function stepEvent(
   ctx: StageContext,
   step: DeployStep,
   name: TimelineEventName,
@@ -176,7 +177,7 @@ export async function startDeploy(
         blocked: null,
       },
       events: [
-        event(ctx, step, "deploy-started", at, {
+        stepEvent(ctx, step, "deploy-started", at, {
           percent: step.percent,
           ...(previousVersion ? { reason: `from ${previousVersion}` } : {}),
         }),
@@ -190,7 +191,7 @@ export async function startDeploy(
         `scope ${step.scope} changed while starting a deploy (now ${result.current?.status} ${result.current?.version})`,
       );
     }
-    await publish(deps, [event(ctx, step, "deploy-started", at, { percent: step.percent })]);
+    await publish(deps, [stepEvent(ctx, step, "deploy-started", at, { percent: step.percent })]);
   }
   const { pollSeconds } = await deps.deployer.start(request);
   return {
@@ -239,7 +240,7 @@ export async function checkDeploy(
   const at = deps.clock.now().toISOString();
   if (status.state === "failed") {
     await haltRun(deps, ctx, step.scope, "deploy-failed", at);
-    const finished = event(ctx, step, "deploy-finished", at, {
+    const finished = stepEvent(ctx, step, "deploy-finished", at, {
       outcome: "failed",
       reason: status.reason,
     });
@@ -248,8 +249,8 @@ export async function checkDeploy(
     return { deployStartedAt, done: true, failed: true, reason: status.reason };
   }
   const events = [
-    event(ctx, step, "deploy-finished", at, { outcome: "succeeded", percent: step.percent }),
-    event(ctx, step, "bake-started", at, { percent: step.percent }),
+    stepEvent(ctx, step, "deploy-finished", at, { outcome: "succeeded", percent: step.percent }),
+    stepEvent(ctx, step, "bake-started", at, { percent: step.percent }),
   ];
   const result = await deps.store.transitionScope({
     pipeline: ctx.pipeline,
@@ -431,7 +432,7 @@ export async function evaluateStep(
       reasons.join("; "),
     );
   }
-  const finished = event(ctx, step, "bake-finished", now.toISOString(), {
+  const finished = stepEvent(ctx, step, "bake-finished", now.toISOString(), {
     outcome: phase,
     ...(reasons.length ? { reason: reasons.join("; ") } : {}),
   });
@@ -527,7 +528,7 @@ export async function startRollback(
     }
     target = previous;
     const events = [
-      event(ctx, step, "rollback-started", at, { toVersion: previous, reason: cause }),
+      stepEvent(ctx, step, "rollback-started", at, { toVersion: previous, reason: cause }),
     ];
     const result = await deps.store.transitionScope({
       pipeline: ctx.pipeline,
@@ -579,7 +580,7 @@ export async function checkRollback(
   if (status.state === "failed")
     return { done: true, failed: true, attempt, reason: status.reason };
   const at = deps.clock.now().toISOString();
-  const events = [event(ctx, step, "rollback-finished", at, { toVersion: current.version })];
+  const events = [stepEvent(ctx, step, "rollback-finished", at, { toVersion: current.version })];
   const result = await deps.store.transitionScope({
     pipeline: ctx.pipeline,
     scope: step.scope,

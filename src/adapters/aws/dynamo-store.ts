@@ -77,18 +77,7 @@ export class DynamoStateStore implements StateStore {
   }
 
   async putPipeline(pipeline: Pipeline): Promise<void> {
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: {
-          pk: pipelinePk(pipeline.name),
-          sk: "DEF",
-          gsi1pk: "PIPELINES",
-          gsi1sk: pipeline.name,
-          definition: pipeline,
-        },
-      }),
-    );
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: pipelineItem(pipeline) }));
   }
 
   async getPipeline(name: string): Promise<Pipeline | undefined> {
@@ -109,9 +98,7 @@ export class DynamoStateStore implements StateStore {
   }
 
   async putInstallation(config: Installation): Promise<void> {
-    await this.doc.send(
-      new PutCommand({ TableName: this.table, Item: { pk: "CONFIG", sk: "INSTALLATION", config } }),
-    );
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: installationItem(config) }));
   }
 
   async getInstallation(): Promise<Installation> {
@@ -508,6 +495,22 @@ export class DynamoStateStore implements StateStore {
     } while (start);
     return out;
   }
+}
+
+/** The item of a pipeline definition (also written by the stack's registration at deploy). */
+export function pipelineItem(pipeline: Pipeline): Item {
+  return {
+    pk: pipelinePk(pipeline.name),
+    sk: "DEF",
+    gsi1pk: "PIPELINES",
+    gsi1sk: pipeline.name,
+    definition: pipeline,
+  };
+}
+
+/** The item of the installation config (also written by the stack at deploy). */
+export function installationItem(config: Installation): Item {
+  return { pk: "CONFIG", sk: "INSTALLATION", config };
 }
 
 /** Key schema of the table, shared by the stack and the local mode's table creation. */
