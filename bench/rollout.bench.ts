@@ -152,7 +152,7 @@ try {
   console.log(`  simulated/wall: median ${Math.round(median(ratios))}x`);
   console.log(`  deploy steps: ${steps}`);
   console.log(
-    `  per deploy step: ${fmt(first.stats.timersFired / steps)} timers fired, ${fmt(invocationsOf(first) / steps)} handler invocations, ${fmt(medianWall / steps)} ms wall (median)`,
+    `  per deploy step: ${fmt(first.stats.stateTransitions / steps)} state transitions, ${fmt(first.stats.timersFired / steps)} timers fired, ${fmt(invocationsOf(first) / steps)} handler invocations, ${fmt(medianWall / steps)} ms wall (median)`,
   );
   console.log(
     `  handler invocations: ${Object.entries(first.stats.invocations)
@@ -238,11 +238,11 @@ async function gates() {
       dynamo,
     });
     const steps = r.stats.deploySteps;
-    const timers = r.stats.timersFired / steps;
+    const transitions = r.stats.stateTransitions / steps;
     const calls = invocationsOf(r) / steps;
-    counts.push(timers, calls);
+    counts.push(transitions, calls);
     perStep.push(
-      `${minutes / 60} h bake: ${fmt(timers)} timers fired, ${fmt(calls)} handler invocations per deploy step`,
+      `${minutes / 60} h bake: ${fmt(transitions)} state transitions, ${fmt(calls)} handler invocations, ${fmt(r.stats.timersFired / steps)} timers fired per deploy step`,
     );
   }
   for (const line of perStep) console.log(`  ${line}`);

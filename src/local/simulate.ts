@@ -59,7 +59,12 @@ export interface SimulationResult {
   simulatedSeconds: number;
   wallMs: number;
   /** Measures for benchmarks. */
-  stats: { timersFired: number; invocations: Record<string, number>; deploySteps: number };
+  stats: {
+    timersFired: number;
+    stateTransitions: number;
+    invocations: Record<string, number>;
+    deploySteps: number;
+  };
 }
 
 export class SimulationInputError extends Error {
@@ -226,6 +231,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
       wallMs: Math.round(performance.now() - wallStart),
       stats: {
         timersFired: plane.clock.fired,
+        stateTransitions: plane.sfn.counters.transitions,
         invocations: Object.fromEntries(plane.sfn.invocations),
         deploySteps: timeline.filter((e) => e.event === "deploy-started").length,
       },

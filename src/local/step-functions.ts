@@ -68,6 +68,7 @@ export class LocalStateMachine {
     private readonly clock: VirtualClock,
     private readonly bus: LocalEventBus,
     invocations: Map<string, number>,
+    private readonly counters: { transitions: number },
   ) {
     this.arn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${name}`;
     const arns = Object.fromEntries(Object.keys(handlers).map((p) => [p, localFunctionArn(p)]));
@@ -110,6 +111,11 @@ export class LocalStateMachine {
     };
     this.executions.set(name, record);
     this.emit(record);
+    // Count state transitions (every state entered, nested Map iterations included).
+    void (async () => {
+      for await (const e of execution.eventLogs)
+        if (e.type === "StateEntered") this.counters.transitions++;
+    })();
     execution.result.then(
       (output) => this.finish(record, "SUCCEEDED", { output }),
       (err: unknown) => {
@@ -181,6 +187,8 @@ export class LocalStepFunctions implements WorkflowStarter {
   readonly rollback: LocalStateMachine;
   /** Handler invocations per function, for benchmarks. */
   readonly invocations = new Map<string, number>();
+  /** State transitions (states entered) across every execution, for benchmarks. */
+  readonly counters = { transitions: 0 };
 
   constructor(
     asl: { stage: string; rollback: string },
@@ -195,6 +203,7 @@ export class LocalStepFunctions implements WorkflowStarter {
       clock,
       bus,
       this.invocations,
+      this.counters,
     );
     this.rollback = new LocalStateMachine(
       "breakwater-rollback",
@@ -203,6 +212,7 @@ export class LocalStepFunctions implements WorkflowStarter {
       clock,
       bus,
       this.invocations,
+      this.counters,
     );
   }
 
