@@ -16,4 +16,8 @@ export const config = {
   rollbackStateMachineArn: () => required("ROLLBACK_STATE_MACHINE_ARN"),
   eventBusName: () => required("EVENT_BUS_NAME"),
   region: () => process.env.AWS_REGION ?? required("AWS_REGION"),
+  notificationTopicArn: () => required("NOTIFICATION_TOPIC_ARN"),
+  /** Optional: the SSM parameter holding the Slack incoming-webhook URL. */
+  slackWebhookParameter: () => process.env.SLACK_WEBHOOK_PARAMETER || undefined,
+  slackDeadLetterQueueUrl: () => required("SLACK_DEAD_LETTER_QUEUE_URL"),
 };

@@ -29,6 +29,12 @@ export const alarmStateChangePattern: EventPattern = {
   detail: { state: { value: ["ALARM"] } },
 };
 
+/** Breakwater's own run, scope and override events: notify the humans who need to know. */
+export const notificationsPattern: EventPattern = {
+  source: [SOURCE],
+  "detail-type": [DetailType.RunEvent, DetailType.ScopeEvent, "Breakwater Override Event"],
+};
+
 /** Matches an event against the subset of EventBridge patterns Breakwater uses (exact values, nested). */
 export function matchesPattern(pattern: EventPattern, event: Record<string, unknown>): boolean {
   return Object.entries(pattern).every(([key, expected]) => {

@@ -16,6 +16,9 @@ import {
   type SimulationResult,
   simulate,
 } from "../local/simulate.ts";
+import { ConsoleNotifier } from "../notify/dispatch.ts";
+import type { Notifier } from "../notify/ports.ts";
+import { SlackWebhookNotifier } from "../notify/slack.ts";
 import { loadInstallationFile, loadPipelineFile } from "../pipeline-file.ts";
 import { ProgressView, renderScopeTable } from "./render.ts";
 
@@ -147,6 +150,8 @@ interface SimulateFlags {
   block: string[];
   config?: string;
   horizon?: string;
+  notifications?: boolean;
+  slackUrl?: string;
   start?: string;
   json?: boolean;
   expect?: string;
@@ -167,6 +172,7 @@ export type Simulator = typeof simulate;
 async function runSimulate(
   flags: SimulateFlags,
   out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
   run: Simulator,
 ): Promise<number> {
   const faults = flags.fault.map(parseFault);
@@ -201,6 +207,33 @@ async function runSimulate(
       );
     }
   }
+  const notifiers: Notifier[] = [];
+  if (flags.notifications) notifiers.push(new ConsoleNotifier((line) => err.write(`${line}\n`)));
+  if (flags.slackUrl !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(flags.slackUrl);
+    } catch {
+      throw new UsageError(`--slack-url "${flags.slackUrl}": must be an http(s) URL`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new UsageError(`--slack-url "${flags.slackUrl}": must be an http(s) URL`);
+    }
+    notifiers.push(
+      new SlackWebhookNotifier({
+        url: url.toString(),
+        maxAttempts: 3,
+        deadLetter: {
+          // The local mode's dead letter: never silent, on standard error.
+          put: async (message, error) => {
+            err.write(
+              `notification not delivered to ${url.host}: ${error.message}: ${message.text}\n`,
+            );
+          },
+        },
+      }),
+    );
+  }
   const view = flags.json ? undefined : new ProgressView(out, start, pipeline);
   view?.header(flags.fromVersion, flags.version, faults);
   const result = await run({
@@ -214,6 +247,7 @@ async function runSimulate(
     ...(installation ? { installation } : {}),
     ...(horizon ? { horizon } : {}),
     ...(traffic.length ? { fleet: { traffic } } : {}),
+    ...(notifiers.length ? { notifiers } : {}),
     ...(view ? { onEvent: (e) => view.onEvent(e) } : {}),
   });
   if (flags.json) {
@@ -291,13 +325,18 @@ export async function main(
     )
     .option("--config <file>", "installation config (organisation alarms, region overrides)")
     .option("--horizon <duration>", "stop simulating after this much simulated time (default 14d)")
+    .option("--notifications", "print every notification a human would get (to standard error)")
+    .option(
+      "--slack-url <url>",
+      "also post notifications to this Slack-compatible incoming webhook",
+    )
     .option("--json", "print one JSON object instead of the live view")
     .option(
       "--expect <outcome>",
       "exit 0 when the outcome is this one (succeeded, rolled-back), else 5",
     )
     .action(async (flags: SimulateFlags) => {
-      code = await runSimulate(flags, io.out, simulator);
+      code = await runSimulate(flags, io.out, io.err, simulator);
     });
 
   try {

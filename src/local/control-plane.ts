@@ -9,6 +9,7 @@ import { createAlarmStateChangeHandler } from "../../functions/alarm-state-chang
 import { createDeployHandler } from "../../functions/deploy.ts";
 import { createEvaluateHandler } from "../../functions/evaluate.ts";
 import { logger } from "../../functions/lib/handler.ts";
+import { createNotifyHandler } from "../../functions/notify.ts";
 import { createPlanHandler } from "../../functions/plan.ts";
 import { createPromoteHandler } from "../../functions/promote.ts";
 import { createRecordHandler } from "../../functions/record.ts";
@@ -20,6 +21,7 @@ import type { Deps } from "../app/deps.ts";
 import { DetailType, SOURCE } from "../app/events.ts";
 import {
   alarmStateChangePattern,
+  notificationsPattern,
   runRequestedPattern,
   stageStatusChangePattern,
 } from "../app/rules.ts";
@@ -28,6 +30,7 @@ import type { Installation } from "../domain/installation.ts";
 import type { Pipeline } from "../domain/pipeline.ts";
 import type { AlarmSource, Deployer, MetricSource } from "../domain/ports.ts";
 import { pipelineScopes } from "../domain/scope.ts";
+import type { Notifier } from "../notify/ports.ts";
 import { type AlarmInterval, SimulatedAlarms } from "./alarms.ts";
 import { createTable } from "./dynamodb-local.ts";
 import { LocalEventBus } from "./event-bus.ts";
@@ -47,6 +50,8 @@ export interface LocalControlPlaneOptions {
   asl?: { stage?: string; rollback?: string };
   /** Wraps the handlers' dependencies (tests inject crashes and slow or failing adapters). */
   wrapDeps?: (deps: Deps) => Deps;
+  /** Notification channels (console, a Slack-compatible URL); none by default. */
+  notifiers?: Notifier[];
 }
 
 export type LocalControlPlane = Awaited<ReturnType<typeof createLocalControlPlane>>;
@@ -113,6 +118,14 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
     alarmStateChangePattern,
     invoke("breakwater-alarm-state-change", createAlarmStateChangeHandler(provide)),
   );
+  if (options.notifiers?.length) {
+    const notifiers = options.notifiers;
+    bus.addRule(
+      "notify",
+      notificationsPattern,
+      invoke("breakwater-notify", createNotifyHandler(() => notifiers) as unknown as LocalHandler),
+    );
+  }
   if (options.installation) await store.putInstallation(options.installation);
   for (const block of options.blocks ?? []) await store.putBlock(block);
   simulatedAlarms?.publishChanges(clock, bus);

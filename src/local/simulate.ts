@@ -12,6 +12,7 @@ import type { Installation } from "../domain/installation.ts";
 import type { Run, ScopeStatus, TimelineEvent } from "../domain/model.ts";
 import type { Pipeline } from "../domain/pipeline.ts";
 import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
+import type { Notifier } from "../notify/ports.ts";
 import type { AlarmInterval } from "./alarms.ts";
 import { createLocalControlPlane, type LocalControlPlane } from "./control-plane.ts";
 import { startDynamoDbLocal } from "./dynamodb-local.ts";
@@ -37,6 +38,8 @@ export interface SimulateOptions {
   installation?: Installation;
   /** The simulation stops at this simulated time even if the run is still waiting (default +14 days). */
   horizon?: Date;
+  /** Notification channels (the local mode's console, a Slack-compatible URL). */
+  notifiers?: Notifier[];
 }
 
 export type Outcome = "succeeded" | "rolled-back" | "halted" | "blocked" | "failed";
@@ -168,6 +171,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
       alarms: options.alarms ?? [],
       blocks: options.blocks ?? [],
       installation,
+      ...(options.notifiers ? { notifiers: options.notifiers } : {}),
       fleet: (clock) =>
         new SimulatedFleet({
           pipeline: options.pipeline,

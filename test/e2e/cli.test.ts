@@ -4,6 +4,8 @@
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -201,6 +203,59 @@ describe("breakwater simulate", () => {
       for (const m of messages) expect(stderr).toContain(m);
       expect(spy).not.toHaveBeenCalled();
     });
+  });
+
+  it("prints notifications and posts them to a Slack-compatible URL", async () => {
+    const received: { text: string; blocks: { type: string }[] }[] = [];
+    const server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => {
+        body += c;
+      });
+      req.on("end", () => {
+        received.push(JSON.parse(body));
+        res.writeHead(200).end("ok");
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const { code, stderr } = await cli([
+        "simulate",
+        "--pipeline",
+        "examples/orders-api.json",
+        "--fault",
+        "prod-1/*/eun1-az2",
+        "--start",
+        START,
+        "--json",
+        "--notifications",
+        "--slack-url",
+        `http://127.0.0.1:${port}/services/T000/B000/XXX`,
+      ]);
+      expect(code).toBe(EXIT.rolledBack);
+      expect(stderr).toContain("[critical] orders-api: rolling back prod-1/eu-north-1/eun1-az2");
+      expect(stderr).toContain("[critical] orders-api: v2 halted, decision needed");
+      const texts = received.map((m) => m.text);
+      expect(texts.some((t) => t.includes("rolling back prod-1/eu-north-1/eun1-az2"))).toBe(true);
+      expect(received.every((m) => m.blocks[0]?.type === "header")).toBe(true);
+      // Routine steps (deploy, bake) are not notified: a handful of messages, not hundreds.
+      expect(received.length).toBeLessThan(12);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("rejects a --slack-url that is not an http(s) URL", async () => {
+    const { code, stderr } = await cli([
+      "simulate",
+      "--pipeline",
+      "examples/orders-api.json",
+      "--slack-url",
+      "file:///etc/passwd",
+    ]);
+    expect(code).toBe(EXIT.badInput);
+    expect(stderr).toContain('--slack-url "file:///etc/passwd": must be an http(s) URL');
   });
 
   it("exits 1 on an internal error", async () => {

@@ -1,0 +1,166 @@
+/**
+ * The generic trigger for CI systems other than GitHub: an "Artifact Published" event on the bus
+ * (any `source`) names the pipeline, the commit, the immutable artifact built from it and who
+ * approved the change. It leads to the same start-run / rejected decision as a GitHub merge.
+ */
+import { z } from "zod";
+import { InvalidInputError } from "../domain/errors.ts";
+import { collectProblems, formatProblem } from "../domain/pipeline.ts";
+import type { BusEvent, Clock } from "../domain/ports.ts";
+import {
+  decisionEvents,
+  evaluateApprovals,
+  type TriggerConfig,
+  type TriggerDecision,
+} from "./decisions.ts";
+import type { WebhookDeliveryStore } from "./ports.ts";
+
+export const ARTIFACT_PUBLISHED = "Artifact Published";
+
+// Logins end up in `key=value` cause text and comma-separated lists: no spaces, no commas.
+const login = z.string().regex(/^[^\s,]+$/, { error: "must be a login without spaces or commas" });
+
+export const artifactPublishedDetailSchema = z
+  .object({
+    pipeline: z.string().min(1),
+    commitSha: z
+      .string()
+      .regex(/^[0-9a-fA-F]{40}$/, { error: "must be a 40-character hex commit SHA" })
+      .transform((s) => s.toLowerCase()),
+    artifactDigest: z.string().regex(/^sha256:[0-9a-f]{64}$/, {
+      error: 'must be "sha256:" followed by 64 lowercase hex characters',
+    }),
+    approvals: z.array(z.object({ login, at: z.iso.datetime({ offset: true }) }).strict()),
+    /** Can raise the pipeline's requirement, never lower it. */
+    minApprovals: z.number().int().min(1).optional(),
+    /** The change's author, when the CI knows it: their own approval does not count. */
+    author: login.optional(),
+  })
+  .strict();
+
+/** The EventBridge envelope as a rule target receives it (other envelope fields pass through). */
+export const artifactPublishedEventSchema = z.looseObject({
+  "detail-type": z.literal(ARTIFACT_PUBLISHED),
+  source: z.string().min(1),
+  id: z.string().min(1).optional(),
+  time: z.iso.datetime({ offset: true }).optional(),
+  detail: artifactPublishedDetailSchema,
+});
+
+export type ArtifactPublished = z.output<typeof artifactPublishedDetailSchema>;
+export type ArtifactPublishedEvent = z.output<typeof artifactPublishedEventSchema>;
+
+/**
+ * The approvals a pipeline needs: the most any trigger config entry of the pipeline asks for
+ * (at least 1), raised by the event's own `minApprovals` if higher.
+ */
+export function requiredApprovals(pipeline: string, config: TriggerConfig, asked?: number): number {
+  const configured = config.filter((t) => t.pipeline === pipeline).map((t) => t.minApprovals);
+  return Math.max(1, asked ?? 1, ...configured);
+}
+
+/**
+ * Decides whether a published artifact starts a run. Version: the full lowercase commit SHA, as
+ * for GitHub merges, so the merge and the artifact of one commit request the same run (which
+ * starts once); the digest is recorded with the run. Approvals count once per login; the
+ * author's own approval does not count.
+ *
+ * @example
+ * decideArtifact({ pipeline: "orders-api", commitSha, artifactDigest, approvals: [{ login: "alice", at }] }, { publishedAt: at });
+ * // → { action: "start-run", pipeline: "orders-api", version: commitSha, approvers: ["alice"], … }
+ */
+export function decideArtifact(
+  artifact: ArtifactPublished,
+  opts: { publishedAt: string; config?: TriggerConfig },
+): TriggerDecision {
+  const verdict = evaluateApprovals(
+    artifact.approvals.map((a, i) => ({
+      id: i,
+      reviewer: a.login,
+      state: "approved" as const,
+      commitId: artifact.commitSha,
+      submittedAt: a.at,
+    })),
+    {
+      author: artifact.author,
+      headSha: artifact.commitSha,
+      minApprovals: requiredApprovals(artifact.pipeline, opts.config ?? [], artifact.minApprovals),
+      requireApprovalOnHead: false,
+    },
+  );
+  const facts = { trigger: "artifact" as const, artifactDigest: artifact.artifactDigest };
+  if (!verdict.approved) {
+    return {
+      action: "rejected",
+      pipeline: artifact.pipeline,
+      reason: verdict.reason,
+      sha: artifact.commitSha,
+      author: artifact.author,
+      ...facts,
+    };
+  }
+  return {
+    action: "start-run",
+    pipeline: artifact.pipeline,
+    version: artifact.commitSha,
+    sha: artifact.commitSha,
+    approvers: verdict.approvers,
+    mergedAt: opts.publishedAt,
+    ...facts,
+  };
+}
+
+export interface ArtifactTriggerDeps {
+  publish(events: BusEvent[]): Promise<void>;
+  clock: Clock;
+  /** Pipelines' approval requirements (the GitHub trigger config). */
+  config?: TriggerConfig;
+  /** When set, an event id seen before (EventBridge delivers at least once) does nothing. */
+  deliveries?: WebhookDeliveryStore;
+}
+
+export type ArtifactTriggerResult =
+  | { outcome: "run-requested" | "rejected"; decision: TriggerDecision }
+  | { outcome: "duplicate"; id: string };
+
+/**
+ * Handles an "Artifact Published" event: publishes "Breakwater Run Requested" when the artifact
+ * is approved, else "Breakwater Change Rejected". Throws `InvalidInputError` (never retried)
+ * naming every field that does not match the schema.
+ *
+ * @example
+ * await handleArtifactPublished(eventBridgeEvent, { publish, clock }); // → { outcome: "run-requested", decision }
+ */
+export async function handleArtifactPublished(
+  input: unknown,
+  deps: ArtifactTriggerDeps,
+): Promise<ArtifactTriggerResult> {
+  const parsed = artifactPublishedEventSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = collectProblems(parsed.error.issues, input);
+    throw new InvalidInputError(
+      `invalid ${ARTIFACT_PUBLISHED} event: ${problems.map(formatProblem).join("; ")}`,
+      problems,
+    );
+  }
+  const event = parsed.data;
+  const now = deps.clock.now().toISOString();
+  const decision = decideArtifact(event.detail, {
+    publishedAt: event.time ?? now,
+    config: deps.config,
+  });
+  const claim = event.id && deps.deliveries ? `artifact:${event.id}` : undefined;
+  if (claim && deps.deliveries && !(await deps.deliveries.firstDelivery(claim))) {
+    return { outcome: "duplicate", id: claim };
+  }
+  try {
+    await deps.publish(decisionEvents([decision], now));
+  } catch (err) {
+    if (claim) await deps.deliveries?.releaseDelivery(claim);
+    throw err;
+  }
+  return {
+    outcome: decision.action === "start-run" ? "run-requested" : "rejected",
+    decision,
+  };
+}

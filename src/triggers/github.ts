@@ -1,0 +1,459 @@
+/**
+ * GitHub trigger: a webhook receiver that records pull request reviews and, when a pull request
+ * merges into a pipeline's branch with the approvals that pipeline needs, requests a run.
+ *
+ * Transport-free: `handleGitHubWebhook` takes headers and the raw body and returns a status and
+ * a JSON body, so the same code serves a Lambda function URL and the local HTTP endpoint
+ * (`./http.ts`). Order of checks: signature (401) before anything is read, then content type
+ * (415), headers and JSON (400), payload schema (400, naming the field), repository (404),
+ * delivery id (a duplicate does nothing), then the decision.
+ */
+import { verify } from "@octokit/webhooks-methods";
+import { z } from "zod";
+import { collectProblems, formatProblem, type Problem } from "../domain/pipeline.ts";
+import type { BusEvent, Clock } from "../domain/ports.ts";
+import {
+  decisionEvents,
+  evaluateApprovals,
+  type StoredReview,
+  type TriggerConfig,
+  type TriggerDecision,
+  triggersFor,
+} from "./decisions.ts";
+import type { ReviewStore, WebhookDeliveryStore } from "./ports.ts";
+
+/** The webhook secret is missing: a deployment fault, not a bad request. */
+export class WebhookConfigError extends Error {
+  override name = "WebhookConfigError";
+}
+
+const SIGNATURE = /^sha256=[0-9a-f]{64}$/;
+
+/**
+ * Checks GitHub's `X-Hub-Signature-256` (HMAC-SHA256 of the raw body, `sha256=<hex>`) in
+ * constant time. False for a missing or malformed header and for an empty body; throws
+ * {@link WebhookConfigError} when the secret is empty (never accept unsigned webhooks).
+ *
+ * @example
+ * await verifySignature("s3cret", rawBody, headers["x-hub-signature-256"]); // → true | false
+ */
+export async function verifySignature(
+  secret: string,
+  rawBody: string,
+  signatureHeader: string | undefined,
+): Promise<boolean> {
+  if (!secret) throw new WebhookConfigError("the GitHub webhook secret is empty");
+  if (!rawBody || !signatureHeader || !SIGNATURE.test(signatureHeader)) return false;
+  return verify(secret, rawBody, signatureHeader);
+}
+
+const sha = z
+  .string()
+  .regex(/^[0-9a-fA-F]{40}$/, { error: "must be a 40-character hex commit SHA" })
+  .transform((s) => s.toLowerCase());
+const user = z.looseObject({ login: z.string().min(1) });
+const repository = z.looseObject({
+  full_name: z.string().regex(/^[^/\s]+\/[^/\s]+$/, { error: 'must be "owner/name"' }),
+});
+const isoTime = z.iso.datetime({ offset: true });
+// Webhooks send lowercase states, the REST API uppercase ones; accept both.
+const reviewState = z.preprocess(
+  (v) => (typeof v === "string" ? v.toLowerCase() : v),
+  z.enum(["approved", "changes_requested", "commented", "dismissed"]),
+);
+
+/** The fields Breakwater reads from a `pull_request_review` webhook (submitted or dismissed). */
+export const pullRequestReviewEventSchema = z.looseObject({
+  action: z.enum(["submitted", "dismissed"]),
+  review: z.looseObject({
+    id: z.number().int(),
+    user,
+    state: reviewState,
+    commit_id: sha,
+    submitted_at: isoTime.nullable().optional(),
+  }),
+  pull_request: z.looseObject({
+    number: z.number().int().positive(),
+    user,
+    head: z.looseObject({ sha }),
+    base: z.looseObject({ ref: z.string().min(1) }),
+  }),
+  repository,
+});
+
+/** The fields Breakwater reads from a `pull_request` webhook with action `closed`. */
+export const pullRequestClosedEventSchema = z
+  .looseObject({
+    action: z.literal("closed"),
+    pull_request: z.looseObject({
+      number: z.number().int().positive(),
+      merged: z.boolean(),
+      merge_commit_sha: sha.nullable(),
+      merged_at: isoTime.nullable(),
+      user,
+      head: z.looseObject({ sha }),
+      base: z.looseObject({ ref: z.string().min(1) }),
+    }),
+    repository,
+  })
+  .superRefine((e, ctx) => {
+    // A merged pull request always has both; without them there is no version to deploy.
+    if (!e.pull_request.merged) return;
+    for (const field of ["merge_commit_sha", "merged_at"] as const) {
+      if (e.pull_request[field] === null) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["pull_request", field],
+          message: "is required when merged is true",
+        });
+      }
+    }
+  });
+
+export type PullRequestReviewEvent = z.output<typeof pullRequestReviewEventSchema>;
+export type PullRequestClosedEvent = z.output<typeof pullRequestClosedEventSchema>;
+
+/**
+ * The review a `pull_request_review` webhook reports. A dismissed action always stores
+ * `dismissed`; a review without `submitted_at` is timed at its receipt.
+ */
+export function reviewFromEvent(event: PullRequestReviewEvent, receivedAt: Date): StoredReview {
+  return {
+    id: event.review.id,
+    reviewer: event.review.user.login,
+    state: event.action === "dismissed" ? "dismissed" : event.review.state,
+    commitId: event.review.commit_id,
+    submittedAt: event.review.submitted_at ?? receivedAt.toISOString(),
+  };
+}
+
+/**
+ * Decides what a closed pull request starts: one decision per pipeline deployed from the branch
+ * it merged into. A pipeline's run starts when the merged head has at least `minApprovals`
+ * approvals from people other than the author (only approvals of the head itself when
+ * `requireApprovalOnHead`) and nobody's latest review requests changes. The version is the full
+ * merge commit SHA (see `StartRunDecision`).
+ *
+ * A single rejection without a pipeline means nothing of Breakwater's is concerned (not merged,
+ * or merged into a branch no pipeline deploys); a rejection with a pipeline is a change that
+ * reached a pipeline's branch unapproved, to be recorded and notified.
+ *
+ * @example
+ * decideMerge({ event, reviews, config: [{ repository: "acme/orders", branch: "main", pipeline: "orders-api", minApprovals: 1, requireApprovalOnHead: true }] });
+ * // → [{ action: "start-run", pipeline: "orders-api", version: "<merge sha>", approvers: ["alice"], … }]
+ */
+export function decideMerge(input: {
+  event: PullRequestClosedEvent;
+  reviews: readonly StoredReview[];
+  config: TriggerConfig;
+}): TriggerDecision[] {
+  const { event, reviews, config } = input;
+  const pr = event.pull_request;
+  const facts = {
+    trigger: "github" as const,
+    repository: event.repository.full_name,
+    prNumber: pr.number,
+    headSha: pr.head.sha,
+    author: pr.user.login,
+  };
+  if (!pr.merged || pr.merge_commit_sha === null || pr.merged_at === null) {
+    return [{ action: "rejected", reason: "not merged", ...facts }];
+  }
+  const sha = pr.merge_commit_sha;
+  const mergedAt = pr.merged_at;
+  const triggers = triggersFor(config, event.repository.full_name);
+  if (triggers.length === 0) {
+    return [
+      {
+        action: "rejected",
+        reason: `repository ${event.repository.full_name} deploys no pipeline`,
+        sha,
+        ...facts,
+      },
+    ];
+  }
+  const onBranch = triggers.filter((t) => t.branch === pr.base.ref);
+  if (onBranch.length === 0) {
+    const wanted = triggers.map((t) => `${t.pipeline} deploys ${t.branch}`).join(", ");
+    return [
+      {
+        action: "rejected",
+        reason: `branch ${pr.base.ref} is not the pipeline's branch (${wanted})`,
+        sha,
+        ...facts,
+      },
+    ];
+  }
+  return onBranch.map((t): TriggerDecision => {
+    const verdict = evaluateApprovals(reviews, {
+      author: pr.user.login,
+      headSha: pr.head.sha,
+      minApprovals: t.minApprovals,
+      requireApprovalOnHead: t.requireApprovalOnHead,
+    });
+    if (!verdict.approved) {
+      return { action: "rejected", pipeline: t.pipeline, reason: verdict.reason, sha, ...facts };
+    }
+    return {
+      action: "start-run",
+      pipeline: t.pipeline,
+      version: sha,
+      sha,
+      approvers: verdict.approvers,
+      mergedAt,
+      trigger: "github",
+      repository: facts.repository,
+      prNumber: facts.prNumber,
+      headSha: facts.headSha,
+    };
+  });
+}
+
+/** An HTTP request as the transport hands it over. Header names in any case. */
+export interface WebhookRequest {
+  headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  /** The body exactly as received: the signature is computed over these bytes. */
+  rawBody: string | Uint8Array;
+}
+
+export type WebhookResult =
+  | "run-requested"
+  | "rejected"
+  | "review-recorded"
+  | "ignored"
+  | "duplicate"
+  | "pong"
+  | "invalid-signature"
+  | "invalid-request"
+  | "unknown-repository"
+  | "unsupported-media-type";
+
+export interface WebhookResponseBody {
+  result: WebhookResult;
+  message: string;
+  deliveryId?: string;
+  /** Runs requested (202). */
+  runs?: { pipeline: string; version: string; approvers: string[] }[];
+  /** Pipelines whose branch the change reached without the approvals they need. */
+  rejections?: { pipeline: string; reason: string }[];
+  /** Payload problems (400), each with the field's path. */
+  problems?: Problem[];
+}
+
+export interface WebhookResponse {
+  status: 200 | 202 | 400 | 401 | 404 | 415;
+  body: WebhookResponseBody;
+}
+
+export interface GitHubWebhookDeps {
+  /** The webhook's secret (the same string configured on GitHub). */
+  secret: string;
+  config: TriggerConfig;
+  reviews: ReviewStore;
+  deliveries: WebhookDeliveryStore;
+  /** Puts events on the Breakwater bus (`EventPublisher.publish`). */
+  publish(events: BusEvent[]): Promise<void>;
+  clock: Clock;
+}
+
+const respond = (
+  status: WebhookResponse["status"],
+  result: WebhookResult,
+  message: string,
+  extra: Omit<WebhookResponseBody, "result" | "message"> = {},
+): WebhookResponse => ({ status, body: { result, message, ...extra } });
+
+function header(headers: WebhookRequest["headers"], name: string): string | undefined {
+  for (const [k, v] of Object.entries(headers)) {
+    if (k.toLowerCase() !== name) continue;
+    const value = typeof v === "string" ? v : v?.[0];
+    return value?.trim() || undefined;
+  }
+  return undefined;
+}
+
+function parsePayload<S extends z.ZodType>(
+  schema: S,
+  body: unknown,
+  event: string,
+): { ok: true; value: z.output<S> } | { ok: false; response: WebhookResponse } {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const problems = collectProblems(parsed.error.issues, body);
+  return {
+    ok: false,
+    response: respond(
+      400,
+      "invalid-request",
+      `invalid ${event} payload: ${problems.map(formatProblem).join("; ")}`,
+      { problems },
+    ),
+  };
+}
+
+/**
+ * Handles one GitHub webhook delivery.
+ *
+ * - 401: missing or wrong `X-Hub-Signature-256` (nothing is read, recorded or published)
+ * - 415: not `application/json` (configure the webhook's content type as JSON)
+ * - 400: missing `X-GitHub-Event`/`X-GitHub-Delivery`, malformed JSON, or a payload that does
+ *   not match its schema (the message names the field)
+ * - 404: a repository the trigger config does not list
+ * - 200: ping, ignored events and actions, a recorded review, a duplicate delivery, a merge
+ *   that starts nothing (unapproved merges publish "Breakwater Change Rejected")
+ * - 202: one "Breakwater Run Requested" published per pipeline whose branch the approved change
+ *   merged into
+ *
+ * A delivery id is claimed before anything is recorded or published, and released when that
+ * fails (the error propagates, so the transport answers 5xx and GitHub's redelivery is processed).
+ *
+ * @example
+ * const res = await handleGitHubWebhook({ headers: req.headers, rawBody }, deps);
+ * // → { status: 202, body: { result: "run-requested", runs: [{ pipeline: "orders-api", version: "c4295bd7…", approvers: ["alice"] }], … } }
+ */
+export async function handleGitHubWebhook(
+  req: WebhookRequest,
+  deps: GitHubWebhookDeps,
+): Promise<WebhookResponse> {
+  // GitHub always sends UTF-8 JSON; a body that is not valid UTF-8 decodes with replacement
+  // characters, fails the signature check and is answered 401 like any other forgery.
+  const text =
+    typeof req.rawBody === "string" ? req.rawBody : Buffer.from(req.rawBody).toString("utf8");
+  const signature = header(req.headers, "x-hub-signature-256");
+  if (!signature) {
+    return respond(401, "invalid-signature", "missing X-Hub-Signature-256 header");
+  }
+  if (!(await verifySignature(deps.secret, text, signature))) {
+    return respond(401, "invalid-signature", "X-Hub-Signature-256 does not match the body");
+  }
+
+  const contentType = header(req.headers, "content-type");
+  const mediaType = contentType?.split(";")[0]?.trim().toLowerCase();
+  if (mediaType !== "application/json") {
+    return respond(
+      415,
+      "unsupported-media-type",
+      `content type ${contentType ?? "(none)"} is not supported: set the webhook's content type to application/json`,
+    );
+  }
+  const event = header(req.headers, "x-github-event");
+  if (!event) return respond(400, "invalid-request", "missing X-GitHub-Event header");
+  const deliveryId = header(req.headers, "x-github-delivery");
+
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    return respond(400, "invalid-request", `body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return respond(400, "invalid-request", "body is not a JSON object");
+  }
+  const action = (body as { action?: unknown }).action;
+  const ignored = (why: string) => respond(200, "ignored", why, deliveryId ? { deliveryId } : {});
+
+  if (event === "ping") return respond(200, "pong", "pong", deliveryId ? { deliveryId } : {});
+  if (event === "pull_request_review") {
+    if (typeof action === "string" && action !== "submitted" && action !== "dismissed") {
+      return ignored(`pull_request_review action ${action} changes no review state`);
+    }
+    const parsed = parsePayload(pullRequestReviewEventSchema, body, event);
+    if (!parsed.ok) return parsed.response;
+    return recordReview(parsed.value, deliveryId, deps);
+  }
+  if (event === "pull_request") {
+    if (typeof action === "string" && action !== "closed") {
+      return ignored(`pull_request action ${action} starts nothing`);
+    }
+    const parsed = parsePayload(pullRequestClosedEventSchema, body, event);
+    if (!parsed.ok) return parsed.response;
+    return onClosed(parsed.value, deliveryId, deps);
+  }
+  return ignored(`event ${event} starts nothing`);
+}
+
+function unknownRepository(name: string): WebhookResponse {
+  return respond(
+    404,
+    "unknown-repository",
+    `repository ${name} is not configured: no pipeline deploys from it`,
+  );
+}
+
+/** Claims the delivery, runs `work`, and gives the claim back if `work` fails. */
+async function once(
+  deliveryId: string,
+  deps: GitHubWebhookDeps,
+  work: () => Promise<WebhookResponse>,
+): Promise<WebhookResponse> {
+  if (!(await deps.deliveries.firstDelivery(deliveryId))) {
+    return respond(200, "duplicate", `delivery ${deliveryId} was already processed`, {
+      deliveryId,
+    });
+  }
+  try {
+    return await work();
+  } catch (err) {
+    await deps.deliveries.releaseDelivery(deliveryId);
+    throw err;
+  }
+}
+
+const missingDelivery = () => respond(400, "invalid-request", "missing X-GitHub-Delivery header");
+
+async function recordReview(
+  event: PullRequestReviewEvent,
+  deliveryId: string | undefined,
+  deps: GitHubWebhookDeps,
+): Promise<WebhookResponse> {
+  const repo = event.repository.full_name;
+  if (triggersFor(deps.config, repo).length === 0) return unknownRepository(repo);
+  if (!deliveryId) return missingDelivery();
+  return once(deliveryId, deps, async () => {
+    const review = reviewFromEvent(event, deps.clock.now());
+    await deps.reviews.recordReview(repo, event.pull_request.number, review);
+    return respond(
+      200,
+      "review-recorded",
+      `recorded ${review.state} review ${review.id} by ${review.reviewer} on ${repo}#${event.pull_request.number}`,
+      { deliveryId },
+    );
+  });
+}
+
+async function onClosed(
+  event: PullRequestClosedEvent,
+  deliveryId: string | undefined,
+  deps: GitHubWebhookDeps,
+): Promise<WebhookResponse> {
+  const repo = event.repository.full_name;
+  if (triggersFor(deps.config, repo).length === 0) return unknownRepository(repo);
+  if (!deliveryId) return missingDelivery();
+  const reviews = await deps.reviews.reviews(repo, event.pull_request.number);
+  const decisions = decideMerge({ event, reviews, config: deps.config });
+  const events = decisionEvents(decisions, deps.clock.now().toISOString());
+  if (events.length === 0) {
+    const why = decisions.map((d) => (d.action === "rejected" ? d.reason : d.action));
+    return respond(200, "ignored", why.join("; "), { deliveryId });
+  }
+  return once(deliveryId, deps, async () => {
+    await deps.publish(events);
+    const runs = decisions.flatMap((d) =>
+      d.action === "start-run"
+        ? [{ pipeline: d.pipeline, version: d.version, approvers: d.approvers }]
+        : [],
+    );
+    const rejections = decisions.flatMap((d) =>
+      d.action === "rejected" && d.pipeline !== undefined
+        ? [{ pipeline: d.pipeline, reason: d.reason }]
+        : [],
+    );
+    const summary = [
+      ...runs.map((r) => `requested a run of ${r.pipeline} at ${r.version}`),
+      ...rejections.map((r) => `${r.pipeline}: ${r.reason}`),
+    ].join("; ");
+    return runs.length > 0
+      ? respond(202, "run-requested", summary, { deliveryId, runs, rejections })
+      : respond(200, "rejected", summary, { deliveryId, rejections });
+  });
+}

@@ -1,0 +1,7 @@
+/** Triggers: what turns an approved change into a "Breakwater Run Requested" event. */
+export * from "./artifact.ts";
+export * from "./decisions.ts";
+export * from "./github.ts";
+export * from "./http.ts";
+export * from "./in-memory.ts";
+export type * from "./ports.ts";
