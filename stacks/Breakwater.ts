@@ -6,6 +6,8 @@
 import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { marshall } from "@aws-sdk/util-dynamodb";
+import { Alarm, ComparisonOperator, Metric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { AttributeType, BillingMode, ProjectionType, Table } from "aws-cdk-lib/aws-dynamodb";
 import { type EventPattern as CdkEventPattern, EventBus, Rule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
@@ -17,6 +19,7 @@ import {
   ServicePrincipal,
 } from "aws-cdk-lib/aws-iam";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import { Topic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { CfnStateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import { ArnFormat, Duration, RemovalPolicy } from "aws-cdk-lib/core";
@@ -32,6 +35,7 @@ import { placeholdersIn } from "../src/app/asl.ts";
 import {
   alarmStateChangePattern,
   type EventPattern,
+  notificationsPattern,
   runRequestedPattern,
   stageStatusChangePattern,
 } from "../src/app/rules.ts";
@@ -44,6 +48,9 @@ import {
 } from "./pipelines.ts";
 
 const PROD_STAGE = "prod";
+/** The SSM parameter with the Slack incoming-webhook URL (optional): CDK context or environment. */
+const SLACK_PARAMETER_CONTEXT = "breakwater:slackWebhookParameter";
+const SLACK_PARAMETER_ENV = "BREAKWATER_SLACK_WEBHOOK_PARAMETER";
 
 /** The functions and the ASL placeholder each one fills (if it is a Task of the stage machine). */
 const FUNCTIONS = {
@@ -69,6 +76,10 @@ const FUNCTIONS = {
   "alarm-state-change": {
     placeholder: undefined,
     description: "Alarm in ALARM: fast rollback of the scope it judges",
+  },
+  notify: {
+    placeholder: undefined,
+    description: "Breakwater event a human should know about: SNS and Slack",
   },
 } as const;
 type FunctionName = keyof typeof FUNCTIONS;
@@ -190,6 +201,35 @@ export async function Breakwater({ stack, app }: StackContext) {
   const promoteDlq = deadLetters("PromoteDeadLetters");
   const startRunDlq = deadLetters("StartRunDeadLetters");
   const alarmDlq = deadLetters("AlarmStateChangeDeadLetters");
+  const notifyDlq = deadLetters("NotifyDeadLetters");
+  // Slack messages that could not be delivered after their retries: kept, and alarmed below.
+  const slackDeadLetters = deadLetters("SlackDeadLetters");
+
+  // ---- Notifications -------------------------------------------------------------------------
+  const topic = new Topic(stack, "Notifications", {
+    displayName: `Breakwater ${app.stage} notifications`,
+  });
+  const slackParameter =
+    (app.node.tryGetContext(SLACK_PARAMETER_CONTEXT) as string | undefined) ??
+    process.env[SLACK_PARAMETER_ENV];
+  const notifyPermissions = [
+    new PolicyStatement({ actions: ["sns:Publish"], resources: [topic.topicArn] }),
+    new PolicyStatement({ actions: ["sqs:SendMessage"], resources: [slackDeadLetters.queueArn] }),
+    ...(slackParameter
+      ? [
+          new PolicyStatement({
+            actions: ["ssm:GetParameter"],
+            resources: [
+              stack.formatArn({
+                service: "ssm",
+                resource: "parameter",
+                resourceName: slackParameter.replace(/^\//, ""),
+              }),
+            ],
+          }),
+        ]
+      : []),
+  ];
 
   const permissions: Record<FunctionName, PolicyStatement[]> = {
     plan: [tableAccess],
@@ -201,11 +241,20 @@ export async function Breakwater({ stack, app }: StackContext) {
     promote: [tableAccess, publishEvents, startStages],
     "start-run": [tableAccess, publishEvents, startStages],
     "alarm-state-change": [tableAccess, publishEvents, startRollbacks],
+    notify: notifyPermissions,
   };
   const asyncDeadLetters: Partial<Record<FunctionName, Queue>> = {
     promote: promoteDlq,
     "start-run": startRunDlq,
     "alarm-state-change": alarmDlq,
+    notify: notifyDlq,
+  };
+  const extraEnvironment: Partial<Record<FunctionName, Record<string, string>>> = {
+    notify: {
+      NOTIFICATION_TOPIC_ARN: topic.topicArn,
+      SLACK_DEAD_LETTER_QUEUE_URL: slackDeadLetters.queueUrl,
+      ...(slackParameter ? { SLACK_WEBHOOK_PARAMETER: slackParameter } : {}),
+    },
   };
 
   const functions = {} as Record<FunctionName, SstFunction>;
@@ -218,7 +267,7 @@ export async function Breakwater({ stack, app }: StackContext) {
     functions[name] = new SstFunction(stack, `${id}Function`, {
       handler: `${fromCwd("functions", name)}.handler`,
       description: spec.description,
-      environment,
+      environment: { ...environment, ...extraEnvironment[name] },
       permissions: permissions[name],
       logGroup: new LogGroup(stack, `${id}Logs`, {
         retention: isProd ? RetentionDays.THREE_MONTHS : RetentionDays.TWO_WEEKS,
@@ -367,6 +416,70 @@ export async function Breakwater({ stack, app }: StackContext) {
     ],
   });
 
+  new Rule(stack, "NotificationsRule", {
+    description: "Breakwater run, scope and override events: notify SNS and Slack",
+    eventBus: bus,
+    eventPattern: cdkPattern(notificationsPattern),
+    targets: [new LambdaFunction(functions.notify, { deadLetterQueue: notifyDlq, ...retry })],
+  });
+
+  // ---- Alarms on the control plane's own failures, to the notification topic ----------------
+  const toTopic = new SnsAction(topic);
+  const alarm = (id: string, metric: Metric, description: string) => {
+    const a = new Alarm(stack, id, {
+      metric,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      alarmDescription: description,
+    });
+    a.addAlarmAction(toTopic);
+    return a;
+  };
+  const queues: [string, Queue][] = [
+    ["Promote", promoteDlq],
+    ["StartRun", startRunDlq],
+    ["AlarmStateChange", alarmDlq],
+    ["Notify", notifyDlq],
+    ["Slack", slackDeadLetters],
+  ];
+  for (const [name, queue] of queues) {
+    alarm(
+      `${name}DeadLettersAlarm`,
+      queue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: "Maximum",
+      }),
+      `Breakwater: messages in the ${name} dead-letter queue (an event or notification was not handled)`,
+    );
+  }
+  for (const [name, fn] of Object.entries(functions)) {
+    alarm(
+      `${pascal(name)}ErrorsAlarm`,
+      fn.metricErrors({ period: Duration.minutes(5), statistic: "Sum" }),
+      `Breakwater: the ${name} function failed`,
+    );
+  }
+  for (const [name, arn] of [
+    ["Stage", stateMachine.attrArn],
+    ["Rollback", rollbackStateMachine.attrArn],
+  ] as const) {
+    for (const metricName of ["ExecutionsFailed", "ExecutionsTimedOut"]) {
+      alarm(
+        `${name}${metricName}Alarm`,
+        new Metric({
+          namespace: "AWS/States",
+          metricName,
+          dimensionsMap: { StateMachineArn: arn },
+          period: Duration.minutes(5),
+          statistic: "Sum",
+        }),
+        `Breakwater: ${name.toLowerCase()} executions ${metricName === "ExecutionsFailed" ? "failed" : "timed out"} (a halted run fails its stage execution too: read the notification)`,
+      );
+    }
+  }
+
   // ---- Installation config -------------------------------------------------------------------
   // Both are written into the table at deploy with the store's own item layout.
   const writeItem = (id: string, resourceType: string, item: Record<string, unknown>) => {
@@ -418,6 +531,8 @@ export async function Breakwater({ stack, app }: StackContext) {
     EventBusName: bus.eventBusName,
     StateMachineArn: stateMachine.attrArn,
     RollbackStateMachineArn: rollbackStateMachine.attrArn,
+    NotificationTopicArn: topic.topicArn,
+    SlackDeadLetterQueueUrl: slackDeadLetters.queueUrl,
   });
 
   return { table, bus, stateMachine, rollbackStateMachine, functions, pipelines };

@@ -13,6 +13,7 @@ import { TABLE_KEYS } from "../../src/adapters/aws/dynamo-store.ts";
 import { placeholdersIn, STAGE_ASL_PATH } from "../../src/app/asl.ts";
 import {
   alarmStateChangePattern,
+  notificationsPattern,
   runRequestedPattern,
   stageStatusChangePattern,
 } from "../../src/app/rules.ts";
@@ -46,6 +47,7 @@ const FUNCTION_NAMES = [
   "alarm-state-change",
   "deploy",
   "evaluate",
+  "notify",
   "plan",
   "promote",
   "record",
@@ -302,7 +304,7 @@ describe("state table", () => {
 });
 
 describe("functions", () => {
-  it("are the eight handlers on nodejs22.x arm64 with their variables", () => {
+  it("are the nine handlers on nodejs22.x arm64 with their variables", () => {
     const [tableId] = one(test, "AWS::DynamoDB::Table");
     const [busId] = one(test, "AWS::Events::EventBus");
     const [, machine] = machineOf(test, "Stage");
@@ -553,7 +555,15 @@ describe("IAM", () => {
         "arn:aws:iam::210987654321:role/breakwater-deployer",
       ]);
     }
-    for (const fn of ["plan", "evaluate", "record", "promote", "start-run", "alarm-state-change"]) {
+    for (const fn of [
+      "plan",
+      "evaluate",
+      "record",
+      "promote",
+      "start-run",
+      "alarm-state-change",
+      "notify",
+    ]) {
       const statements = functionStatements(test, fn);
       expect(resourcesOf(statements, "lambda:InvokeFunction"), fn).toEqual([]);
       expect(resourcesOf(statements, "sts:AssumeRole"), fn).toEqual([]);
@@ -640,6 +650,53 @@ describe("pipeline registration", () => {
       /broken\.json[\s\S]*stages\[0\]\.bake\.minutes/,
     );
   }, 60_000);
+});
+
+describe("notifications and the control plane's own alarms", () => {
+  it("routes Breakwater's run, scope and override events on its bus to notify, with a DLQ", () => {
+    const [busId] = one(test, "AWS::Events::EventBus");
+    const rule = ofType(test, "AWS::Events::Rule")
+      .map(([, r]) => props(r))
+      .find((r) => JSON.stringify(r.EventPattern) === JSON.stringify(notificationsPattern));
+    expect(rule, "no rule with the notifications pattern").toBeDefined();
+    expect((rule as Json).EventBusName).toEqual({ Ref: busId });
+    const target = ((rule as Json).Targets as Json[])[0] as Json;
+    expect(target.Arn).toEqual(getAtt(lambdaByName(test, "notify")[0]));
+    expect(target.DeadLetterConfig).toBeDefined();
+  });
+
+  it("lets notify publish to the topic and dead-letter Slack messages, nothing else", () => {
+    const [topicId] = one(test, "AWS::SNS::Topic");
+    const statements = functionStatements(test, "notify");
+    expect(resourcesOf(statements, "sns:Publish")).toEqual([str({ Ref: topicId })]);
+    // The Slack dead letters, and its own dead-letter queue for failed async invocations.
+    expect(resourcesOf(statements, "sqs:SendMessage")).toHaveLength(2);
+    expect(resourcesOf(statements, "dynamodb:PutItem")).toEqual([]);
+    const [, fn] = lambdaByName(test, "notify");
+    const env = (props(fn).Environment as { Variables: Json }).Variables;
+    expect(env.NOTIFICATION_TOPIC_ARN).toEqual({ Ref: topicId });
+    expect(env.SLACK_DEAD_LETTER_QUEUE_URL).toBeDefined();
+  });
+
+  it("alarms to the topic on every dead-letter queue, every function's errors, and failed executions", () => {
+    const [topicId] = one(test, "AWS::SNS::Topic");
+    const alarms = ofType(test, "AWS::CloudWatch::Alarm").map(([, r]) => props(r));
+    for (const a of alarms) expect(a.AlarmActions).toEqual([{ Ref: topicId }]);
+    const queues = ofType(test, "AWS::SQS::Queue").map(([id]) => id);
+    const queueAlarms = alarms.filter((a) => a.MetricName === "ApproximateNumberOfMessagesVisible");
+    expect(queueAlarms).toHaveLength(queues.length);
+    const errorAlarms = alarms.filter(
+      (a) => a.MetricName === "Errors" && a.Namespace === "AWS/Lambda",
+    );
+    expect(errorAlarms).toHaveLength(FUNCTION_NAMES.length);
+    const failed = alarms.filter((a) => a.Namespace === "AWS/States");
+    expect(failed.map((a) => a.MetricName).sort()).toEqual([
+      "ExecutionsFailed",
+      "ExecutionsFailed",
+      "ExecutionsTimedOut",
+      "ExecutionsTimedOut",
+    ]);
+  });
 });
 
 describe("installation config", () => {
