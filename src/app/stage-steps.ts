@@ -155,7 +155,6 @@ export async function startDeploy(
         recheckSeconds: gate.recheckSeconds,
       };
     }
-    const scopeNow = (await deps.store.getScope(ctx.pipeline, step.scope)) ?? current;
     const at = deps.clock.now().toISOString();
     deployStartedAt = at;
     const previousVersion =
@@ -166,7 +165,9 @@ export async function startDeploy(
       at,
       actor: "breakwater/deploy",
       cause: `run ${ctx.runId}: ${step.kind} deploy of ${ctx.version} (${step.percent}%)`,
-      expect: { status: ["stable", "rolled-back"], version: scopeNow.version },
+      // The gate may have cleared the scope's blocked marker (a new rev): the store compares
+      // with what it reads now, so only the version and status are expected here.
+      expect: { status: ["stable", "rolled-back"], version: current.version },
       requireRunning: ctx.runId,
       set: {
         version: ctx.version,
@@ -393,6 +394,11 @@ export async function evaluateStep(
   } else if (alarms.phase === "Inconclusive") {
     phase = "Inconclusive";
     reasons.push(...alarms.reasons);
+  } else if (policy.minRequests !== undefined && !candidate) {
+    phase = "Inconclusive";
+    reasons.push(
+      `bake.minRequests needs the scope's request metrics, and none could be read (configure the pipeline's metrics)`,
+    );
   } else if (policy.minRequests !== undefined) {
     const served = sum(candidate);
     if (served < policy.minRequests) {
@@ -404,7 +410,8 @@ export async function evaluateStep(
         const rate = served / Math.max(1, elapsedMs / 60_000);
         const neededMs =
           rate > 0 ? ((policy.minRequests - served) / rate) * 60_000 + 60_000 : maxMs;
-        const extendSeconds = Math.max(60, Math.ceil(Math.min(neededMs, maxMs - elapsedMs) / 1000));
+        const remainingMs = maxMs - elapsedMs;
+        const extendSeconds = Math.ceil(Math.min(Math.max(neededMs, 60_000), remainingMs) / 1000);
         return {
           phase: "Extend",
           reasons: [`served ${served} of ${policy.minRequests} requests; extending the bake`],
