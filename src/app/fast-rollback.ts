@@ -4,7 +4,7 @@
  * a rollback execution. The stage execution's branch for the scope finds the scope already
  * rolled back when it wakes, and ends; other in-flight steps finish and bake as usual.
  */
-import { resolveAlarmNames } from "../domain/blockers.ts";
+import { alarmNameMatches, resolveAlarmNames } from "../domain/blockers.ts";
 import type { Run, ScopeState } from "../domain/model.ts";
 import type { DeployStep } from "../domain/planner.ts";
 import { parseScopeId } from "../domain/scope.ts";
@@ -43,7 +43,11 @@ async function watchedScopes(
         ...(run.definition.alarms ?? []),
         ...(scope.percent < 100 ? (run.definition.oneBoxAlarms ?? []) : []),
       ];
-      if (resolveAlarmNames(templates, run.pipeline, ref).includes(change.alarmName)) {
+      if (
+        resolveAlarmNames(templates, run.pipeline, ref).some((n) =>
+          alarmNameMatches(n, change.alarmName),
+        )
+      ) {
         out.push({ run, scope });
       }
     }

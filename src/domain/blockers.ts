@@ -161,3 +161,15 @@ export function resolveAlarmNames(
     ),
   ];
 }
+
+/**
+ * Whether a resolved alarm name (or a name prefix ending in `*`) designates `alarmName`.
+ *
+ * @example
+ * alarmNameMatches("orders-prod-1-*", "orders-prod-1-latency") // true
+ */
+export function alarmNameMatches(resolved: string, alarmName: string): boolean {
+  return resolved.endsWith("*")
+    ? alarmName.startsWith(resolved.slice(0, -1))
+    : resolved === alarmName;
+}

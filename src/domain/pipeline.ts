@@ -83,8 +83,9 @@ const bake = z
 const alarmTemplate = z
   .string({ error: "must be an alarm name" })
   .min(1, { error: "must be a non-empty alarm name" })
-  .regex(/^[^{}]*(\{(stage|region|az|scope|pipeline)\}[^{}]*)*$/, {
-    error: "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {scope}",
+  .regex(/^[^{}*]*(\{(stage|region|az|scope|pipeline)\}[^{}*]*)*\*?$/, {
+    error:
+      "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {scope}, and a final * for a name prefix",
   });
 
 const nameRule = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;

@@ -27,7 +27,15 @@ export class SimulatedAlarms implements AlarmSource {
   }
 
   async describe(names: string[], _region: string, at: Date): Promise<AlarmObservation[]> {
-    return [...new Set(names)].map((name) => {
+    // A name ending in `*` is a prefix, as in CloudWatch: every simulated alarm it matches.
+    const expanded = [...new Set(names)].flatMap((name) =>
+      name.endsWith("*")
+        ? [...new Set(this.intervals.map((i) => i.name))].filter((n) =>
+            n.startsWith(name.slice(0, -1)),
+          )
+        : [name],
+    );
+    return [...new Set(expanded)].map((name) => {
       const hit = this.inAlarm(name, at.getTime());
       return hit
         ? { name, state: "ALARM", reason: `simulated: in ALARM since ${hit.from.toISOString()}` }

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import { runIdFor } from "../app/runs.ts";
-import { type ManualBlock, resolveAlarmNames } from "../domain/blockers.ts";
+import { alarmNameMatches, type ManualBlock, resolveAlarmNames } from "../domain/blockers.ts";
 import type { Installation } from "../domain/installation.ts";
 import type { Run, ScopeStatus, TimelineEvent } from "../domain/model.ts";
 import type { Pipeline } from "../domain/pipeline.ts";

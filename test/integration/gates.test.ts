@@ -451,4 +451,23 @@ describe("fast rollback", () => {
       "prod-1/us-west-2",
     ]);
   });
+
+  it("an alarm matched by a name prefix (template ending in *) rolls back its scope too", async () => {
+    const pipeline = parsePipeline({
+      name: "billing",
+      alarms: ["billing-{stage}-{region}-*"],
+      stages: [{ name: "prod-1", regions: ["eu-west-1"], bake: { minutes: 60 } }],
+    });
+    const alarmAt = at("2026-01-12T09:40:00Z");
+    const result = await simulate({
+      pipeline,
+      fromVersion: "v1",
+      version: "v2",
+      start: at("2026-01-12T09:00:00Z"),
+      dynamo: dynamoClient(),
+      alarms: [{ name: "billing-prod-1-eu-west-1-latency-p99", from: alarmAt }],
+    });
+    expect(result.outcome).toBe("rolled-back");
+    expect(events(result.timeline, "rollback-started")[0]?.at).toBe(alarmAt.toISOString());
+  });
 });

@@ -598,3 +598,31 @@ describe("LambdaDeployer", () => {
     expect(lambda.calls()).toHaveLength(0);
   });
 });
+
+describe("CloudWatchAlarmSource name prefixes", () => {
+  it("reads every alarm under a prefix ending in *, and reports a prefix with no alarm as ALARM", async () => {
+    const cw = mockClient(CloudWatchClient);
+    cw.on(DescribeAlarmsCommand, { AlarmNamePrefix: "orders-prod-1-" }).resolves({
+      MetricAlarms: [
+        { AlarmName: "orders-prod-1-latency", StateValue: "OK" },
+        {
+          AlarmName: "orders-prod-1-faults",
+          StateValue: "ALARM",
+          StateReason: "threshold crossed",
+        },
+      ],
+    });
+    cw.on(DescribeAlarmsCommand, { AlarmNamePrefix: "nothing-" }).resolves({ MetricAlarms: [] });
+    const source = new CloudWatchAlarmSource(() => new CloudWatchClient({ region: "eu-west-1" }));
+    const out = await source.describe(["orders-prod-1-*", "nothing-*"], "eu-west-1");
+    expect(out).toEqual([
+      { name: "orders-prod-1-latency", state: "OK" },
+      { name: "orders-prod-1-faults", state: "ALARM", reason: "threshold crossed" },
+      { name: "nothing-*", state: "ALARM", reason: "no alarm in CloudWatch has this prefix" },
+    ]);
+    expect(
+      cw.commandCalls(DescribeAlarmsCommand).map((c) => c.args[0].input.AlarmNamePrefix),
+    ).toEqual(["orders-prod-1-", "nothing-"]);
+    cw.restore();
+  });
+});

@@ -228,6 +228,8 @@ const azMsg =
   "must be an Availability Zone id such as use1-az1 (lowercase letters, digits, dashes)";
 const percentMsg = "must be a whole percentage from 1 to 50";
 const PLACEHOLDERS = "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {scope}";
+const ALARM_PLACEHOLDERS =
+  "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {scope}, and a final * for a name prefix";
 const nameMsg =
   "must be 1-40 lowercase letters, digits or dashes, not starting or ending with a dash";
 
@@ -542,16 +544,23 @@ const invalid: Case[] = [
     [
       {
         path: "alarms[1]",
-        message: "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {scope}",
+        message: ALARM_PLACEHOLDERS,
       },
     ],
+  ],
+  [
+    "alarm name with a * that is not at the end",
+    (p) => {
+      p.alarms = ["orders-{stage}-*", "orders-*-faults"];
+    },
+    [{ path: "alarms[1]", message: ALARM_PLACEHOLDERS }],
   ],
   [
     "one-box alarm template with an unknown placeholder",
     (p) => {
       p.oneBoxAlarms = ["{zone}-one-box"];
     },
-    [{ path: "oneBoxAlarms[0]", message: PLACEHOLDERS }],
+    [{ path: "oneBoxAlarms[0]", message: ALARM_PLACEHOLDERS }],
   ],
   [
     "oneBoxAlarms not a list",

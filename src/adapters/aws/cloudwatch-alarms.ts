@@ -5,17 +5,23 @@ import type { AlarmObservation, AlarmSource } from "../../domain/ports.ts";
 export class CloudWatchAlarmSource implements AlarmSource {
   constructor(private readonly clientFor: (region: string) => CloudWatchClient) {}
 
+  /**
+   * Exact names are read in batches of 100; a name ending in `*` is a prefix: every alarm whose
+   * name starts with it is read (DescribeAlarms AlarmNamePrefix) and reported by its own name.
+   */
   async describe(requested: string[], region: string): Promise<AlarmObservation[]> {
-    const names = [...new Set(requested)];
-    if (names.length === 0) return [];
+    const unique = [...new Set(requested)];
+    const names = unique.filter((n) => !n.endsWith("*"));
+    const prefixes = unique.filter((n) => n.endsWith("*")).map((n) => n.slice(0, -1));
+    if (unique.length === 0) return [];
     const client = this.clientFor(region);
     const found = new Map<string, AlarmObservation>();
-    for (let i = 0; i < names.length; i += 100) {
+    const read = async (query: { AlarmNames?: string[]; AlarmNamePrefix?: string }) => {
       let token: string | undefined;
       do {
         const out = await client.send(
           new DescribeAlarmsCommand({
-            AlarmNames: names.slice(i, i + 100),
+            ...query,
             AlarmTypes: ["MetricAlarm", "CompositeAlarm"],
             NextToken: token,
           }),
@@ -30,11 +36,39 @@ export class CloudWatchAlarmSource implements AlarmSource {
         }
         token = out.NextToken;
       } while (token);
+    };
+    for (let i = 0; i < names.length; i += 100) await read({ AlarmNames: names.slice(i, i + 100) });
+    const byPrefix = new Map<string, AlarmObservation[]>();
+    for (const prefix of prefixes) {
+      await read({ AlarmNamePrefix: prefix });
+      byPrefix.set(
+        prefix,
+        [...found.values()].filter((a) => a.name.startsWith(prefix)),
+      );
     }
-    // A configured alarm that does not exist is reported, not ignored: a typo must not pass as healthy.
-    return names.map(
-      (n) =>
-        found.get(n) ?? { name: n, state: "ALARM", reason: "alarm does not exist in CloudWatch" },
-    );
+    // A configured alarm that does not exist is reported, not ignored: a typo must not pass as
+    // healthy. So is a prefix that matches no alarm.
+    return [
+      ...names.map(
+        (n) =>
+          found.get(n) ?? {
+            name: n,
+            state: "ALARM" as const,
+            reason: "alarm does not exist in CloudWatch",
+          },
+      ),
+      ...prefixes.flatMap((p) => {
+        const matched = byPrefix.get(p) ?? [];
+        return matched.length > 0
+          ? matched.filter((a) => !names.includes(a.name))
+          : [
+              {
+                name: `${p}*`,
+                state: "ALARM" as const,
+                reason: "no alarm in CloudWatch has this prefix",
+              },
+            ];
+      }),
+    ];
   }
 }
