@@ -18,10 +18,11 @@ import { parseScopeId } from "../domain/scope.ts";
 import { checkTimeWindows, type WindowVerdict } from "../domain/time-windows.ts";
 import type { Deps } from "./deps.ts";
 import { scopeEventBusEvent } from "./events.ts";
+import { liveBypass } from "./override.ts";
 import { type StageContext, stepEvent } from "./stage-steps.ts";
 
 export type GateResult =
-  | { blocked: false }
+  | { blocked: false; bypassed?: string }
   | { blocked: true; reason: string; recheckSeconds: number };
 
 /** The control plane's home region (where organisation alarms live unless they say otherwise). */
@@ -87,9 +88,17 @@ export async function checkGate(
   current: ScopeState,
 ): Promise<GateResult> {
   const config = await deps.store.getInstallation();
-  const blockers = await currentBlockers(deps, run, ctx, step, config);
+  const found = await currentBlockers(deps, run, ctx, step, config);
   const at = deps.clock.now();
   const iso = at.toISOString();
+  // An engineer's live bypass lets this version ignore the blocker kinds it names (audited
+  // when it was granted; the step's history says it went through on it).
+  const bypass = found.length ? await liveBypass(deps, ctx.pipeline, ctx.version, at) : undefined;
+  const ignored = bypass ? found.filter((b) => bypass.kinds.includes(b.kind)) : [];
+  const blockers = found.filter((b) => !ignored.includes(b));
+  const bypassed = ignored.length
+    ? `bypass by ${bypass?.actor} (${bypass?.reason}) until ${bypass?.expiresAt}: ${describeBlockers(ignored)}`
+    : undefined;
   const reason = describeBlockers(blockers);
   const was = current.blocked;
   if (blockers.length === 0) {
@@ -106,7 +115,7 @@ export async function checkGate(
         events,
       );
     }
-    return { blocked: false };
+    return bypassed ? { blocked: false, bypassed } : { blocked: false };
   }
   if (was?.reason !== reason) {
     const events = [stepEvent(ctx, step, "blocked", iso, { reason })];

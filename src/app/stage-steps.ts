@@ -164,7 +164,7 @@ export async function startDeploy(
       scope: step.scope,
       at,
       actor: "breakwater/deploy",
-      cause: `run ${ctx.runId}: ${step.kind} deploy of ${ctx.version} (${step.percent}%)`,
+      cause: `run ${ctx.runId}: ${step.kind} deploy of ${ctx.version} (${step.percent}%)${gate.bypassed ? `; ${gate.bypassed}` : ""}`,
       // The gate may have cleared the scope's blocked marker (a new rev): the store compares
       // with what it reads now, so only the version and status are expected here.
       expect: { status: ["stable", "rolled-back"], version: current.version },
@@ -180,7 +180,13 @@ export async function startDeploy(
       events: [
         stepEvent(ctx, step, "deploy-started", at, {
           percent: step.percent,
-          ...(previousVersion ? { reason: `from ${previousVersion}` } : {}),
+          ...(previousVersion || gate.bypassed
+            ? {
+                reason: [previousVersion ? `from ${previousVersion}` : "", gate.bypassed ?? ""]
+                  .filter(Boolean)
+                  .join("; "),
+              }
+            : {}),
         }),
       ],
     });

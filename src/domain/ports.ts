@@ -13,6 +13,7 @@ import type {
   ScopeStatus,
   TimelineEvent,
 } from "./model.ts";
+import type { Bypass } from "./override.ts";
 import type { Pipeline } from "./pipeline.ts";
 import type { ScopeRef } from "./scope.ts";
 
@@ -62,6 +63,14 @@ export interface StateStore {
   putInstallation(config: Installation): Promise<void>;
   /** The installation's configuration (organisation alarms, region overrides); defaults when unset. */
   getInstallation(): Promise<Installation>;
+
+  /** Bypasses: one version may ignore named blocker kinds until they expire. */
+  putBypass(bypass: Bypass): Promise<void>;
+  listBypasses(pipeline: string): Promise<Bypass[]>;
+
+  /** The override audit log: every engineer action and its effect. */
+  appendAudit(entry: AuditEntry): Promise<void>;
+  listAudit(): Promise<AuditEntry[]>;
 
   /** Manual blocks (stop the line). */
   putBlock(block: ManualBlock): Promise<void>;
@@ -169,4 +178,18 @@ export interface BusEvent {
 
 export interface EventPublisher {
   publish(events: BusEvent[]): Promise<void>;
+}
+
+/** One engineer action through the override function, as audited. */
+export interface AuditEntry {
+  at: string;
+  /** Unique per action; repeating an identical request writes a new entry with `effect: unchanged`. */
+  id: string;
+  actor: string;
+  action: string;
+  reason: string;
+  /** What the action was aimed at: `org`, `pipeline orders-api`, `scopes orders-api:prod-2/*`, `orders-api@v7`. */
+  target: string;
+  /** What it did: `blocked`, `unblocked`, `unchanged (already blocked)`, `bypass until …`. */
+  effect: string;
 }

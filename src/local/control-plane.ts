@@ -165,6 +165,17 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
         resources: [],
       });
     },
+    /** Schedules real work (an engineer's action, say) at a simulated instant. */
+    at(when: Date, work: () => Promise<unknown>): void {
+      clock.enter(() =>
+        setTimeout(
+          () => {
+            clock.track(work).catch((err) => clock.fail(err));
+          },
+          Math.max(0, when.getTime() - clock.nowMillis()),
+        ),
+      );
+    },
     /** Advances virtual time until nothing is left to do (or until `until`). */
     run(until?: Date): Promise<number> {
       return clock.run(until ? { until } : {});

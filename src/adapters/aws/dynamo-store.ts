@@ -8,6 +8,8 @@
  *   RUN#<runId>     / EVT#<at>#<rank>#<scope>#<step>#<event>   run timeline
  *   CONFIG          / INSTALLATION                installation config (organisation alarms, regions)
  *   BLOCKS          / org | pipeline#<p> | scope#<p>:<glob>      manual blocks (stop the line)
+ *   PIPELINE#<name> / BYPASS#<version>            a version's bypass of blocker kinds
+ *   AUDIT           / SEQ#<n> (COUNTER)           override audit log, totally ordered
  *
  * Pipeline definitions also carry gsi1 (PIPELINES / <name>) so they can be listed.
  *
@@ -41,8 +43,10 @@ import {
   type ScopeState,
   type TimelineEvent,
 } from "../../domain/model.ts";
+import type { Bypass } from "../../domain/override.ts";
 import type { Pipeline } from "../../domain/pipeline.ts";
 import type {
+  AuditEntry,
   RunUpdate,
   ScopeTransition,
   StateStore,
@@ -115,6 +119,54 @@ export class DynamoStateStore implements StateStore {
         Item: { pk: "BLOCKS", sk: blockKey(block.level, block.target), ...block },
       }),
     );
+  }
+
+  async putBypass(bypass: Bypass): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: pipelinePk(bypass.pipeline), sk: `BYPASS#${bypass.version}`, ...bypass },
+      }),
+    );
+  }
+
+  async listBypasses(pipeline: string): Promise<Bypass[]> {
+    return this.queryAll<Bypass>({
+      TableName: this.table,
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :p)",
+      ExpressionAttributeValues: { ":pk": pipelinePk(pipeline), ":p": "BYPASS#" },
+      ConsistentRead: true,
+    });
+  }
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    // An atomic counter orders the log totally, even for actions within the same millisecond.
+    const out = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: "AUDIT", sk: "COUNTER" },
+        UpdateExpression: "ADD seq :one",
+        ExpressionAttributeValues: { ":one": 1 },
+        ReturnValues: "UPDATED_NEW",
+      }),
+    );
+    const seq = String(out.Attributes?.seq ?? 0).padStart(12, "0");
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: "AUDIT", sk: `SEQ#${seq}`, ...entry },
+        ConditionExpression: "attribute_not_exists(pk)",
+      }),
+    );
+  }
+
+  async listAudit(): Promise<AuditEntry[]> {
+    return this.queryAll<AuditEntry>({
+      TableName: this.table,
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :p)",
+      ExpressionAttributeValues: { ":pk": "AUDIT", ":p": "SEQ#" },
+      ConsistentRead: true,
+    });
   }
 
   async removeBlock(level: ManualBlock["level"], target: string): Promise<boolean> {

@@ -1,0 +1,165 @@
+/**
+ * The override function's input: the engineer's one safe, audited lever. Every action names
+ * its actor and a reason; input is validated strictly (unknown fields and actions rejected,
+ * every problem with its path). Pure: checks that need state (does the pipeline exist?) are the
+ * application service's.
+ */
+import { z } from "zod";
+import type { BlockerKind } from "./blockers.ts";
+import { collectProblems, type Problem } from "./pipeline.ts";
+
+/** The actions this build carries out. */
+export const OVERRIDE_ACTIONS = ["block", "unblock", "bypass"] as const;
+
+/** The run decisions of the event-driven runs issue, not built yet: rejected with a clear error. */
+export const PLANNED_ACTIONS = ["rollback-all", "retry", "roll-forward", "cancel"] as const;
+
+/** A bypass may last at most this long: long enough to ship a fix, short enough to be forgotten safely. */
+export const MAX_BYPASS_HOURS = 24;
+/** A block with an end may be set at most this far ahead. */
+export const MAX_BLOCK_DAYS = 30;
+
+const actor = z
+  .string({ error: "is required: who is acting (for example alice or ops-bot)" })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/, {
+    error: "must be 1-64 letters, digits or . _ @ + - (a login or role session name)",
+  });
+const reason = z
+  .string({ error: "is required: why (it goes into the audit history)" })
+  .trim()
+  .min(3, { error: "must say why, in at least 3 characters" })
+  .max(500, { error: "must be at most 500 characters" });
+const pipeline = z
+  .string({ error: "must be a pipeline name" })
+  .regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, { error: "must be a pipeline name" });
+const instant = z.iso.datetime({ offset: true, error: "must be an ISO time with Z or an offset" });
+const blockerKind = z.enum(["alarm", "org-alarm", "time-window", "manual"], {
+  error: "must be one of alarm, org-alarm, time-window, manual",
+});
+
+const target = {
+  level: z.enum(["org", "pipeline", "scope"], { error: "must be org, pipeline or scope" }),
+  pipeline: pipeline.optional(),
+  scopes: z
+    .string({ error: "must be a scope glob such as prod-2/us-east-1/*" })
+    .regex(/^[a-z0-9*][a-z0-9*/-]*$/, { error: "must be a scope glob such as prod-2/us-east-1/*" })
+    .optional(),
+};
+
+function checkTarget(
+  v: {
+    level: "org" | "pipeline" | "scope";
+    pipeline?: string | undefined;
+    scopes?: string | undefined;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  if (v.level !== "org" && !v.pipeline) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["pipeline"],
+      message: `is required for level ${v.level}`,
+    });
+  }
+  if (v.level === "scope" && !v.scopes) {
+    ctx.addIssue({ code: "custom", path: ["scopes"], message: "is required for level scope" });
+  }
+  if (v.level === "org" && v.pipeline) {
+    ctx.addIssue({ code: "custom", path: ["pipeline"], message: "must not be set for level org" });
+  }
+  if (v.level !== "scope" && v.scopes) {
+    ctx.addIssue({ code: "custom", path: ["scopes"], message: "is only for level scope" });
+  }
+}
+
+export const overrideSchema = z.discriminatedUnion(
+  "action",
+  [
+    z
+      .object({ action: z.literal("block"), actor, reason, ...target, until: instant.optional() })
+      .strict()
+      .superRefine(checkTarget),
+    z
+      .object({ action: z.literal("unblock"), actor, reason, ...target })
+      .strict()
+      .superRefine(checkTarget),
+    z
+      .object({
+        action: z.literal("bypass"),
+        actor,
+        reason,
+        pipeline,
+        version: z.string({ error: "must be a version" }).min(1, { error: "must be a version" }),
+        kinds: z.array(blockerKind, { error: "must list blocker kinds" }).min(1, {
+          error: "must list at least one blocker kind",
+        }),
+        expiresAt: instant,
+      })
+      .strict(),
+  ],
+  {
+    error: (issue) =>
+      issue.code === "invalid_union" &&
+      PLANNED_ACTIONS.includes((issue.input as { action?: never })?.action as never)
+        ? `is not available yet (${PLANNED_ACTIONS.join(", ")} come with event-driven runs); available: ${OVERRIDE_ACTIONS.join(", ")}`
+        : `must be one of ${OVERRIDE_ACTIONS.join(", ")}`,
+  },
+);
+
+export type Override = z.output<typeof overrideSchema>;
+export type BlockOverride = Extract<Override, { action: "block" }>;
+export type UnblockOverride = Extract<Override, { action: "unblock" }>;
+export type BypassOverride = Extract<Override, { action: "bypass" }>;
+
+/** A live bypass: one version may ignore the named blocker kinds until it expires. */
+export interface Bypass {
+  pipeline: string;
+  version: string;
+  kinds: BlockerKind[];
+  expiresAt: string;
+  actor: string;
+  reason: string;
+  createdAt: string;
+}
+
+export class OverrideRejectedError extends Error {
+  override name = "OverrideRejectedError";
+  constructor(readonly problems: Problem[]) {
+    super(
+      `override rejected: ${problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join("; ")}`,
+    );
+  }
+}
+
+/**
+ * Parses an override request, also checking its times against `now`: an expiry in the past or
+ * too far ahead is rejected.
+ *
+ * @example
+ * parseOverride({ action: "block", level: "org", actor: "alice", reason: "sev-1 open" }, new Date());
+ */
+export function parseOverride(input: unknown, now: Date): Override {
+  const result = overrideSchema.safeParse(input);
+  if (!result.success) {
+    const problems = collectProblems(result.error.issues, input).map((p) =>
+      p.path === "" && (input as { action?: unknown })?.action !== undefined
+        ? { ...p, path: "action" }
+        : p,
+    );
+    throw new OverrideRejectedError(problems);
+  }
+  const o = result.data;
+  const problems: Problem[] = [];
+  const future = (field: string, iso: string, maxMs: number, what: string) => {
+    const t = Date.parse(iso);
+    if (t <= now.getTime()) problems.push({ path: field, message: "must be in the future" });
+    else if (t - now.getTime() > maxMs)
+      problems.push({ path: field, message: `must be at most ${what} ahead` });
+  };
+  if (o.action === "bypass")
+    future("expiresAt", o.expiresAt, MAX_BYPASS_HOURS * 3_600_000, `${MAX_BYPASS_HOURS} hours`);
+  if (o.action === "block" && o.until)
+    future("until", o.until, MAX_BLOCK_DAYS * 86_400_000, `${MAX_BLOCK_DAYS} days`);
+  if (problems.length > 0) throw new OverrideRejectedError(problems);
+  return o;
+}
