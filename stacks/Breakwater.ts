@@ -12,6 +12,7 @@ import { AttributeType, BillingMode, ProjectionType, Table } from "aws-cdk-lib/a
 import { type EventPattern as CdkEventPattern, EventBus, Rule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import {
+  ArnPrincipal,
   Effect,
   PolicyDocument,
   PolicyStatement,
@@ -51,6 +52,12 @@ const PROD_STAGE = "prod";
 /** The SSM parameter with the Slack incoming-webhook URL (optional): CDK context or environment. */
 const SLACK_PARAMETER_CONTEXT = "breakwater:slackWebhookParameter";
 const SLACK_PARAMETER_ENV = "BREAKWATER_SLACK_WEBHOOK_PARAMETER";
+/** The role allowed to invoke the override function (optional): CDK context or environment. */
+const OVERRIDE_ROLE_CONTEXT = "breakwater:overrideRoleArn";
+const OVERRIDE_ROLE_ENV = "BREAKWATER_OVERRIDE_ROLE_ARN";
+/** Optional allow-list of override actors, comma-separated. */
+const OVERRIDE_ACTORS_CONTEXT = "breakwater:overrideActors";
+const OVERRIDE_ACTORS_ENV = "BREAKWATER_OVERRIDE_ACTORS";
 
 /** The functions and the ASL placeholder each one fills (if it is a Task of the stage machine). */
 const FUNCTIONS = {
@@ -80,6 +87,10 @@ const FUNCTIONS = {
   notify: {
     placeholder: undefined,
     description: "Breakwater event a human should know about: SNS and Slack",
+  },
+  override: {
+    placeholder: undefined,
+    description: "Engineer's audited lever: block, unblock, bypass",
   },
 } as const;
 type FunctionName = keyof typeof FUNCTIONS;
@@ -242,6 +253,7 @@ export async function Breakwater({ stack, app }: StackContext) {
     "start-run": [tableAccess, publishEvents, startStages],
     "alarm-state-change": [tableAccess, publishEvents, startRollbacks],
     notify: notifyPermissions,
+    override: [tableAccess, publishEvents],
   };
   const asyncDeadLetters: Partial<Record<FunctionName, Queue>> = {
     promote: promoteDlq,
@@ -249,7 +261,14 @@ export async function Breakwater({ stack, app }: StackContext) {
     "alarm-state-change": alarmDlq,
     notify: notifyDlq,
   };
+  const overrideRoleArn =
+    (app.node.tryGetContext(OVERRIDE_ROLE_CONTEXT) as string | undefined) ??
+    process.env[OVERRIDE_ROLE_ENV];
+  const overrideActors =
+    (app.node.tryGetContext(OVERRIDE_ACTORS_CONTEXT) as string | undefined) ??
+    process.env[OVERRIDE_ACTORS_ENV];
   const extraEnvironment: Partial<Record<FunctionName, Record<string, string>>> = {
+    ...(overrideActors ? { override: { OVERRIDE_ALLOWED_ACTORS: overrideActors } } : {}),
     notify: {
       NOTIFICATION_TOPIC_ARN: topic.topicArn,
       SLACK_DEAD_LETTER_QUEUE_URL: slackDeadLetters.queueUrl,
@@ -274,6 +293,15 @@ export async function Breakwater({ stack, app }: StackContext) {
         removalPolicy: isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       }),
       ...(dlq ? { deadLetterQueue: dlq, retryAttempts: 2 } : {}),
+    });
+  }
+
+  // Who may pull the lever: the configured operators' role (a resource policy on the function);
+  // without one, only principals whose own IAM policy allows lambda:InvokeFunction on it.
+  if (overrideRoleArn) {
+    functions.override.addPermission("OverrideOperators", {
+      principal: new ArnPrincipal(overrideRoleArn),
+      action: "lambda:InvokeFunction",
     });
   }
 
@@ -532,6 +560,7 @@ export async function Breakwater({ stack, app }: StackContext) {
     StateMachineArn: stateMachine.attrArn,
     RollbackStateMachineArn: rollbackStateMachine.attrArn,
     NotificationTopicArn: topic.topicArn,
+    OverrideFunctionName: functions.override.functionName,
     SlackDeadLetterQueueUrl: slackDeadLetters.queueUrl,
   });
 

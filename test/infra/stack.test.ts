@@ -48,6 +48,7 @@ const FUNCTION_NAMES = [
   "deploy",
   "evaluate",
   "notify",
+  "override",
   "plan",
   "promote",
   "record",
@@ -223,6 +224,7 @@ export default definePipeline({
   return dir;
 }
 
+const OPERATORS = "arn:aws:iam::123456789012:role/breakwater-operators";
 let test: Json;
 let prod: Json;
 let pipelinesDir: string;
@@ -235,10 +237,14 @@ beforeAll(async () => {
     JSON.stringify({ orgAlarms: ["org-sev1-open", { name: "org-freeze", region: "us-west-2" }] }),
   );
   process.env.BREAKWATER_CONFIG_FILE = config;
+  process.env.BREAKWATER_OVERRIDE_ROLE_ARN = OPERATORS;
+  process.env.BREAKWATER_OVERRIDE_ACTORS = "alice,bob";
   try {
     test = (await synthesize({ stage: "test", pipelinesDir, region: REGION })).template;
   } finally {
     delete process.env.BREAKWATER_CONFIG_FILE;
+    delete process.env.BREAKWATER_OVERRIDE_ROLE_ARN;
+    delete process.env.BREAKWATER_OVERRIDE_ACTORS;
   }
   prod = (await synthesize({ stage: "prod", region: REGION })).template;
 }, 120_000);
@@ -304,7 +310,7 @@ describe("state table", () => {
 });
 
 describe("functions", () => {
-  it("are the nine handlers on nodejs22.x arm64 with their variables", () => {
+  it("are the ten handlers on nodejs22.x arm64 with their variables", () => {
     const [tableId] = one(test, "AWS::DynamoDB::Table");
     const [busId] = one(test, "AWS::Events::EventBus");
     const [, machine] = machineOf(test, "Stage");
@@ -563,6 +569,7 @@ describe("IAM", () => {
       "start-run",
       "alarm-state-change",
       "notify",
+      "override",
     ]) {
       const statements = functionStatements(test, fn);
       expect(resourcesOf(statements, "lambda:InvokeFunction"), fn).toEqual([]);
@@ -696,6 +703,30 @@ describe("notifications and the control plane's own alarms", () => {
       "ExecutionsTimedOut",
       "ExecutionsTimedOut",
     ]);
+  });
+});
+
+describe("override function", () => {
+  it("may be invoked by the configured operators' role, and checks the actor allow-list", () => {
+    const [fnId, fn] = lambdaByName(test, "override");
+    const permissions = ofType(test, "AWS::Lambda::Permission")
+      .map(([, r]) => props(r))
+      .filter((p) => JSON.stringify(p.FunctionName) === JSON.stringify(getAtt(fnId)));
+    expect(permissions.map((p) => [p.Action, p.Principal])).toEqual([
+      ["lambda:InvokeFunction", OPERATORS],
+    ]);
+    const env = (props(fn).Environment as { Variables: Json }).Variables;
+    expect(env.OVERRIDE_ALLOWED_ACTORS).toBe("alice,bob");
+    // Nothing else may invoke it through a resource policy; on prod (no role configured) nobody.
+    const [prodFnId] = lambdaByName(prod, "override");
+    expect(
+      ofType(prod, "AWS::Lambda::Permission").filter(
+        ([, r]) => JSON.stringify(props(r).FunctionName) === JSON.stringify(getAtt(prodFnId)),
+      ),
+    ).toEqual([]);
+    const statements = functionStatements(test, "override");
+    expect(resourcesOf(statements, "states:StartExecution")).toEqual([]);
+    expect(resourcesOf(statements, "lambda:InvokeFunction")).toEqual([]);
   });
 });
 
