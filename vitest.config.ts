@@ -10,6 +10,10 @@ export default defineConfig({
     // Two cores: DynamoDB Local (one JVM for the whole run) plus two test workers.
     pool: "forks",
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+    env: {
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      // No CloudWatch here: the handlers' embedded-metric output would only be noise.
+      POWERTOOLS_METRICS_DISABLED: "true",
+    },
   },
 });

@@ -5,6 +5,8 @@ import { register } from "tsx/esm/api";
 
 // The Lambda runtime is Node 22; on a Node 20 laptop the AWS SDK's upgrade notice is noise.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+// The local mode has no CloudWatch: handlers' embedded-metric output would only be noise.
+process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
 register();
 const [, , entry, ...rest] = process.argv;
 if (!entry) {

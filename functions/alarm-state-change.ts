@@ -17,6 +17,7 @@ export const createAlarmStateChangeHandler = defineHandler(
       state: event.detail.state.value,
       ...(event.detail.state.reason ? { reason: event.detail.state.reason } : {}),
     }),
+  (r) => (r.rolledBack.length > 0 ? "FastRollbacks" : undefined),
 );
 
 export const handler = createAlarmStateChangeHandler(awsDeps);

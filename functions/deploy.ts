@@ -11,6 +11,13 @@ export const createDeployHandler = defineHandler(
     input.action === "start"
       ? startDeploy(deps, input.ctx, input.step)
       : checkDeploy(deps, input.ctx, input.step, input.deployStartedAt),
+  (r) => {
+    const x = r as { started?: boolean; blocked?: boolean; done?: boolean; failed?: boolean };
+    if (x.started === true) return "DeployStepsStarted";
+    if (x.blocked === true) return "DeployStepsBlocked";
+    if (x.done === true && x.failed === true) return "DeploysFailed";
+    return undefined;
+  },
 );
 
 export const handler = createDeployHandler(awsDeps);

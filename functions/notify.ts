@@ -14,7 +14,7 @@ import { config } from "../src/config.ts";
 import { dispatchEvent } from "../src/notify/dispatch.ts";
 import type { Notifier } from "../src/notify/ports.ts";
 import { SlackWebhookNotifier } from "../src/notify/slack.ts";
-import { parseInput } from "./lib/handler.ts";
+import { count, parseInput } from "./lib/handler.ts";
 
 const logger = new Logger({ serviceName: "breakwater" });
 
@@ -36,8 +36,10 @@ export function createNotifyHandler(provide: () => Notifier[]) {
     const result = await dispatchEvent(provide(), envelope);
     if ("skipped" in result) return { skipped: true };
     const failed = result.results.filter((r) => !r.delivered).length;
-    if (failed > 0)
+    if (failed > 0) {
       logger.warn("notification dead-lettered", { type: result.notification.type, failed });
+    }
+    count(failed > 0 ? "NotificationsDeadLettered" : "NotificationsDelivered");
     return { type: result.notification.type, delivered: result.results.map((r) => r.delivered) };
   }).use(injectLambdaContext(logger));
 }

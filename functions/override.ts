@@ -3,7 +3,7 @@ import middy from "@middy/core";
 import type { Deps } from "../src/app/deps.ts";
 import { applyOverride } from "../src/app/override.ts";
 import { awsDeps } from "./lib/aws-deps.ts";
-import { logger } from "./lib/handler.ts";
+import { count, logger } from "./lib/handler.ts";
 
 /**
  * Override: invoked directly (`aws lambda invoke`; IAM decides who may) by an engineer. Actions:
@@ -16,9 +16,15 @@ export function createOverrideHandler(
   provide: () => Deps | Promise<Deps>,
   allowedActors?: string[],
 ) {
-  return middy(async (event: unknown) =>
-    applyOverride(await provide(), event, allowedActors ? { allowedActors } : {}),
-  ).use(injectLambdaContext(logger));
+  return middy(async (event: unknown) => {
+    const result = await applyOverride(
+      await provide(),
+      event,
+      allowedActors ? { allowedActors } : {},
+    );
+    count(result.changed ? "OverrideActions" : "OverrideRepeats");
+    return result;
+  }).use(injectLambdaContext(logger));
 }
 
 const allowList = process.env.OVERRIDE_ALLOWED_ACTORS?.split(",")

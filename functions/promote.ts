@@ -42,6 +42,13 @@ export const createPromoteHandler = defineHandler(
       ...(event.detail.cause ? { cause: event.detail.cause } : {}),
     });
   },
+  (r) => {
+    const action = (r as { action?: string }).action;
+    if (action === "started-next-stage") return "StagesPromoted";
+    if (action === "run-succeeded") return "RunsSucceeded";
+    if (action === "run-halted") return "RunsHalted";
+    return undefined;
+  },
 );
 
 export const handler = createPromoteHandler(awsDeps);

@@ -15,6 +15,11 @@ export const createRollbackHandler = defineHandler(
     }`;
     return startRollback(deps, input.ctx, input.step, cause, input.attempt + 1);
   },
+  (r) => {
+    const x = r as { done?: boolean; failed?: boolean };
+    if (x.done !== true) return undefined;
+    return x.failed ? "RollbacksFailed" : "RollbacksFinished";
+  },
 );
 
 export const handler = createRollbackHandler(awsDeps);

@@ -5,6 +5,7 @@
  */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import type { z } from "zod";
@@ -13,6 +14,22 @@ import { InvalidInputError } from "../../src/domain/errors.ts";
 import { formatPath } from "../../src/domain/pipeline.ts";
 
 export const logger = new Logger({ serviceName: "breakwater" });
+
+/**
+ * CloudWatch metrics (embedded metric format) in namespace `Breakwater`. The local mode and the
+ * tests set POWERTOOLS_METRICS_DISABLED (bin/*.mjs, vitest.config.ts): there is no CloudWatch.
+ */
+export const metrics = new Metrics({ namespace: "Breakwater", serviceName: "breakwater" });
+
+/** Names a count to emit for a handler's result (undefined: nothing to count). */
+export type Measure<R> = (result: R) => string | undefined;
+
+/** Emits `name` = 1 for this invocation, at once (nothing is emitted when nothing is counted). */
+export function count(name: string | undefined): void {
+  if (!name) return;
+  metrics.addMetric(name, MetricUnit.Count, 1);
+  metrics.publishStoredMetrics();
+}
 
 export type DepsProvider = () => Deps | Promise<Deps>;
 
@@ -40,10 +57,13 @@ export function defineHandler<S extends z.ZodType, R>(
   name: string,
   schema: S,
   run: (deps: Deps, input: z.output<S>) => Promise<R>,
+  measure?: Measure<R>,
 ): (deps: DepsProvider) => LambdaHandler {
   return (provide) =>
     middy(async (event: unknown) => {
       const input = parseInput(schema, event, name);
-      return run(await provide(), input);
+      const result = await run(await provide(), input);
+      if (measure) count(measure(result));
+      return result;
     }).use(injectLambdaContext(logger)) as unknown as LambdaHandler;
 }

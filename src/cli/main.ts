@@ -120,6 +120,7 @@ export function parseBlock(value: string, start: Date, pipeline: string): Manual
     i < 0 ? { from: start } : parseInterval(value.slice(i + 1), start, "--block", value);
   if (!target) throw new UsageError(`--block "${value}": must name org, pipeline or a scope glob`);
   const base = {
+    scheduled: true,
     reason: "blocked from the command line",
     actor: "simulate",
     createdAt: start.toISOString(),

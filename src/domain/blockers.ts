@@ -29,10 +29,23 @@ export interface ManualBlock {
   /** Optional start and end (ISO); absent: from creation, until removed. */
   from?: string;
   to?: string;
+  /**
+   * A block planned for an interval (several may exist per target, keyed by their start), as
+   * opposed to the one open block an engineer sets on a target (setting it again replaces it).
+   */
+  scheduled?: boolean;
 }
 
-export function blockKey(level: BlockLevel, target: string): string {
-  return level === "org" ? "org" : `${level}#${target}`;
+/**
+ * The store key of a block's target: one open-ended block per target, plus any number of
+ * scheduled ones (keyed by their start), so two `--block` intervals on one target both hold.
+ */
+export function blockTargetKey(level: BlockLevel, target: string): string {
+  return level === "org" ? "org#" : `${level}#${target}#`;
+}
+
+export function blockKey(level: BlockLevel, target: string, from?: string): string {
+  return `${blockTargetKey(level, target)}${from ?? ""}`;
 }
 
 /** Whether a manual block applies to a scope of a pipeline at an instant. */

@@ -233,6 +233,38 @@ describe("manual blocks", () => {
     );
   });
 
+  it("two scheduled blocks on one target both hold (one does not replace the other)", async () => {
+    const block = (from: string, to: string) => ({
+      level: "pipeline" as const,
+      target: "billing",
+      reason: `window ${from}`,
+      actor: "alice",
+      createdAt: "2026-01-12T08:00:00Z",
+      from,
+      to,
+      scheduled: true,
+    });
+    const result = await simulate({
+      pipeline: parsePipeline(small()),
+      fromVersion: "v1",
+      version: "v2",
+      start: at("2026-01-12T09:00:00Z"),
+      dynamo: dynamoClient(),
+      blocks: [
+        block("2026-01-12T09:00:00Z", "2026-01-12T10:00:00Z"),
+        block("2026-01-12T10:20:00Z", "2026-01-12T12:00:00Z"),
+      ],
+    });
+    expect(result.outcome).toBe("succeeded");
+    const starts = events(result.timeline, "deploy-started").map((e) => e.at);
+    // alpha waits out the first block; prod-1's one-box (ready at 10:35) waits out the second.
+    expect(starts).toEqual([
+      "2026-01-12T10:00:00.000Z",
+      "2026-01-12T12:00:00.000Z",
+      "2026-01-12T13:02:00.000Z",
+    ]);
+  });
+
   it("a block that never lifts leaves the run waiting at the horizon, outcome blocked", async () => {
     const result = await simulate({
       pipeline: parsePipeline(small()),

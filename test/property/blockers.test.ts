@@ -116,6 +116,7 @@ describe("safety rule 4: no deploy step starts while a blocker holds", () => {
           level: m.level as ManualBlock["level"],
           target: m.level === "org" ? "" : m.level === "pipeline" ? "orders" : `orders:${m.glob}`,
           reason: `block ${i}`,
+          scheduled: true,
           actor: "prop",
           createdAt: new Date(START).toISOString(),
           from: m.at.from.toISOString(),

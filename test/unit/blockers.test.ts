@@ -274,11 +274,18 @@ describe("manual blocks: level, target and [from, to)", () => {
     expect(found.length).toBe(applies ? 1 : 0);
   });
 
-  it("a block's key is its level and target (one block per target)", () => {
-    expect(blockKey("org", "")).toBe("org");
-    expect(blockKey("org", "ignored")).toBe("org");
-    expect(blockKey("pipeline", "orders-api")).toBe("pipeline#orders-api");
-    expect(blockKey("scope", "orders-api:prod-*")).toBe("scope#orders-api:prod-*");
+  it("a block's key is its level and target, plus the start of a scheduled block", () => {
+    expect(blockKey("org", "")).toBe("org#");
+    expect(blockKey("org", "ignored")).toBe("org#");
+    expect(blockKey("pipeline", "orders-api")).toBe("pipeline#orders-api#");
+    expect(blockKey("scope", "orders-api:prod-*")).toBe("scope#orders-api:prod-*#");
+    expect(blockKey("pipeline", "orders-api", "2026-01-12T09:00:00Z")).toBe(
+      "pipeline#orders-api#2026-01-12T09:00:00Z",
+    );
+    // A target's key never prefixes another target's.
+    expect(
+      blockKey("pipeline", "orders-api-2").startsWith(blockKey("pipeline", "orders-api")),
+    ).toBe(false);
   });
 });
 

@@ -64,14 +64,8 @@ describe("parseOverride", () => {
         "action: is not available yet (rollback-all, retry, roll-forward, cancel come with event-driven runs); available: block, unblock, bypass",
       ],
     ],
-    [
-      { action: "block", level: "org", reason: "why" },
-      ["actor: is required"],
-    ],
-    [
-      { action: "block", level: "org", actor: "alice" },
-      ["reason: is required"],
-    ],
+    [{ action: "block", level: "org", reason: "why" }, ["actor: is required"]],
+    [{ action: "block", level: "org", actor: "alice" }, ["reason: is required"]],
     [
       { action: "block", level: "org", actor: "alice", reason: "  " },
       ["reason: must say why, in at least 3 characters"],

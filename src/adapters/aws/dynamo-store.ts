@@ -33,7 +33,7 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { blockKey, type ManualBlock } from "../../domain/blockers.ts";
+import { blockKey, blockTargetKey, type ManualBlock } from "../../domain/blockers.ts";
 import type { Installation } from "../../domain/installation.ts";
 import {
   compareEvents,
@@ -116,7 +116,12 @@ export class DynamoStateStore implements StateStore {
     await this.doc.send(
       new PutCommand({
         TableName: this.table,
-        Item: { pk: "BLOCKS", sk: blockKey(block.level, block.target), ...block },
+        // An override's block (no start) is one per target; scheduled blocks are keyed by start.
+        Item: {
+          pk: "BLOCKS",
+          sk: blockKey(block.level, block.target, block.scheduled ? block.from : undefined),
+          ...block,
+        },
       }),
     );
   }
@@ -169,20 +174,23 @@ export class DynamoStateStore implements StateStore {
     });
   }
 
+  /** Removes every block of the target (open-ended and scheduled); false when there was none. */
   async removeBlock(level: ManualBlock["level"], target: string): Promise<boolean> {
-    try {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :p)",
+        ExpressionAttributeValues: { ":pk": "BLOCKS", ":p": blockTargetKey(level, target) },
+        ConsistentRead: true,
+      }),
+    );
+    const found = out.Items ?? [];
+    for (const item of found) {
       await this.doc.send(
-        new DeleteCommand({
-          TableName: this.table,
-          Key: { pk: "BLOCKS", sk: blockKey(level, target) },
-          ConditionExpression: "attribute_exists(pk)",
-        }),
+        new DeleteCommand({ TableName: this.table, Key: { pk: "BLOCKS", sk: item.sk } }),
       );
-      return true;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
-      throw err;
     }
+    return found.length > 0;
   }
 
   async listBlocks(): Promise<ManualBlock[]> {
