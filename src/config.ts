@@ -20,4 +20,6 @@ export const config = {
   /** Optional: the SSM parameter holding the Slack incoming-webhook URL. */
   slackWebhookParameter: () => process.env.SLACK_WEBHOOK_PARAMETER || undefined,
   slackDeadLetterQueueUrl: () => required("SLACK_DEAD_LETTER_QUEUE_URL"),
+  /** The SSM SecureString parameter holding the GitHub webhook secret. */
+  webhookSecretParameter: () => required("WEBHOOK_SECRET_PARAMETER"),
 };

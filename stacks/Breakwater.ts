@@ -19,6 +19,7 @@ import {
   Role,
   ServicePrincipal,
 } from "aws-cdk-lib/aws-iam";
+import { FunctionUrlAuthType } from "aws-cdk-lib/aws-lambda";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
@@ -54,6 +55,9 @@ const SLACK_PARAMETER_CONTEXT = "breakwater:slackWebhookParameter";
 const SLACK_PARAMETER_ENV = "BREAKWATER_SLACK_WEBHOOK_PARAMETER";
 /** The role allowed to invoke the override function (optional): CDK context or environment. */
 const OVERRIDE_ROLE_CONTEXT = "breakwater:overrideRoleArn";
+/** The SSM SecureString parameter with the GitHub webhook secret (default /breakwater/<stage>/github-webhook-secret). */
+const WEBHOOK_SECRET_CONTEXT = "breakwater:githubWebhookSecretParameter";
+const WEBHOOK_SECRET_ENV = "BREAKWATER_GITHUB_WEBHOOK_SECRET_PARAMETER";
 const OVERRIDE_ROLE_ENV = "BREAKWATER_OVERRIDE_ROLE_ARN";
 /** Optional allow-list of override actors, comma-separated. */
 const OVERRIDE_ACTORS_CONTEXT = "breakwater:overrideActors";
@@ -92,6 +96,10 @@ const FUNCTIONS = {
     placeholder: undefined,
     description: "Engineer's audited lever: block, unblock, bypass",
   },
+  "github-webhook": {
+    placeholder: undefined,
+    description: "GitHub webhook (function URL): approvals and merges start runs",
+  },
 } as const;
 type FunctionName = keyof typeof FUNCTIONS;
 
@@ -116,6 +124,8 @@ export async function Breakwater({ stack, app }: StackContext) {
     billingMode: BillingMode.PAY_PER_REQUEST,
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
     deletionProtection: isProd,
+    // Claimed webhook deliveries expire (the only items with this attribute).
+    timeToLiveAttribute: "expiresAt",
     removalPolicy: isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
   });
   table.addGlobalSecondaryIndex({
@@ -242,6 +252,10 @@ export async function Breakwater({ stack, app }: StackContext) {
       : []),
   ];
 
+  const webhookSecretParameter =
+    (app.node.tryGetContext(WEBHOOK_SECRET_CONTEXT) as string | undefined) ??
+    process.env[WEBHOOK_SECRET_ENV] ??
+    `/breakwater/${app.stage}/github-webhook-secret`;
   const permissions: Record<FunctionName, PolicyStatement[]> = {
     plan: [tableAccess],
     // The deploy step checks the blockers (alarms) before it starts.
@@ -254,6 +268,22 @@ export async function Breakwater({ stack, app }: StackContext) {
     "alarm-state-change": [tableAccess, publishEvents, startRollbacks],
     notify: notifyPermissions,
     override: [tableAccess, publishEvents],
+    "github-webhook": [
+      tableAccess,
+      publishEvents,
+      // A delivery whose processing failed is given back (deleted) so GitHub's redelivery works.
+      new PolicyStatement({ actions: ["dynamodb:DeleteItem"], resources: [table.tableArn] }),
+      new PolicyStatement({
+        actions: ["ssm:GetParameter"],
+        resources: [
+          stack.formatArn({
+            service: "ssm",
+            resource: "parameter",
+            resourceName: webhookSecretParameter.replace(/^\//, ""),
+          }),
+        ],
+      }),
+    ],
   };
   const asyncDeadLetters: Partial<Record<FunctionName, Queue>> = {
     promote: promoteDlq,
@@ -268,6 +298,7 @@ export async function Breakwater({ stack, app }: StackContext) {
     (app.node.tryGetContext(OVERRIDE_ACTORS_CONTEXT) as string | undefined) ??
     process.env[OVERRIDE_ACTORS_ENV];
   const extraEnvironment: Partial<Record<FunctionName, Record<string, string>>> = {
+    "github-webhook": { WEBHOOK_SECRET_PARAMETER: webhookSecretParameter },
     ...(overrideActors ? { override: { OVERRIDE_ALLOWED_ACTORS: overrideActors } } : {}),
     notify: {
       NOTIFICATION_TOPIC_ARN: topic.topicArn,
@@ -304,6 +335,12 @@ export async function Breakwater({ stack, app }: StackContext) {
       action: "lambda:InvokeFunction",
     });
   }
+
+  // The webhook is public; GitHub's HMAC signature (X-Hub-Signature-256) authenticates it, and
+  // is verified before anything is read or recorded.
+  const webhookUrl = functions["github-webhook"].addFunctionUrl({
+    authType: FunctionUrlAuthType.NONE,
+  });
 
   // ---- Stage state machine -------------------------------------------------------------------
   // The ASL file's bytes, unchanged; CloudFormation fills its ${...} placeholders.
@@ -561,6 +598,7 @@ export async function Breakwater({ stack, app }: StackContext) {
     RollbackStateMachineArn: rollbackStateMachine.attrArn,
     NotificationTopicArn: topic.topicArn,
     OverrideFunctionName: functions.override.functionName,
+    GitHubWebhookUrl: webhookUrl.url,
     SlackDeadLetterQueueUrl: slackDeadLetters.queueUrl,
   });
 

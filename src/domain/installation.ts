@@ -5,6 +5,7 @@
  * pipelines (strict, every problem with its path).
  */
 import { z } from "zod";
+import { triggerConfigSchema } from "../triggers/decisions.ts";
 import { collectProblems, PipelineValidationError } from "./pipeline.ts";
 import { regionOverridesSchema } from "./time-windows.ts";
 
@@ -38,6 +39,11 @@ export const installationSchema = z
     regions: regionOverridesSchema
       .optional()
       .describe("Per-region overrides of the built-in time zone and holiday calendar."),
+    github: triggerConfigSchema
+      .optional()
+      .describe(
+        "Which merges start runs: [{ repository, branch, pipeline, minApprovals, requireApprovalOnHead }].",
+      ),
     blockerRecheckMinutes: z
       .number({ error: "must be a whole number of minutes from 1 to 60" })
       .int({ error: "must be a whole number of minutes from 1 to 60" })

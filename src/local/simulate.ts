@@ -155,9 +155,11 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
   const dynamo = options.dynamo ?? (local as NonNullable<typeof local>).client();
   const tableName = `breakwater-sim-${randomUUID()}`;
   try {
-    const app = appAlarmNames(options.pipeline);
+    // A name one of the pipeline's alarm names (or prefixes) designates is an app alarm.
+    const app = [...appAlarmNames(options.pipeline)];
+    const isApp = (name: string) => app.some((n) => alarmNameMatches(n, name));
     const orgNames = [
-      ...new Set((options.alarms ?? []).map((a) => a.name).filter((n) => !app.has(n))),
+      ...new Set((options.alarms ?? []).map((a) => a.name).filter((n) => !isApp(n))),
     ];
     const installation: Installation = {
       ...options.installation,

@@ -47,6 +47,7 @@ const FUNCTION_NAMES = [
   "alarm-state-change",
   "deploy",
   "evaluate",
+  "github-webhook",
   "notify",
   "override",
   "plan",
@@ -310,7 +311,7 @@ describe("state table", () => {
 });
 
 describe("functions", () => {
-  it("are the ten handlers on nodejs22.x arm64 with their variables", () => {
+  it("are the eleven handlers on nodejs22.x arm64 with their variables", () => {
     const [tableId] = one(test, "AWS::DynamoDB::Table");
     const [busId] = one(test, "AWS::Events::EventBus");
     const [, machine] = machineOf(test, "Stage");
@@ -570,6 +571,7 @@ describe("IAM", () => {
       "alarm-state-change",
       "notify",
       "override",
+      "github-webhook",
     ]) {
       const statements = functionStatements(test, fn);
       expect(resourcesOf(statements, "lambda:InvokeFunction"), fn).toEqual([]);
@@ -727,6 +729,28 @@ describe("override function", () => {
     const statements = functionStatements(test, "override");
     expect(resourcesOf(statements, "states:StartExecution")).toEqual([]);
     expect(resourcesOf(statements, "lambda:InvokeFunction")).toEqual([]);
+  });
+});
+
+describe("GitHub webhook", () => {
+  it("is a public function URL (the signature authenticates), with its secret's parameter", () => {
+    const [fnId, fn] = lambdaByName(test, "github-webhook");
+    const urls = ofType(test, "AWS::Lambda::Url").map(([, r]) => props(r));
+    expect(urls).toHaveLength(1);
+    expect(urls[0]).toMatchObject({ AuthType: "NONE", TargetFunctionArn: getAtt(fnId) });
+    const env = (props(fn).Environment as { Variables: Json }).Variables;
+    expect(env.WEBHOOK_SECRET_PARAMETER).toBe("/breakwater/test/github-webhook-secret");
+    const statements = functionStatements(test, "github-webhook");
+    expect(resourcesOf(statements, "ssm:GetParameter")).toEqual([
+      `arn:aws:ssm:${REGION}:${OFFLINE_ACCOUNT}:parameter/breakwater/test/github-webhook-secret`,
+    ]);
+    expect(resourcesOf(statements, "states:StartExecution")).toEqual([]);
+    expect((test.Outputs as Record<string, unknown>).GitHubWebhookUrl).toBeDefined();
+    const [, table] = one(test, "AWS::DynamoDB::Table");
+    expect(props(table).TimeToLiveSpecification).toEqual({
+      AttributeName: "expiresAt",
+      Enabled: true,
+    });
   });
 });
 

@@ -1,0 +1,149 @@
+/**
+ * The GitHub webhook as deployed: a Lambda function URL request, the real payloads from
+ * @octokit/webhooks-examples (re-signed), and the triggers' stores on DynamoDB Local.
+ */
+import { randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
+import { sign } from "@octokit/webhooks-methods";
+import { describe, expect, it } from "vitest";
+import { createGitHubWebhookHandler } from "../../functions/github-webhook.ts";
+import { DynamoDeliveryStore, DynamoReviewStore } from "../../src/adapters/aws/dynamo-triggers.ts";
+import type { BusEvent } from "../../src/domain/ports.ts";
+import { lambdaContext } from "../../src/local/step-functions.ts";
+import { triggerConfigSchema } from "../../src/triggers/decisions.ts";
+import { dynamoClient, freshStore } from "../support/dynamo.ts";
+
+// GitHub payloads are large and loosely typed; the tests reach into a few fields.
+// biome-ignore lint/suspicious/noExplicitAny: fixture payloads from @octokit/webhooks-examples
+type Payload = Record<string, any>;
+const definitions = createRequire(import.meta.url)("@octokit/webhooks-examples") as {
+  name: string;
+  examples: Payload[];
+}[];
+const example = (name: string, action: string): Payload =>
+  structuredClone(
+    definitions.find((d) => d.name === name)?.examples.find((e) => e.action === action) as Payload,
+  );
+
+const SECRET = "It's a Secret to Everybody";
+
+async function setup() {
+  const { table } = await freshStore();
+  const reviews = new DynamoReviewStore(dynamoClient(), table);
+  const deliveries = new DynamoDeliveryStore(dynamoClient(), table);
+  const published: BusEvent[] = [];
+  const handler = createGitHubWebhookHandler(async () => ({
+    secret: SECRET,
+    config: triggerConfigSchema.parse([
+      { repository: "Codertocat/Hello-World", branch: "main", pipeline: "orders-api" },
+    ]),
+    reviews,
+    deliveries,
+    publish: async (events) => {
+      published.push(...events);
+    },
+    clock: { now: () => new Date("2019-05-15T15:22:00Z") },
+  }));
+  const post = async (
+    event: string,
+    payload: unknown,
+    over: { delivery?: string; signature?: string } = {},
+  ) => {
+    const body = JSON.stringify(payload);
+    const res = (await handler(
+      {
+        requestContext: { http: { method: "POST" } },
+        isBase64Encoded: true,
+        body: Buffer.from(body).toString("base64"),
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": event,
+          "x-github-delivery": over.delivery ?? randomUUID(),
+          "x-hub-signature-256": over.signature ?? (await sign(SECRET, body)),
+        },
+      },
+      lambdaContext("breakwater-github-webhook", "test"),
+    )) as { statusCode: number; body: string };
+    return { status: res.statusCode, body: JSON.parse(res.body || "{}") };
+  };
+  return { reviews, deliveries, published, handler, post };
+}
+
+function approval(login: string) {
+  const p = example("pull_request_review", "submitted");
+  p.review.user.login = login;
+  p.review.state = "approved";
+  p.review.commit_id = p.pull_request.head.sha;
+  p.pull_request.base.ref = "main";
+  return p;
+}
+
+function merge() {
+  const p = example("pull_request", "closed");
+  p.pull_request.merged = true;
+  p.pull_request.merged_at = "2019-05-15T15:21:00Z";
+  p.pull_request.base.ref = "main";
+  return p;
+}
+
+describe("GitHub webhook function (function URL)", () => {
+  it("records an approval, then a merge into main requests one run, keyed by the merge commit", async () => {
+    const { post, published, reviews } = await setup();
+    expect((await post("pull_request_review", approval("octocat"))).status).toBe(200);
+    const pr = merge().pull_request.number as number;
+    expect((await reviews.reviews("codertocat/hello-world", pr)).map((r) => r.reviewer)).toEqual([
+      "octocat",
+    ]);
+    const delivery = randomUUID();
+    const res = await post("pull_request", merge(), { delivery });
+    expect(res.status).toBe(202);
+    expect(published).toHaveLength(1);
+    expect(published[0]).toMatchObject({
+      source: "breakwater",
+      detailType: "Breakwater Run Requested",
+      detail: { pipeline: "orders-api", version: merge().pull_request.merge_commit_sha },
+    });
+    // GitHub redelivers: the same delivery id starts nothing.
+    expect((await post("pull_request", merge(), { delivery })).status).toBe(200);
+    expect(published).toHaveLength(1);
+  });
+
+  it("an unapproved merge starts nothing and is recorded as rejected", async () => {
+    const { post, published } = await setup();
+    const res = await post("pull_request", merge());
+    expect(res.status).toBe(200);
+    expect(published.map((e) => e.detailType)).toEqual(["Breakwater Change Rejected"]);
+  });
+
+  it("a bad signature gets 401 and records nothing; a GET gets 405", async () => {
+    const { post, published, reviews, handler } = await setup();
+    const res = await post("pull_request_review", approval("octocat"), { signature: "sha256=00" });
+    expect(res.status).toBe(401);
+    const pr = merge().pull_request.number as number;
+    expect(await reviews.reviews("Codertocat/Hello-World", pr)).toEqual([]);
+    expect(published).toEqual([]);
+    const get = (await handler(
+      { requestContext: { http: { method: "GET" } }, headers: {} },
+      lambdaContext("breakwater-github-webhook", "test"),
+    )) as { statusCode: number };
+    expect(get.statusCode).toBe(405);
+  });
+
+  it("stores: a dismissal is final; a delivery is claimed once and can be given back", async () => {
+    const { reviews, deliveries } = await setup();
+    const base = {
+      id: 7,
+      reviewer: "octocat",
+      commitId: "a".repeat(40),
+      submittedAt: "2019-05-15T15:10:00Z",
+    };
+    await reviews.recordReview("o/r", 1, { ...base, state: "approved" });
+    await reviews.recordReview("o/r", 1, { ...base, state: "dismissed" });
+    await reviews.recordReview("o/r", 1, { ...base, state: "approved" });
+    expect((await reviews.reviews("O/R", 1)).map((r) => r.state)).toEqual(["dismissed"]);
+    expect(await deliveries.firstDelivery("d-1")).toBe(true);
+    expect(await deliveries.firstDelivery("d-1")).toBe(false);
+    await deliveries.releaseDelivery("d-1");
+    expect(await deliveries.firstDelivery("d-1")).toBe(true);
+  });
+});
