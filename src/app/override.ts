@@ -42,6 +42,12 @@ function targetOf(o: Override): string {
   return `scopes ${o.pipeline}:${o.scopes}`;
 }
 
+/** The stored target of a block or unblock: "", the pipeline, or `pipeline:glob`. */
+function blockTarget(o: Exclude<Override, { action: "bypass" }>): string {
+  if (o.level === "org") return "";
+  return o.level === "pipeline" ? (o.pipeline as string) : `${o.pipeline}:${o.scopes}`;
+}
+
 /** Checks what the request refers to exists; nothing is written before this passes. */
 async function checkReferences(deps: Deps, o: Override): Promise<void> {
   if (o.action !== "bypass" && o.level === "org") return;
@@ -91,14 +97,10 @@ export async function applyOverride(
   let changed: boolean;
   let effect: string;
   if (o.action === "block") {
-    const target =
-      o.level === "org"
-        ? ""
-        : o.level === "pipeline"
-          ? (o.pipeline as string)
-          : `${o.pipeline}:${o.scopes}`;
+    const target = blockTarget(o);
+    // The target's open block (scheduled blocks are separate and stay as they are).
     const existing = (await deps.store.listBlocks()).find(
-      (b) => blockKey(b.level, b.target) === blockKey(o.level, target),
+      (b) => !b.scheduled && blockKey(b.level, b.target) === blockKey(o.level, target),
     );
     changed = !existing || existing.reason !== o.reason || existing.to !== o.until;
     if (changed) {
@@ -117,12 +119,7 @@ export async function applyOverride(
       ? `blocked ${targetOf(o)}${o.until ? ` until ${o.until}` : ""}`
       : "unchanged (already blocked)";
   } else if (o.action === "unblock") {
-    const target =
-      o.level === "org"
-        ? ""
-        : o.level === "pipeline"
-          ? (o.pipeline as string)
-          : `${o.pipeline}:${o.scopes}`;
+    const target = blockTarget(o);
     changed = await deps.store.removeBlock(o.level, target);
     effect = changed ? `unblocked ${targetOf(o)}` : "unchanged (no such block)";
   } else {
