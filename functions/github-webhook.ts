@@ -7,7 +7,7 @@ import { z } from "zod";
 import { DynamoStateStore } from "../src/adapters/aws/dynamo-store.ts";
 import { DynamoDeliveryStore, DynamoReviewStore } from "../src/adapters/aws/dynamo-triggers.ts";
 import { EventBridgePublisher } from "../src/adapters/aws/event-bus.ts";
-import { loadSlackWebhookUrl as loadSecureParameter } from "../src/adapters/aws/sns-notifier.ts";
+import { loadSecureParameter } from "../src/adapters/aws/sns-notifier.ts";
 import { config } from "../src/config.ts";
 import { type GitHubWebhookDeps, handleGitHubWebhook } from "../src/triggers/github.ts";
 import { count, logger } from "./lib/handler.ts";
@@ -63,7 +63,9 @@ async function awsWebhookDeps(): Promise<GitHubWebhookDeps> {
   const installation = await new DynamoStateStore(dynamo, table).getInstallation();
   const publisher = new EventBridgePublisher(new EventBridgeClient({}), config.eventBusName());
   deps = {
-    secret: await loadSecureParameter(new SSMClient({}), config.webhookSecretParameter()),
+    secret: await loadSecureParameter(new SSMClient({}), config.webhookSecretParameter(), {
+      what: "GitHub webhook secret",
+    }),
     config: installation.github ?? [],
     reviews: new DynamoReviewStore(dynamo, table),
     deliveries: new DynamoDeliveryStore(dynamo, table),

@@ -11,6 +11,8 @@ export const DetailType = {
   ScopeEvent: "Breakwater Scope Event",
   /** A run changed status: started, stage finished, halted, succeeded. */
   RunEvent: "Breakwater Run Event",
+  /** An engineer used the override function (action, actor, reason, effect). */
+  OverrideEvent: "Breakwater Override Event",
 } as const;
 
 export const SFN_SOURCE = "aws.states";

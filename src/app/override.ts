@@ -18,10 +18,8 @@ import {
 import type { AuditEntry } from "../domain/ports.ts";
 import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
 import type { Deps } from "./deps.ts";
-import { SOURCE } from "./events.ts";
+import { DetailType, SOURCE } from "./events.ts";
 import { runIdFor } from "./runs.ts";
-
-export const OVERRIDE_EVENT = "Breakwater Override Event";
 
 export interface OverrideResult {
   action: Override["action"];
@@ -160,7 +158,7 @@ export async function applyOverride(
   await deps.events.publish([
     {
       source: SOURCE,
-      detailType: OVERRIDE_EVENT,
+      detailType: DetailType.OverrideEvent,
       detail: {
         at,
         action: o.action,

@@ -32,7 +32,7 @@ export const alarmStateChangePattern: EventPattern = {
 /** Breakwater's own run, scope and override events: notify the humans who need to know. */
 export const notificationsPattern: EventPattern = {
   source: [SOURCE],
-  "detail-type": [DetailType.RunEvent, DetailType.ScopeEvent, "Breakwater Override Event"],
+  "detail-type": [DetailType.RunEvent, DetailType.ScopeEvent, DetailType.OverrideEvent],
 };
 
 /** Matches an event against the subset of EventBridge patterns Breakwater uses (exact values, nested). */

@@ -642,7 +642,3 @@ export async function finishStage(deps: Deps, ctx: StageContext): Promise<Finish
       : `run is ${run.status}`,
   };
 }
-
-export function describeScope(s: ScopeState): string {
-  return `${s.scope} ${s.version}${s.percent < 100 ? ` (${s.percent}%)` : ""} ${s.status}`;
-}

@@ -54,12 +54,6 @@ interface Deployment {
   applied: boolean;
 }
 
-export interface MinuteMetrics {
-  requests: number;
-  faults: number;
-  p99Ms: number;
-}
-
 /** A small deterministic PRNG keyed by a string (FNV-1a hash, then mulberry32). */
 export function unitNoise(key: string): number {
   let h = 0x811c9dc5;
@@ -180,7 +174,7 @@ export class SimulatedFleet implements Deployer, MetricSource {
   }
 
   /** Metrics of the traffic `version` served in `scope` during one minute. */
-  minute(scope: string, version: string, share: number, minute: number): MinuteMetrics {
+  minute(scope: string, version: string, share: number, minute: number): MinuteSample {
     const fault = this.faultFor(scope, version);
     const noise = unitNoise(`${scope}|${version}|${minute}`);
     const expected = this.rpm(scope) * share;

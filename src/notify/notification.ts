@@ -75,7 +75,7 @@ export const notificationSchema = z
  * Detail type of the override function's audit event. The override function publishes it
  * (source `breakwater`) after every action, so that "override used" reaches people.
  */
-export const OVERRIDE_EVENT_DETAIL_TYPE = "Breakwater Override Event";
+export const OVERRIDE_EVENT_DETAIL_TYPE = DetailType.OverrideEvent;
 
 // Consumer schemas are tolerant readers (no `.strict()`): a publisher adding a field must not
 // make notifications fail. Unknown event names map to no notification rather than an error.

@@ -10,6 +10,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   clearSlackWebhookUrlCache,
+  loadSecureParameter,
   loadSlackWebhookUrl,
   SNS_SUBJECT_MAX,
   SnsNotifier,
@@ -731,6 +732,24 @@ describe("loadSlackWebhookUrl", () => {
     clearSlackWebhookUrlCache();
   });
   afterEach(() => clearSlackWebhookUrlCache());
+
+  it("loadSecureParameter reads any secret (the GitHub webhook's is not a URL)", async () => {
+    const secretName = "/breakwater/prod/github-webhook-secret";
+    ssm.on(GetParameterCommand, { Name: secretName }).resolves({
+      Parameter: { Name: secretName, Value: "It's a Secret to Everybody" },
+    });
+    expect(await loadSecureParameter(client(), secretName)).toBe("It's a Secret to Everybody");
+    // The Slack loader still insists on a URL for the same value.
+    await expect(loadSlackWebhookUrl(client(), secretName)).rejects.toThrowError(
+      "does not hold a URL",
+    );
+    ssm
+      .on(GetParameterCommand, { Name: "/missing" })
+      .rejects(new ParameterNotFound({ message: "nope", $metadata: {} }));
+    await expect(
+      loadSecureParameter(client(), "/missing", { what: "GitHub webhook secret" }),
+    ).rejects.toThrowError("SSM parameter /missing (GitHub webhook secret) does not exist");
+  });
 
   it("reads the decrypted parameter once and caches it", async () => {
     ssm.on(GetParameterCommand).resolves({ Parameter: { Name: NAME, Value: URL_VALUE } });

@@ -136,9 +136,26 @@ export interface LoadSlackWebhookUrlOptions {
 }
 
 /**
- * Reads the Slack webhook URL from an SSM SecureString parameter (`GetParameter`,
- * `WithDecryption`), once per `maxAgeMs` per parameter name; concurrent callers share one
- * request, and a failed read is not cached. The URL is a secret: errors never include it.
+ * Reads a secret from an SSM SecureString parameter (`GetParameter`, `WithDecryption`), once
+ * per `maxAgeMs` per parameter name; concurrent callers share one request, and a failed read is
+ * not cached. Errors name the parameter, never the value.
+ *
+ * @example
+ * const secret = await loadSecureParameter(ssm, "/breakwater/prod/github-webhook-secret");
+ */
+export function loadSecureParameter(
+  client: SSMClient,
+  parameterName: string,
+  options: LoadSlackWebhookUrlOptions & { what?: string } = {},
+): Promise<string> {
+  return cachedRead(`secret|${parameterName}`, options, () =>
+    readParameter(client, parameterName, options.what ?? "secret"),
+  );
+}
+
+/**
+ * Reads the Slack webhook URL from an SSM SecureString parameter, like
+ * {@link loadSecureParameter}, and checks it is an http(s) URL.
  *
  * @example
  * const slack = new SlackWebhookNotifier({
@@ -151,35 +168,48 @@ export function loadSlackWebhookUrl(
   parameterName: string,
   options: LoadSlackWebhookUrlOptions = {},
 ): Promise<string> {
+  return cachedRead(parameterName, options, () => readWebhookUrl(client, parameterName));
+}
+
+function cachedRead(
+  key: string,
+  options: LoadSlackWebhookUrlOptions,
+  read: () => Promise<string>,
+): Promise<string> {
   const now = (options.now ?? Date.now)();
-  const cached = urlCache.get(parameterName);
+  const cached = urlCache.get(key);
   if (cached && cached.expiresAt > now) return cached.value;
-  const value = readWebhookUrl(client, parameterName);
+  const value = read();
   const entry = { value, expiresAt: now + (options.maxAgeMs ?? 5 * 60_000) };
-  urlCache.set(parameterName, entry);
+  urlCache.set(key, entry);
   value.catch(() => {
-    if (urlCache.get(parameterName) === entry) urlCache.delete(parameterName);
+    if (urlCache.get(key) === entry) urlCache.delete(key);
   });
   return value;
 }
 
-/** Forgets cached webhook URLs (tests; a forced refresh after rotating the secret). */
+/** Forgets cached parameter values (tests; a forced refresh after rotating a secret). */
 export function clearSlackWebhookUrlCache(): void {
   urlCache.clear();
 }
 
-async function readWebhookUrl(client: SSMClient, name: string): Promise<string> {
+async function readParameter(client: SSMClient, name: string, what: string): Promise<string> {
   let value: string | undefined;
   try {
     const out = await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
     value = out.Parameter?.Value;
   } catch (e) {
     if (e instanceof Error && e.name === "ParameterNotFound") {
-      throw new MissingConfigError(`SSM parameter ${name} (Slack webhook URL) does not exist`);
+      throw new MissingConfigError(`SSM parameter ${name} (${what}) does not exist`);
     }
     throw e;
   }
-  if (!value) throw new MissingConfigError(`SSM parameter ${name} (Slack webhook URL) is empty`);
+  if (!value) throw new MissingConfigError(`SSM parameter ${name} (${what}) is empty`);
+  return value;
+}
+
+async function readWebhookUrl(client: SSMClient, name: string): Promise<string> {
+  const value = await readParameter(client, name, "Slack webhook URL");
   let url: URL;
   try {
     url = new URL(value.trim());
