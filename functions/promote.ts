@@ -38,13 +38,16 @@ export const createPromoteHandler = defineHandler(
       runId: ctx.runId,
       stage: ctx.stage,
       status: event.detail.status,
+      ...(ctx.attempt ? { attempt: ctx.attempt } : {}),
       ...(event.detail.error ? { error: event.detail.error } : {}),
       ...(event.detail.cause ? { cause: event.detail.cause } : {}),
     });
   },
   (r) => {
     const action = (r as { action?: string }).action;
-    if (action === "started-next-stage") return "StagesPromoted";
+    if (action === "entered-next-stage" || action === "waiting-for-next-stage")
+      return "StagesPromoted";
+    if (action === "halted-at-boundary") return "RunsStoppedAtBoundary";
     if (action === "run-succeeded") return "RunsSucceeded";
     if (action === "run-halted") return "RunsHalted";
     return undefined;

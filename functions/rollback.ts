@@ -13,7 +13,14 @@ export const createRollbackHandler = defineHandler(
     const cause = `${input.why?.kind ?? "unhealthy"}${
       details ? `: ${Array.isArray(details) ? details.join("; ") : details}` : ""
     }`;
-    return startRollback(deps, input.ctx, input.step, cause, input.attempt + 1);
+    return startRollback(
+      deps,
+      input.ctx,
+      input.step,
+      cause,
+      input.attempt + 1,
+      input.why?.toVersion,
+    );
   },
   (r) => {
     const x = r as { done?: boolean; failed?: boolean };

@@ -1,17 +1,18 @@
 import { startRun } from "../src/app/runs.ts";
-import { runRequestedSchema } from "../src/app/schemas.ts";
+import { approvedChangeSchema } from "../src/app/schemas.ts";
 import { awsDeps } from "./lib/aws-deps.ts";
 import { defineHandler } from "./lib/handler.ts";
 
-/** Start run: target of the "Breakwater Run Requested" rule; a duplicate request starts nothing. */
+/** Start run: target of the "Approved Change Merged" rule; a duplicate request starts nothing. */
 export const createStartRunHandler = defineHandler(
   "start-run",
-  runRequestedSchema,
+  approvedChangeSchema,
   (deps, event) =>
     startRun(deps, {
       pipeline: event.detail.pipeline,
       version: event.detail.version,
-      cause: event.detail.cause ?? "run requested",
+      cause: event.detail.cause ?? "approved change merged",
+      ...(event.detail.change ? { change: event.detail.change } : {}),
     }),
   (r) => (r.started ? "RunsStarted" : "DuplicateRunRequests"),
 );

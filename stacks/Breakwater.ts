@@ -38,7 +38,7 @@ import {
   alarmStateChangePattern,
   type EventPattern,
   notificationsPattern,
-  runRequestedPattern,
+  approvedChangePattern,
   stageStatusChangePattern,
 } from "../src/app/rules.ts";
 import {
@@ -462,10 +462,10 @@ export async function Breakwater({ stack, app }: StackContext) {
     eventPattern: cdkPattern(stageStatusChangePattern(stateMachine.attrArn)),
     targets: [new LambdaFunction(functions.promote, { deadLetterQueue: promoteDlq, ...retry })],
   });
-  new Rule(stack, "RunRequestedRule", {
+  new Rule(stack, "ApprovedChangeRule", {
     description: "An approved change asks for a run",
     eventBus: bus,
-    eventPattern: cdkPattern(runRequestedPattern),
+    eventPattern: cdkPattern(approvedChangePattern),
     targets: [
       new LambdaFunction(functions["start-run"], { deadLetterQueue: startRunDlq, ...retry }),
     ],

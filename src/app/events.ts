@@ -5,8 +5,11 @@ import type { BusEvent } from "../domain/ports.ts";
 export const SOURCE = "breakwater";
 
 export const DetailType = {
-  /** Starts a run (published by triggers, the CLI, or an engineer). */
-  RunRequested: "Breakwater Run Requested",
+  /**
+   * An approved change merged (GitHub webhook, an "Artifact Published" event, the local CLI):
+   * the rule on it starts the version's run.
+   */
+  ApprovedChangeMerged: "Approved Change Merged",
   /** A scope step changed: deploy/bake/rollback started or finished. */
   ScopeEvent: "Breakwater Scope Event",
   /** A run changed status: started, stage finished, halted, succeeded. */
@@ -29,7 +32,12 @@ export type RunEventName =
   | "stage-finished"
   | "run-halted"
   | "run-succeeded"
-  | "run-failed";
+  | "run-failed"
+  | "run-superseded"
+  | "run-resumed"
+  | "run-rolled-back"
+  | "run-cancelled"
+  | "decision";
 
 export interface RunEventDetail {
   at: string;

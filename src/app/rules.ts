@@ -16,10 +16,10 @@ export const stageStatusChangePattern = (stateMachineArn: string): EventPattern 
   },
 });
 
-/** An approved change asks for a run. */
-export const runRequestedPattern: EventPattern = {
+/** An approved change merged: start its run. */
+export const approvedChangePattern: EventPattern = {
   source: [SOURCE],
-  "detail-type": [DetailType.RunRequested],
+  "detail-type": [DetailType.ApprovedChangeMerged],
 };
 
 /** An alarm went to ALARM: roll back the scope it judges if that scope is deploying or baking. */

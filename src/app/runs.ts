@@ -1,12 +1,13 @@
 /**
- * Runs and promotion. A run starts with its first stage; every later stage is started by the
- * previous stage execution's status-change event (event-driven promotion), never by a loop.
+ * Runs and promotion. A run gets in line for its first stage; every later stage is requested by
+ * the previous stage execution's status-change event (event-driven promotion), never by a loop.
+ * Which version enters a stage, and when, is decided in `lanes.ts`.
  */
 import { NotFoundError } from "../domain/errors.ts";
-import type { Run } from "../domain/model.ts";
+import type { ChangeFacts, Run } from "../domain/model.ts";
 import { nextStage } from "../domain/planner.ts";
 import type { Deps } from "./deps.ts";
-import { type RunEventDetail, runBusEvent } from "./events.ts";
+import { announce, awaitsDecision, isFinal, leaveStage, olderHalt, requestStage } from "./lanes.ts";
 
 export function runIdFor(pipeline: string, version: string): string {
   return `${pipeline}@${version}`;
@@ -16,101 +17,137 @@ export interface StartRunRequest {
   pipeline: string;
   version: string;
   cause: string;
+  change?: ChangeFacts;
 }
 
 export type StartRunResult =
-  | { started: true; runId: string; stage: string }
+  | { started: true; runId: string; stage: string; status: Run["status"] }
   | { started: false; runId: string; reason: string };
 
-async function announce(deps: Deps, detail: Omit<RunEventDetail, "at">): Promise<void> {
-  await deps.events.publish([runBusEvent({ at: deps.clock.now().toISOString(), ...detail })]);
-}
-
-/** Creates the run (once: a duplicate request starts nothing) and starts its first stage. */
+/**
+ * Creates the run (once: a duplicate request starts nothing) and puts it in line for its first
+ * stage. A change that merged before a version already known arrives late: it is recorded as
+ * superseded (the newer version contains it) and never deployed over the newer one.
+ */
 export async function startRun(deps: Deps, req: StartRunRequest): Promise<StartRunResult> {
   const definition = await deps.store.getPipeline(req.pipeline);
   if (!definition) throw new NotFoundError(`no pipeline named "${req.pipeline}" is registered`);
   const runId = runIdFor(req.pipeline, req.version);
   const first = definition.stages[0];
   if (!first) throw new NotFoundError(`pipeline "${req.pipeline}" has no stages`);
+  const existing = await deps.store.getRun(runId);
+  if (existing) return resumeOrDuplicate(deps, existing, first.name);
   const now = deps.clock.now().toISOString();
+  const mergedAt = req.change?.mergedAt;
+  const newer = mergedAt
+    ? (await deps.store.listRuns(req.pipeline)).find(
+        (r) => r.change?.mergedAt !== undefined && r.change.mergedAt > mergedAt,
+      )
+    : undefined;
+  const seq = await deps.store.nextSeq(req.pipeline);
   const run: Run = {
     runId,
     pipeline: req.pipeline,
     version: req.version,
-    status: "running",
+    seq,
+    status: newer ? "superseded" : "waiting",
+    ...(newer ? { supersededBy: newer.runId, finishedAt: now } : { waitingFor: first.name }),
+    ...(req.change ? { change: req.change } : {}),
     definition,
     createdAt: now,
     updatedAt: now,
-    currentStage: first.name,
     stages: {},
     rolledBack: [],
     cause: req.cause,
   };
-  const created = await deps.store.createRun(run);
-  if (!created) {
-    const existing = await deps.store.getRun(runId);
-    // A retried start whose first stage did not start yet is resumed; anything else is a duplicate.
-    if (!existing || Object.keys(existing.stages).length > 0 || existing.status !== "running") {
-      await announce(deps, {
-        runId,
-        pipeline: req.pipeline,
-        version: req.version,
-        event: "run-duplicate",
-        reason: "a run for this version already exists",
-      });
-      return { started: false, runId, reason: "a run for this version already exists" };
-    }
-  } else {
-    await announce(deps, {
-      runId,
-      pipeline: req.pipeline,
-      version: req.version,
-      event: "run-started",
-    });
+  if (!(await deps.store.createRun(run))) {
+    const raced = await deps.store.getRun(runId);
+    if (raced) return resumeOrDuplicate(deps, raced, first.name);
+    throw new NotFoundError(`run ${runId} could not be created`);
   }
-  await deps.workflows.startStage({
-    runId,
-    pipeline: req.pipeline,
-    version: req.version,
-    stage: first.name,
+  const ids = { runId, pipeline: req.pipeline, version: req.version };
+  if (newer) {
+    const reason = `arrived after ${newer.version}, which merged later and contains it`;
+    await announce(deps, { ...ids, event: "run-superseded", reason });
+    return { started: false, runId, reason };
+  }
+  await announce(deps, { ...ids, event: "run-started" });
+  await requestStage(deps, run, first.name);
+  const after = await deps.store.getRun(runId);
+  return { started: true, runId, stage: first.name, status: after?.status ?? run.status };
+}
+
+/** A second request for a known version: a run that never got in line is put in line; else nothing. */
+async function resumeOrDuplicate(deps: Deps, run: Run, first: string): Promise<StartRunResult> {
+  if (run.status === "waiting" && run.waitingFor === first && !run.stages[first]) {
+    // A retried start (the first attempt crashed before or while queueing): finish it.
+    await requestStage(deps, run, first);
+    return { started: true, runId: run.runId, stage: first, status: run.status };
+  }
+  const reason = `a run for this version already exists (${run.status})`;
+  await announce(deps, {
+    runId: run.runId,
+    pipeline: run.pipeline,
+    version: run.version,
+    event: "run-duplicate",
+    reason,
   });
-  return { started: true, runId, stage: first.name };
+  return { started: false, runId: run.runId, reason };
 }
 
 export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
 
 export type PromotionResult =
-  | { action: "started-next-stage"; stage: string }
+  | { action: "entered-next-stage" | "waiting-for-next-stage"; stage: string }
+  | { action: "halted-at-boundary"; stage: string; behind: string }
   | { action: "run-succeeded" }
   | { action: "run-halted"; reason: string }
   | { action: "ignored"; reason: string };
 
 /**
- * Reacts to a stage execution's status change: on success the version enters the next stage
- * (exactly once: the run's currentStage is compare-and-set), or the run succeeds after the last
- * stage; on failure the run is halted and stays halted until an engineer decides.
+ * Reacts to a stage execution's status change. On success the run leaves the stage (the next
+ * version may enter it) and gets in line for the next stage — or halts at the boundary when an
+ * older version is halted awaiting a decision, or succeeds after the last stage. The run's move
+ * is one compare-and-set on its current stage, so a duplicate event does nothing twice. On
+ * failure the run is halted and keeps its stage until an engineer decides.
  */
 export async function onStageExecutionStatus(
   deps: Deps,
-  input: { runId: string; stage: string; status: ExecutionStatus; error?: string; cause?: string },
+  input: {
+    runId: string;
+    stage: string;
+    status: ExecutionStatus;
+    error?: string;
+    cause?: string;
+    attempt?: number;
+  },
 ): Promise<PromotionResult> {
   const run = await deps.store.getRun(input.runId);
   if (!run) return { action: "ignored", reason: `unknown run ${input.runId}` };
   const now = deps.clock.now().toISOString();
-  const base = { runId: run.runId, pipeline: run.pipeline, version: run.version };
+  const ids = { runId: run.runId, pipeline: run.pipeline, version: run.version };
   if (input.status === "RUNNING") return { action: "ignored", reason: "execution still running" };
+  if ((input.attempt ?? 1) !== (run.attempts?.[input.stage] ?? 1)) {
+    return { action: "ignored", reason: "an earlier attempt of the stage" };
+  }
   if (input.status !== "SUCCEEDED") {
+    if (isFinal(run)) return { action: "ignored", reason: `run is ${run.status}` };
     const reason =
       run.status === "halted"
-        ? `stage ${input.stage} halted: ${run.haltedBy ?? "run"} rolled back`
+        ? `stage ${input.stage} halted: ${run.haltedBy ?? "run"} ${run.haltReason === "rollback" ? "rolled back" : `(${run.haltReason})`}`
         : `stage ${input.stage} execution ${input.status}${input.error ? `: ${input.error}` : ""}`;
     if (run.status === "running") {
       // The execution ended without a rollback (control-plane fault, timeout, stop): halt so an
       // engineer decides; never promote.
       await deps.store.updateRun(run.runId, {
         expect: { status: ["running"] },
-        set: { status: "halted", haltReason: "control-plane-error", haltedAt: now, updatedAt: now },
+        set: {
+          status: "halted",
+          haltReason: "control-plane-error",
+          haltedAt: now,
+          haltDetail: reason,
+          updatedAt: now,
+        },
       });
     }
     await deps.store.updateRun(run.runId, {
@@ -129,41 +166,73 @@ export async function onStageExecutionStatus(
       expect: { absent: ["haltAnnouncedAt"] },
       set: { haltAnnouncedAt: now },
     });
-    if (first) await announce(deps, { ...base, event: "run-halted", stage: input.stage, reason });
+    if (first) await announce(deps, { ...ids, event: "run-halted", stage: input.stage, reason });
     return { action: "run-halted", reason };
   }
-  if (run.status !== "running") return { action: "ignored", reason: `run is ${run.status}` };
   const next = nextStage(run.definition, input.stage);
-  if (!next) {
-    const won = await deps.store.updateRun(run.runId, {
-      expect: { status: ["running"], currentStage: input.stage },
-      set: { status: "succeeded", finishedAt: now, updatedAt: now },
-    });
-    if (!won) return { action: "ignored", reason: "already promoted" };
-    await announce(deps, { ...base, event: "stage-finished", stage: input.stage });
-    await announce(deps, { ...base, event: "run-succeeded" });
-    return { action: "run-succeeded" };
-  }
-  const won = await deps.store.updateRun(run.runId, {
-    expect: { status: ["running"], currentStage: input.stage },
-    set: { currentStage: next.name, updatedAt: now },
-  });
-  if (!won) {
-    // A duplicate event, or a retry after a crash between the compare-and-set and the start:
-    // starting the stage again is safe (the execution name is derived from run and stage).
-    const latest = await deps.store.getRun(run.runId);
-    if (
-      latest?.status !== "running" ||
-      latest.currentStage !== next.name ||
-      latest.stages[next.name]
-    ) {
-      return { action: "ignored", reason: "already promoted" };
+  if (run.status === "running" && run.currentStage === input.stage) {
+    if (!next) {
+      const won = await deps.store.updateRun(run.runId, {
+        expect: { status: ["running"], currentStage: input.stage },
+        set: { status: "succeeded", finishedAt: now, updatedAt: now },
+      });
+      if (won) {
+        await announce(deps, { ...ids, event: "stage-finished", stage: input.stage });
+        await announce(deps, { ...ids, event: "run-succeeded" });
+      }
+    } else {
+      const blocker = await olderHalt(deps, run);
+      const won = await deps.store.updateRun(run.runId, {
+        expect: { status: ["running"], currentStage: input.stage },
+        set: blocker
+          ? {
+              status: "halted",
+              haltReason: "older-version-halted",
+              haltedBy: blocker.runId,
+              haltedAt: now,
+              haltDetail: `${blocker.version} (older) halted in ${blocker.currentStage ?? "?"}; ${run.version} contains it and stops before ${next.name}`,
+              nextStage: next.name,
+              updatedAt: now,
+            }
+          : { status: "waiting", waitingFor: next.name, updatedAt: now },
+      });
+      if (won) {
+        await announce(deps, { ...ids, event: "stage-finished", stage: input.stage });
+        if (blocker) {
+          await announce(deps, {
+            ...ids,
+            event: "run-halted",
+            stage: next.name,
+            reason: `stopped before ${next.name}: older version ${blocker.version} halted`,
+          });
+        }
+      }
     }
-    await deps.workflows.startStage({ ...base, stage: next.name });
-    return { action: "started-next-stage", stage: next.name };
   }
-  await announce(deps, { ...base, event: "stage-finished", stage: input.stage });
-  await deps.workflows.startStage({ ...base, stage: next.name });
-  await announce(deps, { ...base, event: "stage-started", stage: next.name });
-  return { action: "started-next-stage", stage: next.name };
+  // From here on idempotent: a duplicate event, or a retry after a crash, finishes the move.
+  const latest = (await deps.store.getRun(run.runId)) ?? run;
+  if (
+    latest.currentStage !== input.stage ||
+    latest.status === "running" ||
+    awaitsDecision(latest)
+  ) {
+    return { action: "ignored", reason: "already promoted" };
+  }
+  await leaveStage(deps, latest, input.stage);
+  if (latest.status === "succeeded") return { action: "run-succeeded" };
+  if (latest.status === "waiting" && latest.waitingFor) {
+    await requestStage(deps, latest, latest.waitingFor);
+    const after = await deps.store.getRun(run.runId);
+    return after?.status === "running" && after.currentStage === latest.waitingFor
+      ? { action: "entered-next-stage", stage: latest.waitingFor }
+      : { action: "waiting-for-next-stage", stage: latest.waitingFor };
+  }
+  if (latest.status === "halted" && latest.haltReason === "older-version-halted") {
+    return {
+      action: "halted-at-boundary",
+      stage: latest.nextStage ?? "?",
+      behind: latest.haltedBy ?? "?",
+    };
+  }
+  return { action: "ignored", reason: `run is ${latest.status}` };
 }

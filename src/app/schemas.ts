@@ -7,6 +7,8 @@ export const stageContextSchema = z
     pipeline: z.string().min(1),
     version: z.string().min(1),
     stage: z.string().min(1),
+    /** The stage's execution attempt (2, 3, … after a `retry` decision); absent: the first. */
+    attempt: z.number().int().min(2).optional(),
   })
   .strict();
 
@@ -54,8 +56,10 @@ export const rollbackInputSchema = z
     attempt: z.number().int().min(0),
     why: z
       .object({
-        kind: z.enum(["unhealthy", "deploy-failed", "step-error", "alarm"]),
+        kind: z.enum(["unhealthy", "deploy-failed", "step-error", "alarm", "decision"]),
         details: z.union([z.string(), z.array(z.string())]).optional(),
+        /** A decision's rollback names its target (the last version before the bad one). */
+        toVersion: z.string().min(1).optional(),
       })
       .optional(),
   })
@@ -74,14 +78,44 @@ export const recordInputSchema = z.discriminatedUnion("action", [
   z.object({ action: z.literal("finish-stage"), ctx: stageContextSchema }).strict(),
 ]);
 
-export const runRequestedSchema = z.object({
-  "detail-type": z.literal("Breakwater Run Requested"),
+/** What a run records about the change it deploys (who approved it, what was built). */
+export const changeFactsSchema = z
+  .object({
+    trigger: z.enum(["github", "artifact", "local", "manual"]),
+    /** The merged commit (40 hex characters). */
+    sha: z
+      .string()
+      .regex(/^[0-9a-fA-F]{40}$/, { error: "must be a 40-character hex commit SHA" })
+      .optional(),
+    /** The immutable artifact built from it. */
+    artifactDigest: z
+      .string()
+      .regex(/^sha256:[0-9a-f]{64}$/, {
+        error: 'must be "sha256:" followed by 64 lowercase hex characters',
+      })
+      .optional(),
+    approvers: z.array(z.string().min(1)).default([]),
+    /** When the change merged (or the artifact was published): orders late deliveries. */
+    mergedAt: z.iso.datetime({ offset: true }).optional(),
+    repository: z.string().min(1).optional(),
+    pr: z.number().int().positive().optional(),
+    /** GitHub: the PR head the approvals were given on. */
+    headSha: z.string().optional(),
+  })
+  .strict();
+
+export type ChangeFacts = z.output<typeof changeFactsSchema>;
+
+/** "Approved Change Merged": the event that starts a run. */
+export const approvedChangeSchema = z.object({
+  "detail-type": z.literal("Approved Change Merged"),
   source: z.literal("breakwater"),
   detail: z
     .object({
       pipeline: z.string().min(1),
       version: z.string().min(1),
       cause: z.string().min(1).optional(),
+      change: changeFactsSchema.optional(),
     })
     .strict(),
 });

@@ -520,6 +520,8 @@ export async function startRollback(
   step: DeployStep,
   cause: string,
   attempt: number,
+  /** An explicit target (a `rollback-all` decision); default: the scope's previous version. */
+  toVersion?: string,
 ): Promise<RollbackResult> {
   const at = deps.clock.now().toISOString();
   await haltRun(deps, ctx, step.scope, "rollback", at);
@@ -534,7 +536,8 @@ export async function startRollback(
   if (current.status === "rolling-back" && current.runId === ctx.runId) {
     target = current.version; // retry of a rollback already recorded
   } else {
-    const previous = current.version === ctx.version ? current.previousVersion : undefined;
+    const previous =
+      current.version === ctx.version ? (toVersion ?? current.previousVersion) : undefined;
     if (!previous) {
       // The scope never took the new version (its deploy failed before the write): nothing to undo.
       return { done: true, failed: false, attempt, toVersion: current.version };
@@ -547,7 +550,7 @@ export async function startRollback(
       pipeline: ctx.pipeline,
       scope: step.scope,
       at,
-      actor: "breakwater/rollback",
+      actor: toVersion ? "breakwater/rollback-all" : "breakwater/rollback",
       cause: `run ${ctx.runId}: rolling back ${ctx.version} -> ${previous}: ${cause}`,
       expect: { status: ["deploying", "baking", "stable"], version: ctx.version },
       set: {

@@ -102,13 +102,62 @@ export function compareEvents(a: TimelineEvent, b: TimelineEvent): number {
 }
 
 /**
- * - `running`: deploy steps may start.
- * - `halted`: a scope rolled back (or the run was stopped); no new deploy step starts anywhere;
- *   an engineer decides what happens next.
+ * - `waiting`: the run waits to enter `waitingFor` (another version holds that stage).
+ * - `running`: the run is in `currentStage`; deploy steps may start.
+ * - `halted`: a scope rolled back (or the run was stopped, or an older version halted); no new
+ *   deploy step starts anywhere; an engineer decides what happens next.
  * - `succeeded`: every stage finished, bakes included.
+ * - `superseded`: a newer version took its place (waiting for a stage, or by a roll-forward).
+ * - `rolled-back`: an engineer's `rollback-all` returned its scopes to the version before.
+ * - `cancelled`: an engineer cancelled it.
  * - `failed`: the control plane itself failed (not the version).
  */
-export type RunStatus = "running" | "halted" | "succeeded" | "failed";
+export type RunStatus =
+  | "waiting"
+  | "running"
+  | "halted"
+  | "succeeded"
+  | "superseded"
+  | "rolled-back"
+  | "cancelled"
+  | "failed";
+
+/** Statuses a run never leaves. */
+export const FINAL_RUN_STATUSES: readonly RunStatus[] = [
+  "succeeded",
+  "superseded",
+  "rolled-back",
+  "cancelled",
+  "failed",
+];
+
+/** Why a run halted. `older-version-halted`: it stopped at a stage boundary behind an older halt. */
+export type HaltReason =
+  | "rollback"
+  | "deploy-failed"
+  | "inconclusive"
+  | "control-plane-error"
+  | "older-version-halted";
+
+/** What the run's trigger said about the change (see `changeFactsSchema`). */
+export interface ChangeFacts {
+  trigger: "github" | "artifact" | "local" | "manual";
+  sha?: string;
+  artifactDigest?: string;
+  approvers: string[];
+  mergedAt?: string;
+  repository?: string;
+  pr?: number;
+  headSha?: string;
+}
+
+/** An engineer's decision on a halted run (through the override function). */
+export interface RunDecision {
+  action: "rollback-all" | "retry" | "roll-forward" | "cancel";
+  actor: string;
+  reason: string;
+  at: string;
+}
 
 export type StageStatus = "running" | "succeeded" | "failed";
 
@@ -124,13 +173,27 @@ export interface Run {
   pipeline: string;
   version: string;
   status: RunStatus;
+  /** Arrival order among the pipeline's versions (1, 2, …): a newer version contains older ones. */
+  seq: number;
+  /** The change the run deploys: SHA, artifact digest, approvers, merge time. */
+  change?: ChangeFacts;
+  /** While `waiting`: the stage the run waits to enter. */
+  waitingFor?: string;
+  /** While halted at a stage boundary (`older-version-halted`): the stage it enters on resuming. */
+  nextStage?: string;
+  /** Execution attempt per stage (a `retry` decision starts the stage again). */
+  attempts?: Record<string, number>;
+  /** The run that superseded this one. */
+  supersededBy?: string;
+  /** The engineer's decision that ended or resumed the run (latest). */
+  decision?: RunDecision;
   /** Snapshot of the definition the run started with; later edits do not change a run. */
   definition: Pipeline;
   createdAt: string;
   updatedAt: string;
   currentStage?: string;
   stages: Record<string, StageProgress>;
-  haltReason?: "rollback" | "deploy-failed" | "inconclusive" | "control-plane-error";
+  haltReason?: HaltReason;
   /** A human sentence: why the run halted. */
   haltDetail?: string;
   haltedAt?: string;

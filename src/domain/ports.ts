@@ -50,9 +50,52 @@ export type TransitionResult =
 
 export interface RunUpdate {
   /** The update happens only if these hold (`absent`: attributes that must not be set yet). */
-  expect?: { status?: RunStatus[]; currentStage?: string | null; absent?: (keyof Run)[] };
-  set: Partial<Omit<Run, "runId" | "pipeline" | "version" | "definition" | "rolledBack">>;
+  expect?: {
+    status?: RunStatus[];
+    currentStage?: string | null;
+    waitingFor?: string;
+    absent?: (keyof Run)[];
+  };
+  set: Partial<Omit<Run, "runId" | "pipeline" | "version" | "definition" | "rolledBack" | "seq">>;
+  /** Attributes to remove (cleared by the same conditional write). */
+  remove?: (keyof Run)[];
   addRolledBack?: string;
+}
+
+/**
+ * A stage of a pipeline: who holds it and who waits for it (safety rule 6: one version per stage
+ * at a time). Written only by compare-and-set on `rev`.
+ */
+export interface StageSlot {
+  pipeline: string;
+  stage: string;
+  /** The run in the stage. */
+  holder?: string;
+  since?: string;
+  /** Runs waiting to enter, with their arrival numbers. */
+  waiters: Record<string, number>;
+  /** Runs superseded by the last admission (kept so a crashed admission is finished by the next). */
+  superseded?: string[];
+  /** 0 when the slot was never written. */
+  rev: number;
+}
+
+/** One holder of a location lock: a pipeline deploying or baking one scope there. */
+export interface LockHolder {
+  pipeline: string;
+  scope: string;
+  runId: string;
+  /** The AZ the scope covers; absent: the whole region. */
+  az?: string;
+  since: string;
+}
+
+/** A location lock of one service in one region (pipelines of one service never overlap there). */
+export interface LocationLock {
+  key: string;
+  holders: Record<string, LockHolder>;
+  /** Compare-and-set token; 0 when the lock was never written. */
+  rev: number;
 }
 
 export interface StateStore {
@@ -80,6 +123,20 @@ export interface StateStore {
   /** Creates the run; false when a run with that id already exists (duplicate trigger). */
   createRun(run: Run): Promise<boolean>;
   getRun(runId: string): Promise<Run | undefined>;
+  /** Every run of the pipeline, oldest first (by arrival). */
+  listRuns(pipeline: string): Promise<Run[]>;
+  /** The next arrival number of the pipeline's versions (atomic; gaps are possible). */
+  nextSeq(pipeline: string): Promise<number>;
+
+  getStageSlot(pipeline: string, stage: string): Promise<StageSlot>;
+  /** Writes the slot if it is still at `slot.rev` (compare-and-set; the stored rev becomes rev+1). */
+  putStageSlot(slot: StageSlot): Promise<boolean>;
+
+  getLocationLock(key: string): Promise<LocationLock>;
+  /** Replaces the holders if the lock is still at `rev` (compare-and-set); false otherwise. */
+  putLocationLock(key: string, holders: Record<string, LockHolder>, rev: number): Promise<boolean>;
+  /** Removes one holder (idempotent). */
+  releaseLocationLock(key: string, holderKey: string): Promise<void>;
   /** Conditional update; false when `expect` does not hold. */
   updateRun(runId: string, update: RunUpdate): Promise<boolean>;
 
@@ -155,12 +212,16 @@ export interface StageExecutionInput {
   pipeline: string;
   version: string;
   stage: string;
+  /** The stage's execution attempt after a `retry` decision (2, 3, …); absent: the first. */
+  attempt?: number;
 }
 
 export interface RollbackExecutionInput {
   ctx: StageExecutionInput;
   step: import("./planner.ts").DeployStep;
-  why: { kind: "alarm"; details: string };
+  why:
+    | { kind: "alarm"; details: string }
+    | { kind: "decision"; details: string; toVersion: string };
 }
 
 /** Starts state machine executions; idempotent per (run, stage) and per (run, scope) rollback. */

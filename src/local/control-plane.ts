@@ -21,12 +21,13 @@ import type { Deps } from "../app/deps.ts";
 import { DetailType, SOURCE } from "../app/events.ts";
 import {
   alarmStateChangePattern,
+  approvedChangePattern,
   notificationsPattern,
-  runRequestedPattern,
   stageStatusChangePattern,
 } from "../app/rules.ts";
 import type { ManualBlock } from "../domain/blockers.ts";
 import type { Installation } from "../domain/installation.ts";
+import type { ChangeFacts } from "../domain/model.ts";
 import type { Pipeline } from "../domain/pipeline.ts";
 import type { AlarmSource, Deployer, MetricSource } from "../domain/ports.ts";
 import { pipelineScopes } from "../domain/scope.ts";
@@ -110,7 +111,7 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
   );
   bus.addRule(
     "start-run",
-    runRequestedPattern,
+    approvedChangePattern,
     invoke("breakwater-start-run", createStartRunHandler(provide)),
   );
   bus.addRule(
@@ -156,12 +157,22 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
         );
       }
     },
-    /** Publishes "Breakwater Run Requested", as a trigger would. */
-    requestRun(pipeline: string, version: string, cause = "requested locally"): void {
+    /** Publishes "Approved Change Merged", as a trigger would. */
+    requestRun(
+      pipeline: string,
+      version: string,
+      cause = "requested locally",
+      change: Partial<ChangeFacts> = {},
+    ): void {
       bus.put({
         source: SOURCE,
-        "detail-type": DetailType.RunRequested,
-        detail: { pipeline, version, cause },
+        "detail-type": DetailType.ApprovedChangeMerged,
+        detail: {
+          pipeline,
+          version,
+          cause,
+          change: { trigger: "local", approvers: [], ...change },
+        },
         resources: [],
       });
     },

@@ -226,9 +226,8 @@ export interface RejectedDecision {
 export type TriggerDecision = StartRunDecision | RejectedDecision;
 
 /**
- * The facts of a run request as one `key=value` line. The current `runRequestedSchema` detail
- * is strict `{ pipeline, version, cause? }`, so until it carries them as fields the SHA,
- * approvers, merge time and PR travel in `cause` (the run keeps `cause`).
+ * The facts of a run request as one `key=value` line: the run's `cause` (they are also recorded
+ * as fields, in `change`).
  *
  * @example
  * describeRunCause(decision);
@@ -246,12 +245,25 @@ export function describeRunCause(d: StartRunDecision): string {
   return parts.join(" ");
 }
 
-/** "Breakwater Run Requested" for a start-run decision; valid against `runRequestedSchema`. */
-export function runRequestedEvent(d: StartRunDecision): BusEvent {
+/** "Approved Change Merged" for a start-run decision; valid against `approvedChangeSchema`. */
+export function approvedChangeEvent(d: StartRunDecision): BusEvent {
+  const change: Record<string, unknown> = {
+    trigger: d.trigger,
+    sha: d.sha,
+    approvers: d.approvers,
+    mergedAt: d.mergedAt,
+  };
+  const optional = {
+    artifactDigest: d.artifactDigest,
+    repository: d.repository,
+    pr: d.prNumber,
+    headSha: d.headSha,
+  };
+  for (const [k, v] of Object.entries(optional)) if (v !== undefined) change[k] = v;
   return {
     source: SOURCE,
-    detailType: DetailType.RunRequested,
-    detail: { pipeline: d.pipeline, version: d.version, cause: describeRunCause(d) },
+    detailType: DetailType.ApprovedChangeMerged,
+    detail: { pipeline: d.pipeline, version: d.version, cause: describeRunCause(d), change },
   };
 }
 
@@ -274,7 +286,7 @@ export function changeRejectedEvent(d: RejectedDecision, at: string): BusEvent {
 /** The bus events of a set of decisions: one per run to start, one per recorded rejection. */
 export function decisionEvents(decisions: readonly TriggerDecision[], at: string): BusEvent[] {
   return decisions.flatMap((d) => {
-    if (d.action === "start-run") return [runRequestedEvent(d)];
+    if (d.action === "start-run") return [approvedChangeEvent(d)];
     return d.pipeline !== undefined ? [changeRejectedEvent(d, at)] : [];
   });
 }

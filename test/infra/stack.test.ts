@@ -13,8 +13,8 @@ import { TABLE_KEYS } from "../../src/adapters/aws/dynamo-store.ts";
 import { placeholdersIn, STAGE_ASL_PATH } from "../../src/app/asl.ts";
 import {
   alarmStateChangePattern,
+  approvedChangePattern,
   notificationsPattern,
-  runRequestedPattern,
   stageStatusChangePattern,
 } from "../../src/app/rules.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
@@ -443,10 +443,10 @@ describe("event rules", () => {
   it("routes run requests on the Breakwater bus to start-run, with a DLQ and retries", () => {
     const [busId] = one(test, "AWS::Events::EventBus");
     const rule = rules().find(
-      (r) => JSON.stringify(r.EventPattern) === JSON.stringify(runRequestedPattern),
+      (r) => JSON.stringify(r.EventPattern) === JSON.stringify(approvedChangePattern),
     );
     expect(rule, "no rule with the run requested pattern").toBeDefined();
-    expect((rule as Json).EventPattern).toEqual(runRequestedPattern);
+    expect((rule as Json).EventPattern).toEqual(approvedChangePattern);
     expect((rule as Json).EventBusName).toEqual({ Ref: busId });
     expectTarget(rule as Json, "start-run");
   });

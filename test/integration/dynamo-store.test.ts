@@ -27,6 +27,7 @@ const run = (over: Partial<Run> = {}): Run => ({
   runId: "orders-api@v2",
   pipeline: "orders-api",
   version: "v2",
+  seq: 1,
   status: "running",
   definition: pipeline,
   createdAt: "2026-01-05T09:00:00.000Z",

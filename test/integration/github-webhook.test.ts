@@ -100,7 +100,7 @@ describe("GitHub webhook function (function URL)", () => {
     expect(published).toHaveLength(1);
     expect(published[0]).toMatchObject({
       source: "breakwater",
-      detailType: "Breakwater Run Requested",
+      detailType: "Approved Change Merged",
       detail: { pipeline: "orders-api", version: merge().pull_request.merge_commit_sha },
     });
     // GitHub redelivers: the same delivery id starts nothing.

@@ -108,7 +108,7 @@ describe("webhook over HTTP", () => {
       result: "run-requested",
       runs: [{ pipeline: "orders-api", version: "c4295bd74fb0f4fda03689c3df3f2803b658fd85" }],
     });
-    expect(srv.published.map((e) => e.detailType)).toEqual(["Breakwater Run Requested"]);
+    expect(srv.published.map((e) => e.detailType)).toEqual(["Approved Change Merged"]);
   });
 
   it("a bad signature gets 401 and starts nothing", async () => {

@@ -136,6 +136,7 @@ async function harness(): Promise<Harness> {
   }
   const run: Run = {
     runId: RUN_ID,
+    seq: 1,
     pipeline: "orders-api",
     version: "v2",
     status: "running",

@@ -133,6 +133,7 @@ async function harness(): Promise<Harness> {
 async function createRun(store: DynamoStateStore, currentStage: string): Promise<Run> {
   const run: Run = {
     runId: "orders-api@v2",
+    seq: 1,
     pipeline: "orders-api",
     version: "v2",
     status: "running",

@@ -171,7 +171,7 @@ describe("toNotification: which bus events people hear about", () => {
     ["another source", { ...runEvent("run-started"), source: "aws.states" }],
     [
       "another detail type",
-      { source: "breakwater", detailType: DetailType.RunRequested, detail: {} },
+      { source: "breakwater", detailType: DetailType.ApprovedChangeMerged, detail: {} },
     ],
   ])("%s → no notification", (_name, event) => {
     expect(toNotification(event)).toBeUndefined();

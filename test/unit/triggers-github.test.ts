@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import { sign } from "@octokit/webhooks-methods";
 import { beforeEach, describe, expect, it } from "vitest";
-import { runRequestedSchema } from "../../src/app/schemas.ts";
+import { approvedChangeSchema } from "../../src/app/schemas.ts";
 import { InvalidInputError } from "../../src/domain/errors.ts";
 import type { BusEvent } from "../../src/domain/ports.ts";
 import {
@@ -161,7 +161,7 @@ function harness(config: TriggerConfigInput = baseConfig) {
   return { deps, published, reviews, deliveries, send, mergeWith, ofType };
 }
 
-const RUN_REQUESTED = "Breakwater Run Requested";
+const RUN_REQUESTED = "Approved Change Merged";
 const CHANGE_REJECTED = "Breakwater Change Rejected";
 
 // --- Tests ---------------------------------------------------------------------------------
@@ -336,7 +336,7 @@ describe("handleGitHubWebhook: merges", () => {
     expect(h.published).toHaveLength(1);
     const [event] = h.published;
     // The event as the start-run rule's target receives it parses with the current schema.
-    const parsed = runRequestedSchema.parse({
+    const parsed = approvedChangeSchema.parse({
       "detail-type": event?.detailType,
       source: event?.source,
       detail: event?.detail,
@@ -345,6 +345,15 @@ describe("handleGitHubWebhook: merges", () => {
       pipeline: "orders-api",
       version: MERGE_SHA,
       cause: `trigger=github pr=${REPO}#${PR} sha=${MERGE_SHA} head=${HEAD} mergedAt=${MERGED_AT} approvers=alice`,
+      change: {
+        trigger: "github",
+        sha: MERGE_SHA,
+        headSha: HEAD,
+        approvers: ["alice"],
+        mergedAt: MERGED_AT,
+        repository: REPO,
+        pr: PR,
+      },
     });
   });
 
@@ -650,7 +659,7 @@ describe("Artifact Published", () => {
     );
     expect(out.outcome).toBe("run-requested");
     expect(d.published).toHaveLength(1);
-    const detail = runRequestedSchema.parse({
+    const detail = approvedChangeSchema.parse({
       "detail-type": d.published[0]?.detailType,
       source: d.published[0]?.source,
       detail: d.published[0]?.detail,
@@ -660,6 +669,13 @@ describe("Artifact Published", () => {
       pipeline: "orders-api",
       version: MERGE_SHA,
       cause: `trigger=artifact sha=${MERGE_SHA} digest=${artifactDigest} mergedAt=2024-05-01T12:00:00Z approvers=alice,bob`,
+      change: {
+        trigger: "artifact",
+        sha: MERGE_SHA,
+        artifactDigest,
+        approvers: ["alice", "bob"],
+        mergedAt: "2024-05-01T12:00:00Z",
+      },
     });
   });
 

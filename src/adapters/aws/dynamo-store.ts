@@ -47,8 +47,11 @@ import type { Bypass } from "../../domain/override.ts";
 import type { Pipeline } from "../../domain/pipeline.ts";
 import type {
   AuditEntry,
+  LocationLock,
+  LockHolder,
   RunUpdate,
   ScopeTransition,
+  StageSlot,
   StateStore,
   TransitionResult,
 } from "../../domain/ports.ts";
@@ -224,6 +227,107 @@ export class DynamoStateStore implements StateStore {
     }
   }
 
+  async listRuns(pipeline: string): Promise<Run[]> {
+    const items = await this.queryAll<Run & Item>({
+      TableName: this.table,
+      IndexName: TABLE_KEYS.gsi1.name,
+      KeyConditionExpression: "gsi1pk = :p AND begins_with(gsi1sk, :r)",
+      ExpressionAttributeValues: { ":p": pipelinePk(pipeline), ":r": "RUN#" },
+    });
+    return items
+      .map((i) => strip<Run>(i) as Run)
+      .sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0) || (a.createdAt < b.createdAt ? -1 : 1));
+  }
+
+  async nextSeq(pipeline: string): Promise<number> {
+    const out = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: pipelinePk(pipeline), sk: "SEQ" },
+        UpdateExpression: "ADD #s :one",
+        ExpressionAttributeNames: { "#s": "seq" },
+        ExpressionAttributeValues: { ":one": 1 },
+        ReturnValues: "UPDATED_NEW",
+      }),
+    );
+    return Number(out.Attributes?.seq);
+  }
+
+  async getStageSlot(pipeline: string, stage: string): Promise<StageSlot> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: pipelinePk(pipeline), sk: `SLOT#${stage}` },
+        ConsistentRead: true,
+      }),
+    );
+    const item = strip<StageSlot>(out.Item);
+    return item
+      ? { ...item, waiters: item.waiters ?? {} }
+      : { pipeline, stage, waiters: {}, rev: 0 };
+  }
+
+  async putStageSlot(slot: StageSlot): Promise<boolean> {
+    return this.casPut(
+      { pk: pipelinePk(slot.pipeline), sk: `SLOT#${slot.stage}`, ...slot, rev: slot.rev + 1 },
+      slot.rev,
+    );
+  }
+
+  async getLocationLock(key: string): Promise<LocationLock> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: `LOCK#${key}`, sk: "LOCK" },
+        ConsistentRead: true,
+      }),
+    );
+    const item = strip<LocationLock>(out.Item);
+    return item
+      ? { key, holders: item.holders ?? {}, rev: item.rev }
+      : { key, holders: {}, rev: 0 };
+  }
+
+  async putLocationLock(
+    key: string,
+    holders: Record<string, LockHolder>,
+    rev: number,
+  ): Promise<boolean> {
+    return this.casPut({ pk: `LOCK#${key}`, sk: "LOCK", key, holders, rev: rev + 1 }, rev);
+  }
+
+  async releaseLocationLock(key: string, holderKey: string): Promise<void> {
+    for (;;) {
+      const lock = await this.getLocationLock(key);
+      if (!lock.holders[holderKey]) return;
+      const { [holderKey]: _gone, ...rest } = lock.holders;
+      if (await this.putLocationLock(key, rest, lock.rev)) return;
+    }
+  }
+
+  /** Puts `item` if the stored item is at `rev` (absent when rev is 0). */
+  private async casPut(item: Item, rev: number): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: item,
+          ...(rev === 0
+            ? { ConditionExpression: "attribute_not_exists(pk)" }
+            : {
+                ConditionExpression: "#rev = :rev",
+                ExpressionAttributeNames: { "#rev": "rev" },
+                ExpressionAttributeValues: { ":rev": rev },
+              }),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
   async getRun(runId: string): Promise<Run | undefined> {
     const out = await this.doc.send(
       new GetCommand({
@@ -278,17 +382,26 @@ export class DynamoStateStore implements StateStore {
     for (const attr of update.expect?.absent ?? []) {
       conditions.push(`attribute_not_exists(${name(attr)})`);
     }
+    if (update.expect?.waitingFor !== undefined) {
+      conditions.push(`${name("waitingFor")} = ${value(update.expect.waitingFor)}`);
+    }
     if (update.addRolledBack) {
       // Idempotent: a scope is listed once however often its rollback is retried.
       conditions.push(`NOT contains(${name("rolledBack")}, ${value(update.addRolledBack)})`);
     }
-    if (sets.length === 0) return true;
+    const removes = (update.remove ?? []).map((k) => name(k));
+    if (sets.length === 0 && removes.length === 0) return true;
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
           Key: { pk: runPk(runId), sk: "RUN" },
-          UpdateExpression: `SET ${sets.join(", ")}`,
+          UpdateExpression: [
+            sets.length ? `SET ${sets.join(", ")}` : "",
+            removes.length ? `REMOVE ${removes.join(", ")}` : "",
+          ]
+            .filter(Boolean)
+            .join(" "),
           ConditionExpression: conditions.join(" AND "),
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: Object.keys(values).length ? values : undefined,

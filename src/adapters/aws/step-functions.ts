@@ -13,20 +13,22 @@ import type {
 export function executionName(input: StageExecutionInput): string {
   // A readable prefix plus a hash of the exact (run, stage): "orders" + "api-v2" and
   // "orders-api" + "v2" read alike but never share a name.
-  const readable = `${input.pipeline}-${input.version}-${input.stage}`.replace(
-    /[^A-Za-z0-9_-]/g,
-    "_",
-  );
+  const readable =
+    `${input.pipeline}-${input.version}-${input.stage}${input.attempt ? `-${input.attempt}` : ""}`.replace(
+      /[^A-Za-z0-9_-]/g,
+      "_",
+    );
   const hash = createHash("sha256")
-    .update(`${input.runId}|${input.stage}`)
+    .update(`${input.runId}|${input.stage}${input.attempt ? `|${input.attempt}` : ""}`)
     .digest("hex")
     .slice(0, 12);
   return `${readable.slice(0, 67)}-${hash}`;
 }
 
-/** A rollback execution's name: one per (run, scope). */
+/** A rollback execution's name: one per (run, scope), and one per decision that rolls back. */
 export function rollbackExecutionName(input: RollbackExecutionInput): string {
-  return executionName({ ...input.ctx, stage: `rb-${input.step.scope}` });
+  const tag = input.why.kind === "decision" ? `rba-${input.why.toVersion}-` : "rb-";
+  return executionName({ ...input.ctx, stage: `${tag}${input.step.scope}` });
 }
 
 export class SfnWorkflowStarter implements WorkflowStarter {

@@ -1,0 +1,241 @@
+/**
+ * Several versions in flight (safety rule 6): each stage of a pipeline processes one version at
+ * a time. A run that wants a stage joins the stage's waiting list; whenever the stage is free the
+ * newest waiting version enters and the older waiting versions are superseded (a newer version
+ * contains them). The stage slot — holder plus waiting list — is one item written only by
+ * compare-and-set, so two promotions racing for one stage cannot both win, and a crash at any
+ * point leaves state that the next call finishes (every function here is idempotent).
+ *
+ * Line stop: while an older version's run is halted awaiting an engineer's decision, a newer run
+ * (which contains the bad change) does not cross a stage boundary; it halts there with
+ * `older-version-halted` and resumes when the decision clears the way.
+ */
+import { FINAL_RUN_STATUSES, type Run } from "../domain/model.ts";
+import type { StageSlot } from "../domain/ports.ts";
+import type { Deps } from "./deps.ts";
+import { type RunEventDetail, runBusEvent } from "./events.ts";
+
+const MAX_CAS_ATTEMPTS = 20;
+
+export async function announce(deps: Deps, detail: Omit<RunEventDetail, "at">): Promise<void> {
+  await deps.events.publish([runBusEvent({ at: deps.clock.now().toISOString(), ...detail })]);
+}
+
+const base = (run: Run) => ({ runId: run.runId, pipeline: run.pipeline, version: run.version });
+
+/** A run halted on its own account (rolled back, failed, inconclusive): it awaits a decision. */
+export function awaitsDecision(run: Run): boolean {
+  return run.status === "halted" && run.haltReason !== "older-version-halted";
+}
+
+export function isFinal(run: Run): boolean {
+  return FINAL_RUN_STATUSES.includes(run.status);
+}
+
+/** Whether the run really is in (or entering) `stage`: anything else is a stale slot holder. */
+function holdsStage(run: Run, stage: string): boolean {
+  if (run.status === "waiting") return run.waitingFor === stage;
+  if (run.status === "running" || awaitsDecision(run)) return run.currentStage === stage;
+  return false;
+}
+
+/** The oldest run, older than `run`, that is halted awaiting a decision (the line stops behind it). */
+export async function olderHalt(deps: Deps, run: Run): Promise<Run | undefined> {
+  const runs = await deps.store.listRuns(run.pipeline);
+  return runs.find((r) => r.seq < run.seq && r.runId !== run.runId && awaitsDecision(r));
+}
+
+/** Applies `change` to the stage slot by compare-and-set, retrying on contention. */
+async function updateSlot(
+  deps: Deps,
+  pipeline: string,
+  stage: string,
+  change: (slot: StageSlot) => StageSlot | undefined,
+): Promise<StageSlot> {
+  for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
+    const slot = await deps.store.getStageSlot(pipeline, stage);
+    const next = change(slot);
+    if (!next) return slot;
+    if (await deps.store.putStageSlot(next)) return { ...next, rev: next.rev + 1 };
+  }
+  throw new Error(`stage slot ${pipeline}/${stage}: too much contention`);
+}
+
+/**
+ * Puts the run in line for `stage` (its status becomes `waiting`) and lets the newest waiting
+ * version in if the stage is free.
+ */
+export async function requestStage(deps: Deps, run: Run, stage: string): Promise<void> {
+  await updateSlot(deps, run.pipeline, stage, (slot) =>
+    slot.holder === run.runId || slot.waiters[run.runId] !== undefined
+      ? undefined
+      : { ...slot, waiters: { ...slot.waiters, [run.runId]: run.seq } },
+  );
+  await admit(deps, run.pipeline, stage);
+}
+
+/** The run leaves `stage` (it finished it, or a decision ended it): the next version may enter. */
+export async function leaveStage(deps: Deps, run: Run, stage: string): Promise<void> {
+  await updateSlot(deps, run.pipeline, stage, (slot) => {
+    if (slot.holder === run.runId) {
+      const { holder: _h, since: _s, ...rest } = slot;
+      return rest;
+    }
+    if (slot.waiters[run.runId] !== undefined) {
+      const { [run.runId]: _w, ...waiters } = slot.waiters;
+      return { ...slot, waiters };
+    }
+    return undefined;
+  });
+  await admit(deps, run.pipeline, stage);
+}
+
+/**
+ * Lets the newest waiting version into `stage` if nobody holds it; supersedes the older waiting
+ * versions. Finishes an admission that crashed half-way. Safe to call any number of times.
+ */
+export async function admit(deps: Deps, pipeline: string, stage: string): Promise<void> {
+  for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
+    const slot = await deps.store.getStageSlot(pipeline, stage);
+    if (slot.holder) {
+      const holder = await deps.store.getRun(slot.holder);
+      if (holder && holdsStage(holder, stage)) {
+        await finishAdmission(deps, holder, stage, slot.superseded ?? []);
+        return;
+      }
+      // The holder ended, or moved on without freeing the stage (a crash): free it.
+      const { holder: _h, since: _s, ...rest } = slot;
+      await deps.store.putStageSlot(rest);
+      continue;
+    }
+    const waiting = Object.entries(slot.waiters).sort((a, b) => b[1] - a[1]);
+    const newest = waiting[0];
+    if (!newest) return;
+    const superseded = waiting.slice(1).map(([runId]) => runId);
+    const taken = await deps.store.putStageSlot({
+      pipeline,
+      stage,
+      holder: newest[0],
+      since: deps.clock.now().toISOString(),
+      waiters: {},
+      superseded,
+      rev: slot.rev,
+    });
+    if (!taken) continue;
+    const run = await deps.store.getRun(newest[0]);
+    if (run) await finishAdmission(deps, run, stage, superseded);
+    return;
+  }
+  throw new Error(`stage slot ${pipeline}/${stage}: too much contention`);
+}
+
+/** The holder of `stage` enters it (or halts at its boundary); older waiting runs are superseded. */
+async function finishAdmission(
+  deps: Deps,
+  run: Run,
+  stage: string,
+  superseded: string[],
+): Promise<void> {
+  const now = deps.clock.now().toISOString();
+  for (const older of superseded) {
+    const won = await deps.store.updateRun(older, {
+      expect: { status: ["waiting"], waitingFor: stage },
+      set: {
+        status: "superseded",
+        supersededBy: run.runId,
+        finishedAt: now,
+        updatedAt: now,
+      },
+      remove: ["waitingFor"],
+    });
+    if (won) {
+      const o = await deps.store.getRun(older);
+      if (o) {
+        await announce(deps, {
+          ...base(o),
+          event: "run-superseded",
+          stage,
+          reason: `${run.version}, newer, entered ${stage} first`,
+        });
+      }
+    }
+  }
+  if (run.status === "waiting" && run.waitingFor === stage) {
+    const blocker = await olderHalt(deps, run);
+    if (blocker) {
+      // The line stops: the run keeps its place at the boundary but does not enter.
+      const halted = await deps.store.updateRun(run.runId, {
+        expect: { status: ["waiting"], waitingFor: stage },
+        set: {
+          status: "halted",
+          haltReason: "older-version-halted",
+          haltedBy: blocker.runId,
+          haltedAt: now,
+          haltDetail: `${blocker.version} (older) halted in ${blocker.currentStage ?? "?"}; ${run.version} contains it and stops before ${stage}`,
+          nextStage: stage,
+          updatedAt: now,
+        },
+        remove: ["waitingFor"],
+      });
+      if (halted) {
+        await announce(deps, {
+          ...base(run),
+          event: "run-halted",
+          stage,
+          reason: `stopped before ${stage}: older version ${blocker.version} halted`,
+        });
+      }
+      await leaveStage(deps, run, stage);
+      return;
+    }
+    const entered = await deps.store.updateRun(run.runId, {
+      expect: { status: ["waiting"], waitingFor: stage },
+      set: { status: "running", currentStage: stage, updatedAt: now },
+      remove: ["waitingFor"],
+    });
+    if (!entered) return;
+    await announce(deps, { ...base(run), event: "stage-started", stage });
+    await startStageExecution(deps, { ...run, currentStage: stage, status: "running" }, stage);
+    return;
+  }
+  if (run.status === "running" && run.currentStage === stage && !run.stages[stage]) {
+    // Admitted, but the execution may not have started (a crash): starting it again is safe.
+    await startStageExecution(deps, run, stage);
+  }
+}
+
+export async function startStageExecution(deps: Deps, run: Run, stage: string): Promise<void> {
+  const attempt = run.attempts?.[stage];
+  await deps.workflows.startStage({
+    ...base(run),
+    stage,
+    ...(attempt && attempt > 1 ? { attempt } : {}),
+  });
+}
+
+/**
+ * After a decision: every run halted at a boundary behind an older halt that no longer holds
+ * goes back in line for the stage it was about to enter.
+ */
+export async function resumeLine(deps: Deps, pipeline: string): Promise<string[]> {
+  const resumed: string[] = [];
+  const runs = await deps.store.listRuns(pipeline);
+  for (const run of runs) {
+    if (run.status !== "halted" || run.haltReason !== "older-version-halted" || !run.nextStage) {
+      continue;
+    }
+    if (runs.some((r) => r.seq < run.seq && awaitsDecision(r))) continue;
+    const stage = run.nextStage;
+    const now = deps.clock.now().toISOString();
+    const ok = await deps.store.updateRun(run.runId, {
+      expect: { status: ["halted"] },
+      set: { status: "waiting", waitingFor: stage, updatedAt: now },
+      remove: ["haltReason", "haltedBy", "haltedAt", "haltDetail", "nextStage", "haltAnnouncedAt"],
+    });
+    if (!ok) continue;
+    resumed.push(run.runId);
+    await announce(deps, { ...base(run), event: "run-resumed", stage });
+    await requestStage(deps, { ...run, status: "waiting", waitingFor: stage }, stage);
+  }
+  return resumed;
+}
