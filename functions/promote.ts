@@ -45,7 +45,7 @@ export const createPromoteHandler = defineHandler(
   },
   (r) => {
     const action = (r as { action?: string }).action;
-    if (action === "entered-next-stage" || action === "waiting-for-next-stage")
+    if (action === "started-next-stage" || action === "waiting-for-next-stage")
       return "StagesPromoted";
     if (action === "halted-at-boundary") return "RunsStoppedAtBoundary";
     if (action === "run-succeeded") return "RunsSucceeded";

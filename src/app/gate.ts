@@ -19,6 +19,7 @@ import { checkTimeWindows, type WindowVerdict } from "../domain/time-windows.ts"
 import type { Deps } from "./deps.ts";
 import { scopeEventBusEvent } from "./events.ts";
 import { liveBypass } from "./override.ts";
+import { acquireScopeLock } from "./scope-locks.ts";
 import { type StageContext, stepEvent } from "./stage-steps.ts";
 
 export type GateResult =
@@ -96,6 +97,11 @@ export async function checkGate(
   const bypass = found.length ? await liveBypass(deps, ctx.pipeline, ctx.version, at) : undefined;
   const ignored = bypass ? found.filter((b) => bypass.kinds.includes(b.kind)) : [];
   const blockers = found.filter((b) => !ignored.includes(b));
+  if (blockers.length === 0) {
+    // Last, once nothing else holds the step: take the location from other pipelines of the service.
+    const lock = await acquireScopeLock(deps, run.definition, step.scope, ctx.runId);
+    if (!lock.ok) blockers.push({ kind: "scope-lock", reason: lock.reason });
+  }
   const bypassed = ignored.length
     ? `bypass by ${bypass?.actor} (${bypass?.reason}) until ${bypass?.expiresAt}: ${describeBlockers(ignored)}`
     : undefined;
@@ -122,7 +128,11 @@ export async function checkGate(
     const marker = { reason, since: iso, kinds: [...new Set(blockers.map((b) => b.kind))] };
     await recordBlocked(deps, ctx, step, current, marker, iso, `blocked: ${reason}`, events);
   }
-  const interval = (config.blockerRecheckMinutes ?? DEFAULT_RECHECK_MINUTES) * 60;
+  const configured = (config.blockerRecheckMinutes ?? DEFAULT_RECHECK_MINUTES) * 60;
+  // Another pipeline's step ends at its bake's end, which is not known here: look every minute.
+  const interval = blockers.some((b) => b.kind === "scope-lock")
+    ? Math.min(configured, 60)
+    : configured;
   return { blocked: true, reason, recheckSeconds: recheckSeconds(blockers, at, interval) };
 }
 

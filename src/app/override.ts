@@ -1,7 +1,8 @@
 /**
  * The override function's service: stop the line (block/unblock at organisation, pipeline or
- * scope level) and let one version through named blockers for a while (bypass) — for shipping
- * the fix during an incident. Every action is checked against the current state before anything
+ * scope level), let one version through named blockers for a while (bypass) — for shipping
+ * the fix during an incident — and decide what happens to a halted run (rollback-all, retry,
+ * roll-forward, cancel; see run-decisions.ts). Every action is checked against the current state before anything
  * is written (unknown pipeline, scope or version: a clear error, nothing changed), is idempotent
  * (repeating it changes nothing and says so), and lands in the audit log and on the bus
  * ("Breakwater Override Event", which notifies people).
@@ -10,15 +11,20 @@ import { randomUUID } from "node:crypto";
 import type { ManualBlock } from "../domain/blockers.ts";
 import { blockKey } from "../domain/blockers.ts";
 import {
+  type BlockOverride,
   type Bypass,
+  DECISION_ACTIONS,
+  type DecisionOverride,
   type Override,
   OverrideRejectedError,
   parseOverride,
+  type UnblockOverride,
 } from "../domain/override.ts";
 import type { AuditEntry } from "../domain/ports.ts";
 import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
 import type { Deps } from "./deps.ts";
 import { DetailType, SOURCE } from "./events.ts";
+import { applyDecision, checkDecision } from "./run-decisions.ts";
 import { runIdFor } from "./runs.ts";
 
 export interface OverrideResult {
@@ -33,21 +39,32 @@ export interface OverrideOptions {
   allowedActors?: string[];
 }
 
+const isDecision = (o: Override): o is DecisionOverride =>
+  (DECISION_ACTIONS as readonly string[]).includes(o.action);
+
 function targetOf(o: Override): string {
-  if (o.action === "bypass") return `${o.pipeline}@${o.version}`;
+  if (o.action === "bypass" || isDecision(o)) return `${o.pipeline}@${o.version}`;
   if (o.level === "org") return "org";
   if (o.level === "pipeline") return `pipeline ${o.pipeline}`;
   return `scopes ${o.pipeline}:${o.scopes}`;
 }
 
 /** The stored target of a block or unblock: "", the pipeline, or `pipeline:glob`. */
-function blockTarget(o: Exclude<Override, { action: "bypass" }>): string {
+function blockTarget(o: BlockOverride | UnblockOverride): string {
   if (o.level === "org") return "";
   return o.level === "pipeline" ? (o.pipeline as string) : `${o.pipeline}:${o.scopes}`;
 }
 
 /** Checks what the request refers to exists; nothing is written before this passes. */
 async function checkReferences(deps: Deps, o: Override): Promise<void> {
+  if (isDecision(o)) {
+    if (!(await deps.store.getPipeline(o.pipeline))) {
+      throw new OverrideRejectedError([
+        { path: "pipeline", message: `no pipeline named "${o.pipeline}"` },
+      ]);
+    }
+    return checkDecision(deps, o);
+  }
   if (o.action !== "bypass" && o.level === "org") return;
   const name = o.pipeline as string;
   const pipeline = await deps.store.getPipeline(name);
@@ -120,6 +137,8 @@ export async function applyOverride(
     const target = blockTarget(o);
     changed = await deps.store.removeBlock(o.level, target);
     effect = changed ? `unblocked ${targetOf(o)}` : "unchanged (no such block)";
+  } else if (isDecision(o)) {
+    ({ changed, effect } = await applyDecision(deps, o));
   } else {
     const existing = (await deps.store.listBypasses(o.pipeline)).find(
       (b) => b.version === o.version,
@@ -164,9 +183,14 @@ export async function applyOverride(
         action: o.action,
         actor: o.actor,
         reason: o.reason,
-        ...(o.action !== "bypass" ? { level: o.level } : {}),
-        ...(o.action === "bypass" || o.level !== "org" ? { pipeline: o.pipeline } : {}),
-        ...(o.action !== "bypass" && o.level === "scope" ? { scope: o.scopes } : {}),
+        ...(o.action === "block" || o.action === "unblock"
+          ? {
+              level: o.level,
+              ...(o.level !== "org" ? { pipeline: o.pipeline } : {}),
+              ...(o.level === "scope" ? { scope: o.scopes } : {}),
+            }
+          : { pipeline: o.pipeline }),
+        ...(isDecision(o) ? { version: o.version } : {}),
         ...(o.action === "bypass"
           ? { version: o.version, kinds: o.kinds, expiresAt: o.expiresAt }
           : {}),

@@ -98,7 +98,7 @@ async function resumeOrDuplicate(deps: Deps, run: Run, first: string): Promise<S
 export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
 
 export type PromotionResult =
-  | { action: "entered-next-stage" | "waiting-for-next-stage"; stage: string }
+  | { action: "started-next-stage" | "waiting-for-next-stage"; stage: string }
   | { action: "halted-at-boundary"; stage: string; behind: string }
   | { action: "run-succeeded" }
   | { action: "run-halted"; reason: string }
@@ -170,6 +170,7 @@ export async function onStageExecutionStatus(
     return { action: "run-halted", reason };
   }
   const next = nextStage(run.definition, input.stage);
+  let moved = false;
   if (run.status === "running" && run.currentStage === input.stage) {
     if (!next) {
       const won = await deps.store.updateRun(run.runId, {
@@ -177,6 +178,7 @@ export async function onStageExecutionStatus(
         set: { status: "succeeded", finishedAt: now, updatedAt: now },
       });
       if (won) {
+        moved = true;
         await announce(deps, { ...ids, event: "stage-finished", stage: input.stage });
         await announce(deps, { ...ids, event: "run-succeeded" });
       }
@@ -197,6 +199,7 @@ export async function onStageExecutionStatus(
           : { status: "waiting", waitingFor: next.name, updatedAt: now },
       });
       if (won) {
+        moved = true;
         await announce(deps, { ...ids, event: "stage-finished", stage: input.stage });
         if (blocker) {
           await announce(deps, {
@@ -219,12 +222,15 @@ export async function onStageExecutionStatus(
     return { action: "ignored", reason: "already promoted" };
   }
   await leaveStage(deps, latest, input.stage);
-  if (latest.status === "succeeded") return { action: "run-succeeded" };
   if (latest.status === "waiting" && latest.waitingFor) {
     await requestStage(deps, latest, latest.waitingFor);
+  }
+  if (!moved) return { action: "ignored", reason: "already promoted" };
+  if (latest.status === "succeeded") return { action: "run-succeeded" };
+  if (latest.status === "waiting" && latest.waitingFor) {
     const after = await deps.store.getRun(run.runId);
     return after?.status === "running" && after.currentStage === latest.waitingFor
-      ? { action: "entered-next-stage", stage: latest.waitingFor }
+      ? { action: "started-next-stage", stage: latest.waitingFor }
       : { action: "waiting-for-next-stage", stage: latest.waitingFor };
   }
   if (latest.status === "halted" && latest.haltReason === "older-version-halted") {

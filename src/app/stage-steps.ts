@@ -15,6 +15,7 @@ import { parseScopeId } from "../domain/scope.ts";
 import type { Deps } from "./deps.ts";
 import { scopeEventBusEvent } from "./events.ts";
 import { checkGate } from "./gate.ts";
+import { releaseScopeLock } from "./scope-locks.ts";
 
 export type StageContext = StageExecutionInput;
 
@@ -137,6 +138,15 @@ export async function startDeploy(
   }
   const current = await deps.store.getScope(ctx.pipeline, step.scope);
   if (!current) throw new NotFoundError(`scope ${step.scope} has no state`);
+  if (
+    current.runId === ctx.runId &&
+    current.version === ctx.version &&
+    current.status === "stable" &&
+    current.percent >= step.percent
+  ) {
+    // A retried stage: this scope already took the version in an earlier attempt.
+    return { started: false, blocked: false, reason: `scope already on ${ctx.version}` };
+  }
   const request = deploymentRequest(run, ctx, step);
   const alreadyStarted =
     current.runId === ctx.runId &&
@@ -191,6 +201,7 @@ export async function startDeploy(
       ],
     });
     if (!result.ok) {
+      await releaseScopeLock(deps, run.definition, step.scope);
       if (result.reason === "run-not-running") {
         return { started: false, blocked: false, reason: "run halted" };
       }
@@ -485,6 +496,7 @@ export async function recordStep(
       );
     }
   }
+  await releaseScopeLock(deps, (await loadRun(deps, ctx.runId)).definition, step.scope);
   return { recorded: true };
 }
 
@@ -530,16 +542,28 @@ export async function startRollback(
   const current = await deps.store.getScope(ctx.pipeline, step.scope);
   if (!current) throw new NotFoundError(`scope ${step.scope} has no state`);
   let target: string;
-  if (current.status === "rolled-back" && current.runId === ctx.runId) {
+  // A decision's rollback (`toVersion`) is done when the scope reached that version; an alarm's
+  // when the scope is rolled back by this run.
+  const reached =
+    current.status === "rolled-back" &&
+    current.runId === ctx.runId &&
+    (toVersion === undefined || current.version === toVersion);
+  if (reached) {
+    await releaseScopeLock(deps, run.definition, step.scope);
     return { done: true, failed: false, attempt, toVersion: current.version };
   }
-  if (current.status === "rolling-back" && current.runId === ctx.runId) {
+  if (
+    current.status === "rolling-back" &&
+    current.runId === ctx.runId &&
+    (toVersion === undefined || current.version === toVersion)
+  ) {
     target = current.version; // retry of a rollback already recorded
   } else {
     const previous =
       current.version === ctx.version ? (toVersion ?? current.previousVersion) : undefined;
     if (!previous) {
       // The scope never took the new version (its deploy failed before the write): nothing to undo.
+      if (current.runId === ctx.runId) await releaseScopeLock(deps, run.definition, step.scope);
       return { done: true, failed: false, attempt, toVersion: current.version };
     }
     target = previous;
@@ -552,7 +576,12 @@ export async function startRollback(
       at,
       actor: toVersion ? "breakwater/rollback-all" : "breakwater/rollback",
       cause: `run ${ctx.runId}: rolling back ${ctx.version} -> ${previous}: ${cause}`,
-      expect: { status: ["deploying", "baking", "stable"], version: ctx.version },
+      expect: {
+        status: toVersion
+          ? ["deploying", "baking", "stable", "rolled-back"]
+          : ["deploying", "baking", "stable"],
+        version: ctx.version,
+      },
       set: {
         version: previous,
         previousVersion: ctx.version,
@@ -610,6 +639,7 @@ export async function checkRollback(
   if (!result.ok) {
     throw new ConcurrentUpdateError(`scope ${step.scope} changed during its rollback`);
   }
+  await releaseScopeLock(deps, run.definition, step.scope);
   await publish(deps, events);
   return { done: true, failed: false, attempt, toVersion: current.version };
 }

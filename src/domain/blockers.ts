@@ -7,7 +7,8 @@ import type { AlarmObservation } from "./ports.ts";
 import { type ScopeRef, scopeMatcher } from "./scope.ts";
 import type { WindowVerdict } from "./time-windows.ts";
 
-export type BlockerKind = "alarm" | "org-alarm" | "time-window" | "manual";
+/** `scope-lock`: another pipeline of the same service is changing the location (not bypassable). */
+export type BlockerKind = "alarm" | "org-alarm" | "time-window" | "manual" | "scope-lock";
 
 export interface Blocker {
   kind: BlockerKind;

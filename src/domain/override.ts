@@ -8,11 +8,11 @@ import { z } from "zod";
 import type { BlockerKind } from "./blockers.ts";
 import { collectProblems, type Problem } from "./pipeline.ts";
 
-/** The actions this build carries out. */
-export const OVERRIDE_ACTIONS = ["block", "unblock", "bypass"] as const;
+/** Decisions on a halted run (safety rule 3: an engineer decides what happens after a rollback). */
+export const DECISION_ACTIONS = ["rollback-all", "retry", "roll-forward", "cancel"] as const;
 
-/** The run decisions of the event-driven runs issue, not built yet: rejected with a clear error. */
-export const PLANNED_ACTIONS = ["rollback-all", "retry", "roll-forward", "cancel"] as const;
+/** Every action of the override function. */
+export const OVERRIDE_ACTIONS = ["block", "unblock", "bypass", ...DECISION_ACTIONS] as const;
 
 /** A bypass may last at most this long: long enough to ship a fix, short enough to be forgotten safely. */
 export const MAX_BYPASS_HOURS = 24;
@@ -32,6 +32,7 @@ const reason = z
 const pipeline = z
   .string({ error: "must be a pipeline name" })
   .regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, { error: "must be a pipeline name" });
+const version = z.string({ error: "must be a version" }).min(1, { error: "must be a version" });
 const instant = z.iso.datetime({ offset: true, error: "must be an ISO time with Z or an offset" });
 const blockerKind = z.enum(["alarm", "org-alarm", "time-window", "manual"], {
   error: "must be one of alarm, org-alarm, time-window, manual",
@@ -89,27 +90,25 @@ export const overrideSchema = z.discriminatedUnion(
         actor,
         reason,
         pipeline,
-        version: z.string({ error: "must be a version" }).min(1, { error: "must be a version" }),
+        version,
         kinds: z.array(blockerKind, { error: "must list blocker kinds" }).min(1, {
           error: "must list at least one blocker kind",
         }),
         expiresAt: instant,
       })
       .strict(),
+    ...DECISION_ACTIONS.map((action) =>
+      z.object({ action: z.literal(action), actor, reason, pipeline, version }).strict(),
+    ),
   ],
-  {
-    error: (issue) =>
-      issue.code === "invalid_union" &&
-      PLANNED_ACTIONS.includes((issue.input as { action?: never })?.action as never)
-        ? `is not available yet (${PLANNED_ACTIONS.join(", ")} come with event-driven runs); available: ${OVERRIDE_ACTIONS.join(", ")}`
-        : `must be one of ${OVERRIDE_ACTIONS.join(", ")}`,
-  },
+  { error: () => `must be one of ${OVERRIDE_ACTIONS.join(", ")}` },
 );
 
 export type Override = z.output<typeof overrideSchema>;
 export type BlockOverride = Extract<Override, { action: "block" }>;
 export type UnblockOverride = Extract<Override, { action: "unblock" }>;
 export type BypassOverride = Extract<Override, { action: "bypass" }>;
+export type DecisionOverride = Extract<Override, { action: (typeof DECISION_ACTIONS)[number] }>;
 
 /** A live bypass: one version may ignore the named blocker kinds until it expires. */
 export interface Bypass {

@@ -177,6 +177,13 @@ export const pipelineSchema = z
     $schema: z.string().optional(),
     name: z.string({ error: nameError }).regex(nameRule, { error: nameError }),
     description: z.string().optional(),
+    service: z
+      .string({ error: nameError })
+      .regex(nameRule, { error: nameError })
+      .optional()
+      .describe(
+        "The service this pipeline deploys one part of. Pipelines of one service never deploy to the same region/AZ at the same time (the second waits, with the reason recorded).",
+      ),
     kind: z
       .enum(["app", "infrastructure", "config", "os-patches", "static-assets"], {
         error: "must be one of app, infrastructure, config, os-patches, static-assets",

@@ -158,7 +158,10 @@ describe("override function", () => {
       },
       'version: pipeline "billing" has no run of version "v9"',
     ],
-    [{ action: "retry", actor: "a", reason: "try again" }, "action: is not available yet"],
+    [
+      { action: "retry", pipeline: "billing", version: "v9", actor: "a", reason: "try again" },
+      'version: pipeline "billing" has no run of version "v9"',
+    ],
     [{ action: "block", level: "org", actor: "alice" }, "reason: is required"],
     [
       {

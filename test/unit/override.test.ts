@@ -56,13 +56,11 @@ describe("parseOverride", () => {
   it.each([
     [
       { action: "nuke", actor: "a", reason: "why" },
-      ["action: must be one of block, unblock, bypass"],
+      ["action: must be one of block, unblock, bypass, rollback-all, retry, roll-forward, cancel"],
     ],
     [
       { action: "cancel", actor: "a", reason: "why" },
-      [
-        "action: is not available yet (rollback-all, retry, roll-forward, cancel come with event-driven runs); available: block, unblock, bypass",
-      ],
+      ["pipeline: is required", "version: is required"],
     ],
     [{ action: "block", level: "org", reason: "why" }, ["actor: is required"]],
     [{ action: "block", level: "org", actor: "alice" }, ["reason: is required"]],

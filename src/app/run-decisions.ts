@@ -1,0 +1,309 @@
+/**
+ * An engineer's decision on a halted run (safety rule 3: after a rollback the run halts and a
+ * human decides). Entered through the override function, which validates and audits; this
+ * module carries the decisions out:
+ *
+ * - `rollback-all`: every scope running the bad version or a newer one returns to the last
+ *   version before the bad one (from the scope's own history); the runs of those versions end
+ *   `rolled-back`.
+ * - `retry`: the halted run's stage runs again (a new execution attempt); scopes already on the
+ *   version are skipped, rolled-back scopes are deployed again.
+ * - `roll-forward`: a newer version passes: every older run still halted or waiting is
+ *   superseded, and the newer run resumes from the boundary where it stopped.
+ * - `cancel`: the run ends where it is (its scopes stay as they are).
+ *
+ * Each checks the current state first (a clear error and nothing changed when the decision does
+ * not apply) and is idempotent: repeating a decision that already took effect changes nothing.
+ */
+
+import type { HistoryEntry, Run, RunDecision } from "../domain/model.ts";
+import { OverrideRejectedError } from "../domain/override.ts";
+import { planStage } from "../domain/planner.ts";
+import type { Deps } from "./deps.ts";
+import { announce, awaitsDecision, isFinal, leaveStage, resumeLine } from "./lanes.ts";
+import { runIdFor } from "./runs.ts";
+
+export type DecisionAction = RunDecision["action"];
+
+export interface DecisionRequest {
+  action: DecisionAction;
+  pipeline: string;
+  version: string;
+  actor: string;
+  reason: string;
+}
+
+export interface DecisionOutcome {
+  changed: boolean;
+  effect: string;
+}
+
+const reject = (path: string, message: string): never => {
+  throw new OverrideRejectedError([{ path, message }]);
+};
+
+async function loadRun(deps: Deps, req: DecisionRequest): Promise<Run> {
+  const run = await deps.store.getRun(runIdFor(req.pipeline, req.version));
+  if (!run) reject("version", `pipeline "${req.pipeline}" has no run of version "${req.version}"`);
+  return run as Run;
+}
+
+/** Checks a decision against the current state without changing anything. */
+export async function checkDecision(deps: Deps, req: DecisionRequest): Promise<void> {
+  const run = await loadRun(deps, req);
+  const repeated = run.decision?.action === req.action;
+  switch (req.action) {
+    case "retry":
+      if (awaitsDecision(run) || (repeated && run.status === "running")) return;
+      return reject(
+        "version",
+        `${req.version} is ${describe(run)}: retry resumes a run halted by its own rollback, failure or inconclusive bake`,
+      );
+    case "cancel":
+      if (
+        run.status === "halted" ||
+        run.status === "waiting" ||
+        (repeated && run.status === "cancelled")
+      )
+        return;
+      return reject(
+        "version",
+        `${req.version} is ${describe(run)}: only a halted or waiting run can be cancelled`,
+      );
+    case "rollback-all":
+      if (awaitsDecision(run) || (repeated && run.status === "rolled-back")) return;
+      return reject(
+        "version",
+        `${req.version} is ${describe(run)}: rollback-all names the version whose run halted (the bad one)`,
+      );
+    case "roll-forward": {
+      if (repeated && !isFinal(run)) return;
+      if (awaitsDecision(run)) {
+        return reject(
+          "version",
+          `${req.version} itself halted (${run.haltReason}); roll forward to a newer version (the fix), or retry this one`,
+        );
+      }
+      if (isFinal(run)) return reject("version", `${req.version} is ${describe(run)}`);
+      const runs = await deps.store.listRuns(run.pipeline);
+      if (!runs.some((r) => r.seq < run.seq && awaitsDecision(r))) {
+        return reject(
+          "version",
+          `no older run of "${run.pipeline}" is halted: nothing to roll forward past`,
+        );
+      }
+      return;
+    }
+  }
+}
+
+function describe(run: Run): string {
+  if (run.status === "halted") return `halted (${run.haltReason ?? "unknown"})`;
+  return run.status;
+}
+
+/** Carries out a decision that `checkDecision` accepted. */
+export async function applyDecision(deps: Deps, req: DecisionRequest): Promise<DecisionOutcome> {
+  const run = await loadRun(deps, req);
+  const at = deps.clock.now().toISOString();
+  const decision: RunDecision = { action: req.action, actor: req.actor, reason: req.reason, at };
+  switch (req.action) {
+    case "retry":
+      return retry(deps, run, decision);
+    case "cancel":
+      return cancel(deps, run, decision);
+    case "rollback-all":
+      return rollbackAll(deps, run, decision);
+    case "roll-forward":
+      return rollForward(deps, run, decision);
+  }
+}
+
+const ids = (run: Run) => ({ runId: run.runId, pipeline: run.pipeline, version: run.version });
+
+async function retry(deps: Deps, run: Run, decision: RunDecision): Promise<DecisionOutcome> {
+  if (!awaitsDecision(run))
+    return { changed: false, effect: `unchanged (${run.version} is ${run.status})` };
+  const stage = run.currentStage;
+  if (!stage) return reject("version", `${run.version} has no stage to retry`);
+  const stuck = (await deps.store.listScopes(run.pipeline)).filter(
+    (s) => s.scope.startsWith(`${stage}/`) && s.status === "rolling-back",
+  );
+  if (stuck.length > 0) {
+    return reject(
+      "version",
+      `the rollback of ${stuck.map((s) => s.scope).join(", ")} has not finished; retry once it has`,
+    );
+  }
+  const attempt = (run.attempts?.[stage] ?? 1) + 1;
+  const ok = await deps.store.updateRun(run.runId, {
+    expect: { status: ["halted"] },
+    set: {
+      status: "running",
+      attempts: { ...(run.attempts ?? {}), [stage]: attempt },
+      decision,
+      updatedAt: decision.at,
+      stages: { [stage]: { status: "running", startedAt: decision.at } },
+    },
+    remove: ["haltReason", "haltedAt", "haltedBy", "haltDetail", "haltAnnouncedAt"],
+  });
+  if (!ok) return { changed: false, effect: "unchanged (the run changed meanwhile)" };
+  await announce(deps, {
+    ...ids(run),
+    event: "run-resumed",
+    stage,
+    reason: `retry by ${decision.actor}: ${decision.reason}`,
+  });
+  await deps.workflows.startStage({ ...ids(run), stage, attempt });
+  const resumed = await resumeLine(deps, run.pipeline);
+  return {
+    changed: true,
+    effect: `${run.version} retries ${stage} (attempt ${attempt})${resumed.length ? `; resumed ${resumed.join(", ")}` : ""}`,
+  };
+}
+
+/** Ends a run that is halted or waiting; frees whatever stage it holds or waits for. */
+async function endRun(
+  deps: Deps,
+  run: Run,
+  status: "cancelled" | "superseded" | "rolled-back",
+  decision: RunDecision,
+  extra: Partial<Run> = {},
+): Promise<boolean> {
+  const ok = await deps.store.updateRun(run.runId, {
+    expect: { status: ["halted", "waiting"] },
+    set: { status, decision, finishedAt: decision.at, updatedAt: decision.at, ...extra },
+    remove: ["waitingFor"],
+  });
+  if (!ok) return false;
+  for (const stage of new Set([run.currentStage, run.waitingFor, run.nextStage])) {
+    if (stage) await leaveStage(deps, { ...run, status }, stage);
+  }
+  return true;
+}
+
+async function cancel(deps: Deps, run: Run, decision: RunDecision): Promise<DecisionOutcome> {
+  if (!(await endRun(deps, run, "cancelled", decision))) {
+    return { changed: false, effect: `unchanged (${run.version} is ${run.status})` };
+  }
+  await announce(deps, {
+    ...ids(run),
+    event: "run-cancelled",
+    reason: `by ${decision.actor}: ${decision.reason}`,
+  });
+  const resumed = await resumeLine(deps, run.pipeline);
+  return {
+    changed: true,
+    effect: `cancelled ${run.version}${resumed.length ? `; resumed ${resumed.join(", ")}` : ""}`,
+  };
+}
+
+async function rollForward(deps: Deps, run: Run, decision: RunDecision): Promise<DecisionOutcome> {
+  const runs = await deps.store.listRuns(run.pipeline);
+  const older = runs.filter(
+    (r) => r.seq < run.seq && (r.status === "halted" || r.status === "waiting"),
+  );
+  const superseded: string[] = [];
+  for (const r of older) {
+    if (await endRun(deps, r, "superseded", decision, { supersededBy: run.runId })) {
+      superseded.push(r.version);
+      await announce(deps, {
+        ...ids(r),
+        event: "run-superseded",
+        reason: `rolled forward to ${run.version} by ${decision.actor}: ${decision.reason}`,
+      });
+    }
+  }
+  await deps.store.updateRun(run.runId, { set: { decision, updatedAt: decision.at } });
+  const resumed = await resumeLine(deps, run.pipeline);
+  if (superseded.length === 0 && resumed.length === 0) {
+    return { changed: false, effect: "unchanged (nothing older to supersede)" };
+  }
+  return {
+    changed: true,
+    effect: `rolled forward to ${run.version}: superseded ${superseded.join(", ") || "none"}${resumed.length ? `; resumed ${resumed.join(", ")}` : ""}`,
+  };
+}
+
+/** The last version a scope ran before any version at or after `badSeq` (its history says). */
+export function lastGoodVersion(
+  history: HistoryEntry[],
+  seqOf: (version: string) => number,
+  badSeq: number,
+): string | undefined {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const h = history[i] as HistoryEntry;
+    if (seqOf(h.toVersion) < badSeq) return h.toVersion;
+  }
+  return undefined;
+}
+
+async function rollbackAll(deps: Deps, bad: Run, decision: RunDecision): Promise<DecisionOutcome> {
+  const runs = await deps.store.listRuns(bad.pipeline);
+  const seqOf = new Map(runs.map((r) => [r.version, r.seq]));
+  // Versions without a run (the seeded initial version) are older than every run.
+  const seq = (v: string) => seqOf.get(v) ?? 0;
+  const ended: string[] = [];
+  for (const r of runs) {
+    if (r.seq < bad.seq || isFinal(r)) continue;
+    // A newer run still deploying elsewhere halts first: no new step of it starts from here on.
+    if (r.status === "running") {
+      await deps.store.updateRun(r.runId, {
+        expect: { status: ["running"] },
+        set: {
+          status: "halted",
+          haltReason: "older-version-halted",
+          haltedBy: bad.runId,
+          haltedAt: decision.at,
+          updatedAt: decision.at,
+        },
+      });
+    }
+    const latest = (await deps.store.getRun(r.runId)) ?? r;
+    if (await endRun(deps, latest, "rolled-back", decision)) {
+      ended.push(r.version);
+      await announce(deps, {
+        ...ids(r),
+        event: "run-rolled-back",
+        reason: `rollback-all of ${bad.version} and newer by ${decision.actor}: ${decision.reason}`,
+      });
+    }
+  }
+  const definition = bad.definition;
+  const rolled: string[] = [];
+  for (const scope of await deps.store.listScopes(bad.pipeline)) {
+    if (seq(scope.version) < bad.seq || scope.status === "rolling-back") continue;
+    const target = lastGoodVersion(
+      await deps.store.history(bad.pipeline, scope.scope),
+      seq,
+      bad.seq,
+    );
+    if (!target || target === scope.version) continue;
+    const stageName = scope.scope.split("/")[0] as string;
+    const stage = definition.stages.find((s) => s.name === stageName);
+    const step = stage
+      ? planStage(stage)
+          .regions.flatMap((r) => r.phases.flat())
+          .find((s) => s.scope === scope.scope && s.kind === "full")
+      : undefined;
+    if (!step) continue;
+    const runId = scope.runId ?? runIdFor(bad.pipeline, scope.version);
+    await deps.workflows.startRollback({
+      ctx: { runId, pipeline: bad.pipeline, version: scope.version, stage: stageName },
+      step,
+      why: {
+        kind: "decision",
+        details: `rollback-all of ${bad.version} and newer by ${decision.actor}: ${decision.reason}`,
+        toVersion: target,
+      },
+    });
+    rolled.push(`${scope.scope} ${scope.version}->${target}`);
+  }
+  if (ended.length === 0 && rolled.length === 0) {
+    return { changed: false, effect: "unchanged (nothing runs the bad version or a newer one)" };
+  }
+  return {
+    changed: true,
+    effect: `rollback-all: ended ${ended.join(", ") || "none"}; rolling back ${rolled.length} scope(s)${rolled.length ? `: ${rolled.join(", ")}` : ""}`,
+  };
+}
