@@ -214,6 +214,39 @@ export async function startStageExecution(deps: Deps, run: Run, stage: string): 
 }
 
 /**
+ * An older run just halted: newer runs waiting at a stage boundary stop there (they contain the
+ * bad change); newer runs inside a stage stop at their next boundary (see promotion).
+ */
+export async function stopLineBehind(deps: Deps, halted: Run): Promise<void> {
+  const now = deps.clock.now().toISOString();
+  for (const run of await deps.store.listRuns(halted.pipeline)) {
+    if (run.seq <= halted.seq || run.status !== "waiting" || !run.waitingFor) continue;
+    const stage = run.waitingFor;
+    const stopped = await deps.store.updateRun(run.runId, {
+      expect: { status: ["waiting"], waitingFor: stage },
+      set: {
+        status: "halted",
+        haltReason: "older-version-halted",
+        haltedBy: halted.runId,
+        haltedAt: now,
+        haltDetail: `${halted.version} (older) halted in ${halted.currentStage ?? "?"}; ${run.version} contains it and stops before ${stage}`,
+        nextStage: stage,
+        updatedAt: now,
+      },
+      remove: ["waitingFor"],
+    });
+    if (!stopped) continue;
+    await announce(deps, {
+      ...base(run),
+      event: "run-halted",
+      stage,
+      reason: `stopped before ${stage}: older version ${halted.version} halted`,
+    });
+    await leaveStage(deps, { ...run, status: "halted" }, stage);
+  }
+}
+
+/**
  * After a decision: every run halted at a boundary behind an older halt that no longer holds
  * goes back in line for the stage it was about to enter.
  */

@@ -15,6 +15,7 @@ import { parseScopeId } from "../domain/scope.ts";
 import type { Deps } from "./deps.ts";
 import { scopeEventBusEvent } from "./events.ts";
 import { checkGate } from "./gate.ts";
+import { stopLineBehind } from "./lanes.ts";
 import { releaseScopeLock } from "./scope-locks.ts";
 
 export type StageContext = StageExecutionInput;
@@ -56,8 +57,9 @@ async function publish(deps: Deps, events: TimelineEvent[]): Promise<void> {
   if (events.length > 0) await deps.events.publish(events.map(scopeEventBusEvent));
 }
 
+/** One id per deployment: a retried stage (attempt 2, 3, …) deploys afresh. */
 function deploymentId(ctx: StageContext, step: DeployStep, kind: string): string {
-  return `${ctx.runId}|${step.scope}|${kind}`;
+  return `${ctx.runId}|${step.scope}|${kind}${ctx.attempt ? `|attempt-${ctx.attempt}` : ""}`;
 }
 
 function deploymentRequest(run: Run, ctx: StageContext, step: DeployStep): DeploymentRequest {
@@ -83,7 +85,7 @@ export async function haltRun(
   at: string,
   detail?: string,
 ): Promise<boolean> {
-  return deps.store.updateRun(ctx.runId, {
+  const halted = await deps.store.updateRun(ctx.runId, {
     expect: { status: ["running"] },
     set: {
       status: "halted",
@@ -94,6 +96,11 @@ export async function haltRun(
       ...(detail ? { haltDetail: detail } : {}),
     },
   });
+  if (halted) {
+    const run = await deps.store.getRun(ctx.runId);
+    if (run) await stopLineBehind(deps, run);
+  }
+  return halted;
 }
 
 /** Plan: expands the stage and marks it running in the run record. */
@@ -513,7 +520,7 @@ function rollbackRequest(
   attempt: number,
 ) {
   return {
-    deploymentId: `${deploymentId(ctx, step, "rollback")}|${attempt}`,
+    deploymentId: `${deploymentId(ctx, step, "rollback")}|to-${to}|${attempt}`,
     pipeline: run.definition,
     scope: parseScopeId(step.scope),
     version: to,
