@@ -1,8 +1,9 @@
 /**
  * The `breakwater` command line. Exit codes:
- *   0 success (the run succeeded), 1 internal error, 2 bad input, 3 the run rolled back,
- *   4 the run halted without a rollback (inconclusive bake) or was still blocked at the
- *   simulation horizon, 5 with --expect: the outcome was not the expected one.
+ *   0 success (the newest version's run succeeded, or was superseded or cancelled), 1 internal
+ *   error, 2 bad input, 3 the run rolled back, 4 the run halted without a rollback (inconclusive
+ *   bake, or stopped behind an older halted version) or was still blocked at the simulation
+ *   horizon, 5 with --expect: the outcome was not the expected one.
  */
 import { Command, CommanderError, Option } from "commander";
 import type { ManualBlock } from "../domain/blockers.ts";
@@ -11,7 +12,9 @@ import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
 import type { AlarmInterval } from "../local/alarms.ts";
 import type { FaultKind, FaultSpec } from "../local/fleet.ts";
 import {
+  type Arrival,
   checkSimulationInput,
+  type ScriptedDecision,
   SimulationInputError,
   type SimulationResult,
   simulate,
@@ -37,9 +40,17 @@ class UsageError extends Error {
 
 const FAULT_KINDS: FaultKind[] = ["faults", "latency", "traffic-drop"];
 
-export function parseFault(value: string): FaultSpec {
-  const i = value.lastIndexOf(":");
-  const [glob, kind] = i >= 0 ? [value.slice(0, i), value.slice(i + 1)] : [value, "faults"];
+/**
+ * `--fault [<version>:]<scope-glob>[:<kind>]`. The version prefix names one of the `--version`
+ * values (default: the first one).
+ */
+export function parseFault(value: string, versions: string[] = []): FaultSpec {
+  const first = value.indexOf(":");
+  const prefix = first > 0 ? value.slice(0, first) : undefined;
+  const version = prefix !== undefined && versions.includes(prefix) ? prefix : undefined;
+  const rest = version !== undefined ? value.slice(first + 1) : value;
+  const i = rest.lastIndexOf(":");
+  const [glob, kind] = i >= 0 ? [rest.slice(0, i), rest.slice(i + 1)] : [rest, "faults"];
   if (!FAULT_KINDS.includes(kind as FaultKind)) {
     throw new UsageError(
       `--fault "${value}": unknown fault kind "${kind}" (use ${FAULT_KINDS.join(", ")})`,
@@ -47,7 +58,41 @@ export function parseFault(value: string): FaultSpec {
   }
   if (!glob)
     throw new UsageError(`--fault "${value}": needs a scope glob such as 'prod-2/us-east-1/*'`);
-  return { scopes: glob, kind: kind as FaultKind };
+  return { scopes: glob, kind: kind as FaultKind, ...(version ? { version } : {}) };
+}
+
+/** `--version <version>[@<when>]`: a version arriving at the start, or at an offset/ISO time. */
+export function parseArrival(value: string, start: Date): Arrival {
+  const i = value.indexOf("@");
+  if (i < 0) return { version: value, at: start };
+  if (i === 0) throw new UsageError(`--version "${value}": must be <version>[@<when>]`);
+  return {
+    version: value.slice(0, i),
+    at: parseWhen(value.slice(i + 1), start, "--version", value),
+  };
+}
+
+const DECISIONS = ["rollback-all", "retry", "roll-forward", "cancel"] as const;
+
+/** `--decide <action>[:<version>]@<when>`: the engineer's decision, scripted. */
+export function parseDecision(value: string, start: Date): ScriptedDecision {
+  const i = value.lastIndexOf("@");
+  if (i <= 0) {
+    throw new UsageError(
+      `--decide "${value}": must be <${DECISIONS.join("|")}>[:<version>]@<when> (for example rollback-all@+6h)`,
+    );
+  }
+  const [action, version, ...extra] = value.slice(0, i).split(":");
+  if (!DECISIONS.includes(action as never) || extra.length > 0 || version === "") {
+    throw new UsageError(
+      `--decide "${value}": the action must be one of ${DECISIONS.join(", ")}, optionally with :<version>`,
+    );
+  }
+  return {
+    action: action as ScriptedDecision["action"],
+    ...(version ? { version } : {}),
+    at: parseWhen(value.slice(i + 1), start, "--decide", value),
+  };
 }
 
 /** `+90m`, `+3h`, `+1d2h30m`, `+45s`: an offset from the simulated start. */
@@ -144,7 +189,8 @@ export function parseStart(value: string | undefined, now = new Date()): Date {
 interface SimulateFlags {
   pipeline: string;
   fromVersion: string;
-  version: string;
+  version: string[];
+  decide: string[];
   fault: string[];
   alarm: string[];
   traffic: string[];
@@ -158,13 +204,14 @@ interface SimulateFlags {
   expect?: string;
 }
 
-const OUTCOMES = ["succeeded", "rolled-back", "halted", "blocked"];
+const OUTCOMES = ["succeeded", "rolled-back", "halted", "blocked", "superseded", "cancelled"];
 
 function exitCodeFor(result: SimulationResult, expected?: string): number {
   if (expected !== undefined) return result.outcome === expected ? EXIT.ok : EXIT.unexpected;
   if (result.outcome === "succeeded") return EXIT.ok;
   if (result.outcome === "rolled-back") return EXIT.rolledBack;
   if (result.outcome === "halted" || result.outcome === "blocked") return EXIT.halted;
+  if (result.outcome === "superseded" || result.outcome === "cancelled") return EXIT.ok;
   return EXIT.internal;
 }
 
@@ -176,11 +223,20 @@ async function runSimulate(
   err: NodeJS.WritableStream,
   run: Simulator,
 ): Promise<number> {
-  const faults = flags.fault.map(parseFault);
   if (flags.expect !== undefined && !OUTCOMES.includes(flags.expect)) {
     throw new UsageError(`--expect "${flags.expect}": must be one of ${OUTCOMES.join(", ")}`);
   }
   const start = parseStart(flags.start);
+  const arrivals = (flags.version.length ? flags.version : ["v2"]).map((v) =>
+    parseArrival(v, start),
+  );
+  const faults = flags.fault.map((f) =>
+    parseFault(
+      f,
+      arrivals.map((a) => a.version),
+    ),
+  );
+  const decisions = flags.decide.map((d) => parseDecision(d, start));
   const pipeline = await loadPipelineFile(flags.pipeline);
   const alarms = flags.alarm.map((a) => parseAlarm(a, start));
   const traffic = flags.traffic.map(parseTraffic);
@@ -198,9 +254,15 @@ async function runSimulate(
   checkSimulationInput({
     pipeline,
     fromVersion: flags.fromVersion,
-    version: flags.version,
+    version: (arrivals[0] as Arrival).version,
+    versions: arrivals,
     faults,
   });
+  for (const d of decisions) {
+    if (d.version !== undefined && !arrivals.some((a) => a.version === d.version)) {
+      throw new UsageError(`--decide: version "${d.version}" is not one of the --version values`);
+    }
+  }
   for (const t of traffic) {
     if (!pipelineScopes(pipeline).some((s) => scopeMatcher(t.scopes)(s.id))) {
       throw new UsageError(
@@ -236,11 +298,13 @@ async function runSimulate(
     );
   }
   const view = flags.json ? undefined : new ProgressView(out, start, pipeline);
-  view?.header(flags.fromVersion, flags.version, faults);
+  view?.header(flags.fromVersion, arrivals, faults);
   const result = await run({
     pipeline,
     fromVersion: flags.fromVersion,
-    version: flags.version,
+    version: (arrivals[0] as Arrival).version,
+    versions: arrivals,
+    ...(decisions.length ? { decisions } : {}),
     faults,
     start,
     alarms,
@@ -290,11 +354,26 @@ export async function main(
     )
     .requiredOption("--pipeline <file>", "pipeline definition (.json or .ts)")
     .option("--from-version <version>", "version every scope runs before the run", "v1")
-    .option("--version <version>", "version to deploy", "v2")
     .addOption(
       new Option(
-        "--fault <scope-glob[:kind]>",
-        "make the new version unhealthy in matching scopes; kind: faults (default), latency, traffic-drop",
+        "--version <version[@when]>",
+        "a version to deploy, arriving at the start or at an offset (+90m) or ISO time; repeat for several versions in flight (default v2)",
+      )
+        .argParser((v: string, prev: string[] = []) => [...prev, v])
+        .default([]),
+    )
+    .addOption(
+      new Option(
+        "--fault <[version:]scope-glob[:kind]>",
+        "make a version (default: the first) unhealthy in matching scopes; kind: faults (default), latency, traffic-drop",
+      )
+        .argParser((v: string, prev: string[] = []) => [...prev, v])
+        .default([]),
+    )
+    .addOption(
+      new Option(
+        "--decide <action[:version]@when>",
+        "the engineer's decision on a halted run at that time: rollback-all, retry, roll-forward or cancel (default version: the run awaiting a decision; roll-forward: the newest)",
       )
         .argParser((v: string, prev: string[] = []) => [...prev, v])
         .default([]),

@@ -37,14 +37,22 @@ export class ProgressView {
     this.width = Math.max(...pipelineScopes(pipeline).map((s) => s.id.length), 10);
   }
 
-  header(from: string, version: string, faults: FaultSpec[]): void {
+  header(from: string, arrivals: { version: string; at: Date }[], faults: FaultSpec[]): void {
     const stages = this.pipeline.stages.map((s) => s.name).join(" → ");
+    const first = arrivals[0]?.version ?? "?";
+    const versions = arrivals
+      .map((a) =>
+        a.at.getTime() === this.start.getTime()
+          ? a.version
+          : `${a.version} at ${elapsed(this.start, a.at.toISOString())}`,
+      )
+      .join(", ");
     this.out.write(
-      `${this.c("bold", `Breakwater simulation: ${this.pipeline.name}`)}  ${from} → ${version}\n` +
+      `${this.c("bold", `Breakwater simulation: ${this.pipeline.name}`)}  ${from} → ${versions}\n` +
         `stages: ${stages}\n` +
         `start:  ${this.start.toISOString()} (simulated)\n` +
         (faults.length
-          ? `faults: ${faults.map((f) => `${version} ${f.kind} in ${f.scopes}`).join(", ")}\n`
+          ? `faults: ${faults.map((f) => `${f.version ?? first} ${f.kind} in ${f.scopes}`).join(", ")}\n`
           : "") +
         "\n",
     );
@@ -54,13 +62,25 @@ export class ProgressView {
     const d = e.detail as Record<string, string | number | undefined>;
     if (e["detail-type"] === "Breakwater Run Event") {
       const at = this.c("dim", elapsed(this.start, String(d.at)).padStart(10));
-      if (d.event === "run-started" || d.event === "stage-started") {
-        const stage = d.event === "run-started" ? this.pipeline.stages[0]?.name : d.stage;
-        this.out.write(`${at}  ${this.c("bold", `── stage ${stage} ──`)}\n`);
+      const v = d.version;
+      if (d.event === "run-started") {
+        this.out.write(`${at}  ${this.c("bold", `── ${v} arrived ──`)}\n`);
+      } else if (d.event === "stage-started") {
+        this.out.write(`${at}  ${this.c("bold", `── ${v} enters ${d.stage} ──`)}\n`);
       } else if (d.event === "run-halted") {
-        this.out.write(`${at}  ${this.c(["bold", "red"], `■ run halted: ${d.reason}`)}\n`);
+        this.out.write(`${at}  ${this.c(["bold", "red"], `■ ${v} halted: ${d.reason}`)}\n`);
       } else if (d.event === "run-succeeded") {
-        this.out.write(`${at}  ${this.c(["bold", "green"], "✔ run succeeded")}\n`);
+        this.out.write(`${at}  ${this.c(["bold", "green"], `✔ ${v} succeeded`)}\n`);
+      } else if (
+        d.event === "run-superseded" ||
+        d.event === "run-resumed" ||
+        d.event === "run-rolled-back" ||
+        d.event === "run-cancelled"
+      ) {
+        const what = String(d.event).replace("run-", "");
+        this.out.write(
+          `${at}  ${this.c(["bold", "yellow"], `◆ ${v} ${what}${d.reason ? `: ${d.reason}` : ""}`)}\n`,
+        );
       }
       return;
     }
@@ -126,7 +146,12 @@ export function renderScopeTable(result: SimulationResult, pipeline: Pipeline): 
     fmt(widths.map((w) => "─".repeat(w))),
     ...rows.map(fmt),
     "",
-    `outcome: ${result.outcome}${result.reason ? ` (${result.reason})` : ""}`,
+    ...(result.runs.length > 1
+      ? result.runs.map((r) => `${r.version}: ${r.outcome}${r.reason ? ` (${r.reason})` : ""}`)
+      : [`outcome: ${result.outcome}${result.reason ? ` (${result.reason})` : ""}`]),
+    ...result.decisions.map(
+      (d) => `decision ${d.action}${d.version ? ` ${d.version}` : ""}: ${d.effect}`,
+    ),
     `rolled back: ${result.rolledBack.length ? result.rolledBack.join(", ") : "none"}`,
     `simulated ${formatDuration(result.simulatedSeconds)} in ${(result.wallMs / 1000).toFixed(1)} s wall`,
     "",

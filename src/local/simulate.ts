@@ -1,15 +1,18 @@
 /**
- * `breakwater simulate`: one version through a pipeline on the local control plane, against a
- * simulated fleet, on a virtual clock. Returns the outcome, the version per scope and the
+ * `breakwater simulate`: one or several versions through a pipeline on the local control plane,
+ * against a simulated fleet, on a virtual clock, with the engineer's decisions scripted. Returns the outcome, the version per scope and the
  * timeline read back from DynamoDB (the audit records, not a side channel).
  */
 import { randomUUID } from "node:crypto";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
+import { awaitsDecision, isFinal } from "../app/lanes.ts";
+import { applyOverride } from "../app/override.ts";
+import type { DecisionAction } from "../app/run-decisions.ts";
 import { runIdFor } from "../app/runs.ts";
 import { alarmNameMatches, type ManualBlock, resolveAlarmNames } from "../domain/blockers.ts";
 import type { Installation } from "../domain/installation.ts";
-import type { Run, ScopeStatus, TimelineEvent } from "../domain/model.ts";
+import { compareEvents, type Run, type ScopeStatus, type TimelineEvent } from "../domain/model.ts";
 import type { Pipeline } from "../domain/pipeline.ts";
 import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
 import type { Notifier } from "../notify/ports.ts";
@@ -19,10 +22,29 @@ import { startDynamoDbLocal } from "./dynamodb-local.ts";
 import type { BusEnvelope } from "./event-bus.ts";
 import { type FaultSpec, type FleetOptions, SimulatedFleet } from "./fleet.ts";
 
+/** A version arriving (an approved change merging) at a simulated time. */
+export interface Arrival {
+  version: string;
+  at: Date;
+}
+
+/** An engineer's decision, scripted at a simulated time (`--decide`). */
+export interface ScriptedDecision {
+  action: DecisionAction;
+  /** Default: the oldest run awaiting a decision (roll-forward: the newest run in flight). */
+  version?: string;
+  at: Date;
+}
+
 export interface SimulateOptions {
   pipeline: Pipeline;
   fromVersion: string;
+  /** The first version, arriving at the start (when `versions` is not given). */
   version: string;
+  /** Several versions with their arrival times (`--version v2 --version v3@+90m`). */
+  versions?: Arrival[];
+  /** The engineer's scripted decisions. */
+  decisions?: ScriptedDecision[];
   faults?: FaultSpec[];
   start: Date;
   /** Reuse a running DynamoDB Local (tests); otherwise one is started and stopped. */
@@ -42,14 +64,37 @@ export interface SimulateOptions {
   notifiers?: Notifier[];
 }
 
-export type Outcome = "succeeded" | "rolled-back" | "halted" | "blocked" | "failed";
+export type Outcome =
+  | "succeeded"
+  | "rolled-back"
+  | "halted"
+  | "blocked"
+  | "superseded"
+  | "cancelled"
+  | "failed";
+
+/** One version's run, as the simulation ended. */
+export interface RunSummary {
+  version: string;
+  arrivedAt: string;
+  outcome: Outcome;
+  reason?: string;
+  /** Where it halted: the stage (its own halt) or `before <stage>` (behind an older halt). */
+  haltedAt?: string;
+  supersededBy?: string;
+}
 
 export interface SimulationResult {
   pipeline: string;
+  /** The newest version (the one whose outcome is `outcome`). */
   version: string;
   fromVersion: string;
   outcome: Outcome;
   reason?: string;
+  /** Every version's run, in arrival order. */
+  runs: RunSummary[];
+  /** The scripted decisions and what each did. */
+  decisions: { at: string; action: string; version?: string; effect: string }[];
   scopes: Record<
     string,
     { version: string; status: ScopeStatus; percent?: number; blocked?: string }
@@ -76,12 +121,13 @@ export class SimulationInputError extends Error {
 
 /** Checks the simulation's own inputs (the pipeline is already validated). */
 export function checkSimulationInput(
-  options: Pick<SimulateOptions, "pipeline" | "fromVersion" | "version" | "faults">,
+  options: Pick<SimulateOptions, "pipeline" | "fromVersion" | "version" | "faults" | "versions">,
 ): void {
   const versionRule = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
+  const versions = (options.versions ?? [{ version: options.version }]).map((a) => a.version);
   for (const [flag, v] of [
     ["--from-version", options.fromVersion],
-    ["--version", options.version],
+    ...versions.map((v) => ["--version", v] as const),
   ] as const) {
     if (!versionRule.test(v)) {
       throw new SimulationInputError(
@@ -89,10 +135,20 @@ export function checkSimulationInput(
       );
     }
   }
-  if (options.fromVersion === options.version) {
-    throw new SimulationInputError(
-      `--version "${options.version}": must differ from --from-version`,
-    );
+  for (const [i, v] of versions.entries()) {
+    if (v === options.fromVersion) {
+      throw new SimulationInputError(`--version "${v}": must differ from --from-version`);
+    }
+    if (versions.indexOf(v) !== i) {
+      throw new SimulationInputError(`--version "${v}": given twice (versions are immutable)`);
+    }
+  }
+  for (const f of options.faults ?? []) {
+    if (f.version !== undefined && !versions.includes(f.version)) {
+      throw new SimulationInputError(
+        `--fault "${f.version}:${f.scopes}": version "${f.version}" is not one of the --version values (${versions.join(", ")})`,
+      );
+    }
   }
   const scopes = pipelineScopes(options.pipeline).map((s) => s.id);
   for (const f of options.faults ?? []) {
@@ -112,6 +168,18 @@ function outcomeOf(
 ): { outcome: Outcome; reason?: string } {
   if (!run) return { outcome: "failed", reason: "the run was never created" };
   if (run.status === "succeeded") return { outcome: "succeeded" };
+  const decided = run.decision
+    ? ` (${run.decision.action} by ${run.decision.actor}: ${run.decision.reason})`
+    : "";
+  if (run.status === "rolled-back")
+    return { outcome: "rolled-back", reason: `rollback-all${decided}` };
+  if (run.status === "superseded") {
+    return {
+      outcome: "superseded",
+      reason: `superseded by ${run.supersededBy?.split("@").slice(1).join("@") ?? "a newer version"}${decided}`,
+    };
+  }
+  if (run.status === "cancelled") return { outcome: "cancelled", reason: `cancelled${decided}` };
   if (
     run.status === "halted" &&
     (run.haltReason === "rollback" || run.haltReason === "deploy-failed")
@@ -127,15 +195,48 @@ function outcomeOf(
       reason: `${run.haltedBy}: ${run.haltDetail ?? "bake inconclusive"}`,
     };
   }
+  if (run.status === "halted" && run.haltReason === "older-version-halted") {
+    return { outcome: "halted", reason: run.haltDetail ?? `stopped behind ${run.haltedBy}` };
+  }
   if (run.status === "halted")
     return { outcome: "failed", reason: `run halted: ${run.haltReason}` };
-  if (run.status === "running") {
+  if (run.status === "running" || run.status === "waiting") {
     return {
       outcome: "blocked",
-      reason: `still waiting at the simulation horizon ${horizon.toISOString()}${blocked ? `: ${blocked}` : ""}`,
+      reason: `still ${run.status === "waiting" ? `waiting for ${run.waitingFor}` : "running"} at the simulation horizon ${horizon.toISOString()}${blocked ? `: ${blocked}` : ""}`,
     };
   }
   return { outcome: "failed", reason: `run ended ${run.status}` };
+}
+
+function summarize(
+  run: Run | undefined,
+  arrival: Arrival,
+  blocked: string | undefined,
+  horizon: Date,
+): RunSummary {
+  const { outcome, reason } = outcomeOf(run, blocked, horizon);
+  const haltedAt =
+    run?.status === "halted"
+      ? run.haltReason === "older-version-halted"
+        ? `before ${run.nextStage}`
+        : run.currentStage
+      : undefined;
+  return {
+    version: arrival.version,
+    arrivedAt: arrival.at.toISOString(),
+    outcome,
+    ...(reason ? { reason } : {}),
+    ...(haltedAt ? { haltedAt } : {}),
+    ...(run?.supersededBy ? { supersededBy: run.supersededBy.split("@").slice(1).join("@") } : {}),
+  };
+}
+
+/** The run a scripted decision without a version is about. */
+function decisionTarget(action: DecisionAction, runs: Run[]): Run | undefined {
+  if (action === "roll-forward") return [...runs].reverse().find((r) => !isFinal(r));
+  if (action === "cancel") return runs.find((r) => r.status === "halted" || r.status === "waiting");
+  return runs.find(awaitsDecision);
 }
 
 /** Alarm names the pipeline uses for some scope (app alarms); other names are organisation-wide. */
@@ -150,6 +251,9 @@ function appAlarmNames(pipeline: Pipeline): Set<string> {
 
 export async function simulate(options: SimulateOptions): Promise<SimulationResult> {
   checkSimulationInput(options);
+  const arrivals = [
+    ...(options.versions ?? [{ version: options.version, at: options.start }]),
+  ].sort((a, b) => a.at.getTime() - b.at.getTime());
   const wallStart = performance.now();
   const local = options.dynamo ? undefined : await startDynamoDbLocal();
   const dynamo = options.dynamo ?? (local as NonNullable<typeof local>).client();
@@ -180,7 +284,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
           initialVersion: options.fromVersion,
           faults: (options.faults ?? []).map((f) => ({
             ...f,
-            version: f.version ?? options.version,
+            version: f.version ?? (arrivals[0] as Arrival).version,
           })),
           clock,
           ...options.fleet,
@@ -191,23 +295,72 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
       plane.bus.observe((e) => onEvent(e, plane));
     }
     await plane.register(options.pipeline, options.fromVersion);
-    plane.requestRun(options.pipeline.name, options.version, "breakwater simulate");
+    const name = options.pipeline.name;
+    for (const arrival of arrivals) {
+      plane.at(arrival.at, async () =>
+        plane.requestRun(name, arrival.version, "breakwater simulate", {
+          mergedAt: arrival.at.toISOString(),
+        }),
+      );
+    }
+    const decisions: SimulationResult["decisions"] = [];
+    for (const d of options.decisions ?? []) {
+      plane.at(d.at, async () => {
+        const at = plane.clock.now().toISOString();
+        const target =
+          d.version ?? decisionTarget(d.action, await plane.store.listRuns(name))?.version;
+        if (!target) {
+          decisions.push({ at, action: d.action, effect: "not applied: no run it applies to" });
+          return;
+        }
+        try {
+          const result = await applyOverride(plane.deps, {
+            action: d.action,
+            pipeline: name,
+            version: target,
+            actor: "simulate",
+            reason: "scripted decision (--decide)",
+          });
+          decisions.push({ at, action: d.action, version: target, effect: result.effect });
+        } catch (err) {
+          decisions.push({
+            at,
+            action: d.action,
+            version: target,
+            effect: `rejected: ${(err as Error).message}`,
+          });
+        }
+      });
+    }
     await plane.run(horizon);
-    const runId = runIdFor(options.pipeline.name, options.version);
+    const newest = arrivals.at(-1) as Arrival;
+    const runId = runIdFor(name, newest.version);
     const run = await plane.store.getRun(runId);
-    const scopes = await plane.store.listScopes(options.pipeline.name);
-    const timeline = await plane.store.timeline(runId);
+    const scopes = await plane.store.listScopes(name);
+    const timeline = (
+      await Promise.all(arrivals.map((a) => plane.store.timeline(runIdFor(name, a.version))))
+    )
+      .flat()
+      .sort(compareEvents);
     const waiting = scopes.find((s) => s.blocked)?.blocked?.reason;
-    const { outcome, reason } = outcomeOf(run, waiting, horizon);
+    const runs: RunSummary[] = [];
+    for (const a of arrivals) {
+      runs.push(
+        summarize(await plane.store.getRun(runIdFor(name, a.version)), a, waiting, horizon),
+      );
+    }
+    const { outcome, reason } = runs.at(-1) as RunSummary;
     const finishedAt = plane.clock.now();
     const order = new Map(pipelineScopes(options.pipeline).map((s, i) => [s.id, i]));
     scopes.sort((a, b) => (order.get(a.scope) ?? 0) - (order.get(b.scope) ?? 0));
     return {
       pipeline: options.pipeline.name,
-      version: options.version,
+      version: newest.version,
       fromVersion: options.fromVersion,
       outcome,
       ...(reason ? { reason } : {}),
+      runs,
+      decisions,
       scopes: Object.fromEntries(
         scopes.map((s) => [
           s.scope,
@@ -218,7 +371,15 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
           },
         ]),
       ),
-      rolledBack: run?.rolledBack ?? [],
+      rolledBack: [
+        ...new Set(
+          arrivals.flatMap((a) =>
+            timeline
+              .filter((e) => e.version === a.version && e.event === "rollback-finished")
+              .map((e) => e.scope),
+          ),
+        ),
+      ],
       stages: options.pipeline.stages
         .filter((s) => run?.stages[s.name])
         .map((s) => {

@@ -130,7 +130,7 @@ describe("breakwater simulate", () => {
       START,
     ]);
     expect(code).toBe(EXIT.rolledBack);
-    expect(stdout).toContain("── stage prod-1 ──");
+    expect(stdout).toContain("── v2 enters prod-1 ──");
     expect(stdout).toMatch(/prod-1\/eu-north-1\/eun1-az1\s+one-box\s+deploy v2 to 10% of traffic/);
     expect(stdout).toMatch(/one-box\s+unhealthy: detector latency: median p99 \d+ ms vs \d+ ms /);
     expect(stdout).toMatch(/prod-1\/eu-north-1\/eun1-az1\s+v1\s+rolled-back/);
@@ -143,6 +143,87 @@ describe("breakwater simulate", () => {
       (await cli([...args, "--fault", "gamma/eu-west-1", "--expect", "rolled-back"])).code,
     ).toBe(EXIT.ok);
     expect((await cli([...args, "--expect", "rolled-back"])).code).toBe(EXIT.unexpected);
+  });
+
+  it("several versions in flight: v2 rolls back, v3 stops behind it, rollback-all returns every scope to v1", async () => {
+    const { code, stdout } = await cli([
+      "simulate",
+      "--pipeline",
+      "examples/orders-api.json",
+      "--version",
+      "v2",
+      "--version",
+      "v3@+90m",
+      "--fault",
+      "v2:prod-1/eu-north-1/eun1-az2",
+      "--decide",
+      "rollback-all@+12h",
+      "--start",
+      START,
+      "--json",
+    ]);
+    const result = JSON.parse(stdout);
+    expect(result.runs).toEqual([
+      expect.objectContaining({
+        version: "v2",
+        outcome: "rolled-back",
+        arrivedAt: "2026-01-05T09:00:00.000Z",
+      }),
+      expect.objectContaining({
+        version: "v3",
+        outcome: "rolled-back",
+        arrivedAt: "2026-01-05T10:30:00.000Z",
+      }),
+    ]);
+    expect(result.decisions).toEqual([
+      expect.objectContaining({
+        action: "rollback-all",
+        version: "v2",
+        at: "2026-01-05T21:00:00.000Z",
+      }),
+    ]);
+    expect(result.decisions[0].effect).toContain("ended v2, v3");
+    for (const [scope, state] of Object.entries(result.scopes)) {
+      expect(`${scope} ${(state as { version: string }).version}`).toBe(`${scope} v1`);
+    }
+    // v3 never entered prod-1, where v2 halted.
+    expect(
+      result.timeline.some(
+        (e: { version: string; stage: string; event: string }) =>
+          e.version === "v3" && e.stage === "prod-1" && e.event === "deploy-started",
+      ),
+    ).toBe(false);
+    expect(code).toBe(EXIT.rolledBack);
+  });
+
+  it("several versions: the newest supersedes an older one waiting for the same stage", async () => {
+    const { code, stdout } = await cli([
+      "simulate",
+      "--pipeline",
+      "examples/orders-api.json",
+      "--version",
+      "v2",
+      "--version",
+      "v3@+20m",
+      "--version",
+      "v4@+50m",
+      "--start",
+      START,
+      "--json",
+      "--expect",
+      "succeeded",
+    ]);
+    const result = JSON.parse(stdout);
+    expect(code).toBe(EXIT.ok);
+    const byVersion = Object.fromEntries(
+      result.runs.map((r: { version: string; outcome: string }) => [r.version, r]),
+    );
+    expect(byVersion.v2.outcome).toBe("succeeded");
+    expect(byVersion.v3).toMatchObject({ outcome: "superseded", supersededBy: "v4" });
+    expect(byVersion.v4.outcome).toBe("succeeded");
+    expect(
+      new Set(Object.values(result.scopes).map((s) => (s as { version: string }).version)),
+    ).toEqual(new Set(["v4"]));
   });
 
   describe("bad input: exit 2, a message naming the file, field and problem, nothing started", () => {
@@ -196,6 +277,28 @@ describe("breakwater simulate", () => {
         ["must differ from --from-version"],
       ],
       ["a missing required flag", [], ["required option '--pipeline <file>' not specified"]],
+      [
+        "a version given twice",
+        ["--pipeline", "examples/orders-api.json", "--version", "v2", "--version", "v2@+1h"],
+        ['--version "v2": given twice'],
+      ],
+      [
+        "a malformed arrival time",
+        ["--pipeline", "examples/orders-api.json", "--version", "v2", "--version", "v3@soon"],
+        ['--version "v3@soon": "soon" must be an ISO time'],
+      ],
+      [
+        "an unknown decision",
+        ["--pipeline", "examples/orders-api.json", "--decide", "undo@+1h"],
+        [
+          '--decide "undo@+1h": the action must be one of rollback-all, retry, roll-forward, cancel',
+        ],
+      ],
+      [
+        "a decision about a version that never arrives",
+        ["--pipeline", "examples/orders-api.json", "--decide", "retry:v7@+1h"],
+        ['--decide: version "v7" is not one of the --version values'],
+      ],
     ])("%s", async (_name, args, messages) => {
       const spy = vi.fn<Simulator>(shared);
       const { code, stderr } = await cli(["simulate", ...args], spy);
@@ -286,7 +389,7 @@ describe("breakwater simulate", () => {
       ],
       { timeout: 120_000 },
     );
-    expect(stdout).toContain("── stage prod-2 ──");
+    expect(stdout).toContain("── v2 enters prod-2 ──");
     expect(stdout).toMatch(/use1-az2\s+full\s+rolling back to v1/);
     // The outcome names the scope and why it rolled back (the detector's finding).
     expect(stdout).toContain(
