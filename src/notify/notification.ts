@@ -315,8 +315,25 @@ function fromRunEvent(e: RunEventDetail): Notification | undefined {
           ...(e.reason ? [{ label: "Why", value: e.reason }] : []),
         ],
       };
+    case "run-rolled-back":
+    case "run-superseded":
+    case "run-cancelled": {
+      const outcome = e.event.slice("run-".length);
+      return {
+        ...base,
+        type: "run-finished",
+        severity: e.event === "run-superseded" ? "info" : "warning",
+        title: `${e.pipeline}: ${e.version} ${outcome}`,
+        text: `The run of ${e.version} ended ${outcome}${e.reason ? `: ${e.reason}` : ""}.`,
+        fields: [
+          { label: "Outcome", value: outcome },
+          { label: "Version", value: e.version },
+          ...(e.reason ? [{ label: "Why", value: e.reason }] : []),
+        ],
+      };
+    }
     default:
-      // stage-started, run-duplicate: routine.
+      // stage-started, run-duplicate, run-resumed (the decision's override event says it): routine.
       return undefined;
   }
 }

@@ -133,6 +133,27 @@ describe("toNotification: which bus events people hear about", () => {
       "orders-api: v2 run failed",
     ],
     [
+      "run-rolled-back",
+      runEvent("run-rolled-back", { reason: "rollback-all of v2 and newer by alice: INC-42" }),
+      "run-finished",
+      "warning",
+      "orders-api: v2 rolled-back",
+    ],
+    [
+      "run-superseded",
+      runEvent("run-superseded", { reason: "v3, newer, entered prod-1 first" }),
+      "run-finished",
+      "info",
+      "orders-api: v2 superseded",
+    ],
+    [
+      "run-cancelled",
+      runEvent("run-cancelled", { reason: "by alice: abandoned" }),
+      "run-finished",
+      "warning",
+      "orders-api: v2 cancelled",
+    ],
+    [
       "override",
       {
         source: "breakwater",
