@@ -20,6 +20,7 @@ import {
 import { DynamoStateStore } from "../adapters/aws/dynamo-store.ts";
 import type { OverrideResult } from "../app/override.ts";
 import type { Problem } from "../domain/pipeline.ts";
+import { parameterNames } from "../ops/names.ts";
 import {
   collectHistory,
   collectStatus,
@@ -55,10 +56,7 @@ export interface OpsBackend {
   override(request: Record<string, unknown>): Promise<OverrideResult>;
 }
 
-export const parameterNames = (stage: string) => ({
-  table: `/breakwater/${stage}/table-name`,
-  overrideFunction: `/breakwater/${stage}/override-function-name`,
-});
+export { parameterNames };
 
 /** The local control plane (`breakwater serve`) over HTTP. */
 export class HttpOpsBackend implements OpsBackend {
