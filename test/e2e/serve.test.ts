@@ -315,7 +315,7 @@ describe("breakwater serve", () => {
     });
     const notJson = await fetch(`${server.url}/events`, { method: "POST", body: "{" });
     expect(notJson.status).toBe(400);
-    expect((await notJson.json()).error).toMatch(/^body: is not valid JSON/);
+    expect(((await notJson.json()) as { error: string }).error).toMatch(/^body: is not valid JSON/);
     const wrongMethod = await fetch(`${server.url}/status`, { method: "DELETE" });
     expect(wrongMethod.status).toBe(405);
   });
