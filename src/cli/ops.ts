@@ -7,6 +7,7 @@
  * (override rejected, unknown pipeline or scope), 6 the control plane could not be reached.
  */
 import { styleText } from "node:util";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type Command, Option } from "commander";
 import type { OverrideResult } from "../app/override.ts";
 import { InvalidInputError } from "../domain/errors.ts";
@@ -379,6 +380,8 @@ export interface OpsCommandOptions {
   /** Resolves when serve should stop (default: SIGINT or SIGTERM). Tests pass their own. */
   serveUntil?: (server: RunningServer) => Promise<void>;
   env?: NodeJS.ProcessEnv;
+  /** serve: reuse a running DynamoDB Local instead of starting one (tests). */
+  dynamo?: DynamoDBClient;
 }
 
 function positiveNumber(flag: string, text: string, integer: boolean): number {
@@ -462,6 +465,7 @@ async function runServe(flags: ServeFlags, io: IO, options: OpsCommandOptions): 
     ...(secret ? { webhookSecret: secret } : {}),
     notifiers,
     log: (line) => io.out.write(`${line}\n`),
+    ...(options.dynamo ? { dynamo: options.dynamo } : {}),
   });
   try {
     io.out.write(

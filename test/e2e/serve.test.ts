@@ -339,6 +339,49 @@ describe("breakwater serve", () => {
   });
 });
 
+describe("breakwater serve (the command)", () => {
+  it("starts, prints where it listens, serves until told to stop, and exits 0", async () => {
+    let stdout = "";
+    const out = new PassThrough();
+    out.on("data", (d) => {
+      stdout += d;
+    });
+    let health: unknown;
+    const code = await main(
+      [
+        "node",
+        "breakwater",
+        "serve",
+        "--pipeline",
+        "examples/orders-api.json",
+        "--port",
+        "0",
+        "--speed",
+        "1000",
+        "--initial-version",
+        "v7",
+      ],
+      { out, err: new PassThrough() },
+      undefined,
+      {
+        dynamo: dynamoClient(),
+        env: {},
+        serveUntil: async (s) => {
+          health = await (await fetch(`${s.url}/health`)).json();
+          const hook = await fetch(`${s.url}/webhooks/github`, { method: "POST", body: "{}" });
+          expect(hook.status).toBe(503);
+          const scopes = (await s.plane.store.listScopes("orders-api")).map((x) => x.version);
+          expect(new Set(scopes)).toEqual(new Set(["v7"]));
+        },
+      },
+    );
+    expect(code).toBe(EXIT.ok);
+    expect(health).toMatchObject({ ok: true, speed: 1000, pipelines: ["orders-api"] });
+    expect(stdout).toMatch(/^Breakwater control plane on http:\/\/127\.0\.0\.1:\d+\n/);
+    expect(stdout).toContain("(off: no --webhook-secret)");
+  });
+});
+
 describe("breakwater serve flags", () => {
   it("refuses bad flags before starting anything", async () => {
     const speed = await cli(["serve", "--pipeline", "examples/orders-api.json", "--speed", "0"]);
