@@ -23,6 +23,7 @@ import { FunctionUrlAuthType } from "aws-cdk-lib/aws-lambda";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import { StringParameter } from "aws-cdk-lib/aws-ssm";
 import { CfnStateMachine } from "aws-cdk-lib/aws-stepfunctions";
 import { ArnFormat, Duration, RemovalPolicy } from "aws-cdk-lib/core";
 import {
@@ -36,11 +37,12 @@ import { installationItem, pipelineItem, TABLE_KEYS } from "../src/adapters/aws/
 import { placeholdersIn } from "../src/app/asl.ts";
 import {
   alarmStateChangePattern,
+  approvedChangePattern,
   type EventPattern,
   notificationsPattern,
-  approvedChangePattern,
   stageStatusChangePattern,
 } from "../src/app/rules.ts";
+import { parameterNames } from "../src/ops/names.ts";
 import {
   deployTargetAccess,
   loadInstallation,
@@ -590,6 +592,20 @@ export async function Breakwater({ stack, app }: StackContext) {
       pipelineItem(pipeline),
     ).node.addMetadata("breakwater:source", file);
   }
+
+  // The CLI's --aws finds the stage here (the names are generated; a fixed table name would
+  // replace the table of an existing stage). Readers need ssm:GetParameters on /breakwater/<stage>/*.
+  const names = parameterNames(app.stage);
+  new StringParameter(stack, "TableNameParameter", {
+    parameterName: names.table,
+    stringValue: table.tableName,
+    description: "Breakwater: the state table (breakwater status/history --aws)",
+  });
+  new StringParameter(stack, "OverrideFunctionNameParameter", {
+    parameterName: names.overrideFunction,
+    stringValue: functions.override.functionName,
+    description: "Breakwater: the override function (breakwater override --aws)",
+  });
 
   stack.addOutputs({
     TableName: table.tableName,

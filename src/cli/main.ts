@@ -3,7 +3,9 @@
  *   0 success (the newest version's run succeeded, or was superseded or cancelled), 1 internal
  *   error, 2 bad input, 3 the run rolled back, 4 the run halted without a rollback (inconclusive
  *   bake, or stopped behind an older halted version) or was still blocked at the simulation
- *   horizon, 5 with --expect: the outcome was not the expected one.
+ *   horizon, 5 with --expect: the outcome was not the expected one,
+ *   6 (status, history, override) the control plane could not be reached.
+ * serve, status, history and override live in ./ops.ts (2: bad input or a refused request).
  */
 import { Command, CommanderError, Option } from "commander";
 import type { ManualBlock } from "../domain/blockers.ts";
@@ -23,6 +25,7 @@ import { ConsoleNotifier } from "../notify/dispatch.ts";
 import type { Notifier } from "../notify/ports.ts";
 import { SlackWebhookNotifier } from "../notify/slack.ts";
 import { loadInstallationFile, loadPipelineFile } from "../pipeline-file.ts";
+import { type OpsCommandOptions, registerOpsCommands } from "./ops.ts";
 import { ProgressView, renderScopeTable } from "./render.ts";
 
 export const EXIT = {
@@ -32,6 +35,7 @@ export const EXIT = {
   rolledBack: 3,
   halted: 4,
   unexpected: 5,
+  unreachable: 6,
 } as const;
 
 class UsageError extends Error {
@@ -335,6 +339,8 @@ export async function main(
   },
   /** The simulator; tests inject a spy to prove that bad input starts nothing. */
   simulator: Simulator = simulate,
+  /** serve/status/history/override settings (tests stop serve and set the environment). */
+  ops: OpsCommandOptions = {},
 ): Promise<number> {
   let code: number = EXIT.ok;
   const program = new Command("breakwater")
@@ -418,6 +424,15 @@ export async function main(
     .action(async (flags: SimulateFlags) => {
       code = await runSimulate(flags, io.out, io.err, simulator);
     });
+
+  registerOpsCommands(
+    program,
+    io,
+    (c) => {
+      code = c;
+    },
+    ops,
+  );
 
   try {
     await program.parseAsync(argv);

@@ -74,6 +74,10 @@ export class VirtualClock implements Clock {
   private queue: Promise<void> = Promise.resolve();
   /** Timers fired so far (a measure of state transitions that waited). */
   fired = 0;
+  /** Live mode only: how virtual time follows real time while the loop is idle. */
+  private live: { realAnchor: number; virtualAnchor: number; speed: number } | undefined;
+  private idle = false;
+  private wakeLive: (() => void) | undefined;
 
   constructor(start: Date) {
     install();
@@ -81,11 +85,22 @@ export class VirtualClock implements Clock {
   }
 
   now(): Date {
-    return new Date(this.nowMs);
+    return new Date(this.nowMillis());
   }
 
   nowMillis(): number {
+    // Live mode, loop idle: virtual time runs on with real time, but never past the next timer
+    // (a timer is never overdue when something outside the loop reads the clock).
+    if (this.live && this.idle) {
+      const next = this.timers[0]?.at ?? Number.POSITIVE_INFINITY;
+      return Math.max(this.nowMs, Math.min(next, this.liveTarget()));
+    }
     return this.nowMs;
+  }
+
+  private liveTarget(): number {
+    const live = this.live as NonNullable<typeof this.live>;
+    return live.virtualAnchor + (performance.now() - live.realAnchor) * live.speed;
   }
 
   /** Runs `fn` inside the virtual context: its timers are virtual. */
@@ -95,7 +110,7 @@ export class VirtualClock implements Clock {
 
   schedule(fn: (...args: unknown[]) => void, ms: number, args: unknown[]): VirtualTimer {
     const delay = Number.isFinite(ms) && ms > 0 ? ms : 0;
-    const timer = new VirtualTimer(this, this.nowMs + delay, this.seq++, fn, args);
+    const timer = new VirtualTimer(this, this.nowMillis() + delay, this.seq++, fn, args);
     // Keep the queue ordered by (time, sequence): binary insertion.
     let lo = 0;
     let hi = this.timers.length;
@@ -106,6 +121,8 @@ export class VirtualClock implements Clock {
       else hi = mid;
     }
     this.timers.splice(lo, 0, timer);
+    // Live mode: work put in from outside (an HTTP request) must not wait for the idle sleep.
+    this.wakeLive?.();
     return timer;
   }
 
@@ -185,5 +202,88 @@ export class VirtualClock implements Clock {
       this.fired++;
       context.run(this, () => next.fn(...next.args));
     }
+  }
+
+  /**
+   * Live mode (`breakwater serve`): virtual time advances at `speed` × real time. Due timers
+   * fire in the same order and one at a time as in `run` (each only when nothing is in flight);
+   * when nothing is due the loop sleeps on a real timer, outside the virtual context, until the
+   * next timer is due, new work is scheduled, or `signal` aborts. Virtual time never goes
+   * backwards; when work is slower than `speed` allows, timers fire late in real time, in order.
+   *
+   * A failure raised where nobody awaits it goes to `onError` and the loop goes on (a server
+   * keeps serving); without `onError` it ends the loop like `run`. Resolves with the number of
+   * timers fired when `signal` aborts.
+   *
+   * @example
+   * const stop = new AbortController();
+   * const done = clock.runLive({ speed: 600, signal: stop.signal }); // 10 simulated minutes per second
+   */
+  async runLive(options: {
+    speed: number;
+    signal: AbortSignal;
+    onError?: (err: unknown) => void;
+  }): Promise<number> {
+    if (!(options.speed > 0) || !Number.isFinite(options.speed)) {
+      throw new RangeError(`virtual clock: speed must be a positive number, got ${options.speed}`);
+    }
+    if (this.live) throw new Error("virtual clock: already running live");
+    const { signal } = options;
+    this.live = { realAnchor: performance.now(), virtualAnchor: this.nowMs, speed: options.speed };
+    let count = 0;
+    try {
+      for (;;) {
+        await this.settle();
+        if (this.failure) {
+          const err = this.failure;
+          this.failure = undefined;
+          if (!options.onError) throw err;
+          options.onError(err);
+        }
+        if (signal.aborted) return count;
+        const target = this.liveTarget();
+        const next = this.timers[0];
+        if (next && next.at <= target) {
+          this.timers.shift();
+          this.nowMs = Math.max(this.nowMs, next.at);
+          count++;
+          this.fired++;
+          context.run(this, () => next.fn(...next.args));
+          continue;
+        }
+        // Nothing due: time passes (up to the next timer), and the loop sleeps in real time.
+        this.nowMs = Math.max(this.nowMs, target);
+        const waitMs = next
+          ? Math.max(1, Math.ceil((next.at - this.nowMs) / options.speed))
+          : 60_000;
+        await this.sleepLive(Math.min(waitMs, 60_000), signal);
+      }
+    } finally {
+      this.nowMs = Math.max(
+        this.nowMs,
+        Math.min(this.timers[0]?.at ?? Infinity, this.liveTarget()),
+      );
+      this.live = undefined;
+      this.idle = false;
+    }
+  }
+
+  private sleepLive(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.idle = true;
+      const done = () => {
+        if (!this.idle) return;
+        // Time read while idle becomes the loop's time: nothing moves backwards on waking.
+        this.nowMs = this.nowMillis();
+        this.idle = false;
+        this.wakeLive = undefined;
+        realClearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = context.run(null, () => realSetTimeout(done, ms));
+      this.wakeLive = done;
+      signal.addEventListener("abort", done);
+    });
   }
 }

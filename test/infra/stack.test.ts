@@ -18,6 +18,7 @@ import {
   stageStatusChangePattern,
 } from "../../src/app/rules.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
+import { parameterNames } from "../../src/ops/names.ts";
 import { OFFLINE_ACCOUNT, PROJECT_ROOT, synthesize } from "../../stacks/offline-synth.ts";
 
 type Json = Record<string, unknown>;
@@ -775,5 +776,27 @@ describe("outputs", () => {
     expect(outputs.TableName?.Value).toEqual({ Ref: tableId });
     expect(outputs.EventBusName?.Value).toEqual({ Ref: busId });
     expect(outputs.StateMachineArn?.Value).toEqual(getAtt(machineId));
+  });
+});
+
+describe("CLI lookup parameters", () => {
+  it("writes the table's and the override function's names where `breakwater --aws` reads them", () => {
+    const [tableId] = one(test, "AWS::DynamoDB::Table");
+    const [overrideId] = ofType(test, "AWS::Lambda::Function").find(([id]) =>
+      id.startsWith("OverrideFunction"),
+    ) as [string, Resource];
+    const byName = new Map(
+      ofType(test, "AWS::SSM::Parameter").map(([, r]) => [props(r).Name, props(r)]),
+    );
+    const names = parameterNames("test");
+    expect(byName.get(names.table)).toMatchObject({ Type: "String", Value: { Ref: tableId } });
+    expect(byName.get(names.overrideFunction)).toMatchObject({
+      Type: "String",
+      Value: { Ref: overrideId },
+    });
+    expect(names).toEqual({
+      table: "/breakwater/test/table-name",
+      overrideFunction: "/breakwater/test/override-function-name",
+    });
   });
 });

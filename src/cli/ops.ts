@@ -1,0 +1,603 @@
+/**
+ * The commands for people running the control plane: `serve` (the local control plane on
+ * localhost), `status`, `history` and `override` (against `serve`, or against a deployed stage
+ * with `--aws --stage <stage>`). Registered on the `breakwater` program by `main.ts`.
+ *
+ * Exit codes: 0 ok, 1 internal error, 2 bad input or a request the control plane refused
+ * (override rejected, unknown pipeline or scope), 6 the control plane could not be reached.
+ */
+import { styleText } from "node:util";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { type Command, Option } from "commander";
+import type { OverrideResult } from "../app/override.ts";
+import { InvalidInputError } from "../domain/errors.ts";
+import { type Pipeline, PipelineValidationError, type Problem } from "../domain/pipeline.ts";
+import {
+  banner,
+  DEFAULT_PORT,
+  DEFAULT_SPEED,
+  type RunningServer,
+  startServe,
+} from "../local/serve.ts";
+import { ConsoleNotifier } from "../notify/dispatch.ts";
+import type { Notifier } from "../notify/ports.ts";
+import { SlackWebhookNotifier } from "../notify/slack.ts";
+import type { HistoryReport, StatusReport } from "../ops/status.ts";
+import { loadInstallationFile, loadPipelineFile } from "../pipeline-file.ts";
+import {
+  AwsOpsBackend,
+  ControlPlaneUnreachableError,
+  HttpOpsBackend,
+  type OpsBackend,
+  RequestRejectedError,
+} from "./ops-client.ts";
+
+export const OPS_EXIT = { ok: 0, internal: 1, badInput: 2, unreachable: 6 } as const;
+
+export const DEFAULT_ENDPOINT = `http://127.0.0.1:${DEFAULT_PORT}`;
+
+export class OpsUsageError extends Error {
+  override name = "OpsUsageError";
+}
+
+interface IO {
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+}
+
+export interface TargetFlags {
+  endpoint?: string;
+  aws?: boolean;
+  stage?: string;
+  region?: string;
+  table?: string;
+  overrideFunction?: string;
+  json?: boolean;
+}
+
+/** Picks the backend from the flags: `--aws --stage s` → the deployed stage; else `--endpoint`. */
+export function backendFor(flags: TargetFlags, env: NodeJS.ProcessEnv = process.env): OpsBackend {
+  if (flags.aws) {
+    if (flags.endpoint !== undefined) {
+      throw new OpsUsageError(
+        "--endpoint and --aws: choose one (a local control plane or a deployed stage)",
+      );
+    }
+    if (!flags.stage)
+      throw new OpsUsageError("--aws needs --stage <stage> (the stage you deployed, e.g. prod)");
+    if (!/^[A-Za-z0-9-]+$/.test(flags.stage)) {
+      throw new OpsUsageError(`--stage "${flags.stage}": must be letters, digits and hyphens`);
+    }
+    return new AwsOpsBackend({
+      stage: flags.stage,
+      ...(flags.region ? { region: flags.region } : {}),
+      ...(flags.table ? { table: flags.table } : {}),
+      ...(flags.overrideFunction ? { overrideFunction: flags.overrideFunction } : {}),
+    });
+  }
+  for (const [flag, value] of [
+    ["--stage", flags.stage],
+    ["--region", flags.region],
+    ["--table", flags.table],
+    ["--override-function", flags.overrideFunction],
+  ] as const) {
+    if (value !== undefined) throw new OpsUsageError(`${flag} is only for --aws`);
+  }
+  const endpoint = flags.endpoint ?? env.BREAKWATER_ENDPOINT ?? DEFAULT_ENDPOINT;
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new OpsUsageError(
+      `--endpoint "${endpoint}": must be an http URL such as ${DEFAULT_ENDPOINT}`,
+    );
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new OpsUsageError(
+      `--endpoint "${endpoint}": must be an http URL such as ${DEFAULT_ENDPOINT}`,
+    );
+  }
+  return new HttpOpsBackend(url.toString());
+}
+
+/** `+2h`, `+90m`, `+1d2h30m`: an offset from `now`; undefined when `text` is not one. */
+export function resolveRelative(text: string, now: Date): string | undefined {
+  const m = /^\+((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?$/.exec(text);
+  if (!m || text === "+") return undefined;
+  const [d, h, min, sec] = [m[2], m[4], m[6], m[8]].map((x) => Number(x ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  return new Date(now.getTime() + (((d * 24 + h) * 60 + min) * 60 + sec) * 1000).toISOString();
+}
+
+export interface OverrideFlags extends TargetFlags {
+  pipeline?: string;
+  version?: string;
+  level?: string;
+  scopes?: string;
+  kinds?: string;
+  expiresAt?: string;
+  until?: string;
+  actor?: string;
+  reason?: string;
+  dryRun?: boolean;
+}
+
+/**
+ * The override function's input from the command line. The action and the fields pass through
+ * as given (the function validates them and names every problem, so new actions need no CLI
+ * change); only `--kinds a,b` becomes a list and `+2h`-style times become ISO times on the
+ * control plane's clock.
+ *
+ * @example
+ * buildOverrideRequest("block", { level: "pipeline", pipeline: "orders-api", actor: "alice", reason: "sev-2" }, now);
+ * // → { action: "block", level: "pipeline", pipeline: "orders-api", actor: "alice", reason: "sev-2" }
+ */
+export function buildOverrideRequest(
+  action: string,
+  flags: OverrideFlags,
+  now: Date,
+): Record<string, unknown> {
+  const time = (v: string | undefined) =>
+    v === undefined ? undefined : (resolveRelative(v, now) ?? v);
+  const kinds = flags.kinds
+    ?.split(",")
+    .map((k) => k.trim())
+    .filter(Boolean);
+  const fields: Record<string, unknown> = {
+    action,
+    level: flags.level,
+    pipeline: flags.pipeline,
+    scopes: flags.scopes,
+    version: flags.version,
+    kinds,
+    expiresAt: time(flags.expiresAt),
+    until: time(flags.until),
+    actor: flags.actor,
+    reason: flags.reason,
+  };
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+}
+
+// ---- rendering -------------------------------------------------------------------------------
+
+type Style = Parameters<typeof styleText>[0];
+
+function colorer(out: NodeJS.WritableStream) {
+  const tty = (out as NodeJS.WriteStream).isTTY === true && !process.env.NO_COLOR;
+  return (style: Style, text: string) => (tty ? styleText(style, text) : text);
+}
+
+/** A plain text table: a header, a rule, rows; columns padded to their widest cell. */
+export function renderTable(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const fmt = (r: string[]) =>
+    r
+      .map((v, i) => v.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
+  return [fmt(head), fmt(widths.map((w) => "─".repeat(w))), ...rows.map(fmt)].join("\n");
+}
+
+function blockTargetText(b: StatusReport["blocks"][number]): string {
+  return b.level === "org"
+    ? "org"
+    : b.level === "pipeline"
+      ? `pipeline ${b.target}`
+      : `scopes ${b.target}`;
+}
+
+export function renderStatus(report: StatusReport, out?: NodeJS.WritableStream): string {
+  const c = out ? colorer(out) : (_s: Style, t: string) => t;
+  const lines: string[] = [`control plane time ${report.at}`, ""];
+  for (const p of report.pipelines) {
+    lines.push(`${c("bold", p.pipeline)}  (${p.stages.join(" → ")})`, "");
+    lines.push(
+      renderTable(
+        ["scope", "version", "status", "since", "note"],
+        p.scopes.map((s) => [
+          s.scope,
+          `${s.version}${s.percent < 100 ? ` (${s.percent}%)` : ""}`,
+          s.status,
+          s.since,
+          s.blocked
+            ? `blocked: ${s.blocked.reason}`
+            : s.previousVersion && s.status !== "stable"
+              ? `previous ${s.previousVersion}`
+              : "",
+        ]),
+      ),
+      "",
+    );
+    const inFlight = p.runs.filter((r) => r.inFlight);
+    const finished = p.runs.filter((r) => !r.inFlight);
+    if (inFlight.length === 0) lines.push("runs in flight: none");
+    else {
+      lines.push(
+        "runs in flight:",
+        renderTable(
+          ["#", "version", "status", "stage", "waiting for", "halt"],
+          inFlight.map((r) => [
+            String(r.seq),
+            r.version,
+            r.status,
+            r.currentStage ?? "",
+            r.waitingFor ?? "",
+            r.haltReason
+              ? `${r.haltReason}${r.haltedBy ? ` at ${r.haltedBy}` : ""}${r.haltDetail ? `: ${r.haltDetail}` : ""}`
+              : "",
+          ]),
+        ),
+      );
+    }
+    if (finished.length > 0) {
+      lines.push(
+        `last finished: ${finished.map((r) => `#${r.seq} ${r.version} ${r.status}${r.supersededBy ? ` (by ${r.supersededBy})` : ""}`).join(", ")}`,
+      );
+    }
+    lines.push(
+      p.bypasses.length === 0
+        ? "bypasses: none"
+        : `bypasses: ${p.bypasses.map((b) => `${b.version} ignores ${b.kinds.join(", ")} until ${b.expiresAt} (${b.actor}: ${b.reason})`).join("; ")}`,
+      "",
+    );
+  }
+  if (report.blocks.length === 0) lines.push("blockers: none");
+  else {
+    lines.push(
+      "blockers:",
+      renderTable(
+        ["target", "from", "until", "actor", "reason"],
+        report.blocks.map((b) => [
+          blockTargetText(b),
+          b.from ?? b.createdAt,
+          b.to ?? "removed by unblock",
+          b.actor,
+          b.reason,
+        ]),
+      ),
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export function renderHistory(report: HistoryReport): string {
+  const lines: string[] = [`history of ${report.target}`, ""];
+  if (report.entries.length === 0) lines.push("no history");
+  else {
+    lines.push(
+      renderTable(
+        ["at", ...(report.scope ? [] : ["scope"]), "version", "status", "actor", "cause"],
+        report.entries.map((h) => [
+          h.at,
+          ...(report.scope ? [] : [h.scope]),
+          `${h.fromVersion && h.fromVersion !== h.toVersion ? `${h.fromVersion} → ` : ""}${h.toVersion}${h.percent < 100 ? ` (${h.percent}%)` : ""}`,
+          h.status,
+          h.actor,
+          h.cause,
+        ]),
+      ),
+    );
+  }
+  lines.push("", "overrides:");
+  if (report.audit.length === 0) lines.push("none");
+  else {
+    lines.push(
+      renderTable(
+        ["at", "action", "target", "actor", "reason", "effect"],
+        report.audit.map((a) => [a.at, a.action, a.target, a.actor, a.reason, a.effect]),
+      ),
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export function renderOverride(result: OverrideResult): string {
+  return `${result.action}: ${result.effect}${result.changed ? "" : " — nothing changed"}\n  audited ${result.audit.at} as ${result.audit.id}\n`;
+}
+
+function renderProblems(message: string, problems: Problem[]): string {
+  const listed = problems.map((p) => `  ${p.path ? `${p.path}: ` : ""}${p.message}`);
+  return `error: ${message}\n${listed.length > 1 ? `${listed.join("\n")}\n` : ""}`;
+}
+
+// ---- commands --------------------------------------------------------------------------------
+
+/** Runs a command body and maps its errors to the documented exit codes. */
+async function guarded(
+  io: IO,
+  json: boolean | undefined,
+  body: () => Promise<void>,
+): Promise<number> {
+  const fail = (code: number, message: string, problems: Problem[] = []) => {
+    if (json)
+      io.out.write(
+        `${JSON.stringify({ error: message, ...(problems.length ? { problems } : {}) }, null, 2)}\n`,
+      );
+    io.err.write(renderProblems(message, problems));
+    return code;
+  };
+  try {
+    await body();
+    return OPS_EXIT.ok;
+  } catch (err) {
+    if (err instanceof ControlPlaneUnreachableError) return fail(OPS_EXIT.unreachable, err.message);
+    if (err instanceof RequestRejectedError || err instanceof InvalidInputError) {
+      return fail(OPS_EXIT.badInput, err.message, err.problems);
+    }
+    if (err instanceof OpsUsageError) return fail(OPS_EXIT.badInput, err.message);
+    if (err instanceof PipelineValidationError) return fail(OPS_EXIT.badInput, err.message);
+    io.err.write(`internal error: ${(err as Error).stack ?? String(err)}\n`);
+    return OPS_EXIT.internal;
+  }
+}
+
+function targetOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--endpoint <url>",
+      `the local control plane (breakwater serve); default $BREAKWATER_ENDPOINT or ${DEFAULT_ENDPOINT}`,
+    )
+    .option(
+      "--aws",
+      "the deployed control plane instead (needs --stage; uses your AWS credentials)",
+    )
+    .option(
+      "--stage <stage>",
+      "with --aws: the stage you deployed (npx sst deploy --stage <stage>)",
+    )
+    .option(
+      "--region <region>",
+      "with --aws: the stage's region (default: your AWS configuration's)",
+    )
+    .option(
+      "--table <name>",
+      "with --aws: the table name, instead of reading /breakwater/<stage>/table-name from SSM",
+    )
+    .option(
+      "--override-function <name>",
+      "with --aws: the override function, instead of reading /breakwater/<stage>/override-function-name from SSM",
+    )
+    .option("--json", "print JSON");
+}
+
+interface ServeFlags {
+  pipeline: string[];
+  port: string;
+  host: string;
+  speed: string;
+  initialVersion: string;
+  config?: string;
+  webhookSecret?: string;
+  notifications?: boolean;
+  slackUrl?: string;
+}
+
+export interface OpsCommandOptions {
+  /** Resolves when serve should stop (default: SIGINT or SIGTERM). Tests pass their own. */
+  serveUntil?: (server: RunningServer) => Promise<void>;
+  env?: NodeJS.ProcessEnv;
+  /** serve: reuse a running DynamoDB Local instead of starting one (tests). */
+  dynamo?: DynamoDBClient;
+}
+
+function positiveNumber(flag: string, text: string, integer: boolean): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
+    throw new OpsUsageError(
+      `${flag} "${text}": must be a ${integer ? "whole " : ""}number${integer ? " from 0 (any free port) to 65535" : " above 0"}`,
+    );
+  }
+  return n;
+}
+
+function untilSignal(server: RunningServer, io: IO): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (signal: string) => {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+      io.err.write(`\n${signal}: stopping (DynamoDB Local too)\n`);
+      resolve();
+    };
+    const onInt = () => stop("SIGINT");
+    const onTerm = () => stop("SIGTERM");
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
+    void server;
+  });
+}
+
+async function runServe(flags: ServeFlags, io: IO, options: OpsCommandOptions): Promise<void> {
+  const env = options.env ?? process.env;
+  const port = positiveNumber("--port", flags.port, true);
+  if (port > 65_535) throw new OpsUsageError(`--port "${flags.port}": must be from 0 to 65535`);
+  const speed = positiveNumber("--speed", flags.speed, false);
+  if (speed <= 0) throw new OpsUsageError(`--speed "${flags.speed}": must be a number above 0`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/.test(flags.initialVersion)) {
+    throw new OpsUsageError(
+      `--initial-version "${flags.initialVersion}": must be 1-64 letters, digits, '.', '_', '+' or '-'`,
+    );
+  }
+  if (flags.pipeline.length === 0)
+    throw new OpsUsageError("--pipeline <file>: at least one is required");
+  const pipelines: Pipeline[] = [];
+  for (const file of flags.pipeline) pipelines.push(await loadPipelineFile(file));
+  const dup = pipelines.find((p, i) => pipelines.findIndex((q) => q.name === p.name) !== i);
+  if (dup) throw new OpsUsageError(`--pipeline: two files define pipeline "${dup.name}"`);
+  const installation = flags.config ? await loadInstallationFile(flags.config) : undefined;
+  const secret = flags.webhookSecret ?? env.BREAKWATER_WEBHOOK_SECRET;
+  const notifiers: Notifier[] = [];
+  if (flags.notifications) notifiers.push(new ConsoleNotifier((line) => io.err.write(`${line}\n`)));
+  if (flags.slackUrl !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(flags.slackUrl);
+    } catch {
+      throw new OpsUsageError(`--slack-url "${flags.slackUrl}": must be an http(s) URL`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") {
+      throw new OpsUsageError(`--slack-url "${flags.slackUrl}": must be an http(s) URL`);
+    }
+    notifiers.push(
+      new SlackWebhookNotifier({
+        url: url.toString(),
+        maxAttempts: 3,
+        deadLetter: {
+          put: async (message, error) => {
+            io.err.write(
+              `notification not delivered to ${url.host}: ${error.message}: ${message.text}\n`,
+            );
+          },
+        },
+      }),
+    );
+  }
+  const server = await startServe({
+    pipelines,
+    initialVersion: flags.initialVersion,
+    port,
+    host: flags.host,
+    speed,
+    ...(installation ? { installation } : {}),
+    ...(secret ? { webhookSecret: secret } : {}),
+    notifiers,
+    log: (line) => io.out.write(`${line}\n`),
+    ...(options.dynamo ? { dynamo: options.dynamo } : {}),
+  });
+  try {
+    io.out.write(
+      banner(
+        server.url,
+        {
+          speed,
+          pipelines,
+          initialVersion: flags.initialVersion,
+          ...(secret ? { webhookSecret: secret } : {}),
+        },
+        server.plane.clock.now(),
+      ),
+    );
+    await (options.serveUntil ?? ((s) => untilSignal(s, io)))(server);
+  } finally {
+    await server.close();
+  }
+}
+
+/**
+ * Adds serve, status, history and override to the program; `setCode` receives each command's
+ * exit code.
+ */
+export function registerOpsCommands(
+  program: Command,
+  io: IO,
+  setCode: (code: number) => void,
+  options: OpsCommandOptions = {},
+): void {
+  const env = options.env ?? process.env;
+  program
+    .command("serve")
+    .description(
+      "Run the control plane on localhost: GitHub webhook, events, status, history and override over HTTP, live on a virtual clock.",
+    )
+    .addOption(
+      new Option("--pipeline <file>", "pipeline definition (.json or .ts); repeatable")
+        .argParser((v: string, prev: string[] = []) => [...prev, v])
+        .makeOptionMandatory(),
+    )
+    .option("--port <n>", "port on 127.0.0.1 (0: any free port)", String(DEFAULT_PORT))
+    .option("--host <address>", "address to listen on", "127.0.0.1")
+    .option(
+      "--speed <x>",
+      "virtual time runs this many times faster than real time",
+      String(DEFAULT_SPEED),
+    )
+    .option("--initial-version <v>", "the version every scope runs at start", "v1")
+    .option("--config <file>", "installation config: github triggers, organisation alarms, regions")
+    .option(
+      "--webhook-secret <secret>",
+      "GitHub webhook secret (default $BREAKWATER_WEBHOOK_SECRET)",
+    )
+    .option("--notifications", "print every notification a human would get (standard error)")
+    .option(
+      "--slack-url <url>",
+      "also post notifications to this Slack-compatible incoming webhook",
+    )
+    .action(async (flags: ServeFlags) => {
+      setCode(await guarded(io, false, () => runServe(flags, io, options)));
+    });
+
+  targetOptions(
+    program
+      .command("status")
+      .description("Version per scope, runs in flight, active blockers and bypasses.")
+      .option("--pipeline <name>", "only this pipeline"),
+  ).action(async (flags: TargetFlags & { pipeline?: string }) => {
+    setCode(
+      await guarded(io, flags.json, async () => {
+        const report = await backendFor(flags, env).status(flags.pipeline);
+        io.out.write(
+          flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report, io.out),
+        );
+      }),
+    );
+  });
+
+  targetOptions(
+    program
+      .command("history")
+      .description(
+        "A pipeline's or a scope's history (who or what changed it, and why) and the overrides aimed at it.",
+      )
+      .argument(
+        "<target>",
+        "<pipeline> or <pipeline>:<scope>, e.g. orders-api:prod-1/eu-north-1/eun1-az1",
+      ),
+  ).action(async (target: string, flags: TargetFlags) => {
+    setCode(
+      await guarded(io, flags.json, async () => {
+        const report = await backendFor(flags, env).history(target);
+        io.out.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderHistory(report));
+      }),
+    );
+  });
+
+  targetOptions(
+    program
+      .command("override")
+      .description(
+        "Invoke the override function (block, unblock, bypass, and whatever actions it offers): the request is validated and audited there.",
+      )
+      .argument("<action>", "the override action, e.g. block, unblock, bypass")
+      .option("--level <level>", "block/unblock: org, pipeline or scope")
+      .option("--pipeline <name>", "the pipeline")
+      .option("--scopes <glob>", "level scope: a scope glob such as 'prod-2/us-east-1/*'")
+      .option("--version <version>", "the version (bypass and run decisions)")
+      .option("--kinds <a,b>", "bypass: blocker kinds (alarm, org-alarm, time-window, manual)")
+      .option(
+        "--expires-at <time>",
+        "bypass: ISO time or +offset on the control plane's clock (+2h)",
+      )
+      .option("--until <time>", "block: ISO time or +offset on the control plane's clock")
+      .option("--actor <who>", "who is acting (audited)")
+      .option("--reason <why>", "why (audited)")
+      .option("--dry-run", "print the request instead of sending it"),
+  ).action(async (action: string, flags: OverrideFlags) => {
+    setCode(
+      await guarded(io, flags.json, async () => {
+        const backend = backendFor(flags, env);
+        const needsNow = [flags.expiresAt, flags.until].some((t) => t?.startsWith("+"));
+        const now = needsNow ? await backend.now() : new Date();
+        const request = buildOverrideRequest(action, flags, now);
+        if (flags.dryRun) {
+          io.out.write(`${JSON.stringify(request, null, 2)}\n`);
+          return;
+        }
+        const result = await backend.override(request);
+        io.out.write(flags.json ? `${JSON.stringify(result, null, 2)}\n` : renderOverride(result));
+      }),
+    );
+  });
+}

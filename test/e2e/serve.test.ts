@@ -1,0 +1,397 @@
+/**
+ * `breakwater serve` end to end, in process: the local control plane on the shared DynamoDB
+ * Local (a table of its own), live on the virtual clock at high speed, driven over HTTP with
+ * GitHub's real webhook payloads (signed like GitHub does), and inspected and steered with the
+ * real `breakwater status`, `history` and `override` commands.
+ */
+import { randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
+import { PassThrough } from "node:stream";
+import { sign } from "@octokit/webhooks-methods";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXIT, main } from "../../src/cli/main.ts";
+import { parseInstallation } from "../../src/domain/installation.ts";
+import { parsePipeline } from "../../src/domain/pipeline.ts";
+import { type RunningServer, startServe } from "../../src/local/serve.ts";
+import type { HistoryReport, StatusReport } from "../../src/ops/status.ts";
+import { dynamoClient } from "../support/dynamo.ts";
+
+type Payload = Record<string, unknown> & {
+  pull_request: Record<string, unknown> & { base: { ref: string } };
+  review?: Record<string, unknown> & { user: { login: string } };
+};
+const definitions = createRequire(import.meta.url)("@octokit/webhooks-examples") as {
+  name: string;
+  examples: (Payload & { action?: string })[];
+}[];
+function example(name: string, action: string): Payload {
+  const found = definitions.find((d) => d.name === name)?.examples.find((e) => e.action === action);
+  if (!found) throw new Error(`no ${name}.${action} example`);
+  return structuredClone(found);
+}
+
+const SECRET = "It's a Secret to Everybody";
+const MERGE_SHA = "c4295bd74fb0f4fda03689c3df3f2803b658fd85";
+
+const approval = (() => {
+  const p = example("pull_request_review", "submitted");
+  Object.assign(p.review as object, { state: "approved", user: { login: "alice" } });
+  p.pull_request.base.ref = "main";
+  return p;
+})();
+const merge = (() => {
+  const p = example("pull_request", "closed");
+  Object.assign(p.pull_request, { merged: true, merged_at: "2019-05-15T15:21:00Z" });
+  p.pull_request.base.ref = "main";
+  return p;
+})();
+
+const pipeline = parsePipeline({
+  name: "hello-api",
+  stages: [
+    { name: "alpha", regions: ["us-east-1"], bake: { minutes: 10 } },
+    {
+      name: "prod-1",
+      regions: [{ region: "eu-north-1", azs: ["eun1-az1", "eun1-az2"] }],
+      bake: { minutes: 10 },
+    },
+  ],
+});
+
+async function postWebhook(url: string, event: string, payload: unknown, signature?: string) {
+  const body = JSON.stringify(payload);
+  return fetch(`${url}/webhooks/github`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": event,
+      "x-github-delivery": randomUUID(),
+      "x-hub-signature-256": signature ?? (await sign(SECRET, body)),
+    },
+    body,
+  });
+}
+
+async function cli(args: string[]) {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = "";
+  let stderr = "";
+  out.on("data", (d) => {
+    stdout += d;
+  });
+  err.on("data", (d) => {
+    stderr += d;
+  });
+  const code = await main(["node", "breakwater", ...args], { out, err });
+  return { code, stdout, stderr };
+}
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  ms = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe("breakwater serve", () => {
+  let server: RunningServer;
+  const lines: string[] = [];
+  const status = async (): Promise<StatusReport> => {
+    const r = await cli(["status", "--endpoint", server.url, "--json"]);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    return JSON.parse(r.stdout) as StatusReport;
+  };
+
+  beforeAll(async () => {
+    server = await startServe({
+      pipelines: [pipeline],
+      initialVersion: "v1",
+      port: 0,
+      // One virtual minute per 25 ms: the run lasts about a second of real time.
+      speed: 2400,
+      webhookSecret: SECRET,
+      installation: parseInstallation({
+        github: [{ repository: "Codertocat/Hello-World", branch: "main", pipeline: "hello-api" }],
+      }),
+      dynamo: dynamoClient(),
+      log: (line) => lines.push(line),
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("a bad signature gets 401 and starts nothing", async () => {
+    const res = await postWebhook(server.url, "pull_request", merge, `sha256=${"0".repeat(64)}`);
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ result: "invalid-signature" });
+    const report = await status();
+    expect(report.pipelines[0]?.runs).toEqual([]);
+    expect(report.pipelines[0]?.scopes.map((s) => s.version)).toEqual(["v1", "v1", "v1"]);
+  });
+
+  it("a signed approval and merge start a run that goes through every stage", async () => {
+    const review = await postWebhook(server.url, "pull_request_review", approval);
+    expect(review.status).toBe(200);
+    expect(await review.json()).toMatchObject({ result: "review-recorded" });
+    const res = await postWebhook(server.url, "pull_request", merge);
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({
+      result: "run-requested",
+      runs: [{ pipeline: "hello-api", version: MERGE_SHA, approvers: ["alice"] }],
+    });
+
+    // The run appears (the start-run rule is asynchronous, as in EventBridge) with its change facts.
+    const first = await until("the run to appear", async () => {
+      const run = (await status()).pipelines[0]?.runs[0];
+      return run ? run : undefined;
+    });
+    expect(first).toMatchObject({
+      version: MERGE_SHA,
+      seq: 1,
+      change: { trigger: "github", sha: MERGE_SHA, approvers: ["alice"] },
+    });
+    // It progresses: the deploy reaches prod-1 scopes, then the run succeeds.
+    const seen = new Set<string>();
+    const done = await until("the run to succeed", async () => {
+      const p = (await status()).pipelines[0];
+      const run = p?.runs[0];
+      if (run?.inFlight) seen.add(`${run.status} ${run.currentStage}`);
+      return run?.status === "succeeded" ? p : undefined;
+    });
+    expect([...seen]).toContain("running prod-1");
+    expect(done.scopes.map((s) => [s.scope, s.version, s.status])).toEqual([
+      ["alpha/us-east-1", MERGE_SHA, "stable"],
+      ["prod-1/eu-north-1/eun1-az1", MERGE_SHA, "stable"],
+      ["prod-1/eu-north-1/eun1-az2", MERGE_SHA, "stable"],
+    ]);
+    expect(done.runs[0]?.inFlight).toBe(false);
+    // The console showed the progress as it happened.
+    expect(lines.some((l) => l.includes("stage-started prod-1"))).toBe(true);
+    expect(lines.some((l) => l.includes(`hello-api@${MERGE_SHA}  run-succeeded`))).toBe(true);
+
+    // A redelivered merge starts nothing new.
+    const human = await cli(["status", "--endpoint", server.url, "--pipeline", "hello-api"]);
+    expect(human.code).toBe(EXIT.ok);
+    expect(human.stdout).toContain("runs in flight: none");
+    expect(human.stdout).toContain(`last finished: #1 ${MERGE_SHA} succeeded`);
+    expect(human.stdout).toMatch(/prod-1\/eu-north-1\/eun1-az2\s+c4295bd7\w+\s+stable/);
+  });
+
+  it("history shows who changed a scope and why; override block and unblock are audited", async () => {
+    const blocked = await cli([
+      "override",
+      "block",
+      "--endpoint",
+      server.url,
+      "--level",
+      "scope",
+      "--pipeline",
+      "hello-api",
+      "--scopes",
+      "prod-1/*",
+      "--until",
+      "+2h",
+      "--actor",
+      "alice",
+      "--reason",
+      "sev-2 in eu-north-1",
+      "--json",
+    ]);
+    expect(blocked.code, blocked.stderr).toBe(EXIT.ok);
+    expect(JSON.parse(blocked.stdout)).toMatchObject({
+      action: "block",
+      changed: true,
+      effect: expect.stringMatching(/^blocked scopes hello-api:prod-1\/\* until /),
+    });
+    // The block is active (2 virtual hours is about 3 real seconds at this speed).
+    const withBlock = await status();
+    expect(withBlock.blocks).toMatchObject([
+      {
+        level: "scope",
+        target: "hello-api:prod-1/*",
+        actor: "alice",
+        reason: "sev-2 in eu-north-1",
+      },
+    ]);
+
+    const unblocked = await cli([
+      "override",
+      "unblock",
+      "--endpoint",
+      server.url,
+      "--level",
+      "scope",
+      "--pipeline",
+      "hello-api",
+      "--scopes",
+      "prod-1/*",
+      "--actor",
+      "alice",
+      "--reason",
+      "sev-2 resolved",
+    ]);
+    expect(unblocked.code, unblocked.stderr).toBe(EXIT.ok);
+    expect(unblocked.stdout).toContain("unblock: unblocked scopes hello-api:prod-1/*");
+    expect((await status()).blocks).toEqual([]);
+
+    const history = await cli([
+      "history",
+      "hello-api:prod-1/eu-north-1/eun1-az1",
+      "--endpoint",
+      server.url,
+      "--json",
+    ]);
+    expect(history.code, history.stderr).toBe(EXIT.ok);
+    const report = JSON.parse(history.stdout) as HistoryReport;
+    expect(report.entries[0]).toMatchObject({ toVersion: "v1", actor: "seed" });
+    expect(report.entries.at(-1)).toMatchObject({ toVersion: MERGE_SHA, status: "stable" });
+    expect(report.entries.map((e) => e.actor)).toContain("breakwater/deploy");
+    expect(report.audit.map((a) => [a.action, a.actor, a.reason])).toEqual([
+      ["block", "alice", "sev-2 in eu-north-1"],
+      ["unblock", "alice", "sev-2 resolved"],
+    ]);
+    // Another scope's history does not list overrides aimed elsewhere.
+    const alpha = await cli(["history", "hello-api:alpha/us-east-1", "--endpoint", server.url]);
+    expect(alpha.code).toBe(EXIT.ok);
+    expect(alpha.stdout).toContain("overrides:\nnone");
+    expect(alpha.stdout).toMatch(/v1 → c4295bd7\w+\s+deploying\s+breakwater\/deploy/);
+  });
+
+  it("refuses bad requests with the field named and exit code 2", async () => {
+    const rejected = await cli([
+      "override",
+      "bypass",
+      "--endpoint",
+      server.url,
+      "--pipeline",
+      "hello-api",
+      "--version",
+      "v9",
+      "--kinds",
+      "manual,nonsense",
+      "--expires-at",
+      "+1h",
+      "--actor",
+      "alice",
+      "--reason",
+      "ship the fix",
+    ]);
+    expect(rejected.code).toBe(EXIT.badInput);
+    expect(rejected.stderr).toContain(
+      "kinds[1]: must be one of alarm, org-alarm, time-window, manual",
+    );
+
+    const unknown = await cli(["history", "hello-api:prod-9/xx", "--endpoint", server.url]);
+    expect(unknown.code).toBe(EXIT.badInput);
+    expect(unknown.stderr).toContain('scope "prod-9/xx" is not a scope of pipeline "hello-api"');
+
+    const noPipeline = await cli(["status", "--pipeline", "nope", "--endpoint", server.url]);
+    expect(noPipeline.code).toBe(EXIT.badInput);
+    expect(noPipeline.stderr).toContain(
+      'pipeline "nope" is not registered (registered: hello-api)',
+    );
+
+    const badEvent = await fetch(`${server.url}/events`, {
+      method: "POST",
+      body: JSON.stringify({
+        source: "breakwater",
+        "detail-type": "Approved Change Merged",
+        detail: { pipeline: "hello-api" },
+      }),
+    });
+    expect(badEvent.status).toBe(400);
+    expect(await badEvent.json()).toEqual({
+      error: "invalid event: detail.version: is required",
+      problems: [{ path: "detail.version", message: "is required" }],
+    });
+    const notJson = await fetch(`${server.url}/events`, { method: "POST", body: "{" });
+    expect(notJson.status).toBe(400);
+    expect(((await notJson.json()) as { error: string }).error).toMatch(/^body: is not valid JSON/);
+    const wrongMethod = await fetch(`${server.url}/status`, { method: "DELETE" });
+    expect(wrongMethod.status).toBe(405);
+  });
+
+  it("POST /events starts a run by hand (a PutEvents entry with Detail as a string)", async () => {
+    const res = await fetch(`${server.url}/events`, {
+      method: "POST",
+      body: JSON.stringify({
+        Source: "breakwater",
+        DetailType: "Approved Change Merged",
+        Detail: JSON.stringify({ pipeline: "hello-api", version: "v3", cause: "manual start" }),
+      }),
+    });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ result: "accepted", ids: [expect.any(String)] });
+    const run = await until("the manual run to succeed", async () => {
+      const r = (await status()).pipelines[0]?.runs.find((x) => x.version === "v3");
+      return r?.status === "succeeded" ? r : undefined;
+    });
+    expect(run).toMatchObject({ seq: 2, cause: "manual start" });
+  });
+});
+
+describe("breakwater serve (the command)", () => {
+  it("starts, prints where it listens, serves until told to stop, and exits 0", async () => {
+    let stdout = "";
+    const out = new PassThrough();
+    out.on("data", (d) => {
+      stdout += d;
+    });
+    let health: unknown;
+    const code = await main(
+      [
+        "node",
+        "breakwater",
+        "serve",
+        "--pipeline",
+        "examples/orders-api.json",
+        "--port",
+        "0",
+        "--speed",
+        "1000",
+        "--initial-version",
+        "v7",
+      ],
+      { out, err: new PassThrough() },
+      undefined,
+      {
+        dynamo: dynamoClient(),
+        env: {},
+        serveUntil: async (s) => {
+          health = await (await fetch(`${s.url}/health`)).json();
+          const hook = await fetch(`${s.url}/webhooks/github`, { method: "POST", body: "{}" });
+          expect(hook.status).toBe(503);
+          const scopes = (await s.plane.store.listScopes("orders-api")).map((x) => x.version);
+          expect(new Set(scopes)).toEqual(new Set(["v7"]));
+        },
+      },
+    );
+    expect(code).toBe(EXIT.ok);
+    expect(health).toMatchObject({ ok: true, speed: 1000, pipelines: ["orders-api"] });
+    expect(stdout).toMatch(/^Breakwater control plane on http:\/\/127\.0\.0\.1:\d+\n/);
+    expect(stdout).toContain("(off: no --webhook-secret)");
+  });
+});
+
+describe("breakwater serve flags", () => {
+  it("refuses bad flags before starting anything", async () => {
+    const speed = await cli(["serve", "--pipeline", "examples/orders-api.json", "--speed", "0"]);
+    expect(speed.code).toBe(EXIT.badInput);
+    expect(speed.stderr).toContain('--speed "0": must be a number above 0');
+    const file = await cli(["serve", "--pipeline", "no/such/file.json"]);
+    expect(file.code).toBe(EXIT.badInput);
+    expect(file.stderr).toContain("no/such/file.json");
+    const missing = await cli(["serve"]);
+    expect(missing.code).toBe(EXIT.badInput);
+    expect(missing.stderr).toContain("--pipeline");
+  });
+});

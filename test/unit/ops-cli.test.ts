@@ -1,0 +1,659 @@
+/**
+ * The operator commands without a control plane: argument parsing (which backend, the override
+ * request built from flags), the tables, the /events body parser, and the `--aws` paths against
+ * mocked AWS clients (SSM lookup, the table read with DynamoDB queries, the override function
+ * invoked through Lambda).
+ */
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { GetParametersCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { pipelineItem } from "../../src/adapters/aws/dynamo-store.ts";
+import { EXIT, main } from "../../src/cli/main.ts";
+import {
+  backendFor,
+  buildOverrideRequest,
+  OPS_EXIT,
+  renderHistory,
+  renderStatus,
+  renderTable,
+  resolveRelative,
+} from "../../src/cli/ops.ts";
+import { AwsOpsBackend, HttpOpsBackend } from "../../src/cli/ops-client.ts";
+import { parsePipeline } from "../../src/domain/pipeline.ts";
+import { parseLocalEvents } from "../../src/local/serve.ts";
+import type { HistoryReport, StatusReport } from "../../src/ops/status.ts";
+
+const NOW = new Date("2026-01-05T09:00:00Z");
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  let stdout = "";
+  let stderr = "";
+  const sink = (write: (s: string) => void) =>
+    ({
+      write: (s: string) => {
+        write(String(s));
+        return true;
+      },
+    }) as unknown as NodeJS.WritableStream;
+  const code = await main(
+    ["node", "breakwater", ...args],
+    { out: sink((s) => (stdout += s)), err: sink((s) => (stderr += s)) },
+    undefined,
+    { env },
+  );
+  return { code, stdout, stderr };
+}
+
+describe("exit codes", () => {
+  it("are the documented ones, shared with main's", () => {
+    expect(OPS_EXIT).toEqual({ ok: 0, internal: 1, badInput: 2, unreachable: 6 });
+    expect(EXIT.unreachable).toBe(6);
+    expect(EXIT.badInput).toBe(OPS_EXIT.badInput);
+  });
+});
+
+describe("backendFor", () => {
+  it("defaults to the local control plane on port 8787, or $BREAKWATER_ENDPOINT", () => {
+    expect(backendFor({}, {}).where).toBe("http://127.0.0.1:8787/");
+    expect(backendFor({}, { BREAKWATER_ENDPOINT: "http://127.0.0.1:9000" }).where).toBe(
+      "http://127.0.0.1:9000/",
+    );
+    expect(backendFor({ endpoint: "http://localhost:1234" }, {})).toBeInstanceOf(HttpOpsBackend);
+  });
+
+  it("--aws needs --stage and excludes --endpoint; AWS-only flags need --aws", () => {
+    expect(backendFor({ aws: true, stage: "prod", region: "eu-west-1" }, {})).toBeInstanceOf(
+      AwsOpsBackend,
+    );
+    expect(() => backendFor({ aws: true }, {})).toThrow("--aws needs --stage <stage>");
+    expect(() => backendFor({ aws: true, stage: "prod", endpoint: "http://x" }, {})).toThrow(
+      "--endpoint and --aws: choose one",
+    );
+    expect(() => backendFor({ stage: "prod" }, {})).toThrow("--stage is only for --aws");
+    expect(() => backendFor({ table: "t" }, {})).toThrow("--table is only for --aws");
+    expect(() => backendFor({ aws: true, stage: "pr od" }, {})).toThrow(
+      '--stage "pr od": must be letters, digits and hyphens',
+    );
+    expect(() => backendFor({ endpoint: "ftp://x" }, {})).toThrow("must be an http URL");
+  });
+});
+
+describe("buildOverrideRequest", () => {
+  it("passes the action and fields through, splits --kinds, resolves +offsets on the given clock", () => {
+    expect(
+      buildOverrideRequest(
+        "bypass",
+        {
+          pipeline: "orders-api",
+          version: "3f9c2e1",
+          kinds: "manual, time-window",
+          expiresAt: "+2h",
+          actor: "alice",
+          reason: "ship the fix",
+          endpoint: "http://ignored",
+          json: true,
+        },
+        NOW,
+      ),
+    ).toEqual({
+      action: "bypass",
+      pipeline: "orders-api",
+      version: "3f9c2e1",
+      kinds: ["manual", "time-window"],
+      expiresAt: "2026-01-05T11:00:00.000Z",
+      actor: "alice",
+      reason: "ship the fix",
+    });
+  });
+
+  it("does not know the list of actions: a future one goes through as given", () => {
+    expect(
+      buildOverrideRequest(
+        "roll-forward",
+        { pipeline: "orders-api", version: "v3", actor: "bob", reason: "fixed" },
+        NOW,
+      ),
+    ).toEqual({
+      action: "roll-forward",
+      pipeline: "orders-api",
+      version: "v3",
+      actor: "bob",
+      reason: "fixed",
+    });
+  });
+
+  it("leaves times that are not +offsets for the function to judge", () => {
+    const r = buildOverrideRequest("block", { level: "org", until: "tomorrow" }, NOW);
+    expect(r).toEqual({ action: "block", level: "org", until: "tomorrow" });
+    expect(resolveRelative("+1d2h30m", NOW)).toBe("2026-01-06T11:30:00.000Z");
+    expect(resolveRelative("+", NOW)).toBeUndefined();
+    expect(resolveRelative("2h", NOW)).toBeUndefined();
+  });
+
+  it("--dry-run prints the request without reaching any control plane", async () => {
+    const r = await cli([
+      "override",
+      "cancel",
+      "--pipeline",
+      "orders-api",
+      "--version",
+      "v2",
+      "--actor",
+      "alice",
+      "--reason",
+      "wrong build",
+      "--dry-run",
+      "--endpoint",
+      "http://127.0.0.1:1",
+    ]);
+    expect(r.code).toBe(EXIT.ok);
+    expect(JSON.parse(r.stdout)).toEqual({
+      action: "cancel",
+      pipeline: "orders-api",
+      version: "v2",
+      actor: "alice",
+      reason: "wrong build",
+    });
+  });
+
+  it("a command without its argument, or a flag that needs --aws, exits 2", async () => {
+    expect((await cli(["override"])).code).toBe(EXIT.badInput);
+    expect((await cli(["history"])).code).toBe(EXIT.badInput);
+    const r = await cli(["status", "--stage", "prod"]);
+    expect(r.code).toBe(EXIT.badInput);
+    expect(r.stderr).toContain("--stage is only for --aws");
+  });
+
+  it("nothing listening: exit 6 with what to do", async () => {
+    const r = await cli(["status", "--endpoint", "http://127.0.0.1:9"]);
+    expect(r.code).toBe(EXIT.unreachable);
+    expect(r.stderr).toContain("no control plane answers at http://127.0.0.1:9/");
+    expect(r.stderr).toContain("breakwater serve --pipeline <file>");
+  });
+});
+
+const status: StatusReport = {
+  at: "2026-01-05T12:00:00.000Z",
+  pipelines: [
+    {
+      pipeline: "orders-api",
+      stages: ["alpha", "prod-1"],
+      scopes: [
+        {
+          scope: "alpha/us-east-1",
+          version: "v2",
+          previousVersion: "v1",
+          percent: 100,
+          status: "stable",
+          since: "2026-01-05T10:00:00.000Z",
+          cause: "run orders-api@v2",
+        },
+        {
+          scope: "prod-1/eu-north-1/eun1-az1",
+          version: "v2",
+          previousVersion: "v1",
+          percent: 10,
+          status: "baking",
+          since: "2026-01-05T11:00:00.000Z",
+          cause: "run orders-api@v2",
+        },
+        {
+          scope: "prod-1/eu-north-1/eun1-az2",
+          version: "v1",
+          percent: 100,
+          status: "stable",
+          since: "2026-01-05T09:00:00.000Z",
+          cause: "seed",
+          blocked: {
+            reason: "manual block: sev-2",
+            since: "2026-01-05T11:30:00Z",
+            kinds: ["manual"],
+          },
+        },
+      ],
+      runs: [
+        {
+          runId: "orders-api@v2",
+          version: "v2",
+          seq: 2,
+          status: "halted",
+          inFlight: true,
+          currentStage: "prod-1",
+          haltReason: "rollback",
+          haltedBy: "prod-1/eu-north-1/eun1-az1",
+          haltDetail: "errors alarm",
+          rolledBack: [],
+          cause: "merge",
+          createdAt: "2026-01-05T09:00:00.000Z",
+          updatedAt: "2026-01-05T11:00:00.000Z",
+        },
+        {
+          runId: "orders-api@v3",
+          version: "v3",
+          seq: 3,
+          status: "waiting",
+          inFlight: true,
+          waitingFor: "alpha",
+          rolledBack: [],
+          cause: "merge",
+          createdAt: "2026-01-05T10:00:00.000Z",
+          updatedAt: "2026-01-05T10:00:00.000Z",
+        },
+        {
+          runId: "orders-api@v1b",
+          version: "v1b",
+          seq: 1,
+          status: "superseded",
+          inFlight: false,
+          supersededBy: "orders-api@v2",
+          rolledBack: [],
+          cause: "merge",
+          createdAt: "2026-01-05T08:00:00.000Z",
+          updatedAt: "2026-01-05T09:00:00.000Z",
+        },
+      ],
+      bypasses: [
+        {
+          pipeline: "orders-api",
+          version: "v2",
+          kinds: ["manual"],
+          expiresAt: "2026-01-05T18:00:00.000Z",
+          actor: "alice",
+          reason: "the fix",
+          createdAt: "2026-01-05T11:00:00.000Z",
+        },
+      ],
+    },
+  ],
+  blocks: [
+    {
+      level: "scope",
+      target: "orders-api:prod-1/*",
+      reason: "sev-2",
+      actor: "bob",
+      createdAt: "2026-01-05T11:30:00.000Z",
+      from: "2026-01-05T11:30:00.000Z",
+    },
+  ],
+};
+
+describe("tables", () => {
+  it("renderTable pads columns to their widest cell", () => {
+    expect(
+      renderTable(
+        ["a", "bb"],
+        [
+          ["xxx", "y"],
+          ["z", ""],
+        ],
+      ),
+    ).toBe(["a    bb", "───  ──", "xxx  y", "z"].join("\n"));
+  });
+
+  it("status: versions per scope, runs in flight with stage, waiting and halt, blockers, bypasses", () => {
+    const text = renderStatus(status);
+    expect(text).toContain("control plane time 2026-01-05T12:00:00.000Z");
+    expect(text).toMatch(/prod-1\/eu-north-1\/eun1-az1\s+v2 \(10%\)\s+baking\s+\S+\s+previous v1/);
+    expect(text).toMatch(
+      /prod-1\/eu-north-1\/eun1-az2\s+v1\s+stable\s+\S+\s+blocked: manual block: sev-2/,
+    );
+    expect(text).toMatch(
+      /2\s+v2\s+halted\s+prod-1\s+rollback at prod-1\/eu-north-1\/eun1-az1: errors alarm/,
+    );
+    expect(text).toMatch(/3\s+v3\s+waiting\s+alpha/);
+    expect(text).toContain("last finished: #1 v1b superseded (by orders-api@v2)");
+    expect(text).toContain(
+      "bypasses: v2 ignores manual until 2026-01-05T18:00:00.000Z (alice: the fix)",
+    );
+    expect(text).toMatch(
+      /scopes orders-api:prod-1\/\*\s+2026-01-05T11:30:00.000Z\s+removed by unblock\s+bob\s+sev-2/,
+    );
+  });
+
+  it("history: each change with actor and cause, then the overrides", () => {
+    const report: HistoryReport = {
+      target: "orders-api:alpha/us-east-1",
+      pipeline: "orders-api",
+      scope: "alpha/us-east-1",
+      entries: [
+        {
+          pipeline: "orders-api",
+          scope: "alpha/us-east-1",
+          at: "2026-01-05T09:00:00.000Z",
+          toVersion: "v1",
+          status: "stable",
+          percent: 100,
+          actor: "seed",
+          cause: "initial version v1",
+        },
+        {
+          pipeline: "orders-api",
+          scope: "alpha/us-east-1",
+          at: "2026-01-05T09:05:00.000Z",
+          fromVersion: "v1",
+          toVersion: "v2",
+          status: "deploying",
+          percent: 100,
+          actor: "breakwater/deploy",
+          cause: "run orders-api@v2: full deploy",
+        },
+      ],
+      audit: [
+        {
+          at: "2026-01-05T10:00:00.000Z",
+          id: "a1",
+          actor: "alice",
+          action: "block",
+          reason: "sev-2",
+          target: "pipeline orders-api",
+          effect: "blocked pipeline orders-api",
+        },
+      ],
+    };
+    const text = renderHistory(report);
+    expect(text).toMatch(/2026-01-05T09:00:00.000Z\s+v1\s+stable\s+seed\s+initial version v1/);
+    expect(text).toMatch(
+      /v1 → v2\s+deploying\s+breakwater\/deploy\s+run orders-api@v2: full deploy/,
+    );
+    expect(text).toMatch(
+      /block\s+pipeline orders-api\s+alice\s+sev-2\s+blocked pipeline orders-api/,
+    );
+    expect(text).not.toContain("scope  "); // one scope: no scope column
+  });
+});
+
+describe("parseLocalEvents (POST /events)", () => {
+  it("takes an envelope, a PutEvents entry (Detail as a JSON string) or a list", () => {
+    expect(
+      parseLocalEvents([
+        { source: "ci", "detail-type": "Custom", detail: { a: 1 } },
+        { Source: "ci", DetailType: "Custom", Detail: '{"b":2}', EventBusName: "x" },
+      ]),
+    ).toEqual([
+      { source: "ci", "detail-type": "Custom", detail: { a: 1 }, resources: [] },
+      { source: "ci", "detail-type": "Custom", detail: { b: 2 }, resources: [] },
+    ]);
+  });
+
+  it("names every problem with its path; known events are checked against their schema", () => {
+    expect(() =>
+      parseLocalEvents([
+        { source: "", "detail-type": "X", detail: [] },
+        { Source: "ci", DetailType: "Y", Detail: "{nope" },
+        {
+          source: "ci",
+          "detail-type": "Artifact Published",
+          detail: { pipeline: "orders-api", commitSha: "abc", artifactDigest: "x", approvals: [] },
+        },
+      ]),
+    ).toThrow(
+      /\[0\]\.source: must not be empty.*\[0\]\.detail: must be a JSON object.*\[1\]\.Detail: is not valid JSON.*\[2\]\.detail\.commitSha: must be a 40-character hex commit SHA.*\[2\]\.detail\.artifactDigest/,
+    );
+    expect(() => parseLocalEvents([])).toThrow("must hold 1 to 10 events");
+    expect(() =>
+      parseLocalEvents({
+        source: "breakwater",
+        "detail-type": "Approved Change Merged",
+        detail: {},
+      }),
+    ).toThrow("detail.pipeline");
+  });
+});
+
+// ---- --aws, against mocked AWS --------------------------------------------------------------
+
+const pipeline = parsePipeline({
+  name: "orders-api",
+  stages: [{ name: "alpha", regions: ["us-east-1"], bake: { minutes: 10 } }],
+});
+const TABLE = "prod-breakwater-Breakwater-StateABC";
+const FUNCTION = "prod-breakwater-Breakwater-OverrideFunctionXYZ";
+const items: Record<string, unknown>[] = [
+  pipelineItem(pipeline),
+  {
+    pk: "PIPELINE#orders-api",
+    sk: "SCOPE#alpha/us-east-1",
+    pipeline: "orders-api",
+    scope: "alpha/us-east-1",
+    version: "3f9c2e1",
+    previousVersion: "v1",
+    percent: 100,
+    status: "baking",
+    since: "2026-01-05T09:10:00.000Z",
+    cause: "run orders-api@3f9c2e1",
+    rev: 3,
+  },
+  {
+    pk: "RUN#orders-api@3f9c2e1",
+    sk: "RUN",
+    gsi1pk: "PIPELINE#orders-api",
+    gsi1sk: "RUN#2026-01-05T09:00:00.000Z#orders-api@3f9c2e1",
+    runId: "orders-api@3f9c2e1",
+    pipeline: "orders-api",
+    version: "3f9c2e1",
+    status: "running",
+    seq: 1,
+    definition: pipeline,
+    createdAt: "2026-01-05T09:00:00.000Z",
+    updatedAt: "2026-01-05T09:10:00.000Z",
+    currentStage: "alpha",
+    stages: {},
+    rolledBack: [],
+    cause: "merge #42",
+  },
+  {
+    pk: "PIPELINE#orders-api",
+    sk: "HIST#alpha/us-east-1#0000000001",
+    pipeline: "orders-api",
+    scope: "alpha/us-east-1",
+    at: "2026-01-05T09:05:00.000Z",
+    rev: 1,
+    fromVersion: "v1",
+    toVersion: "3f9c2e1",
+    status: "deploying",
+    percent: 100,
+    actor: "breakwater/deploy",
+    cause: "run orders-api@3f9c2e1: full deploy",
+  },
+  {
+    pk: "BLOCKS",
+    sk: "org#",
+    level: "org",
+    target: "",
+    reason: "sev-1 open",
+    actor: "alice",
+    createdAt: "2026-01-05T09:30:00.000Z",
+    from: "2026-01-05T09:30:00.000Z",
+  },
+  {
+    pk: "AUDIT",
+    sk: "SEQ#0000000001",
+    at: "2026-01-05T09:30:00.000Z",
+    id: "a1",
+    actor: "alice",
+    action: "block",
+    reason: "sev-1 open",
+    target: "org",
+    effect: "blocked org",
+  },
+];
+
+/** The table, as DynamoDB would answer the store's queries (key conditions only). */
+function answer(input: {
+  TableName?: string;
+  IndexName?: string;
+  ExpressionAttributeValues?: Record<string, unknown>;
+  Key?: Record<string, unknown>;
+}) {
+  expect(input.TableName).toBe(TABLE);
+  const v = input.ExpressionAttributeValues ?? {};
+  if (input.Key) {
+    return { Item: items.find((i) => i.pk === input.Key?.pk && i.sk === input.Key?.sk) };
+  }
+  if (input.IndexName) {
+    const prefix = String(v[":r"] ?? "");
+    return {
+      Items: items.filter((i) => i.gsi1pk === v[":p"] && String(i.gsi1sk).startsWith(prefix)),
+    };
+  }
+  const prefix = String(v[":p"] ?? "");
+  return { Items: items.filter((i) => i.pk === v[":pk"] && String(i.sk).startsWith(prefix)) };
+}
+
+describe("--aws (mocked AWS)", () => {
+  const ssm = mockClient(SSMClient);
+  const ddb = mockClient(DynamoDBDocumentClient);
+  const lambda = mockClient(LambdaClient);
+  const aws = ["--aws", "--stage", "prod", "--region", "eu-west-1"];
+
+  beforeEach(() => {
+    ssm.reset();
+    ddb.reset();
+    lambda.reset();
+    ssm.on(GetParametersCommand).resolves({
+      Parameters: [
+        { Name: "/breakwater/prod/table-name", Value: TABLE },
+        { Name: "/breakwater/prod/override-function-name", Value: FUNCTION },
+      ],
+      InvalidParameters: [],
+    });
+    ddb.on(QueryCommand).callsFake(answer);
+    ddb.on(GetCommand).callsFake(answer);
+  });
+  afterEach(() => {
+    ssm.reset();
+    ddb.reset();
+    lambda.reset();
+  });
+
+  it("status reads the stage's table, found through SSM", async () => {
+    const r = await cli(["status", ...aws, "--json"]);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(ssm.commandCalls(GetParametersCommand)[0]?.args[0].input).toEqual({
+      Names: ["/breakwater/prod/table-name", "/breakwater/prod/override-function-name"],
+    });
+    const report = JSON.parse(r.stdout) as StatusReport;
+    expect(report.pipelines).toMatchObject([
+      {
+        pipeline: "orders-api",
+        scopes: [{ scope: "alpha/us-east-1", version: "3f9c2e1", status: "baking" }],
+        runs: [{ version: "3f9c2e1", status: "running", currentStage: "alpha", inFlight: true }],
+      },
+    ]);
+    expect(report.blocks).toMatchObject([{ level: "org", reason: "sev-1 open" }]);
+  });
+
+  it("history reads the scope's history and the audit log", async () => {
+    const r = await cli(["history", "orders-api:alpha/us-east-1", ...aws]);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(r.stdout).toMatch(/v1 → 3f9c2e1\s+deploying\s+breakwater\/deploy/);
+    expect(r.stdout).toMatch(/block\s+org\s+alice\s+sev-1 open\s+blocked org/);
+  });
+
+  it("--table and --override-function skip the SSM lookup", async () => {
+    lambda.on(InvokeCommand).resolves({
+      StatusCode: 200,
+      Payload: new TextEncoder().encode(
+        JSON.stringify({
+          action: "unblock",
+          changed: true,
+          effect: "unblocked org",
+          audit: { at: "2026-01-05T10:00:00.000Z", id: "a2" },
+        }),
+      ) as never,
+    });
+    const r = await cli([
+      "override",
+      "unblock",
+      "--level",
+      "org",
+      "--actor",
+      "alice",
+      "--reason",
+      "sev-1 closed",
+      ...aws,
+      "--table",
+      TABLE,
+      "--override-function",
+      FUNCTION,
+    ]);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(r.stdout).toContain("unblock: unblocked org");
+    expect(ssm.commandCalls(GetParametersCommand)).toHaveLength(0);
+    const input = lambda.commandCalls(InvokeCommand)[0]?.args[0].input;
+    expect(input?.FunctionName).toBe(FUNCTION);
+    expect(JSON.parse(new TextDecoder().decode(input?.Payload as Uint8Array))).toEqual({
+      action: "unblock",
+      level: "org",
+      actor: "alice",
+      reason: "sev-1 closed",
+    });
+  });
+
+  it("a rejection by the function exits 2 and prints its problems; a crash exits 1", async () => {
+    const fail = (errorType: string, errorMessage: string) =>
+      lambda.on(InvokeCommand).resolves({
+        StatusCode: 200,
+        FunctionError: "Unhandled",
+        Payload: new TextEncoder().encode(
+          JSON.stringify({ errorType, errorMessage, trace: [] }),
+        ) as never,
+      });
+    fail("OverrideRejectedError", "override rejected: version: pipeline has no run of version v9");
+    const rejected = await cli([
+      "override",
+      "retry",
+      "--pipeline",
+      "orders-api",
+      "--version",
+      "v9",
+      "--actor",
+      "alice",
+      "--reason",
+      "try again",
+      ...aws,
+    ]);
+    expect(rejected.code).toBe(EXIT.badInput);
+    expect(rejected.stderr).toContain("version: pipeline has no run of version v9");
+    fail("Error", "socket hang up");
+    const crashed = await cli(["override", "block", "--level", "org", ...aws]);
+    expect(crashed.code).toBe(EXIT.internal);
+    expect(crashed.stderr).toContain(`${FUNCTION} failed: Error: socket hang up`);
+  });
+
+  it("a stage that is not deployed exits 2; AWS out of reach exits 6", async () => {
+    ssm.on(GetParametersCommand).resolves({
+      Parameters: [],
+      InvalidParameters: ["/breakwater/qa/table-name", "/breakwater/qa/override-function-name"],
+    });
+    const missing = await cli(["status", "--aws", "--stage", "qa", "--region", "eu-west-1"]);
+    expect(missing.code).toBe(EXIT.badInput);
+    expect(missing.stderr).toContain(
+      'stage "qa": SSM parameter /breakwater/qa/table-name, /breakwater/qa/override-function-name does not exist in eu-west-1',
+    );
+    const offline = Object.assign(new Error("getaddrinfo ENOTFOUND ssm.eu-west-1.amazonaws.com"), {
+      name: "Error",
+    });
+    ssm.on(GetParametersCommand).rejects(offline);
+    const unreachable = await cli(["status", ...aws]);
+    expect(unreachable.code).toBe(EXIT.unreachable);
+    expect(unreachable.stderr).toContain("ENOTFOUND");
+    ssm.on(GetParametersCommand).resolves({
+      Parameters: [
+        { Name: "/breakwater/prod/table-name", Value: TABLE },
+        { Name: "/breakwater/prod/override-function-name", Value: FUNCTION },
+      ],
+    });
+    ddb.on(QueryCommand).rejects(
+      Object.assign(new Error("User is not authorized to perform: dynamodb:Query"), {
+        name: "AccessDeniedException",
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
+    const denied = await cli(["status", ...aws]);
+    expect(denied.code).toBe(EXIT.unreachable);
+    expect(denied.stderr).toContain(`could not read table ${TABLE}: AccessDeniedException`);
+  });
+});
