@@ -5,7 +5,11 @@ import { SSMClient } from "@aws-sdk/client-ssm";
 import middy from "@middy/core";
 import { z } from "zod";
 import { DynamoStateStore } from "../src/adapters/aws/dynamo-store.ts";
-import { DynamoDeliveryStore, DynamoReviewStore } from "../src/adapters/aws/dynamo-triggers.ts";
+import {
+  DynamoDeliveryStore,
+  DynamoReviewStore,
+  DynamoTriggerLog,
+} from "../src/adapters/aws/dynamo-triggers.ts";
 import { EventBridgePublisher } from "../src/adapters/aws/event-bus.ts";
 import { loadSecureParameter } from "../src/adapters/aws/sns-notifier.ts";
 import { config } from "../src/config.ts";
@@ -17,7 +21,9 @@ const functionUrlEventSchema = z.object({
   headers: z.record(z.string(), z.string()).default({}),
   body: z.string().optional(),
   isBase64Encoded: z.boolean().default(false),
-  requestContext: z.object({ http: z.object({ method: z.string() }) }),
+  requestContext: z.object({
+    http: z.object({ method: z.string(), sourceIp: z.string().optional() }),
+  }),
 });
 
 /**
@@ -40,7 +46,11 @@ export function createGitHubWebhookHandler(provide: () => Promise<GitHubWebhookD
         : req.isBase64Encoded
           ? Buffer.from(req.body, "base64")
           : req.body;
-    const res = await handleGitHubWebhook({ headers: req.headers, rawBody }, await provide());
+    const sourceIp = req.requestContext.http.sourceIp;
+    const res = await handleGitHubWebhook(
+      { headers: req.headers, rawBody, ...(sourceIp ? { sourceIp } : {}) },
+      await provide(),
+    );
     count(`Webhook${res.status}`);
     return reply(res.status, res.body);
   }).use(injectLambdaContext(logger));
@@ -69,6 +79,7 @@ async function awsWebhookDeps(): Promise<GitHubWebhookDeps> {
     config: installation.github ?? [],
     reviews: new DynamoReviewStore(dynamo, table),
     deliveries: new DynamoDeliveryStore(dynamo, table),
+    triggers: new DynamoTriggerLog(dynamo, table),
     publish: (events) => publisher.publish(events),
     clock: { now: () => new Date() },
   };

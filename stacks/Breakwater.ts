@@ -1,5 +1,5 @@
 /**
- * The Breakwater control plane on AWS: the state table, the event bus, the seven functions, the
+ * The Breakwater control plane on AWS: the state table, the event bus, the functions, the
  * stage state machine (the same ASL file the local mode runs), the EventBridge rules (the same
  * pattern objects the local bus routes with) and the registration of `pipelines/*` in the table.
  */
@@ -38,6 +38,7 @@ import { placeholdersIn } from "../src/app/asl.ts";
 import {
   alarmStateChangePattern,
   approvedChangePattern,
+  artifactPublishedPattern,
   type EventPattern,
   notificationsPattern,
   stageStatusChangePattern,
@@ -102,6 +103,10 @@ const FUNCTIONS = {
     placeholder: undefined,
     description: "GitHub webhook (function URL): approvals and merges start runs",
   },
+  "artifact-published": {
+    placeholder: undefined,
+    description: "Artifact Published event (other CI systems): approved artifacts start runs",
+  },
 } as const;
 type FunctionName = keyof typeof FUNCTIONS;
 
@@ -126,7 +131,7 @@ export async function Breakwater({ stack, app }: StackContext) {
     billingMode: BillingMode.PAY_PER_REQUEST,
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
     deletionProtection: isProd,
-    // Claimed webhook deliveries expire (the only items with this attribute).
+    // Claimed webhook deliveries and trigger records expire (the only items with this attribute).
     timeToLiveAttribute: "expiresAt",
     removalPolicy: isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
   });
@@ -225,6 +230,7 @@ export async function Breakwater({ stack, app }: StackContext) {
   const startRunDlq = deadLetters("StartRunDeadLetters");
   const alarmDlq = deadLetters("AlarmStateChangeDeadLetters");
   const notifyDlq = deadLetters("NotifyDeadLetters");
+  const artifactDlq = deadLetters("ArtifactPublishedDeadLetters");
   // Slack messages that could not be delivered after their retries: kept, and alarmed below.
   const slackDeadLetters = deadLetters("SlackDeadLetters");
 
@@ -286,12 +292,22 @@ export async function Breakwater({ stack, app }: StackContext) {
         ],
       }),
     ],
+    // Reads the installation (approval requirements), claims the event id and writes the trigger
+    // record (PutItem), gives the claim back when publishing failed (DeleteItem); publishes.
+    "artifact-published": [
+      new PolicyStatement({
+        actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+        resources: [table.tableArn],
+      }),
+      publishEvents,
+    ],
   };
   const asyncDeadLetters: Partial<Record<FunctionName, Queue>> = {
     promote: promoteDlq,
     "start-run": startRunDlq,
     "alarm-state-change": alarmDlq,
     notify: notifyDlq,
+    "artifact-published": artifactDlq,
   };
   const overrideRoleArn =
     (app.node.tryGetContext(OVERRIDE_ROLE_CONTEXT) as string | undefined) ??
@@ -473,6 +489,18 @@ export async function Breakwater({ stack, app }: StackContext) {
     ],
   });
 
+  new Rule(stack, "ArtifactPublishedRule", {
+    description: "Another CI system published an artifact: start its run if it is approved",
+    eventBus: bus,
+    eventPattern: cdkPattern(artifactPublishedPattern),
+    targets: [
+      new LambdaFunction(functions["artifact-published"], {
+        deadLetterQueue: artifactDlq,
+        ...retry,
+      }),
+    ],
+  });
+
   // CloudWatch alarm state changes are published on the default bus of the alarm's region; this
   // rule sees the stack's region (alarms elsewhere need a cross-region rule, see README).
   new Rule(stack, "AlarmStateChangeRule", {
@@ -509,6 +537,7 @@ export async function Breakwater({ stack, app }: StackContext) {
     ["StartRun", startRunDlq],
     ["AlarmStateChange", alarmDlq],
     ["Notify", notifyDlq],
+    ["ArtifactPublished", artifactDlq],
     ["Slack", slackDeadLetters],
   ];
   for (const [name, queue] of queues) {

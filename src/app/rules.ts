@@ -22,6 +22,14 @@ export const approvedChangePattern: EventPattern = {
   "detail-type": [DetailType.ApprovedChangeMerged],
 };
 
+/**
+ * Another CI system published an approved artifact (any source): the artifact trigger decides
+ * whether it starts a run. The name is `ARTIFACT_PUBLISHED` in src/triggers/artifact.ts.
+ */
+export const artifactPublishedPattern: EventPattern = {
+  "detail-type": ["Artifact Published"],
+};
+
 /** An alarm went to ALARM: roll back the scope it judges if that scope is deploying or baking. */
 export const alarmStateChangePattern: EventPattern = {
   source: ["aws.cloudwatch"],

@@ -79,8 +79,10 @@ export async function startRun(deps: Deps, req: StartRunRequest): Promise<StartR
 
 /** A second request for a known version: a run that never got in line is put in line; else nothing. */
 async function resumeOrDuplicate(deps: Deps, run: Run, first: string): Promise<StartRunResult> {
-  if (run.status === "waiting" && run.waitingFor === first && !run.stages[first]) {
-    // A retried start (the first attempt crashed before or while queueing): finish it.
+  const admitted = run.status === "running" && run.currentStage === first;
+  if (((run.status === "waiting" && run.waitingFor === first) || admitted) && !run.stages[first]) {
+    // A retried start (the first attempt crashed before or while queueing, or after entering
+    // the stage but before its execution started): finish it.
     await requestStage(deps, run, first);
     return { started: true, runId: run.runId, stage: first, status: run.status };
   }
@@ -214,6 +216,17 @@ export async function onStageExecutionStatus(
   }
   // From here on idempotent: a duplicate event, or a retry after a crash, finishes the move.
   const latest = (await deps.store.getRun(run.runId)) ?? run;
+  if (
+    next &&
+    latest.status === "running" &&
+    latest.currentStage === next.name &&
+    !latest.stages[next.name]
+  ) {
+    // A retry after a crash between entering the next stage and starting its execution.
+    await leaveStage(deps, latest, input.stage);
+    await requestStage(deps, latest, next.name);
+    return { action: "started-next-stage", stage: next.name };
+  }
   if (
     latest.currentStage !== input.stage ||
     latest.status === "running" ||

@@ -353,6 +353,19 @@ export async function evaluateStep(
   const current = await deps.store.getScope(ctx.pipeline, step.scope);
   const superseded = supersededBy(current, ctx);
   if (superseded) return { phase: "Superseded", reasons: [superseded] };
+  // A retry after a crash that had recorded the verdict: that verdict stands. Judging again
+  // would write a second bake-finished (its key holds the time) and could even disagree.
+  const recorded = (await deps.store.timeline(ctx.runId)).find(
+    (e) =>
+      e.event === "bake-finished" &&
+      e.scope === step.scope &&
+      e.step === step.kind &&
+      e.at >= bakeStartedAt,
+  );
+  if (recorded && isVerdict(recorded.outcome)) {
+    await publish(deps, [recorded]); // the crash may have come before the publish
+    return { phase: recorded.outcome, reasons: recorded.reason ? recorded.reason.split("; ") : [] };
+  }
   const pipeline = run.definition;
   const scope = parseScopeId(step.scope);
   const now = deps.clock.now();
@@ -471,6 +484,9 @@ export async function evaluateStep(
   await publish(deps, [finished]);
   return { phase, reasons };
 }
+
+const isVerdict = (o: string | undefined): o is "Healthy" | "Unhealthy" | "Inconclusive" =>
+  o === "Healthy" || o === "Unhealthy" || o === "Inconclusive";
 
 /** Records a healthy, baked step: the scope is stable on the new version. */
 export async function recordStep(

@@ -6,6 +6,7 @@
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createAlarmStateChangeHandler } from "../../functions/alarm-state-change.ts";
+import { createArtifactPublishedHandler } from "../../functions/artifact-published.ts";
 import { createDeployHandler } from "../../functions/deploy.ts";
 import { createEvaluateHandler } from "../../functions/evaluate.ts";
 import { logger } from "../../functions/lib/handler.ts";
@@ -16,12 +17,14 @@ import { createRecordHandler } from "../../functions/record.ts";
 import { createRollbackHandler } from "../../functions/rollback.ts";
 import { createStartRunHandler } from "../../functions/start-run.ts";
 import { DynamoStateStore } from "../adapters/aws/dynamo-store.ts";
+import { DynamoDeliveryStore, DynamoTriggerLog } from "../adapters/aws/dynamo-triggers.ts";
 import { readRollbackAsl, readStageAsl } from "../app/asl.ts";
 import type { Deps } from "../app/deps.ts";
 import { DetailType, SOURCE } from "../app/events.ts";
 import {
   alarmStateChangePattern,
   approvedChangePattern,
+  artifactPublishedPattern,
   notificationsPattern,
   stageStatusChangePattern,
 } from "../app/rules.ts";
@@ -119,6 +122,26 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
     alarmStateChangePattern,
     invoke("breakwater-alarm-state-change", createAlarmStateChangeHandler(provide)),
   );
+  const triggers = new DynamoTriggerLog(options.dynamo, options.tableName, {
+    now: () => clock.nowMillis(),
+  });
+  const deliveries = new DynamoDeliveryStore(options.dynamo, options.tableName, () =>
+    clock.nowMillis(),
+  );
+  bus.addRule(
+    "artifact-published",
+    artifactPublishedPattern,
+    invoke(
+      "breakwater-artifact-published",
+      createArtifactPublishedHandler(async () => ({
+        config: (await store.getInstallation()).github ?? [],
+        deliveries,
+        triggers,
+        publish: (events) => bus.publish(events),
+        clock,
+      })) as unknown as LocalHandler,
+    ),
+  );
   if (options.notifiers?.length) {
     const notifiers = options.notifiers;
     bus.addRule(
@@ -138,6 +161,8 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
     sfn,
     fleet,
     deps,
+    /** Every trigger input that started, or refused to start, a run. */
+    triggers,
     /** Registers a pipeline and seeds every scope that has no state with `initialVersion`. */
     async register(pipeline: Pipeline, initialVersion: string): Promise<void> {
       await store.putPipeline(pipeline);

@@ -13,7 +13,7 @@ import {
   type TriggerConfig,
   type TriggerDecision,
 } from "./decisions.ts";
-import type { WebhookDeliveryStore } from "./ports.ts";
+import type { TriggerLog, TriggerRecord, WebhookDeliveryStore } from "./ports.ts";
 
 export const ARTIFACT_PUBLISHED = "Artifact Published";
 
@@ -117,6 +117,8 @@ export interface ArtifactTriggerDeps {
   config?: TriggerConfig;
   /** When set, an event id seen before (EventBridge delivers at least once) does nothing. */
   deliveries?: WebhookDeliveryStore;
+  /** When set, every malformed, duplicate, rejected or approved event leaves a record. */
+  triggers?: TriggerLog;
 }
 
 export type ArtifactTriggerResult =
@@ -136,25 +138,48 @@ export async function handleArtifactPublished(
   deps: ArtifactTriggerDeps,
 ): Promise<ArtifactTriggerResult> {
   const parsed = artifactPublishedEventSchema.safeParse(input);
+  const now = deps.clock.now().toISOString();
   if (!parsed.success) {
     const problems = collectProblems(parsed.error.issues, input);
-    throw new InvalidInputError(
+    const error = new InvalidInputError(
       `invalid ${ARTIFACT_PUBLISHED} event: ${problems.map(formatProblem).join("; ")}`,
       problems,
     );
+    await deps.triggers?.record({
+      ...envelopeFacts(input),
+      at: now,
+      trigger: "artifact",
+      outcome: "invalid-request",
+      reason: error.message.slice(0, 1000),
+    });
+    throw error;
   }
   const event = parsed.data;
-  const now = deps.clock.now().toISOString();
+  const facts: Pick<TriggerRecord, "deliveryId" | "event"> = {
+    event: event.source,
+    ...(event.id ? { deliveryId: event.id } : {}),
+  };
   const decision = decideArtifact(event.detail, {
     publishedAt: event.time ?? now,
     config: deps.config,
   });
   const claim = event.id && deps.deliveries ? `artifact:${event.id}` : undefined;
   if (claim && deps.deliveries && !(await deps.deliveries.firstDelivery(claim))) {
+    await deps.triggers?.record({
+      ...facts,
+      at: now,
+      trigger: "artifact",
+      outcome: "duplicate",
+      reason: `event ${event.id} was already processed`,
+      pipeline: event.detail.pipeline,
+      sha: event.detail.commitSha,
+      artifactDigest: event.detail.artifactDigest,
+    });
     return { outcome: "duplicate", id: claim };
   }
   try {
     await deps.publish(decisionEvents([decision], now));
+    await deps.triggers?.record(artifactRecord(decision, now, facts));
   } catch (err) {
     if (claim) await deps.deliveries?.releaseDelivery(claim);
     throw err;
@@ -162,5 +187,43 @@ export async function handleArtifactPublished(
   return {
     outcome: decision.action === "start-run" ? "run-requested" : "rejected",
     decision,
+  };
+}
+
+/** The id and source of an event that failed its schema, if they are plain short strings. */
+function envelopeFacts(input: unknown): Pick<TriggerRecord, "deliveryId" | "event"> {
+  const out: Pick<TriggerRecord, "deliveryId" | "event"> = {};
+  if (typeof input !== "object" || input === null) return out;
+  const { id, source } = input as { id?: unknown; source?: unknown };
+  if (typeof id === "string" && id) out.deliveryId = id.slice(0, 100);
+  if (typeof source === "string" && source) out.event = source.slice(0, 100);
+  return out;
+}
+
+function artifactRecord(
+  d: TriggerDecision,
+  at: string,
+  facts: Pick<TriggerRecord, "deliveryId" | "event">,
+): TriggerRecord {
+  const base = { ...facts, at, trigger: "artifact" as const };
+  if (d.action === "start-run") {
+    return {
+      ...base,
+      outcome: "run-requested",
+      reason: `approved by ${d.approvers.join(", ")}`,
+      pipeline: d.pipeline,
+      sha: d.sha,
+      version: d.version,
+      approvers: d.approvers,
+      ...(d.artifactDigest ? { artifactDigest: d.artifactDigest } : {}),
+    };
+  }
+  return {
+    ...base,
+    outcome: "rejected",
+    reason: d.reason,
+    ...(d.pipeline ? { pipeline: d.pipeline } : {}),
+    ...(d.sha ? { sha: d.sha } : {}),
+    ...(d.artifactDigest ? { artifactDigest: d.artifactDigest } : {}),
   };
 }

@@ -20,7 +20,7 @@ import {
   type TriggerDecision,
   triggersFor,
 } from "./decisions.ts";
-import type { ReviewStore, WebhookDeliveryStore } from "./ports.ts";
+import type { ReviewStore, TriggerLog, TriggerRecord, WebhookDeliveryStore } from "./ports.ts";
 
 /** The webhook secret is missing: a deployment fault, not a bad request. */
 export class WebhookConfigError extends Error {
@@ -214,6 +214,8 @@ export interface WebhookRequest {
   headers: Readonly<Record<string, string | readonly string[] | undefined>>;
   /** The body exactly as received: the signature is computed over these bytes. */
   rawBody: string | Uint8Array;
+  /** The client's address, when the transport knows it (recorded with refused requests). */
+  sourceIp?: string;
 }
 
 export type WebhookResult =
@@ -238,6 +240,8 @@ export interface WebhookResponseBody {
   rejections?: { pipeline: string; reason: string }[];
   /** Payload problems (400), each with the field's path. */
   problems?: Problem[];
+  /** The repository the payload names (404: the one no pipeline deploys from). */
+  repository?: string;
 }
 
 export interface WebhookResponse {
@@ -254,6 +258,11 @@ export interface GitHubWebhookDeps {
   /** Puts events on the Breakwater bus (`EventPublisher.publish`). */
   publish(events: BusEvent[]): Promise<void>;
   clock: Clock;
+  /**
+   * Where every refused request (bad signature, malformed, unknown repository), duplicate
+   * delivery, unapproved merge and run request is recorded. Optional: without it nothing is.
+   */
+  triggers?: TriggerLog;
 }
 
 const respond = (
@@ -294,7 +303,7 @@ function parsePayload<S extends z.ZodType>(
 /**
  * Handles one GitHub webhook delivery.
  *
- * - 401: missing or wrong `X-Hub-Signature-256` (nothing is read, recorded or published)
+ * - 401: missing or wrong `X-Hub-Signature-256` (the body is not read; nothing is published)
  * - 415: not `application/json` (configure the webhook's content type as JSON)
  * - 400: missing `X-GitHub-Event`/`X-GitHub-Delivery`, malformed JSON, or a payload that does
  *   not match its schema (the message names the field)
@@ -307,6 +316,10 @@ function parsePayload<S extends z.ZodType>(
  * A delivery id is claimed before anything is recorded or published, and released when that
  * fails (the error propagates, so the transport answers 5xx and GitHub's redelivery is processed).
  *
+ * With `deps.triggers`, every 4xx, duplicate, rejected merge and run request leaves a
+ * {@link TriggerRecord}; a 401's record keeps only the delivery id, event name and source IP.
+ * A record that cannot be written is a fault like a failed publish (5xx, redelivery).
+ *
  * @example
  * const res = await handleGitHubWebhook({ headers: req.headers, rawBody }, deps);
  * // → { status: 202, body: { result: "run-requested", runs: [{ pipeline: "orders-api", version: "c4295bd7…", approvers: ["alice"] }], … } }
@@ -315,6 +328,66 @@ export async function handleGitHubWebhook(
   req: WebhookRequest,
   deps: GitHubWebhookDeps,
 ): Promise<WebhookResponse> {
+  const res = await respondTo(req, deps);
+  if (deps.triggers && RECORDED.has(res.body.result) && res.status !== 200 && res.status !== 202) {
+    await deps.triggers.record(refusal(req, res, deps.clock.now()));
+  }
+  if (deps.triggers && res.body.result === "duplicate") {
+    await deps.triggers.record({
+      ...headerFacts(req),
+      at: deps.clock.now().toISOString(),
+      trigger: "github",
+      outcome: "duplicate",
+      status: res.status,
+      reason: res.body.message,
+    });
+  }
+  return res;
+}
+
+/** Refusals recorded by the wrapper (rejections and run requests record their own facts). */
+const RECORDED = new Set<WebhookResult>([
+  "invalid-signature",
+  "invalid-request",
+  "unknown-repository",
+  "unsupported-media-type",
+]);
+
+/** Unauthenticated header values end up in the record: printable, bounded. */
+function safe(value: string | undefined, max = 100): string | undefined {
+  if (value === undefined) return undefined;
+  const clean = value.replace(/[^\x20-\x7e]/g, "?").slice(0, max);
+  return clean || undefined;
+}
+
+function headerFacts(
+  req: WebhookRequest,
+): Pick<TriggerRecord, "deliveryId" | "event" | "sourceIp"> {
+  const facts: Pick<TriggerRecord, "deliveryId" | "event" | "sourceIp"> = {};
+  const deliveryId = safe(header(req.headers, "x-github-delivery"));
+  const event = safe(header(req.headers, "x-github-event"));
+  const sourceIp = safe(req.sourceIp, 45);
+  if (deliveryId) facts.deliveryId = deliveryId;
+  if (event) facts.event = event;
+  if (sourceIp) facts.sourceIp = sourceIp;
+  return facts;
+}
+
+function refusal(req: WebhookRequest, res: WebhookResponse, at: Date): TriggerRecord {
+  const record: TriggerRecord = {
+    ...headerFacts(req),
+    at: at.toISOString(),
+    trigger: "github",
+    outcome: res.body.result as TriggerRecord["outcome"],
+    status: res.status,
+    // A forged request's message is ours (never its body); others name the problem.
+    reason: res.body.message.slice(0, 1000),
+  };
+  if (res.body.repository) record.repository = res.body.repository;
+  return record;
+}
+
+async function respondTo(req: WebhookRequest, deps: GitHubWebhookDeps): Promise<WebhookResponse> {
   // GitHub always sends UTF-8 JSON; a body that is not valid UTF-8 decodes with replacement
   // characters, fails the signature check and is answered 401 like any other forgery.
   const text =
@@ -377,6 +450,7 @@ function unknownRepository(name: string): WebhookResponse {
     404,
     "unknown-repository",
     `repository ${name} is not configured: no pipeline deploys from it`,
+    { repository: name },
   );
 }
 
@@ -438,6 +512,14 @@ async function onClosed(
   }
   return once(deliveryId, deps, async () => {
     await deps.publish(events);
+    if (deps.triggers) {
+      const at = deps.clock.now().toISOString();
+      for (const d of decisions) {
+        // Decisions without a pipeline concern nothing of Breakwater's; they publish nothing.
+        if (d.pipeline === undefined) continue;
+        await deps.triggers.record(decisionRecord(d, at, deliveryId, event.action));
+      }
+    }
     const runs = decisions.flatMap((d) =>
       d.action === "start-run"
         ? [{ pipeline: d.pipeline, version: d.version, approvers: d.approvers }]
@@ -456,4 +538,35 @@ async function onClosed(
       ? respond(202, "run-requested", summary, { deliveryId, runs, rejections })
       : respond(200, "rejected", summary, { deliveryId, rejections });
   });
+}
+
+/** The record of one merge decision: what was merged, where, and why it starts or does not. */
+function decisionRecord(
+  d: TriggerDecision,
+  at: string,
+  deliveryId: string,
+  action: string,
+): TriggerRecord {
+  const record: TriggerRecord = {
+    at,
+    trigger: d.trigger,
+    outcome: d.action === "start-run" ? "run-requested" : "rejected",
+    status: d.action === "start-run" ? 202 : 200,
+    reason: d.action === "start-run" ? `approved by ${d.approvers.join(", ")}` : d.reason,
+    deliveryId,
+    event: `pull_request.${action}`,
+  };
+  const optional = {
+    pipeline: d.pipeline,
+    repository: d.repository,
+    pr: d.prNumber,
+    sha: d.sha,
+    headSha: d.headSha,
+    artifactDigest: d.artifactDigest,
+    ...(d.action === "start-run" ? { version: d.version, approvers: d.approvers } : {}),
+  };
+  for (const [k, v] of Object.entries(optional)) {
+    if (v !== undefined) (record as unknown as Record<string, unknown>)[k] = v;
+  }
+  return record;
 }

@@ -114,7 +114,12 @@ export function createWebhookHttpHandler(
         tooLarge(res, limit);
         return;
       }
-      const out = await handle({ headers: req.headers, rawBody: body });
+      const sourceIp = req.socket.remoteAddress;
+      const out = await handle({
+        headers: req.headers,
+        rawBody: body,
+        ...(sourceIp ? { sourceIp } : {}),
+      });
       send(res, out.status, out.body);
     })().catch((err: unknown) => {
       options.onError?.(err);

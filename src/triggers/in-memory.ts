@@ -3,7 +3,7 @@
  * everything when the process exits, and they are not shared between processes.
  */
 import { mergeReview, type StoredReview } from "./decisions.ts";
-import type { ReviewStore, WebhookDeliveryStore } from "./ports.ts";
+import type { ReviewStore, TriggerLog, TriggerRecord, WebhookDeliveryStore } from "./ports.ts";
 
 const prKey = (repository: string, pr: number) => `${repository.toLowerCase()}#${pr}`;
 
@@ -54,5 +54,30 @@ export class InMemoryWebhookDeliveryStore implements WebhookDeliveryStore {
   /** Whether the id is claimed (for tests). */
   has(deliveryId: string): boolean {
     return this.seen.has(deliveryId);
+  }
+}
+
+export class InMemoryTriggerLog implements TriggerLog {
+  // Bounded like the delivery store: the oldest records are forgotten first.
+  private readonly records: TriggerRecord[] = [];
+
+  constructor(private readonly capacity = 10_000) {}
+
+  async record(entry: TriggerRecord): Promise<void> {
+    this.records.push(structuredClone(entry));
+    if (this.records.length > this.capacity) this.records.shift();
+  }
+
+  async list(query: { pipeline?: string; limit?: number } = {}): Promise<TriggerRecord[]> {
+    const limit = query.limit ?? 50;
+    return (
+      this.records
+        .map((r, i) => ({ r, i }))
+        .filter(({ r }) => query.pipeline === undefined || r.pipeline === query.pipeline)
+        // Newest first; records of the same instant in reverse order of arrival.
+        .sort((a, b) => (a.r.at === b.r.at ? b.i - a.i : a.r.at < b.r.at ? 1 : -1))
+        .slice(0, limit)
+        .map(({ r }) => structuredClone(r))
+    );
   }
 }

@@ -34,3 +34,50 @@ export interface WebhookDeliveryStore {
    */
   releaseDelivery(deliveryId: string): Promise<void>;
 }
+
+/** What became of one trigger input (a webhook delivery, an "Artifact Published" event). */
+export type TriggerOutcome =
+  | "run-requested"
+  | "rejected"
+  | "duplicate"
+  | "invalid-signature"
+  | "invalid-request"
+  | "unknown-repository"
+  | "unsupported-media-type";
+
+/**
+ * One trigger input that started a run, or was refused and started nothing. A record of a
+ * request whose signature failed holds only what is safe to keep from an unauthenticated request
+ * (delivery id, event name, source IP, each truncated): never its body.
+ */
+export interface TriggerRecord {
+  /** ISO time the trigger was handled. */
+  at: string;
+  trigger: "github" | "artifact";
+  outcome: TriggerOutcome;
+  /** The HTTP status answered (webhooks). */
+  status?: number;
+  /** Why, in words (the response message, the rejection's reason). */
+  reason: string;
+  /** GitHub's `X-GitHub-Delivery`, or the EventBridge event id. */
+  deliveryId?: string;
+  /** GitHub's `X-GitHub-Event`, or the event's `source`. */
+  event?: string;
+  sourceIp?: string;
+  pipeline?: string;
+  repository?: string;
+  pr?: number;
+  sha?: string;
+  headSha?: string;
+  artifactDigest?: string;
+  /** Run requests: the version requested and whose approvals counted. */
+  version?: string;
+  approvers?: string[];
+}
+
+/** Where every trigger input that started, or refused to start, a run is recorded. */
+export interface TriggerLog {
+  record(entry: TriggerRecord): Promise<void>;
+  /** Newest first; `pipeline` keeps the records of that pipeline only; `limit` defaults to 50. */
+  list(query?: { pipeline?: string; limit?: number }): Promise<TriggerRecord[]>;
+}

@@ -14,6 +14,7 @@ import { placeholdersIn, STAGE_ASL_PATH } from "../../src/app/asl.ts";
 import {
   alarmStateChangePattern,
   approvedChangePattern,
+  artifactPublishedPattern,
   notificationsPattern,
   stageStatusChangePattern,
 } from "../../src/app/rules.ts";
@@ -46,6 +47,7 @@ const TASK_PLACEHOLDERS: Record<string, string> = {
 };
 const FUNCTION_NAMES = [
   "alarm-state-change",
+  "artifact-published",
   "deploy",
   "evaluate",
   "github-webhook",
@@ -312,7 +314,7 @@ describe("state table", () => {
 });
 
 describe("functions", () => {
-  it("are the eleven handlers on nodejs22.x arm64 with their variables", () => {
+  it("are the twelve handlers on nodejs22.x arm64 with their variables", () => {
     const [tableId] = one(test, "AWS::DynamoDB::Table");
     const [busId] = one(test, "AWS::Events::EventBus");
     const [, machine] = machineOf(test, "Stage");
@@ -450,6 +452,17 @@ describe("event rules", () => {
     expect((rule as Json).EventPattern).toEqual(approvedChangePattern);
     expect((rule as Json).EventBusName).toEqual({ Ref: busId });
     expectTarget(rule as Json, "start-run");
+  });
+
+  it("routes Artifact Published events (any source) on the Breakwater bus to artifact-published, with a DLQ and retries", () => {
+    const [busId] = one(test, "AWS::Events::EventBus");
+    const rule = rules().find(
+      (r) => JSON.stringify(r.EventPattern) === JSON.stringify(artifactPublishedPattern),
+    );
+    expect(rule, "no rule with the Artifact Published pattern").toBeDefined();
+    expect((rule as Json).EventPattern).toEqual({ "detail-type": ["Artifact Published"] });
+    expect((rule as Json).EventBusName).toEqual({ Ref: busId });
+    expectTarget(rule as Json, "artifact-published");
   });
 
   it("routes alarm state changes (to ALARM) on the default bus to fast rollback, with a DLQ", () => {
@@ -752,6 +765,37 @@ describe("GitHub webhook", () => {
       AttributeName: "expiresAt",
       Enabled: true,
     });
+  });
+});
+
+describe("Artifact Published function", () => {
+  it("may read the installation, claim event ids, record triggers and publish; nothing more", () => {
+    const [tableId] = one(test, "AWS::DynamoDB::Table");
+    const [busId] = one(test, "AWS::Events::EventBus");
+    const statements = functionStatements(test, "artifact-published");
+    const actions = statements
+      .filter((s) => s.Effect === "Allow")
+      .flatMap((s) => list(s.Action))
+      .sort();
+    // sqs:SendMessage: its own dead-letter queue for failed async invocations; X-Ray: tracing.
+    expect(actions).toEqual([
+      "dynamodb:DeleteItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "events:PutEvents",
+      "sqs:SendMessage",
+      "xray:PutTelemetryRecords",
+      "xray:PutTraceSegments",
+    ]);
+    for (const a of ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]) {
+      expect(resourcesOf(statements, a), a).toEqual([arnOf(tableId)]);
+    }
+    expect(resourcesOf(statements, "events:PutEvents")).toEqual([arnOf(busId)]);
+    const [, fn] = lambdaByName(test, "artifact-published");
+    const dlq = (props(fn).DeadLetterConfig as { TargetArn: { "Fn::GetAtt": string[] } }).TargetArn[
+      "Fn::GetAtt"
+    ][0] as string;
+    expect((test.Resources as Record<string, Resource>)[dlq]?.Type).toBe("AWS::SQS::Queue");
   });
 });
 

@@ -155,6 +155,13 @@ describe.each(FILES)("$file", ({ text, placeholders, mustHave }) => {
     expect(state.TimeoutSeconds as number).toBeGreaterThan(0);
   });
 
+  // Step Functions reports a function that died mid-invocation (crash, out of memory, timeout)
+  // as Lambda.Unknown; the handlers are idempotent, so such a task is retried, not caught.
+  it.each(tasks)("Task %s retries a crashed function (Lambda.Unknown)", (_, state) => {
+    const retried = (state.Retry as { ErrorEquals: string[] }[]).flatMap((r) => r.ErrorEquals);
+    expect(retried).toContain("Lambda.Unknown");
+  });
+
   it.each(tasks)(
     "Task %s calls a Lambda placeholder directly (no .sync, no .waitForTaskToken)",
     (_, state) => {

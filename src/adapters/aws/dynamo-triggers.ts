@@ -3,10 +3,14 @@
  *
  *   REVIEWS#<owner/name lowercased>#<pr> / REVIEW#<id>   a pull request review
  *   DELIVERY#<id>                        / DELIVERY      a claimed webhook delivery
+ *   TRIGGERS                             / TRIG#<at>#<arrival>  a trigger record (gsi1: PIPELINE#<name> /
+ *                                                          the same sk, when it names a pipeline)
  *
  * A review stored as dismissed stays dismissed (conditional put); a delivery is claimed once
- * (conditional put) and given back when its processing failed.
+ * (conditional put) and given back when its processing failed. Deliveries and trigger records
+ * expire (`expiresAt`, the table's TTL attribute).
  */
+import { randomUUID } from "node:crypto";
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   DeleteCommand,
@@ -14,8 +18,15 @@ import {
   PutCommand,
   QueryCommand,
 } from "@aws-sdk/lib-dynamodb";
+import { z } from "zod";
 import type { StoredReview } from "../../triggers/decisions.ts";
-import type { ReviewStore, WebhookDeliveryStore } from "../../triggers/ports.ts";
+import type {
+  ReviewStore,
+  TriggerLog,
+  TriggerRecord,
+  WebhookDeliveryStore,
+} from "../../triggers/ports.ts";
+import { TABLE_KEYS } from "./dynamo-store.ts";
 
 /** Deliveries are remembered this long (GitHub redelivers within days, not weeks). */
 const DELIVERY_TTL_SECONDS = 14 * 86_400;
@@ -117,5 +128,119 @@ export class DynamoDeliveryStore implements WebhookDeliveryStore {
         Key: { pk: `DELIVERY#${deliveryId}`, sk: "DELIVERY" },
       }),
     );
+  }
+}
+
+let recordSeq = 0;
+
+/** Trigger records are kept this long by default (an audit trail of what started nothing, too). */
+const TRIGGER_RECORD_TTL_DAYS = 90;
+
+const triggerRecordSchema = z.object({
+  at: z.string(),
+  trigger: z.enum(["github", "artifact"]),
+  outcome: z.enum([
+    "run-requested",
+    "rejected",
+    "duplicate",
+    "invalid-signature",
+    "invalid-request",
+    "unknown-repository",
+    "unsupported-media-type",
+  ]),
+  status: z.number().int().optional(),
+  reason: z.string(),
+  deliveryId: z.string().optional(),
+  event: z.string().optional(),
+  sourceIp: z.string().optional(),
+  pipeline: z.string().optional(),
+  repository: z.string().optional(),
+  pr: z.number().int().optional(),
+  sha: z.string().optional(),
+  headSha: z.string().optional(),
+  artifactDigest: z.string().optional(),
+  version: z.string().optional(),
+  approvers: z.array(z.string()).optional(),
+}) satisfies z.ZodType<TriggerRecord>;
+
+/**
+ * Trigger records in the single table, newest first. All records share one partition (trigger
+ * inputs arrive at webhook rates, far below a partition's limits); a record that names a pipeline
+ * is also indexed under that pipeline (gsi1), next to its runs.
+ */
+export class DynamoTriggerLog implements TriggerLog {
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly now: () => number;
+  private readonly retentionDays: number;
+
+  constructor(
+    client: DynamoDBClient,
+    private readonly table: string,
+    /** `retentionDays: 0` keeps records forever (no `expiresAt`). */
+    options: { now?: () => number; retentionDays?: number } = {},
+  ) {
+    this.doc = DynamoDBDocumentClient.from(client, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+    this.now = options.now ?? Date.now;
+    this.retentionDays = options.retentionDays ?? TRIGGER_RECORD_TTL_DAYS;
+  }
+
+  async record(entry: TriggerRecord): Promise<void> {
+    // Records of one instant keep their order of arrival: wall time, then a per-process counter
+    // (both fixed width), then a random suffix so two processes never collide.
+    const arrival = `${String(Date.now()).padStart(15, "0")}#${String(++recordSeq).padStart(10, "0")}`;
+    const sk = `TRIG#${entry.at}#${arrival}#${randomUUID().slice(0, 8)}`;
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: {
+          ...entry,
+          pk: "TRIGGERS",
+          sk,
+          ...(entry.pipeline ? { gsi1pk: `PIPELINE#${entry.pipeline}`, gsi1sk: sk } : {}),
+          ...(this.retentionDays > 0
+            ? { expiresAt: Math.floor(this.now() / 1000) + this.retentionDays * 86_400 }
+            : {}),
+        },
+      }),
+    );
+  }
+
+  async list(query: { pipeline?: string; limit?: number } = {}): Promise<TriggerRecord[]> {
+    const limit = query.limit ?? 50;
+    const out: TriggerRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          ...(query.pipeline
+            ? {
+                IndexName: TABLE_KEYS.gsi1.name,
+                KeyConditionExpression: "gsi1pk = :pk AND begins_with(gsi1sk, :p)",
+                ExpressionAttributeValues: { ":pk": `PIPELINE#${query.pipeline}`, ":p": "TRIG#" },
+              }
+            : {
+                KeyConditionExpression: "pk = :pk AND begins_with(sk, :p)",
+                ExpressionAttributeValues: { ":pk": "TRIGGERS", ":p": "TRIG#" },
+                ConsistentRead: true,
+              }),
+          ScanIndexForward: false,
+          Limit: limit - out.length,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, expiresAt: _e, ...rest } = item;
+        const parsed = triggerRecordSchema.safeParse(rest);
+        if (!parsed.success) {
+          throw new Error(`trigger record ${String(item.sk)}: ${parsed.error.message}`);
+        }
+        out.push(parsed.data as TriggerRecord);
+      }
+      start = page.LastEvaluatedKey;
+    } while (start && out.length < limit);
+    return out;
   }
 }
