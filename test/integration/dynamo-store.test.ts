@@ -5,7 +5,8 @@
 import { describe, expect, it } from "vitest";
 import type { Run, ScopeState, TimelineEvent } from "../../src/domain/model.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
-import { freshStore } from "../support/dynamo.ts";
+import { DynamoDeliveryStore, DynamoTriggerLog } from "../../src/adapters/aws/dynamo-triggers.ts";
+import { dynamoClient, freshStore } from "../support/dynamo.ts";
 
 const pipeline = parsePipeline({
   name: "orders-api",
@@ -57,6 +58,19 @@ describe("DynamoStateStore on DynamoDB Local", () => {
     await store.putPipeline(pipeline);
     expect(await store.getPipeline("orders-api")).toEqual(pipeline);
     expect(await store.getPipeline("missing")).toBeUndefined();
+  });
+
+  it("writes optional fields left undefined, whatever other stores share the client", async () => {
+    // The webhook and the local control plane build several stores on one DynamoDB client.
+    const { store, table } = await freshStore();
+    new DynamoDeliveryStore(dynamoClient(), table);
+    new DynamoTriggerLog(dynamoClient(), table);
+    const sparse = parsePipeline({
+      name: "sparse",
+      stages: [{ name: "beta", regions: ["us-east-1"], oneBox: undefined, bake: { minutes: 10 } }],
+    } as never);
+    await store.putPipeline(sparse);
+    expect((await store.getPipeline("sparse"))?.stages[0]?.bake.minutes).toBe(10);
   });
 
   it("seeds a scope once, with a history record", async () => {

@@ -57,6 +57,18 @@ import type {
 } from "../../domain/ports.ts";
 
 type Item = Record<string, unknown>;
+
+/**
+ * The one way this project wraps a DynamoDB client. `DynamoDBDocumentClient.from` writes its
+ * marshalling options into the wrapped client's shared config: two wrappers of one client with
+ * different options silently use whichever was created last (a store without
+ * `removeUndefinedValues` broke every other store's writes of optional fields).
+ */
+export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+}
 type TransactItem = NonNullable<TransactWriteCommandInput["TransactItems"]>[number];
 
 const pipelinePk = (name: string) => `PIPELINE#${name}`;
@@ -78,9 +90,7 @@ export class DynamoStateStore implements StateStore {
     client: DynamoDBClient,
     private readonly table: string,
   ) {
-    this.doc = DynamoDBDocumentClient.from(client, {
-      marshallOptions: { removeUndefinedValues: true },
-    });
+    this.doc = documentClient(client);
   }
 
   async putPipeline(pipeline: Pipeline): Promise<void> {

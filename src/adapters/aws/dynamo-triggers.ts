@@ -14,7 +14,7 @@ import { randomUUID } from "node:crypto";
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   DeleteCommand,
-  DynamoDBDocumentClient,
+  type DynamoDBDocumentClient,
   PutCommand,
   QueryCommand,
 } from "@aws-sdk/lib-dynamodb";
@@ -26,7 +26,7 @@ import type {
   TriggerRecord,
   WebhookDeliveryStore,
 } from "../../triggers/ports.ts";
-import { TABLE_KEYS } from "./dynamo-store.ts";
+import { documentClient, TABLE_KEYS } from "./dynamo-store.ts";
 
 /** Deliveries are remembered this long (GitHub redelivers within days, not weeks). */
 const DELIVERY_TTL_SECONDS = 14 * 86_400;
@@ -40,9 +40,7 @@ export class DynamoReviewStore implements ReviewStore {
     client: DynamoDBClient,
     private readonly table: string,
   ) {
-    this.doc = DynamoDBDocumentClient.from(client, {
-      marshallOptions: { removeUndefinedValues: true },
-    });
+    this.doc = documentClient(client);
   }
 
   async recordReview(repository: string, pr: number, review: StoredReview): Promise<void> {
@@ -98,7 +96,7 @@ export class DynamoDeliveryStore implements WebhookDeliveryStore {
     private readonly table: string,
     private readonly now: () => number = Date.now,
   ) {
-    this.doc = DynamoDBDocumentClient.from(client);
+    this.doc = documentClient(client);
   }
 
   async firstDelivery(deliveryId: string): Promise<boolean> {
@@ -179,9 +177,7 @@ export class DynamoTriggerLog implements TriggerLog {
     /** `retentionDays: 0` keeps records forever (no `expiresAt`). */
     options: { now?: () => number; retentionDays?: number } = {},
   ) {
-    this.doc = DynamoDBDocumentClient.from(client, {
-      marshallOptions: { removeUndefinedValues: true },
-    });
+    this.doc = documentClient(client);
     this.now = options.now ?? Date.now;
     this.retentionDays = options.retentionDays ?? TRIGGER_RECORD_TTL_DAYS;
   }
