@@ -21,10 +21,8 @@ import {
   type SimulationResult,
   simulate,
 } from "../local/simulate.ts";
-import { ConsoleNotifier } from "../notify/dispatch.ts";
-import type { Notifier } from "../notify/ports.ts";
-import { SlackWebhookNotifier } from "../notify/slack.ts";
 import { loadInstallationFile, loadPipelineFile } from "../pipeline-file.ts";
+import { localNotifiers } from "./notifiers.ts";
 import { type OpsCommandOptions, registerOpsCommands } from "./ops.ts";
 import { ProgressView, renderScopeTable } from "./render.ts";
 
@@ -274,33 +272,7 @@ async function runSimulate(
       );
     }
   }
-  const notifiers: Notifier[] = [];
-  if (flags.notifications) notifiers.push(new ConsoleNotifier((line) => err.write(`${line}\n`)));
-  if (flags.slackUrl !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(flags.slackUrl);
-    } catch {
-      throw new UsageError(`--slack-url "${flags.slackUrl}": must be an http(s) URL`);
-    }
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new UsageError(`--slack-url "${flags.slackUrl}": must be an http(s) URL`);
-    }
-    notifiers.push(
-      new SlackWebhookNotifier({
-        url: url.toString(),
-        maxAttempts: 3,
-        deadLetter: {
-          // The local mode's dead letter: never silent, on standard error.
-          put: async (message, error) => {
-            err.write(
-              `notification not delivered to ${url.host}: ${error.message}: ${message.text}\n`,
-            );
-          },
-        },
-      }),
-    );
-  }
+  const notifiers = localNotifiers(flags, err, (m) => new UsageError(m));
   const view = flags.json ? undefined : new ProgressView(out, start, pipeline);
   view?.header(flags.fromVersion, arrivals, faults);
   const result = await run({

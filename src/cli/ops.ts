@@ -19,11 +19,9 @@ import {
   type RunningServer,
   startServe,
 } from "../local/serve.ts";
-import { ConsoleNotifier } from "../notify/dispatch.ts";
-import type { Notifier } from "../notify/ports.ts";
-import { SlackWebhookNotifier } from "../notify/slack.ts";
 import type { HistoryReport, StatusReport } from "../ops/status.ts";
 import { loadInstallationFile, loadPipelineFile } from "../pipeline-file.ts";
+import { localNotifiers } from "./notifiers.ts";
 import {
   AwsOpsBackend,
   ControlPlaneUnreachableError,
@@ -429,32 +427,7 @@ async function runServe(flags: ServeFlags, io: IO, options: OpsCommandOptions): 
   if (dup) throw new OpsUsageError(`--pipeline: two files define pipeline "${dup.name}"`);
   const installation = flags.config ? await loadInstallationFile(flags.config) : undefined;
   const secret = flags.webhookSecret ?? env.BREAKWATER_WEBHOOK_SECRET;
-  const notifiers: Notifier[] = [];
-  if (flags.notifications) notifiers.push(new ConsoleNotifier((line) => io.err.write(`${line}\n`)));
-  if (flags.slackUrl !== undefined) {
-    let url: URL;
-    try {
-      url = new URL(flags.slackUrl);
-    } catch {
-      throw new OpsUsageError(`--slack-url "${flags.slackUrl}": must be an http(s) URL`);
-    }
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new OpsUsageError(`--slack-url "${flags.slackUrl}": must be an http(s) URL`);
-    }
-    notifiers.push(
-      new SlackWebhookNotifier({
-        url: url.toString(),
-        maxAttempts: 3,
-        deadLetter: {
-          put: async (message, error) => {
-            io.err.write(
-              `notification not delivered to ${url.host}: ${error.message}: ${message.text}\n`,
-            );
-          },
-        },
-      }),
-    );
-  }
+  const notifiers = localNotifiers(flags, io.err, (m) => new OpsUsageError(m));
   const server = await startServe({
     pipelines,
     initialVersion: flags.initialVersion,
