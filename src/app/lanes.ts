@@ -11,7 +11,7 @@
  * `older-version-halted` and resumes when the decision clears the way.
  */
 import { FINAL_RUN_STATUSES, type Run } from "../domain/model.ts";
-import type { StageSlot } from "../domain/ports.ts";
+import type { RunUpdate, StageSlot } from "../domain/ports.ts";
 import type { Deps } from "./deps.ts";
 import { type RunEventDetail, runBusEvent } from "./events.ts";
 
@@ -37,6 +37,34 @@ function holdsStage(run: Run, stage: string): boolean {
   if (run.status === "waiting") return run.waitingFor === stage;
   if (run.status === "running" || awaitsDecision(run)) return run.currentStage === stage;
   return false;
+}
+
+/** A run stopping before `stage` because the older `blocker` halted: the record's fields. */
+export function boundaryHalt(run: Run, blocker: Run, stage: string, at: string): RunUpdate["set"] {
+  return {
+    status: "halted",
+    haltReason: "older-version-halted",
+    haltedBy: blocker.runId,
+    haltedAt: at,
+    haltDetail: `${blocker.version} (older) halted in ${blocker.currentStage ?? "?"}; ${run.version} contains it and stops before ${stage}`,
+    nextStage: stage,
+    updatedAt: at,
+  };
+}
+
+/** Announces a run stopped at a boundary (see `boundaryHalt`). */
+export async function announceBoundaryHalt(
+  deps: Deps,
+  run: Run,
+  blocker: Run,
+  stage: string,
+): Promise<void> {
+  await announce(deps, {
+    ...base(run),
+    event: "run-halted",
+    stage,
+    reason: `stopped before ${stage}: older version ${blocker.version} halted`,
+  });
 }
 
 /** The oldest run, older than `run`, that is halted awaiting a decision (the line stops behind it). */
@@ -166,25 +194,10 @@ async function finishAdmission(
       // The line stops: the run keeps its place at the boundary but does not enter.
       const halted = await deps.store.updateRun(run.runId, {
         expect: { status: ["waiting"], waitingFor: stage },
-        set: {
-          status: "halted",
-          haltReason: "older-version-halted",
-          haltedBy: blocker.runId,
-          haltedAt: now,
-          haltDetail: `${blocker.version} (older) halted in ${blocker.currentStage ?? "?"}; ${run.version} contains it and stops before ${stage}`,
-          nextStage: stage,
-          updatedAt: now,
-        },
+        set: boundaryHalt(run, blocker, stage, now),
         remove: ["waitingFor"],
       });
-      if (halted) {
-        await announce(deps, {
-          ...base(run),
-          event: "run-halted",
-          stage,
-          reason: `stopped before ${stage}: older version ${blocker.version} halted`,
-        });
-      }
+      if (halted) await announceBoundaryHalt(deps, run, blocker, stage);
       await leaveStage(deps, run, stage);
       return;
     }
@@ -224,24 +237,11 @@ export async function stopLineBehind(deps: Deps, halted: Run): Promise<void> {
     const stage = run.waitingFor;
     const stopped = await deps.store.updateRun(run.runId, {
       expect: { status: ["waiting"], waitingFor: stage },
-      set: {
-        status: "halted",
-        haltReason: "older-version-halted",
-        haltedBy: halted.runId,
-        haltedAt: now,
-        haltDetail: `${halted.version} (older) halted in ${halted.currentStage ?? "?"}; ${run.version} contains it and stops before ${stage}`,
-        nextStage: stage,
-        updatedAt: now,
-      },
+      set: boundaryHalt(run, halted, stage, now),
       remove: ["waitingFor"],
     });
     if (!stopped) continue;
-    await announce(deps, {
-      ...base(run),
-      event: "run-halted",
-      stage,
-      reason: `stopped before ${stage}: older version ${halted.version} halted`,
-    });
+    await announceBoundaryHalt(deps, run, halted, stage);
     await leaveStage(deps, { ...run, status: "halted" }, stage);
   }
 }

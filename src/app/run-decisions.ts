@@ -255,6 +255,7 @@ async function rollbackAll(deps: Deps, bad: Run, decision: RunDecision): Promise
           haltReason: "older-version-halted",
           haltedBy: bad.runId,
           haltedAt: decision.at,
+          haltDetail: `rollback-all of ${bad.version} and newer: stopped in ${r.currentStage ?? "?"}`,
           updatedAt: decision.at,
         },
       });

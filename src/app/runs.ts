@@ -7,7 +7,16 @@ import { NotFoundError } from "../domain/errors.ts";
 import type { ChangeFacts, Run } from "../domain/model.ts";
 import { nextStage } from "../domain/planner.ts";
 import type { Deps } from "./deps.ts";
-import { announce, awaitsDecision, isFinal, leaveStage, olderHalt, requestStage } from "./lanes.ts";
+import {
+  announce,
+  announceBoundaryHalt,
+  awaitsDecision,
+  boundaryHalt,
+  isFinal,
+  leaveStage,
+  olderHalt,
+  requestStage,
+} from "./lanes.ts";
 
 export function runIdFor(pipeline: string, version: string): string {
   return `${pipeline}@${version}`;
@@ -189,28 +198,13 @@ export async function onStageExecutionStatus(
       const won = await deps.store.updateRun(run.runId, {
         expect: { status: ["running"], currentStage: input.stage },
         set: blocker
-          ? {
-              status: "halted",
-              haltReason: "older-version-halted",
-              haltedBy: blocker.runId,
-              haltedAt: now,
-              haltDetail: `${blocker.version} (older) halted in ${blocker.currentStage ?? "?"}; ${run.version} contains it and stops before ${next.name}`,
-              nextStage: next.name,
-              updatedAt: now,
-            }
+          ? boundaryHalt(run, blocker, next.name, now)
           : { status: "waiting", waitingFor: next.name, updatedAt: now },
       });
       if (won) {
         moved = true;
         await announce(deps, { ...ids, event: "stage-finished", stage: input.stage });
-        if (blocker) {
-          await announce(deps, {
-            ...ids,
-            event: "run-halted",
-            stage: next.name,
-            reason: `stopped before ${next.name}: older version ${blocker.version} halted`,
-          });
-        }
+        if (blocker) await announceBoundaryHalt(deps, run, blocker, next.name);
       }
     }
   }
