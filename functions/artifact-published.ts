@@ -1,14 +1,9 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import middy from "@middy/core";
-import { DynamoStateStore } from "../src/adapters/aws/dynamo-store.ts";
-import { DynamoDeliveryStore, DynamoTriggerLog } from "../src/adapters/aws/dynamo-triggers.ts";
-import { EventBridgePublisher } from "../src/adapters/aws/event-bus.ts";
-import { config } from "../src/config.ts";
 import { InvalidInputError } from "../src/domain/errors.ts";
 import { type ArtifactTriggerDeps, handleArtifactPublished } from "../src/triggers/artifact.ts";
 import { count, logger } from "./lib/handler.ts";
+import { awsTriggerDeps } from "./lib/trigger-deps.ts";
 
 /**
  * Artifact Published: target of the rule on "Artifact Published" events (any source) on the
@@ -48,18 +43,8 @@ let deps: ArtifactTriggerDeps | undefined;
 
 async function awsArtifactDeps(): Promise<ArtifactTriggerDeps> {
   if (deps) return deps;
-  const dynamo = new DynamoDBClient({});
-  const table = config.tableName();
-  // Approval requirements per pipeline: the installation's GitHub trigger config.
-  const installation = await new DynamoStateStore(dynamo, table).getInstallation();
-  const publisher = new EventBridgePublisher(new EventBridgeClient({}), config.eventBusName());
-  deps = {
-    config: installation.github ?? [],
-    deliveries: new DynamoDeliveryStore(dynamo, table),
-    triggers: new DynamoTriggerLog(dynamo, table),
-    publish: (events) => publisher.publish(events),
-    clock: { now: () => new Date() },
-  };
+  const { dynamo: _d, table: _t, ...shared } = await awsTriggerDeps();
+  deps = shared;
   return deps;
 }
 

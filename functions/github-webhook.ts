@@ -1,20 +1,13 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import middy from "@middy/core";
 import { z } from "zod";
-import { DynamoStateStore } from "../src/adapters/aws/dynamo-store.ts";
-import {
-  DynamoDeliveryStore,
-  DynamoReviewStore,
-  DynamoTriggerLog,
-} from "../src/adapters/aws/dynamo-triggers.ts";
-import { EventBridgePublisher } from "../src/adapters/aws/event-bus.ts";
+import { DynamoReviewStore } from "../src/adapters/aws/dynamo-triggers.ts";
 import { loadSecureParameter } from "../src/adapters/aws/sns-notifier.ts";
 import { config } from "../src/config.ts";
 import { type GitHubWebhookDeps, handleGitHubWebhook } from "../src/triggers/github.ts";
 import { count, logger } from "./lib/handler.ts";
+import { awsTriggerDeps } from "./lib/trigger-deps.ts";
 
 /** The fields read from a Lambda function URL request (payload format 2.0). */
 const functionUrlEventSchema = z.object({
@@ -68,20 +61,13 @@ let deps: GitHubWebhookDeps | undefined;
 
 async function awsWebhookDeps(): Promise<GitHubWebhookDeps> {
   if (deps) return deps;
-  const dynamo = new DynamoDBClient({});
-  const table = config.tableName();
-  const installation = await new DynamoStateStore(dynamo, table).getInstallation();
-  const publisher = new EventBridgePublisher(new EventBridgeClient({}), config.eventBusName());
+  const { dynamo, table, ...shared } = await awsTriggerDeps();
   deps = {
+    ...shared,
     secret: await loadSecureParameter(new SSMClient({}), config.webhookSecretParameter(), {
       what: "GitHub webhook secret",
     }),
-    config: installation.github ?? [],
     reviews: new DynamoReviewStore(dynamo, table),
-    deliveries: new DynamoDeliveryStore(dynamo, table),
-    triggers: new DynamoTriggerLog(dynamo, table),
-    publish: (events) => publisher.publish(events),
-    clock: { now: () => new Date() },
   };
   return deps;
 }
