@@ -3,9 +3,9 @@
  * update, every scope change lands in history in the same transaction, runs are created once.
  */
 import { describe, expect, it } from "vitest";
+import { DynamoDeliveryStore, DynamoTriggerLog } from "../../src/adapters/aws/dynamo-triggers.ts";
 import type { Run, ScopeState, TimelineEvent } from "../../src/domain/model.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
-import { DynamoDeliveryStore, DynamoTriggerLog } from "../../src/adapters/aws/dynamo-triggers.ts";
 import { dynamoClient, freshStore } from "../support/dynamo.ts";
 
 const pipeline = parsePipeline({
