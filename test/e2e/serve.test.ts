@@ -5,7 +5,6 @@
  * real `breakwater status`, `history` and `override` commands.
  */
 import { randomUUID } from "node:crypto";
-import { createRequire } from "node:module";
 import { PassThrough } from "node:stream";
 import { sign } from "@octokit/webhooks-methods";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,36 +14,13 @@ import { parsePipeline } from "../../src/domain/pipeline.ts";
 import { type RunningServer, startServe } from "../../src/local/serve.ts";
 import type { HistoryReport, StatusReport } from "../../src/ops/status.ts";
 import { dynamoClient } from "../support/dynamo.ts";
+import { approvedReview, mergedPullRequest, WEBHOOK_SECRET } from "../support/github-examples.ts";
 
-type Payload = Record<string, unknown> & {
-  pull_request: Record<string, unknown> & { base: { ref: string } };
-  review?: Record<string, unknown> & { user: { login: string } };
-};
-const definitions = createRequire(import.meta.url)("@octokit/webhooks-examples") as {
-  name: string;
-  examples: (Payload & { action?: string })[];
-}[];
-function example(name: string, action: string): Payload {
-  const found = definitions.find((d) => d.name === name)?.examples.find((e) => e.action === action);
-  if (!found) throw new Error(`no ${name}.${action} example`);
-  return structuredClone(found);
-}
-
-const SECRET = "It's a Secret to Everybody";
+const SECRET = WEBHOOK_SECRET;
 const MERGE_SHA = "c4295bd74fb0f4fda03689c3df3f2803b658fd85";
 
-const approval = (() => {
-  const p = example("pull_request_review", "submitted");
-  Object.assign(p.review as object, { state: "approved", user: { login: "alice" } });
-  p.pull_request.base.ref = "main";
-  return p;
-})();
-const merge = (() => {
-  const p = example("pull_request", "closed");
-  Object.assign(p.pull_request, { merged: true, merged_at: "2019-05-15T15:21:00Z" });
-  p.pull_request.base.ref = "main";
-  return p;
-})();
+const approval = approvedReview("alice");
+const merge = mergedPullRequest();
 
 const pipeline = parsePipeline({
   name: "hello-api",

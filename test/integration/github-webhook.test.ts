@@ -3,7 +3,6 @@
  * @octokit/webhooks-examples (re-signed), and the triggers' stores on DynamoDB Local.
  */
 import { randomUUID } from "node:crypto";
-import { createRequire } from "node:module";
 import { sign } from "@octokit/webhooks-methods";
 import { describe, expect, it } from "vitest";
 import { createGitHubWebhookHandler } from "../../functions/github-webhook.ts";
@@ -12,20 +11,13 @@ import type { BusEvent } from "../../src/domain/ports.ts";
 import { lambdaContext } from "../../src/local/step-functions.ts";
 import { triggerConfigSchema } from "../../src/triggers/decisions.ts";
 import { dynamoClient, freshStore } from "../support/dynamo.ts";
+import {
+  approvedReview as approval,
+  mergedPullRequest as merge,
+  WEBHOOK_SECRET,
+} from "../support/github-examples.ts";
 
-// GitHub payloads are large and loosely typed; the tests reach into a few fields.
-// biome-ignore lint/suspicious/noExplicitAny: fixture payloads from @octokit/webhooks-examples
-type Payload = Record<string, any>;
-const definitions = createRequire(import.meta.url)("@octokit/webhooks-examples") as {
-  name: string;
-  examples: Payload[];
-}[];
-const example = (name: string, action: string): Payload =>
-  structuredClone(
-    definitions.find((d) => d.name === name)?.examples.find((e) => e.action === action) as Payload,
-  );
-
-const SECRET = "It's a Secret to Everybody";
+const SECRET = WEBHOOK_SECRET;
 
 async function setup() {
   const { table } = await freshStore();
@@ -67,23 +59,6 @@ async function setup() {
     return { status: res.statusCode, body: JSON.parse(res.body || "{}") };
   };
   return { reviews, deliveries, published, handler, post };
-}
-
-function approval(login: string) {
-  const p = example("pull_request_review", "submitted");
-  p.review.user.login = login;
-  p.review.state = "approved";
-  p.review.commit_id = p.pull_request.head.sha;
-  p.pull_request.base.ref = "main";
-  return p;
-}
-
-function merge() {
-  const p = example("pull_request", "closed");
-  p.pull_request.merged = true;
-  p.pull_request.merged_at = "2019-05-15T15:21:00Z";
-  p.pull_request.base.ref = "main";
-  return p;
 }
 
 describe("GitHub webhook function (function URL)", () => {

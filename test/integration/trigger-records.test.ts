@@ -4,7 +4,6 @@
  * nothing. GitHub's real payloads from @octokit/webhooks-examples, re-signed.
  */
 import { randomUUID } from "node:crypto";
-import { createRequire } from "node:module";
 import { sign } from "@octokit/webhooks-methods";
 import { describe, expect, it } from "vitest";
 import { createGitHubWebhookHandler } from "../../functions/github-webhook.ts";
@@ -22,37 +21,15 @@ import { triggerConfigSchema } from "../../src/triggers/decisions.ts";
 import { InMemoryTriggerLog } from "../../src/triggers/in-memory.ts";
 import type { TriggerLog, TriggerRecord } from "../../src/triggers/ports.ts";
 import { dynamoClient, freshStore } from "../support/dynamo.ts";
+import {
+  approvedReview as approval,
+  mergedPullRequest as merge,
+  WEBHOOK_SECRET,
+} from "../support/github-examples.ts";
 
-// biome-ignore lint/suspicious/noExplicitAny: fixture payloads from @octokit/webhooks-examples
-type Payload = Record<string, any>;
-const definitions = createRequire(import.meta.url)("@octokit/webhooks-examples") as {
-  name: string;
-  examples: Payload[];
-}[];
-const example = (name: string, action: string): Payload =>
-  structuredClone(
-    definitions.find((d) => d.name === name)?.examples.find((e) => e.action === action) as Payload,
-  );
-
-const SECRET = "It's a Secret to Everybody";
+const SECRET = WEBHOOK_SECRET;
 const NOW = new Date("2019-05-15T15:22:00Z");
 const SOURCE_IP = "192.0.2.7";
-
-function merge(): Payload {
-  const p = example("pull_request", "closed");
-  p.pull_request.merged = true;
-  p.pull_request.merged_at = "2019-05-15T15:21:00Z";
-  p.pull_request.base.ref = "main";
-  return p;
-}
-function approval(login: string): Payload {
-  const p = example("pull_request_review", "submitted");
-  p.review.user.login = login;
-  p.review.state = "approved";
-  p.review.commit_id = p.pull_request.head.sha;
-  p.pull_request.base.ref = "main";
-  return p;
-}
 
 async function setup() {
   const { table } = await freshStore();

@@ -4,7 +4,6 @@
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
-import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { sign } from "@octokit/webhooks-methods";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,35 +16,12 @@ import {
   type WebhookHttpOptions,
 } from "../../src/triggers/http.ts";
 import { InMemoryReviewStore, InMemoryWebhookDeliveryStore } from "../../src/triggers/in-memory.ts";
+import { approvedReview, mergedPullRequest, WEBHOOK_SECRET } from "../support/github-examples.ts";
 
-type Payload = Record<string, unknown> & {
-  pull_request: Record<string, unknown> & { base: { ref: string } };
-  review?: Record<string, unknown> & { user: { login: string } };
-};
-const definitions = createRequire(import.meta.url)("@octokit/webhooks-examples") as {
-  name: string;
-  examples: (Payload & { action?: string })[];
-}[];
-function example(name: string, action: string): Payload {
-  const found = definitions.find((d) => d.name === name)?.examples.find((e) => e.action === action);
-  if (!found) throw new Error(`no ${name}.${action} example`);
-  return structuredClone(found);
-}
+const SECRET = WEBHOOK_SECRET;
 
-const SECRET = "It's a Secret to Everybody";
-
-const approval = (() => {
-  const p = example("pull_request_review", "submitted");
-  Object.assign(p.review as object, { state: "approved", user: { login: "alice" } });
-  p.pull_request.base.ref = "main";
-  return p;
-})();
-const merge = (() => {
-  const p = example("pull_request", "closed");
-  Object.assign(p.pull_request, { merged: true, merged_at: "2019-05-15T15:21:00Z" });
-  p.pull_request.base.ref = "main";
-  return p;
-})();
+const approval = approvedReview("alice");
+const merge = mergedPullRequest();
 
 async function start(options: WebhookHttpOptions = {}) {
   const published: BusEvent[] = [];

@@ -3,7 +3,6 @@
  * @octokit/webhooks-examples (re-signed with a test secret, mutated per scenario).
  */
 import { randomUUID } from "node:crypto";
-import { createRequire } from "node:module";
 import { sign } from "@octokit/webhooks-methods";
 import { beforeEach, describe, expect, it } from "vitest";
 import { approvedChangeSchema } from "../../src/app/schemas.ts";
@@ -30,6 +29,7 @@ import {
   type WebhookRequest,
 } from "../../src/triggers/github.ts";
 import { InMemoryReviewStore, InMemoryWebhookDeliveryStore } from "../../src/triggers/in-memory.ts";
+import { example as githubExample } from "../support/github-examples.ts";
 
 // --- Real payloads -------------------------------------------------------------------------
 
@@ -53,20 +53,7 @@ type Payload = Record<string, unknown> & {
     user: { login: string };
   };
 };
-interface Definition {
-  name: string;
-  examples: Payload[];
-}
-
-const definitions = createRequire(import.meta.url)("@octokit/webhooks-examples") as Definition[];
-
-function example(name: string, action?: string): Payload {
-  const found = definitions
-    .find((d) => d.name === name)
-    ?.examples.find((e) => action === undefined || e.action === action);
-  if (!found) throw new Error(`no ${name}.${action} example in @octokit/webhooks-examples`);
-  return structuredClone(found);
-}
+const example = (name: string, action?: string) => githubExample<Payload>(name, action);
 
 const REPO = "Codertocat/Hello-World";
 const AUTHOR = "Codertocat";
