@@ -126,7 +126,7 @@ export type ArtifactTriggerResult =
   | { outcome: "duplicate"; id: string };
 
 /**
- * Handles an "Artifact Published" event: publishes "Breakwater Run Requested" when the artifact
+ * Handles an "Artifact Published" event: publishes "Approved Change Merged" when the artifact
  * is approved, else "Breakwater Change Rejected". Throws `InvalidInputError` (never retried)
  * naming every field that does not match the schema.
  *

@@ -310,7 +310,7 @@ function parsePayload<S extends z.ZodType>(
  * - 404: a repository the trigger config does not list
  * - 200: ping, ignored events and actions, a recorded review, a duplicate delivery, a merge
  *   that starts nothing (unapproved merges publish "Breakwater Change Rejected")
- * - 202: one "Breakwater Run Requested" published per pipeline whose branch the approved change
+ * - 202: one "Approved Change Merged" published per pipeline whose branch the approved change
  *   merged into
  *
  * A delivery id is claimed before anything is recorded or published, and released when that

@@ -1,4 +1,4 @@
-/** Triggers: what turns an approved change into a "Breakwater Run Requested" event. */
+/** Triggers: what turns an approved change into a "Approved Change Merged" event. */
 export * from "./artifact.ts";
 export * from "./decisions.ts";
 export * from "./github.ts";
