@@ -1,5 +1,5 @@
 /**
- * Deployment time windows: one of the blockers of DESIGN.md ("Blocker"). A policy says when a
+ * Deployment time windows: one of the blockers of docs/design.md ("Blocker"). A policy says when a
  * deploy step may start in a region — weekly windows in the region's local wall-clock time,
  * the region's public holidays, and one-off freezes — and {@link checkTimeWindows} decides for
  * one region and one instant, and says when the answer next changes.

@@ -1,5 +1,5 @@
 /**
- * Safety rule 4 (DESIGN.md): no deploy step starts while a blocker holds. Arbitrary pipelines
+ * Safety rule 4 (docs/design.md): no deploy step starts while a blocker holds. Arbitrary pipelines
  * and arbitrary blocker schedules — organisation alarms that go in and out of ALARM, app alarms,
  * manual blocks at every level with start and end, weekly time windows in the regions' local
  * time, freezes — go through the real local control plane; every deploy step recorded must

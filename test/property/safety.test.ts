@@ -1,5 +1,5 @@
 /**
- * Safety rules 1, 2, 3 and 5 (DESIGN.md, "Safety rules") as properties of whole runs: arbitrary
+ * Safety rules 1, 2, 3 and 5 (docs/design.md, "Safety rules") as properties of whole runs: arbitrary
  * pipelines and fault sets go through the real local control plane (DynamoDB Local, the stage
  * ASL in the local interpreter, the real handlers, a simulated fleet, a virtual clock), and the
  * rules are checked on what the control plane recorded — the run's timeline, every scope's

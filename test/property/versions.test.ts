@@ -1,5 +1,5 @@
 /**
- * Safety rules 2, 3, 5 and 6 (DESIGN.md) with several versions in flight: random arrival
+ * Safety rules 2, 3, 5 and 6 (docs/design.md) with several versions in flight: random arrival
  * schedules, random per-version fault sets and an optional engineer's decision go through the
  * real local control plane (DynamoDB Local, the real stage and rollback ASL in the local
  * interpreter, the real handlers, a simulated fleet, a virtual clock). The rules are checked on

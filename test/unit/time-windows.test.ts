@@ -1,5 +1,5 @@
 /**
- * Time windows (DESIGN.md "Blocker"): weekly windows in the region's local time, public
+ * Time windows (docs/design.md "Blocker"): weekly windows in the region's local time, public
  * holidays, freezes, and the `until` search. Instants in the tables are written with the
  * region's own UTC offset so each row reads as local wall-clock time.
  */

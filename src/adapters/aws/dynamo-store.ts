@@ -10,6 +10,12 @@
  *   BLOCKS          / org | pipeline#<p> | scope#<p>:<glob>      manual blocks (stop the line)
  *   PIPELINE#<name> / BYPASS#<version>            a version's bypass of blocker kinds
  *   AUDIT           / SEQ#<n> (COUNTER)           override audit log, totally ordered
+ *   PIPELINE#<name> / SEQ                         the pipeline's arrival counter
+ *   PIPELINE#<name> / SLOT#<stage>                stage slot: holder + waiting list (rule 6)
+ *   LOCK#<service>#<region> / LOCK                scope lock of a service's pipelines
+ *
+ * The triggers' items (reviews, deliveries, trigger records) are in dynamo-triggers.ts; the whole
+ * data model is in docs/design.md ("Data model").
  *
  * Pipeline definitions also carry gsi1 (PIPELINES / <name>) so they can be listed.
  *
