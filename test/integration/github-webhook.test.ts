@@ -104,7 +104,7 @@ describe("GitHub webhook function (function URL)", () => {
     expect(get.statusCode).toBe(405);
   });
 
-  it("stores: a dismissal is final; a delivery is claimed once and can be given back", async () => {
+  it("stores: a dismissal is final; a claim is in progress, then completed, or given back", async () => {
     const { reviews, deliveries } = await setup();
     const base = {
       id: 7,
@@ -116,9 +116,15 @@ describe("GitHub webhook function (function URL)", () => {
     await reviews.recordReview("o/r", 1, { ...base, state: "dismissed" });
     await reviews.recordReview("o/r", 1, { ...base, state: "approved" });
     expect((await reviews.reviews("O/R", 1)).map((r) => r.state)).toEqual(["dismissed"]);
-    expect(await deliveries.firstDelivery("d-1")).toBe(true);
-    expect(await deliveries.firstDelivery("d-1")).toBe(false);
-    await deliveries.releaseDelivery("d-1");
-    expect(await deliveries.firstDelivery("d-1")).toBe(true);
+    const first = await deliveries.claim("d-1", 60_000);
+    if (first.status !== "claimed") throw new Error(`claimed: ${first.status}`);
+    expect(await deliveries.claim("d-1", 60_000)).toMatchObject({ status: "in-progress" });
+    await deliveries.release("d-1", "someone else's token"); // not ours: changes nothing
+    expect(await deliveries.claim("d-1", 60_000)).toMatchObject({ status: "in-progress" });
+    await deliveries.release("d-1", first.token);
+    const second = await deliveries.claim("d-1", 60_000);
+    if (second.status !== "claimed") throw new Error(`claimed again: ${second.status}`);
+    await deliveries.complete("d-1", second.token);
+    expect(await deliveries.claim("d-1", 60_000)).toEqual({ status: "completed" });
   });
 });
