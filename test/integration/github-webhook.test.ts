@@ -4,13 +4,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { sign } from "@octokit/webhooks-methods";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGitHubWebhookHandler } from "../../functions/github-webhook.ts";
 import { DynamoDeliveryStore, DynamoReviewStore } from "../../src/adapters/aws/dynamo-triggers.ts";
 import type { BusEvent } from "../../src/domain/ports.ts";
 import { lambdaContext } from "../../src/local/step-functions.ts";
 import { triggerConfigSchema } from "../../src/triggers/decisions.ts";
 import { dynamoClient, freshStore } from "../support/dynamo.ts";
+import { writersEverywhere } from "../support/github-api.ts";
 import {
   approvedReview as approval,
   mergedPullRequest as merge,
@@ -18,6 +19,13 @@ import {
 } from "../support/github-examples.ts";
 
 const SECRET = WEBHOOK_SECRET;
+
+// Every reviewer has write access here: these tests are about the other approval rules.
+let github: Awaited<ReturnType<typeof writersEverywhere>>;
+beforeAll(async () => {
+  github = await writersEverywhere();
+});
+afterAll(() => github.api.close());
 
 async function setup() {
   const { table } = await freshStore();
@@ -34,6 +42,7 @@ async function setup() {
     publish: async (events) => {
       published.push(...events);
     },
+    ...github.deps,
     clock: { now: () => new Date("2019-05-15T15:22:00Z") },
   }));
   const post = async (

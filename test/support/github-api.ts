@@ -10,13 +10,16 @@
  */
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
+import { GitHubRestApi } from "../../src/triggers/github-api.ts";
 
 export const GITHUB_TOKEN = "ghp_test_token_0123456789";
 
 export interface GitHubApiServer {
   url: string;
-  /** `owner/repo/login` (lowercase) → the role GitHub reports; anyone else is "read". */
+  /** `owner/repo/login` (lowercase) → the role GitHub reports; anyone else has `defaultRole`. */
   roles: Map<string, { permission: string; role_name: string }>;
+  /** The role of reviewers not in `roles` (default "read": no write access). */
+  defaultRole: "write" | "read";
   /** `org/slug/login` (lowercase) → membership state; anyone else is not a member (404). */
   teams: Map<string, "active" | "pending">;
   mode: "ok" | "error" | "hang" | "huge";
@@ -37,9 +40,17 @@ export function grant(
   api.roles.set(`${repo}/${login}`.toLowerCase(), { permission, role_name: roleName });
 }
 
+/**
+ * Starts the stand-in on 127.0.0.1 (a free port); `close()` it after the test.
+ *
+ * @example
+ * const api = await startGitHubApi();
+ * grant(api, "acme/orders", "alice", "write");
+ */
 export async function startGitHubApi(token = GITHUB_TOKEN): Promise<GitHubApiServer> {
   const api: Omit<GitHubApiServer, "url" | "close"> = {
     roles: new Map(),
+    defaultRole: "read",
     teams: new Map(),
     mode: "ok",
     requests: [],
@@ -66,8 +77,8 @@ export async function startGitHubApi(token = GITHUB_TOKEN): Promise<GitHubApiSer
         string,
       ];
       const role = api.roles.get(`${owner}/${repo}/${login}`.toLowerCase()) ?? {
-        permission: "read",
-        role_name: "read",
+        permission: api.defaultRole,
+        role_name: api.defaultRole,
       };
       return send(res, 200, { ...role, user: { login } });
     }
@@ -90,4 +101,23 @@ export async function startGitHubApi(token = GITHUB_TOKEN): Promise<GitHubApiSer
         server.close(() => resolve());
       }),
   }) as GitHubApiServer;
+}
+
+/**
+ * A stand-in where every reviewer has write access, for tests about other rules than who may
+ * approve, and the client that asks it (pass both into the webhook's deps).
+ */
+export async function writersEverywhere(): Promise<{
+  api: GitHubApiServer;
+  deps: { github: GitHubRestApi; defaultApiUrl: string };
+}> {
+  const api = await startGitHubApi();
+  api.defaultRole = "write";
+  return {
+    api,
+    deps: {
+      github: new GitHubRestApi({ token: async () => GITHUB_TOKEN }),
+      defaultApiUrl: api.url,
+    },
+  };
 }

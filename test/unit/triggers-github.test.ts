@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { sign } from "@octokit/webhooks-methods";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { approvedChangeSchema } from "../../src/app/schemas.ts";
 import { InvalidInputError } from "../../src/domain/errors.ts";
 import type { BusEvent } from "../../src/domain/ports.ts";
@@ -29,6 +29,7 @@ import {
   type WebhookRequest,
 } from "../../src/triggers/github.ts";
 import { InMemoryReviewStore, InMemoryWebhookDeliveryStore } from "../../src/triggers/in-memory.ts";
+import { writersEverywhere } from "../support/github-api.ts";
 import { example as githubExample } from "../support/github-examples.ts";
 
 // --- Real payloads -------------------------------------------------------------------------
@@ -120,6 +121,13 @@ const baseConfig: TriggerConfigInput = [
   { repository: REPO, branch: "main", pipeline: "orders-api", minApprovals: 1 },
 ];
 
+// Every reviewer has write access here: these tests are about the other approval rules.
+let github: Awaited<ReturnType<typeof writersEverywhere>>;
+beforeAll(async () => {
+  github = await writersEverywhere();
+});
+afterAll(() => github.api.close());
+
 function harness(config: TriggerConfigInput = baseConfig) {
   const published: BusEvent[] = [];
   const reviews = new InMemoryReviewStore();
@@ -132,6 +140,7 @@ function harness(config: TriggerConfigInput = baseConfig) {
     publish: async (events) => {
       published.push(...events);
     },
+    ...github.deps,
     clock: { now: () => NOW },
   };
   const send = (req: WebhookRequest) => handleGitHubWebhook(req, deps);
