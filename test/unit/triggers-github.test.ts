@@ -566,6 +566,20 @@ describe("decideMerge and evaluateApprovals", () => {
     expect(verdict).toEqual({ approved: true, approvers: ["alice", "carol"] });
   });
 
+  it("approvals by ineligible reviewers do not count, and the reason says why", () => {
+    const ineligible = new Map([["mallory", "mallory has no write access to o/r (role read)"]]);
+    const reviews = [r(1, "Mallory", "approved", "10"), r(2, "alice", "approved", "11")];
+    expect(evaluateApprovals(reviews, { ...policy, ineligible })).toEqual({
+      approved: true,
+      approvers: ["alice"],
+    });
+    const verdict = evaluateApprovals(reviews, { ...policy, minApprovals: 2, ineligible });
+    expect(verdict).toMatchObject({
+      approved: false,
+      reason: "unapproved: 1 of 2 approvals (mallory has no write access to o/r (role read))",
+    });
+  });
+
   it("a closed, unmerged PR is 'not merged'", () => {
     const event = pullRequestClosedEventSchema.parse(merged({ merged: false }));
     expect(
@@ -751,5 +765,33 @@ describe("Artifact Published", () => {
     expect((await handleArtifactPublished(event, d)).outcome).toBe("run-requested");
     expect((await handleArtifactPublished(event, d)).outcome).toBe("duplicate");
     expect(d.published).toHaveLength(1);
+  });
+});
+
+describe("InMemoryWebhookDeliveryStore", () => {
+  it("in progress until completed or its time is up; a stale token neither completes nor releases", async () => {
+    let now = 0;
+    const store = new InMemoryWebhookDeliveryStore({ now: () => now });
+    const a = await store.claim("d", 1_000);
+    if (a.status !== "claimed") throw new Error(a.status);
+    expect(await store.claim("d", 1_000)).toEqual({
+      status: "in-progress",
+      until: new Date(1_000),
+    });
+    now = 1_000;
+    const b = await store.claim("d", 1_000); // a's time is up: taken over
+    if (b.status !== "claimed") throw new Error(b.status);
+    await store.complete("d", a.token);
+    await store.release("d", a.token);
+    expect(await store.claim("d", 1_000)).toMatchObject({ status: "in-progress" });
+    await store.complete("d", b.token);
+    now = 1e12;
+    expect(await store.claim("d", 1_000)).toEqual({ status: "completed" });
+  });
+
+  it("forgets the oldest ids beyond its capacity", async () => {
+    const store = new InMemoryWebhookDeliveryStore({ capacity: 2 });
+    for (const id of ["a", "b", "c"]) await store.claim(id, 1_000);
+    expect([store.has("a"), store.has("b"), store.has("c")]).toEqual([false, true, true]);
   });
 });
