@@ -32,7 +32,7 @@ import {
 } from "../support/github-examples.ts";
 
 const REMAINING_MS = 30_000;
-type Crash = "before-publish" | "after-publish" | undefined;
+type Crash = "before-publish" | "after-publish" | "publish-fails" | undefined;
 
 /** A bus whose publish can crash the invocation before or after the events are put. */
 function crashingBus() {
@@ -54,6 +54,7 @@ function crashingBus() {
     publish: async (events: BusEvent[]) => {
       const at = crash;
       crash = undefined;
+      if (at === "publish-fails") throw new Error("EventBridge: InternalException");
       if (at === "after-publish") published.push(...events);
       if (at) {
         markCrashed();
@@ -80,7 +81,7 @@ const runIds = (events: BusEvent[]) =>
       }),
   );
 
-async function webhook(deliveries?: (now: () => number) => WebhookDeliveryStore) {
+async function webhook(deliveries?: (now: () => number, table: string) => WebhookDeliveryStore) {
   const { table } = await freshStore();
   let now = Date.parse("2019-05-15T15:22:00Z");
   const api = await startGitHubApi();
@@ -88,7 +89,7 @@ async function webhook(deliveries?: (now: () => number) => WebhookDeliveryStore)
   const bus = crashingBus();
   const triggers = new DynamoTriggerLog(dynamoClient(), table, { now: () => now });
   const store = deliveries
-    ? deliveries(() => now)
+    ? deliveries(() => now, table)
     : new DynamoDeliveryStore(dynamoClient(), table, () => now);
   const handler = createGitHubWebhookHandler(async () => ({
     secret: WEBHOOK_SECRET,
@@ -130,8 +131,10 @@ async function webhook(deliveries?: (now: () => number) => WebhookDeliveryStore)
     bus,
     triggers,
     post: () => post("pull_request", merge(), delivery),
+    /** The next merge delivery's publish fails (throws). */
+    failNextPublish: () => bus.crashAt("publish-fails"),
     /** Delivers the merge and lets it crash at `at` (the invocation never returns). */
-    crash: async (at: Exclude<Crash, undefined>) => {
+    crash: async (at: "before-publish" | "after-publish") => {
       bus.crashAt(at);
       void post("pull_request", merge(), delivery);
       await bus.crashed();
@@ -144,7 +147,7 @@ async function webhook(deliveries?: (now: () => number) => WebhookDeliveryStore)
 }
 
 describe("GitHub webhook: a crashed delivery is redelivered, not lost", () => {
-  const scenarios: [string, Exclude<Crash, undefined>[]][] = [
+  const scenarios: [string, ("before-publish" | "after-publish")[]][] = [
     ["between claim and publish", ["before-publish"]],
     ["between claim and publish, twice in a row", ["before-publish", "before-publish"]],
     ["after publish, before completion", ["after-publish"]],
@@ -161,6 +164,10 @@ describe("GitHub webhook: a crashed delivery is redelivered, not lost", () => {
           const early = await w.post();
           expect(early.status).toBe(409);
           expect(early.body.result).toBe("in-progress");
+          expect((await w.triggers.list())[0]).toMatchObject({
+            outcome: "in-progress",
+            status: 409,
+          });
           w.advance(REMAINING_MS - 1_000);
           expect((await w.post()).status).toBe(409);
           w.advance(2_000); // the crashed invocation's time is up: its claim may be taken over
@@ -183,6 +190,30 @@ describe("GitHub webhook: a crashed delivery is redelivered, not lost", () => {
       }
     });
   }
+
+  it("a publish that fails and a release that fails too: the claim expires, the redelivery runs", async () => {
+    const w = await webhook((now, table) => {
+      const inner = new DynamoDeliveryStore(dynamoClient(), table, now);
+      return {
+        claim: (id, ms) => inner.claim(id, ms),
+        complete: (id, token) => inner.complete(id, token),
+        release: async () => {
+          throw new Error("DynamoDB: ProvisionedThroughputExceededException");
+        },
+      };
+    });
+    try {
+      w.failNextPublish();
+      // The function fails (Lambda answers 5xx); the release failed as well, the claim stays.
+      await expect(w.post()).rejects.toThrow(/EventBridge/);
+      expect((await w.post()).status).toBe(409);
+      w.advance(REMAINING_MS);
+      expect((await w.post()).status).toBe(202);
+      expect(runIds(w.bus.published).size).toBe(1);
+    } finally {
+      await w.close();
+    }
+  });
 
   it("the in-memory delivery store (local mode, tests) behaves the same", async () => {
     const w = await webhook((now) => new InMemoryWebhookDeliveryStore({ now }));
@@ -231,7 +262,7 @@ describe("Artifact Published: a crashed event is retried, not lost", () => {
       bus,
       triggers,
       invoke,
-      crash: async (at: Exclude<Crash, undefined>) => {
+      crash: async (at: "before-publish" | "after-publish") => {
         bus.crashAt(at);
         void invoke();
         await bus.crashed();
@@ -247,7 +278,7 @@ describe("Artifact Published: a crashed event is retried, not lost", () => {
     ["before-publish", "before-publish"],
     ["after-publish"],
     ["after-publish", "after-publish"],
-  ] as Exclude<Crash, undefined>[][]) {
+  ] as ("before-publish" | "after-publish")[][]) {
     it(`crash ${crashes.join(", then ")}: a retry while in progress throws, one run after the expiry`, async () => {
       const a = await artifact();
       for (const at of crashes) {
