@@ -6,7 +6,8 @@
  * a JSON body, so the same code serves a Lambda function URL and the local HTTP endpoint
  * (`./http.ts`). Order of checks: signature (401) before anything is read, then content type
  * (415), headers and JSON (400), payload schema (400, naming the field), repository (404),
- * delivery id (a duplicate does nothing), then the decision.
+ * delivery id (a duplicate does nothing; one still in progress is answered 409), then the
+ * decision, for which GitHub's API says which approvers have write access (502 when it cannot).
  */
 import { verify } from "@octokit/webhooks-methods";
 import { z } from "zod";
