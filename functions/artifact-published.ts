@@ -1,5 +1,6 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
+import type { Context } from "aws-lambda";
 import { InvalidInputError } from "../src/domain/errors.ts";
 import { type ArtifactTriggerDeps, handleArtifactPublished } from "../src/triggers/artifact.ts";
 import { count, logger } from "./lib/handler.ts";
@@ -17,9 +18,13 @@ import { awsTriggerDeps } from "./lib/trigger-deps.ts";
 export function createArtifactPublishedHandler(
   provide: () => ArtifactTriggerDeps | Promise<ArtifactTriggerDeps>,
 ) {
-  return middy(async (event: unknown) => {
+  return middy(async (event: unknown, context: Context) => {
     try {
-      const out = await handleArtifactPublished(event, await provide());
+      // The event id's claim stays in progress as long as this invocation may still run; a
+      // claim held by another invocation throws DeliveryInProgressError, retried by Lambda.
+      const out = await handleArtifactPublished(event, await provide(), {
+        remainingTimeMs: context.getRemainingTimeInMillis(),
+      });
       count(
         out.outcome === "run-requested"
           ? "ArtifactRunsRequested"

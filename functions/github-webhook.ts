@@ -1,11 +1,13 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import middy from "@middy/core";
+import type { Context } from "aws-lambda";
 import { z } from "zod";
 import { DynamoReviewStore } from "../src/adapters/aws/dynamo-triggers.ts";
 import { loadSecureParameter } from "../src/adapters/aws/sns-notifier.ts";
 import { config } from "../src/config.ts";
 import { type GitHubWebhookDeps, handleGitHubWebhook } from "../src/triggers/github.ts";
+import { GitHubRestApi } from "../src/triggers/github-api.ts";
 import { count, logger } from "./lib/handler.ts";
 import { awsTriggerDeps } from "./lib/trigger-deps.ts";
 
@@ -22,10 +24,11 @@ const functionUrlEventSchema = z.object({
 /**
  * GitHub webhook receiver behind a Lambda function URL. The URL is public; the request is
  * authenticated by its X-Hub-Signature-256 (verified before anything is read or recorded).
- * Approvals are recorded; a merge with enough approvals requests a run.
+ * Approvals are recorded; a merge with enough approvals from reviewers with write access (asked
+ * of GitHub's API with the token in SSM) requests a run.
  */
 export function createGitHubWebhookHandler(provide: () => Promise<GitHubWebhookDeps>) {
-  return middy(async (event: unknown) => {
+  return middy(async (event: unknown, context: Context) => {
     const parsed = functionUrlEventSchema.safeParse(event);
     if (!parsed.success)
       return reply(400, { result: "invalid-request", message: "not a function URL request" });
@@ -41,7 +44,13 @@ export function createGitHubWebhookHandler(provide: () => Promise<GitHubWebhookD
           : req.body;
     const sourceIp = req.requestContext.http.sourceIp;
     const res = await handleGitHubWebhook(
-      { headers: req.headers, rawBody, ...(sourceIp ? { sourceIp } : {}) },
+      {
+        headers: req.headers,
+        rawBody,
+        ...(sourceIp ? { sourceIp } : {}),
+        // The delivery's claim stays in progress as long as this invocation may still run.
+        remainingTimeMs: context.getRemainingTimeInMillis(),
+      },
       await provide(),
     );
     count(`Webhook${res.status}`);
@@ -62,12 +71,19 @@ let deps: GitHubWebhookDeps | undefined;
 async function awsWebhookDeps(): Promise<GitHubWebhookDeps> {
   if (deps) return deps;
   const { dynamo, table, ...shared } = await awsTriggerDeps();
+  const ssm = new SSMClient({});
   deps = {
     ...shared,
-    secret: await loadSecureParameter(new SSMClient({}), config.webhookSecretParameter(), {
+    secret: await loadSecureParameter(ssm, config.webhookSecretParameter(), {
       what: "GitHub webhook secret",
     }),
     reviews: new DynamoReviewStore(dynamo, table),
+    // Read when a merge needs it (cached 5 minutes): a token that cannot be read fails the
+    // approval check closed, it does not stop reviews from being recorded.
+    github: new GitHubRestApi({
+      token: () =>
+        loadSecureParameter(ssm, config.githubTokenParameter(), { what: "GitHub API token" }),
+    }),
   };
   return deps;
 }

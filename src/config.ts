@@ -22,4 +22,6 @@ export const config = {
   slackDeadLetterQueueUrl: () => required("SLACK_DEAD_LETTER_QUEUE_URL"),
   /** The SSM SecureString parameter holding the GitHub webhook secret. */
   webhookSecretParameter: () => required("WEBHOOK_SECRET_PARAMETER"),
+  /** The SSM SecureString parameter holding the GitHub API token (reviewers' access). */
+  githubTokenParameter: () => required("GITHUB_TOKEN_PARAMETER"),
 };

@@ -61,6 +61,12 @@ const OVERRIDE_ROLE_CONTEXT = "breakwater:overrideRoleArn";
 /** The SSM SecureString parameter with the GitHub webhook secret (default /breakwater/<stage>/github-webhook-secret). */
 const WEBHOOK_SECRET_CONTEXT = "breakwater:githubWebhookSecretParameter";
 const WEBHOOK_SECRET_ENV = "BREAKWATER_GITHUB_WEBHOOK_SECRET_PARAMETER";
+/**
+ * The SSM SecureString parameter with the GitHub API token the webhook asks who may approve with
+ * (default /breakwater/<stage>/github-token).
+ */
+const GITHUB_TOKEN_CONTEXT = "breakwater:githubTokenParameter";
+const GITHUB_TOKEN_ENV = "BREAKWATER_GITHUB_TOKEN_PARAMETER";
 const OVERRIDE_ROLE_ENV = "BREAKWATER_OVERRIDE_ROLE_ARN";
 /** Optional allow-list of override actors, comma-separated. */
 const OVERRIDE_ACTORS_CONTEXT = "breakwater:overrideActors";
@@ -264,6 +270,10 @@ export async function Breakwater({ stack, app }: StackContext) {
     (app.node.tryGetContext(WEBHOOK_SECRET_CONTEXT) as string | undefined) ??
     process.env[WEBHOOK_SECRET_ENV] ??
     `/breakwater/${app.stage}/github-webhook-secret`;
+  const githubTokenParameter =
+    (app.node.tryGetContext(GITHUB_TOKEN_CONTEXT) as string | undefined) ??
+    process.env[GITHUB_TOKEN_ENV] ??
+    `/breakwater/${app.stage}/github-token`;
   const permissions: Record<FunctionName, PolicyStatement[]> = {
     plan: [tableAccess],
     // The deploy step checks the blockers (alarms) before it starts.
@@ -289,14 +299,26 @@ export async function Breakwater({ stack, app }: StackContext) {
             resource: "parameter",
             resourceName: webhookSecretParameter.replace(/^\//, ""),
           }),
+          // The API token: who of the reviewers has write access (issue 10, finding 1).
+          stack.formatArn({
+            service: "ssm",
+            resource: "parameter",
+            resourceName: githubTokenParameter.replace(/^\//, ""),
+          }),
         ],
       }),
     ],
-    // Reads the installation (approval requirements), claims the event id and writes the trigger
-    // record (PutItem), gives the claim back when publishing failed (DeleteItem); publishes.
+    // Reads the installation (approval requirements) and an event id's claim (GetItem), claims
+    // the event id and writes the trigger record (PutItem), completes the claim (UpdateItem),
+    // gives it back when publishing failed (DeleteItem); publishes.
     "artifact-published": [
       new PolicyStatement({
-        actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+        actions: [
+          "dynamodb:GetItem",
+          "dynamodb:PutItem",
+          "dynamodb:UpdateItem",
+          "dynamodb:DeleteItem",
+        ],
         resources: [table.tableArn],
       }),
       publishEvents,
@@ -316,7 +338,10 @@ export async function Breakwater({ stack, app }: StackContext) {
     (app.node.tryGetContext(OVERRIDE_ACTORS_CONTEXT) as string | undefined) ??
     process.env[OVERRIDE_ACTORS_ENV];
   const extraEnvironment: Partial<Record<FunctionName, Record<string, string>>> = {
-    "github-webhook": { WEBHOOK_SECRET_PARAMETER: webhookSecretParameter },
+    "github-webhook": {
+      WEBHOOK_SECRET_PARAMETER: webhookSecretParameter,
+      GITHUB_TOKEN_PARAMETER: githubTokenParameter,
+    },
     ...(overrideActors ? { override: { OVERRIDE_ALLOWED_ACTORS: overrideActors } } : {}),
     notify: {
       NOTIFICATION_TOPIC_ARN: topic.topicArn,

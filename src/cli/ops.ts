@@ -21,6 +21,7 @@ import {
 } from "../local/serve.ts";
 import type { HistoryReport, StatusReport } from "../ops/status.ts";
 import { loadInstallationFile, loadPipelineFile } from "../pipeline-file.ts";
+import { pipelineTriggerSchema } from "../triggers/decisions.ts";
 import { localNotifiers } from "./notifiers.ts";
 import {
   AwsOpsBackend,
@@ -370,6 +371,8 @@ interface ServeFlags {
   initialVersion: string;
   config?: string;
   webhookSecret?: string;
+  githubApiUrl?: string;
+  githubToken?: string;
   notifications?: boolean;
   slackUrl?: string;
 }
@@ -427,6 +430,15 @@ async function runServe(flags: ServeFlags, io: IO, options: OpsCommandOptions): 
   if (dup) throw new OpsUsageError(`--pipeline: two files define pipeline "${dup.name}"`);
   const installation = flags.config ? await loadInstallationFile(flags.config) : undefined;
   const secret = flags.webhookSecret ?? env.BREAKWATER_WEBHOOK_SECRET;
+  // The token goes to this URL: https, or http on the loopback interface only.
+  const apiUrl = flags.githubApiUrl;
+  const badApiUrl = apiUrl ? pipelineTriggerSchema.shape.apiUrl.safeParse(apiUrl) : undefined;
+  if (badApiUrl && !badApiUrl.success) {
+    throw new OpsUsageError(
+      `--github-api-url "${apiUrl}": ${badApiUrl.error.issues[0]?.message ?? "invalid"}`,
+    );
+  }
+  const githubToken = flags.githubToken ?? env.BREAKWATER_GITHUB_TOKEN;
   const notifiers = localNotifiers(flags, io.err, (m) => new OpsUsageError(m));
   const server = await startServe({
     pipelines,
@@ -436,6 +448,8 @@ async function runServe(flags: ServeFlags, io: IO, options: OpsCommandOptions): 
     speed,
     ...(installation ? { installation } : {}),
     ...(secret ? { webhookSecret: secret } : {}),
+    ...(apiUrl ? { githubApiUrl: apiUrl } : {}),
+    ...(githubToken ? { githubToken } : {}),
     notifiers,
     log: (line) => io.out.write(`${line}\n`),
     ...(options.dynamo ? { dynamo: options.dynamo } : {}),
@@ -492,6 +506,14 @@ export function registerOpsCommands(
     .option(
       "--webhook-secret <secret>",
       "GitHub webhook secret (default $BREAKWATER_WEBHOOK_SECRET)",
+    )
+    .option(
+      "--github-api-url <url>",
+      "GitHub REST API asked whether approvers have write access (default https://api.github.com)",
+    )
+    .option(
+      "--github-token <token>",
+      "token for that API (default $BREAKWATER_GITHUB_TOKEN, preferred: flags show in ps)",
     )
     .option("--notifications", "print every notification a human would get (standard error)")
     .option(

@@ -42,7 +42,7 @@ export const installationSchema = z
     github: triggerConfigSchema
       .optional()
       .describe(
-        "Which merges start runs: [{ repository, branch, pipeline, minApprovals, requireApprovalOnHead }].",
+        "Which merges start runs: [{ repository, branch, pipeline, minApprovals, requireApprovalOnHead, apiUrl, approvers }].",
       ),
     blockerRecheckMinutes: z
       .number({ error: "must be a whole number of minutes from 1 to 60" })

@@ -34,6 +34,7 @@ import {
 } from "../triggers/artifact.ts";
 import { TriggerDetailType } from "../triggers/decisions.ts";
 import { type GitHubWebhookDeps, handleGitHubWebhook } from "../triggers/github.ts";
+import { GitHubRestApi } from "../triggers/github-api.ts";
 import { createWebhookHttpHandler } from "../triggers/http.ts";
 import { createLocalControlPlane, type LocalControlPlane } from "./control-plane.ts";
 import { startDynamoDbLocal } from "./dynamodb-local.ts";
@@ -61,6 +62,13 @@ export interface ServeOptions {
   installation?: Installation;
   /** The GitHub webhook secret; without one the webhook endpoint answers 503. */
   webhookSecret?: string;
+  /**
+   * GitHub's REST API for entries without `apiUrl` (default https://api.github.com): asked
+   * whether approving reviewers have write access.
+   */
+  githubApiUrl?: string;
+  /** The token for that API; without one no approval counts (merges answer 502). */
+  githubToken?: string;
   notifiers?: Notifier[];
   /** Progress lines (bus events as they happen) and server messages. */
   log?: (line: string) => void;
@@ -310,8 +318,15 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
         deliveries,
         publish,
         clock: plane.clock,
+        github: new GitHubRestApi({ token: () => options.githubToken ?? "" }),
+        ...(options.githubApiUrl ? { defaultApiUrl: options.githubApiUrl } : {}),
       }
     : undefined;
+  if (webhookDeps && !options.githubToken) {
+    log(
+      "warning: no --github-token (or BREAKWATER_GITHUB_TOKEN): no approval counts, approved merges answer 502",
+    );
+  }
   const webhook = webhookDeps
     ? createWebhookHttpHandler(webhookDeps, {
         // One at a time with the control plane's handlers, as everything on the local clock.

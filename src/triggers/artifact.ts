@@ -13,7 +13,20 @@ import {
   type TriggerConfig,
   type TriggerDecision,
 } from "./decisions.ts";
-import type { TriggerLog, TriggerRecord, WebhookDeliveryStore } from "./ports.ts";
+import {
+  DEFAULT_IN_PROGRESS_MS,
+  type TriggerLog,
+  type TriggerRecord,
+  type WebhookDeliveryStore,
+} from "./ports.ts";
+
+/**
+ * The event is being processed by another invocation (or by one that died, until its time is
+ * up). Thrown so that Lambda's asynchronous retry delivers the event again later.
+ */
+export class DeliveryInProgressError extends Error {
+  override name = "DeliveryInProgressError";
+}
 
 export const ARTIFACT_PUBLISHED = "Artifact Published";
 
@@ -115,7 +128,10 @@ export interface ArtifactTriggerDeps {
   clock: Clock;
   /** Pipelines' approval requirements (the GitHub trigger config). */
   config?: TriggerConfig;
-  /** When set, an event id seen before (EventBridge delivers at least once) does nothing. */
+  /**
+   * When set, an event id already processed (EventBridge delivers at least once) does nothing,
+   * and one being processed is refused with {@link DeliveryInProgressError}.
+   */
   deliveries?: WebhookDeliveryStore;
   /** When set, every malformed, duplicate, rejected or approved event leaves a record. */
   triggers?: TriggerLog;
@@ -130,12 +146,20 @@ export type ArtifactTriggerResult =
  * is approved, else "Breakwater Change Rejected". Throws `InvalidInputError` (never retried)
  * naming every field that does not match the schema.
  *
+ * The event id is claimed in progress for `options.remainingTimeMs` (the invocation's remaining
+ * time), completed after the publish and the record, released when they fail. While another
+ * invocation holds the claim, throws {@link DeliveryInProgressError} (retried by Lambda); an
+ * invocation that died leaves the claim until its time is up, then a retry takes it over. A
+ * retry after a crash that followed the publish publishes "Approved Change Merged" again, which
+ * start-run deduplicates by run id (`pipeline@version`).
+ *
  * @example
  * await handleArtifactPublished(eventBridgeEvent, { publish, clock }); // → { outcome: "run-requested", decision }
  */
 export async function handleArtifactPublished(
   input: unknown,
   deps: ArtifactTriggerDeps,
+  options: { remainingTimeMs?: number } = {},
 ): Promise<ArtifactTriggerResult> {
   const parsed = artifactPublishedEventSchema.safeParse(input);
   const now = deps.clock.now().toISOString();
@@ -163,8 +187,15 @@ export async function handleArtifactPublished(
     publishedAt: event.time ?? now,
     config: deps.config,
   });
-  const claim = event.id && deps.deliveries ? `artifact:${event.id}` : undefined;
-  if (claim && deps.deliveries && !(await deps.deliveries.firstDelivery(claim))) {
+  const id = event.id && deps.deliveries ? `artifact:${event.id}` : undefined;
+  const claim =
+    id && deps.deliveries
+      ? await deps.deliveries.claim(
+          id,
+          Math.max(1, options.remainingTimeMs ?? DEFAULT_IN_PROGRESS_MS),
+        )
+      : undefined;
+  if (id && claim?.status === "completed") {
     await deps.triggers?.record({
       ...facts,
       at: now,
@@ -175,15 +206,24 @@ export async function handleArtifactPublished(
       sha: event.detail.commitSha,
       artifactDigest: event.detail.artifactDigest,
     });
-    return { outcome: "duplicate", id: claim };
+    return { outcome: "duplicate", id };
+  }
+  if (claim?.status === "in-progress") {
+    throw new DeliveryInProgressError(
+      `event ${event.id} is being processed (claimed until ${claim.until.toISOString()}): retry later`,
+    );
   }
   try {
     await deps.publish(decisionEvents([decision], now));
     await deps.triggers?.record(artifactRecord(decision, now, facts));
   } catch (err) {
-    if (claim) await deps.deliveries?.releaseDelivery(claim);
+    // If the release fails too, the claim expires with this invocation's time.
+    if (id && claim?.status === "claimed") {
+      await deps.deliveries?.release(id, claim.token).catch(() => {});
+    }
     throw err;
   }
+  if (id && claim?.status === "claimed") await deps.deliveries?.complete(id, claim.token);
   return {
     outcome: decision.action === "start-run" ? "run-requested" : "rejected",
     decision,

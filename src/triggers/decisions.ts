@@ -21,6 +21,9 @@ export const TriggerDetailType = {
 /** Same rule as pipeline names in pipeline files, so a config can only name a valid pipeline. */
 const PIPELINE_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+const LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
+const TEAM = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9_.-]+$/;
+const LOOPBACK = /^http:\/\/(127\.0\.0\.1|\[::1\]|localhost)(:\d+)?(\/|$)/;
 
 /** One pipeline deployed from one branch of one repository. */
 export const pipelineTriggerSchema = z
@@ -39,6 +42,37 @@ export const pipelineTriggerSchema = z
      * vouch for what was pushed after it). On by default.
      */
     requireApprovalOnHead: z.boolean().default(true),
+    /**
+     * GitHub's REST API, asked who the reviewers are (default `https://api.github.com`; GitHub
+     * Enterprise Server: `https://<host>/api/v3`). It receives the API token: https, or http on
+     * the loopback interface only (local mode, tests).
+     */
+    apiUrl: z
+      .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+      .refine((u) => u.startsWith("https://") || LOOPBACK.test(u), {
+        error: "must be https (http only on 127.0.0.1, [::1] or localhost)",
+      })
+      .optional(),
+    /**
+     * Who may approve, beyond having write access to the repository: these users, or active
+     * members of these teams (`org/team-slug`). Without it, every writer may.
+     */
+    approvers: z
+      .object({
+        users: z
+          .array(z.string().regex(LOGIN, { error: "must be a GitHub login" }))
+          .min(1)
+          .optional(),
+        teams: z
+          .array(z.string().regex(TEAM, { error: 'must be "org/team-slug"' }))
+          .min(1)
+          .optional(),
+      })
+      .strict()
+      .refine((a) => a.users !== undefined || a.teams !== undefined, {
+        error: "must list users or teams",
+      })
+      .optional(),
   })
   .strict();
 
@@ -118,6 +152,11 @@ export interface ApprovalPolicy {
   headSha: string;
   minApprovals: number;
   requireApprovalOnHead: boolean;
+  /**
+   * Reviewers (lowercase login → why) whose approvals do not count: no write access, or not in
+   * the pipeline's `approvers` (see `ineligibleApprovers`). Their change requests still block.
+   */
+  ineligible?: ReadonlyMap<string, string>;
 }
 
 export type ApprovalVerdict =
@@ -156,9 +195,11 @@ export function evaluateApprovals(
   const blocking = decisive.filter((r) => r.state === "changes_requested").map((r) => r.reviewer);
   const approvals = decisive.filter((r) => r.state === "approved");
   const head = policy.headSha.toLowerCase();
-  const counted = approvals.filter(
+  const onHead = approvals.filter(
     (r) => !policy.requireApprovalOnHead || r.commitId.toLowerCase() === head,
   );
+  const refused = onHead.filter((r) => policy.ineligible?.has(r.reviewer.toLowerCase()));
+  const counted = onHead.filter((r) => !refused.includes(r));
   const approvers = counted.map((r) => r.reviewer).sort();
   if (blocking.length > 0) {
     return {
@@ -168,11 +209,16 @@ export function evaluateApprovals(
     };
   }
   if (counted.length < policy.minApprovals) {
-    const stale = approvals.filter((r) => !counted.includes(r)).map((r) => r.reviewer);
-    const note =
-      stale.length > 0
-        ? ` (${stale.sort().join(", ")} approved an earlier commit, not the merged head ${short(head)})`
-        : "";
+    const stale = approvals.filter((r) => !onHead.includes(r)).map((r) => r.reviewer);
+    const notes = [
+      ...(stale.length > 0
+        ? [
+            `${stale.sort().join(", ")} approved an earlier commit, not the merged head ${short(head)}`,
+          ]
+        : []),
+      ...refused.map((r) => policy.ineligible?.get(r.reviewer.toLowerCase()) ?? r.reviewer).sort(),
+    ];
+    const note = notes.length > 0 ? ` (${notes.join("; ")})` : "";
     return {
       approved: false,
       approvers,

@@ -6,7 +6,8 @@
  * a JSON body, so the same code serves a Lambda function URL and the local HTTP endpoint
  * (`./http.ts`). Order of checks: signature (401) before anything is read, then content type
  * (415), headers and JSON (400), payload schema (400, naming the field), repository (404),
- * delivery id (a duplicate does nothing), then the decision.
+ * delivery id (a duplicate does nothing; one still in progress is answered 409), then the
+ * decision, for which GitHub's API says which approvers have write access (502 when it cannot).
  */
 import { verify } from "@octokit/webhooks-methods";
 import { z } from "zod";
@@ -20,7 +21,14 @@ import {
   type TriggerDecision,
   triggersFor,
 } from "./decisions.ts";
-import type { ReviewStore, TriggerLog, TriggerRecord, WebhookDeliveryStore } from "./ports.ts";
+import { ApprovalCheckError, type GitHubApi, ineligibleApprovers } from "./github-api.ts";
+import {
+  DEFAULT_IN_PROGRESS_MS,
+  type ReviewStore,
+  type TriggerLog,
+  type TriggerRecord,
+  type WebhookDeliveryStore,
+} from "./ports.ts";
 
 /** The webhook secret is missing: a deployment fault, not a bad request. */
 export class WebhookConfigError extends Error {
@@ -146,6 +154,11 @@ export function decideMerge(input: {
   event: PullRequestClosedEvent;
   reviews: readonly StoredReview[];
   config: TriggerConfig;
+  /**
+   * Per pipeline, the reviewers whose approvals do not count (lowercase login → why): see
+   * `ineligibleApprovers`, which asks GitHub who has write access.
+   */
+  ineligible?: ReadonlyMap<string, ReadonlyMap<string, string>>;
 }): TriggerDecision[] {
   const { event, reviews, config } = input;
   const pr = event.pull_request;
@@ -190,6 +203,9 @@ export function decideMerge(input: {
       headSha: pr.head.sha,
       minApprovals: t.minApprovals,
       requireApprovalOnHead: t.requireApprovalOnHead,
+      ...(input.ineligible?.has(t.pipeline)
+        ? { ineligible: input.ineligible.get(t.pipeline) }
+        : {}),
     });
     if (!verdict.approved) {
       return { action: "rejected", pipeline: t.pipeline, reason: verdict.reason, sha, ...facts };
@@ -216,6 +232,11 @@ export interface WebhookRequest {
   rawBody: string | Uint8Array;
   /** The client's address, when the transport knows it (recorded with refused requests). */
   sourceIp?: string;
+  /**
+   * How long this invocation may still run (Lambda: `context.getRemainingTimeInMillis()`): the
+   * delivery's claim stays in progress that long. Default `DEFAULT_IN_PROGRESS_MS`.
+   */
+  remainingTimeMs?: number;
 }
 
 export type WebhookResult =
@@ -224,6 +245,8 @@ export type WebhookResult =
   | "review-recorded"
   | "ignored"
   | "duplicate"
+  | "in-progress"
+  | "approval-check-failed"
   | "pong"
   | "invalid-signature"
   | "invalid-request"
@@ -245,7 +268,7 @@ export interface WebhookResponseBody {
 }
 
 export interface WebhookResponse {
-  status: 200 | 202 | 400 | 401 | 404 | 415;
+  status: 200 | 202 | 400 | 401 | 404 | 409 | 415 | 502;
   body: WebhookResponseBody;
 }
 
@@ -258,6 +281,13 @@ export interface GitHubWebhookDeps {
   /** Puts events on the Breakwater bus (`EventPublisher.publish`). */
   publish(events: BusEvent[]): Promise<void>;
   clock: Clock;
+  /**
+   * GitHub's REST API, asked whether each approving reviewer has write access (and is an
+   * approver, when the pipeline lists them). Without it no approval counts (fail closed).
+   */
+  github?: GitHubApi;
+  /** The API URL for config entries without `apiUrl` (default `https://api.github.com`). */
+  defaultApiUrl?: string;
   /**
    * Where every refused request (bad signature, malformed, unknown repository), duplicate
    * delivery, unapproved merge and run request is recorded. Optional: without it nothing is.
@@ -313,8 +343,17 @@ function parsePayload<S extends z.ZodType>(
  * - 202: one "Approved Change Merged" published per pipeline whose branch the approved change
  *   merged into
  *
- * A delivery id is claimed before anything is recorded or published, and released when that
- * fails (the error propagates, so the transport answers 5xx and GitHub's redelivery is processed).
+ * - 409: the same delivery is being processed by another invocation (or one that crashed, until
+ *   its time is up): redeliver later
+ * - 502: GitHub's API could not tell whether the approvers have write access: nothing is
+ *   approved, the claim is given back, and a redelivery decides again
+ *
+ * A delivery id is claimed (in progress, for `req.remainingTimeMs`) before anything is recorded
+ * or published, completed when that succeeded, and released when it failed (the error
+ * propagates, so the transport answers 5xx and GitHub's redelivery is processed). An invocation
+ * that dies mid-way leaves the claim in progress until its time is up; after that a redelivery
+ * takes it over. A redelivery after a crash that followed the publish publishes "Approved Change
+ * Merged" again: start-run keys runs by `pipeline@version` and starts it once.
  *
  * With `deps.triggers`, every 4xx, duplicate, rejected merge and run request leaves a
  * {@link TriggerRecord}; a 401's record keeps only the delivery id, event name and source IP.
@@ -347,6 +386,7 @@ export async function handleGitHubWebhook(
 
 /** Refusals recorded by the wrapper (rejections and run requests record their own facts). */
 const RECORDED = new Set<WebhookResult>([
+  "in-progress",
   "invalid-signature",
   "invalid-request",
   "unknown-repository",
@@ -432,7 +472,7 @@ async function respondTo(req: WebhookRequest, deps: GitHubWebhookDeps): Promise<
     }
     const parsed = parsePayload(pullRequestReviewEventSchema, body, event);
     if (!parsed.ok) return parsed.response;
-    return recordReview(parsed.value, deliveryId, deps);
+    return recordReview(parsed.value, deliveryId, req, deps);
   }
   if (event === "pull_request") {
     if (typeof action === "string" && action !== "closed") {
@@ -440,7 +480,7 @@ async function respondTo(req: WebhookRequest, deps: GitHubWebhookDeps): Promise<
     }
     const parsed = parsePayload(pullRequestClosedEventSchema, body, event);
     if (!parsed.ok) return parsed.response;
-    return onClosed(parsed.value, deliveryId, deps);
+    return onClosed(parsed.value, deliveryId, req, deps);
   }
   return ignored(`event ${event} starts nothing`);
 }
@@ -454,23 +494,45 @@ function unknownRepository(name: string): WebhookResponse {
   );
 }
 
-/** Claims the delivery, runs `work`, and gives the claim back if `work` fails. */
+/**
+ * Claims the delivery, runs `work`, and completes the claim when `work` answered below 500; gives
+ * it back when `work` failed or answered 5xx (a redelivery is processed again). A claim held by
+ * another invocation is answered 409, retryably; a completed one is a duplicate.
+ */
 async function once(
   deliveryId: string,
+  req: WebhookRequest,
   deps: GitHubWebhookDeps,
   work: () => Promise<WebhookResponse>,
 ): Promise<WebhookResponse> {
-  if (!(await deps.deliveries.firstDelivery(deliveryId))) {
+  const claim = await deps.deliveries.claim(
+    deliveryId,
+    Math.max(1, req.remainingTimeMs ?? DEFAULT_IN_PROGRESS_MS),
+  );
+  if (claim.status === "completed") {
     return respond(200, "duplicate", `delivery ${deliveryId} was already processed`, {
       deliveryId,
     });
   }
+  if (claim.status === "in-progress") {
+    return respond(
+      409,
+      "in-progress",
+      `delivery ${deliveryId} is being processed (claimed until ${claim.until.toISOString()}): redeliver it later`,
+      { deliveryId },
+    );
+  }
+  let res: WebhookResponse;
   try {
-    return await work();
+    res = await work();
   } catch (err) {
-    await deps.deliveries.releaseDelivery(deliveryId);
+    // If the release fails too, the claim expires with this invocation's time.
+    await deps.deliveries.release(deliveryId, claim.token).catch(() => {});
     throw err;
   }
+  if (res.status >= 500) await deps.deliveries.release(deliveryId, claim.token);
+  else await deps.deliveries.complete(deliveryId, claim.token);
+  return res;
 }
 
 const missingDelivery = () => respond(400, "invalid-request", "missing X-GitHub-Delivery header");
@@ -478,12 +540,13 @@ const missingDelivery = () => respond(400, "invalid-request", "missing X-GitHub-
 async function recordReview(
   event: PullRequestReviewEvent,
   deliveryId: string | undefined,
+  req: WebhookRequest,
   deps: GitHubWebhookDeps,
 ): Promise<WebhookResponse> {
   const repo = event.repository.full_name;
   if (triggersFor(deps.config, repo).length === 0) return unknownRepository(repo);
   if (!deliveryId) return missingDelivery();
-  return once(deliveryId, deps, async () => {
+  return once(deliveryId, req, deps, async () => {
     const review = reviewFromEvent(event, deps.clock.now());
     await deps.reviews.recordReview(repo, event.pull_request.number, review);
     return respond(
@@ -498,19 +561,51 @@ async function recordReview(
 async function onClosed(
   event: PullRequestClosedEvent,
   deliveryId: string | undefined,
+  req: WebhookRequest,
   deps: GitHubWebhookDeps,
 ): Promise<WebhookResponse> {
   const repo = event.repository.full_name;
   if (triggersFor(deps.config, repo).length === 0) return unknownRepository(repo);
   if (!deliveryId) return missingDelivery();
-  const reviews = await deps.reviews.reviews(repo, event.pull_request.number);
-  const decisions = decideMerge({ event, reviews, config: deps.config });
-  const events = decisionEvents(decisions, deps.clock.now().toISOString());
-  if (events.length === 0) {
-    const why = decisions.map((d) => (d.action === "rejected" ? d.reason : d.action));
+  const pr = event.pull_request.number;
+  const unchecked = decideMerge({
+    event,
+    reviews: await deps.reviews.reviews(repo, pr),
+    config: deps.config,
+  });
+  if (decisionEvents(unchecked, deps.clock.now().toISOString()).length === 0) {
+    const why = unchecked.map((d) => (d.action === "rejected" ? d.reason : d.action));
     return respond(200, "ignored", why.join("; "), { deliveryId });
   }
-  return once(deliveryId, deps, async () => {
+  return once(deliveryId, req, deps, async () => {
+    // Decided again inside the claim: the reviews as they are now, and who of the approvers
+    // counts (asked of GitHub only for the decisions that would start a run).
+    const reviews = await deps.reviews.reviews(repo, pr);
+    const first = decideMerge({ event, reviews, config: deps.config });
+    const ineligible = new Map<string, Map<string, string>>();
+    const failed: { decision: TriggerDecision; reason: string }[] = [];
+    for (const d of first) {
+      if (d.action !== "start-run") continue;
+      const trigger = triggersFor(deps.config, repo).find(
+        (t) => t.pipeline === d.pipeline && t.branch === event.pull_request.base.ref,
+      );
+      if (!trigger) continue;
+      try {
+        ineligible.set(
+          d.pipeline,
+          await ineligibleApprovers(deps.github, trigger, repo, d.approvers, deps.defaultApiUrl),
+        );
+      } catch (err) {
+        if (!(err instanceof ApprovalCheckError)) throw err;
+        failed.push({
+          decision: d,
+          reason: `approvals by ${d.approvers.join(", ")} not checked: ${err.message}`,
+        });
+      }
+    }
+    if (failed.length > 0) return approvalCheckFailed(failed, deliveryId, event.action, deps);
+    const decisions = decideMerge({ event, reviews, config: deps.config, ineligible });
+    const events = decisionEvents(decisions, deps.clock.now().toISOString());
     await deps.publish(events);
     if (deps.triggers) {
       const at = deps.clock.now().toISOString();
@@ -538,6 +633,34 @@ async function onClosed(
       ? respond(202, "run-requested", summary, { deliveryId, runs, rejections })
       : respond(200, "rejected", summary, { deliveryId, rejections });
   });
+}
+
+/**
+ * GitHub could not say who may approve: nothing is published (fail closed), each pipeline
+ * concerned gets a record saying why, and the answer is 502 so the claim is given back and a
+ * redelivery decides again.
+ */
+async function approvalCheckFailed(
+  failed: { decision: TriggerDecision; reason: string }[],
+  deliveryId: string,
+  action: string,
+  deps: GitHubWebhookDeps,
+): Promise<WebhookResponse> {
+  const at = deps.clock.now().toISOString();
+  for (const f of failed) {
+    await deps.triggers?.record({
+      ...decisionRecord(f.decision, at, deliveryId, action),
+      outcome: "approval-check-failed",
+      status: 502,
+      reason: f.reason.slice(0, 1000),
+    });
+  }
+  return respond(
+    502,
+    "approval-check-failed",
+    `${failed.map((f) => `${f.decision.pipeline}: ${f.reason}`).join("; ")}; nothing was approved: redeliver once GitHub's API answers`,
+    { deliveryId },
+  );
 }
 
 /** The record of one merge decision: what was merged, where, and why it starts or does not. */

@@ -2,8 +2,15 @@
  * In-memory twins of the trigger ports, for tests and the local control plane only: they forget
  * everything when the process exits, and they are not shared between processes.
  */
+import { randomUUID } from "node:crypto";
 import { mergeReview, type StoredReview } from "./decisions.ts";
-import type { ReviewStore, TriggerLog, TriggerRecord, WebhookDeliveryStore } from "./ports.ts";
+import type {
+  DeliveryClaim,
+  ReviewStore,
+  TriggerLog,
+  TriggerRecord,
+  WebhookDeliveryStore,
+} from "./ports.ts";
 
 const prKey = (repository: string, pr: number) => `${repository.toLowerCase()}#${pr}`;
 
@@ -29,31 +36,57 @@ export class InMemoryReviewStore implements ReviewStore {
   }
 }
 
+/** Same semantics as the DynamoDB store (`DynamoDeliveryStore`): in progress, then completed. */
 export class InMemoryWebhookDeliveryStore implements WebhookDeliveryStore {
   // Insertion-ordered, so the oldest ids are forgotten first once `capacity` is reached: a local
   // control plane that runs for days must not grow without bound. Redeliveries come soon after
   // the original, so the recent ids are the ones that matter.
-  private readonly seen = new Set<string>();
+  private readonly claims = new Map<
+    string,
+    { status: "in-progress"; token: string; until: number } | { status: "completed" }
+  >();
+  private readonly capacity: number;
+  private readonly now: () => number;
 
-  constructor(private readonly capacity = 10_000) {}
+  constructor(options: { capacity?: number; now?: () => number } = {}) {
+    this.capacity = options.capacity ?? 10_000;
+    this.now = options.now ?? Date.now;
+  }
 
-  async firstDelivery(deliveryId: string): Promise<boolean> {
-    if (this.seen.has(deliveryId)) return false;
-    this.seen.add(deliveryId);
-    if (this.seen.size > this.capacity) {
-      const oldest = this.seen.values().next().value;
-      if (oldest !== undefined) this.seen.delete(oldest);
+  async claim(deliveryId: string, inProgressMs: number): Promise<DeliveryClaim> {
+    const existing = this.claims.get(deliveryId);
+    if (existing?.status === "completed") return { status: "completed" };
+    const now = this.now();
+    if (existing && existing.until > now) {
+      return { status: "in-progress", until: new Date(existing.until) };
     }
-    return true;
+    const token = randomUUID();
+    this.claims.delete(deliveryId); // re-inserted as the newest
+    this.claims.set(deliveryId, { status: "in-progress", token, until: now + inProgressMs });
+    if (this.claims.size > this.capacity) {
+      const oldest = this.claims.keys().next().value;
+      if (oldest !== undefined) this.claims.delete(oldest);
+    }
+    return { status: "claimed", token };
   }
 
-  async releaseDelivery(deliveryId: string): Promise<void> {
-    this.seen.delete(deliveryId);
+  async complete(deliveryId: string, token: string): Promise<void> {
+    const existing = this.claims.get(deliveryId);
+    if (existing?.status === "in-progress" && existing.token === token) {
+      this.claims.set(deliveryId, { status: "completed" });
+    }
   }
 
-  /** Whether the id is claimed (for tests). */
+  async release(deliveryId: string, token: string): Promise<void> {
+    const existing = this.claims.get(deliveryId);
+    if (existing?.status === "in-progress" && existing.token === token) {
+      this.claims.delete(deliveryId);
+    }
+  }
+
+  /** Whether the id is claimed or completed (for tests). */
   has(deliveryId: string): boolean {
-    return this.seen.has(deliveryId);
+    return this.claims.has(deliveryId);
   }
 }
 

@@ -4,8 +4,8 @@
  *
  *   REVIEWS#<owner/name>#<pr> / REVIEW#<id>   a review (put with `attribute_not_exists(pk) OR
  *                                            #state <> :dismissed`, so a dismissal is final)
- *   DELIVERY#<id>             / DELIVERY      a claimed delivery (put with
- *                                            `attribute_not_exists(pk)`, `expiresAt` as TTL)
+ *   DELIVERY#<id>             / DELIVERY      a claimed delivery: IN_PROGRESS (until
+ *                                            `inProgressUntil`) or COMPLETED, `expiresAt` as TTL
  */
 import type { StoredReview } from "./decisions.ts";
 
@@ -21,25 +21,48 @@ export interface ReviewStore {
   reviews(repository: string, pr: number): Promise<StoredReview[]>;
 }
 
+/** What a claim found: the caller's to process, already processed, or being processed. */
+export type DeliveryClaim =
+  | { status: "claimed"; token: string }
+  | { status: "completed" }
+  | { status: "in-progress"; until: Date };
+
 /**
  * Idempotency for webhook deliveries (GitHub's `X-GitHub-Delivery`, reused when a delivery is
- * redelivered) and other at-least-once events.
+ * redelivered) and other at-least-once events, with the semantics of Powertools Idempotency: a
+ * claim is IN PROGRESS until `complete`, and only for the claiming invocation's remaining time,
+ * so an invocation that dies (timeout, OOM) between claim and completion blocks redeliveries for
+ * that long at most, never for good.
  */
 export interface WebhookDeliveryStore {
-  /** Claims the delivery id: true the first time, false for every later call (a duplicate). */
-  firstDelivery(deliveryId: string): Promise<boolean>;
   /**
-   * Gives a claimed id back after its processing failed, so a redelivery is processed instead of
-   * being dropped as a duplicate.
+   * Claims the id for `inProgressMs`: `claimed` (with the token that completes or releases it)
+   * when it is new or its in-progress claim expired; `completed` when it was processed;
+   * `in-progress` while another invocation's claim lasts (the caller refuses, retryably).
    */
-  releaseDelivery(deliveryId: string): Promise<void>;
+  claim(deliveryId: string, inProgressMs: number): Promise<DeliveryClaim>;
+  /** Marks the claim processed: every later claim is `completed` (until the record's TTL). */
+  complete(deliveryId: string, token: string): Promise<void>;
+  /**
+   * Gives an in-progress claim back after its processing failed, so a redelivery is processed at
+   * once. Does nothing when the claim is no longer the caller's (taken over, completed).
+   */
+  release(deliveryId: string, token: string): Promise<void>;
 }
+
+/**
+ * How long a claim stays in progress when the transport does not say (local HTTP endpoint): the
+ * webhook function's timeout.
+ */
+export const DEFAULT_IN_PROGRESS_MS = 30_000;
 
 /** What became of one trigger input (a webhook delivery, an "Artifact Published" event). */
 export type TriggerOutcome =
   | "run-requested"
   | "rejected"
   | "duplicate"
+  | "in-progress"
+  | "approval-check-failed"
   | "invalid-signature"
   | "invalid-request"
   | "unknown-repository"

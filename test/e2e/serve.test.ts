@@ -14,6 +14,7 @@ import { parsePipeline } from "../../src/domain/pipeline.ts";
 import { type RunningServer, startServe } from "../../src/local/serve.ts";
 import type { HistoryReport, StatusReport } from "../../src/ops/status.ts";
 import { dynamoClient } from "../support/dynamo.ts";
+import { GITHUB_TOKEN, grant, startGitHubApi, writersEverywhere } from "../support/github-api.ts";
 import { approvedReview, mergedPullRequest, WEBHOOK_SECRET } from "../support/github-examples.ts";
 
 const SECRET = WEBHOOK_SECRET;
@@ -79,6 +80,7 @@ async function until<T>(
 
 describe("breakwater serve", () => {
   let server: RunningServer;
+  let github: Awaited<ReturnType<typeof writersEverywhere>>;
   const lines: string[] = [];
   const status = async (): Promise<StatusReport> => {
     const r = await cli(["status", "--endpoint", server.url, "--json"]);
@@ -87,7 +89,10 @@ describe("breakwater serve", () => {
   };
 
   beforeAll(async () => {
+    github = await writersEverywhere();
     server = await startServe({
+      githubApiUrl: github.api.url,
+      githubToken: GITHUB_TOKEN,
       pipelines: [pipeline],
       initialVersion: "v1",
       port: 0,
@@ -103,6 +108,7 @@ describe("breakwater serve", () => {
   });
   afterAll(async () => {
     await server?.close();
+    await github?.api.close();
   });
 
   it("a bad signature gets 401 and starts nothing", async () => {
@@ -358,7 +364,67 @@ describe("breakwater serve (the command)", () => {
   });
 });
 
+describe("breakwater serve: who may approve", () => {
+  it("--github-api-url and $BREAKWATER_GITHUB_TOKEN: a reader's approval starts nothing, a writer's does", async () => {
+    const api = await startGitHubApi();
+    const results: unknown[] = [];
+    try {
+      const code = await main(
+        [
+          "node",
+          "breakwater",
+          "serve",
+          "--pipeline",
+          "examples/orders-api.json",
+          "--port",
+          "0",
+          "--webhook-secret",
+          SECRET,
+          "--github-api-url",
+          api.url,
+          "--config",
+          "test/fixtures/serve-github.json",
+        ],
+        { out: new PassThrough(), err: new PassThrough() },
+        undefined,
+        {
+          dynamo: dynamoClient(),
+          env: { BREAKWATER_GITHUB_TOKEN: GITHUB_TOKEN },
+          serveUntil: async (s) => {
+            const review = await postWebhook(s.url, "pull_request_review", approval);
+            expect(review.status).toBe(200);
+            const reader = await postWebhook(s.url, "pull_request", merge);
+            results.push(await reader.json());
+            grant(api, "Codertocat/Hello-World", "alice", "write");
+            const writer = await postWebhook(s.url, "pull_request", merge);
+            results.push(await writer.json());
+          },
+        },
+      );
+      expect(code).toBe(EXIT.ok);
+    } finally {
+      await api.close();
+    }
+    expect(results[0]).toMatchObject({ result: "rejected" });
+    expect(JSON.stringify(results[0])).toContain("alice has no write access");
+    expect(results[1]).toMatchObject({ result: "run-requested", runs: [{ approvers: ["alice"] }] });
+    expect(api.requests[0]?.headers.authorization).toBe(`Bearer ${GITHUB_TOKEN}`);
+  });
+});
+
 describe("breakwater serve flags", () => {
+  it("refuses a GitHub API URL that would send the token in clear text", async () => {
+    const r = await cli([
+      "serve",
+      "--pipeline",
+      "examples/orders-api.json",
+      "--github-api-url",
+      "http://github.example.com",
+    ]);
+    expect(r.code).toBe(EXIT.badInput);
+    expect(r.stderr).toContain('--github-api-url "http://github.example.com": must be https');
+  });
+
   it("refuses bad flags before starting anything", async () => {
     const speed = await cli(["serve", "--pipeline", "examples/orders-api.json", "--speed", "0"]);
     expect(speed.code).toBe(EXIT.badInput);

@@ -747,15 +747,18 @@ describe("override function", () => {
 });
 
 describe("GitHub webhook", () => {
-  it("is a public function URL (the signature authenticates), with its secret's parameter", () => {
+  it("is a public function URL (the signature authenticates), with its secret's and API token's parameters", () => {
     const [fnId, fn] = lambdaByName(test, "github-webhook");
     const urls = ofType(test, "AWS::Lambda::Url").map(([, r]) => props(r));
     expect(urls).toHaveLength(1);
     expect(urls[0]).toMatchObject({ AuthType: "NONE", TargetFunctionArn: getAtt(fnId) });
     const env = (props(fn).Environment as { Variables: Json }).Variables;
     expect(env.WEBHOOK_SECRET_PARAMETER).toBe("/breakwater/test/github-webhook-secret");
+    expect(env.GITHUB_TOKEN_PARAMETER).toBe("/breakwater/test/github-token");
     const statements = functionStatements(test, "github-webhook");
-    expect(resourcesOf(statements, "ssm:GetParameter")).toEqual([
+    // Exactly these two parameters (least privilege): no wildcard, no path prefix.
+    expect(resourcesOf(statements, "ssm:GetParameter").sort()).toEqual([
+      `arn:aws:ssm:${REGION}:${OFFLINE_ACCOUNT}:parameter/breakwater/test/github-token`,
       `arn:aws:ssm:${REGION}:${OFFLINE_ACCOUNT}:parameter/breakwater/test/github-webhook-secret`,
     ]);
     expect(resourcesOf(statements, "states:StartExecution")).toEqual([]);
@@ -769,7 +772,7 @@ describe("GitHub webhook", () => {
 });
 
 describe("Artifact Published function", () => {
-  it("may read the installation, claim event ids, record triggers and publish; nothing more", () => {
+  it("may read the installation, claim and complete event ids, record triggers and publish; nothing more", () => {
     const [tableId] = one(test, "AWS::DynamoDB::Table");
     const [busId] = one(test, "AWS::Events::EventBus");
     const statements = functionStatements(test, "artifact-published");
@@ -782,12 +785,18 @@ describe("Artifact Published function", () => {
       "dynamodb:DeleteItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
       "events:PutEvents",
       "sqs:SendMessage",
       "xray:PutTelemetryRecords",
       "xray:PutTraceSegments",
     ]);
-    for (const a of ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]) {
+    for (const a of [
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+    ]) {
       expect(resourcesOf(statements, a), a).toEqual([arnOf(tableId)]);
     }
     expect(resourcesOf(statements, "events:PutEvents")).toEqual([arnOf(busId)]);

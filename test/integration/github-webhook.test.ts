@@ -4,13 +4,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { sign } from "@octokit/webhooks-methods";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGitHubWebhookHandler } from "../../functions/github-webhook.ts";
 import { DynamoDeliveryStore, DynamoReviewStore } from "../../src/adapters/aws/dynamo-triggers.ts";
 import type { BusEvent } from "../../src/domain/ports.ts";
 import { lambdaContext } from "../../src/local/step-functions.ts";
 import { triggerConfigSchema } from "../../src/triggers/decisions.ts";
 import { dynamoClient, freshStore } from "../support/dynamo.ts";
+import { writersEverywhere } from "../support/github-api.ts";
 import {
   approvedReview as approval,
   mergedPullRequest as merge,
@@ -18,6 +19,13 @@ import {
 } from "../support/github-examples.ts";
 
 const SECRET = WEBHOOK_SECRET;
+
+// Every reviewer has write access here: these tests are about the other approval rules.
+let github: Awaited<ReturnType<typeof writersEverywhere>>;
+beforeAll(async () => {
+  github = await writersEverywhere();
+});
+afterAll(() => github.api.close());
 
 async function setup() {
   const { table } = await freshStore();
@@ -34,6 +42,7 @@ async function setup() {
     publish: async (events) => {
       published.push(...events);
     },
+    ...github.deps,
     clock: { now: () => new Date("2019-05-15T15:22:00Z") },
   }));
   const post = async (
@@ -104,7 +113,7 @@ describe("GitHub webhook function (function URL)", () => {
     expect(get.statusCode).toBe(405);
   });
 
-  it("stores: a dismissal is final; a delivery is claimed once and can be given back", async () => {
+  it("stores: a dismissal is final; a claim is in progress, then completed, or given back", async () => {
     const { reviews, deliveries } = await setup();
     const base = {
       id: 7,
@@ -116,9 +125,15 @@ describe("GitHub webhook function (function URL)", () => {
     await reviews.recordReview("o/r", 1, { ...base, state: "dismissed" });
     await reviews.recordReview("o/r", 1, { ...base, state: "approved" });
     expect((await reviews.reviews("O/R", 1)).map((r) => r.state)).toEqual(["dismissed"]);
-    expect(await deliveries.firstDelivery("d-1")).toBe(true);
-    expect(await deliveries.firstDelivery("d-1")).toBe(false);
-    await deliveries.releaseDelivery("d-1");
-    expect(await deliveries.firstDelivery("d-1")).toBe(true);
+    const first = await deliveries.claim("d-1", 60_000);
+    if (first.status !== "claimed") throw new Error(`claimed: ${first.status}`);
+    expect(await deliveries.claim("d-1", 60_000)).toMatchObject({ status: "in-progress" });
+    await deliveries.release("d-1", "someone else's token"); // not ours: changes nothing
+    expect(await deliveries.claim("d-1", 60_000)).toMatchObject({ status: "in-progress" });
+    await deliveries.release("d-1", first.token);
+    const second = await deliveries.claim("d-1", 60_000);
+    if (second.status !== "claimed") throw new Error(`claimed again: ${second.status}`);
+    await deliveries.complete("d-1", second.token);
+    expect(await deliveries.claim("d-1", 60_000)).toEqual({ status: "completed" });
   });
 });

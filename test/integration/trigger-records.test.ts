@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { sign } from "@octokit/webhooks-methods";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGitHubWebhookHandler } from "../../functions/github-webhook.ts";
 import {
   DynamoDeliveryStore,
@@ -21,6 +21,7 @@ import { triggerConfigSchema } from "../../src/triggers/decisions.ts";
 import { InMemoryTriggerLog } from "../../src/triggers/in-memory.ts";
 import type { TriggerLog, TriggerRecord } from "../../src/triggers/ports.ts";
 import { dynamoClient, freshStore } from "../support/dynamo.ts";
+import { writersEverywhere } from "../support/github-api.ts";
 import {
   approvedReview as approval,
   mergedPullRequest as merge,
@@ -30,6 +31,13 @@ import {
 const SECRET = WEBHOOK_SECRET;
 const NOW = new Date("2019-05-15T15:22:00Z");
 const SOURCE_IP = "192.0.2.7";
+
+// Every reviewer has write access here: these tests are about the other approval rules.
+let github: Awaited<ReturnType<typeof writersEverywhere>>;
+beforeAll(async () => {
+  github = await writersEverywhere();
+});
+afterAll(() => github.api.close());
 
 async function setup() {
   const { table } = await freshStore();
@@ -46,6 +54,7 @@ async function setup() {
     publish: async (events) => {
       published.push(...events);
     },
+    ...github.deps,
     clock: { now: () => NOW },
   }));
   const post = async (

@@ -16,12 +16,20 @@ import {
   type WebhookHttpOptions,
 } from "../../src/triggers/http.ts";
 import { InMemoryReviewStore, InMemoryWebhookDeliveryStore } from "../../src/triggers/in-memory.ts";
+import { writersEverywhere } from "../support/github-api.ts";
 import { approvedReview, mergedPullRequest, WEBHOOK_SECRET } from "../support/github-examples.ts";
 
 const SECRET = WEBHOOK_SECRET;
 
 const approval = approvedReview("alice");
 const merge = mergedPullRequest();
+
+// Every reviewer has write access here: these tests are about the other approval rules.
+let github: Awaited<ReturnType<typeof writersEverywhere>>;
+beforeAll(async () => {
+  github = await writersEverywhere();
+});
+afterAll(() => github.api.close());
 
 async function start(options: WebhookHttpOptions = {}) {
   const published: BusEvent[] = [];
@@ -36,6 +44,7 @@ async function start(options: WebhookHttpOptions = {}) {
     publish: async (events) => {
       published.push(...events);
     },
+    ...github.deps,
     clock: { now: () => new Date("2019-05-15T15:22:00Z") },
   };
   const server: Server = createServer(

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { sign } from "@octokit/webhooks-methods";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { approvedChangeSchema } from "../../src/app/schemas.ts";
 import { InvalidInputError } from "../../src/domain/errors.ts";
 import type { BusEvent } from "../../src/domain/ports.ts";
@@ -29,6 +29,7 @@ import {
   type WebhookRequest,
 } from "../../src/triggers/github.ts";
 import { InMemoryReviewStore, InMemoryWebhookDeliveryStore } from "../../src/triggers/in-memory.ts";
+import { writersEverywhere } from "../support/github-api.ts";
 import { example as githubExample } from "../support/github-examples.ts";
 
 // --- Real payloads -------------------------------------------------------------------------
@@ -120,6 +121,13 @@ const baseConfig: TriggerConfigInput = [
   { repository: REPO, branch: "main", pipeline: "orders-api", minApprovals: 1 },
 ];
 
+// Every reviewer has write access here: these tests are about the other approval rules.
+let github: Awaited<ReturnType<typeof writersEverywhere>>;
+beforeAll(async () => {
+  github = await writersEverywhere();
+});
+afterAll(() => github.api.close());
+
 function harness(config: TriggerConfigInput = baseConfig) {
   const published: BusEvent[] = [];
   const reviews = new InMemoryReviewStore();
@@ -132,6 +140,7 @@ function harness(config: TriggerConfigInput = baseConfig) {
     publish: async (events) => {
       published.push(...events);
     },
+    ...github.deps,
     clock: { now: () => NOW },
   };
   const send = (req: WebhookRequest) => handleGitHubWebhook(req, deps);
@@ -557,6 +566,20 @@ describe("decideMerge and evaluateApprovals", () => {
     expect(verdict).toEqual({ approved: true, approvers: ["alice", "carol"] });
   });
 
+  it("approvals by ineligible reviewers do not count, and the reason says why", () => {
+    const ineligible = new Map([["mallory", "mallory has no write access to o/r (role read)"]]);
+    const reviews = [r(1, "Mallory", "approved", "10"), r(2, "alice", "approved", "11")];
+    expect(evaluateApprovals(reviews, { ...policy, ineligible })).toEqual({
+      approved: true,
+      approvers: ["alice"],
+    });
+    const verdict = evaluateApprovals(reviews, { ...policy, minApprovals: 2, ineligible });
+    expect(verdict).toMatchObject({
+      approved: false,
+      reason: "unapproved: 1 of 2 approvals (mallory has no write access to o/r (role read))",
+    });
+  });
+
   it("a closed, unmerged PR is 'not merged'", () => {
     const event = pullRequestClosedEventSchema.parse(merged({ merged: false }));
     expect(
@@ -742,5 +765,33 @@ describe("Artifact Published", () => {
     expect((await handleArtifactPublished(event, d)).outcome).toBe("run-requested");
     expect((await handleArtifactPublished(event, d)).outcome).toBe("duplicate");
     expect(d.published).toHaveLength(1);
+  });
+});
+
+describe("InMemoryWebhookDeliveryStore", () => {
+  it("in progress until completed or its time is up; a stale token neither completes nor releases", async () => {
+    let now = 0;
+    const store = new InMemoryWebhookDeliveryStore({ now: () => now });
+    const a = await store.claim("d", 1_000);
+    if (a.status !== "claimed") throw new Error(a.status);
+    expect(await store.claim("d", 1_000)).toEqual({
+      status: "in-progress",
+      until: new Date(1_000),
+    });
+    now = 1_000;
+    const b = await store.claim("d", 1_000); // a's time is up: taken over
+    if (b.status !== "claimed") throw new Error(b.status);
+    await store.complete("d", a.token);
+    await store.release("d", a.token);
+    expect(await store.claim("d", 1_000)).toMatchObject({ status: "in-progress" });
+    await store.complete("d", b.token);
+    now = 1e12;
+    expect(await store.claim("d", 1_000)).toEqual({ status: "completed" });
+  });
+
+  it("forgets the oldest ids beyond its capacity", async () => {
+    const store = new InMemoryWebhookDeliveryStore({ capacity: 2 });
+    for (const id of ["a", "b", "c"]) await store.claim(id, 1_000);
+    expect([store.has("a"), store.has("b"), store.has("c")]).toEqual([false, true, true]);
   });
 });

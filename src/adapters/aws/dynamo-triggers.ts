@@ -2,12 +2,12 @@
  * The triggers' stores in the single table:
  *
  *   REVIEWS#<owner/name lowercased>#<pr> / REVIEW#<id>   a pull request review
- *   DELIVERY#<id>                        / DELIVERY      a claimed webhook delivery
+ *   DELIVERY#<id>                        / DELIVERY      a webhook delivery's claim (in progress / completed)
  *   TRIGGERS                             / TRIG#<at>#<arrival>  a trigger record (gsi1: PIPELINE#<name> /
  *                                                          the same sk, when it names a pipeline)
  *
  * A review stored as dismissed stays dismissed (conditional put); a delivery is claimed once
- * (conditional put) and given back when its processing failed. Deliveries and trigger records
+ * (conditional put), in progress until completed, and given back when its processing failed. Deliveries and trigger records
  * expire (`expiresAt`, the table's TTL attribute).
  */
 import { randomUUID } from "node:crypto";
@@ -15,12 +15,15 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/c
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
   QueryCommand,
+  UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import type { StoredReview } from "../../triggers/decisions.ts";
 import type {
+  DeliveryClaim,
   ReviewStore,
   TriggerLog,
   TriggerRecord,
@@ -88,6 +91,22 @@ export class DynamoReviewStore implements ReviewStore {
   }
 }
 
+const IN_PROGRESS = "IN_PROGRESS";
+const COMPLETED = "COMPLETED";
+
+/**
+ * Delivery claims with the semantics of Powertools Idempotency (`INPROGRESS` with
+ * `in_progress_expiration`, then `COMPLETED`), written as conditional writes of our own: one item
+ * per delivery (its own partition key), timed by the store's clock (the local control plane's
+ * virtual clock), and three calls the handlers make around their own work. See
+ * docs/decisions.md (2026-12-01).
+ *
+ * A claim is a conditional put that succeeds when the id is new or its in-progress claim has
+ * expired (`inProgressUntil`, epoch milliseconds). Completion and release are conditional on the
+ * claim's random token, so an invocation whose claim was taken over cannot complete or delete
+ * the claim of the one that took over. An item written before claims had a status (the first
+ * version of this store) counts as completed.
+ */
 export class DynamoDeliveryStore implements WebhookDeliveryStore {
   private readonly doc: DynamoDBDocumentClient;
 
@@ -99,33 +118,88 @@ export class DynamoDeliveryStore implements WebhookDeliveryStore {
     this.doc = documentClient(client);
   }
 
-  async firstDelivery(deliveryId: string): Promise<boolean> {
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: {
-            pk: `DELIVERY#${deliveryId}`,
-            sk: "DELIVERY",
-            expiresAt: Math.floor(this.now() / 1000) + DELIVERY_TTL_SECONDS,
-          },
-          ConditionExpression: "attribute_not_exists(pk)",
-        }),
+  private key(deliveryId: string) {
+    return { pk: `DELIVERY#${deliveryId}`, sk: "DELIVERY" };
+  }
+
+  async claim(deliveryId: string, inProgressMs: number): Promise<DeliveryClaim> {
+    // Two rounds at most: a claim released between our put and our read leaves no item, and the
+    // second put then succeeds (or finds the next claimant's).
+    for (let round = 0; ; round++) {
+      const now = this.now();
+      const token = randomUUID();
+      try {
+        await this.doc.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: {
+              ...this.key(deliveryId),
+              status: IN_PROGRESS,
+              token,
+              inProgressUntil: now + inProgressMs,
+              expiresAt: Math.floor(now / 1000) + DELIVERY_TTL_SECONDS,
+            },
+            ConditionExpression:
+              "attribute_not_exists(pk) OR (#status = :inProgress AND inProgressUntil <= :now)",
+            ExpressionAttributeNames: { "#status": "status" },
+            ExpressionAttributeValues: { ":inProgress": IN_PROGRESS, ":now": now },
+          }),
+        );
+        return { status: "claimed", token };
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      }
+      const { Item: item } = await this.doc.send(
+        new GetCommand({ TableName: this.table, Key: this.key(deliveryId), ConsistentRead: true }),
       );
-      return true;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
-      throw err;
+      if (!item) {
+        if (round === 0) continue;
+        throw new Error(`delivery ${deliveryId}: its claim changed twice while being read`);
+      }
+      if (item.status === IN_PROGRESS) {
+        return { status: "in-progress", until: new Date(Number(item.inProgressUntil)) };
+      }
+      return { status: "completed" };
     }
   }
 
-  async releaseDelivery(deliveryId: string): Promise<void> {
-    await this.doc.send(
-      new DeleteCommand({
-        TableName: this.table,
-        Key: { pk: `DELIVERY#${deliveryId}`, sk: "DELIVERY" },
-      }),
-    );
+  async complete(deliveryId: string, token: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: this.key(deliveryId),
+          UpdateExpression: "SET #status = :completed, expiresAt = :ttl REMOVE inProgressUntil",
+          ConditionExpression: "#token = :token AND #status = :inProgress",
+          ExpressionAttributeNames: { "#status": "status", "#token": "token" },
+          ExpressionAttributeValues: {
+            ":completed": COMPLETED,
+            ":inProgress": IN_PROGRESS,
+            ":token": token,
+            ":ttl": Math.floor(this.now() / 1000) + DELIVERY_TTL_SECONDS,
+          },
+        }),
+      );
+    } catch (err) {
+      // Taken over after our claim expired: the invocation that took it completes it.
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+
+  async release(deliveryId: string, token: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: this.key(deliveryId),
+          ConditionExpression: "#token = :token AND #status = :inProgress",
+          ExpressionAttributeNames: { "#status": "status", "#token": "token" },
+          ExpressionAttributeValues: { ":inProgress": IN_PROGRESS, ":token": token },
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
   }
 }
 
@@ -141,6 +215,8 @@ const triggerRecordSchema = z.object({
     "run-requested",
     "rejected",
     "duplicate",
+    "in-progress",
+    "approval-check-failed",
     "invalid-signature",
     "invalid-request",
     "unknown-repository",
