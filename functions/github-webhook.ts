@@ -61,7 +61,7 @@ let deps: GitHubWebhookDeps | undefined;
 
 async function awsWebhookDeps(): Promise<GitHubWebhookDeps> {
   if (deps) return deps;
-  const { dynamo, table, ...shared } = await awsTriggerDeps();
+  const { dynamo, table, publishers: _p, ...shared } = await awsTriggerDeps();
   deps = {
     ...shared,
     secret: await loadSecureParameter(new SSMClient({}), config.webhookSecretParameter(), {

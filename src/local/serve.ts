@@ -27,11 +27,7 @@ import { OverrideRejectedError } from "../domain/override.ts";
 import { collectProblems, type Pipeline, type Problem } from "../domain/pipeline.ts";
 import type { Notifier } from "../notify/ports.ts";
 import { collectHistory, collectStatus, UnknownTargetError } from "../ops/status.ts";
-import {
-  ARTIFACT_PUBLISHED,
-  artifactPublishedEventSchema,
-  handleArtifactPublished,
-} from "../triggers/artifact.ts";
+import { ARTIFACT_PUBLISHED, artifactPublishedEventSchema } from "../triggers/artifact.ts";
 import { TriggerDetailType } from "../triggers/decisions.ts";
 import { type GitHubWebhookDeps, handleGitHubWebhook } from "../triggers/github.ts";
 import { createWebhookHttpHandler } from "../triggers/http.ts";
@@ -293,10 +289,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   }
   const deliveries = new DynamoDeliveryStore(dynamo, tableName);
   const publish = (events: Parameters<typeof plane.bus.publish>[0]) => plane.bus.publish(events);
-  // "Artifact Published" has no rule in the stack yet; locally it starts runs like in the design.
-  plane.bus.addRule("artifact-published", { "detail-type": [ARTIFACT_PUBLISHED] }, (e) =>
-    handleArtifactPublished(e, { publish, clock: plane.clock, config: github, deliveries }),
-  );
+  // "Artifact Published" goes to the control plane's own rule (the stack's function, with the
+  // installation's artifactPublishers): a second rule here would handle every event twice.
   plane.bus.observe((e) => {
     const line = progressLine(e);
     if (line) log(line);
@@ -308,6 +302,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
         config: github,
         reviews: new DynamoReviewStore(dynamo, tableName),
         deliveries,
+        runRequests: plane.runRequests,
         publish,
         clock: plane.clock,
       }

@@ -10,17 +10,20 @@
  */
 import { verify } from "@octokit/webhooks-methods";
 import { z } from "zod";
+import type { RunRequestStore } from "../app/run-requests.ts";
 import { collectProblems, formatProblem, type Problem } from "../domain/pipeline.ts";
 import type { BusEvent, Clock } from "../domain/ports.ts";
 import {
   decisionEvents,
   evaluateApprovals,
+  publishesAnything,
   type StoredReview,
   type TriggerConfig,
   type TriggerDecision,
   triggersFor,
 } from "./decisions.ts";
 import type { ReviewStore, TriggerLog, TriggerRecord, WebhookDeliveryStore } from "./ports.ts";
+import { writeRunRequests } from "./run-requests.ts";
 
 /** The webhook secret is missing: a deployment fault, not a bad request. */
 export class WebhookConfigError extends Error {
@@ -257,6 +260,8 @@ export interface GitHubWebhookDeps {
   deliveries: WebhookDeliveryStore;
   /** Puts events on the Breakwater bus (`EventPublisher.publish`). */
   publish(events: BusEvent[]): Promise<void>;
+  /** Run requests, written before their "Approved Change Merged" pointer is published. */
+  runRequests: RunRequestStore;
   clock: Clock;
   /**
    * Where every refused request (bad signature, malformed, unknown repository), duplicate
@@ -505,13 +510,14 @@ async function onClosed(
   if (!deliveryId) return missingDelivery();
   const reviews = await deps.reviews.reviews(repo, event.pull_request.number);
   const decisions = decideMerge({ event, reviews, config: deps.config });
-  const events = decisionEvents(decisions, deps.clock.now().toISOString());
-  if (events.length === 0) {
+  if (!publishesAnything(decisions)) {
     const why = decisions.map((d) => (d.action === "rejected" ? d.reason : d.action));
     return respond(200, "ignored", why.join("; "), { deliveryId });
   }
   return once(deliveryId, deps, async () => {
-    await deps.publish(events);
+    // The run requests first, then their pointers (issue 10 finding 3: the bus is no proof).
+    const requests = await writeRunRequests(decisions, deps.runRequests, { ref: deliveryId });
+    await deps.publish(decisionEvents(decisions, deps.clock.now().toISOString(), requests));
     if (deps.triggers) {
       const at = deps.clock.now().toISOString();
       for (const d of decisions) {

@@ -204,7 +204,13 @@ describe("the bus is not a proof of approval", () => {
   it("a manual start names unknown pipelines and bad fields, and writes nothing", async () => {
     const { p, override } = await plane();
     await expect(
-      override({ action: "start", pipeline: "nope", version: "v2", actor: "alice", reason: "x y z" }),
+      override({
+        action: "start",
+        pipeline: "nope",
+        version: "v2",
+        actor: "alice",
+        reason: "x y z",
+      }),
     ).rejects.toThrow(/pipeline: no pipeline named "nope"/);
     await expect(
       override({

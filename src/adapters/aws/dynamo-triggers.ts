@@ -136,7 +136,7 @@ const TRIGGER_RECORD_TTL_DAYS = 90;
 
 const triggerRecordSchema = z.object({
   at: z.string(),
-  trigger: z.enum(["github", "artifact"]),
+  trigger: z.enum(["github", "artifact", "start-run"]),
   outcome: z.enum([
     "run-requested",
     "rejected",
@@ -145,6 +145,7 @@ const triggerRecordSchema = z.object({
     "invalid-request",
     "unknown-repository",
     "unsupported-media-type",
+    "refused",
   ]),
   status: z.number().int().optional(),
   reason: z.string(),
