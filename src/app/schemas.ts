@@ -118,7 +118,8 @@ export const approvedChangeSchema = z.object({
     .object({
       pipeline: z.string().min(1),
       version: z.string().min(1),
-      requestId: z.string({ error: "is required: the run request this event points at" }).min(1),
+      /** The run request this event points at (see src/app/run-requests.ts). */
+      requestId: z.string().min(1),
       /** When the request names an artifact, the event repeats its digest (checked to match). */
       artifactDigest: z
         .string()
