@@ -7,16 +7,16 @@
  *                                                          the same sk, when it names a pipeline)
  *
  * A review stored as dismissed stays dismissed (conditional put); a delivery is claimed once
- * (conditional put) and given back when its processing failed. Deliveries and trigger records
+ * (conditional put) and given back (marked `released`, never deleted) when its processing failed. Deliveries and trigger records
  * expire (`expiresAt`, the table's TTL attribute).
  */
 import { randomUUID } from "node:crypto";
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
-  DeleteCommand,
   type DynamoDBDocumentClient,
   PutCommand,
   QueryCommand,
+  UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
 import type { StoredReview } from "../../triggers/decisions.ts";
@@ -109,7 +109,9 @@ export class DynamoDeliveryStore implements WebhookDeliveryStore {
             sk: "DELIVERY",
             expiresAt: Math.floor(this.now() / 1000) + DELIVERY_TTL_SECONDS,
           },
-          ConditionExpression: "attribute_not_exists(pk)",
+          // A claim given back (`released`) may be claimed again.
+          ConditionExpression: "attribute_not_exists(pk) OR released = :released",
+          ExpressionAttributeValues: { ":released": true },
         }),
       );
       return true;
@@ -120,10 +122,13 @@ export class DynamoDeliveryStore implements WebhookDeliveryStore {
   }
 
   async releaseDelivery(deliveryId: string): Promise<void> {
+    // Marked, not deleted: the trigger functions may not delete any item (IAM, issue 10).
     await this.doc.send(
-      new DeleteCommand({
+      new UpdateCommand({
         TableName: this.table,
         Key: { pk: `DELIVERY#${deliveryId}`, sk: "DELIVERY" },
+        UpdateExpression: "SET released = :released",
+        ExpressionAttributeValues: { ":released": true },
       }),
     );
   }
