@@ -91,7 +91,7 @@ export function progressLine(e: BusEnvelope): string | undefined {
   const at = s("at") ?? e.time;
   switch (e["detail-type"]) {
     case DetailType.ApprovedChangeMerged:
-      return `${e.time}  ${s("pipeline")}@${s("version")}  run requested (${s("cause") ?? "no cause given"})`;
+      return `${e.time}  ${s("pipeline")}@${s("version")}  run requested (request ${s("requestId") ?? "missing"})`;
     case TriggerDetailType.ChangeRejected:
       return `${e.time}  ${s("pipeline")}  change rejected: ${s("reason")}`;
     case DetailType.RunEvent:
