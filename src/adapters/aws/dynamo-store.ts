@@ -10,6 +10,7 @@
  *   BLOCKS          / org | pipeline#<p> | scope#<p>:<glob>      manual blocks (stop the line)
  *   PIPELINE#<name> / BYPASS#<version>            a version's bypass of blocker kinds
  *   AUDIT           / SEQ#<n> (COUNTER)           override audit log, totally ordered
+ *   RUNREQ#<pipeline>@<version> / RUNREQ          run request (dynamo-run-requests.ts)
  *
  * Pipeline definitions also carry gsi1 (PIPELINES / <name>) so they can be listed.
  *
