@@ -25,13 +25,19 @@ export function createArtifactPublishedHandler(
       const out = await handleArtifactPublished(event, await provide(), {
         remainingTimeMs: context.getRemainingTimeInMillis(),
       });
-      count(
-        out.outcome === "run-requested"
-          ? "ArtifactRunsRequested"
-          : out.outcome === "rejected"
-            ? "ArtifactsRejected"
-            : "ArtifactDuplicates",
-      );
+      const counts = {
+        "run-requested": "ArtifactRunsRequested",
+        rejected: "ArtifactsRejected",
+        duplicate: "ArtifactDuplicates",
+        refused: "ArtifactPublishersRefused",
+      } as const;
+      count(counts[out.outcome]);
+      if (out.outcome === "refused") {
+        logger.warn("Artifact Published refused: not from a named CI publisher", {
+          reason: out.reason,
+        });
+        return { outcome: out.outcome, reason: out.reason };
+      }
       return out.outcome === "duplicate"
         ? { outcome: out.outcome, id: out.id }
         : { outcome: out.outcome, pipeline: out.decision.pipeline };

@@ -70,7 +70,7 @@ let deps: GitHubWebhookDeps | undefined;
 
 async function awsWebhookDeps(): Promise<GitHubWebhookDeps> {
   if (deps) return deps;
-  const { dynamo, table, ...shared } = await awsTriggerDeps();
+  const { dynamo, table, publishers: _p, ...shared } = await awsTriggerDeps();
   const ssm = new SSMClient({});
   deps = {
     ...shared,

@@ -1,20 +1,27 @@
-import { startRun } from "../src/app/runs.ts";
-import { approvedChangeSchema } from "../src/app/schemas.ts";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import middy from "@middy/core";
+import { startRequestedRun } from "../src/app/runs.ts";
 import { awsDeps } from "./lib/aws-deps.ts";
-import { defineHandler } from "./lib/handler.ts";
+import { count, type DepsProvider, type LambdaHandler, logger } from "./lib/handler.ts";
 
-/** Start run: target of the "Approved Change Merged" rule; a duplicate request starts nothing. */
-export const createStartRunHandler = defineHandler(
-  "start-run",
-  approvedChangeSchema,
-  (deps, event) =>
-    startRun(deps, {
-      pipeline: event.detail.pipeline,
-      version: event.detail.version,
-      cause: event.detail.cause ?? "approved change merged",
-      ...(event.detail.change ? { change: event.detail.change } : {}),
-    }),
-  (r) => (r.started ? "RunsStarted" : "DuplicateRunRequests"),
-);
+/**
+ * Start run: target of the "Approved Change Merged" rule. The event is only a pointer: the run
+ * starts from the run request a trigger function or an operator wrote (the bus is not proof of
+ * approval). An event that is not backed by one starts nothing; it is recorded in the trigger
+ * log, logged and counted (`RunRequestsRefused`), and not thrown: retrying cannot back it. A
+ * duplicate request starts nothing.
+ */
+export function createStartRunHandler(provide: DepsProvider): LambdaHandler {
+  return middy(async (event: unknown) => {
+    const result = await startRequestedRun(await provide(), event);
+    if ("refused" in result) {
+      logger.warn("run request refused: not backed by a stored run request", {
+        reason: result.reason,
+      });
+      count("RunRequestsRefused");
+    } else count(result.started ? "RunsStarted" : "DuplicateRunRequests");
+    return result;
+  }).use(injectLambdaContext(logger)) as unknown as LambdaHandler;
+}
 
 export const handler = createStartRunHandler(awsDeps);

@@ -12,6 +12,7 @@ import { AttributeType, BillingMode, ProjectionType, Table } from "aws-cdk-lib/a
 import { type EventPattern as CdkEventPattern, EventBus, Rule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import {
+  AnyPrincipal,
   ArnPrincipal,
   Effect,
   PolicyDocument,
@@ -33,12 +34,13 @@ import {
 } from "aws-cdk-lib/custom-resources";
 import { Function as SstFunction, type StackContext } from "sst/constructs";
 import { useProject } from "sst/project.js";
+import { RUN_REQUEST_PREFIX } from "../src/adapters/aws/dynamo-run-requests.ts";
 import { installationItem, pipelineItem, TABLE_KEYS } from "../src/adapters/aws/dynamo-store.ts";
 import { placeholdersIn } from "../src/app/asl.ts";
 import {
   alarmStateChangePattern,
   approvedChangePattern,
-  artifactPublishedPattern,
+  artifactPublishedPatternFor,
   type EventPattern,
   notificationsPattern,
   stageStatusChangePattern,
@@ -129,6 +131,9 @@ export async function Breakwater({ stack, app }: StackContext) {
     join(root, "pipelines");
   // Throws PipelineDirectoryError (every file's problems, with field paths): the synth fails.
   const pipelines = await loadPipelines(pipelinesDir);
+  // Read before the functions: its artifactPublishers shape the bus policy and a rule.
+  const installation = await loadInstallation(root);
+  const artifactPublishers = installation?.artifactPublishers ?? [];
 
   // ---- State ---------------------------------------------------------------------------------
   const table = new Table(stack, "State", {
@@ -187,6 +192,32 @@ export async function Breakwater({ stack, app }: StackContext) {
     ],
     resources: [table.tableArn, `${table.tableArn}/index/${TABLE_KEYS.gsi1.name}`],
   });
+  // Partition keys (dynamodb:LeadingKeys) that only some roles may write (issue 10, finding 3):
+  // the override audit log (only override appends to it) and the run requests (only the trigger
+  // functions and override write them). IAM cannot say "insert only", so override's audit
+  // entries are also written with attribute_not_exists (DynamoStateStore.appendAudit).
+  const tableWrites = [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+  ];
+  const AUDIT_KEYS = ["AUDIT"];
+  const RUN_REQUEST_KEYS = [`${RUN_REQUEST_PREFIX}*`];
+  const denyWritesTo = (keys: string[]) =>
+    new PolicyStatement({
+      effect: Effect.DENY,
+      actions: tableWrites,
+      resources: [table.tableArn],
+      conditions: { "ForAnyValue:StringLike": { "dynamodb:LeadingKeys": keys } },
+    });
+  /** Writes (never deletes) restricted to the partitions a trigger function owns. */
+  const triggerWrites = (keys: string[]) =>
+    new PolicyStatement({
+      actions: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+      resources: [table.tableArn],
+      conditions: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": keys } },
+    });
   const publishEvents = new PolicyStatement({
     actions: ["events:PutEvents"],
     resources: [bus.eventBusArn],
@@ -274,23 +305,45 @@ export async function Breakwater({ stack, app }: StackContext) {
     (app.node.tryGetContext(GITHUB_TOKEN_CONTEXT) as string | undefined) ??
     process.env[GITHUB_TOKEN_ENV] ??
     `/breakwater/${app.stage}/github-token`;
+  // Every role with the shared table access may not touch the audit log or the run requests.
+  const guarded = [tableAccess, denyWritesTo([...AUDIT_KEYS, ...RUN_REQUEST_KEYS])];
   const permissions: Record<FunctionName, PolicyStatement[]> = {
-    plan: [tableAccess],
+    plan: guarded,
     // The deploy step checks the blockers (alarms) before it starts.
-    deploy: [tableAccess, publishEvents, readAlarms, ...reachDeployTargets],
-    evaluate: [tableAccess, publishEvents, readAlarms, readMetrics],
-    rollback: [tableAccess, publishEvents, ...reachDeployTargets],
-    record: [tableAccess],
-    promote: [tableAccess, publishEvents, startStages],
-    "start-run": [tableAccess, publishEvents, startStages],
-    "alarm-state-change": [tableAccess, publishEvents, startRollbacks],
+    deploy: [...guarded, publishEvents, readAlarms, ...reachDeployTargets],
+    evaluate: [...guarded, publishEvents, readAlarms, readMetrics],
+    rollback: [...guarded, publishEvents, ...reachDeployTargets],
+    record: guarded,
+    promote: [...guarded, publishEvents, startStages],
+    // Reads run requests (GetItem), never writes them; records refusals in the trigger log.
+    "start-run": [...guarded, publishEvents, startStages],
+    "alarm-state-change": [...guarded, publishEvents, startRollbacks],
     notify: notifyPermissions,
-    override: [tableAccess, publishEvents],
-    "github-webhook": [
+    // Appends audit entries and writes manual starts' run requests; deletes neither.
+    override: [
       tableAccess,
+      new PolicyStatement({
+        effect: Effect.DENY,
+        actions: ["dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
+        resources: [table.tableArn],
+        conditions: {
+          "ForAnyValue:StringLike": {
+            "dynamodb:LeadingKeys": [...AUDIT_KEYS, ...RUN_REQUEST_KEYS],
+          },
+        },
+      }),
       publishEvents,
-      // A delivery whose processing failed is given back (deleted) so GitHub's redelivery works.
-      new PolicyStatement({ actions: ["dynamodb:DeleteItem"], resources: [table.tableArn] }),
+    ],
+    // Reads reviews and the installation; writes reviews, delivery claims (a failed delivery's
+    // claim is released by an update, not a delete), trigger records and run requests. No
+    // DeleteItem at all: the internet-facing function cannot erase anything.
+    "github-webhook": [
+      new PolicyStatement({
+        actions: ["dynamodb:GetItem", "dynamodb:Query"],
+        resources: [table.tableArn],
+      }),
+      triggerWrites(["REVIEWS#*", "DELIVERY#*", "TRIGGERS", ...RUN_REQUEST_KEYS]),
+      publishEvents,
       new PolicyStatement({
         actions: ["ssm:GetParameter"],
         resources: [
@@ -308,19 +361,12 @@ export async function Breakwater({ stack, app }: StackContext) {
         ],
       }),
     ],
-    // Reads the installation (approval requirements) and an event id's claim (GetItem), claims
-    // the event id and writes the trigger record (PutItem), completes the claim (UpdateItem),
-    // gives it back when publishing failed (DeleteItem); publishes.
+    // Reads the installation (approval requirements, CI publishers) and run requests; claims
+    // the event id, writes the trigger record and the run request, gives the claim back (an
+    // update) when publishing failed; publishes. No DeleteItem.
     "artifact-published": [
-      new PolicyStatement({
-        actions: [
-          "dynamodb:GetItem",
-          "dynamodb:PutItem",
-          "dynamodb:UpdateItem",
-          "dynamodb:DeleteItem",
-        ],
-        resources: [table.tableArn],
-      }),
+      new PolicyStatement({ actions: ["dynamodb:GetItem"], resources: [table.tableArn] }),
+      triggerWrites(["DELIVERY#*", "TRIGGERS", ...RUN_REQUEST_KEYS]),
       publishEvents,
     ],
   };
@@ -384,6 +430,49 @@ export async function Breakwater({ stack, app }: StackContext) {
   const webhookUrl = functions["github-webhook"].addFunctionUrl({
     authType: FunctionUrlAuthType.NONE,
   });
+
+  // ---- Bus policy: who may put which events (issue 10, finding 3) ----------------------------
+  // The bus carries requests; it is not proof of approval. Explicit denies (they win over any
+  // identity policy in the account): only the producing functions and the installation's CI
+  // principals may put events at all; only the webhook, Artifact Published and override
+  // functions may put "Approved Change Merged" (start-run also checks its run request); only the
+  // CI principals may put "Artifact Published" — with none named, nobody may (fail closed) —
+  // and they may put nothing else.
+  const producers = (Object.keys(functions) as FunctionName[])
+    .filter((name) => permissions[name].includes(publishEvents))
+    .map((name) => (functions[name].role as NonNullable<SstFunction["role"]>).roleArn);
+  const ciPrincipals = [...new Set(artifactPublishers.map((p) => p.principalArn))];
+  const runRequesters = (["github-webhook", "artifact-published", "override"] as const).map(
+    (name) => (functions[name].role as NonNullable<SstFunction["role"]>).roleArn,
+  );
+  const denyPut = (sid: string, conditions: Record<string, Record<string, unknown>>) =>
+    bus.addToResourcePolicy(
+      new PolicyStatement({
+        sid,
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ["events:PutEvents"],
+        resources: [bus.eventBusArn],
+        conditions,
+      }),
+    );
+  denyPut("DenyPutEventsButProducers", {
+    StringNotEquals: { "aws:PrincipalArn": [...producers, ...ciPrincipals] },
+  });
+  denyPut("DenyApprovedChangeMergedButTriggers", {
+    "ForAnyValue:StringEquals": { "events:detail-type": ["Approved Change Merged"] },
+    StringNotEquals: { "aws:PrincipalArn": runRequesters },
+  });
+  denyPut("DenyArtifactPublishedButCi", {
+    "ForAnyValue:StringEquals": { "events:detail-type": ["Artifact Published"] },
+    ...(ciPrincipals.length > 0 ? { StringNotEquals: { "aws:PrincipalArn": ciPrincipals } } : {}),
+  });
+  if (ciPrincipals.length > 0) {
+    denyPut("DenyCiAnythingButArtifactPublished", {
+      "ForAnyValue:StringNotEquals": { "events:detail-type": ["Artifact Published"] },
+      StringEquals: { "aws:PrincipalArn": ciPrincipals },
+    });
+  }
 
   // ---- Stage state machine -------------------------------------------------------------------
   // The ASL file's bytes, unchanged; CloudFormation fills its ${...} placeholders.
@@ -517,7 +606,7 @@ export async function Breakwater({ stack, app }: StackContext) {
   new Rule(stack, "ArtifactPublishedRule", {
     description: "Another CI system published an artifact: start its run if it is approved",
     eventBus: bus,
-    eventPattern: cdkPattern(artifactPublishedPattern),
+    eventPattern: cdkPattern(artifactPublishedPatternFor(artifactPublishers)),
     targets: [
       new LambdaFunction(functions["artifact-published"], {
         deadLetterQueue: artifactDlq,
@@ -629,7 +718,6 @@ export async function Breakwater({ stack, app }: StackContext) {
       installLatestAwsSdk: false,
     });
   };
-  const installation = await loadInstallation(root);
   if (installation) {
     writeItem(
       "InstallationConfig",

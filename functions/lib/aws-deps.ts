@@ -6,7 +6,9 @@ import { SFNClient } from "@aws-sdk/client-sfn";
 import { STSClient } from "@aws-sdk/client-sts";
 import { CloudWatchAlarmSource } from "../../src/adapters/aws/cloudwatch-alarms.ts";
 import { CloudWatchMetricSource } from "../../src/adapters/aws/cloudwatch-metrics.ts";
+import { DynamoRunRequestStore } from "../../src/adapters/aws/dynamo-run-requests.ts";
 import { DynamoStateStore } from "../../src/adapters/aws/dynamo-store.ts";
+import { DynamoTriggerLog } from "../../src/adapters/aws/dynamo-triggers.ts";
 import { EventBridgePublisher } from "../../src/adapters/aws/event-bus.ts";
 import { LambdaDeployer } from "../../src/adapters/aws/lambda-deployer.ts";
 import { SfnWorkflowStarter } from "../../src/adapters/aws/step-functions.ts";
@@ -25,8 +27,9 @@ export function awsDeps(): Deps {
     cloudwatch.set(region, client);
     return client;
   };
+  const dynamo = new DynamoDBClient({});
   deps = {
-    store: new DynamoStateStore(new DynamoDBClient({}), config.tableName()),
+    store: new DynamoStateStore(dynamo, config.tableName()),
     clock: { now: () => new Date() },
     deployer: new LambdaDeployer(new STSClient({})),
     alarms: new CloudWatchAlarmSource((region) => cloudwatchIn(region)),
@@ -37,6 +40,8 @@ export function awsDeps(): Deps {
       config.rollbackStateMachineArn(),
     ),
     events: new EventBridgePublisher(new EventBridgeClient({}), config.eventBusName()),
+    runRequests: new DynamoRunRequestStore(dynamo, config.tableName()),
+    triggers: new DynamoTriggerLog(dynamo, config.tableName()),
   };
   return deps;
 }

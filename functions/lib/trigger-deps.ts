@@ -1,9 +1,10 @@
 /**
  * What both trigger functions (GitHub webhook, "Artifact Published") use in AWS: the table's
- * delivery and trigger-record stores, the installation's approval rules, the bus, the clock.
+ * delivery, trigger-record and run-request stores, the CI publishers, the installation's approval rules, the bus, the clock.
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { DynamoRunRequestStore } from "../../src/adapters/aws/dynamo-run-requests.ts";
 import { DynamoStateStore } from "../../src/adapters/aws/dynamo-store.ts";
 import { DynamoDeliveryStore, DynamoTriggerLog } from "../../src/adapters/aws/dynamo-triggers.ts";
 import { EventBridgePublisher } from "../../src/adapters/aws/event-bus.ts";
@@ -22,6 +23,8 @@ export async function awsTriggerDeps(): Promise<
     dynamo,
     table,
     config: installation.github ?? [],
+    publishers: installation.artifactPublishers ?? [],
+    runRequests: new DynamoRunRequestStore(dynamo, table),
     deliveries: new DynamoDeliveryStore(dynamo, table),
     triggers: new DynamoTriggerLog(dynamo, table),
     publish: (events) => publisher.publish(events),

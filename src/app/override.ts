@@ -18,6 +18,7 @@ import {
   type Override,
   OverrideRejectedError,
   parseOverride,
+  type StartOverride,
   type UnblockOverride,
 } from "../domain/override.ts";
 import type { AuditEntry } from "../domain/ports.ts";
@@ -25,6 +26,7 @@ import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
 import type { Deps } from "./deps.ts";
 import { DetailType, SOURCE } from "./events.ts";
 import { applyDecision, checkDecision } from "./run-decisions.ts";
+import { type RunRequest, runRequestedEvent } from "./run-requests.ts";
 import { runIdFor } from "./runs.ts";
 
 export interface OverrideResult {
@@ -43,7 +45,9 @@ const isDecision = (o: Override): o is DecisionOverride =>
   (DECISION_ACTIONS as readonly string[]).includes(o.action);
 
 function targetOf(o: Override): string {
-  if (o.action === "bypass" || isDecision(o)) return `${o.pipeline}@${o.version}`;
+  if (o.action === "bypass" || o.action === "start" || isDecision(o)) {
+    return `${o.pipeline}@${o.version}`;
+  }
   if (o.level === "org") return "org";
   if (o.level === "pipeline") return `pipeline ${o.pipeline}`;
   return `scopes ${o.pipeline}:${o.scopes}`;
@@ -57,6 +61,14 @@ function blockTarget(o: BlockOverride | UnblockOverride): string {
 
 /** Checks what the request refers to exists; nothing is written before this passes. */
 async function checkReferences(deps: Deps, o: Override): Promise<void> {
+  if (o.action === "start") {
+    if (!(await deps.store.getPipeline(o.pipeline))) {
+      throw new OverrideRejectedError([
+        { path: "pipeline", message: `no pipeline named "${o.pipeline}"` },
+      ]);
+    }
+    return;
+  }
   if (isDecision(o)) {
     if (!(await deps.store.getPipeline(o.pipeline))) {
       throw new OverrideRejectedError([
@@ -111,6 +123,7 @@ export async function applyOverride(
   const at = now.toISOString();
   let changed: boolean;
   let effect: string;
+  let request: RunRequest | undefined;
   if (o.action === "block") {
     const target = blockTarget(o);
     // The target's open block (scheduled blocks are separate and stay as they are).
@@ -139,6 +152,8 @@ export async function applyOverride(
     effect = changed ? `unblocked ${targetOf(o)}` : "unchanged (no such block)";
   } else if (isDecision(o)) {
     ({ changed, effect } = await applyDecision(deps, o));
+  } else if (o.action === "start") {
+    ({ changed, effect, request } = await writeManualStart(deps, o));
   } else {
     const existing = (await deps.store.listBypasses(o.pipeline)).find(
       (b) => b.version === o.version,
@@ -190,7 +205,7 @@ export async function applyOverride(
               ...(o.level === "scope" ? { scope: o.scopes } : {}),
             }
           : { pipeline: o.pipeline }),
-        ...(isDecision(o) ? { version: o.version } : {}),
+        ...(isDecision(o) || o.action === "start" ? { version: o.version } : {}),
         ...(o.action === "bypass"
           ? { version: o.version, kinds: o.kinds, expiresAt: o.expiresAt }
           : {}),
@@ -199,7 +214,38 @@ export async function applyOverride(
       },
     },
   ]);
+  // A manual start's pointer goes out after its request and audit entry are written; it is
+  // published again on a repeat, so a start whose first publish failed is finished.
+  if (request) await deps.events.publish([runRequestedEvent(request)]);
   return { action: o.action, changed, effect, audit };
+}
+
+/** Writes a manual start's run request (source `operator`); a request already stored is kept. */
+async function writeManualStart(
+  deps: Deps,
+  o: StartOverride,
+): Promise<{ changed: boolean; effect: string; request: RunRequest }> {
+  const { created, ...request } = await deps.runRequests.put({
+    pipeline: o.pipeline,
+    version: o.version,
+    ...(o.artifactDigest ? { artifactDigest: o.artifactDigest } : {}),
+    source: "operator",
+    writtenBy: o.actor,
+    cause: `trigger=manual actor=${o.actor} reason=${JSON.stringify(o.reason)}`,
+    change: {
+      trigger: "manual",
+      approvers: [],
+      ...(o.artifactDigest ? { artifactDigest: o.artifactDigest } : {}),
+    },
+  });
+  const target = `${o.pipeline}@${o.version}`;
+  return {
+    changed: created,
+    effect: created
+      ? `requested a run of ${target} (manual start)`
+      : `unchanged (a run request for ${target} already exists, written by ${request.writtenBy})`,
+    request,
+  };
 }
 
 /** The live bypass of a version, if any (expired bypasses are ignored). */

@@ -30,6 +30,21 @@ export const artifactPublishedPattern: EventPattern = {
   "detail-type": ["Artifact Published"],
 };
 
+/**
+ * The stack's rule for "Artifact Published": only the sources the installation's CI publishers
+ * name, when every publisher names its sources (a publisher without `sources` allows any; the
+ * artifact trigger checks again at run time, and the bus policy checks the principals).
+ */
+export function artifactPublishedPatternFor(
+  publishers: readonly { sources?: string[] | undefined }[],
+): EventPattern {
+  if (publishers.length === 0 || publishers.some((p) => p.sources === undefined)) {
+    return artifactPublishedPattern;
+  }
+  const sources = [...new Set(publishers.flatMap((p) => p.sources ?? []))].sort();
+  return { ...artifactPublishedPattern, source: sources };
+}
+
 /** An alarm went to ALARM: roll back the scope it judges if that scope is deploying or baking. */
 export const alarmStateChangePattern: EventPattern = {
   source: ["aws.cloudwatch"],

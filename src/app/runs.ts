@@ -17,6 +17,7 @@ import {
   olderHalt,
   requestStage,
 } from "./lanes.ts";
+import { backedRunRequest } from "./run-requests.ts";
 
 export function runIdFor(pipeline: string, version: string): string {
   return `${pipeline}@${version}`;
@@ -84,6 +85,58 @@ export async function startRun(deps: Deps, req: StartRunRequest): Promise<StartR
   await requestStage(deps, run, first.name);
   const after = await deps.store.getRun(runId);
   return { started: true, runId, stage: first.name, status: after?.status ?? run.status };
+}
+
+export type RequestedRunResult =
+  | StartRunResult
+  | { started: false; refused: true; reason: string; runId?: string };
+
+/**
+ * Start-run's entry point: an "Approved Change Merged" event starts a run only when it points at
+ * a stored run request that matches it (see `backedRunRequest`); the run's cause and change
+ * facts are the request's. Anything else starts nothing and is recorded as `refused` in the
+ * trigger log (the bus is not proof of approval; fail closed).
+ *
+ * @example
+ * await startRequestedRun(deps, { source: "breakwater", "detail-type": "Approved Change Merged", detail: { pipeline: "orders-api", version: "v2" } });
+ * // → { started: false, refused: true, reason: "invalid event (not a run-request pointer): detail.requestId: …" }
+ */
+export async function startRequestedRun(deps: Deps, event: unknown): Promise<RequestedRunResult> {
+  const check = await backedRunRequest(deps.runRequests, event);
+  if (!check.backed) {
+    const envelope = (typeof event === "object" && event !== null ? event : {}) as {
+      id?: unknown;
+      source?: unknown;
+    };
+    const short = (v: unknown) => (typeof v === "string" && v ? v.slice(0, 100) : undefined);
+    const id = short(envelope.id);
+    const source = short(envelope.source);
+    await deps.triggers.record({
+      at: deps.clock.now().toISOString(),
+      trigger: "start-run",
+      outcome: "refused",
+      reason: check.reason.slice(0, 1000),
+      ...(id ? { deliveryId: id } : {}),
+      ...(source ? { event: source } : {}),
+      ...(check.pipeline ? { pipeline: check.pipeline } : {}),
+      ...(check.version ? { version: check.version } : {}),
+    });
+    return {
+      started: false,
+      refused: true,
+      reason: check.reason,
+      ...(check.pipeline && check.version
+        ? { runId: runIdFor(check.pipeline, check.version) }
+        : {}),
+    };
+  }
+  const r = check.request;
+  return startRun(deps, {
+    pipeline: r.pipeline,
+    version: r.version,
+    cause: r.cause,
+    change: r.change,
+  });
 }
 
 /** A second request for a known version: a run that never got in line is put in line; else nothing. */

@@ -106,7 +106,11 @@ export const changeFactsSchema = z
 
 export type ChangeFacts = z.output<typeof changeFactsSchema>;
 
-/** "Approved Change Merged": the event that starts a run. */
+/**
+ * "Approved Change Merged": the event that asks start-run for a run. Only a pointer to the run
+ * request a trigger or an operator wrote first (src/app/run-requests.ts): the bus is not proof of
+ * approval, so the change's facts are read from the request, never taken from the event.
+ */
 export const approvedChangeSchema = z.object({
   "detail-type": z.literal("Approved Change Merged"),
   source: z.literal("breakwater"),
@@ -114,8 +118,15 @@ export const approvedChangeSchema = z.object({
     .object({
       pipeline: z.string().min(1),
       version: z.string().min(1),
-      cause: z.string().min(1).optional(),
-      change: changeFactsSchema.optional(),
+      /** The run request this event points at (see src/app/run-requests.ts). */
+      requestId: z.string().min(1),
+      /** When the request names an artifact, the event repeats its digest (checked to match). */
+      artifactDigest: z
+        .string()
+        .regex(/^sha256:[0-9a-f]{64}$/, {
+          error: 'must be "sha256:" followed by 64 lowercase hex characters',
+        })
+        .optional(),
     })
     .strict(),
 });

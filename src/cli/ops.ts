@@ -122,6 +122,8 @@ export interface OverrideFlags extends TargetFlags {
   until?: string;
   actor?: string;
   reason?: string;
+  /** start: the artifact's digest (`sha256:…`), recorded with the run request. */
+  artifactDigest?: string;
   dryRun?: boolean;
 }
 
@@ -157,6 +159,7 @@ export function buildOverrideRequest(
     until: time(flags.until),
     actor: flags.actor,
     reason: flags.reason,
+    artifactDigest: flags.artifactDigest,
   };
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 }
@@ -563,13 +566,14 @@ export function registerOpsCommands(
     program
       .command("override")
       .description(
-        "Invoke the override function (block, unblock, bypass, and whatever actions it offers): the request is validated and audited there.",
+        "Invoke the override function (block, unblock, bypass, start, and whatever actions it offers): the request is validated and audited there.",
       )
-      .argument("<action>", "the override action, e.g. block, unblock, bypass")
+      .argument("<action>", "the override action, e.g. block, unblock, bypass, start")
       .option("--level <level>", "block/unblock: org, pipeline or scope")
       .option("--pipeline <name>", "the pipeline")
       .option("--scopes <glob>", "level scope: a scope glob such as 'prod-2/us-east-1/*'")
-      .option("--version <version>", "the version (bypass and run decisions)")
+      .option("--version <version>", "the version (bypass, start and run decisions)")
+      .option("--artifact-digest <digest>", "start: the artifact's digest (sha256:…)")
       .option("--kinds <a,b>", "bypass: blocker kinds (alarm, org-alarm, time-window, manual)")
       .option(
         "--expires-at <time>",

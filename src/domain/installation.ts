@@ -27,6 +27,59 @@ const orgAlarm = z.union(
   { error: 'must be an alarm name or { "name": ..., "region": ... }' },
 );
 
+/**
+ * An IAM role or user ARN with a 12-digit account and no wildcard: it becomes an
+ * `aws:PrincipalArn` value in the bus's resource policy, where a `*` would let anyone in.
+ */
+const PRINCIPAL_ARN = /^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)\/[A-Za-z0-9+=,.@_/-]{1,512}$/;
+/** An EventBridge `source` a CI may use: not AWS's (`aws.`) nor Breakwater's own. */
+const CI_SOURCE = /^(?!aws\.)(?!breakwater$)[A-Za-z0-9._-]{1,256}$/;
+
+export const artifactPublisherSchema = z
+  .object({
+    principalArn: z
+      .string({ error: "is required: the CI's IAM role or user ARN" })
+      .regex(PRINCIPAL_ARN, {
+        error:
+          "must be an IAM role or user ARN with a 12-digit account and no wildcard (arn:aws:iam::123456789012:role/ci)",
+      }),
+    sources: z
+      .array(
+        z.string().regex(CI_SOURCE, {
+          error: 'must be an event source such as "ci.buildkite" (not aws.* nor breakwater)',
+        }),
+        { error: "must be a list of event sources" },
+      )
+      .min(1, { error: "must name at least one source, or be left out (any source)" })
+      .optional(),
+  })
+  .strict();
+
+export type ArtifactPublisher = z.output<typeof artifactPublisherSchema>;
+
+/**
+ * Why an "Artifact Published" from `source` is refused, or undefined when it may count: the
+ * installation must name at least one CI publisher (none: every such event is refused, fail
+ * closed), and the source must be one a publisher lists (a publisher without `sources` allows
+ * any; its principal is what the bus policy checks).
+ *
+ * @example
+ * artifactSourceRefusal([], "ci.buildkite");
+ * // → "no CI publisher is named in the installation's artifactPublishers: every Artifact Published is refused"
+ */
+export function artifactSourceRefusal(
+  publishers: readonly ArtifactPublisher[],
+  source: string,
+): string | undefined {
+  if (publishers.length === 0) {
+    return "no CI publisher is named in the installation's artifactPublishers: every Artifact Published is refused";
+  }
+  if (publishers.some((p) => p.sources === undefined || p.sources.includes(source)))
+    return undefined;
+  const named = [...new Set(publishers.flatMap((p) => p.sources ?? []))].sort();
+  return `source "${source}" is not one the installation's artifactPublishers name (${named.join(", ")})`;
+}
+
 export const installationSchema = z
   .object({
     $schema: z.string().optional(),
@@ -43,6 +96,12 @@ export const installationSchema = z
       .optional()
       .describe(
         "Which merges start runs: [{ repository, branch, pipeline, minApprovals, requireApprovalOnHead, apiUrl, approvers }].",
+      ),
+    artifactPublishers: z
+      .array(artifactPublisherSchema, { error: "must be a list of { principalArn, sources? }" })
+      .optional()
+      .describe(
+        'Which CI principals may publish "Artifact Published": [{ principalArn, sources? }]. None: no principal may.',
       ),
     blockerRecheckMinutes: z
       .number({ error: "must be a whole number of minutes from 1 to 60" })

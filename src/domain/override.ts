@@ -12,7 +12,13 @@ import { collectProblems, type Problem } from "./pipeline.ts";
 export const DECISION_ACTIONS = ["rollback-all", "retry", "roll-forward", "cancel"] as const;
 
 /** Every action of the override function. */
-export const OVERRIDE_ACTIONS = ["block", "unblock", "bypass", ...DECISION_ACTIONS] as const;
+export const OVERRIDE_ACTIONS = [
+  "block",
+  "unblock",
+  "bypass",
+  "start",
+  ...DECISION_ACTIONS,
+] as const;
 
 /** A bypass may last at most this long: long enough to ship a fix, short enough to be forgotten safely. */
 export const MAX_BYPASS_HOURS = 24;
@@ -33,6 +39,11 @@ const pipeline = z
   .string({ error: "must be a pipeline name" })
   .regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, { error: "must be a pipeline name" });
 const version = z.string({ error: "must be a version" }).min(1, { error: "must be a version" });
+const artifactDigest = z
+  .string({ error: 'must be "sha256:" followed by 64 lowercase hex characters' })
+  .regex(/^sha256:[0-9a-f]{64}$/, {
+    error: 'must be "sha256:" followed by 64 lowercase hex characters',
+  });
 const instant = z.iso.datetime({ offset: true, error: "must be an ISO time with Z or an offset" });
 const blockerKind = z.enum(["alarm", "org-alarm", "time-window", "manual"], {
   error: "must be one of alarm, org-alarm, time-window, manual",
@@ -97,6 +108,17 @@ export const overrideSchema = z.discriminatedUnion(
         expiresAt: instant,
       })
       .strict(),
+    // A manual start: the operator's authenticated, audited run request (issue 10 finding 3).
+    z
+      .object({
+        action: z.literal("start"),
+        actor,
+        reason,
+        pipeline,
+        version,
+        artifactDigest: artifactDigest.optional(),
+      })
+      .strict(),
     ...DECISION_ACTIONS.map((action) =>
       z.object({ action: z.literal(action), actor, reason, pipeline, version }).strict(),
     ),
@@ -108,6 +130,7 @@ export type Override = z.output<typeof overrideSchema>;
 export type BlockOverride = Extract<Override, { action: "block" }>;
 export type UnblockOverride = Extract<Override, { action: "unblock" }>;
 export type BypassOverride = Extract<Override, { action: "bypass" }>;
+export type StartOverride = Extract<Override, { action: "start" }>;
 export type DecisionOverride = Extract<Override, { action: (typeof DECISION_ACTIONS)[number] }>;
 
 /** A live bypass: one version may ignore the named blocker kinds until it expires. */

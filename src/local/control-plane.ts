@@ -16,11 +16,11 @@ import { createPromoteHandler } from "../../functions/promote.ts";
 import { createRecordHandler } from "../../functions/record.ts";
 import { createRollbackHandler } from "../../functions/rollback.ts";
 import { createStartRunHandler } from "../../functions/start-run.ts";
+import { DynamoRunRequestStore } from "../adapters/aws/dynamo-run-requests.ts";
 import { DynamoStateStore } from "../adapters/aws/dynamo-store.ts";
 import { DynamoDeliveryStore, DynamoTriggerLog } from "../adapters/aws/dynamo-triggers.ts";
 import { readRollbackAsl, readStageAsl } from "../app/asl.ts";
 import type { Deps } from "../app/deps.ts";
-import { DetailType, SOURCE } from "../app/events.ts";
 import {
   alarmStateChangePattern,
   approvedChangePattern,
@@ -28,6 +28,7 @@ import {
   notificationsPattern,
   stageStatusChangePattern,
 } from "../app/rules.ts";
+import { runRequestedEvent } from "../app/run-requests.ts";
 import type { ManualBlock } from "../domain/blockers.ts";
 import type { Installation } from "../domain/installation.ts";
 import type { ChangeFacts } from "../domain/model.ts";
@@ -68,6 +69,12 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
   const store = new DynamoStateStore(options.dynamo, options.tableName);
   const bus = new LocalEventBus(clock);
   const fleet = options.fleet(clock);
+  const runRequests = new DynamoRunRequestStore(options.dynamo, options.tableName, () =>
+    clock.now(),
+  );
+  const triggers = new DynamoTriggerLog(options.dynamo, options.tableName, {
+    now: () => clock.nowMillis(),
+  });
   const simulatedAlarms = Array.isArray(options.alarms)
     ? new SimulatedAlarms(options.alarms)
     : undefined;
@@ -84,6 +91,8 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
       startRollback: (input) => sfn.startRollback(input),
     },
     events: bus,
+    runRequests,
+    triggers,
   };
   const wrapped = options.wrapDeps ? options.wrapDeps(deps) : deps;
   const provide = () => wrapped;
@@ -122,9 +131,6 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
     alarmStateChangePattern,
     invoke("breakwater-alarm-state-change", createAlarmStateChangeHandler(provide)),
   );
-  const triggers = new DynamoTriggerLog(options.dynamo, options.tableName, {
-    now: () => clock.nowMillis(),
-  });
   const deliveries = new DynamoDeliveryStore(options.dynamo, options.tableName, () =>
     clock.nowMillis(),
   );
@@ -135,6 +141,8 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
       "breakwater-artifact-published",
       createArtifactPublishedHandler(async () => ({
         config: (await store.getInstallation()).github ?? [],
+        publishers: (await store.getInstallation()).artifactPublishers ?? [],
+        runRequests,
         deliveries,
         triggers,
         publish: (events) => bus.publish(events),
@@ -163,6 +171,8 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
     deps,
     /** Every trigger input that started, or refused to start, a run. */
     triggers,
+    /** The run requests behind "Approved Change Merged" events. */
+    runRequests,
     /** Registers a pipeline and seeds every scope that has no state with `initialVersion`. */
     async register(pipeline: Pipeline, initialVersion: string): Promise<void> {
       await store.putPipeline(pipeline);
@@ -182,24 +192,31 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
         );
       }
     },
-    /** Publishes "Approved Change Merged", as a trigger would. */
+    /**
+     * Requests a run as a trigger would, through the same checked path: writes the run request
+     * (source `local`), then publishes its "Approved Change Merged" pointer. Asynchronous on the
+     * clock, in call order; a failure surfaces from `run`.
+     */
     requestRun(
       pipeline: string,
       version: string,
       cause = "requested locally",
       change: Partial<ChangeFacts> = {},
     ): void {
-      bus.put({
-        source: SOURCE,
-        "detail-type": DetailType.ApprovedChangeMerged,
-        detail: {
-          pipeline,
-          version,
-          cause,
-          change: { trigger: "local", approvers: [], ...change },
-        },
-        resources: [],
-      });
+      clock
+        .track(async () => {
+          const request = await runRequests.put({
+            pipeline,
+            version,
+            ...(change.artifactDigest ? { artifactDigest: change.artifactDigest } : {}),
+            source: "local",
+            writtenBy: "breakwater local",
+            cause,
+            change: { trigger: "local", approvers: [], ...change },
+          });
+          await bus.publish([runRequestedEvent(request)]);
+        })
+        .catch((err: unknown) => clock.fail(err));
     },
     /** Schedules real work (an engineer's action, say) at a simulated instant. */
     at(when: Date, work: () => Promise<unknown>): void {

@@ -27,11 +27,7 @@ import { OverrideRejectedError } from "../domain/override.ts";
 import { collectProblems, type Pipeline, type Problem } from "../domain/pipeline.ts";
 import type { Notifier } from "../notify/ports.ts";
 import { collectHistory, collectStatus, UnknownTargetError } from "../ops/status.ts";
-import {
-  ARTIFACT_PUBLISHED,
-  artifactPublishedEventSchema,
-  handleArtifactPublished,
-} from "../triggers/artifact.ts";
+import { ARTIFACT_PUBLISHED, artifactPublishedEventSchema } from "../triggers/artifact.ts";
 import { TriggerDetailType } from "../triggers/decisions.ts";
 import { type GitHubWebhookDeps, handleGitHubWebhook } from "../triggers/github.ts";
 import { GitHubRestApi } from "../triggers/github-api.ts";
@@ -103,7 +99,7 @@ export function progressLine(e: BusEnvelope): string | undefined {
   const at = s("at") ?? e.time;
   switch (e["detail-type"]) {
     case DetailType.ApprovedChangeMerged:
-      return `${e.time}  ${s("pipeline")}@${s("version")}  run requested (${s("cause") ?? "no cause given"})`;
+      return `${e.time}  ${s("pipeline")}@${s("version")}  run requested (request ${s("requestId") ?? "missing"})`;
     case TriggerDetailType.ChangeRejected:
       return `${e.time}  ${s("pipeline")}  change rejected: ${s("reason")}`;
     case DetailType.RunEvent:
@@ -301,10 +297,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   }
   const deliveries = new DynamoDeliveryStore(dynamo, tableName);
   const publish = (events: Parameters<typeof plane.bus.publish>[0]) => plane.bus.publish(events);
-  // "Artifact Published" has no rule in the stack yet; locally it starts runs like in the design.
-  plane.bus.addRule("artifact-published", { "detail-type": [ARTIFACT_PUBLISHED] }, (e) =>
-    handleArtifactPublished(e, { publish, clock: plane.clock, config: github, deliveries }),
-  );
+  // "Artifact Published" goes to the control plane's own rule (the stack's function, with the
+  // installation's artifactPublishers): a second rule here would handle every event twice.
   plane.bus.observe((e) => {
     const line = progressLine(e);
     if (line) log(line);
@@ -316,6 +310,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
         config: github,
         reviews: new DynamoReviewStore(dynamo, tableName),
         deliveries,
+        runRequests: plane.runRequests,
         publish,
         clock: plane.clock,
         github: new GitHubRestApi({ token: () => options.githubToken ?? "" }),

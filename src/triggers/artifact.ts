@@ -4,7 +4,9 @@
  * approved the change. It leads to the same start-run / rejected decision as a GitHub merge.
  */
 import { z } from "zod";
+import type { RunRequestStore } from "../app/run-requests.ts";
 import { InvalidInputError } from "../domain/errors.ts";
+import { type ArtifactPublisher, artifactSourceRefusal } from "../domain/installation.ts";
 import { collectProblems, formatProblem } from "../domain/pipeline.ts";
 import type { BusEvent, Clock } from "../domain/ports.ts";
 import {
@@ -19,6 +21,7 @@ import {
   type TriggerRecord,
   type WebhookDeliveryStore,
 } from "./ports.ts";
+import { writeRunRequests } from "./run-requests.ts";
 
 /**
  * The event is being processed by another invocation (or by one that died, until its time is
@@ -125,6 +128,13 @@ export function decideArtifact(
 
 export interface ArtifactTriggerDeps {
   publish(events: BusEvent[]): Promise<void>;
+  /** Run requests, written before their "Approved Change Merged" pointer is published. */
+  runRequests: RunRequestStore;
+  /**
+   * The installation's `artifactPublishers`: the CI principals (and their sources) whose
+   * "Artifact Published" counts. None: every such event is refused (fail closed).
+   */
+  publishers: readonly ArtifactPublisher[];
   clock: Clock;
   /** Pipelines' approval requirements (the GitHub trigger config). */
   config?: TriggerConfig;
@@ -139,7 +149,8 @@ export interface ArtifactTriggerDeps {
 
 export type ArtifactTriggerResult =
   | { outcome: "run-requested" | "rejected"; decision: TriggerDecision }
-  | { outcome: "duplicate"; id: string };
+  | { outcome: "duplicate"; id: string }
+  | { outcome: "refused"; reason: string };
 
 /**
  * Handles an "Artifact Published" event: publishes "Approved Change Merged" when the artifact
@@ -183,6 +194,22 @@ export async function handleArtifactPublished(
     event: event.source,
     ...(event.id ? { deliveryId: event.id } : {}),
   };
+  // Only the installation's CI publishers count (the bus policy checks their principals in
+  // AWS; here, their sources). Issue 10 finding 3: the bus is not proof of approval.
+  const refusal = artifactSourceRefusal(deps.publishers, event.source);
+  if (refusal) {
+    await deps.triggers?.record({
+      ...facts,
+      at: now,
+      trigger: "artifact",
+      outcome: "refused",
+      reason: refusal,
+      pipeline: event.detail.pipeline,
+      sha: event.detail.commitSha,
+      artifactDigest: event.detail.artifactDigest,
+    });
+    return { outcome: "refused", reason: refusal };
+  }
   const decision = decideArtifact(event.detail, {
     publishedAt: event.time ?? now,
     config: deps.config,
@@ -214,7 +241,10 @@ export async function handleArtifactPublished(
     );
   }
   try {
-    await deps.publish(decisionEvents([decision], now));
+    const requests = await writeRunRequests([decision], deps.runRequests, {
+      ...(event.id ? { ref: event.id } : {}),
+    });
+    await deps.publish(decisionEvents([decision], now, requests));
     await deps.triggers?.record(artifactRecord(decision, now, facts));
   } catch (err) {
     // If the release fails too, the claim expires with this invocation's time.

@@ -7,8 +7,10 @@
  * call into here.
  */
 import { z } from "zod";
-import { DetailType, SOURCE } from "../app/events.ts";
+import { SOURCE } from "../app/events.ts";
+import { type RunRequest, runRequestedEvent } from "../app/run-requests.ts";
 import { InvalidInputError } from "../domain/errors.ts";
+import type { ChangeFacts } from "../domain/model.ts";
 import { collectProblems, formatProblem } from "../domain/pipeline.ts";
 import type { BusEvent } from "../domain/ports.ts";
 
@@ -291,8 +293,8 @@ export function describeRunCause(d: StartRunDecision): string {
   return parts.join(" ");
 }
 
-/** "Approved Change Merged" for a start-run decision; valid against `approvedChangeSchema`. */
-export function approvedChangeEvent(d: StartRunDecision): BusEvent {
+/** The change facts a start-run decision's run request records (and its run keeps). */
+export function changeFactsOf(d: StartRunDecision): ChangeFacts {
   const change: Record<string, unknown> = {
     trigger: d.trigger,
     sha: d.sha,
@@ -306,11 +308,15 @@ export function approvedChangeEvent(d: StartRunDecision): BusEvent {
     headSha: d.headSha,
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) change[k] = v;
-  return {
-    source: SOURCE,
-    detailType: DetailType.ApprovedChangeMerged,
-    detail: { pipeline: d.pipeline, version: d.version, cause: describeRunCause(d), change },
-  };
+  return change as unknown as ChangeFacts;
+}
+
+/**
+ * "Approved Change Merged" for a start-run decision whose run request is stored: only the
+ * pointer (see src/app/run-requests.ts; the bus is not proof of approval).
+ */
+export function approvedChangeEvent(request: RunRequest): BusEvent {
+  return runRequestedEvent(request);
 }
 
 /** "Breakwater Change Rejected": a change reached a pipeline's branch and starts nothing. */
@@ -329,10 +335,27 @@ export function changeRejectedEvent(d: RejectedDecision, at: string): BusEvent {
   return { source: SOURCE, detailType: TriggerDetailType.ChangeRejected, detail };
 }
 
-/** The bus events of a set of decisions: one per run to start, one per recorded rejection. */
-export function decisionEvents(decisions: readonly TriggerDecision[], at: string): BusEvent[] {
+/**
+ * The bus events of a set of decisions: one per run to start (the pointer to its stored run
+ * request, from `requests`: see `writeRunRequests`), one per recorded rejection. A start-run
+ * decision without a stored request is a fault: nothing is published unbacked.
+ */
+export function decisionEvents(
+  decisions: readonly TriggerDecision[],
+  at: string,
+  requests: ReadonlyMap<StartRunDecision, RunRequest>,
+): BusEvent[] {
   return decisions.flatMap((d) => {
-    if (d.action === "start-run") return [approvedChangeEvent(d)];
+    if (d.action === "start-run") {
+      const request = requests.get(d);
+      if (!request) throw new Error(`no run request was written for ${d.pipeline}@${d.version}`);
+      return [approvedChangeEvent(request)];
+    }
     return d.pipeline !== undefined ? [changeRejectedEvent(d, at)] : [];
   });
+}
+
+/** Whether the decisions publish anything (a run to start, or a rejection to record). */
+export function publishesAnything(decisions: readonly TriggerDecision[]): boolean {
+  return decisions.some((d) => d.action === "start-run" || d.pipeline !== undefined);
 }

@@ -11,11 +11,13 @@
  */
 import { verify } from "@octokit/webhooks-methods";
 import { z } from "zod";
+import type { RunRequestStore } from "../app/run-requests.ts";
 import { collectProblems, formatProblem, type Problem } from "../domain/pipeline.ts";
 import type { BusEvent, Clock } from "../domain/ports.ts";
 import {
   decisionEvents,
   evaluateApprovals,
+  publishesAnything,
   type StoredReview,
   type TriggerConfig,
   type TriggerDecision,
@@ -29,6 +31,7 @@ import {
   type TriggerRecord,
   type WebhookDeliveryStore,
 } from "./ports.ts";
+import { writeRunRequests } from "./run-requests.ts";
 
 /** The webhook secret is missing: a deployment fault, not a bad request. */
 export class WebhookConfigError extends Error {
@@ -280,6 +283,8 @@ export interface GitHubWebhookDeps {
   deliveries: WebhookDeliveryStore;
   /** Puts events on the Breakwater bus (`EventPublisher.publish`). */
   publish(events: BusEvent[]): Promise<void>;
+  /** Run requests, written before their "Approved Change Merged" pointer is published. */
+  runRequests: RunRequestStore;
   clock: Clock;
   /**
    * GitHub's REST API, asked whether each approving reviewer has write access (and is an
@@ -573,7 +578,7 @@ async function onClosed(
     reviews: await deps.reviews.reviews(repo, pr),
     config: deps.config,
   });
-  if (decisionEvents(unchecked, deps.clock.now().toISOString()).length === 0) {
+  if (!publishesAnything(unchecked)) {
     const why = unchecked.map((d) => (d.action === "rejected" ? d.reason : d.action));
     return respond(200, "ignored", why.join("; "), { deliveryId });
   }
@@ -605,8 +610,9 @@ async function onClosed(
     }
     if (failed.length > 0) return approvalCheckFailed(failed, deliveryId, event.action, deps);
     const decisions = decideMerge({ event, reviews, config: deps.config, ineligible });
-    const events = decisionEvents(decisions, deps.clock.now().toISOString());
-    await deps.publish(events);
+    // The run requests first, then their pointers (issue 10 finding 3: the bus is no proof).
+    const requests = await writeRunRequests(decisions, deps.runRequests, { ref: deliveryId });
+    await deps.publish(decisionEvents(decisions, deps.clock.now().toISOString(), requests));
     if (deps.triggers) {
       const at = deps.clock.now().toISOString();
       for (const d of decisions) {

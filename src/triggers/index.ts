@@ -5,3 +5,4 @@ export * from "./github.ts";
 export * from "./http.ts";
 export * from "./in-memory.ts";
 export type * from "./ports.ts";
+export * from "./run-requests.ts";

@@ -66,7 +66,9 @@ export type TriggerOutcome =
   | "invalid-signature"
   | "invalid-request"
   | "unknown-repository"
-  | "unsupported-media-type";
+  | "unsupported-media-type"
+  /** Refused as not proof of approval: an unbacked run request, an unnamed artifact publisher. */
+  | "refused";
 
 /**
  * One trigger input that started a run, or was refused and started nothing. A record of a
@@ -76,7 +78,8 @@ export type TriggerOutcome =
 export interface TriggerRecord {
   /** ISO time the trigger was handled. */
   at: string;
-  trigger: "github" | "artifact";
+  /** `start-run`: the run request's check at the start-run function (the bus's last hop). */
+  trigger: "github" | "artifact" | "start-run";
   outcome: TriggerOutcome;
   /** The HTTP status answered (webhooks). */
   status?: number;

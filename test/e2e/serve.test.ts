@@ -292,8 +292,11 @@ describe("breakwater serve", () => {
     });
     expect(badEvent.status).toBe(400);
     expect(await badEvent.json()).toEqual({
-      error: "invalid event: detail.version: is required",
-      problems: [{ path: "detail.version", message: "is required" }],
+      error: "invalid event: detail.version: is required; detail.requestId: is required",
+      problems: [
+        { path: "detail.version", message: "is required" },
+        { path: "detail.requestId", message: "is required" },
+      ],
     });
     const notJson = await fetch(`${server.url}/events`, { method: "POST", body: "{" });
     expect(notJson.status).toBe(400);
@@ -302,22 +305,54 @@ describe("breakwater serve", () => {
     expect(wrongMethod.status).toBe(405);
   });
 
-  it("POST /events starts a run by hand (a PutEvents entry with Detail as a string)", async () => {
+  it("POST /events with an unbacked Approved Change Merged starts nothing; `override start` does", async () => {
+    // A pointer at a run request nobody wrote (a PutEvents entry with Detail as a string): the
+    // bus takes it, start-run refuses it and records why (the bus is not proof of approval).
     const res = await fetch(`${server.url}/events`, {
       method: "POST",
       body: JSON.stringify({
         Source: "breakwater",
         DetailType: "Approved Change Merged",
-        Detail: JSON.stringify({ pipeline: "hello-api", version: "v3", cause: "manual start" }),
+        Detail: JSON.stringify({ pipeline: "hello-api", version: "v3", requestId: "made-up" }),
       }),
     });
     expect(res.status).toBe(202);
     expect(await res.json()).toMatchObject({ result: "accepted", ids: [expect.any(String)] });
+    const refused = await until("the refusal to be recorded", async () => {
+      const records = await server.plane.triggers.list({ pipeline: "hello-api" });
+      return records.find((r) => r.outcome === "refused" && r.version === "v3");
+    });
+    expect(refused).toMatchObject({
+      trigger: "start-run",
+      reason: expect.stringContaining("no run request"),
+    });
+    expect((await status()).pipelines[0]?.runs.find((x) => x.version === "v3")).toBeUndefined();
+
+    // The operator's manual start: the request is written, audited, and the run starts.
+    const start = await cli([
+      "override",
+      "start",
+      "--pipeline",
+      "hello-api",
+      "--version",
+      "v3",
+      "--actor",
+      "alice",
+      "--reason",
+      "manual start for INC-7",
+      "--endpoint",
+      server.url,
+    ]);
+    expect(start.code, start.stderr).toBe(EXIT.ok);
+    expect(start.stdout).toContain("start: requested a run of hello-api@v3 (manual start)");
     const run = await until("the manual run to succeed", async () => {
       const r = (await status()).pipelines[0]?.runs.find((x) => x.version === "v3");
       return r?.status === "succeeded" ? r : undefined;
     });
-    expect(run).toMatchObject({ seq: 2, cause: "manual start" });
+    expect(run).toMatchObject({
+      seq: 2,
+      cause: expect.stringContaining("trigger=manual actor=alice"),
+    });
   });
 });
 

@@ -35,6 +35,9 @@ interface Statement {
   NotAction?: unknown;
   Resource?: unknown;
   NotResource?: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+  Principal?: unknown;
+  Sid?: string;
 }
 
 const REGION = "us-east-1";
@@ -229,6 +232,7 @@ export default definePipeline({
 }
 
 const OPERATORS = "arn:aws:iam::123456789012:role/breakwater-operators";
+const CI_PRINCIPAL = "arn:aws:iam::210987654321:role/buildkite-ci";
 let test: Json;
 let prod: Json;
 let pipelinesDir: string;
@@ -238,7 +242,10 @@ beforeAll(async () => {
   const config = join(work, "breakwater.config.json");
   writeFileSync(
     config,
-    JSON.stringify({ orgAlarms: ["org-sev1-open", { name: "org-freeze", region: "us-west-2" }] }),
+    JSON.stringify({
+      orgAlarms: ["org-sev1-open", { name: "org-freeze", region: "us-west-2" }],
+      artifactPublishers: [{ principalArn: CI_PRINCIPAL, sources: ["ci.buildkite"] }],
+    }),
   );
   process.env.BREAKWATER_CONFIG_FILE = config;
   process.env.BREAKWATER_OVERRIDE_ROLE_ARN = OPERATORS;
@@ -454,13 +461,18 @@ describe("event rules", () => {
     expectTarget(rule as Json, "start-run");
   });
 
-  it("routes Artifact Published events (any source) on the Breakwater bus to artifact-published, with a DLQ and retries", () => {
+  it("routes Artifact Published events from the installation's CI sources on the Breakwater bus to artifact-published, with a DLQ and retries", () => {
     const [busId] = one(test, "AWS::Events::EventBus");
-    const rule = rules().find(
-      (r) => JSON.stringify(r.EventPattern) === JSON.stringify(artifactPublishedPattern),
+    const rule = rules().find((r) =>
+      JSON.stringify(r.EventPattern).includes(
+        JSON.stringify(artifactPublishedPattern["detail-type"]),
+      ),
     );
     expect(rule, "no rule with the Artifact Published pattern").toBeDefined();
-    expect((rule as Json).EventPattern).toEqual({ "detail-type": ["Artifact Published"] });
+    expect((rule as Json).EventPattern).toEqual({
+      "detail-type": ["Artifact Published"],
+      source: ["ci.buildkite"],
+    });
     expect((rule as Json).EventBusName).toEqual({ Ref: busId });
     expectTarget(rule as Json, "artifact-published");
   });
@@ -782,7 +794,6 @@ describe("Artifact Published function", () => {
       .sort();
     // sqs:SendMessage: its own dead-letter queue for failed async invocations; X-Ray: tracing.
     expect(actions).toEqual([
-      "dynamodb:DeleteItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
@@ -791,14 +802,13 @@ describe("Artifact Published function", () => {
       "xray:PutTelemetryRecords",
       "xray:PutTraceSegments",
     ]);
-    for (const a of [
-      "dynamodb:GetItem",
-      "dynamodb:PutItem",
-      "dynamodb:UpdateItem",
-      "dynamodb:DeleteItem",
-    ]) {
+    for (const a of ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]) {
       expect(resourcesOf(statements, a), a).toEqual([arnOf(tableId)]);
     }
+    const writes = statements.find((s) => list(s.Action).includes("dynamodb:PutItem"));
+    expect(writes?.Condition).toEqual({
+      "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["DELIVERY#*", "TRIGGERS", "RUNREQ#*"] },
+    });
     expect(resourcesOf(statements, "events:PutEvents")).toEqual([arnOf(busId)]);
     const [, fn] = lambdaByName(test, "artifact-published");
     const dlq = (props(fn).DeadLetterConfig as { TargetArn: { "Fn::GetAtt": string[] } }).TargetArn[
@@ -852,4 +862,158 @@ describe("CLI lookup parameters", () => {
       overrideFunction: "/breakwater/test/override-function-name",
     });
   });
+});
+
+// ---- issue 10, finding 3: the bus is not a proof of approval --------------------------------
+
+const roleArnOf = (t: Json, name: string) => {
+  const [, fn] = lambdaByName(t, name);
+  return `<GetAtt ${((props(fn).Role as { "Fn::GetAtt": string[] })["Fn::GetAtt"] as string[])[0]}.Arn>`;
+};
+const busStatements = (t: Json): Statement[] =>
+  ofType(t, "AWS::Events::EventBusPolicy").map(([, r]) => props(r).Statement as Statement);
+const busDeny = (t: Json, sid: string): Statement => {
+  const found = busStatements(t).find((s) => s.Sid === `cdk-${sid}`);
+  if (!found) throw new Error(`no bus policy statement ${sid}`);
+  return found;
+};
+const principalsIn = (s: Statement, op: string) =>
+  list((s.Condition?.[op]?.["aws:PrincipalArn"] ?? []) as unknown[])
+    .map(str)
+    .sort();
+const PUBLISHERS = [
+  "alarm-state-change",
+  "artifact-published",
+  "deploy",
+  "evaluate",
+  "github-webhook",
+  "override",
+  "promote",
+  "rollback",
+  "start-run",
+];
+
+describe("bus policy", () => {
+  it("denies PutEvents to every principal but the producing functions and the CI principals", () => {
+    const [busId] = one(test, "AWS::Events::EventBus");
+    for (const s of busStatements(test)) {
+      expect(s).toMatchObject({
+        Effect: "Deny",
+        Principal: { AWS: "*" },
+        Action: "events:PutEvents",
+      });
+      expect(str(s.Resource)).toBe(arnOf(busId));
+    }
+    const deny = busDeny(test, "DenyPutEventsButProducers");
+    expect(principalsIn(deny, "StringNotEquals")).toEqual(
+      [...PUBLISHERS.map((f) => roleArnOf(test, f)), CI_PRINCIPAL].sort(),
+    );
+    // Functions that never publish have no PutEvents, and are not exempt from the deny.
+    for (const fn of ["plan", "record", "notify"]) {
+      expect(resourcesOf(functionStatements(test, fn), "events:PutEvents"), fn).toEqual([]);
+      expect(principalsIn(deny, "StringNotEquals")).not.toContain(roleArnOf(test, fn));
+    }
+    for (const fn of PUBLISHERS) {
+      expect(resourcesOf(functionStatements(test, fn), "events:PutEvents"), fn).toEqual([
+        arnOf(busId),
+      ]);
+    }
+  });
+
+  it('lets only the webhook, Artifact Published and override functions put "Approved Change Merged"', () => {
+    const deny = busDeny(test, "DenyApprovedChangeMergedButTriggers");
+    expect(deny.Condition?.["ForAnyValue:StringEquals"]).toEqual({
+      "events:detail-type": ["Approved Change Merged"],
+    });
+    expect(principalsIn(deny, "StringNotEquals")).toEqual(
+      ["github-webhook", "artifact-published", "override"].map((f) => roleArnOf(test, f)).sort(),
+    );
+  });
+
+  it('lets only the installation\'s CI principals put "Artifact Published", and nothing else', () => {
+    const deny = busDeny(test, "DenyArtifactPublishedButCi");
+    expect(deny.Condition?.["ForAnyValue:StringEquals"]).toEqual({
+      "events:detail-type": ["Artifact Published"],
+    });
+    expect(principalsIn(deny, "StringNotEquals")).toEqual([CI_PRINCIPAL]);
+    const ciOnly = busDeny(test, "DenyCiAnythingButArtifactPublished");
+    expect(ciOnly.Condition).toEqual({
+      "ForAnyValue:StringNotEquals": { "events:detail-type": ["Artifact Published"] },
+      StringEquals: { "aws:PrincipalArn": [CI_PRINCIPAL] },
+    });
+  });
+
+  it('without CI principals (prod has no installation config), nobody may put "Artifact Published"', () => {
+    const deny = busDeny(prod, "DenyArtifactPublishedButCi");
+    expect(deny.Condition).toEqual({
+      "ForAnyValue:StringEquals": { "events:detail-type": ["Artifact Published"] },
+    });
+    expect(principalsIn(busDeny(prod, "DenyPutEventsButProducers"), "StringNotEquals")).toEqual(
+      PUBLISHERS.map((f) => roleArnOf(prod, f)).sort(),
+    );
+    expect(busStatements(prod).map((s) => s.Sid)).not.toContain(
+      "cdk-DenyCiAnythingButArtifactPublished",
+    );
+  });
+});
+
+describe("table IAM", () => {
+  const WRITES = [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+  ];
+  const allowed = (statements: Statement[]) =>
+    statements.filter((s) => s.Effect === "Allow").flatMap((s) => list(s.Action));
+  const denies = (statements: Statement[], action: string) =>
+    statements.filter((s) => s.Effect === "Deny" && list(s.Action).includes(action));
+  const deniedKeys = (statements: Statement[], action: string) =>
+    denies(statements, action).flatMap((s) =>
+      list(s.Condition?.["ForAnyValue:StringLike"]?.["dynamodb:LeadingKeys"] as string[]),
+    );
+
+  for (const [stage, template] of [
+    ["test", () => test],
+    ["prod", () => prod],
+  ] as const) {
+    it(`${stage}: the webhook and Artifact Published functions cannot delete any item, and write only their own partitions`, () => {
+      for (const fn of ["github-webhook", "artifact-published"]) {
+        const statements = functionStatements(template(), fn);
+        expect(allowed(statements), fn).not.toContain("dynamodb:DeleteItem");
+        expect(allowed(statements), fn).not.toContain("dynamodb:BatchWriteItem");
+        for (const s of statements.filter(
+          (x) => x.Effect === "Allow" && list(x.Action).some((a) => WRITES.includes(a)),
+        )) {
+          const keys = s.Condition?.["ForAllValues:StringLike"]?.["dynamodb:LeadingKeys"];
+          expect(keys, `${fn}: writes without a LeadingKeys condition`).toBeDefined();
+          expect(list(keys as string[]), fn).not.toContain("AUDIT");
+          expect(list(keys as string[]), fn).toContain("RUNREQ#*");
+        }
+      }
+    });
+
+    it(`${stage}: no function may overwrite or delete an audit entry but override's append; only triggers and override write run requests`, () => {
+      for (const fn of FUNCTION_NAMES) {
+        const statements = functionStatements(template(), fn);
+        const writes = allowed(statements).filter((a) => WRITES.includes(a));
+        if (writes.length === 0) continue;
+        if (fn === "github-webhook" || fn === "artifact-published") continue; // allow-listed above
+        if (fn === "override") {
+          // Override appends (conditional put) and never deletes audit entries or run requests.
+          expect(deniedKeys(statements, "dynamodb:DeleteItem").sort()).toEqual([
+            "AUDIT",
+            "RUNREQ#*",
+          ]);
+          continue;
+        }
+        for (const action of WRITES) {
+          expect(deniedKeys(statements, action).sort(), `${fn} ${action}`).toEqual([
+            "AUDIT",
+            "RUNREQ#*",
+          ]);
+        }
+      }
+    });
+  }
 });

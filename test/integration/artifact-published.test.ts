@@ -30,6 +30,10 @@ async function plane() {
     start: START,
     fleet: (clock) => new SimulatedFleet({ pipeline, initialVersion: "v1", clock }),
     installation: {
+      // The CI allowed to publish "Artifact Published" (none: every such event is refused).
+      artifactPublishers: [
+        { principalArn: "arn:aws:iam::123456789012:role/buildkite-ci", sources: ["ci.buildkite"] },
+      ],
       github: [
         {
           repository: "acme/orders",

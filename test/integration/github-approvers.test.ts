@@ -3,10 +3,12 @@
  * function as deployed (function URL request, DynamoDB Local stores) asks a real local HTTP
  * server standing in for GitHub's REST API who the reviewers are.
  */
+
 import { randomUUID } from "node:crypto";
 import { sign } from "@octokit/webhooks-methods";
 import { afterEach, describe, expect, it } from "vitest";
 import { createGitHubWebhookHandler } from "../../functions/github-webhook.ts";
+import { DynamoRunRequestStore } from "../../src/adapters/aws/dynamo-run-requests.ts";
 import {
   DynamoDeliveryStore,
   DynamoReviewStore,
@@ -47,6 +49,7 @@ async function setup(entry: Record<string, unknown> = {}, api?: GitHubApiServer)
       { repository: REPO, branch: "main", pipeline: "orders-api", apiUrl: github.url, ...entry },
     ]),
     reviews: new DynamoReviewStore(dynamoClient(), table),
+    runRequests: new DynamoRunRequestStore(dynamoClient(), table),
     deliveries: new DynamoDeliveryStore(dynamoClient(), table),
     triggers,
     github: new GitHubRestApi({ token: async () => GITHUB_TOKEN, timeoutMs: 300 }),

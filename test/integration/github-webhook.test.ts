@@ -2,10 +2,12 @@
  * The GitHub webhook as deployed: a Lambda function URL request, the real payloads from
  * @octokit/webhooks-examples (re-signed), and the triggers' stores on DynamoDB Local.
  */
+
 import { randomUUID } from "node:crypto";
 import { sign } from "@octokit/webhooks-methods";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGitHubWebhookHandler } from "../../functions/github-webhook.ts";
+import { DynamoRunRequestStore } from "../../src/adapters/aws/dynamo-run-requests.ts";
 import { DynamoDeliveryStore, DynamoReviewStore } from "../../src/adapters/aws/dynamo-triggers.ts";
 import type { BusEvent } from "../../src/domain/ports.ts";
 import { lambdaContext } from "../../src/local/step-functions.ts";
@@ -39,6 +41,7 @@ async function setup() {
     ]),
     reviews,
     deliveries,
+    runRequests: new DynamoRunRequestStore(dynamoClient(), table),
     publish: async (events) => {
       published.push(...events);
     },

@@ -6,11 +6,13 @@
  * `catch`. A claim stays in progress for the invocation's remaining time, is refused (retryably)
  * meanwhile, and is taken over after it.
  */
+
 import { randomUUID } from "node:crypto";
 import { sign } from "@octokit/webhooks-methods";
 import { describe, expect, it } from "vitest";
 import { createArtifactPublishedHandler } from "../../functions/artifact-published.ts";
 import { createGitHubWebhookHandler } from "../../functions/github-webhook.ts";
+import { DynamoRunRequestStore } from "../../src/adapters/aws/dynamo-run-requests.ts";
 import {
   DynamoDeliveryStore,
   DynamoReviewStore,
@@ -102,6 +104,7 @@ async function webhook(deliveries?: (now: () => number, table: string) => Webhoo
       },
     ]),
     reviews: new DynamoReviewStore(dynamoClient(), table),
+    runRequests: new DynamoRunRequestStore(dynamoClient(), table),
     deliveries: store,
     triggers,
     github: new GitHubRestApi({ token: async () => GITHUB_TOKEN }),
@@ -254,6 +257,10 @@ describe("Artifact Published: a crashed event is retried, not lost", () => {
       publish: bus.publish,
       clock: { now: () => new Date(now) },
       deliveries: new DynamoDeliveryStore(dynamoClient(), table, () => now),
+      runRequests: new DynamoRunRequestStore(dynamoClient(), table),
+      publishers: [
+        { principalArn: "arn:aws:iam::123456789012:role/buildkite-ci", sources: ["ci.buildkite"] },
+      ],
       triggers,
     }));
     const id = randomUUID();

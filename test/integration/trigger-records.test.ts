@@ -3,16 +3,19 @@
  * rejected or approved leaves a record in the table (DynamoDB Local), and the refused ones start
  * nothing. GitHub's real payloads from @octokit/webhooks-examples, re-signed.
  */
+
 import { randomUUID } from "node:crypto";
 import { sign } from "@octokit/webhooks-methods";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGitHubWebhookHandler } from "../../functions/github-webhook.ts";
+import { DynamoRunRequestStore } from "../../src/adapters/aws/dynamo-run-requests.ts";
 import {
   DynamoDeliveryStore,
   DynamoReviewStore,
   DynamoTriggerLog,
 } from "../../src/adapters/aws/dynamo-triggers.ts";
 import { DetailType } from "../../src/app/events.ts";
+import { InMemoryRunRequestStore } from "../../src/app/run-requests.ts";
 import { InvalidInputError } from "../../src/domain/errors.ts";
 import type { BusEvent } from "../../src/domain/ports.ts";
 import { lambdaContext } from "../../src/local/step-functions.ts";
@@ -50,6 +53,7 @@ async function setup() {
     ]),
     reviews: new DynamoReviewStore(dynamoClient(), table),
     deliveries: new DynamoDeliveryStore(dynamoClient(), table),
+    runRequests: new DynamoRunRequestStore(dynamoClient(), table),
     triggers,
     publish: async (events) => {
       published.push(...events);
@@ -222,6 +226,8 @@ describe.each([
     const published: BusEvent[] = [];
     const deps = {
       triggers,
+      runRequests: new InMemoryRunRequestStore(),
+      publishers: [{ principalArn: "arn:aws:iam::123456789012:role/ci" }],
       publish: async (e: BusEvent[]) => {
         published.push(...e);
       },

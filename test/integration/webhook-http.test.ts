@@ -2,11 +2,13 @@
  * The GitHub webhook over real HTTP: a node:http server on 127.0.0.1 with
  * `createWebhookHttpHandler`, driven with `fetch` and GitHub's real payloads.
  */
+
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { sign } from "@octokit/webhooks-methods";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InMemoryRunRequestStore } from "../../src/app/run-requests.ts";
 import type { BusEvent } from "../../src/domain/ports.ts";
 import { parseTriggerConfig } from "../../src/triggers/decisions.ts";
 import type { GitHubWebhookDeps } from "../../src/triggers/github.ts";
@@ -41,6 +43,7 @@ async function start(options: WebhookHttpOptions = {}) {
     ]),
     reviews: new InMemoryReviewStore(),
     deliveries: new InMemoryWebhookDeliveryStore(),
+    runRequests: new InMemoryRunRequestStore(),
     publish: async (events) => {
       published.push(...events);
     },

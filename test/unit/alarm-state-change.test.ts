@@ -4,6 +4,7 @@
  * ALARM: the run halts at once and that scope alone is rolled back by a rollback execution.
  * Real store (DynamoDB Local); the workflow starter is a fake that records what it was asked.
  */
+
 import { readdirSync, readFileSync } from "node:fs";
 import type { Context } from "aws-lambda";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -12,10 +13,12 @@ import type { DepsProvider, LambdaHandler } from "../../functions/lib/handler.ts
 import type { DynamoStateStore } from "../../src/adapters/aws/dynamo-store.ts";
 import { rollbackExecutionName } from "../../src/adapters/aws/step-functions.ts";
 import type { Deps } from "../../src/app/deps.ts";
+import { InMemoryRunRequestStore } from "../../src/app/run-requests.ts";
 import { InvalidInputError } from "../../src/domain/errors.ts";
 import type { Run } from "../../src/domain/model.ts";
 import { type Pipeline, parsePipeline } from "../../src/domain/pipeline.ts";
 import type { BusEvent, RollbackExecutionInput } from "../../src/domain/ports.ts";
+import { InMemoryTriggerLog } from "../../src/triggers/in-memory.ts";
 import { freshStore } from "../support/dynamo.ts";
 
 const fixturesDir = new URL("../fixtures/aws-events/", import.meta.url);
@@ -118,6 +121,8 @@ async function harness(): Promise<Harness> {
         published.push(...events);
       },
     },
+    runRequests: new InMemoryRunRequestStore(),
+    triggers: new InMemoryTriggerLog(),
   };
   await store.putPipeline(definition);
   for (const scope of [AZ1, AZ2, EU]) {

@@ -13,10 +13,12 @@ import { createRollbackHandler } from "../../functions/rollback.ts";
 import type { DynamoStateStore } from "../../src/adapters/aws/dynamo-store.ts";
 import { SfnWorkflowStarter } from "../../src/adapters/aws/step-functions.ts";
 import type { Deps } from "../../src/app/deps.ts";
+import { InMemoryRunRequestStore } from "../../src/app/run-requests.ts";
 import { InvalidInputError } from "../../src/domain/errors.ts";
 import type { Run } from "../../src/domain/model.ts";
 import { type Pipeline, parsePipeline } from "../../src/domain/pipeline.ts";
 import type { BusEvent, StageExecutionInput } from "../../src/domain/ports.ts";
+import { InMemoryTriggerLog } from "../../src/triggers/in-memory.ts";
 import { freshStore } from "../support/dynamo.ts";
 
 // AWS's published sample events live beside the repository: <repo>/../shared/fixtures/aws-events.
@@ -118,6 +120,8 @@ async function harness(): Promise<Harness> {
         published.push(...events);
       },
     },
+    runRequests: new InMemoryRunRequestStore(),
+    triggers: new InMemoryTriggerLog(),
   };
   await store.putPipeline(definition);
   return {

@@ -108,6 +108,48 @@ describe("parseInstallation: invalid configurations, every problem with its path
       [{ path: "regions.Ireland", message: "must be an AWS region name such as us-east-1" }],
     ],
     [
+      "an artifact publisher with a wildcard account",
+      { artifactPublishers: [{ principalArn: "arn:aws:iam::*:role/ci" }] },
+      [
+        {
+          path: "artifactPublishers[0].principalArn",
+          message:
+            "must be an IAM role or user ARN with a 12-digit account and no wildcard (arn:aws:iam::123456789012:role/ci)",
+        },
+      ],
+    ],
+    [
+      "an artifact publisher whose role name is a wildcard",
+      { artifactPublishers: [{ principalArn: "arn:aws:iam::123456789012:role/*" }] },
+      [
+        {
+          path: "artifactPublishers[0].principalArn",
+          message:
+            "must be an IAM role or user ARN with a 12-digit account and no wildcard (arn:aws:iam::123456789012:role/ci)",
+        },
+      ],
+    ],
+    [
+      "an artifact publisher claiming an AWS source, and an unknown field",
+      {
+        artifactPublishers: [
+          { principalArn: "arn:aws:iam::123456789012:role/ci", sources: ["aws.codebuild"], who: 1 },
+        ],
+      },
+      [
+        {
+          path: "artifactPublishers[0].sources[0]",
+          message: 'must be an event source such as "ci.buildkite" (not aws.* nor breakwater)',
+        },
+        { path: "artifactPublishers[0].who", message: "unknown field" },
+      ],
+    ],
+    [
+      "an artifact publisher without a principal",
+      { artifactPublishers: [{ sources: ["ci.buildkite"] }] },
+      [{ path: "artifactPublishers[0].principalArn", message: "is required" }],
+    ],
+    [
       "a holiday calendar of an unknown country",
       { regions: { "eu-west-1": { holidays: { country: "XX" } } } },
       [

@@ -56,11 +56,36 @@ describe("parseOverride", () => {
   it.each([
     [
       { action: "nuke", actor: "a", reason: "why" },
-      ["action: must be one of block, unblock, bypass, rollback-all, retry, roll-forward, cancel"],
+      [
+        "action: must be one of block, unblock, bypass, start, rollback-all, retry, roll-forward, cancel",
+      ],
     ],
     [
       { action: "cancel", actor: "a", reason: "why" },
       ["pipeline: is required", "version: is required"],
+    ],
+    [{ action: "start", pipeline: "billing", actor: "a", reason: "why" }, ["version: is required"]],
+    [
+      {
+        action: "start",
+        pipeline: "billing",
+        version: "v7",
+        artifactDigest: "sha256:ABC",
+        actor: "a",
+        reason: "why",
+      },
+      ['artifactDigest: must be "sha256:" followed by 64 lowercase hex characters'],
+    ],
+    [
+      {
+        action: "start",
+        pipeline: "billing",
+        version: "v7",
+        approvers: ["alice"],
+        actor: "a",
+        reason: "why",
+      },
+      ["approvers: unknown field"],
     ],
     [{ action: "block", level: "org", reason: "why" }, ["actor: is required"]],
     [{ action: "block", level: "org", actor: "alice" }, ["reason: is required"]],

@@ -2,9 +2,11 @@
  * GitHub and "Artifact Published" triggers, driven with GitHub's real webhook payloads from
  * @octokit/webhooks-examples (re-signed with a test secret, mutated per scenario).
  */
+
 import { randomUUID } from "node:crypto";
 import { sign } from "@octokit/webhooks-methods";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { InMemoryRunRequestStore } from "../../src/app/run-requests.ts";
 import { approvedChangeSchema } from "../../src/app/schemas.ts";
 import { InvalidInputError } from "../../src/domain/errors.ts";
 import type { BusEvent } from "../../src/domain/ports.ts";
@@ -137,6 +139,7 @@ function harness(config: TriggerConfigInput = baseConfig) {
     config: parseTriggerConfig(config),
     reviews,
     deliveries,
+    runRequests: new InMemoryRunRequestStore(),
     publish: async (events) => {
       published.push(...events);
     },
@@ -337,9 +340,17 @@ describe("handleGitHubWebhook: merges", () => {
       source: event?.source,
       detail: event?.detail,
     });
+    // Only a pointer: the facts are in the run request written before it (issue 10 finding 3).
+    const request = await h.deps.runRequests.get("orders-api", MERGE_SHA);
     expect(parsed.detail).toEqual({
       pipeline: "orders-api",
       version: MERGE_SHA,
+      requestId: request?.requestId,
+    });
+    expect(request).toMatchObject({
+      source: "github",
+      writtenBy: "github",
+      ref: expect.any(String),
       cause: `trigger=github pr=${REPO}#${PR} sha=${MERGE_SHA} head=${HEAD} mergedAt=${MERGED_AT} approvers=alice`,
       change: {
         trigger: "github",
@@ -654,6 +665,8 @@ describe("Artifact Published", () => {
     return {
       published,
       deliveries: new InMemoryWebhookDeliveryStore(),
+      runRequests: new InMemoryRunRequestStore(),
+      publishers: [{ principalArn: "arn:aws:iam::123456789012:role/ci" }],
       publish: async (events: BusEvent[]) => {
         published.push(...events);
       },
@@ -675,9 +688,16 @@ describe("Artifact Published", () => {
       detail: d.published[0]?.detail,
     }).detail;
     // Same version as the GitHub merge of the same commit: the two triggers converge on one run.
+    const request = await d.runRequests.get("orders-api", MERGE_SHA);
     expect(detail).toEqual({
       pipeline: "orders-api",
       version: MERGE_SHA,
+      requestId: request?.requestId,
+      artifactDigest,
+    });
+    expect(request).toMatchObject({
+      source: "artifact",
+      artifactDigest,
       cause: `trigger=artifact sha=${MERGE_SHA} digest=${artifactDigest} mergedAt=2024-05-01T12:00:00Z approvers=alice,bob`,
       change: {
         trigger: "artifact",

@@ -13,6 +13,7 @@
  *   PIPELINE#<name> / SEQ                         the pipeline's arrival counter
  *   PIPELINE#<name> / SLOT#<stage>                stage slot: holder + waiting list (rule 6)
  *   LOCK#<service>#<region> / LOCK                scope lock of a service's pipelines
+ *   RUNREQ#<pipeline>@<version> / RUNREQ          run request (dynamo-run-requests.ts)
  *
  * The triggers' items (reviews, deliveries, trigger records) are in dynamo-triggers.ts; the whole
  * data model is in docs/design.md ("Data model").

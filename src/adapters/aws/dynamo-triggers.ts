@@ -7,13 +7,13 @@
  *                                                          the same sk, when it names a pipeline)
  *
  * A review stored as dismissed stays dismissed (conditional put); a delivery is claimed once
- * (conditional put), in progress until completed, and given back when its processing failed. Deliveries and trigger records
+ * (conditional put), in progress until completed, and given back (marked `released`, never
+ * deleted: the trigger functions may delete nothing) when its processing failed. Deliveries and trigger records
  * expire (`expiresAt`, the table's TTL attribute).
  */
 import { randomUUID } from "node:crypto";
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
-  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -93,6 +93,8 @@ export class DynamoReviewStore implements ReviewStore {
 
 const IN_PROGRESS = "IN_PROGRESS";
 const COMPLETED = "COMPLETED";
+/** Given back after a failure: the next delivery claims it again. */
+const RELEASED = "RELEASED";
 
 /**
  * Delivery claims with the semantics of Powertools Idempotency (`INPROGRESS` with
@@ -140,9 +142,13 @@ export class DynamoDeliveryStore implements WebhookDeliveryStore {
               expiresAt: Math.floor(now / 1000) + DELIVERY_TTL_SECONDS,
             },
             ConditionExpression:
-              "attribute_not_exists(pk) OR (#status = :inProgress AND inProgressUntil <= :now)",
+              "attribute_not_exists(pk) OR #status = :released OR (#status = :inProgress AND inProgressUntil <= :now)",
             ExpressionAttributeNames: { "#status": "status" },
-            ExpressionAttributeValues: { ":inProgress": IN_PROGRESS, ":now": now },
+            ExpressionAttributeValues: {
+              ":inProgress": IN_PROGRESS,
+              ":released": RELEASED,
+              ":now": now,
+            },
           }),
         );
         return { status: "claimed", token };
@@ -152,7 +158,7 @@ export class DynamoDeliveryStore implements WebhookDeliveryStore {
       const { Item: item } = await this.doc.send(
         new GetCommand({ TableName: this.table, Key: this.key(deliveryId), ConsistentRead: true }),
       );
-      if (!item) {
+      if (!item || item.status === RELEASED) {
         if (round === 0) continue;
         throw new Error(`delivery ${deliveryId}: its claim changed twice while being read`);
       }
@@ -189,12 +195,18 @@ export class DynamoDeliveryStore implements WebhookDeliveryStore {
   async release(deliveryId: string, token: string): Promise<void> {
     try {
       await this.doc.send(
-        new DeleteCommand({
+        // Marked, not deleted: the trigger functions' roles may not delete any item.
+        new UpdateCommand({
           TableName: this.table,
           Key: this.key(deliveryId),
+          UpdateExpression: "SET #status = :released REMOVE inProgressUntil",
           ConditionExpression: "#token = :token AND #status = :inProgress",
           ExpressionAttributeNames: { "#status": "status", "#token": "token" },
-          ExpressionAttributeValues: { ":inProgress": IN_PROGRESS, ":token": token },
+          ExpressionAttributeValues: {
+            ":inProgress": IN_PROGRESS,
+            ":released": RELEASED,
+            ":token": token,
+          },
         }),
       );
     } catch (err) {
@@ -210,7 +222,7 @@ const TRIGGER_RECORD_TTL_DAYS = 90;
 
 const triggerRecordSchema = z.object({
   at: z.string(),
-  trigger: z.enum(["github", "artifact"]),
+  trigger: z.enum(["github", "artifact", "start-run"]),
   outcome: z.enum([
     "run-requested",
     "rejected",
@@ -221,6 +233,7 @@ const triggerRecordSchema = z.object({
     "invalid-request",
     "unknown-repository",
     "unsupported-media-type",
+    "refused",
   ]),
   status: z.number().int().optional(),
   reason: z.string(),
