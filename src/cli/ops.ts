@@ -293,8 +293,17 @@ export function renderHistory(report: HistoryReport): string {
   else {
     lines.push(
       renderTable(
-        ["at", "action", "target", "actor", "reason", "effect"],
-        report.audit.map((a) => [a.at, a.action, a.target, a.actor, a.reason, a.effect]),
+        // The principal is who acted, as authenticated; the actor is the name they typed.
+        ["at", "action", "target", "actor", "reason", "effect", "principal"],
+        report.audit.map((a) => [
+          a.at,
+          a.action,
+          a.target,
+          a.actor,
+          a.reason,
+          a.effect,
+          a.principal ?? "-",
+        ]),
       ),
     );
   }

@@ -244,6 +244,15 @@ describe("breakwater serve", () => {
       ["block", "alice", "local:token", "sev-2 in eu-north-1"],
       ["unblock", "alice", "local:token", "sev-2 resolved"],
     ]);
+    const human = await cli([
+      "history",
+      "hello-api:prod-1/eu-north-1/eun1-az1",
+      "--endpoint",
+      server.url,
+    ]);
+    expect(human.stdout).toMatch(
+      /unblock\s+scopes hello-api:prod-1\/\*\s+alice\s+sev-2 resolved\s+unblocked scopes hello-api:prod-1\/\*\s+local:token/,
+    );
     // Another scope's history does not list overrides aimed elsewhere.
     const alpha = await cli(["history", "hello-api:alpha/us-east-1", "--endpoint", server.url]);
     expect(alpha.code).toBe(EXIT.ok);
