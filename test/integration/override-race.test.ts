@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { applyOverride } from "../../src/app/override.ts";
 import { type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
 import { createLocalControlPlane } from "../../src/local/control-plane.ts";
-import { SimulatedFleet } from "../../src/local/fleet.ts";
+import { type FaultSpec, SimulatedFleet } from "../../src/local/fleet.ts";
 import { dynamoClient } from "../support/dynamo.ts";
 
 const START = new Date("2026-01-12T09:00:00Z");
@@ -21,7 +21,7 @@ const OPERATOR = {
   callerId: "AROAEXAMPLE:alice",
 };
 
-async function plane() {
+async function plane(faults: FaultSpec[] = []) {
   const input: PipelineInput = {
     name: "billing",
     stages: [{ name: "alpha", regions: ["eu-west-1"], bake: { minutes: 30 } }],
@@ -31,7 +31,7 @@ async function plane() {
     dynamo: dynamoClient(),
     tableName: `override-race-${randomUUID()}`,
     start: START,
-    fleet: (clock) => new SimulatedFleet({ pipeline, initialVersion: "v1", clock }),
+    fleet: (clock) => new SimulatedFleet({ pipeline, initialVersion: "v1", clock, faults }),
   });
   await p.register(pipeline, "v1");
   const act = (event: Record<string, unknown>) =>
@@ -140,5 +140,25 @@ describe("concurrent overrides", () => {
     // Three and four hours alternate in the log at most once per change: no lost update.
     const changes = audit.filter((a) => a.changed).map((a) => a.effect);
     for (let i = 1; i < changes.length; i++) expect(changes[i]).not.toBe(changes[i - 1]);
+  });
+
+  it(`${N} identical decisions on a halted run: one takes effect, the rest say unchanged`, async () => {
+    const { p, act } = await plane([{ version: "v2", scopes: "alpha/*", kind: "faults" }]);
+    p.requestRun("billing", "v2");
+    await p.run();
+    expect(await p.store.getRun("billing@v2")).toMatchObject({ status: "halted" });
+    const cancel = {
+      action: "cancel",
+      pipeline: "billing",
+      version: "v2",
+      actor: "alice",
+      reason: "v2 is bad",
+    };
+    const results = await Promise.all(Array.from({ length: N }, () => act(cancel)));
+    expect(results.filter((r) => r.changed).map((r) => r.effect)).toEqual(["cancelled v2"]);
+    expect(await p.store.getRun("billing@v2")).toMatchObject({ status: "cancelled" });
+    const audit = await p.store.listAudit();
+    expect(audit).toHaveLength(N);
+    expect(audit.filter((a) => a.changed).map((a) => a.effect)).toEqual(["cancelled v2"]);
   });
 });
