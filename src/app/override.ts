@@ -172,7 +172,7 @@ async function decide(deps: Deps, o: Override, principal: Principal, at: string)
   }
   if (isDecision(o)) {
     // A decision's state change is the run's own conditional update (run-decisions.ts).
-    return { ...(await applyDecision(deps, o)), writes: [] };
+    return { ...(await applyDecision(deps, { ...o, principal: principal.arn })), writes: [] };
   }
   const existing = (await deps.store.listBypasses(o.pipeline)).find((b) => b.version === o.version);
   const kinds = [...new Set(o.kinds)].sort();
