@@ -178,5 +178,5 @@ describe("concurrent overrides", () => {
     const audit = await p.store.listAudit();
     expect(audit).toHaveLength(N);
     expect(audit.filter((a) => a.changed).map((a) => a.effect)).toEqual(["cancelled v2"]);
-  });
+  }, RACE_TIMEOUT);
 });
