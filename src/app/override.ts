@@ -5,7 +5,10 @@
  * roll-forward, cancel; see run-decisions.ts). Every action is checked against the current state before anything
  * is written (unknown pipeline, scope or version: a clear error, nothing changed), is idempotent
  * (repeating it changes nothing and says so), and lands in the audit log and on the bus
- * ("Breakwater Override Event", which notifies people).
+ * ("Breakwater Override Event", which notifies people) with the caller's authenticated
+ * principal beside the name they typed. A block, unblock or bypass and its audit entry are one
+ * conditional transaction (StateStore.commitOverride), so concurrent overrides cannot both
+ * change a target or leave the log disagreeing with the state.
  */
 import { randomUUID } from "node:crypto";
 import type { ManualBlock } from "../domain/blockers.ts";
