@@ -45,6 +45,7 @@ import {
   notificationsPattern,
   stageStatusChangePattern,
 } from "../src/app/rules.ts";
+import { parsePrincipalPatterns } from "../src/domain/override.ts";
 import { parameterNames } from "../src/ops/names.ts";
 import {
   deployTargetAccess,
@@ -58,7 +59,7 @@ const PROD_STAGE = "prod";
 /** The SSM parameter with the Slack incoming-webhook URL (optional): CDK context or environment. */
 const SLACK_PARAMETER_CONTEXT = "breakwater:slackWebhookParameter";
 const SLACK_PARAMETER_ENV = "BREAKWATER_SLACK_WEBHOOK_PARAMETER";
-/** The role allowed to invoke the override function (optional): CDK context or environment. */
+/** The operators' role, allowed to call the override function URL (optional): CDK context or environment. */
 const OVERRIDE_ROLE_CONTEXT = "breakwater:overrideRoleArn";
 /** The SSM SecureString parameter with the GitHub webhook secret (default /breakwater/<stage>/github-webhook-secret). */
 const WEBHOOK_SECRET_CONTEXT = "breakwater:githubWebhookSecretParameter";
@@ -70,7 +71,10 @@ const WEBHOOK_SECRET_ENV = "BREAKWATER_GITHUB_WEBHOOK_SECRET_PARAMETER";
 const GITHUB_TOKEN_CONTEXT = "breakwater:githubTokenParameter";
 const GITHUB_TOKEN_ENV = "BREAKWATER_GITHUB_TOKEN_PARAMETER";
 const OVERRIDE_ROLE_ENV = "BREAKWATER_OVERRIDE_ROLE_ARN";
-/** Optional allow-list of override actors, comma-separated. */
+/** Optional allow-list of override callers: principal ARN patterns (`*` wildcards), comma-separated. */
+const OVERRIDE_PRINCIPALS_CONTEXT = "breakwater:overridePrincipals";
+const OVERRIDE_PRINCIPALS_ENV = "BREAKWATER_OVERRIDE_PRINCIPALS";
+/** The former allow-list of typed actor names: refused, so a stale setting cannot pass silently. */
 const OVERRIDE_ACTORS_CONTEXT = "breakwater:overrideActors";
 const OVERRIDE_ACTORS_ENV = "BREAKWATER_OVERRIDE_ACTORS";
 
@@ -380,15 +384,24 @@ export async function Breakwater({ stack, app }: StackContext) {
   const overrideRoleArn =
     (app.node.tryGetContext(OVERRIDE_ROLE_CONTEXT) as string | undefined) ??
     process.env[OVERRIDE_ROLE_ENV];
-  const overrideActors =
-    (app.node.tryGetContext(OVERRIDE_ACTORS_CONTEXT) as string | undefined) ??
-    process.env[OVERRIDE_ACTORS_ENV];
+  if (app.node.tryGetContext(OVERRIDE_ACTORS_CONTEXT) ?? process.env[OVERRIDE_ACTORS_ENV]) {
+    throw new Error(
+      `${OVERRIDE_ACTORS_ENV} (${OVERRIDE_ACTORS_CONTEXT}) is gone: overrides are allowed by authenticated principal now, not by a typed name; set ${OVERRIDE_PRINCIPALS_ENV} to principal ARN patterns, e.g. arn:aws:sts::123456789012:assumed-role/Operators/*`,
+    );
+  }
+  const overridePrincipals =
+    (app.node.tryGetContext(OVERRIDE_PRINCIPALS_CONTEXT) as string | undefined) ??
+    process.env[OVERRIDE_PRINCIPALS_ENV];
+  // Checked here so a malformed pattern fails the deploy, not every override afterwards.
+  const allowedPrincipals = overridePrincipals ? parsePrincipalPatterns(overridePrincipals) : [];
   const extraEnvironment: Partial<Record<FunctionName, Record<string, string>>> = {
     "github-webhook": {
       WEBHOOK_SECRET_PARAMETER: webhookSecretParameter,
       GITHUB_TOKEN_PARAMETER: githubTokenParameter,
     },
-    ...(overrideActors ? { override: { OVERRIDE_ALLOWED_ACTORS: overrideActors } } : {}),
+    ...(allowedPrincipals.length
+      ? { override: { OVERRIDE_ALLOWED_PRINCIPALS: allowedPrincipals.join(",") } }
+      : {}),
     notify: {
       NOTIFICATION_TOPIC_ARN: topic.topicArn,
       SLACK_DEAD_LETTER_QUEUE_URL: slackDeadLetters.queueUrl,
@@ -416,14 +429,15 @@ export async function Breakwater({ stack, app }: StackContext) {
     });
   }
 
-  // Who may pull the lever: the configured operators' role (a resource policy on the function);
-  // without one, only principals whose own IAM policy allows lambda:InvokeFunction on it.
-  if (overrideRoleArn) {
-    functions.override.addPermission("OverrideOperators", {
-      principal: new ArnPrincipal(overrideRoleArn),
-      action: "lambda:InvokeFunction",
-    });
-  }
+  // Who may pull the lever: callers of its function URL, authenticated by IAM (SigV4), so the
+  // function learns who they are (requestContext.authorizer.iam) and audits that principal. The
+  // configured operators' role gets lambda:InvokeFunctionUrl (auth type AWS_IAM) and
+  // lambda:InvokeFunction only via the URL (lambda:InvokedViaFunctionUrl; AWS wants both for
+  // function URLs created since October 2025); no plain lambda:InvokeFunction path. Without a
+  // role, only principals whose own IAM policy allows it. A direct invoke, which names no caller,
+  // is refused by the function itself.
+  const overrideUrl = functions.override.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
+  if (overrideRoleArn) functions.override.grantInvokeUrl(new ArnPrincipal(overrideRoleArn));
 
   // The webhook is public; GitHub's HMAC signature (X-Hub-Signature-256) authenticates it, and
   // is verified before anything is read or recorded.
@@ -743,10 +757,11 @@ export async function Breakwater({ stack, app }: StackContext) {
     stringValue: table.tableName,
     description: "Breakwater: the state table (breakwater status/history --aws)",
   });
-  new StringParameter(stack, "OverrideFunctionNameParameter", {
-    parameterName: names.overrideFunction,
-    stringValue: functions.override.functionName,
-    description: "Breakwater: the override function (breakwater override --aws)",
+  new StringParameter(stack, "OverrideUrlParameter", {
+    parameterName: names.overrideUrl,
+    stringValue: overrideUrl.url,
+    description:
+      "Breakwater: the override function URL, auth type AWS_IAM (breakwater override --aws)",
   });
 
   stack.addOutputs({
@@ -756,6 +771,7 @@ export async function Breakwater({ stack, app }: StackContext) {
     RollbackStateMachineArn: rollbackStateMachine.attrArn,
     NotificationTopicArn: topic.topicArn,
     OverrideFunctionName: functions.override.functionName,
+    OverrideUrl: overrideUrl.url,
     GitHubWebhookUrl: webhookUrl.url,
     SlackDeadLetterQueueUrl: slackDeadLetters.queueUrl,
   });

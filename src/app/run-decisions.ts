@@ -30,6 +30,8 @@ export interface DecisionRequest {
   pipeline: string;
   version: string;
   actor: string;
+  /** The authenticated caller, recorded on the run with the decision (in the same write). */
+  principal?: string;
   reason: string;
 }
 
@@ -106,7 +108,13 @@ function describe(run: Run): string {
 export async function applyDecision(deps: Deps, req: DecisionRequest): Promise<DecisionOutcome> {
   const run = await loadRun(deps, req);
   const at = deps.clock.now().toISOString();
-  const decision: RunDecision = { action: req.action, actor: req.actor, reason: req.reason, at };
+  const decision: RunDecision = {
+    action: req.action,
+    actor: req.actor,
+    ...(req.principal ? { principal: req.principal } : {}),
+    reason: req.reason,
+    at,
+  };
   switch (req.action) {
     case "retry":
       return retry(deps, run, decision);

@@ -1,22 +1,28 @@
 /**
  * Where `breakwater status`, `history` and `override` go: the local control plane started by
- * `breakwater serve` (HTTP on 127.0.0.1), or the deployed one (`--aws --stage <stage>`): its
- * DynamoDB table read directly and its override function invoked, with the caller's AWS
- * credentials.
+ * `breakwater serve` (HTTP on 127.0.0.1; its operator routes need serve's bearer token), or the
+ * deployed one (`--aws --stage <stage>`): its DynamoDB table read directly, and its override
+ * function called through its function URL (auth type AWS_IAM) with a request signed (SigV4,
+ * service `lambda`) with the caller's AWS credentials — IAM then names the caller to the
+ * function, which records that principal in the audit log.
  *
  * The deployed names are looked up in two SSM parameters the stack writes,
- * `/breakwater/<stage>/table-name` and `/breakwater/<stage>/override-function-name`
- * (`--table` / `--override-function` skip the lookup). SSM rather than fixed physical names:
+ * `/breakwater/<stage>/table-name` and `/breakwater/<stage>/override-url`
+ * (`--table` / `--override-url` skip the lookup). SSM rather than fixed physical names:
  * naming the table now would replace (and, on prod, orphan) an existing one; rather than
  * CloudFormation outputs: the CLI would need the CloudFormation client and the stack's name.
  */
+import { Sha256 } from "@aws-crypto/sha256-js";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from "@aws-sdk/client-lambda";
 import {
   GetParametersCommand,
   type GetParametersCommandOutput,
   SSMClient,
 } from "@aws-sdk/client-ssm";
+import { defaultProvider } from "@aws-sdk/credential-provider-node";
+import { HttpRequest } from "@smithy/protocol-http";
+import { SignatureV4 } from "@smithy/signature-v4";
+import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import { DynamoStateStore } from "../adapters/aws/dynamo-store.ts";
 import type { OverrideResult } from "../app/override.ts";
 import type { Problem } from "../domain/pipeline.ts";
@@ -58,13 +64,43 @@ export interface OpsBackend {
 
 export { parameterNames };
 
+/**
+ * Reads a control plane's JSON answer: the parsed body when 2xx; a 4xx is a refusal
+ * (`RequestRejectedError` with the problems it names), anything else a fault.
+ */
+async function readAnswer<T>(res: Response, what: string): Promise<T> {
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    throw new Error(`${what}: ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`);
+  }
+  if (res.ok) return parsed as T;
+  const error = parsed as
+    | { error?: string; message?: string; Message?: string; problems?: Problem[] }
+    | undefined;
+  // Lambda's function URL front end answers a refused signature or permission with
+  // {"Message":"Forbidden"} (403) before the function runs.
+  const message = error?.error ?? error?.message ?? error?.Message ?? `HTTP ${res.status}`;
+  if (res.status >= 400 && res.status < 500) {
+    throw new RequestRejectedError(message, error?.problems ?? [], res.status);
+  }
+  throw new Error(`${what}: ${res.status}: ${message}`);
+}
+
 /** The local control plane (`breakwater serve`) over HTTP. */
 export class HttpOpsBackend implements OpsBackend {
   readonly where: string;
 
+  /**
+   * @param token serve's bearer token, sent on the operator routes (POST): without it serve
+   *   answers 401.
+   */
   constructor(
     private readonly endpoint: string,
     private readonly fetchImpl: typeof fetch = fetch,
+    private readonly token?: string,
   ) {
     this.where = endpoint;
   }
@@ -75,7 +111,13 @@ export class HttpOpsBackend implements OpsBackend {
       res = await this.fetchImpl(new URL(path, this.endpoint), {
         method,
         ...(body !== undefined
-          ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } }
+          ? {
+              body: JSON.stringify(body),
+              headers: {
+                "content-type": "application/json",
+                ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+              },
+            }
           : {}),
         signal: AbortSignal.timeout(30_000),
       });
@@ -85,22 +127,15 @@ export class HttpOpsBackend implements OpsBackend {
         `no control plane answers at ${this.endpoint} (${cause?.code ?? cause?.message ?? (err as Error).message}): start one with \`breakwater serve --pipeline <file>\`, or use --endpoint, or --aws --stage <stage>`,
       );
     }
-    const text = await res.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      throw new Error(
-        `${method} ${path}: ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`,
+    if (res.status === 401 && !this.token) {
+      await res.text();
+      throw new RequestRejectedError(
+        `${method} ${path}: serve wants its bearer token: pass --token <token> or set BREAKWATER_TOKEN (serve prints it at start)`,
+        [],
+        401,
       );
     }
-    if (res.ok) return parsed as T;
-    const error = parsed as { error?: string; message?: string; problems?: Problem[] } | undefined;
-    const message = error?.error ?? error?.message ?? `HTTP ${res.status}`;
-    if (res.status >= 400 && res.status < 500) {
-      throw new RequestRejectedError(message, error?.problems ?? [], res.status);
-    }
-    throw new Error(`${method} ${path}: ${res.status}: ${message}`);
+    return readAnswer<T>(res, `${method} ${path}`);
   }
 
   async now(): Promise<Date> {
@@ -129,38 +164,39 @@ export interface AwsTarget {
   region?: string;
   /** Skip the SSM lookup. */
   table?: string;
-  overrideFunction?: string;
+  overrideUrl?: string;
+  /** The signing credentials (default: the AWS SDK's provider chain, as the AWS CLI finds them). */
+  credentials?: AwsCredentialIdentityProvider;
 }
 
-/** Error types of the override function that mean "your request was refused", not a fault. */
-const REJECTIONS = ["OverrideRejectedError", "InvalidInputError", "NotFoundError"];
+/** The region of a function URL (`https://<id>.lambda-url.<region>.on.aws/`), if it names one. */
+function regionOfUrl(url: URL): string | undefined {
+  return /^[a-z0-9]+\.lambda-url\.([a-z0-9-]+)\.on\.aws$/.exec(url.hostname)?.[1];
+}
 
 function unreachable(what: string, err: unknown): ControlPlaneUnreachableError {
   const e = err as Error;
   return new ControlPlaneUnreachableError(`${what}: ${e.name}: ${e.message}`);
 }
 
-/** The deployed control plane: its table read directly, its override function invoked. */
+/** The deployed control plane: its table read directly, its override function URL called. */
 export class AwsOpsBackend implements OpsBackend {
   readonly where: string;
   private readonly clientConfig: { region?: string };
-  private names: Promise<{ table: string; overrideFunction: string }> | undefined;
+  private names: Promise<{ table: string; overrideUrl: string }> | undefined;
 
   constructor(private readonly target: AwsTarget) {
     this.clientConfig = target.region ? { region: target.region } : {};
     this.where = `stage ${target.stage}${target.region ? ` in ${target.region}` : ""}`;
   }
 
-  /** The table and function names: given, or read from the stage's SSM parameters (once). */
-  resolveNames(): Promise<{ table: string; overrideFunction: string }> {
+  /** The table name and the override URL: given, or read from the stage's SSM parameters (once). */
+  resolveNames(): Promise<{ table: string; overrideUrl: string }> {
     this.names ??= (async () => {
-      const { table, overrideFunction } = this.target;
-      if (table && overrideFunction) return { table, overrideFunction };
+      const { table, overrideUrl } = this.target;
+      if (table && overrideUrl) return { table, overrideUrl };
       const names = parameterNames(this.target.stage);
-      const wanted = [
-        ...(table ? [] : [names.table]),
-        ...(overrideFunction ? [] : [names.overrideFunction]),
-      ];
+      const wanted = [...(table ? [] : [names.table]), ...(overrideUrl ? [] : [names.overrideUrl])];
       const ssm = new SSMClient(this.clientConfig);
       let out: GetParametersCommandOutput;
       try {
@@ -172,13 +208,13 @@ export class AwsOpsBackend implements OpsBackend {
       }
       if (out.InvalidParameters?.length) {
         throw new RequestRejectedError(
-          `stage "${this.target.stage}": SSM parameter ${out.InvalidParameters.join(", ")} does not exist${this.target.region ? ` in ${this.target.region}` : ""} — is Breakwater deployed to this stage and region (npx sst deploy --stage ${this.target.stage})? Or name them with --table and --override-function`,
+          `stage "${this.target.stage}": SSM parameter ${out.InvalidParameters.join(", ")} does not exist${this.target.region ? ` in ${this.target.region}` : ""} — is Breakwater deployed to this stage and region (npx sst deploy --stage ${this.target.stage})? Or name them with --table and --override-url`,
         );
       }
       const value = (name: string) => out.Parameters?.find((p) => p.Name === name)?.Value ?? "";
       return {
         table: table ?? value(names.table),
-        overrideFunction: overrideFunction ?? value(names.overrideFunction),
+        overrideUrl: overrideUrl ?? value(names.overrideUrl),
       };
     })();
     return this.names;
@@ -218,40 +254,71 @@ export class AwsOpsBackend implements OpsBackend {
   }
 
   async override(request: Record<string, unknown>): Promise<OverrideResult> {
-    const { overrideFunction } = await this.resolveNames();
-    const lambda = new LambdaClient(this.clientConfig);
-    let res: InvokeCommandOutput;
+    const { overrideUrl } = await this.resolveNames();
+    let url: URL;
     try {
-      res = await lambda.send(
-        new InvokeCommand({
-          FunctionName: overrideFunction,
-          Payload: new TextEncoder().encode(JSON.stringify(request)),
-        }),
-      );
-    } catch (err) {
-      throw unreachable(`could not invoke ${overrideFunction}`, err);
-    } finally {
-      lambda.destroy();
-    }
-    const text = res.Payload ? new TextDecoder().decode(res.Payload) : "";
-    let payload: unknown;
-    try {
-      payload = text ? JSON.parse(text) : undefined;
+      url = new URL(overrideUrl);
     } catch {
-      throw new Error(
-        `${overrideFunction} answered with a payload that is not JSON: ${text.slice(0, 200)}`,
+      throw new RequestRejectedError(`override URL "${overrideUrl}": is not a URL`);
+    }
+    const region = this.target.region ?? regionOfUrl(url);
+    if (!region) {
+      throw new RequestRejectedError(
+        `override URL ${overrideUrl}: name the stage's region with --region (the request is signed for it)`,
       );
     }
-    if (res.FunctionError) {
-      // Lambda reports a thrown error as { errorType, errorMessage, trace }; the message of a
-      // rejection names every problem with its field.
-      const e = (payload ?? {}) as { errorType?: string; errorMessage?: string };
-      const message = e.errorMessage ?? `${overrideFunction} failed (${res.FunctionError})`;
-      if (e.errorType && REJECTIONS.includes(e.errorType)) throw new RequestRejectedError(message);
-      throw new Error(
-        `${overrideFunction} failed: ${e.errorType ?? res.FunctionError}: ${message}`,
+    const body = JSON.stringify(request);
+    // SigV4 for service "lambda": the function URL (auth type AWS_IAM) verifies it, checks
+    // lambda:InvokeFunctionUrl, and hands the function the caller's principal ARN.
+    const signer = new SignatureV4({
+      service: "lambda",
+      region,
+      credentials: this.target.credentials ?? defaultProvider(),
+      sha256: Sha256,
+    });
+    const query = Object.fromEntries(url.searchParams);
+    let signed: HttpRequest;
+    try {
+      signed = (await signer.sign(
+        new HttpRequest({
+          method: "POST",
+          protocol: url.protocol,
+          hostname: url.hostname,
+          ...(url.port ? { port: Number(url.port) } : {}),
+          path: url.pathname,
+          query,
+          headers: { host: url.host, "content-type": "application/json" },
+          body,
+        }),
+      )) as HttpRequest;
+    } catch (err) {
+      throw unreachable("could not sign the override request (AWS credentials)", err);
+    }
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: "POST",
+        headers: signed.headers,
+        body,
+        signal: AbortSignal.timeout(60_000),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new ControlPlaneUnreachableError(
+        `could not reach the override function at ${overrideUrl}: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
       );
     }
-    return payload as OverrideResult;
+    if (res.status === 403) {
+      const text = await res.text();
+      if (!text.includes('"problems"')) {
+        throw new RequestRejectedError(
+          `${overrideUrl} refused the signed request (403 ${text.slice(0, 200)}): your AWS identity needs lambda:InvokeFunctionUrl (and lambda:InvokeFunction) on the override function — assume the operators' role (BREAKWATER_OVERRIDE_ROLE_ARN)`,
+          [],
+          403,
+        );
+      }
+      return readAnswer<OverrideResult>(new Response(text, { status: 403 }), overrideUrl);
+    }
+    return readAnswer<OverrideResult>(res, overrideUrl);
   }
 }

@@ -50,7 +50,9 @@ export interface TargetFlags {
   stage?: string;
   region?: string;
   table?: string;
-  overrideFunction?: string;
+  overrideUrl?: string;
+  /** serve's bearer token (default $BREAKWATER_TOKEN). */
+  token?: string;
   json?: boolean;
 }
 
@@ -64,6 +66,11 @@ export function backendFor(flags: TargetFlags, env: NodeJS.ProcessEnv = process.
     }
     if (!flags.stage)
       throw new OpsUsageError("--aws needs --stage <stage> (the stage you deployed, e.g. prod)");
+    if (flags.token !== undefined) {
+      throw new OpsUsageError(
+        "--token is only for the local control plane: with --aws your AWS credentials sign the request",
+      );
+    }
     if (!/^[A-Za-z0-9-]+$/.test(flags.stage)) {
       throw new OpsUsageError(`--stage "${flags.stage}": must be letters, digits and hyphens`);
     }
@@ -71,14 +78,14 @@ export function backendFor(flags: TargetFlags, env: NodeJS.ProcessEnv = process.
       stage: flags.stage,
       ...(flags.region ? { region: flags.region } : {}),
       ...(flags.table ? { table: flags.table } : {}),
-      ...(flags.overrideFunction ? { overrideFunction: flags.overrideFunction } : {}),
+      ...(flags.overrideUrl ? { overrideUrl: flags.overrideUrl } : {}),
     });
   }
   for (const [flag, value] of [
     ["--stage", flags.stage],
     ["--region", flags.region],
     ["--table", flags.table],
-    ["--override-function", flags.overrideFunction],
+    ["--override-url", flags.overrideUrl],
   ] as const) {
     if (value !== undefined) throw new OpsUsageError(`${flag} is only for --aws`);
   }
@@ -96,7 +103,8 @@ export function backendFor(flags: TargetFlags, env: NodeJS.ProcessEnv = process.
       `--endpoint "${endpoint}": must be an http URL such as ${DEFAULT_ENDPOINT}`,
     );
   }
-  return new HttpOpsBackend(url.toString());
+  const token = flags.token ?? env.BREAKWATER_TOKEN;
+  return new HttpOpsBackend(url.toString(), fetch, token || undefined);
 }
 
 /** `+2h`, `+90m`, `+1d2h30m`: an offset from `now`; undefined when `text` is not one. */
@@ -289,8 +297,17 @@ export function renderHistory(report: HistoryReport): string {
   else {
     lines.push(
       renderTable(
-        ["at", "action", "target", "actor", "reason", "effect"],
-        report.audit.map((a) => [a.at, a.action, a.target, a.actor, a.reason, a.effect]),
+        // The principal is who acted, as authenticated; the actor is the name they typed.
+        ["at", "action", "target", "actor", "reason", "effect", "principal"],
+        report.audit.map((a) => [
+          a.at,
+          a.action,
+          a.target,
+          a.actor,
+          a.reason,
+          a.effect,
+          a.principal ?? "-",
+        ]),
       ),
     );
   }
@@ -360,8 +377,12 @@ function targetOptions(cmd: Command): Command {
       "with --aws: the table name, instead of reading /breakwater/<stage>/table-name from SSM",
     )
     .option(
-      "--override-function <name>",
-      "with --aws: the override function, instead of reading /breakwater/<stage>/override-function-name from SSM",
+      "--override-url <url>",
+      "with --aws: the override function URL, instead of reading /breakwater/<stage>/override-url from SSM",
+    )
+    .option(
+      "--token <token>",
+      "the local control plane's bearer token for override (default $BREAKWATER_TOKEN; serve prints it)",
     )
     .option("--json", "print JSON");
 }
@@ -378,6 +399,7 @@ interface ServeFlags {
   githubToken?: string;
   notifications?: boolean;
   slackUrl?: string;
+  token?: string;
 }
 
 export interface OpsCommandOptions {
@@ -442,8 +464,15 @@ async function runServe(flags: ServeFlags, io: IO, options: OpsCommandOptions): 
     );
   }
   const githubToken = flags.githubToken ?? env.BREAKWATER_GITHUB_TOKEN;
+  const givenToken = flags.token ?? (env.BREAKWATER_TOKEN || undefined);
+  if (givenToken !== undefined && givenToken.length < 16) {
+    throw new OpsUsageError(
+      "--token: must be at least 16 characters (or leave it out: serve makes one)",
+    );
+  }
   const notifiers = localNotifiers(flags, io.err, (m) => new OpsUsageError(m));
   const server = await startServe({
+    ...(givenToken ? { token: givenToken } : {}),
     pipelines,
     initialVersion: flags.initialVersion,
     port,
@@ -466,10 +495,14 @@ async function runServe(flags: ServeFlags, io: IO, options: OpsCommandOptions): 
           pipelines,
           initialVersion: flags.initialVersion,
           ...(secret ? { webhookSecret: secret } : {}),
+          // A token the user chose is not echoed; a generated one must be, or nobody could act.
+          ...(givenToken ? {} : { token: server.token }),
         },
         server.plane.clock.now(),
       ),
     );
+    if (givenToken)
+      io.out.write("  operator token: the one given (--token or $BREAKWATER_TOKEN)\n");
     await (options.serveUntil ?? ((s) => untilSignal(s, io)))(server);
   } finally {
     await server.close();
@@ -517,6 +550,10 @@ export function registerOpsCommands(
     .option(
       "--github-token <token>",
       "token for that API (default $BREAKWATER_GITHUB_TOKEN, preferred: flags show in ps)",
+    )
+    .option(
+      "--token <token>",
+      "bearer token for POST /override and /events (default $BREAKWATER_TOKEN, else a random one, printed)",
     )
     .option("--notifications", "print every notification a human would get (standard error)")
     .option(

@@ -26,6 +26,8 @@ export interface ManualBlock {
   target: string;
   reason: string;
   actor: string;
+  /** The authenticated principal that set it, for blocks set by an override. */
+  principal?: string;
   createdAt: string;
   /** Optional start and end (ISO); absent: from creation, until removed. */
   from?: string;
@@ -35,6 +37,11 @@ export interface ManualBlock {
    * opposed to the one open block an engineer sets on a target (setting it again replaces it).
    */
   scheduled?: boolean;
+  /**
+   * Compare-and-set token of the stored block (the store sets it on every override's write;
+   * absent on blocks written otherwise): an override writes only if the block it read is unchanged.
+   */
+  rev?: number;
 }
 
 /**

@@ -155,6 +155,8 @@ export interface ChangeFacts {
 export interface RunDecision {
   action: "rollback-all" | "retry" | "roll-forward" | "cancel";
   actor: string;
+  /** Who decided, as authenticated (IAM principal ARN; `local:…` locally). Absent before 2026-12-01. */
+  principal?: string;
   reason: string;
   at: string;
 }

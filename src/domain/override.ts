@@ -140,8 +140,12 @@ export interface Bypass {
   kinds: BlockerKind[];
   expiresAt: string;
   actor: string;
+  /** The authenticated principal that set it (absent on bypasses written before 2026-12-01). */
+  principal?: string;
   reason: string;
   createdAt: string;
+  /** Compare-and-set token of the stored bypass (see `ManualBlock.rev`). */
+  rev?: number;
 }
 
 export class OverrideRejectedError extends Error {
@@ -184,4 +188,77 @@ export function parseOverride(input: unknown, now: Date): Override {
     future("until", o.until, MAX_BLOCK_DAYS * 86_400_000, `${MAX_BLOCK_DAYS} days`);
   if (problems.length > 0) throw new OverrideRejectedError(problems);
   return o;
+}
+
+/**
+ * Who acts, as authenticated rather than as typed: in AWS the IAM principal that signed the
+ * request to the override function URL (`requestContext.authorizer.iam`); locally the name
+ * bound to `serve`'s bearer token (`local:token`). The typed `actor` is recorded beside it.
+ */
+export interface Principal {
+  /** The caller's principal ARN, e.g. `arn:aws:sts::123456789012:assumed-role/Operators/alice`. */
+  arn: string;
+  accountId?: string;
+  /** IAM's caller id (`AROA…:session` for an assumed role). */
+  callerId?: string;
+}
+
+/** The override function was called without an authenticated caller identity (fail closed). */
+export class UnauthenticatedOverrideError extends Error {
+  override name = "UnauthenticatedOverrideError";
+}
+
+/** A principal pattern: an ARN (or local name) where `*` stands for any run of characters. */
+const PRINCIPAL_PATTERN =
+  /^(arn:aws[a-z-]*:(iam|sts)::\d{12}:[A-Za-z0-9+=,.@_/*-]+|local:[A-Za-z0-9._@+*-]+)$/;
+
+/**
+ * Parses the override allow-list (`BREAKWATER_OVERRIDE_PRINCIPALS`, comma-separated principal
+ * ARN patterns). A malformed entry is an error naming it, not a silently ignored line.
+ *
+ * @example
+ * parsePrincipalPatterns("arn:aws:sts::123456789012:assumed-role/Operators/*");
+ */
+export function parsePrincipalPatterns(list: string): string[] {
+  const patterns = list
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const bad = patterns.filter((p) => !PRINCIPAL_PATTERN.test(p));
+  if (bad.length > 0) {
+    throw new Error(
+      `override principal allow-list: ${bad.map((b) => `"${b}"`).join(", ")} is not a principal ARN pattern (arn:aws:sts::<account>:assumed-role/<role>/<session or *>, arn:aws:iam::<account>:user/<name>, or local:<name>)`,
+    );
+  }
+  return patterns;
+}
+
+/**
+ * Whether `arn` matches `pattern`, where `*` matches any run of characters (also `/` and `:`).
+ * Greedy two-pointer matching with one backtrack point (the last `*`): at most
+ * len(arn) × len(pattern) steps, never exponential, and no regular expression is built from
+ * the pattern.
+ *
+ * @example
+ * principalMatches("arn:aws:sts::123456789012:assumed-role/Operators/*", "arn:aws:sts::123456789012:assumed-role/Operators/alice"); // true
+ */
+export function principalMatches(pattern: string, arn: string): boolean {
+  let p = 0;
+  let s = 0;
+  let star = -1;
+  let mark = 0;
+  while (s < arn.length) {
+    if (p < pattern.length && pattern[p] !== "*" && pattern[p] === arn[s]) {
+      p++;
+      s++;
+    } else if (p < pattern.length && pattern[p] === "*") {
+      star = p++;
+      mark = s;
+    } else if (star >= 0) {
+      p = star + 1;
+      s = ++mark;
+    } else return false;
+  }
+  while (p < pattern.length && pattern[p] === "*") p++;
+  return p === pattern.length;
 }

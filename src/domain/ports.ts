@@ -3,7 +3,7 @@
  * (AWS and local twins) implement them and are injected.
  */
 
-import type { ManualBlock } from "./blockers.ts";
+import type { BlockLevel, ManualBlock } from "./blockers.ts";
 import type { Installation } from "./installation.ts";
 import type {
   HistoryEntry,
@@ -98,6 +98,23 @@ export interface LocationLock {
   rev: number;
 }
 
+/**
+ * One item an override decided on: `set` a new value, `null` to delete it, or absent to leave
+ * it as it is (the audit entry is still written only if the item is still `was`). `was`
+ * absent: the item did not exist.
+ */
+export type OverrideWrite =
+  | {
+      kind: "block";
+      level: BlockLevel;
+      target: string;
+      /** The start of a scheduled block (they are keyed by it); absent: the target's open block. */
+      scheduledFrom?: string;
+      was?: ManualBlock;
+      set?: ManualBlock | null;
+    }
+  | { kind: "bypass"; pipeline: string; version: string; was?: Bypass; set?: Bypass };
+
 export interface StateStore {
   putPipeline(pipeline: Pipeline): Promise<void>;
   getPipeline(name: string): Promise<Pipeline | undefined>;
@@ -113,6 +130,13 @@ export interface StateStore {
 
   /** The override audit log: every engineer action and its effect. */
   appendAudit(entry: AuditEntry): Promise<void>;
+  /**
+   * Applies an override's writes and appends its audit entry in ONE transaction, each write
+   * conditional on the item being as the override read it (`was`). False, and nothing written,
+   * when any of them changed meanwhile: the caller reads again and decides again. The audit
+   * log's order is the order in which these transactions took effect.
+   */
+  commitOverride(writes: OverrideWrite[], audit: AuditEntry): Promise<boolean>;
   listAudit(): Promise<AuditEntry[]>;
 
   /** Manual blocks (stop the line). */
@@ -246,11 +270,19 @@ export interface AuditEntry {
   at: string;
   /** Unique per action; repeating an identical request writes a new entry with `effect: unchanged`. */
   id: string;
+  /** The name the caller typed (a login, a bot's name): a claim, kept for readers. */
   actor: string;
+  /** Who acted, as authenticated: the caller's IAM principal ARN (`local:…` on `serve`). Absent before 2026-12-01. */
+  principal?: string;
   action: string;
   reason: string;
   /** What the action was aimed at: `org`, `pipeline orders-api`, `scopes orders-api:prod-2/*`, `orders-api@v7`. */
   target: string;
   /** What it did: `blocked`, `unblocked`, `unchanged (already blocked)`, `bypass until …`. */
   effect: string;
+  /**
+   * Whether the action changed anything. Repeats are audited too (who tried what), with
+   * `changed: false` and an `unchanged (…)` effect. Absent on entries written before 2026-12-01.
+   */
+  changed?: boolean;
 }

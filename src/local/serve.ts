@@ -5,13 +5,13 @@
  *
  * HTTP (JSON; 127.0.0.1 by default):
  *   POST /webhooks/github   the real GitHub webhook handler (X-Hub-Signature-256 verified)
- *   POST /events            put EventBridge-shaped events on the local bus (validated)
+ *   POST /events            put EventBridge-shaped events on the local bus (validated; bearer token)
  *   GET  /status[?pipeline] version per scope, runs in flight, blockers, bypasses
  *   GET  /history?target=   a pipeline's or scope's history plus its override audit entries
- *   POST /override          the override function (createOverrideHandler, as in AWS)
+ *   POST /override          the override function (createOverrideHandler, as in AWS; bearer token)
  *   GET  /health            the virtual time and speed (the CLI resolves +2h offsets with it)
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DeleteTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -41,6 +41,9 @@ import { lambdaContext } from "./step-functions.ts";
 /** The port `serve` listens on and the CLI's other commands talk to by default. */
 export const DEFAULT_PORT = 8787;
 export const DEFAULT_SPEED = 60;
+/** Who acts through serve's operator routes, in the audit log: the holder of the bearer token. */
+export const LOCAL_PRINCIPAL = "local:token";
+
 /** Bodies of /events and /override: far above any real request. */
 const MAX_JSON_BYTES = 1024 * 1024;
 /** EventBridge's PutEvents limit, kept locally so a script that works here works there. */
@@ -72,11 +75,18 @@ export interface ServeOptions {
   dynamo?: DynamoDBClient;
   /** Virtual start time (default: now). */
   start?: Date;
+  /**
+   * The bearer token the operator routes (POST /override, POST /events) require; absent: a
+   * random one, printed at start. Whoever holds it acts as `local:token` in the audit log.
+   */
+  token?: string;
 }
 
 export interface RunningServer {
   url: string;
   port: number;
+  /** The bearer token of the operator routes (given or generated). */
+  token: string;
   plane: LocalControlPlane;
   /** Stops the clock, the HTTP server and DynamoDB Local (idempotent). */
   close(): Promise<void>;
@@ -115,7 +125,7 @@ export function progressLine(e: BusEnvelope): string | undefined {
       return `${t.at}  ${t.pipeline}@${t.version}  ${t.scope} ${t.step} ${t.event}${extra.length ? ` (${extra.join(", ")})` : ""}`;
     }
     case DetailType.OverrideEvent:
-      return `${at}  override ${s("action")} by ${s("actor")}: ${s("effect")} (${s("reason")})`;
+      return `${at}  override ${s("action")} by ${s("actor")} (${s("principal")}): ${s("effect")} (${s("reason")})`;
     default:
       return undefined;
   }
@@ -331,6 +341,29 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     : undefined;
   const override = createOverrideHandler(() => plane.deps);
   let overrides = 0;
+  const token = options.token ?? randomBytes(32).toString("base64url");
+  if (token.length < 16) throw new Error("serve: the token must be at least 16 characters");
+  const tokenDigest = createHash("sha256").update(token).digest();
+  /**
+   * The operator routes change state: they need the bearer token (status, history and health
+   * stay open on 127.0.0.1). Compared as SHA-256 digests with timingSafeEqual, so the time taken
+   * says nothing about the token, not even its length.
+   */
+  const authorize = (req: IncomingMessage): void => {
+    const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "");
+    const given = createHash("sha256")
+      .update(m?.[1] ?? "")
+      .digest();
+    if (!m || !timingSafeEqual(given, tokenDigest)) {
+      req.resume();
+      throw new HttpError(
+        401,
+        m
+          ? "authorization: the bearer token is wrong (see serve's start banner, --token or $BREAKWATER_TOKEN)"
+          : "authorization: is required: send `Authorization: Bearer <token>` (serve prints the token at start; the CLI sends --token or $BREAKWATER_TOKEN)",
+      );
+    }
+  };
 
   const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const key = `${req.method} ${url.pathname}`;
@@ -346,6 +379,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
         webhook(req, res);
         return;
       case "POST /events": {
+        authorize(req);
         const events = parseLocalEvents(await readJson(req));
         const registered = new Set((await plane.store.listPipelines()).map((p) => p.name));
         const unknown = events
@@ -390,11 +424,24 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
         return;
       }
       case "POST /override": {
+        authorize(req);
         const body = await readJson(req);
-        const result = await plane.clock.track(() =>
-          override(body, lambdaContext("breakwater-override", `local-override-${++overrides}`)),
+        // The request as the function URL delivers it in AWS, with the token's holder as the
+        // authenticated caller (serve is the local trust boundary, as Lambda's front end is there).
+        const event = {
+          version: "2.0",
+          rawPath: url.pathname,
+          requestContext: {
+            http: { method: "POST", path: url.pathname },
+            authorizer: { iam: { userArn: LOCAL_PRINCIPAL } },
+          },
+          body: JSON.stringify(body),
+          isBase64Encoded: false,
+        };
+        const answer = await plane.clock.track(() =>
+          override(event, lambdaContext("breakwater-override", `local-override-${++overrides}`)),
         );
-        send(res, 200, result);
+        send(res, answer.statusCode, JSON.parse(answer.body));
         return;
       }
       case "GET /health":
@@ -479,6 +526,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   return {
     url: `http://${host}:${port}`,
     port,
+    token,
     plane,
     close() {
       closing ??= (async () => {
@@ -503,7 +551,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
 /** The routes, for the startup banner and the README. */
 export function banner(
   url: string,
-  options: Pick<ServeOptions, "speed" | "pipelines" | "initialVersion" | "webhookSecret">,
+  options: Pick<ServeOptions, "speed" | "pipelines" | "initialVersion" | "webhookSecret" | "token">,
   now: Date,
 ): string {
   return [
@@ -512,6 +560,12 @@ export function banner(
     `  virtual time ${now.toISOString()}, ${options.speed}× real time`,
     `  POST ${url}/webhooks/github${options.webhookSecret ? "" : "  (off: no --webhook-secret)"}`,
     `  POST ${url}/events   GET ${url}/status   GET ${url}/history?target=<pipeline[:scope]>   POST ${url}/override`,
+    ...(options.token
+      ? [
+          `  operator token (POST /events, /override; Authorization: Bearer): ${options.token}`,
+          `  export BREAKWATER_TOKEN=${options.token}`,
+        ]
+      : []),
     `  source: ${SOURCE}; Ctrl-C stops it (state is in memory and is lost)`,
     "",
   ].join("\n");

@@ -314,13 +314,18 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
           return;
         }
         try {
-          const result = await applyOverride(plane.deps, {
-            action: d.action,
-            pipeline: name,
-            version: target,
-            actor: "simulate",
-            reason: "scripted decision (--decide)",
-          });
+          const result = await applyOverride(
+            plane.deps,
+            {
+              action: d.action,
+              pipeline: name,
+              version: target,
+              actor: "simulate",
+              reason: "scripted decision (--decide)",
+            },
+            // The simulation runs on the engineer's own machine: the script is the caller.
+            { principal: { arn: "local:simulate" } },
+          );
           decisions.push({ at, action: d.action, version: target, effect: result.effect });
         } catch (err) {
           decisions.push({

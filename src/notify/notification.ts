@@ -109,6 +109,8 @@ export const overrideEventSchema = z.object({
   at: z.iso.datetime({ offset: true }),
   action: z.string().min(1),
   actor: z.string().min(1),
+  /** Who acted, as authenticated (the caller's IAM principal ARN; `local:…` on serve). */
+  principal: z.string().min(1).optional(),
   reason: z.string().min(1),
   /** `organisation`, `pipeline` or `scope` for block/unblock. */
   level: z.string().optional(),
@@ -343,6 +345,7 @@ function fromOverrideEvent(e: OverrideEventDetail): Notification {
   const fields: NotificationField[] = [
     { label: "Action", value: e.action },
     { label: "Actor", value: e.actor },
+    ...(e.principal ? [{ label: "Principal", value: e.principal }] : []),
     { label: "Reason", value: e.reason },
   ];
   if (target) fields.push({ label: "Target", value: target });
@@ -357,7 +360,7 @@ function fromOverrideEvent(e: OverrideEventDetail): Notification {
     ...(e.version ? { version: e.version } : {}),
     ...(e.scope ? { scope: e.scope } : {}),
     title: `${e.pipeline ?? "all pipelines"}: override ${e.action} by ${e.actor}`,
-    text: `${e.actor} used ${e.action}${target ? ` on ${target}` : ""}: ${e.reason}.${
+    text: `${e.actor}${e.principal ? ` (${e.principal})` : ""} used ${e.action}${target ? ` on ${target}` : ""}: ${e.reason}.${
       e.effect ? ` ${e.effect}.` : ""
     }`,
     fields,

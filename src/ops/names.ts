@@ -1,9 +1,10 @@
 /**
  * Where the CLI (`breakwater status|history|override --aws --stage <stage>`) finds a deployed
- * stage: SSM String parameters the stack writes with the table's and the override function's
- * generated names. Shared by the stack and the CLI so the two cannot drift apart.
+ * stage: SSM String parameters the stack writes with the table's generated name and the
+ * override function's URL (auth type AWS_IAM). Shared by the stack and the CLI so the two
+ * cannot drift apart.
  */
 export const parameterNames = (stage: string) => ({
   table: `/breakwater/${stage}/table-name`,
-  overrideFunction: `/breakwater/${stage}/override-function-name`,
+  overrideUrl: `/breakwater/${stage}/override-url`,
 });

@@ -49,6 +49,10 @@ async function postWebhook(url: string, event: string, payload: unknown, signatu
   });
 }
 
+/** serve's bearer token for the operator routes (POST /override, POST /events). */
+const TOKEN = "test-token-0123456789abcdef";
+const bearer = { authorization: `Bearer ${TOKEN}` };
+
 async function cli(args: string[]) {
   const out = new PassThrough();
   const err = new PassThrough();
@@ -104,6 +108,7 @@ describe("breakwater serve", () => {
       }),
       dynamo: dynamoClient(),
       log: (line) => lines.push(line),
+      token: TOKEN,
     });
   });
   afterAll(async () => {
@@ -174,6 +179,8 @@ describe("breakwater serve", () => {
       "block",
       "--endpoint",
       server.url,
+      "--token",
+      TOKEN,
       "--level",
       "scope",
       "--pipeline",
@@ -210,6 +217,8 @@ describe("breakwater serve", () => {
       "unblock",
       "--endpoint",
       server.url,
+      "--token",
+      TOKEN,
       "--level",
       "scope",
       "--pipeline",
@@ -237,10 +246,19 @@ describe("breakwater serve", () => {
     expect(report.entries[0]).toMatchObject({ toVersion: "v1", actor: "seed" });
     expect(report.entries.at(-1)).toMatchObject({ toVersion: MERGE_SHA, status: "stable" });
     expect(report.entries.map((e) => e.actor)).toContain("breakwater/deploy");
-    expect(report.audit.map((a) => [a.action, a.actor, a.reason])).toEqual([
-      ["block", "alice", "sev-2 in eu-north-1"],
-      ["unblock", "alice", "sev-2 resolved"],
+    expect(report.audit.map((a) => [a.action, a.actor, a.principal, a.reason])).toEqual([
+      ["block", "alice", "local:token", "sev-2 in eu-north-1"],
+      ["unblock", "alice", "local:token", "sev-2 resolved"],
     ]);
+    const human = await cli([
+      "history",
+      "hello-api:prod-1/eu-north-1/eun1-az1",
+      "--endpoint",
+      server.url,
+    ]);
+    expect(human.stdout).toMatch(
+      /unblock\s+scopes hello-api:prod-1\/\*\s+alice\s+sev-2 resolved\s+unblocked scopes hello-api:prod-1\/\*\s+local:token/,
+    );
     // Another scope's history does not list overrides aimed elsewhere.
     const alpha = await cli(["history", "hello-api:alpha/us-east-1", "--endpoint", server.url]);
     expect(alpha.code).toBe(EXIT.ok);
@@ -254,6 +272,8 @@ describe("breakwater serve", () => {
       "bypass",
       "--endpoint",
       server.url,
+      "--token",
+      TOKEN,
       "--pipeline",
       "hello-api",
       "--version",
@@ -284,6 +304,7 @@ describe("breakwater serve", () => {
 
     const badEvent = await fetch(`${server.url}/events`, {
       method: "POST",
+      headers: bearer,
       body: JSON.stringify({
         source: "breakwater",
         "detail-type": "Approved Change Merged",
@@ -298,11 +319,65 @@ describe("breakwater serve", () => {
         { path: "detail.requestId", message: "is required" },
       ],
     });
-    const notJson = await fetch(`${server.url}/events`, { method: "POST", body: "{" });
+    const notJson = await fetch(`${server.url}/events`, {
+      method: "POST",
+      headers: bearer,
+      body: "{",
+    });
     expect(notJson.status).toBe(400);
     expect(((await notJson.json()) as { error: string }).error).toMatch(/^body: is not valid JSON/);
     const wrongMethod = await fetch(`${server.url}/status`, { method: "DELETE" });
     expect(wrongMethod.status).toBe(405);
+  });
+
+  it("the operator routes want the bearer token: 401 without it or with a wrong one, nothing changed", async () => {
+    const block = JSON.stringify({
+      action: "block",
+      level: "org",
+      actor: "eve",
+      reason: "mine now",
+    });
+    const start = JSON.stringify({
+      source: "breakwater",
+      "detail-type": "Approved Change Merged",
+      detail: { pipeline: "hello-api", version: "evil", cause: "no token" },
+    });
+    const before = (await status()).pipelines[0]?.runs.length;
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: "Bearer wrong-token-0123456789" },
+      { authorization: `Bearer ${TOKEN}x` },
+      { authorization: TOKEN },
+    ];
+    for (const headers of attempts) {
+      for (const [path, body] of [
+        ["/override", block],
+        ["/events", start],
+      ] as const) {
+        const res = await fetch(`${server.url}${path}`, { method: "POST", headers, body });
+        expect(res.status, `${path} ${JSON.stringify(headers)}`).toBe(401);
+        expect(((await res.json()) as { error: string }).error).toMatch(/^authorization: /);
+      }
+    }
+    const report = await status();
+    expect(report.blocks).toEqual([]);
+    expect(report.pipelines[0]?.runs.length).toBe(before);
+    // Without --token the CLI says what to do; status and history stay open.
+    const noToken = await cli([
+      "override",
+      "block",
+      "--endpoint",
+      server.url,
+      "--level",
+      "org",
+      "--actor",
+      "eve",
+      "--reason",
+      "mine now",
+    ]);
+    expect(noToken.code).toBe(EXIT.badInput);
+    expect(noToken.stderr).toContain("pass --token <token> or set BREAKWATER_TOKEN");
+    expect((await server.plane.store.listAudit()).map((a) => a.actor)).not.toContain("eve");
   });
 
   it("POST /events with an unbacked Approved Change Merged starts nothing; `override start` does", async () => {
@@ -310,6 +385,7 @@ describe("breakwater serve", () => {
     // bus takes it, start-run refuses it and records why (the bus is not proof of approval).
     const res = await fetch(`${server.url}/events`, {
       method: "POST",
+      headers: bearer,
       body: JSON.stringify({
         Source: "breakwater",
         DetailType: "Approved Change Merged",
@@ -342,6 +418,8 @@ describe("breakwater serve", () => {
       "manual start for INC-7",
       "--endpoint",
       server.url,
+      "--token",
+      TOKEN,
     ]);
     expect(start.code, start.stderr).toBe(EXIT.ok);
     expect(start.stdout).toContain("start: requested a run of hello-api@v3 (manual start)");
@@ -396,6 +474,8 @@ describe("breakwater serve (the command)", () => {
     expect(health).toMatchObject({ ok: true, speed: 1000, pipelines: ["orders-api"] });
     expect(stdout).toMatch(/^Breakwater control plane on http:\/\/127\.0\.0\.1:\d+\n/);
     expect(stdout).toContain("(off: no --webhook-secret)");
+    // No --token: serve makes one and prints it (whoever holds it may act).
+    expect(stdout).toMatch(/export BREAKWATER_TOKEN=[A-Za-z0-9_-]{43}\n/);
   });
 });
 

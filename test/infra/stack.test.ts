@@ -231,6 +231,8 @@ export default definePipeline({
   return dir;
 }
 
+const PRINCIPALS =
+  "arn:aws:sts::123456789012:assumed-role/Operators/*,arn:aws:iam::123456789012:user/breakglass";
 const OPERATORS = "arn:aws:iam::123456789012:role/breakwater-operators";
 const CI_PRINCIPAL = "arn:aws:iam::210987654321:role/buildkite-ci";
 let test: Json;
@@ -249,13 +251,13 @@ beforeAll(async () => {
   );
   process.env.BREAKWATER_CONFIG_FILE = config;
   process.env.BREAKWATER_OVERRIDE_ROLE_ARN = OPERATORS;
-  process.env.BREAKWATER_OVERRIDE_ACTORS = "alice,bob";
+  process.env.BREAKWATER_OVERRIDE_PRINCIPALS = PRINCIPALS;
   try {
     test = (await synthesize({ stage: "test", pipelinesDir, region: REGION })).template;
   } finally {
     delete process.env.BREAKWATER_CONFIG_FILE;
     delete process.env.BREAKWATER_OVERRIDE_ROLE_ARN;
-    delete process.env.BREAKWATER_OVERRIDE_ACTORS;
+    delete process.env.BREAKWATER_OVERRIDE_PRINCIPALS;
   }
   prod = (await synthesize({ stage: "prod", region: REGION })).template;
 }, 120_000);
@@ -735,16 +737,30 @@ describe("notifications and the control plane's own alarms", () => {
 });
 
 describe("override function", () => {
-  it("may be invoked by the configured operators' role, and checks the actor allow-list", () => {
+  it("is called through its IAM-authenticated URL by the operators' role, and checks the principal allow-list", () => {
     const [fnId, fn] = lambdaByName(test, "override");
+    const urls = ofType(test, "AWS::Lambda::Url")
+      .map(([, r]) => props(r))
+      .filter((u) => JSON.stringify(u.TargetFunctionArn) === JSON.stringify(getAtt(fnId)));
+    expect(urls).toEqual([{ AuthType: "AWS_IAM", TargetFunctionArn: getAtt(fnId) }]);
     const permissions = ofType(test, "AWS::Lambda::Permission")
       .map(([, r]) => props(r))
       .filter((p) => JSON.stringify(p.FunctionName) === JSON.stringify(getAtt(fnId)));
-    expect(permissions.map((p) => [p.Action, p.Principal])).toEqual([
-      ["lambda:InvokeFunction", OPERATORS],
+    // The URL, and lambda:InvokeFunction only when invoked via the URL: no direct-invoke path.
+    expect(
+      permissions.map((p) => [
+        p.Action,
+        p.Principal,
+        p.FunctionUrlAuthType,
+        p.InvokedViaFunctionUrl,
+      ]),
+    ).toEqual([
+      ["lambda:InvokeFunctionUrl", OPERATORS, "AWS_IAM", undefined],
+      ["lambda:InvokeFunction", OPERATORS, undefined, true],
     ]);
     const env = (props(fn).Environment as { Variables: Json }).Variables;
-    expect(env.OVERRIDE_ALLOWED_ACTORS).toBe("alice,bob");
+    expect(env.OVERRIDE_ALLOWED_PRINCIPALS).toBe(PRINCIPALS);
+    expect(env.OVERRIDE_ALLOWED_ACTORS).toBeUndefined();
     // Nothing else may invoke it through a resource policy; on prod (no role configured) nobody.
     const [prodFnId] = lambdaByName(prod, "override");
     expect(
@@ -756,12 +772,33 @@ describe("override function", () => {
     expect(resourcesOf(statements, "states:StartExecution")).toEqual([]);
     expect(resourcesOf(statements, "lambda:InvokeFunction")).toEqual([]);
   });
+
+  it("refuses the former actor-name allow-list and malformed principal patterns at synth", async () => {
+    process.env.BREAKWATER_OVERRIDE_ACTORS = "alice,bob";
+    try {
+      await expect(synthesize({ stage: "old", region: REGION })).rejects.toThrow(
+        /BREAKWATER_OVERRIDE_ACTORS .* is gone: .* set BREAKWATER_OVERRIDE_PRINCIPALS/,
+      );
+    } finally {
+      delete process.env.BREAKWATER_OVERRIDE_ACTORS;
+    }
+    process.env.BREAKWATER_OVERRIDE_PRINCIPALS = "alice";
+    try {
+      await expect(synthesize({ stage: "bad", region: REGION })).rejects.toThrow(
+        /"alice" is not a principal ARN pattern/,
+      );
+    } finally {
+      delete process.env.BREAKWATER_OVERRIDE_PRINCIPALS;
+    }
+  }, 120_000);
 });
 
 describe("GitHub webhook", () => {
   it("is a public function URL (the signature authenticates), with its secret's and API token's parameters", () => {
     const [fnId, fn] = lambdaByName(test, "github-webhook");
-    const urls = ofType(test, "AWS::Lambda::Url").map(([, r]) => props(r));
+    const urls = ofType(test, "AWS::Lambda::Url")
+      .map(([, r]) => props(r))
+      .filter((u) => JSON.stringify(u.TargetFunctionArn) === JSON.stringify(getAtt(fnId)));
     expect(urls).toHaveLength(1);
     expect(urls[0]).toMatchObject({ AuthType: "NONE", TargetFunctionArn: getAtt(fnId) });
     const env = (props(fn).Environment as { Variables: Json }).Variables;
@@ -843,23 +880,23 @@ describe("outputs", () => {
 });
 
 describe("CLI lookup parameters", () => {
-  it("writes the table's and the override function's names where `breakwater --aws` reads them", () => {
+  it("writes the table's name and the override function URL where `breakwater --aws` reads them", () => {
     const [tableId] = one(test, "AWS::DynamoDB::Table");
-    const [overrideId] = ofType(test, "AWS::Lambda::Function").find(([id]) =>
-      id.startsWith("OverrideFunction"),
+    const [urlId] = ofType(test, "AWS::Lambda::Url").find(
+      ([, r]) => props(r).AuthType === "AWS_IAM",
     ) as [string, Resource];
     const byName = new Map(
       ofType(test, "AWS::SSM::Parameter").map(([, r]) => [props(r).Name, props(r)]),
     );
     const names = parameterNames("test");
     expect(byName.get(names.table)).toMatchObject({ Type: "String", Value: { Ref: tableId } });
-    expect(byName.get(names.overrideFunction)).toMatchObject({
+    expect(byName.get(names.overrideUrl)).toMatchObject({
       Type: "String",
-      Value: { Ref: overrideId },
+      Value: { "Fn::GetAtt": [urlId, "FunctionUrl"] },
     });
     expect(names).toEqual({
       table: "/breakwater/test/table-name",
-      overrideFunction: "/breakwater/test/override-function-name",
+      overrideUrl: "/breakwater/test/override-url",
     });
   });
 });

@@ -14,6 +14,7 @@ import { createLocalControlPlane } from "../../src/local/control-plane.ts";
 import { SimulatedFleet } from "../../src/local/fleet.ts";
 import { lambdaContext } from "../../src/local/step-functions.ts";
 import { dynamoClient } from "../support/dynamo.ts";
+import { ALICE, urlRequest } from "../support/override-url.ts";
 
 const START = new Date("2026-01-05T09:00:00Z");
 const SHA = "c4295bd74fb0f4d6e2d0c4b1f4b1f4b1f4b1f4b1";
@@ -35,11 +36,16 @@ async function plane(installation: Installation = {}) {
   });
   await p.register(pipeline, "v1");
   const handler = createOverrideHandler(() => p.deps);
-  const override = (event: unknown) =>
-    handler(event, lambdaContext("breakwater-override", "test")) as Promise<{
-      changed: boolean;
-      effect: string;
-    }>;
+  // Through the function URL, as alice's IAM-signed request arrives.
+  const override = async (body: unknown) => {
+    const res = await handler(
+      urlRequest(body, ALICE),
+      lambdaContext("breakwater-override", "test"),
+    );
+    const parsed = JSON.parse(res.body) as { changed: boolean; effect: string; error?: string };
+    if (res.statusCode !== 200) throw new Error(parsed.error);
+    return parsed;
+  };
   return { p, override };
 }
 
@@ -182,11 +188,17 @@ describe("the bus is not a proof of approval", () => {
     expect(run?.change).toMatchObject({ trigger: "manual", approvers: [] });
     expect(await p.runRequests.get("orders-api", "v2")).toMatchObject({
       source: "operator",
-      writtenBy: "alice",
+      writtenBy: ALICE,
     });
     const audit = await p.store.listAudit();
     expect(audit).toMatchObject([
-      { action: "start", actor: "alice", target: "orders-api@v2", reason: "hotfix for INC-42" },
+      {
+        action: "start",
+        actor: "alice",
+        principal: ALICE,
+        target: "orders-api@v2",
+        reason: "hotfix for INC-42",
+      },
     ]);
     // Asking again changes nothing and says so (one request, one run).
     const again = await override({

@@ -5,12 +5,17 @@
 import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createOverrideHandler } from "../../functions/override.ts";
+import {
+  createOverrideHandler,
+  type OverrideHandlerOptions,
+  type OverrideHttpResponse,
+} from "../../functions/override.ts";
 import { type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
 import { createLocalControlPlane } from "../../src/local/control-plane.ts";
 import { SimulatedFleet } from "../../src/local/fleet.ts";
 import { lambdaContext } from "../../src/local/step-functions.ts";
 import { dynamoClient } from "../support/dynamo.ts";
+import { ALICE, urlRequest } from "../support/override-url.ts";
 
 const START = new Date("2026-01-12T09:00:00Z");
 const small = (name: string): PipelineInput => ({
@@ -21,7 +26,7 @@ const small = (name: string): PipelineInput => ({
   ],
 });
 
-async function plane() {
+async function plane(options: OverrideHandlerOptions = {}) {
   const a = parsePipeline(small("billing"));
   const b = parsePipeline(small("ledger"));
   const p = await createLocalControlPlane({
@@ -34,13 +39,19 @@ async function plane() {
   });
   await p.register(a, "v1");
   await p.register(b, "v1");
-  const handler = createOverrideHandler(() => p.deps);
-  const invoke = (event: unknown) =>
-    handler(event, lambdaContext("breakwater-override", "test")) as Promise<{
-      changed: boolean;
-      effect: string;
-    }>;
-  return { p, invoke };
+  const handler = createOverrideHandler(() => p.deps, options);
+  const call = (event: unknown) =>
+    handler(event, lambdaContext("breakwater-override", "test")) as Promise<OverrideHttpResponse>;
+  /** Calls the function URL as `arn`; a refusal becomes an error of the type the body names. */
+  const invoke = async (body: unknown, arn = ALICE) => {
+    const res = await call(urlRequest(body, arn));
+    const parsed = JSON.parse(res.body);
+    if (res.statusCode !== 200) {
+      throw Object.assign(new Error(parsed.error), { name: parsed.type, status: res.statusCode });
+    }
+    return parsed as { changed: boolean; effect: string };
+  };
+  return { p, invoke, call };
 }
 
 const later = (minutes: number) => new Date(START.getTime() + minutes * 60_000);
@@ -220,5 +231,70 @@ describe("override function", () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it("records the caller's principal ARN beside the typed name, in the audit and the notification", async () => {
+    const { p, invoke } = await plane();
+    await invoke(
+      { action: "block", level: "org", actor: "bob", reason: "sev-1" },
+      "arn:aws:sts::123456789012:assumed-role/Operators/mallory",
+    );
+    const [entry] = await p.store.listAudit();
+    expect(entry).toMatchObject({
+      actor: "bob",
+      principal: "arn:aws:sts::123456789012:assumed-role/Operators/mallory",
+      changed: true,
+    });
+    const [block] = await p.store.listBlocks();
+    expect(block?.principal).toBe("arn:aws:sts::123456789012:assumed-role/Operators/mallory");
+    const notified = p.bus.log.find((e) => e["detail-type"] === "Breakwater Override Event");
+    expect(notified?.detail.principal).toBe(
+      "arn:aws:sts::123456789012:assumed-role/Operators/mallory",
+    );
+  });
+
+  it("refuses a direct invoke (no caller identity), writing nothing", async () => {
+    const { p, call } = await plane();
+    const direct = { action: "block", level: "org", actor: "alice", reason: "sev-1" };
+    await expect(call(direct)).rejects.toThrow(/IAM-authenticated function URL requests/);
+    await expect(call(direct)).rejects.toMatchObject({ name: "UnauthenticatedOverrideError" });
+    // A function URL request without IAM auth (auth type NONE) names no caller either.
+    const anonymous = urlRequest(direct, ALICE) as { requestContext: Record<string, unknown> };
+    delete anonymous.requestContext.authorizer;
+    await expect(call(anonymous)).rejects.toMatchObject({ name: "UnauthenticatedOverrideError" });
+    expect(await p.store.listBlocks()).toEqual([]);
+    expect(await p.store.listAudit()).toEqual([]);
+  });
+
+  it("a principal claimed in the body is refused: only IAM names the caller", async () => {
+    const { p, invoke } = await plane();
+    await expect(
+      invoke({ action: "block", level: "org", actor: "a", reason: "sev-1", principal: ALICE }),
+    ).rejects.toThrow(/principal/);
+    expect(await p.store.listAudit()).toEqual([]);
+  });
+
+  it("the allow-list matches principal ARN patterns: others get 403 and change nothing", async () => {
+    const { p, invoke } = await plane({
+      allowedPrincipals: [
+        "arn:aws:sts::123456789012:assumed-role/Operators/*",
+        "arn:aws:iam::123456789012:user/breakglass",
+      ],
+    });
+    const block = { action: "block", level: "org", actor: "alice", reason: "sev-1" };
+    await expect(
+      invoke(block, "arn:aws:sts::123456789012:assumed-role/Developers/alice"),
+    ).rejects.toMatchObject({ status: 403, name: "OverrideRejectedError" });
+    await expect(
+      invoke(block, "arn:aws:iam::123456789012:user/breakglass-2"),
+    ).rejects.toMatchObject({ status: 403 });
+    expect(await p.store.listAudit()).toEqual([]);
+    expect((await invoke(block)).changed).toBe(true);
+    const unblock = { ...block, action: "unblock", reason: "resolved" };
+    expect((await invoke(unblock, "arn:aws:iam::123456789012:user/breakglass")).changed).toBe(true);
+    expect((await p.store.listAudit()).map((a) => a.principal)).toEqual([
+      ALICE,
+      "arn:aws:iam::123456789012:user/breakglass",
+    ]);
   });
 });

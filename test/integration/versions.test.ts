@@ -15,6 +15,10 @@ import { createLocalControlPlane } from "../../src/local/control-plane.ts";
 import { type FaultSpec, SimulatedFleet } from "../../src/local/fleet.ts";
 import { dynamoClient } from "../support/dynamo.ts";
 
+/** The engineer deciding, as IAM authenticated them. */
+const OPERATOR = {
+  principal: { arn: "arn:aws:sts::123456789012:assumed-role/Operators/oncall" },
+};
 const START = new Date("2026-01-05T09:00:00Z");
 const at = (minutes: number) => new Date(START.getTime() + minutes * 60_000);
 const minutes = (iso: string) => (Date.parse(iso) - START.getTime()) / 60_000;
@@ -147,7 +151,7 @@ describe("several versions in flight", () => {
         (await p.store.getRun("orders-api@v2")) as Run,
         (await p.store.getRun("orders-api@v3")) as Run,
       ];
-      await applyOverride(p.deps, decide("rollback-all", "v2"));
+      await applyOverride(p.deps, decide("rollback-all", "v2"), OPERATOR);
     });
     await p.run();
 
@@ -224,7 +228,11 @@ describe("several versions in flight", () => {
         (await p.store.getRun("orders-api@v3")) as Run,
       ];
       fault = false;
-      await applyOverride(p.deps, decide("retry", "v2", "dependency outage over; retrying"));
+      await applyOverride(
+        p.deps,
+        decide("retry", "v2", "dependency outage over; retrying"),
+        OPERATOR,
+      );
     });
     await p.run();
     expect(before[0]).toMatchObject({
@@ -249,7 +257,7 @@ describe("several versions in flight", () => {
     p.requestRun("orders-api", "v2");
     p.at(at(50), async () => p.requestRun("orders-api", "v3"));
     p.at(at(400), async () => {
-      await applyOverride(p.deps, decide("roll-forward", "v3", "v3 carries the fix"));
+      await applyOverride(p.deps, decide("roll-forward", "v3", "v3 carries the fix"), OPERATOR);
     });
     await p.run();
     const v2 = await p.store.getRun("orders-api@v2");
@@ -270,9 +278,9 @@ describe("several versions in flight", () => {
       ["cancel", "only a halted or waiting run can be cancelled"],
       ["roll-forward", "v2 is succeeded"],
     ] as const) {
-      await expect(applyOverride(p.deps, decide(action, "v2"))).rejects.toThrow(message);
+      await expect(applyOverride(p.deps, decide(action, "v2"), OPERATOR)).rejects.toThrow(message);
     }
-    await expect(applyOverride(p.deps, decide("retry", "v9"))).rejects.toThrow(
+    await expect(applyOverride(p.deps, decide("retry", "v9"), OPERATOR)).rejects.toThrow(
       'version: pipeline "orders-api" has no run of version "v9"',
     );
     expect(await p.store.getRun("orders-api@v2")).toEqual(before);

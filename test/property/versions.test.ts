@@ -146,13 +146,17 @@ async function simulateScenario(s: Scenario): Promise<Outcome> {
           : [...runs].reverse().find((r) => ["running", "waiting", "halted"].includes(r.status));
       if (!target) return;
       try {
-        await applyOverride(plane.deps, {
-          action: d.action,
-          pipeline: pipeline.name,
-          version: target.version,
-          actor: "oncall",
-          reason: "property test decision",
-        });
+        await applyOverride(
+          plane.deps,
+          {
+            action: d.action,
+            pipeline: pipeline.name,
+            version: target.version,
+            actor: "oncall",
+            reason: "property test decision",
+          },
+          { principal: { arn: "arn:aws:sts::123456789012:assumed-role/Operators/oncall" } },
+        );
         decidedAt = plane.clock.nowMillis();
       } catch {
         // Not applicable in this state (a clear error, nothing changed): no decision.

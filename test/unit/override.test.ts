@@ -1,6 +1,11 @@
 /** The override function's input rules: strict, every problem with its path, times checked. */
 import { describe, expect, it } from "vitest";
-import { OverrideRejectedError, parseOverride } from "../../src/domain/override.ts";
+import {
+  OverrideRejectedError,
+  parseOverride,
+  parsePrincipalPatterns,
+  principalMatches,
+} from "../../src/domain/override.ts";
 
 const now = new Date("2026-01-12T09:00:00Z");
 
@@ -167,5 +172,53 @@ describe("parseOverride", () => {
     ],
   ])("rejects %j naming the field", (input, expected) => {
     expect(problems(input)).toEqual([...expected].sort());
+  });
+});
+
+describe("principal allow-list patterns", () => {
+  const role = "arn:aws:sts::123456789012:assumed-role/Operators/alice";
+  it.each([
+    ["arn:aws:sts::123456789012:assumed-role/Operators/*", role, true],
+    ["arn:aws:sts::123456789012:assumed-role/Operators/alice", role, true],
+    ["arn:aws:sts::123456789012:assumed-role/Operators/bob", role, false],
+    ["arn:aws:sts::123456789012:assumed-role/Operators/", role, false],
+    ["arn:aws:sts::123456789012:assumed-role/*/alice", role, true],
+    ["arn:aws:sts::123456789012:assumed-role/Op*rs/*", role, true],
+    ["arn:aws:sts::210987654321:assumed-role/Operators/*", role, false],
+    ["arn:aws:sts::123456789012:assumed-role/Operators*", role, true],
+    [
+      "arn:aws:iam::123456789012:user/breakglass",
+      "arn:aws:iam::123456789012:user/breakglass-2",
+      false,
+    ],
+    ["local:*", "local:token", true],
+  ])("%s matches %s: %s", (pattern, arn, expected) => {
+    expect(principalMatches(pattern, arn)).toBe(expected);
+  });
+
+  it("matches in at most len(arn) × len(pattern) steps: no exponential backtracking", () => {
+    const arn = `arn:aws:sts::123456789012:assumed-role/${"a".repeat(20_000)}`;
+    const pattern = `arn:aws:sts::123456789012:assumed-role/${"*a".repeat(30)}b`;
+    const start = performance.now();
+    expect(principalMatches(pattern, arn)).toBe(false);
+    expect(performance.now() - start).toBeLessThan(500);
+  });
+
+  it("refuses what is not a principal ARN pattern, naming it", () => {
+    expect(
+      parsePrincipalPatterns(
+        " arn:aws:sts::123456789012:assumed-role/Operators/*, arn:aws:iam::123456789012:user/x ",
+      ),
+    ).toEqual([
+      "arn:aws:sts::123456789012:assumed-role/Operators/*",
+      "arn:aws:iam::123456789012:user/x",
+    ]);
+    expect(() => parsePrincipalPatterns("alice,bob")).toThrow(
+      '"alice", "bob" is not a principal ARN pattern',
+    );
+    expect(() => parsePrincipalPatterns("*")).toThrow('"*" is not a principal ARN pattern');
+    expect(() => parsePrincipalPatterns("arn:aws:sts::12:assumed-role/x")).toThrow(
+      /not a principal/,
+    );
   });
 });
