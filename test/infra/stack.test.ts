@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { AwsSolutionsChecks, ServerlessChecks } from "cdk-nag";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TABLE_KEYS } from "../../src/adapters/aws/dynamo-store.ts";
 import { placeholdersIn, STAGE_ASL_PATH } from "../../src/app/asl.ts";
@@ -280,6 +281,15 @@ const OPERATORS = "arn:aws:iam::123456789012:role/breakwater-operators";
 let test: Json;
 let prod: Json;
 let pipelinesDir: string;
+type Messages = Awaited<ReturnType<typeof synthesize>>["messages"];
+let testMessages: Messages;
+let prodMessages: Messages;
+/** cdk-nag's AWS Solutions and Serverless packs, applied to both synths. */
+const nagPacks = () => [
+  // logIgnores: suppressed findings are kept as info messages, which shows the packs ran.
+  new AwsSolutionsChecks({ reports: false, logIgnores: true }),
+  new ServerlessChecks({ reports: false, logIgnores: true }),
+];
 
 beforeAll(async () => {
   pipelinesDir = targetPipelines();
@@ -291,14 +301,25 @@ beforeAll(async () => {
   process.env.BREAKWATER_CONFIG_FILE = config;
   process.env.BREAKWATER_OVERRIDE_ROLE_ARN = OPERATORS;
   process.env.BREAKWATER_OVERRIDE_ACTORS = "alice,bob";
+  process.env.BREAKWATER_WEBHOOK_CONCURRENCY = "7";
   try {
-    test = (await synthesize({ stage: "test", pipelinesDir, region: REGION })).template;
+    const t = await synthesize({
+      stage: "test",
+      pipelinesDir,
+      region: REGION,
+      aspects: nagPacks(),
+    });
+    test = t.template;
+    testMessages = t.messages;
   } finally {
     delete process.env.BREAKWATER_CONFIG_FILE;
     delete process.env.BREAKWATER_OVERRIDE_ROLE_ARN;
     delete process.env.BREAKWATER_OVERRIDE_ACTORS;
+    delete process.env.BREAKWATER_WEBHOOK_CONCURRENCY;
   }
-  prod = (await synthesize({ stage: "prod", region: REGION })).template;
+  const p = await synthesize({ stage: "prod", region: REGION, aspects: nagPacks() });
+  prod = p.template;
+  prodMessages = p.messages;
 }, 120_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -384,6 +405,25 @@ describe("functions", () => {
       expect(env.EVENT_BUS_NAME, id).toEqual({ Ref: busId });
       expect(str(env.STATE_MACHINE_ARN), id).toBe(machineArn);
       expect(str(env.ROLLBACK_STATE_MACHINE_ARN), id).toBe(rollbackArn);
+    }
+  });
+
+  it("run with roles of their own: no managed policies, logs only to their own log group", () => {
+    for (const [id, r] of breakwaterLambdas(test)) {
+      const roleId = (props(r).Role as { "Fn::GetAtt": string[] })["Fn::GetAtt"][0] as string;
+      const role = (test.Resources as Record<string, Resource>)[roleId] as Resource;
+      expect(props(role).ManagedPolicyArns, id).toBeUndefined();
+      const logGroup = (props(r).LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      const inline = list(
+        props(role).Policies as { PolicyDocument: { Statement: Statement[] } }[],
+      ).flatMap((p) => p.PolicyDocument.Statement);
+      expect(inline, id).toEqual([
+        {
+          Effect: "Allow",
+          Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+          Resource: getAtt(logGroup),
+        },
+      ]);
     }
   });
 
@@ -923,5 +963,144 @@ describe("CLI lookup parameters", () => {
       table: "/breakwater/test/table-name",
       overrideFunction: "/breakwater/test/override-function-name",
     });
+  });
+});
+
+describe("throttles (finding 8)", () => {
+  const reserved = (t: Json, name: string) =>
+    props(lambdaByName(t, name)[1]).ReservedConcurrentExecutions;
+
+  it("bounds the public webhook's concurrency (default 10, configurable)", () => {
+    expect(reserved(prod, "github-webhook")).toBe(10);
+    expect(reserved(test, "github-webhook")).toBe(7);
+  });
+
+  it("reserves concurrency for fast rollback, so a flood elsewhere cannot starve it", () => {
+    for (const t of [test, prod]) {
+      expect(reserved(t, "alarm-state-change")).toBe(5);
+      expect(reserved(t, "rollback")).toBe(5);
+    }
+  });
+
+  it.each([
+    ["0", "BREAKWATER_WEBHOOK_CONCURRENCY"],
+    ["ten", "BREAKWATER_WEBHOOK_CONCURRENCY"],
+    ["1.5", "BREAKWATER_ROLLBACK_CONCURRENCY"],
+  ])(
+    "fails the synth on %j for %s, naming the setting",
+    async (value, name) => {
+      process.env[name] = value;
+      try {
+        await expect(synthesize({ stage: "test", pipelinesDir })).rejects.toThrow(
+          new RegExp(`${name}.*must be a whole number from 1 to 1000`),
+        );
+      } finally {
+        delete process.env[name];
+      }
+    },
+    60_000,
+  );
+});
+
+describe("encryption in transit and at rest (finding 10)", () => {
+  const tlsDeny = (statements: Json[]) =>
+    statements.filter(
+      (st) =>
+        st.Effect === "Deny" &&
+        JSON.stringify(st.Condition) ===
+          JSON.stringify({ Bool: { "aws:SecureTransport": "false" } }),
+    );
+
+  it("encrypts the topic with a rotated KMS key that CloudWatch alarms may use", () => {
+    const [topicId, topic] = one(test, "AWS::SNS::Topic");
+    const [keyId, key] = one(test, "AWS::KMS::Key");
+    expect(props(topic).KmsMasterKeyId).toEqual(getAtt(keyId));
+    expect(props(key).EnableKeyRotation).toBe(true);
+    const statements = (props(key).KeyPolicy as { Statement: Json[] }).Statement;
+    const cloudwatch = statements.find(
+      (st) =>
+        JSON.stringify(st.Principal) === JSON.stringify({ Service: "cloudwatch.amazonaws.com" }),
+    );
+    expect(cloudwatch?.Action).toEqual(["kms:Decrypt", "kms:GenerateDataKey"]);
+    // notify publishes: it may use exactly this key, and nothing else may.
+    const notify = functionStatements(test, "notify");
+    expect(resourcesOf(notify, "kms:GenerateDataKey")).toEqual([arnOf(keyId)]);
+    expect(resourcesOf(notify, "kms:Decrypt")).toEqual([arnOf(keyId)]);
+    for (const fn of FUNCTION_NAMES.filter((f) => f !== "notify")) {
+      expect(resourcesOf(functionStatements(test, fn), "kms:GenerateDataKey"), fn).toEqual([]);
+    }
+    expect(topicId).toBeDefined();
+  });
+
+  it("denies the topic and every queue to requests without TLS; CloudWatch may publish", () => {
+    const [topicId] = one(test, "AWS::SNS::Topic");
+    const topicPolicies = ofType(test, "AWS::SNS::TopicPolicy").filter(([, r]) =>
+      JSON.stringify(props(r).Topics).includes(topicId),
+    );
+    expect(topicPolicies).toHaveLength(1);
+    const topicStatements = (
+      props((topicPolicies[0] as [string, Resource])[1]).PolicyDocument as { Statement: Json[] }
+    ).Statement;
+    expect(tlsDeny(topicStatements)).toHaveLength(1);
+    const alarms = topicStatements.find(
+      (st) =>
+        JSON.stringify(st.Principal) === JSON.stringify({ Service: "cloudwatch.amazonaws.com" }),
+    );
+    expect(alarms).toMatchObject({ Effect: "Allow", Action: "sns:Publish" });
+    const queues = ofType(test, "AWS::SQS::Queue");
+    expect(queues.length).toBeGreaterThanOrEqual(6);
+    for (const [queueId, queue] of queues) {
+      expect(props(queue).SqsManagedSseEnabled, queueId).toBe(true);
+      const policies = ofType(test, "AWS::SQS::QueuePolicy").filter(([, r]) =>
+        JSON.stringify(props(r).Queues).includes(`"${queueId}"`),
+      );
+      const statements = policies.flatMap(
+        ([, r]) => (props(r).PolicyDocument as { Statement: Json[] }).Statement,
+      );
+      expect(tlsDeny(statements), queueId).toHaveLength(1);
+    }
+  });
+});
+
+describe("cdk-nag (AWS Solutions, Serverless)", () => {
+  for (const [stage, messages] of [
+    ["test", () => testMessages],
+    ["prod", () => prodMessages],
+  ] as const) {
+    it(`${stage}: no unsuppressed errors or warnings`, () => {
+      const findings = messages()
+        .filter((m) => m.level === "error" || m.level === "warning")
+        .filter((m) => /^(AwsSolutions|Serverless)-/.test(m.data))
+        .map((m) => `${m.path}: ${m.data.split(":")[0]}`);
+      expect(findings).toEqual([]);
+      // The packs did run: the webhook's DLQ finding is there, suppressed with its reason.
+      expect(
+        messages().some(
+          (m) =>
+            m.level === "info" &&
+            m.path.includes("GithubWebhookFunction") &&
+            m.data.includes("Serverless-LambdaDLQ"),
+        ),
+      ).toBe(true);
+    });
+  }
+
+  it("every suppression has a reason and names the findings it covers", () => {
+    const problems: string[] = [];
+    for (const [id, r] of resources(prod)) {
+      const rules = ((r as { Metadata?: { cdk_nag?: { rules_to_suppress?: Json[] } } }).Metadata
+        ?.cdk_nag?.rules_to_suppress ?? []) as {
+        id: string;
+        reason: string;
+        applies_to?: unknown[];
+      }[];
+      for (const rule of rules) {
+        if (!rule.reason || rule.reason.length < 20)
+          problems.push(`${id}: ${rule.id} has no reason`);
+        if (/^AwsSolutions-IAM[45]$/.test(rule.id) && !rule.applies_to?.length)
+          problems.push(`${id}: ${rule.id} is not narrowed with appliesTo`);
+      }
+    }
+    expect(problems).toEqual([]);
   });
 });
