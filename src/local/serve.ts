@@ -240,17 +240,11 @@ export function parseLocalEvents(body: unknown): LocalEventInput[] {
   return out;
 }
 
-function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
+function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     "content-type": "application/json; charset=utf-8",
     "content-length": String(Buffer.byteLength(text)),
-    ...headers,
   });
   res.end(text);
 }
@@ -454,46 +448,41 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   };
 
   const timeouts = { ...SERVE_TIMEOUTS, ...options.timeouts };
-  const server: Server = createServer(
-    {
-      headersTimeout: timeouts.headersMs,
-      requestTimeout: timeouts.requestMs,
-      keepAliveTimeout: timeouts.keepAliveMs,
-      // Node checks the two request timeouts on this interval (default 30 s, longer than ours).
-      connectionsCheckingInterval: Math.max(
-        50,
-        Math.min(1_000, Math.floor(Math.min(timeouts.headersMs, timeouts.requestMs) / 4)),
-      ),
-    },
-    (req, res) => {
-      const url = new URL(req.url ?? "/", "http://localhost");
-      route(req, res, url).catch((err: unknown) => {
-        if (res.headersSent) {
-          res.destroy();
-          return;
-        }
-        // A body left unread (a 413, or an error before reading it) would otherwise be drained
-        // or block the connection: answer with Connection: close so Node ends it after the
-        // response instead of reading the rest.
-        const close: Record<string, string> = req.complete ? {} : { connection: "close" };
-        if (err instanceof HttpError) {
-          send(
-            res,
-            err.status,
-            { error: err.message, ...(err.problems ? { problems: err.problems } : {}) },
-            close,
-          );
-        } else if (err instanceof OverrideRejectedError || err instanceof InvalidInputError) {
-          send(res, 400, { error: err.message, problems: err.problems }, close);
-        } else if (err instanceof UnknownTargetError || err instanceof NotFoundError) {
-          send(res, 404, { error: err.message }, close);
-        } else {
-          log(`error: ${req.method} ${url.pathname}: ${(err as Error).stack ?? String(err)}`);
-          send(res, 500, { error: `internal error: ${(err as Error).message}` }, close);
-        }
-      });
-    },
-  );
+  const httpOptions = {
+    headersTimeout: timeouts.headersMs,
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    // Node checks the two request timeouts on this interval (default 30 s, longer than ours).
+    connectionsCheckingInterval: Math.max(
+      50,
+      Math.min(1_000, Math.floor(Math.min(timeouts.headersMs, timeouts.requestMs) / 4)),
+    ),
+  };
+  const server: Server = createServer(httpOptions, (req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    route(req, res, url).catch((err: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      // A body left unread (a 413, or an error before reading it) would otherwise be drained
+      // or block the connection: Connection: close makes Node end it after the response.
+      if (!req.complete) res.setHeader("connection", "close");
+      if (err instanceof HttpError) {
+        send(res, err.status, {
+          error: err.message,
+          ...(err.problems ? { problems: err.problems } : {}),
+        });
+      } else if (err instanceof OverrideRejectedError || err instanceof InvalidInputError) {
+        send(res, 400, { error: err.message, problems: err.problems });
+      } else if (err instanceof UnknownTargetError || err instanceof NotFoundError) {
+        send(res, 404, { error: err.message });
+      } else {
+        log(`error: ${req.method} ${url.pathname}: ${(err as Error).stack ?? String(err)}`);
+        send(res, 500, { error: `internal error: ${(err as Error).message}` });
+      }
+    });
+  });
   const host = options.host ?? "127.0.0.1";
   try {
     await new Promise<void>((resolve, reject) => {
