@@ -8,6 +8,7 @@ import { loadSecureParameter } from "../src/adapters/aws/sns-notifier.ts";
 import { config } from "../src/config.ts";
 import { type GitHubWebhookDeps, handleGitHubWebhook } from "../src/triggers/github.ts";
 import { GitHubRestApi } from "../src/triggers/github-api.ts";
+import { DEFAULT_MAX_BODY_BYTES, payloadTooLarge } from "../src/triggers/http.ts";
 import { count, logger } from "./lib/handler.ts";
 import { awsTriggerDeps } from "./lib/trigger-deps.ts";
 
@@ -36,6 +37,13 @@ export function createGitHubWebhookHandler(provide: () => Promise<GitHubWebhookD
     if (req.requestContext.http.method !== "POST") {
       return { statusCode: 405, headers: { allow: "POST" }, body: "" };
     }
+    // Before decoding, loading the secret or computing the HMAC: a public URL's flood of big
+    // unsigned bodies then costs no more than a size check.
+    if (bodyBytes(req) > DEFAULT_MAX_BODY_BYTES) {
+      count("Webhook413");
+      const out = payloadTooLarge(DEFAULT_MAX_BODY_BYTES);
+      return reply(out.status, out.body);
+    }
     const rawBody =
       req.body === undefined
         ? ""
@@ -56,6 +64,16 @@ export function createGitHubWebhookHandler(provide: () => Promise<GitHubWebhookD
     count(`Webhook${res.status}`);
     return reply(res.status, res.body);
   }).use(injectLambdaContext(logger));
+}
+
+/** The body's size in bytes, from Content-Length or the body itself (base64 is not decoded). */
+function bodyBytes(req: z.output<typeof functionUrlEventSchema>): number {
+  const declared = Number(req.headers["content-length"]);
+  const actual =
+    req.body === undefined
+      ? 0
+      : Buffer.byteLength(req.body, req.isBase64Encoded ? "base64" : "utf8");
+  return Number.isFinite(declared) ? Math.max(declared, actual) : actual;
 }
 
 function reply(statusCode: number, body: unknown) {

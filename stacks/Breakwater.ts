@@ -20,13 +20,14 @@ import {
   Role,
   ServicePrincipal,
 } from "aws-cdk-lib/aws-iam";
+import { Key } from "aws-cdk-lib/aws-kms";
 import { FunctionUrlAuthType } from "aws-cdk-lib/aws-lambda";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { StringParameter } from "aws-cdk-lib/aws-ssm";
 import { CfnStateMachine } from "aws-cdk-lib/aws-stepfunctions";
-import { ArnFormat, Duration, RemovalPolicy } from "aws-cdk-lib/core";
+import { ArnFormat, Duration, RemovalPolicy, type Stack } from "aws-cdk-lib/core";
 import {
   AwsCustomResource,
   AwsCustomResourcePolicy,
@@ -47,6 +48,7 @@ import {
 } from "../src/app/rules.ts";
 import { parsePrincipalPatterns } from "../src/domain/override.ts";
 import { parameterNames } from "../src/ops/names.ts";
+import { suppressNagFindings } from "./nag.ts";
 import {
   deployTargetAccess,
   loadInstallation,
@@ -77,6 +79,21 @@ const OVERRIDE_PRINCIPALS_ENV = "BREAKWATER_OVERRIDE_PRINCIPALS";
 /** The former allow-list of typed actor names: refused, so a stale setting cannot pass silently. */
 const OVERRIDE_ACTORS_CONTEXT = "breakwater:overrideActors";
 const OVERRIDE_ACTORS_ENV = "BREAKWATER_OVERRIDE_ACTORS";
+/**
+ * Reserved concurrency (safety: the fast-rollback path is never starved). The public webhook is
+ * capped so a flood of unsigned requests is throttled at the webhook (429) instead of using up
+ * the account's concurrency; alarm-state-change and rollback keep concurrency of their own.
+ */
+const WEBHOOK_CONCURRENCY = {
+  context: "breakwater:webhookConcurrency",
+  env: "BREAKWATER_WEBHOOK_CONCURRENCY",
+  fallback: 10,
+};
+const ROLLBACK_CONCURRENCY = {
+  context: "breakwater:rollbackConcurrency",
+  env: "BREAKWATER_ROLLBACK_CONCURRENCY",
+  fallback: 5,
+};
 
 /** The functions and the ASL placeholder each one fills (if it is a Task of the stage machine). */
 const FUNCTIONS = {
@@ -138,6 +155,14 @@ export async function Breakwater({ stack, app }: StackContext) {
   // Read before the functions: its artifactPublishers shape the bus policy and a rule.
   const installation = await loadInstallation(root);
   const artifactPublishers = installation?.artifactPublishers ?? [];
+  const concurrencySetting = (setting: typeof WEBHOOK_CONCURRENCY) =>
+    reservedConcurrency(
+      setting,
+      app.node.tryGetContext(setting.context) as unknown,
+      process.env[setting.env],
+    );
+  const webhookConcurrency = concurrencySetting(WEBHOOK_CONCURRENCY);
+  const rollbackConcurrency = concurrencySetting(ROLLBACK_CONCURRENCY);
 
   // ---- State ---------------------------------------------------------------------------------
   const table = new Table(stack, "State", {
@@ -276,14 +301,49 @@ export async function Breakwater({ stack, app }: StackContext) {
   const slackDeadLetters = deadLetters("SlackDeadLetters");
 
   // ---- Notifications -------------------------------------------------------------------------
+  // SSE with a key of our own (the AWS-managed SNS key cannot be shared with CloudWatch, whose
+  // alarm actions publish here): CloudWatch may use it through the key policy, notify through
+  // its role. TLS-only: enforceSSL denies every request with aws:SecureTransport false.
+  const topicKey = new Key(stack, "NotificationsKey", {
+    description: `Breakwater ${app.stage}: encrypts the notification topic`,
+    enableKeyRotation: true,
+    removalPolicy: isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+  });
+  const cloudwatchService = new ServicePrincipal("cloudwatch.amazonaws.com");
+  topicKey.addToResourcePolicy(
+    new PolicyStatement({
+      sid: "CloudWatchAlarmsPublishToTheTopic",
+      principals: [cloudwatchService],
+      actions: ["kms:Decrypt", "kms:GenerateDataKey"],
+      // In a key policy "*" is this key.
+      resources: ["*"],
+    }),
+  );
   const topic = new Topic(stack, "Notifications", {
     displayName: `Breakwater ${app.stage} notifications`,
+    masterKey: topicKey,
+    enforceSSL: true,
   });
+  // A topic policy replaces SNS's default one, which is what lets this account's alarms publish.
+  topic.addToResourcePolicy(
+    new PolicyStatement({
+      sid: "CloudWatchAlarmsOfThisAccount",
+      principals: [cloudwatchService],
+      actions: ["sns:Publish"],
+      resources: [topic.topicArn],
+      conditions: { StringEquals: { "aws:SourceAccount": stack.account } },
+    }),
+  );
   const slackParameter =
     (app.node.tryGetContext(SLACK_PARAMETER_CONTEXT) as string | undefined) ??
     process.env[SLACK_PARAMETER_ENV];
   const notifyPermissions = [
     new PolicyStatement({ actions: ["sns:Publish"], resources: [topic.topicArn] }),
+    // Publishing to an encrypted topic (not Topic.grantPublish: it grants kms:GenerateDataKey*).
+    new PolicyStatement({
+      actions: ["kms:GenerateDataKey", "kms:Decrypt"],
+      resources: [topicKey.keyArn],
+    }),
     new PolicyStatement({ actions: ["sqs:SendMessage"], resources: [slackDeadLetters.queueArn] }),
     ...(slackParameter
       ? [
@@ -409,6 +469,12 @@ export async function Breakwater({ stack, app }: StackContext) {
     },
   };
 
+  const reserved: Partial<Record<FunctionName, number>> = {
+    "github-webhook": webhookConcurrency,
+    "alarm-state-change": rollbackConcurrency,
+    rollback: rollbackConcurrency,
+  };
+
   const functions = {} as Record<FunctionName, SstFunction>;
   for (const [name, spec] of Object.entries(FUNCTIONS) as [
     FunctionName,
@@ -416,15 +482,18 @@ export async function Breakwater({ stack, app }: StackContext) {
   ][]) {
     const id = pascal(name);
     const dlq = asyncDeadLetters[name];
+    const logGroup = new LogGroup(stack, `${id}Logs`, {
+      retention: isProd ? RetentionDays.THREE_MONTHS : RetentionDays.TWO_WEEKS,
+      removalPolicy: isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
     functions[name] = new SstFunction(stack, `${id}Function`, {
       handler: `${fromCwd("functions", name)}.handler`,
       description: spec.description,
       environment: { ...environment, ...extraEnvironment[name] },
       permissions: permissions[name],
-      logGroup: new LogGroup(stack, `${id}Logs`, {
-        retention: isProd ? RetentionDays.THREE_MONTHS : RetentionDays.TWO_WEEKS,
-        removalPolicy: isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-      }),
+      logGroup,
+      role: functionRole(stack, `${id}Role`, logGroup),
+      ...(reserved[name] !== undefined ? { reservedConcurrentExecutions: reserved[name] } : {}),
       ...(dlq ? { deadLetterQueue: dlq, retryAttempts: 2 } : {}),
     });
   }
@@ -776,7 +845,57 @@ export async function Breakwater({ stack, app }: StackContext) {
     SlackDeadLetterQueueUrl: slackDeadLetters.queueUrl,
   });
 
+  suppressNagFindings(stack, {
+    functions: Object.values(functions),
+    stateMachineRole,
+    deadLetterQueues: queues.map(([, q]) => q),
+    slackDeadLetters,
+    syncFunctions: [...taskFunctions, functions.override, functions["github-webhook"]],
+    asyncFunctions: Object.keys(asyncDeadLetters).map((n) => functions[n as FunctionName]),
+  });
+
   return { table, bus, stateMachine, rollbackStateMachine, functions, pipelines };
+}
+
+/**
+ * A function's role: its own log group and nothing else, instead of the AWS managed
+ * AWSLambdaBasicExecutionRole (logs:CreateLogGroup, CreateLogStream, PutLogEvents on every log
+ * group of the account). The log group's ARN ends in `:*`: its streams, which Lambda names.
+ */
+function functionRole(stack: Stack, id: string, logGroup: LogGroup): Role {
+  return new Role(stack, id, {
+    assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
+    inlinePolicies: {
+      logs: new PolicyDocument({
+        statements: [
+          new PolicyStatement({
+            actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources: [logGroup.logGroupArn],
+          }),
+        ],
+      }),
+    },
+  });
+}
+
+/**
+ * A reserved-concurrency setting from CDK context or the environment: a whole number from 1 to
+ * 1000 (0 would stop the function; AWS keeps 100 of the account's quota unreserved, see README).
+ */
+function reservedConcurrency(
+  setting: { context: string; env: string; fallback: number },
+  fromContext: unknown,
+  fromEnv: string | undefined,
+): number {
+  const raw = fromContext ?? fromEnv;
+  if (raw === undefined) return setting.fallback;
+  const n = typeof raw === "number" ? raw : Number(String(raw).trim());
+  if (!Number.isInteger(n) || n < 1 || n > 1000 || String(raw).trim() === "") {
+    throw new Error(
+      `${setting.env} (or context ${setting.context}): must be a whole number from 1 to 1000 (reserved concurrency), got ${JSON.stringify(raw)}`,
+    );
+  }
+  return n;
 }
 
 function pascal(name: string): string {

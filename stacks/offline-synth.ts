@@ -20,7 +20,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Stack } from "aws-cdk-lib/core";
+import { Aspects, type IAspect, type Stack } from "aws-cdk-lib/core";
 import { App, getStack } from "sst/constructs";
 import { initProject, useProject } from "sst/project.js";
 import config from "../sst.config.ts";
@@ -40,6 +40,11 @@ export interface SynthOptions {
   pipelinesDir?: string;
   /** Write the cloud assembly (templates, bundled assets, manifest) here; default: discarded. */
   outdir?: string;
+  /**
+   * Aspects applied to the app before it is synthesized (the infra tests' cdk-nag packs, whose
+   * findings are in `messages`).
+   */
+  aspects?: IAspect[];
 }
 
 export interface SynthResult {
@@ -50,6 +55,12 @@ export interface SynthResult {
   templates: Record<string, Record<string, unknown>>;
   /** The cloud assembly folder, when `outdir` was given. */
   outdir?: string;
+  /**
+   * The stack's annotations (errors, warnings, infos: the aspects' findings among them), as
+   * `Annotations.fromStack` would read them. Read here because a second synthesis of the same
+   * app (what `Annotations.fromStack` does) trips SST's unique-id aspect.
+   */
+  messages: { level: string; path: string; data: string }[];
 }
 
 let artifacts: string | undefined;
@@ -92,6 +103,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
       },
     );
     await config.stacks(app);
+    for (const aspect of opts.aspects ?? []) Aspects.of(app).add(aspect);
     // Bundles the functions (SST's deferred tasks), applies removal policies, tags, checks.
     await app.finish();
     const stack: Stack = getStack(Breakwater);
@@ -104,6 +116,9 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
       stackName: stack.stackName,
       template,
       templates,
+      messages: (
+        assembly.stacks.find((st) => st.stackName === stack.stackName)?.messages ?? []
+      ).map((m) => ({ level: m.level, path: m.id, data: String(m.entry.data) })),
       ...(opts.outdir ? { outdir } : {}),
     };
   } finally {

@@ -156,19 +156,60 @@ export const metricsSchema = z
   })
   .strict();
 
+/** `*` and `?` are wildcards in an IAM policy's Resource (any characters / one character). */
+const IAM_WILDCARD = /[*?]/;
+/** The partitions of AWS (aws, aws-cn, aws-us-gov, the ISO and EU sovereign ones). */
+const PARTITION = String.raw`aws(?:-cn|-us-gov|-iso(?:-[a-z])?|-eusc)?`;
+const ACCOUNT = String.raw`\d{12}`;
+/** Lambda function names: letters, digits, `-`, `_`, 1 to 64 (Lambda's CreateFunction rule). */
+const FUNCTION_NAME = String.raw`[A-Za-z0-9_-]{1,64}`;
+/** Invoke's Qualifier: `$LATEST`, a version number or an alias name. */
+const QUALIFIER = String.raw`(?:\$LATEST|[A-Za-z0-9_-]{1,128})`;
+const REGION = REGION_PATTERN.source.slice(1, -1);
+/** The three forms Lambda's Invoke accepts as FunctionName, each optionally `:qualifier`. */
+const FUNCTION_TARGET = new RegExp(
+  `^(?:arn:${PARTITION}:lambda:${REGION}:${ACCOUNT}:function:|${ACCOUNT}:function:)?${FUNCTION_NAME}(?::${QUALIFIER})?$`,
+);
+/** IAM role ARNs: an optional path (`/a/b/`) and a name of 1 to 64 of `[\w+=,.@-]`. */
+const ROLE_ARN = new RegExp(
+  `^arn:${PARTITION}:iam::${ACCOUNT}:role/(?:[\\w+=,.@-]+/)*[\\w+=,.@-]{1,64}$`,
+);
+
+const TARGET_SHAPE =
+  "must be a Lambda function name (letters, digits, - and _, at most 64), optionally :qualifier, or its ARN arn:<partition>:lambda:<region>:<12-digit account>:function:<name>[:qualifier] (or <account>:function:<name>)";
+const ROLE_SHAPE =
+  "must be an IAM role ARN arn:<partition>:iam::<12-digit account>:role/[path/]<name>";
+
+/**
+ * The deploy target becomes IAM policy at synth (lambda:InvokeFunction / sts:AssumeRole on these
+ * ARNs, stacks/pipelines.ts), so a wildcard here would be a wildcard grant written by whoever
+ * can edit a pipeline file: `*` and `?` are refused outright (least privilege), before the shape
+ * is checked, so the message says why.
+ */
 export const deployTargetSchema = z
   .object({
     lambda: z
       .string({ error: "must be a Lambda function name or ARN" })
       .min(1, { error: "must be a Lambda function name or ARN" })
+      .refine((v) => !IAM_WILDCARD.test(v), {
+        error: "must not contain an IAM wildcard (* or ?): name exactly one function",
+        abort: true,
+      })
+      .regex(FUNCTION_TARGET, { error: TARGET_SHAPE })
       .describe(
-        "Function that performs deployments for this pipeline (see README, 'Deploy targets').",
+        "Function that performs deployments for this pipeline (see README, 'Deploy targets'): a name, name:qualifier, or an ARN; no wildcards.",
       ),
     roleArn: z
-      .string()
-      .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, { error: "must be an IAM role ARN" })
+      .string({ error: ROLE_SHAPE })
+      .refine((v) => !IAM_WILDCARD.test(v), {
+        error: "must not contain an IAM wildcard (* or ?): name exactly one role",
+        abort: true,
+      })
+      .regex(ROLE_ARN, { error: ROLE_SHAPE })
       .optional()
-      .describe("Role to assume before invoking the target (cross-account deployments)."),
+      .describe(
+        "Role to assume before invoking the target (cross-account deployments); no wildcards.",
+      ),
   })
   .strict();
 

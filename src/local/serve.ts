@@ -80,7 +80,29 @@ export interface ServeOptions {
    * random one, printed at start. Whoever holds it acts as `local:token` in the audit log.
    */
   token?: string;
+  /** Limits on slow or idle clients (defaults: SERVE_TIMEOUTS). */
+  timeouts?: Partial<ServeTimeouts>;
 }
+
+/** How long the HTTP server waits on a client before it closes the connection. */
+export interface ServeTimeouts {
+  /** Until the request's headers are complete (Node's `headersTimeout`; answered 408). */
+  headersMs: number;
+  /** Until the whole request, body included, is in (Node's `requestTimeout`; answered 408). */
+  requestMs: number;
+  /** An idle keep-alive connection between requests (Node's `keepAliveTimeout`). */
+  keepAliveMs: number;
+}
+
+/**
+ * Node's defaults (60 s for headers, 300 s per request) let a few slow clients hold connections
+ * for minutes; these still allow the largest accepted body (5 MB) at ~200 KB/s.
+ */
+export const SERVE_TIMEOUTS: ServeTimeouts = {
+  headersMs: 10_000,
+  requestMs: 30_000,
+  keepAliveMs: 5_000,
+};
 
 export interface RunningServer {
   url: string;
@@ -242,6 +264,11 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
+  // Refuse a declared oversize body before reading any of it.
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > MAX_JSON_BYTES) {
+    throw new HttpError(413, `body exceeds ${MAX_JSON_BYTES} bytes`);
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -477,13 +504,27 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     }
   };
 
-  const server: Server = createServer((req, res) => {
+  const timeouts = { ...SERVE_TIMEOUTS, ...options.timeouts };
+  const httpOptions = {
+    headersTimeout: timeouts.headersMs,
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    // Node checks the two request timeouts on this interval (default 30 s, longer than ours).
+    connectionsCheckingInterval: Math.max(
+      50,
+      Math.min(1_000, Math.floor(Math.min(timeouts.headersMs, timeouts.requestMs) / 4)),
+    ),
+  };
+  const server: Server = createServer(httpOptions, (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     route(req, res, url).catch((err: unknown) => {
       if (res.headersSent) {
         res.destroy();
         return;
       }
+      // A body left unread (a 413, or an error before reading it) would otherwise be drained
+      // or block the connection: Connection: close makes Node end it after the response.
+      if (!req.complete) res.setHeader("connection", "close");
       if (err instanceof HttpError) {
         send(res, err.status, {
           error: err.message,

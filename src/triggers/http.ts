@@ -10,12 +10,29 @@ import {
   type WebhookResponse,
 } from "./github.ts";
 
+/** GitHub caps webhook deliveries at 25 MB (larger events are not delivered at all). */
+export const GITHUB_MAX_PAYLOAD_BYTES = 25 * 1024 * 1024;
+
 /**
- * 5 MB: far above any pull request or review payload, and below a Lambda function URL's 6 MB
- * request limit, so local mode refuses what AWS would refuse. (GitHub caps deliveries at 25 MB;
- * only push events with huge commit lists come near that, and they start nothing.)
+ * The largest webhook body Breakwater reads, locally and in the Lambda function: 5 MB. Far
+ * above any pull request or review payload (GitHub caps a PR body at 65,536 characters); below
+ * GitHub's 25 MB cap because a Lambda function URL refuses requests over 6 MB before the
+ * handler runs, so local mode refuses what AWS would refuse. Only push events with huge commit
+ * lists come near it, and they start nothing. Checked before the body is read or its signature
+ * computed (a flood of large unsigned bodies costs no HMAC work).
  */
 export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
+
+/** The 413 answer of both webhook endpoints. */
+export function payloadTooLarge(limit: number): {
+  status: 413;
+  body: { result: "payload-too-large"; message: string };
+} {
+  return {
+    status: 413,
+    body: { result: "payload-too-large", message: `request body exceeds ${limit} bytes` },
+  };
+}
 
 export interface WebhookHttpOptions {
   maxBodyBytes?: number;
@@ -42,12 +59,8 @@ function send(
 
 function tooLarge(res: ServerResponse, limit: number): void {
   // Close the connection: the rest of the body is not worth reading to keep it alive.
-  send(
-    res,
-    413,
-    { result: "payload-too-large", message: `request body exceeds ${limit} bytes` },
-    { connection: "close" },
-  );
+  const out = payloadTooLarge(limit);
+  send(res, out.status, out.body, { connection: "close" });
 }
 
 /**
@@ -96,6 +109,12 @@ export function createWebhookHttpHandler(
   options: WebhookHttpOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  // Nothing larger is ever a GitHub delivery: a higher limit only helps a flood.
+  if (!Number.isInteger(limit) || limit < 1 || limit > GITHUB_MAX_PAYLOAD_BYTES) {
+    throw new RangeError(
+      `maxBodyBytes: must be a whole number of bytes from 1 to ${GITHUB_MAX_PAYLOAD_BYTES} (GitHub's 25 MB cap), got ${limit}`,
+    );
+  }
   const handle = options.handle ?? ((r: WebhookRequest) => handleGitHubWebhook(r, deps));
   return (req, res) => {
     void (async () => {

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { AwsSolutionsChecks, ServerlessChecks } from "cdk-nag";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TABLE_KEYS } from "../../src/adapters/aws/dynamo-store.ts";
 import { placeholdersIn, STAGE_ASL_PATH } from "../../src/app/asl.ts";
@@ -63,23 +64,71 @@ const FUNCTION_NAMES = [
   "start-run",
 ];
 
-/** Actions AWS only grants on Resource "*" (no resource-level permissions). */
-const STAR_RESOURCE_ALLOWED = new Set([
-  "cloudwatch:DescribeAlarms",
-  "cloudwatch:GetMetricData",
-  "xray:PutTraceSegments",
-  "xray:PutTelemetryRecords",
-  "xray:GetSamplingRules",
-  "xray:GetSamplingTargets",
-  "logs:CreateLogDelivery",
-  "logs:GetLogDelivery",
-  "logs:UpdateLogDelivery",
-  "logs:DeleteLogDelivery",
-  "logs:ListLogDeliveries",
-  "logs:PutResourcePolicy",
-  "logs:DescribeResourcePolicies",
-  "logs:DescribeLogGroups",
-]);
+/**
+ * The only wildcards allowed in an IAM Resource, each with its reason (also in README, "Least
+ * privilege"). Everything else must name exact resources: a `*` or `?` anywhere in an ARN
+ * (`function:*`, `role/*`, `arn:aws:lambda:*:...`) is a finding.
+ */
+const WILDCARD_RESOURCE_ALLOWED: { actions: string[]; resource: string; reason: string }[] = [
+  {
+    actions: ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"],
+    resource: "*",
+    reason:
+      "no resource-level permissions for these actions; alarm and metric names come from pipeline templates at run time",
+  },
+  {
+    actions: [
+      "xray:PutTraceSegments",
+      "xray:PutTelemetryRecords",
+      "xray:GetSamplingRules",
+      "xray:GetSamplingTargets",
+    ],
+    resource: "*",
+    reason: "X-Ray's APIs have no resource-level permissions (tracing of functions and machines)",
+  },
+  {
+    actions: [
+      "logs:CreateLogDelivery",
+      "logs:GetLogDelivery",
+      "logs:UpdateLogDelivery",
+      "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries",
+      "logs:PutResourcePolicy",
+      "logs:DescribeResourcePolicies",
+      "logs:DescribeLogGroups",
+    ],
+    resource: "*",
+    reason:
+      "Step Functions log delivery is configured through account-level CloudWatch Logs APIs that AWS supports only on *",
+  },
+];
+
+/**
+ * The IAM problems of these statements: wildcard or Not* actions, and a `*` or `?` anywhere in a
+ * Resource unless every action of the statement is allow-listed for exactly that resource.
+ */
+function iamProblems(statements: { where: string; statement: Statement }[]): string[] {
+  const problems: string[] = [];
+  for (const { where, statement } of statements) {
+    const actions = list(statement.Action);
+    if (statement.NotAction !== undefined) problems.push(`${where}: NotAction`);
+    if (statement.NotResource !== undefined) problems.push(`${where}: NotResource`);
+    for (const a of actions) {
+      if (/[*?]/.test(a)) problems.push(`${where}: action ${a}`);
+    }
+    for (const resource of list(statement.Resource).map(str)) {
+      if (!/[*?]/.test(resource)) continue;
+      const notAllowed = actions.filter(
+        (a) =>
+          !WILDCARD_RESOURCE_ALLOWED.some((e) => e.resource === resource && e.actions.includes(a)),
+      );
+      if (notAllowed.length > 0) {
+        problems.push(`${where}: Resource ${resource} for ${notAllowed.join(", ")}`);
+      }
+    }
+  }
+  return problems;
+}
 
 // ---- helpers --------------------------------------------------------------------------------
 
@@ -238,6 +287,18 @@ const CI_PRINCIPAL = "arn:aws:iam::210987654321:role/buildkite-ci";
 let test: Json;
 let prod: Json;
 let pipelinesDir: string;
+type Messages = Awaited<ReturnType<typeof synthesize>>["messages"];
+let testMessages: Messages;
+/**
+ * cdk-nag's AWS Solutions and Serverless packs, applied to the "test" synth only: it has every
+ * kind of resource prod has and more (deploy targets, the override permission, the installation
+ * config); the packs add about 40% to a synth.
+ */
+const nagPacks = () => [
+  // logIgnores: suppressed findings are kept as info messages, which shows the packs ran.
+  new AwsSolutionsChecks({ reports: false, logIgnores: true }),
+  new ServerlessChecks({ reports: false, logIgnores: true }),
+];
 
 beforeAll(async () => {
   pipelinesDir = targetPipelines();
@@ -252,15 +313,26 @@ beforeAll(async () => {
   process.env.BREAKWATER_CONFIG_FILE = config;
   process.env.BREAKWATER_OVERRIDE_ROLE_ARN = OPERATORS;
   process.env.BREAKWATER_OVERRIDE_PRINCIPALS = PRINCIPALS;
+  process.env.BREAKWATER_WEBHOOK_CONCURRENCY = "7";
   try {
-    test = (await synthesize({ stage: "test", pipelinesDir, region: REGION })).template;
+    const t = await synthesize({
+      stage: "test",
+      pipelinesDir,
+      region: REGION,
+      aspects: nagPacks(),
+    });
+    test = t.template;
+    testMessages = t.messages;
   } finally {
     delete process.env.BREAKWATER_CONFIG_FILE;
     delete process.env.BREAKWATER_OVERRIDE_ROLE_ARN;
     delete process.env.BREAKWATER_OVERRIDE_PRINCIPALS;
+    delete process.env.BREAKWATER_WEBHOOK_CONCURRENCY;
   }
   prod = (await synthesize({ stage: "prod", region: REGION })).template;
-}, 120_000);
+  // Two synths with esbuild bundling: about 40 s on an idle machine, several times that when
+  // the whole suite runs on two shared cores.
+}, 300_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -345,6 +417,25 @@ describe("functions", () => {
       expect(env.EVENT_BUS_NAME, id).toEqual({ Ref: busId });
       expect(str(env.STATE_MACHINE_ARN), id).toBe(machineArn);
       expect(str(env.ROLLBACK_STATE_MACHINE_ARN), id).toBe(rollbackArn);
+    }
+  });
+
+  it("run with roles of their own: no managed policies, logs only to their own log group", () => {
+    for (const [id, r] of breakwaterLambdas(test)) {
+      const roleId = (props(r).Role as { "Fn::GetAtt": string[] })["Fn::GetAtt"][0] as string;
+      const role = (test.Resources as Record<string, Resource>)[roleId] as Resource;
+      expect(props(role).ManagedPolicyArns, id).toBeUndefined();
+      const logGroup = (props(r).LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      const inline = list(
+        props(role).Policies as { PolicyDocument: { Statement: Statement[] } }[],
+      ).flatMap((p) => p.PolicyDocument.Statement);
+      expect(inline, id).toEqual([
+        {
+          Effect: "Allow",
+          Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+          Resource: getAtt(logGroup),
+        },
+      ]);
     }
   });
 
@@ -511,27 +602,60 @@ describe("IAM", () => {
     ["test", () => test],
     ["prod", () => prod],
   ] as const) {
-    it(`${stage}: no wildcard actions, and Resource "*" only for actions AWS grants on "*" alone`, () => {
-      const problems: string[] = [];
+    it(`${stage}: no wildcard actions, and no wildcard in any Resource outside the allow-list`, () => {
       const statements = iamStatements(template());
       expect(statements.length).toBeGreaterThan(10);
-      for (const { where, statement } of statements) {
-        const actions = list(statement.Action);
-        if (statement.NotAction !== undefined) problems.push(`${where}: NotAction`);
-        if (statement.NotResource !== undefined) problems.push(`${where}: NotResource`);
-        for (const a of actions) {
-          if (a === "*" || a.endsWith(":*") || a.endsWith("*"))
-            problems.push(`${where}: action ${a}`);
-        }
-        const star = list(statement.Resource).some((r) => r === "*");
-        const notAllowed = actions.filter((a) => !STAR_RESOURCE_ALLOWED.has(a));
-        if (star && notAllowed.length > 0) {
-          problems.push(`${where}: Resource "*" for ${notAllowed.join(", ")}`);
-        }
-      }
-      expect(problems).toEqual([]);
+      expect(iamProblems(statements)).toEqual([]);
     });
   }
+
+  it("the check finds a wildcard anywhere in an ARN, not only a bare *", () => {
+    const at = (Resource: unknown, Action: string | string[] = "lambda:InvokeFunction") => ({
+      where: "Fixture",
+      statement: { Effect: "Allow", Action, Resource },
+    });
+    expect(
+      iamProblems([
+        at("arn:aws:lambda:us-east-1:123456789012:function:*"),
+        at({ "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, ":lambda:*:*:function:x"]] }),
+        at("arn:aws:iam::123456789012:role/*", "sts:AssumeRole"),
+        at("arn:aws:iam::123456789012:role/deploy?r", "sts:AssumeRole"),
+        at("*", ["cloudwatch:DescribeAlarms", "dynamodb:GetItem"]),
+        at("arn:aws:cloudwatch:us-east-1:123456789012:alarm:*", "cloudwatch:DescribeAlarms"),
+        at("arn:aws:dynamodb:us-east-1:123456789012:table/t", "dynamodb:*"),
+        at("*", "cloudwatch:DescribeAlarms"),
+      ]),
+    ).toEqual([
+      "Fixture: Resource arn:aws:lambda:us-east-1:123456789012:function:* for lambda:InvokeFunction",
+      "Fixture: Resource arn:aws:lambda:*:*:function:x for lambda:InvokeFunction",
+      "Fixture: Resource arn:aws:iam::123456789012:role/* for sts:AssumeRole",
+      "Fixture: Resource arn:aws:iam::123456789012:role/deploy?r for sts:AssumeRole",
+      "Fixture: Resource * for dynamodb:GetItem",
+      "Fixture: Resource arn:aws:cloudwatch:us-east-1:123456789012:alarm:* for cloudwatch:DescribeAlarms",
+      "Fixture: action dynamodb:*",
+    ]);
+    for (const e of WILDCARD_RESOURCE_ALLOWED)
+      expect(e.reason.length, e.resource).toBeGreaterThan(20);
+  });
+
+  it("fails the synth on a wildcard deploy target, naming the file and the field", async () => {
+    const dir = join(work, "wildcard-pipelines");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, "greedy.json"),
+      JSON.stringify({
+        name: "greedy",
+        target: {
+          lambda: "arn:aws:lambda:*:*:function:*",
+          roleArn: "arn:aws:iam::123456789012:role/*",
+        },
+        stages: [{ name: "prod", regions: ["us-east-1"], bake: { minutes: 10 } }],
+      }),
+    );
+    await expect(synthesize({ stage: "test", pipelinesDir: dir })).rejects.toThrow(
+      /greedy\.json[\s\S]*target\.lambda: must not contain an IAM wildcard[\s\S]*target\.roleArn: must not contain an IAM wildcard/,
+    );
+  }, 60_000);
 
   it("scopes DynamoDB to the table and its index, PutEvents to the bus, StartExecution to the machine", () => {
     const [tableId] = one(test, "AWS::DynamoDB::Table");
@@ -1053,4 +1177,138 @@ describe("table IAM", () => {
       }
     });
   }
+});
+
+describe("throttles (finding 8)", () => {
+  const reserved = (t: Json, name: string) =>
+    props(lambdaByName(t, name)[1]).ReservedConcurrentExecutions;
+
+  it("bounds the public webhook's concurrency (default 10, configurable)", () => {
+    expect(reserved(prod, "github-webhook")).toBe(10);
+    expect(reserved(test, "github-webhook")).toBe(7);
+  });
+
+  it("reserves concurrency for fast rollback, so a flood elsewhere cannot starve it", () => {
+    for (const t of [test, prod]) {
+      expect(reserved(t, "alarm-state-change")).toBe(5);
+      expect(reserved(t, "rollback")).toBe(5);
+    }
+  });
+
+  it.each([
+    ["0", "BREAKWATER_WEBHOOK_CONCURRENCY"],
+    ["ten", "BREAKWATER_WEBHOOK_CONCURRENCY"],
+    ["1.5", "BREAKWATER_ROLLBACK_CONCURRENCY"],
+  ])(
+    "fails the synth on %j for %s, naming the setting",
+    async (value, name) => {
+      process.env[name] = value;
+      try {
+        await expect(synthesize({ stage: "test", pipelinesDir })).rejects.toThrow(
+          new RegExp(`${name}.*must be a whole number from 1 to 1000`),
+        );
+      } finally {
+        delete process.env[name];
+      }
+    },
+    60_000,
+  );
+});
+
+describe("encryption in transit and at rest (finding 10)", () => {
+  const tlsDeny = (statements: Json[]) =>
+    statements.filter(
+      (st) =>
+        st.Effect === "Deny" &&
+        JSON.stringify(st.Condition) ===
+          JSON.stringify({ Bool: { "aws:SecureTransport": "false" } }),
+    );
+
+  it("encrypts the topic with a rotated KMS key that CloudWatch alarms may use", () => {
+    const [topicId, topic] = one(test, "AWS::SNS::Topic");
+    const [keyId, key] = one(test, "AWS::KMS::Key");
+    expect(props(topic).KmsMasterKeyId).toEqual(getAtt(keyId));
+    expect(props(key).EnableKeyRotation).toBe(true);
+    const statements = (props(key).KeyPolicy as { Statement: Json[] }).Statement;
+    const cloudwatch = statements.find(
+      (st) =>
+        JSON.stringify(st.Principal) === JSON.stringify({ Service: "cloudwatch.amazonaws.com" }),
+    );
+    expect(cloudwatch?.Action).toEqual(["kms:Decrypt", "kms:GenerateDataKey"]);
+    // notify publishes: it may use exactly this key, and nothing else may.
+    const notify = functionStatements(test, "notify");
+    expect(resourcesOf(notify, "kms:GenerateDataKey")).toEqual([arnOf(keyId)]);
+    expect(resourcesOf(notify, "kms:Decrypt")).toEqual([arnOf(keyId)]);
+    for (const fn of FUNCTION_NAMES.filter((f) => f !== "notify")) {
+      expect(resourcesOf(functionStatements(test, fn), "kms:GenerateDataKey"), fn).toEqual([]);
+    }
+    expect(topicId).toBeDefined();
+  });
+
+  it("denies the topic and every queue to requests without TLS; CloudWatch may publish", () => {
+    const [topicId] = one(test, "AWS::SNS::Topic");
+    const topicPolicies = ofType(test, "AWS::SNS::TopicPolicy").filter(([, r]) =>
+      JSON.stringify(props(r).Topics).includes(topicId),
+    );
+    expect(topicPolicies).toHaveLength(1);
+    const topicStatements = (
+      props((topicPolicies[0] as [string, Resource])[1]).PolicyDocument as { Statement: Json[] }
+    ).Statement;
+    expect(tlsDeny(topicStatements)).toHaveLength(1);
+    const alarms = topicStatements.find(
+      (st) =>
+        JSON.stringify(st.Principal) === JSON.stringify({ Service: "cloudwatch.amazonaws.com" }),
+    );
+    expect(alarms).toMatchObject({ Effect: "Allow", Action: "sns:Publish" });
+    const queues = ofType(test, "AWS::SQS::Queue");
+    expect(queues.length).toBeGreaterThanOrEqual(6);
+    for (const [queueId, queue] of queues) {
+      expect(props(queue).SqsManagedSseEnabled, queueId).toBe(true);
+      const policies = ofType(test, "AWS::SQS::QueuePolicy").filter(([, r]) =>
+        JSON.stringify(props(r).Queues).includes(`"${queueId}"`),
+      );
+      const statements = policies.flatMap(
+        ([, r]) => (props(r).PolicyDocument as { Statement: Json[] }).Statement,
+      );
+      expect(tlsDeny(statements), queueId).toHaveLength(1);
+    }
+  });
+});
+
+describe("cdk-nag (AWS Solutions, Serverless)", () => {
+  it("no unsuppressed errors or warnings", () => {
+    const findings = testMessages
+      .filter((m) => m.level === "error" || m.level === "warning")
+      .filter((m) => /^(AwsSolutions|Serverless)-/.test(m.data))
+      .map((m) => `${m.path}: ${m.data.split(":")[0]}`);
+    expect(findings).toEqual([]);
+    // The packs did run: the webhook's DLQ finding is there, suppressed with its reason.
+    expect(
+      testMessages.some(
+        (m) =>
+          m.level === "info" &&
+          m.path.includes("GithubWebhookFunction") &&
+          m.data.includes("Serverless-LambdaDLQ"),
+      ),
+    ).toBe(true);
+  });
+
+  it("every suppression has a reason and names the findings it covers", () => {
+    const problems: string[] = [];
+    for (const [id, r] of resources(test)) {
+      const rules = ((r as { Metadata?: { cdk_nag?: { rules_to_suppress?: Json[] } } }).Metadata
+        ?.cdk_nag?.rules_to_suppress ?? []) as {
+        id: string;
+        reason: string;
+        applies_to?: unknown[];
+      }[];
+      for (const rule of rules) {
+        if (!rule.reason || rule.reason.length < 20)
+          problems.push(`${id}: ${rule.id} has no reason`);
+        if (/^AwsSolutions-IAM[45]$/.test(rule.id) && !rule.applies_to?.length)
+          problems.push(`${id}: ${rule.id} is not narrowed with appliesTo`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
 });

@@ -256,4 +256,21 @@ describe("DynamoStateStore on DynamoDB Local", () => {
       "b deploy-started",
     ]);
   });
+
+  it("appends the new events of a batch that repeats some recorded ones (a retried handler)", async () => {
+    const { store } = await freshStore();
+    const base = deployStarted("2026-01-05T10:00:00.000Z");
+    const started = { ...base, event: "deploy-started" } as const;
+    const finished = { ...base, at: "2026-01-05T10:01:00.000Z", event: "deploy-finished" } as const;
+    const baking = { ...base, at: "2026-01-05T10:02:00.000Z", event: "bake-started" } as const;
+    await store.appendEvents([started]);
+    // The whole transaction is cancelled by the duplicate; the new events must still land.
+    await store.appendEvents([started, finished, baking]);
+    await store.appendEvents([started, finished, baking]);
+    expect((await store.timeline("orders-api@v2")).map((e) => e.event)).toEqual([
+      "deploy-started",
+      "deploy-finished",
+      "bake-started",
+    ]);
+  });
 });

@@ -12,6 +12,7 @@ import { DynamoDeliveryStore, DynamoReviewStore } from "../../src/adapters/aws/d
 import type { BusEvent } from "../../src/domain/ports.ts";
 import { lambdaContext } from "../../src/local/step-functions.ts";
 import { triggerConfigSchema } from "../../src/triggers/decisions.ts";
+import { DEFAULT_MAX_BODY_BYTES } from "../../src/triggers/http.ts";
 import { dynamoClient, freshStore } from "../support/dynamo.ts";
 import { writersEverywhere } from "../support/github-api.ts";
 import {
@@ -114,6 +115,60 @@ describe("GitHub webhook function (function URL)", () => {
       lambdaContext("breakwater-github-webhook", "test"),
     )) as { statusCode: number };
     expect(get.statusCode).toBe(405);
+  });
+
+  it.each([
+    ["a base64 body", true],
+    ["a plain body", false],
+  ])(
+    "%s over the limit gets 413 before the secret is loaded or the signature checked",
+    async (_, isBase64Encoded) => {
+      let provided = 0;
+      const handler = createGitHubWebhookHandler(async () => {
+        provided++;
+        throw new Error("the dependencies must not be needed for an oversize body");
+      });
+      const raw = "x".repeat(DEFAULT_MAX_BODY_BYTES + 1);
+      const res = (await handler(
+        {
+          requestContext: { http: { method: "POST" } },
+          isBase64Encoded,
+          body: isBase64Encoded ? Buffer.from(raw).toString("base64") : raw,
+          headers: { "x-github-event": "pull_request", "x-hub-signature-256": "sha256=00" },
+        },
+        lambdaContext("breakwater-github-webhook", "test"),
+      )) as { statusCode: number; body: string; headers: Record<string, string> };
+      expect(res.statusCode).toBe(413);
+      expect(JSON.parse(res.body)).toEqual({
+        result: "payload-too-large",
+        message: `request body exceeds ${DEFAULT_MAX_BODY_BYTES} bytes`,
+      });
+      expect(provided).toBe(0);
+    },
+  );
+
+  it("a declared Content-Length over the limit gets 413 too; a body at the limit is handled", async () => {
+    const { handler, published } = await setup();
+    const declared = (await handler(
+      {
+        requestContext: { http: { method: "POST" } },
+        body: "{}",
+        headers: { "content-length": String(DEFAULT_MAX_BODY_BYTES + 1) },
+      },
+      lambdaContext("breakwater-github-webhook", "test"),
+    )) as { statusCode: number };
+    expect(declared.statusCode).toBe(413);
+    const atLimit = (await handler(
+      {
+        requestContext: { http: { method: "POST" } },
+        isBase64Encoded: true,
+        body: Buffer.from("x".repeat(DEFAULT_MAX_BODY_BYTES)).toString("base64"),
+        headers: { "x-github-event": "pull_request", "x-hub-signature-256": "sha256=00" },
+      },
+      lambdaContext("breakwater-github-webhook", "test"),
+    )) as { statusCode: number };
+    expect(atLimit.statusCode).toBe(401); // read, and refused for its signature
+    expect(published).toEqual([]);
   });
 
   it("stores: a dismissal is final; a claim is in progress, then completed, or given back", async () => {

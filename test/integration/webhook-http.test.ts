@@ -15,6 +15,7 @@ import type { GitHubWebhookDeps } from "../../src/triggers/github.ts";
 import {
   createWebhookHttpHandler,
   DEFAULT_MAX_BODY_BYTES,
+  GITHUB_MAX_PAYLOAD_BYTES,
   type WebhookHttpOptions,
 } from "../../src/triggers/http.ts";
 import { InMemoryReviewStore, InMemoryWebhookDeliveryStore } from "../../src/triggers/in-memory.ts";
@@ -150,6 +151,12 @@ describe("webhook over HTTP: limits and faults", () => {
     } finally {
       await srv.stop();
     }
+  });
+
+  it("refuses a body limit above GitHub's 25 MB cap", async () => {
+    await expect(start({ maxBodyBytes: GITHUB_MAX_PAYLOAD_BYTES + 1 })).rejects.toThrow(
+      /maxBodyBytes: must be a whole number of bytes from 1 to 26214400/,
+    );
   });
 
   it("a fault in the handler gets a bare 500 and is reported", async () => {

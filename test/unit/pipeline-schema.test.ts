@@ -233,6 +233,13 @@ const ALARM_PLACEHOLDERS =
 const nameMsg =
   "must be 1-40 lowercase letters, digits or dashes, not starting or ending with a dash";
 
+const TARGET_WILDCARD = "must not contain an IAM wildcard (* or ?): name exactly one function";
+const ROLE_WILDCARD = "must not contain an IAM wildcard (* or ?): name exactly one role";
+const TARGET_SHAPE =
+  "must be a Lambda function name (letters, digits, - and _, at most 64), optionally :qualifier, or its ARN arn:<partition>:lambda:<region>:<12-digit account>:function:<name>[:qualifier] (or <account>:function:<name>)";
+const ROLE_SHAPE =
+  "must be an IAM role ARN arn:<partition>:iam::<12-digit account>:role/[path/]<name>";
+
 const invalid: Case[] = [
   // bake.minutes
   ...[0, -1, 1.5, "10", null, true].map(
@@ -668,9 +675,90 @@ const invalid: Case[] = [
     (p) => {
       p.target = { lambda: "deployer", roleArn: "deployer-role" };
     },
-    [{ path: "target.roleArn", message: "must be an IAM role ARN" }],
+    [{ path: "target.roleArn", message: ROLE_SHAPE }],
   ],
 ];
+
+describe("deploy targets (finding 7: no wildcard IAM from a pipeline file)", () => {
+  it.each([
+    ["a name", "orders-deployer"],
+    ["a name with an alias", "orders-deployer:live"],
+    ["a name with $LATEST", "orders-deployer:$LATEST"],
+    ["a name with a version", "orders_deployer:42"],
+    ["a partial ARN", "123456789012:function:orders-deployer"],
+    ["a full ARN", "arn:aws:lambda:eu-west-1:210987654321:function:payments-deployer:live"],
+    ["a GovCloud ARN", "arn:aws-us-gov:lambda:us-gov-west-1:210987654321:function:deployer"],
+    ["a China ARN", "arn:aws-cn:lambda:cn-north-1:210987654321:function:deployer"],
+  ])("accepts %s as target.lambda", (_, lambda) => {
+    expect(problemsOf({ ...valid(), target: { lambda } })).toEqual([]);
+  });
+
+  it.each([
+    "arn:aws:iam::123456789012:role/deployer",
+    "arn:aws:iam::123456789012:role/service-role/breakwater/deployer+ci@example.com",
+    "arn:aws-us-gov:iam::123456789012:role/deployer",
+  ])("accepts the role ARN %s", (roleArn) => {
+    expect(problemsOf({ ...valid(), target: { lambda: "deployer", roleArn } })).toEqual([]);
+  });
+
+  it.each([
+    "*",
+    "deploy*",
+    "deploy?",
+    "deployer:*",
+    "arn:aws:lambda:*:*:function:*",
+    "arn:aws:lambda:us-east-1:123456789012:function:*",
+    "arn:aws:lambda:us-east-1:123456789012:function:deployer:*",
+    "arn:aws:lambda:us-east-?:123456789012:function:deployer",
+    "123456789012:function:*",
+  ])("rejects the wildcard target.lambda %j, naming the field", (lambda) => {
+    expectProblems({ ...valid(), target: { lambda } }, [
+      { path: "target.lambda", message: TARGET_WILDCARD },
+    ]);
+  });
+
+  it.each([
+    "arn:aws:iam::123456789012:role/*",
+    "arn:aws:iam::*:role/deployer",
+    "arn:aws:iam::123456789012:role/deploy?r",
+    "arn:aws:iam::123456789012:role/team/*",
+  ])("rejects the wildcard role ARN %j, naming the field", (roleArn) => {
+    expectProblems({ ...valid(), target: { lambda: "deployer", roleArn } }, [
+      { path: "target.roleArn", message: ROLE_WILDCARD },
+    ]);
+  });
+
+  it.each([
+    ["a space", "orders deployer"],
+    ["a name over 64 characters", "d".repeat(65)],
+    ["an ARN of another service", "arn:aws:iam::123456789012:role/deployer"],
+    ["an ARN with an 11-digit account", "arn:aws:lambda:us-east-1:12345678901:function:deployer"],
+    ["an ARN without region", "arn:aws:lambda::123456789012:function:deployer"],
+    ["an ARN with a bad partition", "arn:amazon:lambda:us-east-1:123456789012:function:deployer"],
+    ["an ARN with a bad region", "arn:aws:lambda:moon-1:123456789012:function:deployer"],
+    ["an ARN of a layer", "arn:aws:lambda:us-east-1:123456789012:layer:deployer"],
+    ["an ARN with an empty qualifier", "arn:aws:lambda:us-east-1:123456789012:function:deployer:"],
+    ["a partial ARN with a short account", "1234:function:deployer"],
+  ])("rejects %s as target.lambda", (_, lambda) => {
+    expectProblems({ ...valid(), target: { lambda } }, [
+      { path: "target.lambda", message: TARGET_SHAPE },
+    ]);
+  });
+
+  it.each([
+    ["a role name", "deployer-role"],
+    ["an 11-digit account", "arn:aws:iam::12345678901:role/deployer"],
+    ["a region", "arn:aws:iam:us-east-1:123456789012:role/deployer"],
+    ["a bad partition", "arn:amazon:iam::123456789012:role/deployer"],
+    ["a user", "arn:aws:iam::123456789012:user/deployer"],
+    ["no role name", "arn:aws:iam::123456789012:role/"],
+    ["a role name over 64 characters", `arn:aws:iam::123456789012:role/${"r".repeat(65)}`],
+  ])("rejects a role ARN with %s", (_, roleArn) => {
+    expectProblems({ ...valid(), target: { lambda: "deployer", roleArn } }, [
+      { path: "target.roleArn", message: ROLE_SHAPE },
+    ]);
+  });
+});
 
 describe("invalid pipelines: every problem with its path", () => {
   it.each(invalid)("%s", (_, mutate, problems) => {

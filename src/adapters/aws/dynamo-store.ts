@@ -708,19 +708,35 @@ export class DynamoStateStore implements StateStore {
     return { ok: true };
   }
 
+  /**
+   * Appends timeline events, 25 to a transaction. Events are keyed by their content, so a
+   * retried handler re-appends recorded ones: a transaction cancelled ONLY by such duplicates
+   * (every reason `ConditionalCheckFailed` or `None`) is re-sent with the events whose reason
+   * was `None` (a cancelled transaction wrote none of them). Any other cancellation (throttling,
+   * a conflict, validation) wrote nothing and throws, so the caller's retry can record it.
+   */
   async appendEvents(events: TimelineEvent[]): Promise<void> {
     for (let i = 0; i < events.length; i += 25) {
-      await this.doc
-        .send(
-          new TransactWriteCommand({
-            TransactItems: events.slice(i, i + 25).map((e) => this.eventPut(e)),
-          }),
-        )
-        .catch((err) => {
-          // A retried handler re-appends the same events; they are keyed by content, so a
-          // duplicate is already recorded.
-          if (!(err instanceof TransactionCanceledException)) throw err;
-        });
+      let batch = events.slice(i, i + 25);
+      while (batch.length > 0) {
+        try {
+          await this.doc.send(
+            new TransactWriteCommand({ TransactItems: batch.map((e) => this.eventPut(e)) }),
+          );
+          break;
+        } catch (err) {
+          const codes =
+            err instanceof TransactionCanceledException
+              ? (err.CancellationReasons ?? []).map((r) => r.Code ?? "None")
+              : [];
+          const onlyDuplicates =
+            codes.length === batch.length &&
+            codes.every((c) => c === "ConditionalCheckFailed" || c === "None");
+          if (!onlyDuplicates) throw err;
+          // Each round drops at least one event (a duplicate), so this ends.
+          batch = batch.filter((_, k) => codes[k] === "None");
+        }
+      }
     }
   }
 
