@@ -18,6 +18,9 @@ const pipeline = parsePipeline({
 
 /** Timeouts short enough for a test, far apart enough to tell which one fired. */
 const TIMEOUTS = { headersMs: 400, requestMs: 1_200, keepAliveMs: 300 };
+/** The operator routes want serve's bearer token before anything else (401 without it). */
+const TOKEN = "serve-http-test-token-0123456789";
+const AUTH = `Authorization: Bearer ${TOKEN}\r\n`;
 
 interface Conversation {
   socket: Socket;
@@ -70,6 +73,7 @@ describe("serve over a raw socket", () => {
       dynamo: dynamoClient(),
       log: () => {},
       timeouts: TIMEOUTS,
+      token: TOKEN,
     });
   });
   afterAll(async () => {
@@ -85,7 +89,7 @@ describe("serve over a raw socket", () => {
     async (path, limit) => {
       const c = await open(server.port);
       c.socket.write(
-        `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${limit + 1}\r\n\r\n`,
+        `POST ${path} HTTP/1.1\r\nHost: x\r\n${AUTH}Content-Type: application/json\r\nContent-Length: ${limit + 1}\r\n\r\n`,
       );
       c.socket.write("x".repeat(1024)); // a little of it, then nothing: the server must not wait
       await c.closed;
@@ -102,7 +106,7 @@ describe("serve over a raw socket", () => {
     async (path, limit) => {
       const c = await open(server.port);
       c.socket.write(
-        `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`,
+        `POST ${path} HTTP/1.1\r\nHost: x\r\n${AUTH}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`,
       );
       const chunk = "x".repeat(256 * 1024);
       for (let sent = 0; sent <= limit; sent += chunk.length) {
@@ -115,9 +119,18 @@ describe("serve over a raw socket", () => {
     },
   );
 
+  it("without the token, an oversize body gets 401 and the connection is closed, unread", async () => {
+    const c = await open(server.port);
+    c.socket.write("POST /override HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n");
+    c.socket.write("x".repeat(1024));
+    await c.closed;
+    expect(status(c.received())).toBe(401);
+    expect(header(c.received(), "connection")).toBe("close");
+  });
+
   it("serves the next connection normally after a 413", async () => {
     const bad = await open(server.port);
-    bad.socket.write("POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n");
+    bad.socket.write(`POST /events HTTP/1.1\r\nHost: x\r\n${AUTH}Content-Length: 99999999\r\n\r\n`);
     await bad.closed;
     const res = await fetch(`${server.url}/health`);
     expect(res.status).toBe(200);
@@ -134,7 +147,7 @@ describe("serve over a raw socket", () => {
 
   it("closes a request whose body trickles in for too long (requestTimeout)", async () => {
     const c = await open(server.port);
-    c.socket.write("POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n");
+    c.socket.write(`POST /events HTTP/1.1\r\nHost: x\r\n${AUTH}Content-Length: 100\r\n\r\n`);
     const trickle = setInterval(() => c.socket.write("x"), 100);
     try {
       const after = await c.closed;
