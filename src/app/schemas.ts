@@ -1,11 +1,12 @@
 /** Schemas of the state machine's task inputs: every handler parses its input at the boundary. */
 import { z } from "zod";
+import { versionSchema } from "../domain/version.ts";
 
 export const stageContextSchema = z
   .object({
     runId: z.string().min(1),
     pipeline: z.string().min(1),
-    version: z.string().min(1),
+    version: versionSchema,
     stage: z.string().min(1),
     /** The stage's execution attempt (2, 3, … after a `retry` decision); absent: the first. */
     attempt: z.number().int().min(2).optional(),
@@ -113,7 +114,7 @@ export const approvedChangeSchema = z.object({
   detail: z
     .object({
       pipeline: z.string().min(1),
-      version: z.string().min(1),
+      version: versionSchema,
       cause: z.string().min(1).optional(),
       change: changeFactsSchema.optional(),
     })

@@ -10,7 +10,7 @@
 import { Command, CommanderError, Option } from "commander";
 import type { ManualBlock } from "../domain/blockers.ts";
 import { PipelineValidationError } from "../domain/pipeline.ts";
-import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
+import { scopeGlobProblem } from "../domain/scope.ts";
 import type { AlarmInterval } from "../local/alarms.ts";
 import type { FaultKind, FaultSpec } from "../local/fleet.ts";
 import {
@@ -266,11 +266,13 @@ async function runSimulate(
     }
   }
   for (const t of traffic) {
-    if (!pipelineScopes(pipeline).some((s) => scopeMatcher(t.scopes)(s.id))) {
-      throw new UsageError(
-        `--traffic "${t.scopes}": matches no scope of pipeline "${pipeline.name}"`,
-      );
-    }
+    const problem = scopeGlobProblem(t.scopes, pipeline);
+    if (problem) throw new UsageError(`--traffic "${t.scopes}": ${problem}`);
+  }
+  for (const [i, b] of blocks.entries()) {
+    if (b.level !== "scope") continue;
+    const problem = scopeGlobProblem(b.target.slice(pipeline.name.length + 1), pipeline);
+    if (problem) throw new UsageError(`--block "${flags.block[i]}": ${problem}`);
   }
   const notifiers = localNotifiers(flags, err, (m) => new UsageError(m));
   const view = flags.json ? undefined : new ProgressView(out, start, pipeline);

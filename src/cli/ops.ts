@@ -11,7 +11,14 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type Command, Option } from "commander";
 import type { OverrideResult } from "../app/override.ts";
 import { InvalidInputError } from "../domain/errors.ts";
-import { type Pipeline, PipelineValidationError, type Problem } from "../domain/pipeline.ts";
+import {
+  clip,
+  formatProblems,
+  type Pipeline,
+  PipelineValidationError,
+  type Problem,
+} from "../domain/pipeline.ts";
+import { versionProblem } from "../domain/version.ts";
 import {
   banner,
   DEFAULT_PORT,
@@ -298,8 +305,7 @@ export function renderOverride(result: OverrideResult): string {
 }
 
 function renderProblems(message: string, problems: Problem[]): string {
-  const listed = problems.map((p) => `  ${p.path ? `${p.path}: ` : ""}${p.message}`);
-  return `error: ${message}\n${listed.length > 1 ? `${listed.join("\n")}\n` : ""}`;
+  return `error: ${message}\n${problems.length > 1 ? `${formatProblems(problems, "\n", "  ")}\n` : ""}`;
 }
 
 // ---- commands --------------------------------------------------------------------------------
@@ -414,10 +420,9 @@ async function runServe(flags: ServeFlags, io: IO, options: OpsCommandOptions): 
   if (port > 65_535) throw new OpsUsageError(`--port "${flags.port}": must be from 0 to 65535`);
   const speed = positiveNumber("--speed", flags.speed, false);
   if (speed <= 0) throw new OpsUsageError(`--speed "${flags.speed}": must be a number above 0`);
-  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/.test(flags.initialVersion)) {
-    throw new OpsUsageError(
-      `--initial-version "${flags.initialVersion}": must be 1-64 letters, digits, '.', '_', '+' or '-'`,
-    );
+  const versionIssue = versionProblem(flags.initialVersion);
+  if (versionIssue) {
+    throw new OpsUsageError(`--initial-version "${clip(flags.initialVersion)}": ${versionIssue}`);
   }
   if (flags.pipeline.length === 0)
     throw new OpsUsageError("--pipeline <file>: at least one is required");

@@ -138,7 +138,11 @@ describe("valid pipelines", () => {
     ["oneBox percent 1", { oneBox: { percent: 1 } }],
     ["oneBox percent 50", { oneBox: { percent: 50 } }],
     ["azsInParallel", { azsInParallel: true }],
-    ["regionsInParallel", { regionsInParallel: 9 }],
+    ["regionsInParallel as many as the stage's regions", { regionsInParallel: 2 }],
+    [
+      "bakes that add up to one year (2 AZ steps of half a year)",
+      { oneBox: false, bake: { minutes: 262_800 } },
+    ],
   ])("accepts %s", (_, extra) => {
     const p = valid();
     Object.assign(p.stages[2], extra);
@@ -253,6 +257,45 @@ const invalid: Case[] = [
       [{ path: "stages[0].regionsInParallel", message: positiveInt }],
     ],
   ),
+  // issue 10, finding 9: beyond the stage's regions, or what Step Functions can wait
+  ...[3, 1e9].map(
+    (n): Case => [
+      `regionsInParallel ${n} with 2 regions`,
+      (p) => {
+        p.stages[2].regionsInParallel = n;
+      },
+      [{ path: "stages[2].regionsInParallel", message: "must be at most the stage's 2 regions" }],
+    ],
+  ),
+  ...(["minutes", "maxMinutes"] as const).map(
+    (field): Case => [
+      `bake.${field} 1e9`,
+      (p) => {
+        p.stages[2].bake = { minutes: 10, minRequests: 100, [field]: 1e9 };
+      },
+      [
+        {
+          path: `stages[2].bake.${field}`,
+          message:
+            "must be at most 525600 minutes (one year, the longest a Step Functions execution waits)",
+        },
+      ],
+    ],
+  ),
+  [
+    "bakes that add up to more than a year in one stage",
+    (p) => {
+      // one-box then each of 2 AZs in eu-west-1, in parallel with us-east-1: 3 steps of 200 days
+      p.stages[2].bake = { minutes: 288_000 };
+    },
+    [
+      {
+        path: "stages[2].bake",
+        message:
+          "this stage's bakes, one after another, add up to 600 days: more than one year, the longest a Step Functions execution runs (fewer minutes, or more regionsInParallel)",
+      },
+    ],
+  ],
   // unknown fields at every level
   [
     "unknown top-level field",
