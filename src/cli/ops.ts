@@ -18,6 +18,7 @@ import {
   PipelineValidationError,
   type Problem,
 } from "../domain/pipeline.ts";
+import { parseOffset, TimeInputError } from "../domain/time-input.ts";
 import { versionProblem } from "../domain/version.ts";
 import {
   banner,
@@ -105,17 +106,18 @@ export function backendFor(flags: TargetFlags, env: NodeJS.ProcessEnv = process.
   return new HttpOpsBackend(url.toString());
 }
 
-/** `+2h`, `+90m`, `+1d2h30m`: an offset from `now`; undefined when `text` is not one. */
+/**
+ * `+2h`, `+90m`, `+1d2h30m`: an offset from `now` (the one strict parser of
+ * `src/domain/time-input.ts`); undefined when `text` is not one.
+ */
 export function resolveRelative(text: string, now: Date): string | undefined {
-  const m = /^\+((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?$/.exec(text);
-  if (!m || text === "+") return undefined;
-  const [d, h, min, sec] = [m[2], m[4], m[6], m[8]].map((x) => Number(x ?? 0)) as [
-    number,
-    number,
-    number,
-    number,
-  ];
-  return new Date(now.getTime() + (((d * 24 + h) * 60 + min) * 60 + sec) * 1000).toISOString();
+  try {
+    const offset = parseOffset(text);
+    return offset === undefined ? undefined : new Date(now.getTime() + offset).toISOString();
+  } catch (err) {
+    if (err instanceof TimeInputError) throw new OpsUsageError(`"${clip(text)}": ${err.message}`);
+    throw err;
+  }
 }
 
 export interface OverrideFlags extends TargetFlags {

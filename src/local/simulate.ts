@@ -116,6 +116,9 @@ export interface SimulationResult {
   };
 }
 
+/** How long a simulation runs when no horizon is given: 14 simulated days. */
+export const DEFAULT_HORIZON_MS = 14 * 86_400_000;
+
 export class SimulationInputError extends Error {
   override name = "SimulationInputError";
 }
@@ -262,7 +265,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
       ...options.installation,
       orgAlarms: [...(options.installation?.orgAlarms ?? []), ...orgNames],
     };
-    const horizon = options.horizon ?? new Date(options.start.getTime() + 14 * 86_400_000);
+    const horizon = options.horizon ?? new Date(options.start.getTime() + DEFAULT_HORIZON_MS);
     const plane = await createLocalControlPlane({
       dynamo,
       tableName,
