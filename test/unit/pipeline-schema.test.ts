@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   definePipeline,
+  formatProblems,
   type PipelineInput,
   PipelineValidationError,
   type Problem,
@@ -970,5 +971,68 @@ describe("loadPipelineFile", () => {
     const e = await loadError(write("syntax.mts", "export default {;\n"));
     expect(e.problems).toHaveLength(1);
     expect(e.problems[0]?.message).toMatch(/^cannot load module: /);
+  });
+});
+
+describe("loading files: hostile input (issue 10, finding 9)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "breakwater-load-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("names every key given twice, with its path and line, at any depth", async () => {
+    const path = join(dir, "dup.json");
+    writeFileSync(
+      path,
+      [
+        "{",
+        '  "name": "orders-api",',
+        '  "stages": [',
+        '    { "name": "alpha", "regions": ["us-east-1"], "bake": { "minutes": 10 } },',
+        '    { "name": "beta", "name": "gamma", "regions": ["us-east-1"], "bake": { "minutes": 10 } }',
+        "  ],",
+        '  "name": "other"',
+        "}",
+      ].join("\n"),
+    );
+    const e = await loadPipelineFile(path).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(PipelineValidationError);
+    expect((e as PipelineValidationError).problems).toEqual([
+      {
+        path: "stages[1].name",
+        message: 'duplicate key "name" at line 5, column 23 (JSON would keep only the last one)',
+      },
+      {
+        path: "name",
+        message: 'duplicate key "name" at line 7, column 3 (JSON would keep only the last one)',
+      },
+    ]);
+  });
+
+  it("the same key in different objects is fine", async () => {
+    const path = join(dir, "ok.json");
+    writeFileSync(
+      path,
+      JSON.stringify({
+        name: "orders-api",
+        stages: [
+          { name: "alpha", regions: ["us-east-1"], bake: { minutes: 10 } },
+          { name: "beta", regions: ["us-east-1"], bake: { minutes: 10 } },
+        ],
+      }),
+    );
+    await expect(loadPipelineFile(path)).resolves.toMatchObject({ name: "orders-api" });
+  });
+
+  it("a message lists the first 50 problems and counts the rest", () => {
+    const problems = Array.from({ length: 120 }, (_, i) => ({
+      path: `stages[${i}]`,
+      message: "is wrong",
+    }));
+    const message = new PipelineValidationError("big.json", problems).message;
+    expect(message.split("\n")).toHaveLength(1 + 50 + 1);
+    expect(message).toContain("  stages[49]: is wrong\n  … and 70 more problems");
+    expect(message).not.toContain("stages[50]");
+    expect(formatProblems(problems.slice(0, 2), "; ")).toBe(
+      "stages[0]: is wrong; stages[1]: is wrong",
+    );
   });
 });
