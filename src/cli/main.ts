@@ -203,7 +203,7 @@ export function parseStart(value: string | undefined, now = new Date()): Date {
   } catch (err) {
     if (!(err instanceof TimeInputError)) throw err;
     throw new UsageError(
-      `--start "${clip(value)}": ${err.message === "must be in the years 1970 to 9999" ? err.message : "must be an ISO time such as 2026-01-05T09:00:00Z, with a date that exists"}`,
+      `--start "${clip(value)}": ${err.kind === "range" ? err.message : "must be an ISO time such as 2026-01-05T09:00:00Z, with a date that exists"}`,
     );
   }
 }
@@ -283,7 +283,7 @@ async function runSimulate(
   // clock's ISO times change shape and the state's ordering by time breaks.
   if (start.getTime() + horizonMs > MAX_INSTANT_MS) {
     throw new UsageError(
-      `--start "${flags.start}": the simulation would run past the end of the year 9999 (start earlier, or a shorter --horizon)`,
+      `--start "${clip(flags.start ?? start.toISOString())}": the simulation would run past the end of the year 9999 (start earlier, or a shorter --horizon)`,
     );
   }
   // Every input is checked before anything starts: bad input writes nothing.

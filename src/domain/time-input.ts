@@ -19,6 +19,13 @@ export const MAX_OFFSET_MS = 365 * 86_400_000;
 /** A time given as input is not one (the message says why, without the flag's name). */
 export class TimeInputError extends Error {
   override name = "TimeInputError";
+  constructor(
+    message: string,
+    /** What is wrong: not a time at all, outside 1970-9999, or an offset too long. */
+    readonly kind: "format" | "range" | "offset",
+  ) {
+    super(message);
+  }
 }
 
 // zod checks the calendar (leap years, days per month) and the field ranges; with or without
@@ -39,6 +46,7 @@ export function parseInstant(text: string): Date {
   if (!isoInstant.safeParse(text).success) {
     throw new TimeInputError(
       "must be an ISO time with a date that exists and Z or an offset (2026-01-05T09:00:00Z)",
+      "format",
     );
   }
   return inRange(new Date(Date.parse(text)));
@@ -47,7 +55,7 @@ export function parseInstant(text: string): Date {
 function inRange(d: Date): Date {
   const ms = d.getTime();
   if (!(ms >= MIN_INSTANT_MS && ms <= MAX_INSTANT_MS)) {
-    throw new TimeInputError("must be in the years 1970 to 9999");
+    throw new TimeInputError("must be in the years 1970 to 9999", "range");
   }
   return d;
 }
@@ -62,7 +70,7 @@ function inRange(d: Date): Date {
 export function parseOffset(text: string): number | undefined {
   const m = /^\+(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
   if (!m || text === "+") return undefined;
-  const tooLong = new TimeInputError("must be an offset of at most 365 days (+365d)");
+  const tooLong = new TimeInputError("must be an offset of at most 365 days (+365d)", "offset");
   // Nine digits per part keep every product below exact in a double.
   if (m.slice(1).some((x) => x !== undefined && x.length > 9)) throw tooLong;
   const [d, h, min, sec] = [m[1], m[2], m[3], m[4]].map((x) => Number(x ?? 0)) as [
