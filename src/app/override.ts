@@ -28,7 +28,7 @@ import {
   type UnblockOverride,
 } from "../domain/override.ts";
 import type { AuditEntry, OverrideWrite } from "../domain/ports.ts";
-import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
+import { scopeGlobProblem } from "../domain/scope.ts";
 import type { Deps } from "./deps.ts";
 import { DetailType, SOURCE } from "./events.ts";
 import { applyDecision, checkDecision } from "./run-decisions.ts";
@@ -103,12 +103,8 @@ async function checkReferences(deps: Deps, o: Override): Promise<void> {
     throw new OverrideRejectedError([{ path: "pipeline", message: `no pipeline named "${name}"` }]);
   }
   if (o.action !== "bypass" && o.level === "scope") {
-    const match = scopeMatcher(o.scopes as string);
-    if (!pipelineScopes(pipeline).some((s) => match(s.id))) {
-      throw new OverrideRejectedError([
-        { path: "scopes", message: `matches no scope of pipeline "${name}"` },
-      ]);
-    }
+    const problem = scopeGlobProblem(o.scopes as string, pipeline);
+    if (problem) throw new OverrideRejectedError([{ path: "scopes", message: problem }]);
   }
   if (o.action === "bypass") {
     const run = await deps.store.getRun(runIdFor(name, o.version));

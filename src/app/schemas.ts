@@ -1,11 +1,12 @@
 /** Schemas of the state machine's task inputs: every handler parses its input at the boundary. */
 import { z } from "zod";
+import { versionSchema } from "../domain/version.ts";
 
 export const stageContextSchema = z
   .object({
     runId: z.string().min(1),
     pipeline: z.string().min(1),
-    version: z.string().min(1),
+    version: versionSchema,
     stage: z.string().min(1),
     /** The stage's execution attempt (2, 3, … after a `retry` decision); absent: the first. */
     attempt: z.number().int().min(2).optional(),
@@ -117,7 +118,7 @@ export const approvedChangeSchema = z.object({
   detail: z
     .object({
       pipeline: z.string().min(1),
-      version: z.string().min(1),
+      version: versionSchema,
       /** The run request this event points at (see src/app/run-requests.ts). */
       requestId: z.string().min(1),
       /** When the request names an artifact, the event repeats its digest (checked to match). */

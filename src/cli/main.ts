@@ -9,13 +9,21 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import type { ManualBlock } from "../domain/blockers.ts";
-import { PipelineValidationError } from "../domain/pipeline.ts";
-import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
+import { clip, PipelineValidationError } from "../domain/pipeline.ts";
+import { scopeGlobProblem } from "../domain/scope.ts";
+import {
+  MAX_INSTANT_MS,
+  parseInstant,
+  parseOffset,
+  parseTimeOrOffset,
+  TimeInputError,
+} from "../domain/time-input.ts";
 import type { AlarmInterval } from "../local/alarms.ts";
 import type { FaultKind, FaultSpec } from "../local/fleet.ts";
 import {
   type Arrival,
   checkSimulationInput,
+  DEFAULT_HORIZON_MS,
   type ScriptedDecision,
   SimulationInputError,
   type SimulationResult,
@@ -97,28 +105,29 @@ export function parseDecision(value: string, start: Date): ScriptedDecision {
   };
 }
 
-/** `+90m`, `+3h`, `+1d2h30m`, `+45s`: an offset from the simulated start. */
-export function parseOffset(text: string): number | undefined {
-  const m = /^\+((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?$/.exec(text);
-  if (!m || text === "+") return undefined;
-  const [d, h, min, sec] = [m[2], m[4], m[6], m[8]].map((x) => Number(x ?? 0)) as [
-    number,
-    number,
-    number,
-    number,
-  ];
-  return ((d * 24 + h) * 60 + min) * 60_000 + sec * 1000;
+/**
+ * An ISO time or a `+offset` from the start, through the one strict parser
+ * (`src/domain/time-input.ts`): a date that exists, years 1970-9999, offsets up to a year.
+ */
+export function parseWhen(text: string, start: Date, flag: string, whole: string): Date {
+  if (looksLikeOffset(text) || /^\d{4}-\d{2}-\d{2}T/.test(text)) {
+    try {
+      return parseTimeOrOffset(text, start);
+    } catch (err) {
+      if (err instanceof TimeInputError) {
+        throw new UsageError(`${flag} "${clip(whole)}": "${clip(text)}" ${err.message}`);
+      }
+      throw err;
+    }
+  }
+  throw new UsageError(
+    `${flag} "${clip(whole)}": "${clip(text)}" must be an ISO time (2026-01-05T09:00:00Z) or an offset from --start (+90m, +3h, +1d2h)`,
+  );
 }
 
-/** An ISO time or a `+offset` from the start. */
-export function parseWhen(text: string, start: Date, flag: string, whole: string): Date {
-  const offset = parseOffset(text);
-  if (offset !== undefined) return new Date(start.getTime() + offset);
-  const ms = Date.parse(text);
-  if (/^\d{4}-\d{2}-\d{2}T/.test(text) && !Number.isNaN(ms)) return new Date(ms);
-  throw new UsageError(
-    `${flag} "${whole}": "${text}" must be an ISO time (2026-01-05T09:00:00Z) or an offset from --start (+90m, +3h, +1d2h)`,
-  );
+/** Whether `text` is written as an offset (whatever its size). */
+function looksLikeOffset(text: string): boolean {
+  return /^\+\d/.test(text);
 }
 
 /** `from..to` or `from` (open-ended); both ISO times or offsets. */
@@ -147,13 +156,21 @@ export function parseAlarm(value: string, start: Date): AlarmInterval {
   return { name: value.slice(0, i), ...parseInterval(value.slice(i + 1), start, "--alarm", value) };
 }
 
+/**
+ * The most requests per minute `--traffic` takes for one scope (about 17,000 a second): far
+ * above what a one-box step sees, small enough that the simulated fleet and the anomaly
+ * detector's exact binomial tail stay fast.
+ */
+export const MAX_TRAFFIC_RPM = 1_000_000;
+
 /** `--traffic <scope-glob>=<requests per minute>`. */
 export function parseTraffic(value: string): { scopes: string; requestsPerMinute: number } {
   const i = value.lastIndexOf("=");
-  const rpm = Number(value.slice(i + 1));
-  if (i <= 0 || !Number.isInteger(rpm) || rpm < 0) {
+  const text = value.slice(i + 1);
+  const rpm = /^\d{1,7}$/.test(text) ? Number(text) : Number.NaN;
+  if (i <= 0 || !Number.isInteger(rpm) || rpm < 0 || rpm > MAX_TRAFFIC_RPM) {
     throw new UsageError(
-      `--traffic "${value}": must be <scope-glob>=<requests per minute, a whole number>`,
+      `--traffic "${clip(value)}": must be <scope-glob>=<requests per minute, a whole number from 0 to ${MAX_TRAFFIC_RPM}>`,
     );
   }
   return { scopes: value.slice(0, i), requestsPerMinute: rpm };
@@ -181,11 +198,14 @@ export function parseBlock(value: string, start: Date, pipeline: string): Manual
 
 export function parseStart(value: string | undefined, now = new Date()): Date {
   if (value === undefined) return new Date(Math.floor(now.getTime() / 60_000) * 60_000);
-  const ms = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(ms)) {
-    throw new UsageError(`--start "${value}": must be an ISO time such as 2026-01-05T09:00:00Z`);
+  try {
+    return parseInstant(value);
+  } catch (err) {
+    if (!(err instanceof TimeInputError)) throw err;
+    throw new UsageError(
+      `--start "${clip(value)}": ${err.kind === "range" ? err.message : "must be an ISO time such as 2026-01-05T09:00:00Z, with a date that exists"}`,
+    );
   }
-  return new Date(ms);
 }
 
 interface SimulateFlags {
@@ -245,12 +265,26 @@ async function runSimulate(
   const blocks = flags.block.map((b) => parseBlock(b, start, pipeline.name));
   const installation = flags.config ? await loadInstallationFile(flags.config) : undefined;
   let horizon: Date | undefined;
+  let horizonMs = DEFAULT_HORIZON_MS;
   if (flags.horizon !== undefined) {
-    const offset = parseOffset(flags.horizon.startsWith("+") ? flags.horizon : `+${flags.horizon}`);
-    if (!offset) {
-      throw new UsageError(`--horizon "${flags.horizon}": must be a duration such as 3d or 36h`);
+    const what = `--horizon "${clip(flags.horizon)}": must be a duration such as 3d or 36h, at most 365d`;
+    let offset: number | undefined;
+    try {
+      offset = parseOffset(flags.horizon.startsWith("+") ? flags.horizon : `+${flags.horizon}`);
+    } catch (err) {
+      if (err instanceof TimeInputError) throw new UsageError(what);
+      throw err;
     }
+    if (!offset) throw new UsageError(what);
+    horizonMs = offset;
     horizon = new Date(start.getTime() + offset);
+  }
+  // The whole simulated interval must stay within the years a time is valid in: past 9999 the
+  // clock's ISO times change shape and the state's ordering by time breaks.
+  if (start.getTime() + horizonMs > MAX_INSTANT_MS) {
+    throw new UsageError(
+      `--start "${clip(flags.start ?? start.toISOString())}": the simulation would run past the end of the year 9999 (start earlier, or a shorter --horizon)`,
+    );
   }
   // Every input is checked before anything starts: bad input writes nothing.
   checkSimulationInput({
@@ -266,11 +300,13 @@ async function runSimulate(
     }
   }
   for (const t of traffic) {
-    if (!pipelineScopes(pipeline).some((s) => scopeMatcher(t.scopes)(s.id))) {
-      throw new UsageError(
-        `--traffic "${t.scopes}": matches no scope of pipeline "${pipeline.name}"`,
-      );
-    }
+    const problem = scopeGlobProblem(t.scopes, pipeline);
+    if (problem) throw new UsageError(`--traffic "${t.scopes}": ${problem}`);
+  }
+  for (const [i, b] of blocks.entries()) {
+    if (b.level !== "scope") continue;
+    const problem = scopeGlobProblem(b.target.slice(pipeline.name.length + 1), pipeline);
+    if (problem) throw new UsageError(`--block "${flags.block[i]}": ${problem}`);
   }
   const notifiers = localNotifiers(flags, err, (m) => new UsageError(m));
   const view = flags.json ? undefined : new ProgressView(out, start, pipeline);

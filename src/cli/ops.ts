@@ -11,7 +11,15 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type Command, Option } from "commander";
 import type { OverrideResult } from "../app/override.ts";
 import { InvalidInputError } from "../domain/errors.ts";
-import { type Pipeline, PipelineValidationError, type Problem } from "../domain/pipeline.ts";
+import {
+  clip,
+  formatProblems,
+  type Pipeline,
+  PipelineValidationError,
+  type Problem,
+} from "../domain/pipeline.ts";
+import { parseOffset, TimeInputError } from "../domain/time-input.ts";
+import { versionProblem } from "../domain/version.ts";
 import {
   banner,
   DEFAULT_PORT,
@@ -107,17 +115,18 @@ export function backendFor(flags: TargetFlags, env: NodeJS.ProcessEnv = process.
   return new HttpOpsBackend(url.toString(), fetch, token || undefined);
 }
 
-/** `+2h`, `+90m`, `+1d2h30m`: an offset from `now`; undefined when `text` is not one. */
+/**
+ * `+2h`, `+90m`, `+1d2h30m`: an offset from `now` (the one strict parser of
+ * `src/domain/time-input.ts`); undefined when `text` is not one.
+ */
 export function resolveRelative(text: string, now: Date): string | undefined {
-  const m = /^\+((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?$/.exec(text);
-  if (!m || text === "+") return undefined;
-  const [d, h, min, sec] = [m[2], m[4], m[6], m[8]].map((x) => Number(x ?? 0)) as [
-    number,
-    number,
-    number,
-    number,
-  ];
-  return new Date(now.getTime() + (((d * 24 + h) * 60 + min) * 60 + sec) * 1000).toISOString();
+  try {
+    const offset = parseOffset(text);
+    return offset === undefined ? undefined : new Date(now.getTime() + offset).toISOString();
+  } catch (err) {
+    if (err instanceof TimeInputError) throw new OpsUsageError(`"${clip(text)}": ${err.message}`);
+    throw err;
+  }
 }
 
 export interface OverrideFlags extends TargetFlags {
@@ -319,8 +328,7 @@ export function renderOverride(result: OverrideResult): string {
 }
 
 function renderProblems(message: string, problems: Problem[]): string {
-  const listed = problems.map((p) => `  ${p.path ? `${p.path}: ` : ""}${p.message}`);
-  return `error: ${message}\n${listed.length > 1 ? `${listed.join("\n")}\n` : ""}`;
+  return `error: ${message}\n${problems.length > 1 ? `${formatProblems(problems, "\n", "  ")}\n` : ""}`;
 }
 
 // ---- commands --------------------------------------------------------------------------------
@@ -442,10 +450,9 @@ async function runServe(flags: ServeFlags, io: IO, options: OpsCommandOptions): 
   if (port > 65_535) throw new OpsUsageError(`--port "${flags.port}": must be from 0 to 65535`);
   const speed = positiveNumber("--speed", flags.speed, false);
   if (speed <= 0) throw new OpsUsageError(`--speed "${flags.speed}": must be a number above 0`);
-  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/.test(flags.initialVersion)) {
-    throw new OpsUsageError(
-      `--initial-version "${flags.initialVersion}": must be 1-64 letters, digits, '.', '_', '+' or '-'`,
-    );
+  const versionIssue = versionProblem(flags.initialVersion);
+  if (versionIssue) {
+    throw new OpsUsageError(`--initial-version "${clip(flags.initialVersion)}": ${versionIssue}`);
   }
   if (flags.pipeline.length === 0)
     throw new OpsUsageError("--pipeline <file>: at least one is required");

@@ -6,7 +6,9 @@
  */
 import { z } from "zod";
 import type { BlockerKind } from "./blockers.ts";
-import { collectProblems, type Problem } from "./pipeline.ts";
+import { collectProblems, formatProblems, type Problem } from "./pipeline.ts";
+import { MAX_SCOPE_GLOB_LENGTH } from "./scope.ts";
+import { versionSchema } from "./version.ts";
 
 /** Decisions on a halted run (safety rule 3: an engineer decides what happens after a rollback). */
 export const DECISION_ACTIONS = ["rollback-all", "retry", "roll-forward", "cancel"] as const;
@@ -38,7 +40,7 @@ const reason = z
 const pipeline = z
   .string({ error: "must be a pipeline name" })
   .regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, { error: "must be a pipeline name" });
-const version = z.string({ error: "must be a version" }).min(1, { error: "must be a version" });
+const version = versionSchema;
 const artifactDigest = z
   .string({ error: 'must be "sha256:" followed by 64 lowercase hex characters' })
   .regex(/^sha256:[0-9a-f]{64}$/, {
@@ -55,6 +57,9 @@ const target = {
   scopes: z
     .string({ error: "must be a scope glob such as prod-2/us-east-1/*" })
     .regex(/^[a-z0-9*][a-z0-9*/-]*$/, { error: "must be a scope glob such as prod-2/us-east-1/*" })
+    .max(MAX_SCOPE_GLOB_LENGTH, {
+      error: `must be at most ${MAX_SCOPE_GLOB_LENGTH} characters (a scope glob such as prod-2/us-east-1/*)`,
+    })
     .optional(),
 };
 
@@ -151,9 +156,7 @@ export interface Bypass {
 export class OverrideRejectedError extends Error {
   override name = "OverrideRejectedError";
   constructor(readonly problems: Problem[]) {
-    super(
-      `override rejected: ${problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join("; ")}`,
-    );
+    super(`override rejected: ${formatProblems(problems, "; ")}`);
   }
 }
 

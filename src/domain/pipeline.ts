@@ -9,6 +9,19 @@ import { timeWindowsSchema } from "./time-windows.ts";
 const positiveInt = (what = "must be a positive integer") =>
   z.number({ error: what }).int({ error: what }).min(1, { error: what });
 
+/**
+ * The longest a Step Functions Wait state may wait, and the longest a standard execution may
+ * run: one year (AWS Step Functions developer guide, "Wait workflow state" and service quotas).
+ * A bake is a Wait state inside a stage execution, so no bake, and no stage's bakes together,
+ * may be longer.
+ */
+export const MAX_WAIT_MINUTES = 365 * 24 * 60;
+
+const durationMinutes = () =>
+  positiveInt().max(MAX_WAIT_MINUTES, {
+    error: `must be at most ${MAX_WAIT_MINUTES} minutes (one year, the longest a Step Functions execution waits)`,
+  });
+
 export const REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$/;
 
 const regionName = z
@@ -53,7 +66,7 @@ const oneBox = z.union(
 
 const bake = z
   .object({
-    minutes: positiveInt().describe(
+    minutes: durationMinutes().describe(
       "Minimum bake after every deploy step (one-box and full) of this stage, in minutes.",
     ),
     minRequests: positiveInt()
@@ -61,7 +74,7 @@ const bake = z
       .describe(
         "Bake also until the scope's new version has served this many requests (counted from metrics during the bake).",
       ),
-    maxMinutes: positiveInt()
+    maxMinutes: durationMinutes()
       .optional()
       .describe(
         "Longest bake while waiting for minRequests (default 4 x minutes); if traffic never reaches the minimum, the bake is inconclusive.",
@@ -123,7 +136,60 @@ export const stageSchema = z
       .optional()
       .describe("When this stage may deploy (replaces the pipeline's timeWindows)."),
   })
-  .strict();
+  .strict()
+  .superRefine((stage, ctx) => {
+    const regions = stage.regions.length;
+    if (
+      Number.isInteger(stage.regionsInParallel) &&
+      (stage.regionsInParallel as number) > regions
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["regionsInParallel"],
+        message: `must be at most the stage's ${regions} region${regions === 1 ? "" : "s"}`,
+      });
+    }
+    const longest = longestBakeMinutes(stage);
+    if (longest > MAX_WAIT_MINUTES) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["bake"],
+        message: `this stage's bakes, one after another, add up to ${Math.round(longest / 1440)} days: more than one year, the longest a Step Functions execution runs (fewer minutes, or more regionsInParallel)`,
+      });
+    }
+  });
+
+/**
+ * The stage's bake time end to end in the worst case: waves of `regionsInParallel` regions one
+ * after another; in each, the longest region's steps (one-box, then each AZ, or all AZs at
+ * once) one after another, each baking up to its maximum (`maxMinutes`, default 4 × minutes
+ * with `minRequests`). Blocked time is not counted: it cannot be known ahead.
+ */
+function longestBakeMinutes(stage: {
+  regions: ReadonlyArray<string | { azs?: string[] | undefined }>;
+  regionsInParallel?: number | undefined;
+  azsInParallel?: boolean | undefined;
+  oneBox?: boolean | { percent: number } | undefined;
+  bake: { minutes: number; minRequests?: number | undefined; maxMinutes?: number | undefined };
+}): number {
+  const { minutes, minRequests, maxMinutes } = stage.bake;
+  // A malformed or too long value has its own problem already.
+  const ok = (n: unknown) =>
+    Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_WAIT_MINUTES;
+  if (!ok(minutes) || (maxMinutes !== undefined && !ok(maxMinutes))) return 0;
+  const perStep = maxMinutes ?? (minRequests !== undefined ? minutes * 4 : minutes);
+  const steps = stage.regions.map((r) => {
+    const azs = typeof r === "string" ? 0 : (r.azs?.length ?? 0);
+    const oneBox = stage.oneBox === undefined || stage.oneBox === false ? 0 : 1;
+    return oneBox + (stage.azsInParallel || azs === 0 ? 1 : azs);
+  });
+  const parallel = Math.max(1, Math.min(stage.regionsInParallel ?? 1, steps.length));
+  let total = 0;
+  for (let i = 0; i < steps.length; i += parallel) {
+    total += Math.max(...steps.slice(i, i + parallel)) * perStep;
+  }
+  return total;
+}
 
 const dimensionTemplate = z
   .string({ error: "must be a dimension value template" })
@@ -327,12 +393,38 @@ export class PipelineValidationError extends Error {
     /** What was invalid, for the message: a pipeline, an installation config. */
     what = "pipeline",
   ) {
-    super(`${source}: invalid ${what}\n${problems.map((p) => `  ${formatProblem(p)}`).join("\n")}`);
+    super(`${source}: invalid ${what}\n${formatProblems(problems, "\n", "  ")}`);
   }
 }
 
 export function formatProblem(p: Problem): string {
   return p.path ? `${p.path}: ${p.message}` : p.message;
+}
+
+/** At most this many problems are printed; the rest are counted (a huge file, a huge message). */
+export const MAX_PROBLEMS_SHOWN = 50;
+
+/**
+ * The one formatter of problem lists for messages: the first {@link MAX_PROBLEMS_SHOWN}
+ * problems, then how many more there are (the full list stays on the error's `problems`).
+ *
+ * @example
+ * formatProblems([{ path: "name", message: "is required" }], "; ") // "name: is required"
+ */
+export function formatProblems(
+  problems: readonly Problem[],
+  separator: string,
+  indent = "",
+): string {
+  const shown = problems.slice(0, MAX_PROBLEMS_SHOWN).map((p) => `${indent}${formatProblem(p)}`);
+  const more = problems.length - shown.length;
+  if (more > 0) shown.push(`${indent}… and ${more} more problem${more === 1 ? "" : "s"}`);
+  return shown.join(separator);
+}
+
+/** A value as shown in a message: at most `max` characters, then how long it was. */
+export function clip(value: string, max = 80): string {
+  return value.length <= max ? value : `${value.slice(0, max)}… (${value.length} characters)`;
 }
 
 /** Renders a zod path as `stages[2].bake.minutes`. */

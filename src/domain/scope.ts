@@ -44,17 +44,70 @@ export function pipelineScopes(pipeline: Pipeline): ScopeRef[] {
   return pipeline.stages.flatMap(stageScopes);
 }
 
+/** The longest scope glob accepted (a scope id is far shorter; see {@link scopeGlobProblem}). */
+export const MAX_SCOPE_GLOB_LENGTH = 256;
+
+/**
+ * Whether `text` matches `glob`, where `*` matches any run of characters (including `/`) and
+ * every other character is literal. Greedy two-pointer matching with one backtrack point (the
+ * last `*` seen): O(glob × text) steps in the worst case and no regular expression, so a glob
+ * full of stars cannot make a blocker check backtrack exponentially (issue 10, finding 6).
+ * `counter.steps`, when given, counts the loop's iterations (tests bound the work with it).
+ *
+ * @example
+ * globMatches("prod-*\/us-east-1/*", "prod-2/us-east-1/use1-az2") // true
+ */
+export function globMatches(glob: string, text: string, counter?: { steps: number }): boolean {
+  let g = 0;
+  let t = 0;
+  let star = -1; // index in glob of the last `*` seen
+  let resume = 0; // index in text where that `*` match ends now
+  while (t < text.length) {
+    if (counter) counter.steps++;
+    if (g < glob.length && glob[g] === "*") {
+      star = g++;
+      resume = t;
+    } else if (g < glob.length && glob[g] === text[t]) {
+      g++;
+      t++;
+    } else if (star >= 0) {
+      // Let the last star swallow one more character and retry what follows it.
+      g = star + 1;
+      t = ++resume;
+    } else return false;
+  }
+  while (g < glob.length && glob[g] === "*") g++;
+  return g === glob.length;
+}
+
 /**
  * Compiles a scope glob (`*` matches any run of characters, including `/`) to a predicate.
+ * Matching is linear in each input (see {@link globMatches}).
  *
  * @example
  * scopeMatcher("prod-*\/us-east-1/*")("prod-2/us-east-1/use1-az2") // true
  */
 export function scopeMatcher(glob: string): (scope: string) => boolean {
-  const source = glob
-    .split("*")
-    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-    .join(".*");
-  const re = new RegExp(`^${source}$`);
-  return (scope) => re.test(scope);
+  // Runs of stars mean the same as one star; collapsing them keeps the work small.
+  const g = glob.replace(/\*{2,}/g, "*");
+  return (scope) => globMatches(g, scope);
+}
+
+/**
+ * Why a scope glob given as input (a block, a fault, traffic) is refused, or undefined when it
+ * is fine: too long, or matching no scope of the pipeline — a glob that matches nothing is
+ * almost always a typo, and a block that blocks nothing would fail open. One message for every
+ * input path (override, `--block`, `--fault`, `--traffic`, serve).
+ *
+ * @example
+ * scopeGlobProblem("prod-9/*", pipeline) // 'matches no scope of pipeline "orders-api" (scopes look like alpha/us-east-1)'
+ */
+export function scopeGlobProblem(glob: string, pipeline: Pipeline): string | undefined {
+  if (glob.length > MAX_SCOPE_GLOB_LENGTH) {
+    return `must be at most ${MAX_SCOPE_GLOB_LENGTH} characters (it has ${glob.length})`;
+  }
+  const scopes = pipelineScopes(pipeline).map((s) => s.id);
+  const match = scopeMatcher(glob);
+  if (scopes.some(match)) return undefined;
+  return `matches no scope of pipeline "${pipeline.name}" (scopes look like ${scopes[0]})`;
 }

@@ -24,7 +24,12 @@ import { InvalidInputError, NotFoundError } from "../domain/errors.ts";
 import type { Installation } from "../domain/installation.ts";
 import type { TimelineEvent } from "../domain/model.ts";
 import { OverrideRejectedError } from "../domain/override.ts";
-import { collectProblems, type Pipeline, type Problem } from "../domain/pipeline.ts";
+import {
+  collectProblems,
+  formatProblems,
+  type Pipeline,
+  type Problem,
+} from "../domain/pipeline.ts";
 import type { Notifier } from "../notify/ports.ts";
 import { collectHistory, collectStatus, UnknownTargetError } from "../ops/status.ts";
 import { ARTIFACT_PUBLISHED, artifactPublishedEventSchema } from "../triggers/artifact.ts";
@@ -246,10 +251,7 @@ export function parseLocalEvents(body: unknown): LocalEventInput[] {
     }
   });
   if (problems.length > 0) {
-    throw new InvalidInputError(
-      `invalid event: ${problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join("; ")}`,
-      problems,
-    );
+    throw new InvalidInputError(`invalid event: ${formatProblems(problems, "; ")}`, problems);
   }
   return out;
 }

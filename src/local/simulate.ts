@@ -13,8 +13,9 @@ import { runIdFor } from "../app/runs.ts";
 import { alarmNameMatches, type ManualBlock, resolveAlarmNames } from "../domain/blockers.ts";
 import type { Installation } from "../domain/installation.ts";
 import { compareEvents, type Run, type ScopeStatus, type TimelineEvent } from "../domain/model.ts";
-import type { Pipeline } from "../domain/pipeline.ts";
-import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
+import { clip, type Pipeline } from "../domain/pipeline.ts";
+import { pipelineScopes, scopeGlobProblem } from "../domain/scope.ts";
+import { versionProblem } from "../domain/version.ts";
 import type { Notifier } from "../notify/ports.ts";
 import type { AlarmInterval } from "./alarms.ts";
 import { createLocalControlPlane, type LocalControlPlane } from "./control-plane.ts";
@@ -115,6 +116,9 @@ export interface SimulationResult {
   };
 }
 
+/** How long a simulation runs when no horizon is given: 14 simulated days. */
+export const DEFAULT_HORIZON_MS = 14 * 86_400_000;
+
 export class SimulationInputError extends Error {
   override name = "SimulationInputError";
 }
@@ -123,17 +127,14 @@ export class SimulationInputError extends Error {
 export function checkSimulationInput(
   options: Pick<SimulateOptions, "pipeline" | "fromVersion" | "version" | "faults" | "versions">,
 ): void {
-  const versionRule = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
   const versions = (options.versions ?? [{ version: options.version }]).map((a) => a.version);
   for (const [flag, v] of [
     ["--from-version", options.fromVersion],
     ...versions.map((v) => ["--version", v] as const),
   ] as const) {
-    if (!versionRule.test(v)) {
-      throw new SimulationInputError(
-        `${flag} "${v}": must be 1-64 letters, digits, '.', '_', '+' or '-'`,
-      );
-    }
+    const problem = versionProblem(v);
+    // A long value is cut in the message: the message names it, it need not repeat 100 KB.
+    if (problem) throw new SimulationInputError(`${flag} "${clip(v)}": ${problem}`);
   }
   for (const [i, v] of versions.entries()) {
     if (v === options.fromVersion) {
@@ -150,14 +151,9 @@ export function checkSimulationInput(
       );
     }
   }
-  const scopes = pipelineScopes(options.pipeline).map((s) => s.id);
   for (const f of options.faults ?? []) {
-    const match = scopeMatcher(f.scopes);
-    if (!scopes.some(match)) {
-      throw new SimulationInputError(
-        `--fault "${f.scopes}": matches no scope of pipeline "${options.pipeline.name}" (scopes look like ${scopes[0]})`,
-      );
-    }
+    const problem = scopeGlobProblem(f.scopes, options.pipeline);
+    if (problem) throw new SimulationInputError(`--fault "${f.scopes}": ${problem}`);
   }
 }
 
@@ -269,7 +265,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
       ...options.installation,
       orgAlarms: [...(options.installation?.orgAlarms ?? []), ...orgNames],
     };
-    const horizon = options.horizon ?? new Date(options.start.getTime() + 14 * 86_400_000);
+    const horizon = options.horizon ?? new Date(options.start.getTime() + DEFAULT_HORIZON_MS);
     const plane = await createLocalControlPlane({
       dynamo,
       tableName,

@@ -3,6 +3,7 @@
  * local control plane, prints JSON or a live view, and exits with the documented codes.
  */
 import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -306,6 +307,225 @@ describe("breakwater simulate", () => {
       for (const m of messages) expect(stderr).toContain(m);
       expect(spy).not.toHaveBeenCalled();
     });
+  });
+
+  describe("hostile input stays out (issue 10, findings 6 and 9): exit 2, the field named, nothing started", () => {
+    const dir = mkdtempSync(join(tmpdir(), "breakwater-hostile-"));
+    const file = (name: string, content: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, content);
+      return path;
+    };
+    const stage = (extra: Record<string, unknown>) =>
+      JSON.stringify({
+        name: "orders-api",
+        stages: [
+          { name: "alpha", regions: ["us-east-1", "us-west-2"], bake: { minutes: 10 }, ...extra },
+        ],
+      });
+    const hugeBake = file("huge-bake.json", stage({ bake: { minutes: 1e9 } }));
+    const wideParallel = file("wide.json", stage({ regionsInParallel: 1e9 }));
+    const duplicate = file(
+      "duplicate.json",
+      '{\n  "name": "orders-api",\n  "stages": [\n    { "name": "alpha", "regions": ["us-east-1"],\n      "bake": { "minutes": 10, "minutes": 0 } }\n  ]\n}\n',
+    );
+    // 40,000 problems in well under the size bound: 10,000 stages with four problems each.
+    const manyProblems = file(
+      "many.json",
+      JSON.stringify({
+        name: "orders-api",
+        stages: Array.from({ length: 10_000 }, () => ({ n: 1, bake: 0 })),
+      }),
+    );
+    const tooLarge = file(
+      "large.json",
+      `{"name":"orders-api","description":"${"x".repeat(2_000_000)}"}`,
+    );
+    const longVersion = `v${"1".repeat(128)}`;
+    const thirteenStars = `${"*a".repeat(13)}b`;
+
+    it.each([
+      [
+        "a 13-star glob that matches no scope, in --block",
+        ["--pipeline", "examples/orders-api.json", "--block", thirteenStars],
+        [
+          `--block "${thirteenStars}": matches no scope of pipeline "orders-api" (scopes look like alpha/us-east-1)`,
+        ],
+      ],
+      [
+        "a --block glob that matches no scope",
+        ["--pipeline", "examples/orders-api.json", "--block", "prod-9/*@+1h"],
+        ['--block "prod-9/*@+1h": matches no scope of pipeline "orders-api"'],
+      ],
+      [
+        "a --traffic glob longer than 256 characters",
+        ["--pipeline", "examples/orders-api.json", "--traffic", `${"*".repeat(300)}=10`],
+        ["must be at most 256 characters (it has 300)"],
+      ],
+      [
+        "--traffic with an absurd rate",
+        ["--pipeline", "examples/orders-api.json", "--traffic", "*=1e300"],
+        [
+          '--traffic "*=1e300": must be <scope-glob>=<requests per minute, a whole number from 0 to 1000000>',
+        ],
+      ],
+      [
+        "bake.minutes beyond what Step Functions can wait",
+        ["--pipeline", hugeBake],
+        ["stages[0].bake.minutes: must be at most 525600 minutes"],
+      ],
+      [
+        "regionsInParallel beyond the stage's regions",
+        ["--pipeline", wideParallel],
+        ["stages[0].regionsInParallel: must be at most the stage's 2 regions"],
+      ],
+      [
+        "a version over 128 characters",
+        ["--pipeline", "examples/orders-api.json", "--version", longVersion],
+        ['--version "v1111', "must be 1-128 letters, digits, '.', '_', '+' or '-'"],
+      ],
+      [
+        "a version with characters outside [A-Za-z0-9._+-]",
+        ["--pipeline", "examples/orders-api.json", "--version", "v2;rm"],
+        ['--version "v2;rm": must be 1-128 letters'],
+      ],
+      [
+        "an impossible date",
+        ["--pipeline", "examples/orders-api.json", "--start", "2026-02-30T09:00:00Z"],
+        [
+          '--start "2026-02-30T09:00:00Z": must be an ISO time such as 2026-01-05T09:00:00Z, with a date that exists',
+        ],
+      ],
+      [
+        "a start that leaves no room for the horizon before the year 10000",
+        ["--pipeline", "examples/orders-api.json", "--start", "9999-12-31T23:00:00Z"],
+        ['--start "9999-12-31T23:00:00Z": the simulation would run past the end of the year 9999'],
+      ],
+      [
+        "a year before 1970",
+        ["--pipeline", "examples/orders-api.json", "--start", "1969-07-20T20:17:00Z"],
+        ['--start "1969-07-20T20:17:00Z": must be in the years 1970 to 9999'],
+      ],
+      [
+        "an offset that overflows",
+        [
+          "--pipeline",
+          "examples/orders-api.json",
+          "--version",
+          "v2",
+          "--version",
+          "v3@+99999999999d",
+        ],
+        ['--version "v3@+99999999999d": "+99999999999d" must be'],
+      ],
+      [
+        "an offset over a year",
+        ["--pipeline", "examples/orders-api.json", "--decide", "retry@+366d"],
+        ['--decide "retry@+366d": "+366d" must be an offset of at most 365 days'],
+      ],
+      [
+        "an impossible date in an interval",
+        ["--pipeline", "examples/orders-api.json", "--alarm", "org-sev1@2026-04-31T00:00:00Z"],
+        [
+          '--alarm "org-sev1@2026-04-31T00:00:00Z": "2026-04-31T00:00:00Z" must be an ISO time with a date that exists',
+        ],
+      ],
+      [
+        "a horizon over a year",
+        ["--pipeline", "examples/orders-api.json", "--horizon", "400d"],
+        ['--horizon "400d": must be a duration such as 3d or 36h, at most 365d'],
+      ],
+      [
+        "a key given twice in a JSON pipeline",
+        ["--pipeline", duplicate],
+        [
+          `${duplicate}: invalid pipeline`,
+          'stages[0].bake.minutes: duplicate key "minutes" at line 5, column 32',
+        ],
+      ],
+      [
+        "a missing --config file",
+        ["--pipeline", "examples/orders-api.json", "--config", join(dir, "nope.config.json")],
+        ["nope.config.json: invalid installation config", "cannot read file (ENOENT)"],
+      ],
+      [
+        "a pipeline file over 1 MB",
+        ["--pipeline", tooLarge],
+        ["large.json: invalid pipeline", "larger than the 1048576 bytes a definition may have"],
+      ],
+    ])("%s", async (_name, args, messages) => {
+      const spy = vi.fn<Simulator>(shared);
+      const started = performance.now();
+      const { code, stderr } = await cli(["simulate", "--start", START, ...args], spy);
+      expect(code, stderr).toBe(EXIT.badInput);
+      for (const m of messages) expect(stderr).toContain(m);
+      expect(spy).not.toHaveBeenCalled();
+      // A glob check is linear: the 13-star one took 35 s per scope with the regex.
+      expect(performance.now() - started).toBeLessThan(10_000);
+    });
+
+    it("40,000 problems: the first 50 and a count, not 1.5 MB", async () => {
+      const spy = vi.fn<Simulator>(shared);
+      const { code, stderr } = await cli(["simulate", "--pipeline", manyProblems], spy);
+      expect(code).toBe(EXIT.badInput);
+      expect(stderr).toContain(`${manyProblems}: invalid pipeline`);
+      expect(stderr).toContain("stages[0].n: unknown field");
+      expect(stderr).toContain("… and 39950 more problems");
+      expect(stderr.split("\n").length).toBeLessThan(60);
+      expect(spy).not.toHaveBeenCalled();
+    });
+
+    /** The real command (a child process): what a module does can only end its loader. */
+    async function bin(pipeline: string) {
+      try {
+        const r = await promisify(execFile)(
+          process.execPath,
+          ["bin/breakwater.mjs", "simulate", "--pipeline", pipeline, "--start", START, "--json"],
+          { timeout: 60_000 },
+        );
+        return { code: 0, stdout: r.stdout, stderr: r.stderr };
+      } catch (err) {
+        const e = err as { code: number; stdout: string; stderr: string };
+        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+      }
+    }
+    const valid =
+      'export default { name: "orders-api", stages: [{ name: "alpha", regions: ["us-east-1"], bake: { minutes: 10 } }] };';
+
+    it.each([
+      [
+        "calls process.exit(0) while loading",
+        `process.exit(0);\n${valid}\n`,
+        "the module called process.exit(0)",
+      ],
+      [
+        "throws while being validated (a getter)",
+        'export default { get name(): string { throw new Error("no name today"); }, stages: [] };\n',
+        "cannot load module: no name today",
+      ],
+      [
+        "throws later, from a timer",
+        `setTimeout(() => { throw new Error("later"); }, 10);\n${valid}\n`,
+        "cannot load module: later",
+      ],
+      [
+        "exits later, from a timer",
+        `setTimeout(() => process.exit(0), 10);\n${valid}\n`,
+        "the module called process.exit(0)",
+      ],
+    ])(
+      "a TypeScript pipeline that %s: exit 2, the file named, no stack trace",
+      async (_name, source, message) => {
+        const path = file(`hostile-${randomUUID()}.ts`, source);
+        const { code, stdout, stderr } = await bin(path);
+        expect(code, stderr).toBe(EXIT.badInput);
+        expect(stderr).toContain(`error: ${path}: invalid pipeline`);
+        expect(stderr).toContain(message);
+        expect(stderr).not.toMatch(/\n\s+at /);
+        expect(stdout).toBe("");
+      },
+      60_000,
+    );
   });
 
   it("prints notifications and posts them to a Slack-compatible URL", async () => {

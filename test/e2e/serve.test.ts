@@ -380,6 +380,91 @@ describe("breakwater serve", () => {
     expect((await server.plane.store.listAudit()).map((a) => a.actor)).not.toContain("eve");
   });
 
+  it("hostile input stays out (issue 10): 400 with the field named, nothing started, /health stays live", async () => {
+    const before = server.plane.bus.log.length;
+    const blocksBefore = (await status()).blocks;
+    const post = (path: string, body: unknown) =>
+      fetch(`${server.url}${path}`, {
+        method: "POST",
+        headers: bearer,
+        body: JSON.stringify(body),
+      });
+
+    // A 100 KB version got 202, then failed inside start-run.
+    const hugeVersion = `v${"1".repeat(100_000)}`;
+    const event = await post("/events", {
+      source: "breakwater",
+      "detail-type": "Approved Change Merged",
+      detail: { pipeline: "hello-api", version: hugeVersion, requestId: "r-1" },
+    });
+    expect(event.status).toBe(400);
+    expect(await event.json()).toMatchObject({
+      problems: [
+        {
+          path: "detail.version",
+          message:
+            "must be 1-128 letters, digits, '.', '_', '+' or '-', starting with a letter or digit",
+        },
+      ],
+    });
+
+    // A 13-star glob froze the server for 35 s per scope; now it is refused at once, with the
+    // same message as simulate's --fault, while /health answers.
+    const glob = `${"*a".repeat(13)}b`;
+    const started = performance.now();
+    const [block, health] = await Promise.all([
+      post("/override", {
+        action: "block",
+        level: "scope",
+        pipeline: "hello-api",
+        scopes: glob,
+        actor: "alice",
+        reason: "stop the line",
+      }),
+      fetch(`${server.url}/health`),
+    ]);
+    expect(health.status).toBe(200);
+    expect(block.status).toBe(400);
+    expect(await block.json()).toMatchObject({
+      problems: [
+        {
+          path: "scopes",
+          message: 'matches no scope of pipeline "hello-api" (scopes look like alpha/us-east-1)',
+        },
+      ],
+    });
+    expect(performance.now() - started).toBeLessThan(5000);
+
+    const long = await post("/override", {
+      action: "block",
+      level: "scope",
+      pipeline: "hello-api",
+      scopes: `alpha/${"*".repeat(300)}`,
+      actor: "alice",
+      reason: "stop the line",
+    });
+    expect(long.status).toBe(400);
+    expect(await long.json()).toMatchObject({
+      problems: [{ path: "scopes", message: expect.stringContaining("at most 256 characters") }],
+    });
+
+    const decision = await post("/override", {
+      action: "retry",
+      pipeline: "hello-api",
+      version: "v2;drop",
+      actor: "alice",
+      reason: "try again",
+    });
+    expect(decision.status).toBe(400);
+    expect(await decision.json()).toMatchObject({
+      problems: [{ path: "version", message: expect.stringContaining("must be 1-128 letters") }],
+    });
+
+    // Nothing reached the bus, nothing was blocked.
+    expect(server.plane.bus.log.length).toBe(before);
+    expect((await status()).blocks).toEqual(blocksBefore);
+  });
+
   it("POST /events with an unbacked Approved Change Merged starts nothing; `override start` does", async () => {
     // A pointer at a run request nobody wrote (a PutEvents entry with Detail as a string): the
     // bus takes it, start-run refuses it and records why (the bus is not proof of approval).

@@ -74,7 +74,8 @@ const arbPipeline = fc
             ? { region: r, azs: [`${r.replaceAll("-", "")}-az1`, `${r.replaceAll("-", "")}-az2`] }
             : r,
         ),
-        regionsInParallel: s.parallel,
+        // At most the stage's regions (the schema refuses more; more meant "all at once").
+        regionsInParallel: Math.min(s.parallel, s.regions.length),
         oneBox: s.oneBox,
         bake: { minutes: s.bake },
       })),

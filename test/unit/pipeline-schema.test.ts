@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   definePipeline,
+  formatProblems,
   type PipelineInput,
   PipelineValidationError,
   type Problem,
@@ -138,7 +139,11 @@ describe("valid pipelines", () => {
     ["oneBox percent 1", { oneBox: { percent: 1 } }],
     ["oneBox percent 50", { oneBox: { percent: 50 } }],
     ["azsInParallel", { azsInParallel: true }],
-    ["regionsInParallel", { regionsInParallel: 9 }],
+    ["regionsInParallel as many as the stage's regions", { regionsInParallel: 2 }],
+    [
+      "bakes that add up to one year (2 AZ steps of half a year)",
+      { oneBox: false, bake: { minutes: 262_800 } },
+    ],
   ])("accepts %s", (_, extra) => {
     const p = valid();
     Object.assign(p.stages[2], extra);
@@ -260,6 +265,45 @@ const invalid: Case[] = [
       [{ path: "stages[0].regionsInParallel", message: positiveInt }],
     ],
   ),
+  // issue 10, finding 9: beyond the stage's regions, or what Step Functions can wait
+  ...[3, 1e9].map(
+    (n): Case => [
+      `regionsInParallel ${n} with 2 regions`,
+      (p) => {
+        p.stages[2].regionsInParallel = n;
+      },
+      [{ path: "stages[2].regionsInParallel", message: "must be at most the stage's 2 regions" }],
+    ],
+  ),
+  ...(["minutes", "maxMinutes"] as const).map(
+    (field): Case => [
+      `bake.${field} 1e9`,
+      (p) => {
+        p.stages[2].bake = { minutes: 10, minRequests: 100, [field]: 1e9 };
+      },
+      [
+        {
+          path: `stages[2].bake.${field}`,
+          message:
+            "must be at most 525600 minutes (one year, the longest a Step Functions execution waits)",
+        },
+      ],
+    ],
+  ),
+  [
+    "bakes that add up to more than a year in one stage",
+    (p) => {
+      // one-box then each of 2 AZs in eu-west-1, in parallel with us-east-1: 3 steps of 200 days
+      p.stages[2].bake = { minutes: 288_000 };
+    },
+    [
+      {
+        path: "stages[2].bake",
+        message:
+          "this stage's bakes, one after another, add up to 600 days: more than one year, the longest a Step Functions execution runs (fewer minutes, or more regionsInParallel)",
+      },
+    ],
+  ],
   // unknown fields at every level
   [
     "unknown top-level field",
@@ -1015,5 +1059,68 @@ describe("loadPipelineFile", () => {
     const e = await loadError(write("syntax.mts", "export default {;\n"));
     expect(e.problems).toHaveLength(1);
     expect(e.problems[0]?.message).toMatch(/^cannot load module: /);
+  });
+});
+
+describe("loading files: hostile input (issue 10, finding 9)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "breakwater-load-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("names every key given twice, with its path and line, at any depth", async () => {
+    const path = join(dir, "dup.json");
+    writeFileSync(
+      path,
+      [
+        "{",
+        '  "name": "orders-api",',
+        '  "stages": [',
+        '    { "name": "alpha", "regions": ["us-east-1"], "bake": { "minutes": 10 } },',
+        '    { "name": "beta", "name": "gamma", "regions": ["us-east-1"], "bake": { "minutes": 10 } }',
+        "  ],",
+        '  "name": "other"',
+        "}",
+      ].join("\n"),
+    );
+    const e = await loadPipelineFile(path).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(PipelineValidationError);
+    expect((e as PipelineValidationError).problems).toEqual([
+      {
+        path: "stages[1].name",
+        message: 'duplicate key "name" at line 5, column 23 (JSON would keep only the last one)',
+      },
+      {
+        path: "name",
+        message: 'duplicate key "name" at line 7, column 3 (JSON would keep only the last one)',
+      },
+    ]);
+  });
+
+  it("the same key in different objects is fine", async () => {
+    const path = join(dir, "ok.json");
+    writeFileSync(
+      path,
+      JSON.stringify({
+        name: "orders-api",
+        stages: [
+          { name: "alpha", regions: ["us-east-1"], bake: { minutes: 10 } },
+          { name: "beta", regions: ["us-east-1"], bake: { minutes: 10 } },
+        ],
+      }),
+    );
+    await expect(loadPipelineFile(path)).resolves.toMatchObject({ name: "orders-api" });
+  });
+
+  it("a message lists the first 50 problems and counts the rest", () => {
+    const problems = Array.from({ length: 120 }, (_, i) => ({
+      path: `stages[${i}]`,
+      message: "is wrong",
+    }));
+    const message = new PipelineValidationError("big.json", problems).message;
+    expect(message.split("\n")).toHaveLength(1 + 50 + 1);
+    expect(message).toContain("  stages[49]: is wrong\n  … and 70 more problems");
+    expect(message).not.toContain("stages[50]");
+    expect(formatProblems(problems.slice(0, 2), "; ")).toBe(
+      "stages[0]: is wrong; stages[1]: is wrong",
+    );
   });
 });

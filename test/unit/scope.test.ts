@@ -1,9 +1,13 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parsePipeline, stageSchema } from "../../src/domain/pipeline.ts";
 import {
+  globMatches,
+  MAX_SCOPE_GLOB_LENGTH,
   parseScopeId,
   pipelineScopes,
   regionOf,
+  scopeGlobProblem,
   scopeId,
   scopeMatcher,
   stageScopes,
@@ -134,5 +138,63 @@ describe("scopeMatcher", () => {
 
   it.each(rows)("%j matches %j: %s", (glob, scope, matches) => {
     expect(scopeMatcher(glob)(scope)).toBe(matches);
+  });
+});
+
+describe("scopeMatcher in linear time (issue 10, finding 6)", () => {
+  /** The old compilation, kept only as the reference semantics: `*` is `.*`, the rest literal. */
+  const reference = (glob: string) =>
+    new RegExp(
+      `^${glob
+        .split("*")
+        .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+        .join(".*")}$`,
+    );
+
+  it("agrees with the reference regex on small inputs", () => {
+    const char = fc.constantFrom("a", "b", "/", "-", "*", ".");
+    fc.assert(
+      fc.property(
+        fc.array(char, { maxLength: 8 }).map((c) => c.join("")),
+        fc
+          .array(
+            char.filter((c) => c !== "*"),
+            { maxLength: 10 },
+          )
+          .map((c) => c.join("")),
+        (glob, text) => {
+          expect(scopeMatcher(glob)(text)).toBe(reference(glob).test(text));
+          expect(globMatches(glob, text)).toBe(reference(glob).test(text));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("a 13-star glob against a long non-matching scope takes at most glob × scope steps", () => {
+    const glob = `${"*a".repeat(13)}b`;
+    const scope = "a".repeat(200);
+    const counter = { steps: 0 };
+    expect(globMatches(glob, scope, counter)).toBe(false);
+    // The regex form backtracked through C(200, 13) ≈ 10^20 splits; this is bounded by n·m.
+    expect(counter.steps).toBeLessThanOrEqual(glob.length * scope.length);
+    const started = performance.now();
+    expect(scopeMatcher(glob)(scope)).toBe(false);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  const pipeline = parsePipeline({
+    name: "orders-api",
+    stages: [{ name: "alpha", regions: ["us-east-1"], bake: { minutes: 10 } }],
+  });
+
+  it("scopeGlobProblem: a glob that matches no scope, or is too long, is named", () => {
+    expect(scopeGlobProblem("alpha/*", pipeline)).toBeUndefined();
+    expect(scopeGlobProblem("prod-9/*", pipeline)).toBe(
+      'matches no scope of pipeline "orders-api" (scopes look like alpha/us-east-1)',
+    );
+    expect(scopeGlobProblem(`alpha/${"*".repeat(MAX_SCOPE_GLOB_LENGTH)}`, pipeline)).toBe(
+      `must be at most ${MAX_SCOPE_GLOB_LENGTH} characters (it has ${MAX_SCOPE_GLOB_LENGTH + 6})`,
+    );
   });
 });
