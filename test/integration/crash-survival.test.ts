@@ -172,6 +172,13 @@ async function run(scenario: Scenario, crash?: CrashPoint): Promise<Outcome> {
   }
 }
 
+/**
+ * Routine events (no notification: src/notify/notification.ts) that a retry may add: start-run
+ * retried after its stage execution already planned finds the run under way, and says so as
+ * it does for any repeated request.
+ */
+const AFTER_RETRY = new Set(["Breakwater Run Event: run-duplicate "]);
+
 /** Counts of each item of a list. */
 function tally(items: string[]): Map<string, number> {
   const m = new Map<string, number>();
@@ -182,8 +189,8 @@ function tally(items: string[]): Map<string, number> {
 /**
  * What differs between a crashed run and the baseline, as readable lines (none: it ended as the
  * baseline did). Bus events (notifications are made of them) are at least once: none is lost,
- * and an event is repeated only by a crash between publishing it and recording that it was
- * published — at most once per crash (README, "Crash survival").
+ * and a crash repeats an event at most once (the retry publishes again what the dead invocation
+ * may or may not have published; README, "Crash survival").
  */
 function differences(o: Outcome, b: Outcome, at: string): string[] {
   const out: string[] = [];
@@ -205,12 +212,14 @@ function differences(o: Outcome, b: Outcome, at: string): string[] {
   for (const [event, n] of want) {
     if ((got.get(event) ?? 0) < n) out.push(`${at}: lost ${event}`);
   }
-  let extra = 0;
   for (const [event, n] of got) {
-    if (!want.has(event)) out.push(`${at}: unexpected ${event}`);
-    extra += Math.max(0, n - (want.get(event) ?? 0));
+    const expected = want.get(event);
+    if (expected === undefined) {
+      if (!AFTER_RETRY.has(event)) out.push(`${at}: unexpected ${event}`);
+    } else if (n - expected > o.crashes) {
+      out.push(`${at}: ${event} ${n} times (${expected} without a crash, ${o.crashes} crashes)`);
+    }
   }
-  if (extra > o.crashes) out.push(`${at}: ${extra} events repeated by ${o.crashes} crashes`);
   return out;
 }
 
@@ -250,6 +259,9 @@ describe.each(scenarios)("crash survival: $name", (scenario) => {
     const b = await baselineRun();
     expect(Object.keys(b.effects)).toEqual(expect.arrayContaining(scenario.crash));
     expect(b.status).toBe(scenario.faults.length > 0 || scenario.alarms ? "halted" : "succeeded");
+    // Without a crash every run and scope event is published exactly once.
+    const repeated = [...tally(b.published)].filter(([, n]) => n > 1).map(([e]) => e);
+    expect(repeated).toEqual([]);
   });
 
   it.each(scenario.crash)("%s dies after each of its side effects, in turn", async (step) => {
@@ -263,26 +275,34 @@ describe.each(scenarios)("crash survival: $name", (scenario) => {
       if (o.crashes !== 1) problems.push(`${at}: ${o.crashes} crashes`);
       problems.push(...differences(o, b, at));
     }
-    expect(problems).toEqual([]);
+    expect(problems.join("\n")).toBe("");
   });
 
+  // Sampled, to keep the suite's time: the first side effect of each kind that is not a store
+  // write (publish, deploy start, StartExecution) — the retry dies there too when it gets there.
+  let doubles = 0;
   it.each(scenario.crash)(
-    "%s dies twice in a row after each side effect that is not a store write",
+    "%s dies twice in a row after its first publish, deploy start and StartExecution",
     async (step) => {
       const b = await baselineRun();
-      const points = crashPoints(b.effects, step).filter((p) => p.kind !== "write");
+      const points = crashPoints(b.effects, step).filter(
+        (p, i, all) => p.kind !== "write" && all.findIndex((q) => q.kind === p.kind) === i,
+      );
       const problems: string[] = [];
-      let twice = 0;
       for (const { afterEffects, kind } of points) {
         const o = await run(scenario, { step, afterEffects, times: 2 });
         const at = `${step} crashed twice after side effect ${afterEffects} (${kind})`;
-        // The retry dies at the same point when it gets that far (a retry that finds the work
-        // done stops earlier: then the step's next invocation that gets as far dies instead).
-        if (o.crashes === 2) twice++;
+        // A retry that finds the work done may stop before that point: then the step's next
+        // invocation that gets as far dies instead, or none does.
+        if (o.crashes === 2) doubles++;
+        if (o.crashes < 1) problems.push(`${at}: no crash`);
         problems.push(...differences(o, b, at));
       }
-      expect(problems).toEqual([]);
-      if (points.length > 0) expect(twice, "no invocation died twice").toBeGreaterThan(0);
+      expect(problems.join("\n")).toBe("");
     },
   );
+
+  it("some retry died again at the same point (the double crashes are real)", () => {
+    expect(doubles).toBeGreaterThan(0);
+  });
 });
