@@ -56,9 +56,9 @@ async function watchedScopes(
 }
 
 /**
- * Whether the run is halted by this very alarm on this scope: a retry (Lambda's asynchronous
- * retry after a crash between the halt and its publish, or EventBridge delivering the alarm
- * event twice) announces the halt again rather than never (at least once).
+ * Whether the run is halted by this very alarm on this scope and the halt is not yet recorded
+ * as announced: a retry (Lambda's asynchronous retry after a crash between the halt and its
+ * publish, or EventBridge delivering the alarm event twice) announces it then, rather than never.
  */
 async function haltedByThisAlarm(
   deps: Deps,
@@ -71,7 +71,8 @@ async function haltedByThisAlarm(
     run?.status === "halted" &&
     run.haltReason === "rollback" &&
     run.haltedBy === scope &&
-    run.haltDetail === details
+    run.haltDetail === details &&
+    run.haltAnnouncedAt === undefined
   );
 }
 
