@@ -212,9 +212,9 @@ async function finishAdmission(
     return;
   }
   if (run.status === "running" && run.currentStage === stage && !run.stages[stage]) {
-    // Admitted, but the execution may not have started (a crash): starting it again is safe,
-    // and the crash may have come before the announcement, which is made again (at least once).
-    await announce(deps, { ...base(run), event: "stage-started", stage });
+    // Admitted, but the execution may not have started (a crash): starting it again is safe.
+    // Its routine `stage-started` (never notified) is not repeated: a repeated status-change
+    // event cannot be told from a retry here, and the stage starts once (README, "Crash survival").
     await startStageExecution(deps, run, stage);
   }
 }
