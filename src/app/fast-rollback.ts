@@ -55,6 +55,32 @@ async function watchedScopes(
   return out;
 }
 
+/**
+ * Whether the run is halted by this very alarm on this scope and the halt is not yet recorded
+ * as announced: a retry (Lambda's asynchronous retry after a crash between the halt and its
+ * publish, or EventBridge delivering the alarm event twice) announces it then, rather than never.
+ */
+async function haltedByThisAlarm(
+  deps: Deps,
+  runId: string,
+  scope: string,
+  details: string,
+): Promise<boolean> {
+  const run = await deps.store.getRun(runId);
+  return (
+    run?.status === "halted" &&
+    run.haltReason === "rollback" &&
+    run.haltedBy === scope &&
+    run.haltDetail === details &&
+    run.haltAnnouncedAt === undefined
+  );
+}
+
+/**
+ * Halts the run of every deploying or baking scope the alarm judges and starts that scope's
+ * rollback execution (one per run and scope: its name is derived from them, so a retried or
+ * repeated alarm event starts no second rollback).
+ */
 export async function onAlarmStateChange(
   deps: Deps,
   change: AlarmChange,
@@ -80,7 +106,12 @@ export async function onAlarmStateChange(
     };
     const at = deps.clock.now().toISOString();
     const details = `${change.alarmName} in ALARM${change.reason ? `: ${change.reason}` : ""}`;
-    const halted = await haltRun(deps, ctx, scope.scope, "rollback", at, details);
+    const halted =
+      (await haltRun(deps, ctx, scope.scope, "rollback", at, details)) ||
+      (await haltedByThisAlarm(deps, run.runId, scope.scope, details));
+    // Safety first: the halt (no deploy step starts from here on), then the rollback, then the
+    // announcement, so a crash after the announcement cannot delay the rollback.
+    await deps.workflows.startRollback({ ctx, step, why: { kind: "alarm", details } });
     if (halted) {
       await deps.events.publish([
         runBusEvent({
@@ -93,8 +124,13 @@ export async function onAlarmStateChange(
           reason: `${scope.scope}: ${details}`,
         }),
       ]);
+      // Recorded after the publish (a crash in between repeats it, never loses it); promotion
+      // reads it and does not announce this halt a second time when the stage execution ends.
+      await deps.store.updateRun(run.runId, {
+        expect: { absent: ["haltAnnouncedAt"] },
+        set: { haltAnnouncedAt: at },
+      });
     }
-    await deps.workflows.startRollback({ ctx, step, why: { kind: "alarm", details } });
     rolledBack.push({ pipeline: run.pipeline, scope: scope.scope, runId: run.runId });
   }
   return { rolledBack };

@@ -213,6 +213,8 @@ async function finishAdmission(
   }
   if (run.status === "running" && run.currentStage === stage && !run.stages[stage]) {
     // Admitted, but the execution may not have started (a crash): starting it again is safe.
+    // Its routine `stage-started` (never notified) is not repeated: a repeated status-change
+    // event cannot be told from a retry here, and the stage starts once (README, "Crash survival").
     await startStageExecution(deps, run, stage);
   }
 }

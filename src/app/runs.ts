@@ -144,7 +144,16 @@ async function resumeOrDuplicate(deps: Deps, run: Run, first: string): Promise<S
   const admitted = run.status === "running" && run.currentStage === first;
   if (((run.status === "waiting" && run.waitingFor === first) || admitted) && !run.stages[first]) {
     // A retried start (the first attempt crashed before or while queueing, or after entering
-    // the stage but before its execution started): finish it.
+    // the stage but before its execution started): finish it. The crash may have come before
+    // the run's announcement, which is made again (at least once).
+    if (run.status === "waiting") {
+      await announce(deps, {
+        runId: run.runId,
+        pipeline: run.pipeline,
+        version: run.version,
+        event: "run-started",
+      });
+    }
     await requestStage(deps, run, first);
     return { started: true, runId: run.runId, stage: first, status: run.status };
   }
@@ -225,12 +234,15 @@ export async function onStageExecutionStatus(
         },
       },
     });
-    // Announce the halt once, however often the event is delivered.
-    const first = await deps.store.updateRun(run.runId, {
-      expect: { absent: ["haltAnnouncedAt"] },
-      set: { haltAnnouncedAt: now },
-    });
-    if (first) await announce(deps, { ...ids, event: "run-halted", stage: input.stage, reason });
+    // Announce the halt once however often the event is delivered, recording it only after the
+    // publish: a crash between the two repeats it on the retry (at least once), never loses it.
+    if (!run.haltAnnouncedAt) {
+      await announce(deps, { ...ids, event: "run-halted", stage: input.stage, reason });
+      await deps.store.updateRun(run.runId, {
+        expect: { absent: ["haltAnnouncedAt"] },
+        set: { haltAnnouncedAt: now },
+      });
+    }
     return { action: "run-halted", reason };
   }
   const next = nextStage(run.definition, input.stage);
@@ -285,7 +297,18 @@ export async function onStageExecutionStatus(
   if (latest.status === "waiting" && latest.waitingFor) {
     await requestStage(deps, latest, latest.waitingFor);
   }
-  if (!moved) return { action: "ignored", reason: "already promoted" };
+  if (!moved) {
+    // A retry after a crash between the move and its announcement (or a repeated delivery):
+    // the announcement is made again, at least once.
+    const movedOn =
+      (latest.status === "waiting" && latest.waitingFor === next?.name) ||
+      (latest.status === "succeeded" && !next) ||
+      (latest.status === "halted" &&
+        latest.haltReason === "older-version-halted" &&
+        latest.nextStage === next?.name);
+    if (movedOn) await announceMove(deps, latest, input.stage);
+    return { action: "ignored", reason: "already promoted" };
+  }
   if (latest.status === "succeeded") return { action: "run-succeeded" };
   if (latest.status === "waiting" && latest.waitingFor) {
     const after = await deps.store.getRun(run.runId);
@@ -301,4 +324,15 @@ export async function onStageExecutionStatus(
     };
   }
   return { action: "ignored", reason: `run is ${latest.status}` };
+}
+
+/** Announces that `run` left `stage`: the stage finished, and the run succeeded or halted at the next boundary. */
+async function announceMove(deps: Deps, run: Run, stage: string): Promise<void> {
+  const ids = { runId: run.runId, pipeline: run.pipeline, version: run.version };
+  await announce(deps, { ...ids, event: "stage-finished", stage });
+  if (run.status === "succeeded") await announce(deps, { ...ids, event: "run-succeeded" });
+  if (run.status === "halted" && run.haltReason === "older-version-halted" && run.haltedBy) {
+    const blocker = await deps.store.getRun(run.haltedBy);
+    if (blocker) await announceBoundaryHalt(deps, run, blocker, run.nextStage ?? "?");
+  }
 }

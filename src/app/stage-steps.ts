@@ -217,6 +217,12 @@ export async function startDeploy(
       );
     }
     await publish(deps, [stepEvent(ctx, step, "deploy-started", at, { percent: step.percent })]);
+  } else {
+    // A retry: the first invocation may have died between its write and its publish, so the
+    // event is published again — at least once, never lost (README, "Crash survival").
+    await publish(deps, [
+      stepEvent(ctx, step, "deploy-started", current.since, { percent: step.percent }),
+    ]);
   }
   const { pollSeconds } = await deps.deployer.start(request);
   return {
@@ -294,7 +300,12 @@ export async function checkDeploy(
       current.version === ctx.version &&
       current.runId === ctx.runId
     ) {
-      // A retry after the transition landed: the bake started at the recorded time.
+      // A retry after the transition landed: the bake started at the recorded time. Its events
+      // are published again (the first invocation may have died before publishing them).
+      await publish(
+        deps,
+        events.map((e) => ({ ...e, at: current.since })),
+      );
       return {
         deployStartedAt,
         done: true,
@@ -581,6 +592,13 @@ export async function startRollback(
     (toVersion === undefined || current.version === toVersion)
   ) {
     target = current.version; // retry of a rollback already recorded
+    // Published again: the first invocation may have died between its write and its publish.
+    await publish(deps, [
+      stepEvent(ctx, step, "rollback-started", current.since, {
+        toVersion: current.version,
+        reason: cause,
+      }),
+    ]);
   } else {
     const previous =
       current.version === ctx.version ? (toVersion ?? current.previousVersion) : undefined;
@@ -638,6 +656,12 @@ export async function checkRollback(
   const current = await deps.store.getScope(ctx.pipeline, step.scope);
   if (!current) throw new NotFoundError(`scope ${step.scope} has no state`);
   if (current.status === "rolled-back" && current.runId === ctx.runId) {
+    // A retry after the transition landed: the first invocation may have died before releasing
+    // the scope's lock or publishing; both are safe to repeat (at least once).
+    await releaseScopeLock(deps, run.definition, step.scope);
+    await publish(deps, [
+      stepEvent(ctx, step, "rollback-finished", current.since, { toVersion: current.version }),
+    ]);
     return { done: true, failed: false, attempt, toVersion: current.version };
   }
   const status = await deps.deployer.status(

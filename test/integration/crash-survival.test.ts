@@ -12,13 +12,14 @@
 import { randomUUID } from "node:crypto";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
-import type { Deps } from "../../src/app/deps.ts";
+import { DetailType, SOURCE } from "../../src/app/events.ts";
 import type { HistoryEntry } from "../../src/domain/model.ts";
-import { type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
-import type { StateStore } from "../../src/domain/ports.ts";
+import { type Pipeline, type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
 import { pipelineScopes } from "../../src/domain/scope.ts";
+import type { AlarmInterval } from "../../src/local/alarms.ts";
 import { createLocalControlPlane } from "../../src/local/control-plane.ts";
 import { type FaultSpec, SimulatedFleet } from "../../src/local/fleet.ts";
+import { CrashInjector, type CrashPoint, crashPoints, type EffectLog } from "../support/crash.ts";
 import { dynamoClient } from "../support/dynamo.ts";
 
 const START = new Date("2026-01-05T09:00:00Z");
@@ -36,27 +37,10 @@ const pipelineInput: PipelineInput = {
   ],
 };
 const pipeline = parsePipeline(pipelineInput);
+/** The same pipeline with an app alarm per stage and region (fast rollback). */
+const alarmed = parsePipeline({ ...pipelineInput, alarms: ["{pipeline}-{stage}-{region}-errors"] });
 /** The new version is unhealthy in the second AZ: its bake fails and it is rolled back. */
 const FAULTY: FaultSpec[] = [{ version: "v2", scopes: "prod/eu-west-1/euw1-az2", kind: "faults" }];
-
-/** The store methods that write. A crash "after the N-th write" counts these calls. */
-const WRITES = new Set<keyof StateStore>([
-  "putPipeline",
-  "putInstallation",
-  "putBypass",
-  "appendAudit",
-  "putBlock",
-  "removeBlock",
-  "createRun",
-  "nextSeq",
-  "putStageSlot",
-  "putLocationLock",
-  "releaseLocationLock",
-  "updateRun",
-  "seedScope",
-  "transitionScope",
-  "appendEvents",
-]);
 
 /** The application entry point of each step, outermost first in a stack trace's reading. */
 const STEPS = {
@@ -70,13 +54,9 @@ const STEPS = {
   "finish-stage": "finishStage",
   "rollback start": "startRollback",
   "rollback status": "checkRollback",
+  "fast rollback": "onAlarmStateChange",
 } as const;
 type Step = keyof typeof STEPS;
-
-/** A function killed mid-invocation, as Step Functions names it. */
-class LambdaCrash extends Error {
-  override name = "Lambda.Unknown";
-}
 
 /** Which step the current store call belongs to: the outermost step function on the stack. */
 function currentStep(): Step | undefined {
@@ -95,98 +75,69 @@ function currentStep(): Step | undefined {
   return found;
 }
 
-interface Crash {
-  step: Step;
-  /** Die right after this many store writes of the step's first invocation. */
-  afterWrites: number;
-}
-
 interface Outcome {
   status: string | undefined;
   scopes: Record<string, { version: string; status: string; percent: number }>;
   history: Record<string, string[]>;
-  /** Writes per invocation of each step (for choosing crash points). */
-  writes: Record<string, number[]>;
-  crashed: boolean;
+  /** Side effects per invocation of each step (for choosing crash points). */
+  effects: EffectLog;
+  crashes: number;
   timeline: string[];
+  /** Distinct deployments the deploy target was asked to start. */
+  deployments: string[];
+  /** Stage and rollback executions started (each name once: Step Functions refuses a second). */
+  executions: string[];
+  /** Breakwater's run and scope events on the bus, in order (what notifications are made of). */
+  published: string[];
 }
 
 function transition(h: HistoryEntry): string {
   return `${h.fromVersion ?? "-"}→${h.toVersion} ${h.fromStatus ?? "-"}→${h.status} ${h.percent}% by ${h.actor}`;
 }
 
-async function run(faults: FaultSpec[], crash?: Crash): Promise<Outcome> {
+interface Scenario {
+  name: string;
+  pipeline: Pipeline;
+  faults: FaultSpec[];
+  alarms?: AlarmInterval[];
+  crash: Step[];
+}
+
+async function run(scenario: Scenario, crash?: CrashPoint): Promise<Outcome> {
   Error.stackTraceLimit = 200;
   const tableName = `crash-${randomUUID()}`;
-  // One invocation at a time (the virtual clock serialises handlers): a new invocation starts
-  // when the local runtime counts it, and ends when the next one starts.
-  let invocation = 0;
-  let seen = -1;
-  let step: Step | undefined;
-  let writes = 0;
-  let dead = -1;
-  let crashed = false;
-  const writesPerStep: Record<string, number[]> = {};
-  const beforeCall = () => {
-    if (dead === invocation) throw new LambdaCrash("the function is no longer running");
-    if (seen !== invocation) {
-      seen = invocation;
-      step = currentStep();
-      writes = 0;
-      if (step) writesPerStep[step] = [...(writesPerStep[step] ?? []), 0];
-    }
-  };
-  const afterWrite = () => {
-    writes++;
-    const counts = step ? writesPerStep[step] : undefined;
-    if (counts) counts[counts.length - 1] = writes;
-    if (!crashed && crash && step === crash.step && writes === crash.afterWrites) {
-      crashed = true;
-      dead = invocation;
-      throw new LambdaCrash(`${crash.step} died after write ${writes}`);
-    }
-  };
-  const guard = <T extends object>(target: T, isWrite: (name: string) => boolean): T =>
-    new Proxy(target, {
-      get(t, prop, receiver) {
-        const value = Reflect.get(t, prop, receiver);
-        if (typeof value !== "function") return value;
-        return async (...args: unknown[]) => {
-          beforeCall();
-          const out = await value.apply(t, args);
-          if (isWrite(String(prop))) afterWrite();
-          return out;
-        };
-      },
-    });
-  const wrapDeps = (deps: Deps): Deps => ({
-    ...deps,
-    store: guard(deps.store, (name) => WRITES.has(name as keyof StateStore)),
-    events: guard(deps.events, () => false),
-    deployer: guard(deps.deployer, () => false),
-    workflows: guard(deps.workflows, () => false),
-  });
+  const injector = new CrashInjector(crash);
   const plane = await createLocalControlPlane({
     dynamo: dynamoClient(),
     tableName,
     start: START,
-    fleet: (clock) => new SimulatedFleet({ pipeline, initialVersion: "v1", clock, faults }),
-    wrapDeps,
+    fleet: (clock) =>
+      new SimulatedFleet({
+        pipeline: scenario.pipeline,
+        initialVersion: "v1",
+        clock,
+        faults: scenario.faults,
+      }),
+    ...(scenario.alarms ? { alarms: scenario.alarms } : {}),
+    wrapDeps: (deps) => injector.wrapDeps(deps),
   });
   try {
+    // One invocation at a time (the virtual clock serialises handlers): a new invocation starts
+    // when the local runtime counts it; which step it is shows in the stack of its first call.
     const counted = plane.sfn.invocations;
     const set = counted.set.bind(counted);
     counted.set = (key, value) => {
-      invocation++;
+      injector.begin(currentStep);
       return set(key, value);
     };
-    await plane.register(pipeline, "v1");
+    await plane.register(scenario.pipeline, "v1");
+    injector.begin(undefined);
     plane.requestRun("orders-api", "v2");
     await plane.run();
     const run = await plane.store.getRun("orders-api@v2");
     const scopes: Outcome["scopes"] = {};
     const history: Outcome["history"] = {};
-    for (const scope of pipelineScopes(pipeline)) {
+    for (const scope of pipelineScopes(scenario.pipeline)) {
       const s = await plane.store.getScope("orders-api", scope.id);
       if (s) scopes[scope.id] = { version: s.version, status: s.status, percent: s.percent };
       const entries = await plane.store.history("orders-api", scope.id);
@@ -197,7 +148,23 @@ async function run(faults: FaultSpec[], crash?: Crash): Promise<Outcome> {
     const timeline = (await plane.store.timeline("orders-api@v2")).map(
       (e) => `${e.scope} ${e.step} ${e.event}${e.outcome ? ` ${e.outcome}` : ""}`,
     );
-    return { status: run?.status, scopes, history, writes: writesPerStep, crashed, timeline };
+    const published = plane.bus.log
+      .filter((e) => e.source === SOURCE && e["detail-type"] !== DetailType.ApprovedChangeMerged)
+      .map((e) => {
+        const d = e.detail as { event?: string; scope?: string; stage?: string; step?: string };
+        return `${e["detail-type"]}: ${d.event} ${d.scope ?? d.stage ?? ""}${d.step ? ` ${d.step}` : ""}`;
+      });
+    return {
+      status: run?.status,
+      scopes,
+      history,
+      effects: injector.effects,
+      crashes: injector.crashes,
+      timeline,
+      deployments: [...new Set(injector.deployStarts)].sort(),
+      executions: [...plane.sfn.stage.executions.keys(), ...plane.sfn.rollback.executions.keys()],
+      published,
+    };
   } finally {
     await dynamoClient()
       .send(new DeleteTableCommand({ TableName: tableName }))
@@ -205,59 +172,143 @@ async function run(faults: FaultSpec[], crash?: Crash): Promise<Outcome> {
   }
 }
 
+/**
+ * Routine events (no notification: src/notify/notification.ts) that a retry may add: start-run
+ * retried after its stage execution already planned finds the run under way, and says so as
+ * it does for any repeated request.
+ */
+const AFTER_RETRY = new Set(["Breakwater Run Event: run-duplicate "]);
+
+/**
+ * Routine events (never notified) a crash may lose: `stage-started`, when the run entered the
+ * stage and died before announcing it (its retry cannot tell itself from a repeated event).
+ */
+const MAY_BE_LOST = (event: string) => event.startsWith("Breakwater Run Event: stage-started ");
+
+/** Counts of each item of a list. */
+function tally(items: string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const i of items) m.set(i, (m.get(i) ?? 0) + 1);
+  return m;
+}
+
+/**
+ * What differs between a crashed run and the baseline, as readable lines (none: it ended as the
+ * baseline did). Bus events (notifications are made of them) are at least once: none is lost,
+ * and a crash repeats an event at most once (the retry publishes again what the dead invocation
+ * may or may not have published; README, "Crash survival").
+ */
+function differences(o: Outcome, b: Outcome, at: string): string[] {
+  const out: string[] = [];
+  const same = (what: string, x: unknown, y: unknown) => {
+    if (JSON.stringify(x) !== JSON.stringify(y)) {
+      out.push(`${at}: ${what} differs: ${JSON.stringify(x)} vs ${JSON.stringify(y)}`);
+    }
+  };
+  same("status", o.status, b.status);
+  same("scopes", o.scopes, b.scopes);
+  same("history", o.history, b.history);
+  same("timeline", o.timeline, b.timeline);
+  // No deployment started that a crash-free run does not start (a retry re-sends `start` for
+  // the same deploymentId, which the deploy target treats as the same deployment).
+  same("deployments", o.deployments, b.deployments);
+  same("executions", [...o.executions].sort(), [...b.executions].sort());
+  const got = tally(o.published);
+  const want = tally(b.published);
+  for (const [event, n] of want) {
+    if ((got.get(event) ?? 0) < n && !MAY_BE_LOST(event)) out.push(`${at}: lost ${event}`);
+  }
+  for (const [event, n] of got) {
+    const expected = want.get(event);
+    if (expected === undefined) {
+      if (!AFTER_RETRY.has(event)) out.push(`${at}: unexpected ${event}`);
+    } else if (n - expected > o.crashes) {
+      out.push(`${at}: ${event} ${n} times (${expected} without a crash, ${o.crashes} crashes)`);
+    }
+  }
+  return out;
+}
+
 const ALL_STEPS = Object.keys(STEPS) as Step[];
-const scenarios: { name: string; faults: FaultSpec[]; crash: Step[] }[] = [
+const scenarios: Scenario[] = [
   {
     name: "healthy run",
+    pipeline,
     faults: [],
-    crash: ALL_STEPS.filter((s) => !s.startsWith("rollback")),
+    crash: ALL_STEPS.filter((s) => !s.startsWith("rollback") && s !== "fast rollback"),
   },
   {
     // Up to the faulty bake the run is the healthy one: crash what differs from there on.
     name: "rolled-back run",
+    pipeline,
     faults: FAULTY,
     crash: ["evaluate", "rollback start", "rollback status", "finish-stage", "promote"],
   },
+  {
+    // An alarm of the beta scope goes to ALARM mid-bake (deploy 09:00–09:05, bake to 09:10).
+    name: "fast rollback on an alarm",
+    pipeline: alarmed,
+    faults: [],
+    alarms: [{ name: "orders-api-beta-us-east-1-errors", from: new Date("2026-01-05T09:07:00Z") }],
+    crash: ["fast rollback", "rollback start", "promote"],
+  },
 ];
 
-describe.each(scenarios)("crash survival: $name", ({ faults, crash: crashed }) => {
+describe.each(scenarios)("crash survival: $name", (scenario) => {
   let baseline: Outcome | undefined;
   const baselineRun = async () => {
-    baseline ??= await run(faults);
+    baseline ??= await run(scenario);
     return baseline;
   };
 
   it("baseline (no crash) exercises every handler it needs", async () => {
     const b = await baselineRun();
-    const steps = Object.keys(b.writes).sort();
-    const expected: Step[] = [
-      "deploy start",
-      "deploy status",
-      "evaluate",
-      "finish-stage",
-      "plan",
-      "promote",
-      "record step",
-      "start-run",
-    ];
-    if (faults.length > 0) expected.push("rollback start", "rollback status");
-    expect(steps).toEqual(expect.arrayContaining(expected));
-    expect(b.status).toBe(faults.length > 0 ? "halted" : "succeeded");
+    expect(Object.keys(b.effects)).toEqual(expect.arrayContaining(scenario.crash));
+    expect(b.status).toBe(scenario.faults.length > 0 || scenario.alarms ? "halted" : "succeeded");
+    // Without a crash every run and scope event is published exactly once.
+    const repeated = [...tally(b.published)].filter(([, n]) => n > 1).map(([e]) => e);
+    expect(repeated).toEqual([]);
   });
 
-  it.each(crashed)("%s dies after each of its writes, in turn", async (step) => {
+  it.each(scenario.crash)("%s dies after each of its side effects, in turn", async (step) => {
     const b = await baselineRun();
-    // Crash points: after every write the step's invocations make (its busiest one's count).
-    const writes = Math.max(...(b.writes[step] ?? [0]));
-    expect(writes, `${step} writes nothing in the baseline`).toBeGreaterThan(0);
-    for (let afterWrites = 1; afterWrites <= writes; afterWrites++) {
-      const o = await run(faults, { step, afterWrites });
-      const at = `${step} crashed after write ${afterWrites}`;
-      expect(o.crashed, at).toBe(true);
-      expect(o.status, at).toBe(b.status);
-      expect(o.scopes, at).toEqual(b.scopes);
-      expect(o.history, at).toEqual(b.history);
-      expect(o.timeline, at).toEqual(b.timeline);
+    const points = crashPoints(b.effects, step);
+    expect(points.length, `${step} has no side effect in the baseline`).toBeGreaterThan(0);
+    const problems: string[] = [];
+    for (const { afterEffects, kind } of points) {
+      const o = await run(scenario, { step, afterEffects });
+      const at = `${step} crashed after side effect ${afterEffects} (${kind})`;
+      if (o.crashes !== 1) problems.push(`${at}: ${o.crashes} crashes`);
+      problems.push(...differences(o, b, at));
     }
+    expect(problems.join("\n")).toBe("");
+  });
+
+  // Sampled, to keep the suite's time: the first side effect of each kind that is not a store
+  // write (publish, deploy start, StartExecution) — the retry dies there too when it gets there.
+  let doubles = 0;
+  it.each(scenario.crash)(
+    "%s dies twice in a row after its first publish, deploy start and StartExecution",
+    async (step) => {
+      const b = await baselineRun();
+      const points = crashPoints(b.effects, step).filter(
+        (p, i, all) => p.kind !== "write" && all.findIndex((q) => q.kind === p.kind) === i,
+      );
+      const problems: string[] = [];
+      for (const { afterEffects, kind } of points) {
+        const o = await run(scenario, { step, afterEffects, times: 2 });
+        const at = `${step} crashed twice after side effect ${afterEffects} (${kind})`;
+        // A retry that finds the work done may stop before that point: then the step's next
+        // invocation that gets as far dies instead, or none does.
+        if (o.crashes === 2) doubles++;
+        if (o.crashes < 1) problems.push(`${at}: no crash`);
+        problems.push(...differences(o, b, at));
+      }
+      expect(problems.join("\n")).toBe("");
+    },
+  );
+
+  it("some retry died again at the same point (the double crashes are real)", () => {
+    expect(doubles).toBeGreaterThan(0);
   });
 });
