@@ -7,7 +7,7 @@
 import { z } from "zod";
 import type { BlockerKind } from "./blockers.ts";
 import { collectProblems, formatProblems, type Problem } from "./pipeline.ts";
-import { MAX_SCOPE_GLOB_LENGTH } from "./scope.ts";
+import { globMatches, MAX_SCOPE_GLOB_LENGTH } from "./scope.ts";
 import { versionSchema } from "./version.ts";
 
 /** Decisions on a halted run (safety rule 3: an engineer decides what happens after a rollback). */
@@ -237,31 +237,13 @@ export function parsePrincipalPatterns(list: string): string[] {
 }
 
 /**
- * Whether `arn` matches `pattern`, where `*` matches any run of characters (also `/` and `:`).
- * Greedy two-pointer matching with one backtrack point (the last `*`): at most
- * len(arn) × len(pattern) steps, never exponential, and no regular expression is built from
- * the pattern.
+ * Whether `arn` matches `pattern`, where `*` matches any run of characters (also `/` and `:`):
+ * the same linear-time wildcard matcher as scope globs ({@link globMatches}), never a regular
+ * expression built from the pattern.
  *
  * @example
  * principalMatches("arn:aws:sts::123456789012:assumed-role/Operators/*", "arn:aws:sts::123456789012:assumed-role/Operators/alice"); // true
  */
 export function principalMatches(pattern: string, arn: string): boolean {
-  let p = 0;
-  let s = 0;
-  let star = -1;
-  let mark = 0;
-  while (s < arn.length) {
-    if (p < pattern.length && pattern[p] !== "*" && pattern[p] === arn[s]) {
-      p++;
-      s++;
-    } else if (p < pattern.length && pattern[p] === "*") {
-      star = p++;
-      mark = s;
-    } else if (star >= 0) {
-      p = star + 1;
-      s = ++mark;
-    } else return false;
-  }
-  while (p < pattern.length && pattern[p] === "*") p++;
-  return p === pattern.length;
+  return globMatches(pattern, arn);
 }
