@@ -16,19 +16,19 @@ export const END = Symbol("End");
 /** Where a state goes next: a state's name, or {@link END}. */
 export type Transition = string | typeof END;
 
-export interface Retrier {
+export type Retrier = {
   ErrorEquals: string[];
   IntervalSeconds: number;
   MaxAttempts: number;
   BackoffRate: number;
   MaxDelaySeconds: number;
-}
+};
 
-export interface Catcher {
+export type Catcher = {
   ErrorEquals: string[];
   ResultPath: string;
   Next: string;
-}
+};
 
 /** A Choice rule: a comparison (`Variable` and one operator), an `And`, or either with `Next`. */
 export type ChoiceRule = { [key: string]: Json } & { Next?: string };
@@ -96,8 +96,8 @@ function transition(to: Transition): { Next?: string; End?: true } {
 }
 
 /** Deep copy of a constant, so that no two states share (and could mutate) one array. */
-function copy<T>(value: T): T {
-  return structuredClone(value);
+function copy<T>(value: readonly T[]): T[] {
+  return structuredClone(value) as T[];
 }
 
 export interface TaskOptions {
@@ -124,9 +124,8 @@ export function task(resource: string, options: TaskOptions): State {
     Parameters: options.parameters,
     ResultPath: options.resultPath,
     TimeoutSeconds: TASK_TIMEOUT_SECONDS,
-    Retry: copy(TASK_RETRY) as unknown as Json,
-    Catch:
-      options.catchTo === undefined ? undefined : (catchAll(options.catchTo) as unknown as Json),
+    Retry: copy(TASK_RETRY),
+    Catch: options.catchTo === undefined ? undefined : catchAll(options.catchTo),
     ...transition(options.next),
   };
 }
