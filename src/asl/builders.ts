@@ -52,7 +52,7 @@ export interface StateMachine extends StateMachineBody {
  * twice in rollback.asl.json). Retries the errors a handler raises for a lost race or a transient
  * AWS failure (`ConcurrentUpdateError`, `TransientError`), the Lambda service errors AWS
  * recommends retrying, and the task's own timeout; handlers are idempotent, so a retry repeats no
- * side effect (safety rule 5). Exponential: 2, 4, 8, 16, 32, 60 s.
+ * side effect. Exponential: 2, 4, 8, 16, 32, 60 s.
  */
 export const TASK_RETRY: readonly Retrier[] = [
   {
@@ -176,7 +176,8 @@ export function and(rules: ChoiceRule[], next: string): ChoiceRule {
 export interface MapOptions {
   comment: string;
   itemsPath: string;
-  /** A fixed concurrency (0: unlimited, 1: one after the other) or a path to read it from. */
+  /** A fixed concurrency (0: unlimited, 1: one after the other) or a path to read it from; the
+   * stage machine's Regions and Phases limits are what enforce safety rule 1. */
   maxConcurrency: number | { path: string };
   itemSelector: { [key: string]: Json };
   itemProcessor: StateMachineBody;
