@@ -176,8 +176,10 @@ export function and(rules: ChoiceRule[], next: string): ChoiceRule {
 export interface MapOptions {
   comment: string;
   itemsPath: string;
-  /** A fixed concurrency (0: unlimited, 1: one after the other) or a path to read it from; the
-   * stage machine's Regions and Phases limits are what enforce safety rule 1. */
+  /**
+   * A fixed concurrency (0: unlimited, 1: one after the other) or a path to read it from; the
+   * stage machine's Regions and Phases limits are what enforce safety rule 1.
+   */
   maxConcurrency: number | { path: string };
   itemSelector: { [key: string]: Json };
   itemProcessor: StateMachineBody;
