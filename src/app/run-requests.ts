@@ -17,8 +17,8 @@ import type { NewRunRequest, RunRequest, RunRequestStore } from "../domain/run-r
 import { DetailType, SOURCE } from "./events.ts";
 import { approvedChangeSchema } from "./schemas.ts";
 
-// The record and its port are domain types (the triggers, an inner layer, write requests through
-// the port); re-exported here for the callers that know them from this module.
+// The record and its port are domain types (the triggers write requests through the port and
+// need no application module for it); re-exported here for the callers that import them here.
 export type {
   NewRunRequest,
   RunRequest,
