@@ -12,44 +12,19 @@
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import type { ChangeFacts } from "../domain/model.ts";
 import type { BusEvent } from "../domain/ports.ts";
+import type { NewRunRequest, RunRequest, RunRequestStore } from "../domain/run-requests.ts";
 import { DetailType, SOURCE } from "./events.ts";
 import { approvedChangeSchema } from "./schemas.ts";
 
-/** Who wrote a run request: a trigger function, an operator (manual start), or the local mode. */
-export type RunRequestSource = "github" | "artifact" | "operator" | "local";
-
-export interface RunRequest {
-  /** Random, so a pointer names one write; `pipeline@version` is the record's key. */
-  requestId: string;
-  pipeline: string;
-  version: string;
-  artifactDigest?: string;
-  source: RunRequestSource;
-  /** `github`, `artifact`, the operator's identity, or the local tool that wrote it. */
-  writtenBy: string;
-  /** The trigger input it came from (GitHub delivery id, EventBridge event id, audit id). */
-  ref?: string;
-  /** The run's cause (a `key=value` line, see `describeRunCause`). */
-  cause: string;
-  /** The change's facts: what the run records about who approved it and what was built. */
-  change: ChangeFacts;
-  createdAt: string;
-}
-
-export type NewRunRequest = Omit<RunRequest, "requestId" | "createdAt"> & { createdAt?: string };
-
-/** Where run requests are kept (DynamoDB in AWS and locally; in memory for unit tests). */
-export interface RunRequestStore {
-  /**
-   * Writes the request unless one exists for its pipeline and version (conditional put). Returns
-   * the stored request — the new one, or the one written first — and whether this call wrote it.
-   */
-  put(request: NewRunRequest): Promise<RunRequest & { created: boolean }>;
-  /** The request of a pipeline's version (strongly consistent), if one was written. */
-  get(pipeline: string, version: string): Promise<RunRequest | undefined>;
-}
+// The record and its port are domain types (the triggers write requests through the port and
+// need no application module for it); re-exported here for the callers that import them here.
+export type {
+  NewRunRequest,
+  RunRequest,
+  RunRequestSource,
+  RunRequestStore,
+} from "../domain/run-requests.ts";
 
 export const runRequestKey = (pipeline: string, version: string) => `${pipeline}@${version}`;
 

@@ -3,7 +3,7 @@
  * one holds, the step waits and checks again. Pure: the caller gathers alarm states, manual
  * blocks and the time-window verdict, and this module decides.
  */
-import type { AlarmObservation } from "./ports.ts";
+import type { AlarmObservation } from "./alarms.ts";
 import { type ScopeRef, scopeMatcher } from "./scope.ts";
 import type { WindowVerdict } from "./time-windows.ts";
 

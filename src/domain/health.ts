@@ -3,7 +3,7 @@
  * when the rest are OK, and INSUFFICIENT_DATA counts as OK by default (an idle alarm is not a
  * failing one) unless the caller treats it otherwise.
  */
-import type { AlarmObservation } from "./ports.ts";
+import type { AlarmObservation } from "./alarms.ts";
 
 export type HealthPhase = "Healthy" | "Unhealthy" | "Inconclusive";
 

@@ -5,9 +5,9 @@
  * pipelines (strict, every problem with its path).
  */
 import { z } from "zod";
-import { triggerConfigSchema } from "../triggers/decisions.ts";
 import { collectProblems, PipelineValidationError } from "./pipeline.ts";
 import { regionOverridesSchema } from "./time-windows.ts";
+import { triggerConfigSchema } from "./trigger-config.ts";
 
 const orgAlarm = z.union(
   [

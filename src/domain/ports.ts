@@ -198,13 +198,11 @@ export interface Deployer {
   status(req: DeploymentRequest): Promise<DeploymentStatus>;
 }
 
-export type AlarmValue = "OK" | "ALARM" | "INSUFFICIENT_DATA";
+// The observation is a value the rules judge (blockers, health), so it lives with no port around
+// it: blockers.ts importing it from here made an import cycle.
+export type { AlarmObservation, AlarmValue } from "./alarms.ts";
 
-export interface AlarmObservation {
-  name: string;
-  state: AlarmValue;
-  reason?: string;
-}
+import type { AlarmObservation } from "./alarms.ts";
 
 /** Reads alarm states by name (CloudWatch DescribeAlarms in AWS; simulated alarms locally). */
 export interface AlarmSource {

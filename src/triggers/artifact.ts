@@ -4,11 +4,11 @@
  * approved the change. It leads to the same start-run / rejected decision as a GitHub merge.
  */
 import { z } from "zod";
-import type { RunRequestStore } from "../app/run-requests.ts";
 import { InvalidInputError } from "../domain/errors.ts";
 import { type ArtifactPublisher, artifactSourceRefusal } from "../domain/installation.ts";
 import { collectProblems, formatProblem } from "../domain/pipeline.ts";
 import type { BusEvent, Clock } from "../domain/ports.ts";
+import type { RunRequestStore } from "../domain/run-requests.ts";
 import {
   decisionEvents,
   evaluateApprovals,

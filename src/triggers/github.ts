@@ -11,9 +11,9 @@
  */
 import { verify } from "@octokit/webhooks-methods";
 import { z } from "zod";
-import type { RunRequestStore } from "../app/run-requests.ts";
 import { collectProblems, formatProblem, type Problem } from "../domain/pipeline.ts";
 import type { BusEvent, Clock } from "../domain/ports.ts";
+import type { RunRequestStore } from "../domain/run-requests.ts";
 import {
   decisionEvents,
   evaluateApprovals,

@@ -3,7 +3,7 @@
  * Change Merged", it writes the run request that event points at. Start-run refuses any event
  * without one, so the bus alone is not proof of approval.
  */
-import type { RunRequest, RunRequestStore } from "../app/run-requests.ts";
+import type { RunRequest, RunRequestStore } from "../domain/run-requests.ts";
 import {
   changeFactsOf,
   describeRunCause,
