@@ -8,7 +8,7 @@ import { type AnomalyVerdict, detectAnomalies } from "../domain/anomaly.ts";
 import { type BakePolicy, type BakeVerdict, isBakeVerdict, judgeBake } from "../domain/bake.ts";
 import { resolveAlarmNames } from "../domain/blockers.ts";
 import { ConcurrentUpdateError, NotFoundError } from "../domain/errors.ts";
-import type { Run, ScopeState, TimelineEvent, TimelineEventName } from "../domain/model.ts";
+import type { Run, ScopeState, TimelineEvent } from "../domain/model.ts";
 import { type DeployStep, planStage, type StagePlan } from "../domain/planner.ts";
 import type { DeploymentRequest, StageExecutionInput } from "../domain/ports.ts";
 import { parseScopeId } from "../domain/scope.ts";
@@ -17,6 +17,7 @@ import { scopeEventBusEvent } from "./events.ts";
 import { checkGate } from "./gate.ts";
 import { stopLineBehind } from "./lanes.ts";
 import { releaseScopeLock } from "./scope-locks.ts";
+import { stepEvent } from "./step-event.ts";
 
 export type StageContext = StageExecutionInput;
 
@@ -30,27 +31,6 @@ function stageOf(run: Run, name: string) {
   const stage = run.definition.stages.find((s) => s.name === name);
   if (!stage) throw new NotFoundError(`pipeline ${run.pipeline} has no stage ${name}`);
   return stage;
-}
-
-/** A timeline event of one step of a run. */
-export function stepEvent(
-  ctx: StageContext,
-  step: DeployStep,
-  name: TimelineEventName,
-  at: string,
-  extra: Partial<TimelineEvent> = {},
-): TimelineEvent {
-  return {
-    at,
-    runId: ctx.runId,
-    pipeline: ctx.pipeline,
-    version: ctx.version,
-    stage: ctx.stage,
-    scope: step.scope,
-    step: step.kind,
-    event: name,
-    ...extra,
-  };
 }
 
 async function publish(deps: Deps, events: TimelineEvent[]): Promise<void> {
