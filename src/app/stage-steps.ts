@@ -11,6 +11,7 @@ import { ConcurrentUpdateError, NotFoundError } from "../domain/errors.ts";
 import type { Run, ScopeState, TimelineEvent } from "../domain/model.ts";
 import { type DeployStep, planStage, type StagePlan } from "../domain/planner.ts";
 import type { DeploymentRequest, StageExecutionInput } from "../domain/ports.ts";
+import { scopesToRollBack } from "../domain/rollback.ts";
 import { parseScopeId } from "../domain/scope.ts";
 import type { Deps } from "./deps.ts";
 import { scopeEventBusEvent } from "./events.ts";
@@ -541,8 +542,12 @@ export async function startRollback(
       }),
     ]);
   } else {
-    const previous =
-      current.version === ctx.version ? (toVersion ?? current.previousVersion) : undefined;
+    const previous = scopesToRollBack({
+      kind: "unhealthy-step",
+      scope: current,
+      version: ctx.version,
+      toVersion,
+    })[0]?.toVersion;
     if (!previous) {
       // The scope never took the new version (its deploy failed before the write): nothing to undo.
       if (current.runId === ctx.runId) await releaseScopeLock(deps, run.definition, step.scope);
