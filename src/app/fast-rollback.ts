@@ -4,9 +4,8 @@
  * a rollback execution. The stage execution's branch for the scope finds the scope already
  * rolled back when it wakes, and ends; other in-flight steps finish and bake as usual.
  */
-import { alarmNameMatches, resolveAlarmNames } from "../domain/blockers.ts";
 import type { Run, ScopeState } from "../domain/model.ts";
-import type { DeployStep } from "../domain/planner.ts";
+import { type AlarmRollback, scopesToRollBack } from "../domain/rollback.ts";
 import { parseScopeId } from "../domain/scope.ts";
 import type { Deps } from "./deps.ts";
 import { runBusEvent } from "./events.ts";
@@ -23,36 +22,26 @@ export interface FastRollbackResult {
   rolledBack: { pipeline: string; scope: string; runId: string }[];
 }
 
-/** The scopes (deploying or baking) that `alarmName` judges. */
-async function watchedScopes(
-  deps: Deps,
-  change: AlarmChange,
-): Promise<{ run: Run; scope: ScopeState }[]> {
-  const out: { run: Run; scope: ScopeState }[] = [];
+/** The scopes (deploying or baking) that `alarmName` judges, by the rollback rule. */
+async function watchedScopes(deps: Deps, change: AlarmChange): Promise<AlarmRollback[]> {
+  const scopes: { scope: ScopeState; run?: Run | undefined }[] = [];
   const runs = new Map<string, Run | undefined>();
   for (const pipeline of await deps.store.listPipelines()) {
     for (const scope of await deps.store.listScopes(pipeline.name)) {
-      if ((scope.status !== "deploying" && scope.status !== "baking") || !scope.runId) continue;
-      if (!runs.has(scope.runId)) runs.set(scope.runId, await deps.store.getRun(scope.runId));
-      const run = runs.get(scope.runId);
-      if (!run || run.version !== scope.version) continue;
-      const ref = parseScopeId(scope.scope);
-      // Alarms live in the scope's region (the local mode has a single pseudo-region).
-      if (change.region !== ref.region && change.region !== "local") continue;
-      const templates = [
-        ...(run.definition.alarms ?? []),
-        ...(scope.percent < 100 ? (run.definition.oneBoxAlarms ?? []) : []),
-      ];
-      if (
-        resolveAlarmNames(templates, run.pipeline, ref).some((n) =>
-          alarmNameMatches(n, change.alarmName),
-        )
-      ) {
-        out.push({ run, scope });
+      // Only a deploying or baking scope's run is read: the rule ignores the others anyway.
+      if ((scope.status !== "deploying" && scope.status !== "baking") || !scope.runId) {
+        scopes.push({ scope });
+        continue;
       }
+      if (!runs.has(scope.runId)) runs.set(scope.runId, await deps.store.getRun(scope.runId));
+      scopes.push({ scope, run: runs.get(scope.runId) });
     }
   }
-  return out;
+  return scopesToRollBack({
+    kind: "alarm",
+    alarm: { name: change.alarmName, region: change.region },
+    scopes,
+  });
 }
 
 /**
@@ -87,22 +76,13 @@ export async function onAlarmStateChange(
 ): Promise<FastRollbackResult> {
   if (change.state !== "ALARM") return { rolledBack: [] };
   const rolledBack: FastRollbackResult["rolledBack"] = [];
-  for (const { run, scope } of await watchedScopes(deps, change)) {
+  for (const { scope, run, step } of await watchedScopes(deps, change)) {
     const ref = parseScopeId(scope.scope);
     const ctx = {
       runId: run.runId,
       pipeline: run.pipeline,
       version: run.version,
       stage: ref.stage,
-    };
-    const stage = run.definition.stages.find((s) => s.name === ref.stage);
-    const step: DeployStep = {
-      scope: scope.scope,
-      region: ref.region,
-      ...(ref.az ? { az: ref.az } : {}),
-      kind: scope.percent < 100 ? "one-box" : "full",
-      percent: scope.percent,
-      bakeSeconds: (stage?.bake.minutes ?? 0) * 60,
     };
     const at = deps.clock.now().toISOString();
     const details = `${change.alarmName} in ALARM${change.reason ? `: ${change.reason}` : ""}`;

@@ -1,26 +1,22 @@
 /**
  * The gate before every deploy step: gathers alarm states, manual blocks and the time-window
- * verdict, decides with the pure blocker rules, and records a change of the blocked state in
+ * verdict, decides with the pure gate rule (`decideGate`), and records a change of the blocked state in
  * the scope's history and the run's timeline — once when it starts and once when it clears,
  * never on a re-check that finds the same blockers.
  */
-import {
-  type Blocker,
-  describeBlockers,
-  findBlockers,
-  recheckSeconds,
-  resolveAlarmNames,
-} from "../domain/blockers.ts";
+import { type Blocker, findBlockers, resolveAlarmNames } from "../domain/blockers.ts";
+import { decideGate } from "../domain/gate.ts";
 import { DEFAULT_RECHECK_MINUTES, type Installation, orgAlarmsOf } from "../domain/installation.ts";
 import type { Run, ScopeState, TimelineEvent } from "../domain/model.ts";
 import type { DeployStep } from "../domain/planner.ts";
+import type { StageExecutionInput as StageContext } from "../domain/ports.ts";
 import { parseScopeId } from "../domain/scope.ts";
 import { checkTimeWindows, type WindowVerdict } from "../domain/time-windows.ts";
 import type { Deps } from "./deps.ts";
 import { scopeEventBusEvent } from "./events.ts";
 import { liveBypass } from "./override.ts";
 import { acquireScopeLock } from "./scope-locks.ts";
-import { type StageContext, stepEvent } from "./stage-steps.ts";
+import { stepEvent } from "./step-event.ts";
 
 export type GateResult =
   | { blocked: false; bypassed?: string }
@@ -95,45 +91,33 @@ export async function checkGate(
   // An engineer's live bypass lets this version ignore the blocker kinds it names (audited
   // when it was granted; the step's history says it went through on it).
   const bypass = found.length ? await liveBypass(deps, ctx.pipeline, ctx.version, at) : undefined;
-  const ignored = bypass ? found.filter((b) => bypass.kinds.includes(b.kind)) : [];
-  const blockers = found.filter((b) => !ignored.includes(b));
-  if (blockers.length === 0) {
+  const rule = {
+    found,
+    bypass,
+    was: current.blocked,
+    recheckMinutes: config.blockerRecheckMinutes ?? DEFAULT_RECHECK_MINUTES,
+    at,
+  };
+  let decision = decideGate(rule);
+  if (decision.kind === "go") {
     // Last, once nothing else holds the step: take the location from other pipelines of the service.
     const lock = await acquireScopeLock(deps, run.definition, step.scope, ctx.runId);
-    if (!lock.ok) blockers.push({ kind: "scope-lock", reason: lock.reason });
+    if (!lock.ok) decision = decideGate({ ...rule, lock });
   }
-  const bypassed = ignored.length
-    ? `bypass by ${bypass?.actor} (${bypass?.reason}) until ${bypass?.expiresAt}: ${describeBlockers(ignored)}`
-    : undefined;
-  const reason = describeBlockers(blockers);
-  const was = current.blocked;
-  if (blockers.length === 0) {
-    if (was) {
-      const events = [stepEvent(ctx, step, "unblocked", iso, { reason: `cleared: ${was.reason}` })];
-      await recordBlocked(
-        deps,
-        ctx,
-        step,
-        current,
-        null,
-        iso,
-        `unblocked (was: ${was.reason})`,
-        events,
-      );
+  if (decision.kind === "go") {
+    if (decision.cleared !== undefined) {
+      const was = decision.cleared;
+      const events = [stepEvent(ctx, step, "unblocked", iso, { reason: `cleared: ${was}` })];
+      await recordBlocked(deps, ctx, step, current, null, iso, `unblocked (was: ${was})`, events);
     }
-    return bypassed ? { blocked: false, bypassed } : { blocked: false };
+    return decision.bypassed ? { blocked: false, bypassed: decision.bypassed } : { blocked: false };
   }
-  if (was?.reason !== reason) {
+  const { reason, record } = decision;
+  if (record) {
     const events = [stepEvent(ctx, step, "blocked", iso, { reason })];
-    const marker = { reason, since: iso, kinds: [...new Set(blockers.map((b) => b.kind))] };
-    await recordBlocked(deps, ctx, step, current, marker, iso, `blocked: ${reason}`, events);
+    await recordBlocked(deps, ctx, step, current, record, iso, `blocked: ${reason}`, events);
   }
-  const configured = (config.blockerRecheckMinutes ?? DEFAULT_RECHECK_MINUTES) * 60;
-  // Another pipeline's step ends at its bake's end, which is not known here: look every minute.
-  const interval = blockers.some((b) => b.kind === "scope-lock")
-    ? Math.min(configured, 60)
-    : configured;
-  return { blocked: true, reason, recheckSeconds: recheckSeconds(blockers, at, interval) };
+  return { blocked: true, reason, recheckSeconds: decision.recheckSeconds };
 }
 
 async function recordBlocked(

@@ -16,9 +16,9 @@
  * not apply) and is idempotent: repeating a decision that already took effect changes nothing.
  */
 
-import type { HistoryEntry, Run, RunDecision } from "../domain/model.ts";
+import type { HistoryEntry, Run, RunDecision, ScopeState } from "../domain/model.ts";
 import { OverrideRejectedError } from "../domain/override.ts";
-import { planStage } from "../domain/planner.ts";
+import { inRollbackAll, scopesToRollBack } from "../domain/rollback.ts";
 import type { Deps } from "./deps.ts";
 import { announce, awaitsDecision, isFinal, leaveStage, resumeLine } from "./lanes.ts";
 import { runIdFor } from "./runs.ts";
@@ -233,19 +233,6 @@ async function rollForward(deps: Deps, run: Run, decision: RunDecision): Promise
   };
 }
 
-/** The last version a scope ran before any version at or after `badSeq` (its history says). */
-export function lastGoodVersion(
-  history: HistoryEntry[],
-  seqOf: (version: string) => number,
-  badSeq: number,
-): string | undefined {
-  for (let i = history.length - 1; i >= 0; i--) {
-    const h = history[i] as HistoryEntry;
-    if (seqOf(h.toVersion) < badSeq) return h.toVersion;
-  }
-  return undefined;
-}
-
 async function rollbackAll(deps: Deps, bad: Run, decision: RunDecision): Promise<DecisionOutcome> {
   const runs = await deps.store.listRuns(bad.pipeline);
   const seqOf = new Map(runs.map((r) => [r.version, r.seq]));
@@ -278,24 +265,22 @@ async function rollbackAll(deps: Deps, bad: Run, decision: RunDecision): Promise
       });
     }
   }
-  const definition = bad.definition;
-  const rolled: string[] = [];
+  const scopes: { scope: ScopeState; history: HistoryEntry[] }[] = [];
   for (const scope of await deps.store.listScopes(bad.pipeline)) {
-    if (seq(scope.version) < bad.seq || scope.status === "rolling-back") continue;
-    const target = lastGoodVersion(
-      await deps.store.history(bad.pipeline, scope.scope),
-      seq,
-      bad.seq,
-    );
-    if (!target || target === scope.version) continue;
+    // Only a concerned scope's history is read.
+    if (!inRollbackAll(scope, seq, bad.seq)) continue;
+    scopes.push({ scope, history: await deps.store.history(bad.pipeline, scope.scope) });
+  }
+  const targets = scopesToRollBack({
+    kind: "rollback-all",
+    badSeq: bad.seq,
+    seqOf: seq,
+    definition: bad.definition,
+    scopes,
+  });
+  const rolled: string[] = [];
+  for (const { scope, toVersion, step } of targets) {
     const stageName = scope.scope.split("/")[0] as string;
-    const stage = definition.stages.find((s) => s.name === stageName);
-    const step = stage
-      ? planStage(stage)
-          .regions.flatMap((r) => r.phases.flat())
-          .find((s) => s.scope === scope.scope && s.kind === "full")
-      : undefined;
-    if (!step) continue;
     const runId = scope.runId ?? runIdFor(bad.pipeline, scope.version);
     await deps.workflows.startRollback({
       ctx: { runId, pipeline: bad.pipeline, version: scope.version, stage: stageName },
@@ -303,10 +288,10 @@ async function rollbackAll(deps: Deps, bad: Run, decision: RunDecision): Promise
       why: {
         kind: "decision",
         details: `rollback-all of ${bad.version} and newer by ${decision.actor}: ${decision.reason}`,
-        toVersion: target,
+        toVersion,
       },
     });
-    rolled.push(`${scope.scope} ${scope.version}->${target}`);
+    rolled.push(`${scope.scope} ${scope.version}->${toVersion}`);
   }
   if (ended.length === 0 && rolled.length === 0) {
     return { changed: false, effect: "unchanged (nothing runs the bad version or a newer one)" };

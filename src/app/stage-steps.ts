@@ -5,18 +5,20 @@
  */
 
 import { type AnomalyVerdict, detectAnomalies } from "../domain/anomaly.ts";
+import { type BakePolicy, type BakeVerdict, isBakeVerdict, judgeBake } from "../domain/bake.ts";
 import { resolveAlarmNames } from "../domain/blockers.ts";
 import { ConcurrentUpdateError, NotFoundError } from "../domain/errors.ts";
-import { judgeHealth } from "../domain/health.ts";
-import type { Run, ScopeState, TimelineEvent, TimelineEventName } from "../domain/model.ts";
+import type { Run, ScopeState, TimelineEvent } from "../domain/model.ts";
 import { type DeployStep, planStage, type StagePlan } from "../domain/planner.ts";
-import type { DeploymentRequest, MinuteSample, StageExecutionInput } from "../domain/ports.ts";
+import type { DeploymentRequest, StageExecutionInput } from "../domain/ports.ts";
+import { scopesToRollBack } from "../domain/rollback.ts";
 import { parseScopeId } from "../domain/scope.ts";
 import type { Deps } from "./deps.ts";
 import { scopeEventBusEvent } from "./events.ts";
 import { checkGate } from "./gate.ts";
 import { stopLineBehind } from "./lanes.ts";
 import { releaseScopeLock } from "./scope-locks.ts";
+import { stepEvent } from "./step-event.ts";
 
 export type StageContext = StageExecutionInput;
 
@@ -30,27 +32,6 @@ function stageOf(run: Run, name: string) {
   const stage = run.definition.stages.find((s) => s.name === name);
   if (!stage) throw new NotFoundError(`pipeline ${run.pipeline} has no stage ${name}`);
   return stage;
-}
-
-/** A timeline event of one step of a run. */
-export function stepEvent(
-  ctx: StageContext,
-  step: DeployStep,
-  name: TimelineEventName,
-  at: string,
-  extra: Partial<TimelineEvent> = {},
-): TimelineEvent {
-  return {
-    at,
-    runId: ctx.runId,
-    pipeline: ctx.pipeline,
-    version: ctx.version,
-    stage: ctx.stage,
-    scope: step.scope,
-    step: step.kind,
-    event: name,
-    ...extra,
-  };
 }
 
 async function publish(deps: Deps, events: TimelineEvent[]): Promise<void> {
@@ -329,12 +310,12 @@ export async function checkDeploy(
 }
 
 export type EvaluateResult =
-  | { phase: "Healthy" | "Unhealthy" | "Inconclusive"; reasons: string[] }
+  | { phase: BakeVerdict; reasons: string[] }
   | { phase: "Extend"; reasons: string[]; extendSeconds: number }
   | { phase: "Superseded"; reasons: string[] };
 
 /** The bake policy of a step: at least `minutes`; with `minRequests`, until served, at most `maxMinutes`. */
-export function bakePolicy(run: Run, stageName: string) {
+export function bakePolicy(run: Run, stageName: string): BakePolicy {
   const stage = stageOf(run, stageName);
   const minutes = stage.bake.minutes;
   return {
@@ -344,8 +325,6 @@ export function bakePolicy(run: Run, stageName: string) {
     onInsufficientTraffic: stage.onInsufficientTraffic ?? "halt",
   };
 }
-
-const sum = (xs: MinuteSample[] | undefined) => (xs ?? []).reduce((n, x) => n + x.requests, 0);
 
 /**
  * Judges the scope at the end of its bake: its alarms (app alarms, plus one-box alarms for a
@@ -373,7 +352,7 @@ export async function evaluateStep(
       e.step === step.kind &&
       e.at >= bakeStartedAt,
   );
-  if (recorded && isVerdict(recorded.outcome)) {
+  if (recorded && isBakeVerdict(recorded.outcome)) {
     await publish(deps, [recorded]); // the crash may have come before the publish
     return { phase: recorded.outcome, reasons: recorded.reason ? recorded.reason.split("; ") : [] };
   }
@@ -381,7 +360,6 @@ export async function evaluateStep(
   const scope = parseScopeId(step.scope);
   const now = deps.clock.now();
   const bakeStart = new Date(bakeStartedAt);
-  const policy = bakePolicy(run, ctx.stage);
 
   const names = resolveAlarmNames(
     [...(pipeline.alarms ?? []), ...(step.kind === "one-box" ? (pipeline.oneBoxAlarms ?? []) : [])],
@@ -389,7 +367,6 @@ export async function evaluateStep(
     scope,
   );
   const observed = names.length ? await deps.alarms.describe(names, scope.region, now) : [];
-  const alarms = judgeHealth(observed, { insufficientData: pipeline.alarmMissingData ?? "ok" });
 
   const candidate = await deps.metrics.minutes({
     pipeline,
@@ -431,51 +408,19 @@ export async function evaluateStep(
     });
   }
 
-  let phase: "Healthy" | "Unhealthy" | "Inconclusive" = "Healthy";
-  const reasons: string[] = [];
-  if (alarms.phase === "Unhealthy" || anomaly?.phase === "Unhealthy") {
-    phase = "Unhealthy";
-    if (alarms.phase === "Unhealthy") reasons.push(...alarms.reasons);
-    for (const f of anomaly?.findings ?? []) {
-      if (f.severity === "regression") reasons.push(`detector ${f.rule}: ${f.message}`);
-    }
-  } else if (alarms.phase === "Inconclusive") {
-    phase = "Inconclusive";
-    reasons.push(...alarms.reasons);
-  } else if (policy.minRequests !== undefined && !candidate) {
-    phase = "Inconclusive";
-    reasons.push(
-      `bake.minRequests needs the scope's request metrics, and none could be read (configure the pipeline's metrics)`,
-    );
-  } else if (policy.minRequests !== undefined) {
-    const served = sum(candidate);
-    if (served < policy.minRequests) {
-      const elapsedMs = now.getTime() - bakeStart.getTime();
-      const maxMs = policy.maxMinutes * 60_000;
-      if (elapsedMs < maxMs) {
-        // Wait as long as the observed rate says it takes to reach the minimum (at least a
-        // minute, at most to maxMinutes): a bounded number of extensions, not a polling loop.
-        const rate = served / Math.max(1, elapsedMs / 60_000);
-        const neededMs =
-          rate > 0 ? ((policy.minRequests - served) / rate) * 60_000 + 60_000 : maxMs;
-        const remainingMs = maxMs - elapsedMs;
-        const extendSeconds = Math.ceil(Math.min(Math.max(neededMs, 60_000), remainingMs) / 1000);
-        return {
-          phase: "Extend",
-          reasons: [`served ${served} of ${policy.minRequests} requests; extending the bake`],
-          extendSeconds,
-        };
-      }
-      const detail = `insufficient traffic: served ${served} of ${policy.minRequests} requests in ${policy.maxMinutes} minutes`;
-      if (policy.onInsufficientTraffic === "halt") {
-        phase = "Inconclusive";
-        reasons.push(detail);
-      } else reasons.push(`${detail}; proceeding (onInsufficientTraffic: proceed)`);
-    }
+  // Read above, decide here (the bake rule), write below.
+  const decision = judgeBake({
+    alarms: observed,
+    alarmMissingData: pipeline.alarmMissingData,
+    anomaly,
+    policy: bakePolicy(run, ctx.stage),
+    candidate,
+    elapsedMs: now.getTime() - bakeStart.getTime(),
+  });
+  if (decision.kind === "extend") {
+    return { phase: "Extend", reasons: [decision.why], extendSeconds: decision.seconds };
   }
-  if (phase === "Healthy") {
-    for (const f of anomaly?.findings ?? []) reasons.push(`detector ${f.rule}: ${f.message}`);
-  }
+  const { verdict: phase, reasons } = decision;
   if (phase !== "Healthy") {
     // Halt at the verdict, before any rollback starts: no other branch starts a step after it.
     await haltRun(
@@ -495,9 +440,6 @@ export async function evaluateStep(
   await publish(deps, [finished]);
   return { phase, reasons };
 }
-
-const isVerdict = (o: string | undefined): o is "Healthy" | "Unhealthy" | "Inconclusive" =>
-  o === "Healthy" || o === "Unhealthy" || o === "Inconclusive";
 
 /** Records a healthy, baked step: the scope is stable on the new version. */
 export async function recordStep(
@@ -600,8 +542,12 @@ export async function startRollback(
       }),
     ]);
   } else {
-    const previous =
-      current.version === ctx.version ? (toVersion ?? current.previousVersion) : undefined;
+    const previous = scopesToRollBack({
+      kind: "unhealthy-step",
+      scope: current,
+      version: ctx.version,
+      toVersion,
+    })[0]?.toVersion;
     if (!previous) {
       // The scope never took the new version (its deploy failed before the write): nothing to undo.
       if (current.runId === ctx.runId) await releaseScopeLock(deps, run.definition, step.scope);
