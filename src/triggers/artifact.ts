@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { RunRequestStore } from "../app/run-requests.ts";
-import { InvalidInputError } from "../domain/errors.ts";
+import { BreakwaterError, InvalidInputError } from "../domain/errors.ts";
 import { type ArtifactPublisher, artifactSourceRefusal } from "../domain/installation.ts";
 import { collectProblems, formatProblem } from "../domain/pipeline.ts";
 import type { BusEvent, Clock } from "../domain/ports.ts";
@@ -27,7 +27,7 @@ import { writeRunRequests } from "./run-requests.ts";
  * The event is being processed by another invocation (or by one that died, until its time is
  * up). Thrown so that Lambda's asynchronous retry delivers the event again later.
  */
-export class DeliveryInProgressError extends Error {
+export class DeliveryInProgressError extends BreakwaterError {
   override name = "DeliveryInProgressError";
 }
 

@@ -12,6 +12,7 @@
 import { verify } from "@octokit/webhooks-methods";
 import { z } from "zod";
 import type { RunRequestStore } from "../app/run-requests.ts";
+import { BreakwaterError } from "../domain/errors.ts";
 import { collectProblems, formatProblem, type Problem } from "../domain/pipeline.ts";
 import type { BusEvent, Clock } from "../domain/ports.ts";
 import {
@@ -34,7 +35,7 @@ import {
 import { writeRunRequests } from "./run-requests.ts";
 
 /** The webhook secret is missing: a deployment fault, not a bad request. */
-export class WebhookConfigError extends Error {
+export class WebhookConfigError extends BreakwaterError {
   override name = "WebhookConfigError";
 }
 
