@@ -8,7 +8,7 @@ import { config } from "../src/config.ts";
 import { type GitHubWebhookDeps, handleGitHubWebhook } from "../src/triggers/github.ts";
 import { GitHubRestApi } from "../src/triggers/github-api.ts";
 import { DEFAULT_MAX_BODY_BYTES, payloadTooLarge } from "../src/triggers/http.ts";
-import { functionMetrics, logger, observe } from "./lib/handler.ts";
+import { functionMetrics, observe } from "./lib/handler.ts";
 import { awsTriggerDeps } from "./lib/trigger-deps.ts";
 
 /** The fields read from a Lambda function URL request (payload format 2.0). */
