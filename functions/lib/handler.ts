@@ -12,7 +12,7 @@ import type { Context } from "aws-lambda";
 import type { z } from "zod";
 import type { Deps } from "../../src/app/deps.ts";
 import { InvalidInputError } from "../../src/domain/errors.ts";
-import { formatPath } from "../../src/domain/pipeline.ts";
+import { formatPath, formatProblems } from "../../src/domain/pipeline.ts";
 
 export const logger = new Logger({ serviceName: "breakwater" });
 
@@ -82,10 +82,7 @@ export function parseInput<S extends z.ZodType>(
     path: formatPath(i.path),
     message: i.message,
   }));
-  throw new InvalidInputError(
-    `invalid ${what} input: ${problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join("; ")}`,
-    problems,
-  );
+  throw new InvalidInputError(`invalid ${what} input: ${formatProblems(problems, "; ")}`, problems);
 }
 
 /** Builds a middy handler factory for one function. */

@@ -3,6 +3,7 @@
  * webhook with retries, backoff and a dead letter (a message is never silently dropped).
  */
 import { InvalidInputError } from "../domain/errors.ts";
+import { formatProblems } from "../domain/pipeline.ts";
 import type { Notification, NotificationType } from "./notification.ts";
 import {
   DeadLetterError,
@@ -238,7 +239,7 @@ export class SlackWebhookNotifier implements Notifier {
       }));
     if (problems.length) {
       throw new InvalidInputError(
-        `invalid Slack webhook options: ${problems.map((p) => `${p.path} ${p.message}`).join("; ")}`,
+        `invalid Slack webhook options: ${formatProblems(problems, "; ")}`,
         problems,
       );
     }

@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { RunRequestStore } from "../app/run-requests.ts";
 import { BreakwaterError, InvalidInputError } from "../domain/errors.ts";
 import { type ArtifactPublisher, artifactSourceRefusal } from "../domain/installation.ts";
-import { collectProblems, formatProblem } from "../domain/pipeline.ts";
+import { collectProblems, formatProblems } from "../domain/pipeline.ts";
 import type { BusEvent, Clock } from "../domain/ports.ts";
 import {
   decisionEvents,
@@ -177,7 +177,7 @@ export async function handleArtifactPublished(
   if (!parsed.success) {
     const problems = collectProblems(parsed.error.issues, input);
     const error = new InvalidInputError(
-      `invalid ${ARTIFACT_PUBLISHED} event: ${problems.map(formatProblem).join("; ")}`,
+      `invalid ${ARTIFACT_PUBLISHED} event: ${formatProblems(problems, "; ")}`,
       problems,
     );
     await deps.triggers?.record({

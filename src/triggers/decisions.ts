@@ -11,7 +11,7 @@ import { SOURCE } from "../app/events.ts";
 import { type RunRequest, runRequestedEvent } from "../app/run-requests.ts";
 import { InvalidInputError } from "../domain/errors.ts";
 import type { ChangeFacts } from "../domain/model.ts";
-import { collectProblems, formatProblem } from "../domain/pipeline.ts";
+import { collectProblems, formatProblems } from "../domain/pipeline.ts";
 import type { BusEvent } from "../domain/ports.ts";
 
 /** Bus events the triggers publish beyond the ones in `src/app/events.ts`. */
@@ -110,7 +110,7 @@ export function parseTriggerConfig(input: unknown): TriggerConfig {
   if (parsed.success) return parsed.data;
   const problems = collectProblems(parsed.error.issues, input);
   throw new InvalidInputError(
-    `invalid trigger config: ${problems.map(formatProblem).join("; ")}`,
+    `invalid trigger config: ${formatProblems(problems, "; ")}`,
     problems,
   );
 }

@@ -13,7 +13,7 @@ import { verify } from "@octokit/webhooks-methods";
 import { z } from "zod";
 import type { RunRequestStore } from "../app/run-requests.ts";
 import { BreakwaterError } from "../domain/errors.ts";
-import { collectProblems, formatProblem, type Problem } from "../domain/pipeline.ts";
+import { collectProblems, formatProblems, type Problem } from "../domain/pipeline.ts";
 import type { BusEvent, Clock } from "../domain/ports.ts";
 import {
   decisionEvents,
@@ -330,7 +330,7 @@ function parsePayload<S extends z.ZodType>(
     response: respond(
       400,
       "invalid-request",
-      `invalid ${event} payload: ${problems.map(formatProblem).join("; ")}`,
+      `invalid ${event} payload: ${formatProblems(problems, "; ")}`,
       { problems },
     ),
   };
