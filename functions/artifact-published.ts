@@ -1,9 +1,8 @@
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { InvalidInputError } from "../src/domain/errors.ts";
 import { type ArtifactTriggerDeps, handleArtifactPublished } from "../src/triggers/artifact.ts";
-import { count, logger } from "./lib/handler.ts";
+import { functionMetrics, logger, observe } from "./lib/handler.ts";
 import { awsTriggerDeps } from "./lib/trigger-deps.ts";
 
 /**
@@ -18,6 +17,7 @@ import { awsTriggerDeps } from "./lib/trigger-deps.ts";
 export function createArtifactPublishedHandler(
   provide: () => ArtifactTriggerDeps | Promise<ArtifactTriggerDeps>,
 ) {
+  const { metrics, count } = functionMetrics();
   return middy(async (event: unknown, context: Context) => {
     try {
       // The event id's claim stays in progress as long as this invocation may still run; a
@@ -47,7 +47,7 @@ export function createArtifactPublishedHandler(
       count("ArtifactEventsInvalid");
       return { outcome: "invalid", message: err.message };
     }
-  }).use(injectLambdaContext(logger));
+  }).use(observe(metrics));
 }
 
 let deps: ArtifactTriggerDeps | undefined;

@@ -1,4 +1,3 @@
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
@@ -9,7 +8,7 @@ import { config } from "../src/config.ts";
 import { type GitHubWebhookDeps, handleGitHubWebhook } from "../src/triggers/github.ts";
 import { GitHubRestApi } from "../src/triggers/github-api.ts";
 import { DEFAULT_MAX_BODY_BYTES, payloadTooLarge } from "../src/triggers/http.ts";
-import { count, logger } from "./lib/handler.ts";
+import { functionMetrics, observe } from "./lib/handler.ts";
 import { awsTriggerDeps } from "./lib/trigger-deps.ts";
 
 /** The fields read from a Lambda function URL request (payload format 2.0). */
@@ -29,6 +28,7 @@ const functionUrlEventSchema = z.object({
  * of GitHub's API with the token in SSM) requests a run.
  */
 export function createGitHubWebhookHandler(provide: () => Promise<GitHubWebhookDeps>) {
+  const { metrics, count } = functionMetrics();
   return middy(async (event: unknown, context: Context) => {
     const parsed = functionUrlEventSchema.safeParse(event);
     if (!parsed.success)
@@ -63,7 +63,7 @@ export function createGitHubWebhookHandler(provide: () => Promise<GitHubWebhookD
     );
     count(`Webhook${res.status}`);
     return reply(res.status, res.body);
-  }).use(injectLambdaContext(logger));
+  }).use(observe(metrics));
 }
 
 /** The body's size in bytes, from Content-Length or the body itself (base64 is not decoded). */

@@ -1,5 +1,4 @@
 import { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { SSMClient } from "@aws-sdk/client-ssm";
@@ -14,7 +13,7 @@ import { config } from "../src/config.ts";
 import { dispatchEvent } from "../src/notify/dispatch.ts";
 import type { Notifier } from "../src/notify/ports.ts";
 import { SlackWebhookNotifier } from "../src/notify/slack.ts";
-import { count, parseInput } from "./lib/handler.ts";
+import { functionMetrics, observe, parseInput } from "./lib/handler.ts";
 
 const logger = new Logger({ serviceName: "breakwater" });
 
@@ -31,6 +30,7 @@ const envelopeSchema = z.object({
  * webhook URL parameter is configured, to Slack (retries, then the dead-letter queue).
  */
 export function createNotifyHandler(provide: () => Notifier[]) {
+  const { metrics, count } = functionMetrics();
   return middy(async (event: unknown) => {
     const envelope = parseInput(envelopeSchema, event, "notify");
     const result = await dispatchEvent(provide(), envelope);
@@ -41,7 +41,7 @@ export function createNotifyHandler(provide: () => Notifier[]) {
     }
     count(failed > 0 ? "NotificationsDeadLettered" : "NotificationsDelivered");
     return { type: result.notification.type, delivered: result.results.map((r) => r.delivered) };
-  }).use(injectLambdaContext(logger));
+  }).use(observe(metrics, logger));
 }
 
 let notifiers: Notifier[] | undefined;

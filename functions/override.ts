@@ -1,4 +1,3 @@
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import { z } from "zod";
 import type { Deps } from "../src/app/deps.ts";
@@ -10,7 +9,7 @@ import {
   UnauthenticatedOverrideError,
 } from "../src/domain/override.ts";
 import { awsDeps } from "./lib/aws-deps.ts";
-import { count, logger } from "./lib/handler.ts";
+import { functionMetrics, logger, observe } from "./lib/handler.ts";
 
 /**
  * The parts of a Lambda function URL request (payload format 2.0) the override reads. The
@@ -90,6 +89,7 @@ export function createOverrideHandler(
   provide: () => Deps | Promise<Deps>,
   options: OverrideHandlerOptions = {},
 ) {
+  const { metrics, count } = functionMetrics();
   return middy(async (event: unknown): Promise<OverrideHttpResponse> => {
     const { principal, method, body } = callerOf(event);
     if (method !== "POST") return reply(405, { error: `method ${method}: use POST` });
@@ -130,7 +130,7 @@ export function createOverrideHandler(
     });
     count(result.changed ? "OverrideActions" : "OverrideRepeats");
     return reply(200, result);
-  }).use(injectLambdaContext(logger));
+  }).use(observe(metrics));
 }
 
 const allowList = process.env.OVERRIDE_ALLOWED_PRINCIPALS

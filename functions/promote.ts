@@ -1,7 +1,7 @@
 import { onStageExecutionStatus } from "../src/app/runs.ts";
 import { executionStatusChangeSchema, stageContextSchema } from "../src/app/schemas.ts";
 import { InvalidInputError } from "../src/domain/errors.ts";
-import { formatPath } from "../src/domain/pipeline.ts";
+import { formatPath, formatProblems } from "../src/domain/pipeline.ts";
 import { awsDeps } from "./lib/aws-deps.ts";
 import { defineHandler } from "./lib/handler.ts";
 
@@ -26,7 +26,7 @@ export const createPromoteHandler = defineHandler(
         message: i.message,
       }));
       throw new InvalidInputError(
-        `invalid promote input: ${problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`,
+        `invalid promote input: ${formatProblems(problems, "; ")}`,
         problems,
       );
     }

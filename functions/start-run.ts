@@ -1,8 +1,13 @@
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy from "@middy/core";
 import { startRequestedRun } from "../src/app/runs.ts";
 import { awsDeps } from "./lib/aws-deps.ts";
-import { count, type DepsProvider, type LambdaHandler, logger } from "./lib/handler.ts";
+import {
+  type DepsProvider,
+  functionMetrics,
+  type LambdaHandler,
+  logger,
+  observe,
+} from "./lib/handler.ts";
 
 /**
  * Start run: target of the "Approved Change Merged" rule. The event is only a pointer: the run
@@ -12,6 +17,7 @@ import { count, type DepsProvider, type LambdaHandler, logger } from "./lib/hand
  * duplicate request starts nothing.
  */
 export function createStartRunHandler(provide: DepsProvider): LambdaHandler {
+  const { metrics, count } = functionMetrics();
   return middy(async (event: unknown) => {
     const result = await startRequestedRun(await provide(), event);
     if ("refused" in result) {
@@ -21,7 +27,7 @@ export function createStartRunHandler(provide: DepsProvider): LambdaHandler {
       count("RunRequestsRefused");
     } else count(result.started ? "RunsStarted" : "DuplicateRunRequests");
     return result;
-  }).use(injectLambdaContext(logger)) as unknown as LambdaHandler;
+  }).use(observe(metrics)) as unknown as LambdaHandler;
 }
 
 export const handler = createStartRunHandler(awsDeps);

@@ -1,6 +1,7 @@
 /** Configuration is read once, through typed getters that name the missing variable. */
+import { BreakwaterError } from "./domain/errors.ts";
 
-export class MissingConfigError extends Error {
+export class MissingConfigError extends BreakwaterError {
   override name = "MissingConfigError";
 }
 

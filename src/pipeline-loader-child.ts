@@ -8,6 +8,7 @@
  * Started as `node --import tsx src/pipeline-loader-child.ts <file>` with an IPC channel.
  */
 import { pathToFileURL } from "node:url";
+import { BreakwaterError } from "./domain/errors.ts";
 import { type Problem, parsePipeline } from "./domain/pipeline.ts";
 
 export type LoaderMessage =
@@ -27,7 +28,7 @@ function reply(message: LoaderMessage): void {
   process.send?.(message, () => realExit(0));
 }
 
-class ExitCalled extends Error {
+class ExitCalled extends BreakwaterError {
   override name = "ExitCalled";
 }
 

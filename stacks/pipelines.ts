@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join, relative } from "node:path";
+import { BreakwaterError } from "../src/domain/errors.ts";
 import type { Installation } from "../src/domain/installation.ts";
 import { type Pipeline, PipelineValidationError } from "../src/domain/pipeline.ts";
 import { loadInstallationFile, loadPipelineFile } from "../src/pipeline-file.ts";
@@ -22,7 +23,7 @@ export interface LoadedPipeline {
 }
 
 /** One or more pipeline files are invalid; `errors` has every file's problems. */
-export class PipelineDirectoryError extends Error {
+export class PipelineDirectoryError extends BreakwaterError {
   override name = "PipelineDirectoryError";
   constructor(
     readonly dir: string,

@@ -6,29 +6,65 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import middy from "@middy/core";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import middy, { type MiddlewareObj } from "@middy/core";
 import type { Context } from "aws-lambda";
 import type { z } from "zod";
 import type { Deps } from "../../src/app/deps.ts";
 import { InvalidInputError } from "../../src/domain/errors.ts";
-import { formatPath } from "../../src/domain/pipeline.ts";
+import { formatPath, formatProblems } from "../../src/domain/pipeline.ts";
 
 export const logger = new Logger({ serviceName: "breakwater" });
-
-/**
- * CloudWatch metrics (embedded metric format) in namespace `Breakwater`. The local mode and the
- * tests set POWERTOOLS_METRICS_DISABLED (bin/*.mjs, vitest.config.ts): there is no CloudWatch.
- */
-export const metrics = new Metrics({ namespace: "Breakwater", serviceName: "breakwater" });
 
 /** Names a count to emit for a handler's result (undefined: nothing to count). */
 export type Measure<R> = (result: R) => string | undefined;
 
-/** Emits `name` = 1 for this invocation, at once (nothing is emitted when nothing is counted). */
-export function count(name: string | undefined): void {
-  if (!name) return;
-  metrics.addMetric(name, MetricUnit.Count, 1);
-  metrics.publishStoredMetrics();
+/** The count added, beside the handler's own, when an invocation throws. */
+export const ERROR_METRIC = "HandlerErrors";
+
+/**
+ * One function's CloudWatch metrics (embedded metric format, namespace `Breakwater`) and the
+ * `count` that adds to them. Nothing is written until the invocation ends: {@link observe}'s
+ * `logMetrics` middleware publishes what was added, also when the handler throws (then with
+ * {@link ERROR_METRIC}), so a failing invocation is measured too. The local mode and the tests
+ * set POWERTOOLS_METRICS_DISABLED (bin/*.mjs, vitest.config.ts): there is no CloudWatch.
+ *
+ * @example
+ * const m = functionMetrics();
+ * const handler = middy(async () => { m.count("RunsStarted"); }).use(observe(m.metrics));
+ */
+export function functionMetrics(): { metrics: Metrics; count: (name: string | undefined) => void } {
+  // One instance per handler: a handler's invocation publishes only what it added itself.
+  const metrics = new Metrics({ namespace: "Breakwater", serviceName: "breakwater" });
+  return {
+    metrics,
+    count: (name) => {
+      if (name) metrics.addMetric(name, MetricUnit.Count, 1);
+    },
+  };
+}
+
+/** Adds {@link ERROR_METRIC} (and the error's name as metadata) when the handler throws. */
+function countErrors(metrics: Metrics): MiddlewareObj {
+  return {
+    onError: (request) => {
+      metrics.addMetric(ERROR_METRIC, MetricUnit.Count, 1);
+      if (request.error) metrics.addMetadata("errorName", request.error.name);
+    },
+  };
+}
+
+/**
+ * The middlewares every handler uses: the logger's Lambda context, and its metrics published at
+ * the end of each invocation (a cold start is counted). `countErrors` comes after `logMetrics`
+ * because middy runs `onError` in reverse order: the error count is added before the flush.
+ */
+export function observe(metrics: Metrics, log: Logger = logger): MiddlewareObj[] {
+  return [
+    injectLambdaContext(log),
+    logMetrics(metrics, { captureColdStartMetric: true }),
+    countErrors(metrics),
+  ];
 }
 
 export type DepsProvider = () => Deps | Promise<Deps>;
@@ -46,10 +82,7 @@ export function parseInput<S extends z.ZodType>(
     path: formatPath(i.path),
     message: i.message,
   }));
-  throw new InvalidInputError(
-    `invalid ${what} input: ${problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join("; ")}`,
-    problems,
-  );
+  throw new InvalidInputError(`invalid ${what} input: ${formatProblems(problems, "; ")}`, problems);
 }
 
 /** Builds a middy handler factory for one function. */
@@ -59,11 +92,13 @@ export function defineHandler<S extends z.ZodType, R>(
   run: (deps: Deps, input: z.output<S>) => Promise<R>,
   measure?: Measure<R>,
 ): (deps: DepsProvider) => LambdaHandler {
-  return (provide) =>
-    middy(async (event: unknown) => {
+  return (provide) => {
+    const { metrics, count } = functionMetrics();
+    return middy(async (event: unknown) => {
       const input = parseInput(schema, event, name);
       const result = await run(await provide(), input);
       if (measure) count(measure(result));
       return result;
-    }).use(injectLambdaContext(logger)) as unknown as LambdaHandler;
+    }).use(observe(metrics)) as unknown as LambdaHandler;
+  };
 }

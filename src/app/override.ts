@@ -13,6 +13,7 @@
 import { randomUUID } from "node:crypto";
 import type { ManualBlock } from "../domain/blockers.ts";
 import { blockKey } from "../domain/blockers.ts";
+import { BreakwaterError } from "../domain/errors.ts";
 import {
   type BlockOverride,
   type Bypass,
@@ -56,7 +57,7 @@ export interface OverrideOptions {
 const DECIDE_ATTEMPTS = 100;
 
 /** Concurrent overrides kept changing the target (far beyond any real use); nothing was written. */
-export class OverrideConflictError extends Error {
+export class OverrideConflictError extends BreakwaterError {
   override name = "OverrideConflictError";
 }
 

@@ -9,6 +9,7 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import type { ManualBlock } from "../domain/blockers.ts";
+import { BreakwaterError } from "../domain/errors.ts";
 import { clip, PipelineValidationError } from "../domain/pipeline.ts";
 import { scopeGlobProblem } from "../domain/scope.ts";
 import {
@@ -44,7 +45,7 @@ export const EXIT = {
   unreachable: 6,
 } as const;
 
-class UsageError extends Error {
+class UsageError extends BreakwaterError {
   override name = "UsageError";
 }
 

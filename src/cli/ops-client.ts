@@ -25,6 +25,7 @@ import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import { DynamoStateStore } from "../adapters/aws/dynamo-store.ts";
 import type { OverrideResult } from "../app/override.ts";
+import { BreakwaterError } from "../domain/errors.ts";
 import type { Problem } from "../domain/pipeline.ts";
 import { parameterNames } from "../ops/names.ts";
 import {
@@ -36,12 +37,12 @@ import {
 } from "../ops/status.ts";
 
 /** The control plane could not be reached (nothing listening, network, credentials). */
-export class ControlPlaneUnreachableError extends Error {
+export class ControlPlaneUnreachableError extends BreakwaterError {
   override name = "ControlPlaneUnreachableError";
 }
 
 /** The control plane refused the request (bad input, unknown target, override rejected). */
-export class RequestRejectedError extends Error {
+export class RequestRejectedError extends BreakwaterError {
   override name = "RequestRejectedError";
   constructor(
     message: string,

@@ -10,7 +10,7 @@ import { styleText } from "node:util";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type Command, Option } from "commander";
 import type { OverrideResult } from "../app/override.ts";
-import { InvalidInputError } from "../domain/errors.ts";
+import { BreakwaterError, InvalidInputError } from "../domain/errors.ts";
 import {
   clip,
   formatProblems,
@@ -43,7 +43,7 @@ export const OPS_EXIT = { ok: 0, internal: 1, badInput: 2, unreachable: 6 } as c
 
 export const DEFAULT_ENDPOINT = `http://127.0.0.1:${DEFAULT_PORT}`;
 
-export class OpsUsageError extends Error {
+export class OpsUsageError extends BreakwaterError {
   override name = "OpsUsageError";
 }
 

@@ -47,6 +47,7 @@
  * traffic, not shorten the window. Pure: no I/O, no clock.
  */
 import { InvalidInputError } from "./errors.ts";
+import { formatProblems } from "./pipeline.ts";
 
 /** One minute of one version's traffic in one scope. */
 export interface MinuteSample {
@@ -451,7 +452,7 @@ function validate(input: AnomalyInput): void {
   }
   if (problems.length > 0) {
     throw new InvalidInputError(
-      `invalid anomaly input: ${problems.map((p) => `${p.path} ${p.message}`).join("; ")}`,
+      `invalid anomaly input: ${formatProblems(problems, "; ")}`,
       problems,
     );
   }

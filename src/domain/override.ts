@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import type { BlockerKind } from "./blockers.ts";
+import { BreakwaterError } from "./errors.ts";
 import { collectProblems, formatProblems, type Problem } from "./pipeline.ts";
 import { globMatches, MAX_SCOPE_GLOB_LENGTH } from "./scope.ts";
 import { versionSchema } from "./version.ts";
@@ -153,7 +154,7 @@ export interface Bypass {
   rev?: number;
 }
 
-export class OverrideRejectedError extends Error {
+export class OverrideRejectedError extends BreakwaterError {
   override name = "OverrideRejectedError";
   constructor(readonly problems: Problem[]) {
     super(`override rejected: ${formatProblems(problems, "; ")}`);
@@ -207,7 +208,7 @@ export interface Principal {
 }
 
 /** The override function was called without an authenticated caller identity (fail closed). */
-export class UnauthenticatedOverrideError extends Error {
+export class UnauthenticatedOverrideError extends BreakwaterError {
   override name = "UnauthenticatedOverrideError";
 }
 

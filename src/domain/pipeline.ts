@@ -4,6 +4,7 @@
  * runtime validation in every handler that reads a definition.
  */
 import { z } from "zod";
+import { BreakwaterError } from "./errors.ts";
 import { timeWindowsSchema } from "./time-windows.ts";
 
 const positiveInt = (what = "must be a positive integer") =>
@@ -385,7 +386,7 @@ export interface Problem {
 }
 
 /** Raised when a pipeline definition is invalid; carries every problem, not just the first. */
-export class PipelineValidationError extends Error {
+export class PipelineValidationError extends BreakwaterError {
   override name = "PipelineValidationError";
   constructor(
     readonly source: string,

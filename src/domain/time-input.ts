@@ -5,6 +5,7 @@
  * are bounded (an offset of 10^11 days overflows a Date).
  */
 import { z } from "zod";
+import { BreakwaterError } from "./errors.ts";
 
 /** The latest instant accepted: the end of the year 9999. */
 export const MAX_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
@@ -17,7 +18,7 @@ export const MIN_INSTANT_MS = Date.UTC(1970, 0, 1);
 export const MAX_OFFSET_MS = 365 * 86_400_000;
 
 /** A time given as input is not one (the message says why, without the flag's name). */
-export class TimeInputError extends Error {
+export class TimeInputError extends BreakwaterError {
   override name = "TimeInputError";
   constructor(
     message: string,

@@ -10,6 +10,7 @@
  */
 import Holidays from "date-holidays";
 import { z } from "zod";
+import { BreakwaterError } from "./errors.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Policy schema
@@ -320,7 +321,7 @@ export const regionOverridesSchema = z.record(
 );
 
 /** Raised for a region with neither a built-in entry nor an override; a configuration fault. */
-export class UnknownRegionError extends Error {
+export class UnknownRegionError extends BreakwaterError {
   override name = "UnknownRegionError";
 }
 

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { InvalidInputError } from "./errors.ts";
-import { collectProblems, formatProblem } from "./pipeline.ts";
+import { collectProblems, formatProblems } from "./pipeline.ts";
 
 /** Same rule as pipeline names in pipeline files, so a config can only name a valid pipeline. */
 const PIPELINE_NAME = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
@@ -97,7 +97,7 @@ export function parseTriggerConfig(input: unknown): TriggerConfig {
   if (parsed.success) return parsed.data;
   const problems = collectProblems(parsed.error.issues, input);
   throw new InvalidInputError(
-    `invalid trigger config: ${problems.map(formatProblem).join("; ")}`,
+    `invalid trigger config: ${formatProblems(problems, "; ")}`,
     problems,
   );
 }

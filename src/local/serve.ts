@@ -20,7 +20,7 @@ import { createOverrideHandler } from "../../functions/override.ts";
 import { DynamoDeliveryStore, DynamoReviewStore } from "../adapters/aws/dynamo-triggers.ts";
 import { DetailType, SOURCE } from "../app/events.ts";
 import { approvedChangeSchema } from "../app/schemas.ts";
-import { InvalidInputError, NotFoundError } from "../domain/errors.ts";
+import { BreakwaterError, InvalidInputError, NotFoundError } from "../domain/errors.ts";
 import type { Installation } from "../domain/installation.ts";
 import type { TimelineEvent } from "../domain/model.ts";
 import { OverrideRejectedError } from "../domain/override.ts";
@@ -119,7 +119,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-class HttpError extends Error {
+class HttpError extends BreakwaterError {
+  override name = "HttpError";
   constructor(
     readonly status: number,
     message: string,

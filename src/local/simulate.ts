@@ -11,6 +11,7 @@ import { applyOverride } from "../app/override.ts";
 import type { DecisionAction } from "../app/run-decisions.ts";
 import { runIdFor } from "../app/runs.ts";
 import { alarmNameMatches, type ManualBlock, resolveAlarmNames } from "../domain/blockers.ts";
+import { BreakwaterError } from "../domain/errors.ts";
 import type { Installation } from "../domain/installation.ts";
 import { compareEvents, type Run, type ScopeStatus, type TimelineEvent } from "../domain/model.ts";
 import { clip, type Pipeline } from "../domain/pipeline.ts";
@@ -119,7 +120,7 @@ export interface SimulationResult {
 /** How long a simulation runs when no horizon is given: 14 simulated days. */
 export const DEFAULT_HORIZON_MS = 14 * 86_400_000;
 
-export class SimulationInputError extends Error {
+export class SimulationInputError extends BreakwaterError {
   override name = "SimulationInputError";
 }
 

@@ -1,4 +1,6 @@
 /** Sends a notification to every channel, and the local console channel. */
+
+import { BreakwaterError } from "../domain/errors.ts";
 import {
   type IncomingEvent,
   type Notification,
@@ -8,8 +10,15 @@ import {
 import type { DeliveryResult, Notifier } from "./ports.ts";
 
 /** A channel failed with an exception (not a dead-lettered delivery): the caller must retry. */
-export class NotifyError extends AggregateError {
+export class NotifyError extends BreakwaterError {
   override name = "NotifyError";
+  constructor(
+    /** What each failed channel threw, in channel order (as `AggregateError#errors`). */
+    readonly errors: unknown[],
+    message: string,
+  ) {
+    super(message, { cause: errors[0] });
+  }
 }
 
 /**

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { DetailType, SOURCE } from "../app/events.ts";
 import { InvalidInputError } from "../domain/errors.ts";
+import { formatProblems } from "../domain/pipeline.ts";
 
 export type NotificationType =
   | "run-started"
@@ -141,10 +142,7 @@ function parse<T>(schema: z.ZodType<T>, detail: unknown, what: string): T {
     path: ["detail", ...i.path.map(String)].join("."),
     message: i.message,
   }));
-  throw new InvalidInputError(
-    `invalid ${what}: ${problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`,
-    problems,
-  );
+  throw new InvalidInputError(`invalid ${what}: ${formatProblems(problems, "; ")}`, problems);
 }
 
 /**

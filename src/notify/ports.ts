@@ -1,8 +1,10 @@
 /** Ports of the notifications module: channels and the place failed messages are kept. */
+
+import { BreakwaterError } from "../domain/errors.ts";
 import type { Notification } from "./notification.ts";
 
 /** Why a delivery failed for good (after its retries, or at once when retrying cannot help). */
-export class DeliveryError extends Error {
+export class DeliveryError extends BreakwaterError {
   override name = "DeliveryError";
   constructor(
     message: string,
@@ -55,7 +57,7 @@ export class DeliveryError extends Error {
 }
 
 /** The dead-letter sink itself failed: the message could not be kept. Never swallowed. */
-export class DeadLetterError extends Error {
+export class DeadLetterError extends BreakwaterError {
   override name = "DeadLetterError";
 }
 

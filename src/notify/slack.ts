@@ -2,7 +2,17 @@
  * Slack: Block Kit messages built from notifications, and delivery through an incoming
  * webhook with retries, backoff and a dead letter (a message is never silently dropped).
  */
+
+import type {
+  ContextBlock,
+  HeaderBlock,
+  KnownBlock,
+  MrkdwnElement,
+  PlainTextElement,
+  SectionBlock,
+} from "@slack/types";
 import { InvalidInputError } from "../domain/errors.ts";
+import { formatProblems } from "../domain/pipeline.ts";
 import type { Notification, NotificationType } from "./notification.ts";
 import {
   DeadLetterError,
@@ -12,22 +22,24 @@ import {
   type Notifier,
 } from "./ports.ts";
 
-export interface SlackPlainText {
-  type: "plain_text";
-  text: string;
-  emoji: true;
-}
+// Slack's own Block Kit types (@slack/types): a field Slack renamed or a block it no longer
+// accepts is a compile error here, not an `invalid_blocks` answer in production.
+export type SlackPlainText = PlainTextElement;
+export type SlackMrkdwn = MrkdwnElement;
 
-export interface SlackMrkdwn {
-  type: "mrkdwn";
-  text: string;
-}
-
+/**
+ * The blocks a notification is built from, narrowed from Slack's: a section has either mrkdwn
+ * `text` or mrkdwn `fields` (so readers can tell them apart), a context only mrkdwn.
+ */
 export type SlackBlock =
-  | { type: "header"; text: SlackPlainText }
-  | { type: "section"; text: SlackMrkdwn }
-  | { type: "section"; fields: SlackMrkdwn[] }
-  | { type: "context"; elements: SlackMrkdwn[] };
+  | (HeaderBlock & { text: SlackPlainText })
+  | (Omit<SectionBlock, "text" | "fields"> & { text: SlackMrkdwn })
+  | (Omit<SectionBlock, "text" | "fields"> & { fields: SlackMrkdwn[] })
+  | (Omit<ContextBlock, "elements"> & { elements: SlackMrkdwn[] });
+
+// Every block built here is one Slack knows (a compile error otherwise).
+type Assert<T extends true> = T;
+export type SlackBlockIsKnown = Assert<SlackBlock extends KnownBlock ? true : false>;
 
 /** An incoming-webhook payload: `text` is the push-notification and fallback line. */
 export interface SlackMessage {
@@ -238,7 +250,7 @@ export class SlackWebhookNotifier implements Notifier {
       }));
     if (problems.length) {
       throw new InvalidInputError(
-        `invalid Slack webhook options: ${problems.map((p) => `${p.path} ${p.message}`).join("; ")}`,
+        `invalid Slack webhook options: ${formatProblems(problems, "; ")}`,
         problems,
       );
     }

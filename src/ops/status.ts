@@ -6,6 +6,7 @@
  * `--aws`, reading the table directly).
  */
 import type { ManualBlock } from "../domain/blockers.ts";
+import { BreakwaterError } from "../domain/errors.ts";
 import type { HistoryEntry, Run, ScopeState } from "../domain/model.ts";
 import { FINAL_RUN_STATUSES } from "../domain/model.ts";
 import type { Bypass } from "../domain/override.ts";
@@ -65,7 +66,7 @@ export interface HistoryReport {
 }
 
 /** An unknown pipeline or scope: a bad request (the message names it), not a fault. */
-export class UnknownTargetError extends Error {
+export class UnknownTargetError extends BreakwaterError {
   override name = "UnknownTargetError";
 }
 

@@ -4,9 +4,9 @@
  * approved the change. It leads to the same start-run / rejected decision as a GitHub merge.
  */
 import { z } from "zod";
-import { InvalidInputError } from "../domain/errors.ts";
+import { BreakwaterError, InvalidInputError } from "../domain/errors.ts";
 import { type ArtifactPublisher, artifactSourceRefusal } from "../domain/installation.ts";
-import { collectProblems, formatProblem } from "../domain/pipeline.ts";
+import { collectProblems, formatProblems } from "../domain/pipeline.ts";
 import type { BusEvent, Clock } from "../domain/ports.ts";
 import type { RunRequestStore } from "../domain/run-requests.ts";
 import {
@@ -27,7 +27,7 @@ import { writeRunRequests } from "./run-requests.ts";
  * The event is being processed by another invocation (or by one that died, until its time is
  * up). Thrown so that Lambda's asynchronous retry delivers the event again later.
  */
-export class DeliveryInProgressError extends Error {
+export class DeliveryInProgressError extends BreakwaterError {
   override name = "DeliveryInProgressError";
 }
 
@@ -177,7 +177,7 @@ export async function handleArtifactPublished(
   if (!parsed.success) {
     const problems = collectProblems(parsed.error.issues, input);
     const error = new InvalidInputError(
-      `invalid ${ARTIFACT_PUBLISHED} event: ${problems.map(formatProblem).join("; ")}`,
+      `invalid ${ARTIFACT_PUBLISHED} event: ${formatProblems(problems, "; ")}`,
       problems,
     );
     await deps.triggers?.record({

@@ -10,6 +10,7 @@
  * {@link ApprovalCheckError}; the caller approves nothing and lets a redelivery decide again.
  */
 import { z } from "zod";
+import { BreakwaterError } from "../domain/errors.ts";
 import type { PipelineTrigger } from "./decisions.ts";
 
 export const DEFAULT_GITHUB_API_URL = "https://api.github.com";
@@ -17,7 +18,7 @@ export const DEFAULT_GITHUB_API_URL = "https://api.github.com";
 export const GITHUB_API_VERSION = "2022-11-28";
 
 /** The approval check could not be made; nothing it would have approved is approved. */
-export class ApprovalCheckError extends Error {
+export class ApprovalCheckError extends BreakwaterError {
   override name = "ApprovalCheckError";
 }
 

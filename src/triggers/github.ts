@@ -11,7 +11,8 @@
  */
 import { verify } from "@octokit/webhooks-methods";
 import { z } from "zod";
-import { collectProblems, formatProblem, type Problem } from "../domain/pipeline.ts";
+import { BreakwaterError } from "../domain/errors.ts";
+import { collectProblems, formatProblems, type Problem } from "../domain/pipeline.ts";
 import type { BusEvent, Clock } from "../domain/ports.ts";
 import type { RunRequestStore } from "../domain/run-requests.ts";
 import {
@@ -34,7 +35,7 @@ import {
 import { writeRunRequests } from "./run-requests.ts";
 
 /** The webhook secret is missing: a deployment fault, not a bad request. */
-export class WebhookConfigError extends Error {
+export class WebhookConfigError extends BreakwaterError {
   override name = "WebhookConfigError";
 }
 
@@ -329,7 +330,7 @@ function parsePayload<S extends z.ZodType>(
     response: respond(
       400,
       "invalid-request",
-      `invalid ${event} payload: ${problems.map(formatProblem).join("; ")}`,
+      `invalid ${event} payload: ${formatProblems(problems, "; ")}`,
       { problems },
     ),
   };

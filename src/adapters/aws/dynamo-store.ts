@@ -41,6 +41,7 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { blockKey, blockTargetKey, type ManualBlock } from "../../domain/blockers.ts";
+import { BreakwaterError } from "../../domain/errors.ts";
 import type { Installation } from "../../domain/installation.ts";
 import {
   compareEvents,
@@ -71,7 +72,7 @@ const AUDIT_ATTEMPTS = 200;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The audit log was contended beyond reason (hundreds of overrides at once); nothing was written. */
-export class OverrideContentionError extends Error {
+export class OverrideContentionError extends BreakwaterError {
   override name = "OverrideContentionError";
 }
 
