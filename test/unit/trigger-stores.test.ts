@@ -1,0 +1,13 @@
+/** The in-memory trigger stores keep the same contract as the DynamoDB ones, without Java. */
+import {
+  InMemoryReviewStore,
+  InMemoryTriggerLog,
+  InMemoryWebhookDeliveryStore,
+} from "../../src/triggers/in-memory.ts";
+import { describeTriggerStoresContract } from "../contract/trigger-stores.ts";
+
+describeTriggerStoresContract("in-memory trigger stores", async (now) => ({
+  reviews: new InMemoryReviewStore(),
+  deliveries: new InMemoryWebhookDeliveryStore({ now }),
+  log: new InMemoryTriggerLog(),
+}));
