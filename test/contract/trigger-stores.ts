@@ -1,10 +1,12 @@
 /**
- * One contract for the trigger stores (reviews, webhook delivery claims, the trigger log), run
+ * One contract for the trigger stores (reviews, webhook delivery claims, the trigger log) and the
+ * run-request store, run
  * against the DynamoDB implementations (test/integration/trigger-stores.test.ts) and their
  * in-memory twins (test/unit/trigger-stores.test.ts): claims are exclusive while in progress,
  * taken over once expired, completed for good; a dismissal is final; the log is newest first.
  */
 import { describe, expect, it } from "vitest";
+import type { NewRunRequest, RunRequestStore } from "../../src/app/run-requests.ts";
 import type { StoredReview } from "../../src/triggers/decisions.ts";
 import type { ReviewStore, TriggerLog, WebhookDeliveryStore } from "../../src/triggers/ports.ts";
 
@@ -12,6 +14,7 @@ export interface TriggerStores {
   reviews: ReviewStore;
   deliveries: WebhookDeliveryStore;
   log: TriggerLog;
+  runRequests: RunRequestStore;
 }
 
 /** Defines the contract's tests; `make` gives empty stores on the clock `now` (ms). */
@@ -130,6 +133,33 @@ export function describeTriggerStoresContract(
       ]);
       expect((await log.list({ limit: 1 })).map((r) => r.reason)).toEqual(["r3"]);
       expect((await log.list({ pipeline: "orders-api" }))[1]?.approvers).toEqual(["ana"]);
+    });
+
+    const request = (over: Partial<NewRunRequest> = {}): NewRunRequest => ({
+      pipeline: "orders-api",
+      version: "v2",
+      source: "github",
+      writtenBy: "github",
+      ref: "delivery-1",
+      cause: "trigger=github",
+      change: { trigger: "github", approvers: ["ana"], repository: "acme/orders", pr: 7 },
+      ...over,
+    });
+
+    it("writes one run request per pipeline version: a retry gets the first one back", async () => {
+      const { runRequests } = await make(clock().now);
+      expect(await runRequests.get("orders-api", "v2")).toBeUndefined();
+      const [a, b] = await Promise.all([
+        runRequests.put(request()),
+        runRequests.put(request({ ref: "delivery-2", writtenBy: "artifact" })),
+      ]);
+      expect([a.created, b.created].filter(Boolean)).toHaveLength(1);
+      const winner = a.created ? a : b;
+      const loser = a.created ? b : a;
+      expect(loser.requestId).toBe(winner.requestId);
+      const { created: _c, ...stored } = winner;
+      expect(await runRequests.get("orders-api", "v2")).toEqual(stored);
+      expect((await runRequests.put(request({ version: "v3" }))).created).toBe(true);
     });
   });
 }

@@ -1,4 +1,5 @@
 /** The DynamoDB trigger stores on DynamoDB Local, against the shared contract. */
+import { DynamoRunRequestStore } from "../../src/adapters/aws/dynamo-run-requests.ts";
 import {
   DynamoDeliveryStore,
   DynamoReviewStore,
@@ -13,5 +14,6 @@ describeTriggerStoresContract("DynamoDB trigger stores", async (now) => {
     reviews: new DynamoReviewStore(dynamoClient(), table),
     deliveries: new DynamoDeliveryStore(dynamoClient(), table, now),
     log: new DynamoTriggerLog(dynamoClient(), table, { now }),
+    runRequests: new DynamoRunRequestStore(dynamoClient(), table, () => new Date(now())),
   };
 });

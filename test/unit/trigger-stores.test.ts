@@ -1,4 +1,5 @@
 /** The in-memory trigger stores keep the same contract as the DynamoDB ones, without Java. */
+import { InMemoryRunRequestStore } from "../../src/app/run-requests.ts";
 import {
   InMemoryReviewStore,
   InMemoryTriggerLog,
@@ -10,4 +11,5 @@ describeTriggerStoresContract("in-memory trigger stores", async (now) => ({
   reviews: new InMemoryReviewStore(),
   deliveries: new InMemoryWebhookDeliveryStore({ now }),
   log: new InMemoryTriggerLog(),
+  runRequests: new InMemoryRunRequestStore(() => new Date(now())),
 }));
