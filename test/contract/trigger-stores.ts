@@ -1,9 +1,10 @@
 /**
  * One contract for the trigger stores (reviews, webhook delivery claims, the trigger log) and the
- * run-request store, run
- * against the DynamoDB implementations (test/integration/trigger-stores.test.ts) and their
- * in-memory twins (test/unit/trigger-stores.test.ts): claims are exclusive while in progress,
- * taken over once expired, completed for good; a dismissal is final; the log is newest first.
+ * run-request store, run against the DynamoDB implementations
+ * (test/integration/trigger-stores.test.ts) and their in-memory twins
+ * (test/unit/trigger-stores.test.ts): claims are exclusive while in progress, taken over once
+ * expired, completed for good; a dismissal is final; the log is newest first; one run request
+ * per pipeline version.
  */
 import { describe, expect, it } from "vitest";
 import type { NewRunRequest, RunRequestStore } from "../../src/app/run-requests.ts";
