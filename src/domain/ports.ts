@@ -115,7 +115,8 @@ export type OverrideWrite =
     }
   | { kind: "bypass"; pipeline: string; version: string; was?: Bypass; set?: Bypass };
 
-export interface StateStore {
+/** Pipeline definitions and the installation's configuration. */
+export interface ConfigStore {
   putPipeline(pipeline: Pipeline): Promise<void>;
   getPipeline(name: string): Promise<Pipeline | undefined>;
   listPipelines(): Promise<Pipeline[]>;
@@ -123,7 +124,10 @@ export interface StateStore {
   putInstallation(config: Installation): Promise<void>;
   /** The installation's configuration (organisation alarms, region overrides); defaults when unset. */
   getInstallation(): Promise<Installation>;
+}
 
+/** Manual blocks, bypasses and the override audit log: what engineers decided, and its record. */
+export interface OverrideStore {
   /** Bypasses: one version may ignore named blocker kinds until they expire. */
   putBypass(bypass: Bypass): Promise<void>;
   listBypasses(pipeline: string): Promise<Bypass[]>;
@@ -143,7 +147,10 @@ export interface StateStore {
   putBlock(block: ManualBlock): Promise<void>;
   removeBlock(level: ManualBlock["level"], target: string): Promise<boolean>;
   listBlocks(): Promise<ManualBlock[]>;
+}
 
+/** Runs, their arrival numbers and their timelines. */
+export interface RunStore {
   /** Creates the run; false when a run with that id already exists (duplicate trigger). */
   createRun(run: Run): Promise<boolean>;
   getRun(runId: string): Promise<Run | undefined>;
@@ -151,7 +158,17 @@ export interface StateStore {
   listRuns(pipeline: string): Promise<Run[]>;
   /** The next arrival number of the pipeline's versions (atomic; gaps are possible). */
   nextSeq(pipeline: string): Promise<number>;
+  /** Conditional update; false when `expect` does not hold. */
+  updateRun(runId: string, update: RunUpdate): Promise<boolean>;
 
+  /** Appends timeline events; re-appending a recorded event is a no-op (idempotent retries). */
+  appendEvents(events: TimelineEvent[]): Promise<void>;
+  /** The run's timeline, in `compareEvents` order (time, then EVENT_RANK). */
+  timeline(runId: string): Promise<TimelineEvent[]>;
+}
+
+/** Stage slots (safety rule 6) and location locks: who may hold a stage or a location now. */
+export interface SlotStore {
   getStageSlot(pipeline: string, stage: string): Promise<StageSlot>;
   /** Writes the slot if it is still at `slot.rev` (compare-and-set; the stored rev becomes rev+1). */
   putStageSlot(slot: StageSlot): Promise<boolean>;
@@ -161,19 +178,28 @@ export interface StateStore {
   putLocationLock(key: string, holders: Record<string, LockHolder>, rev: number): Promise<boolean>;
   /** Removes one holder (idempotent). */
   releaseLocationLock(key: string, holderKey: string): Promise<void>;
-  /** Conditional update; false when `expect` does not hold. */
-  updateRun(runId: string, update: RunUpdate): Promise<boolean>;
+}
 
+/**
+ * The version on each scope and its history. `transitionScope` needs the run store's data too
+ * (safety rule 3: `requireRunning`), so an implementation of it shares its storage with a
+ * `RunStore`.
+ */
+export interface ScopeStore {
   /** Seeds a scope if it has no state yet (initial version); returns false when present. */
   seedScope(state: Omit<ScopeState, "rev">, actor: string): Promise<boolean>;
   getScope(pipeline: string, scope: string): Promise<ScopeState | undefined>;
   listScopes(pipeline: string): Promise<ScopeState[]>;
   transitionScope(t: ScopeTransition): Promise<TransitionResult>;
+  /** History, by time, then scope, then rev (one scope: by rev). */
   history(pipeline: string, scope?: string): Promise<HistoryEntry[]>;
-
-  appendEvents(events: TimelineEvent[]): Promise<void>;
-  timeline(runId: string): Promise<TimelineEvent[]>;
 }
+
+/**
+ * The whole control-plane state: every aggregate's port. Callers that need one aggregate may ask
+ * for its port alone; the implementations (DynamoDB, memory) provide all of them on one object.
+ */
+export type StateStore = ConfigStore & OverrideStore & RunStore & SlotStore & ScopeStore;
 
 export type DeploymentKind = "one-box" | "full" | "rollback";
 

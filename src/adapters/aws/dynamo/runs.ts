@@ -1,0 +1,187 @@
+/** Runs, their arrival counters and their timelines (see table.ts for the layout). */
+import {
+  ConditionalCheckFailedException,
+  TransactionCanceledException,
+} from "@aws-sdk/client-dynamodb";
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { compareEvents, type Run, type TimelineEvent } from "../../../domain/model.ts";
+import type { RunStore, RunUpdate } from "../../../domain/ports.ts";
+import { DynamoTable, type Item, pipelinePk, runPk, strip, TABLE_KEYS } from "./table.ts";
+
+export class DynamoRunStore extends DynamoTable implements RunStore {
+  async createRun(run: Run): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            pk: runPk(run.runId),
+            sk: "RUN",
+            gsi1pk: pipelinePk(run.pipeline),
+            gsi1sk: `RUN#${run.createdAt}#${run.runId}`,
+            ...run,
+          },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  async getRun(runId: string): Promise<Run | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: runPk(runId), sk: "RUN" },
+        ConsistentRead: true,
+      }),
+    );
+    return strip<Run>(out.Item);
+  }
+
+  async listRuns(pipeline: string): Promise<Run[]> {
+    const items = await this.queryAll<Run & Item>({
+      TableName: this.table,
+      IndexName: TABLE_KEYS.gsi1.name,
+      KeyConditionExpression: "gsi1pk = :p AND begins_with(gsi1sk, :r)",
+      ExpressionAttributeValues: { ":p": pipelinePk(pipeline), ":r": "RUN#" },
+    });
+    return items
+      .map((i) => strip<Run>(i) as Run)
+      .sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0) || (a.createdAt < b.createdAt ? -1 : 1));
+  }
+
+  async nextSeq(pipeline: string): Promise<number> {
+    const out = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: pipelinePk(pipeline), sk: "SEQ" },
+        UpdateExpression: "ADD #s :one",
+        ExpressionAttributeNames: { "#s": "seq" },
+        ExpressionAttributeValues: { ":one": 1 },
+        ReturnValues: "UPDATED_NEW",
+      }),
+    );
+    return Number(out.Attributes?.seq);
+  }
+
+  async updateRun(runId: string, update: RunUpdate): Promise<boolean> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
+    let n = 0;
+    const name = (k: string) => {
+      const key = `#n${n++}`;
+      names[key] = k;
+      return key;
+    };
+    const value = (v: unknown) => {
+      const key = `:v${n++}`;
+      values[key] = v;
+      return key;
+    };
+    for (const [k, v] of Object.entries(update.set)) {
+      if (v === undefined) continue;
+      if (k === "stages") {
+        // Merge stage progress per stage so concurrent writers of different stages don't clash.
+        for (const [stage, progress] of Object.entries(v as Record<string, unknown>)) {
+          sets.push(`${name("stages")}.${name(stage)} = ${value(progress)}`);
+        }
+      } else sets.push(`${name(k)} = ${value(v)}`);
+    }
+    if (update.addRolledBack) {
+      const rb = name("rolledBack");
+      sets.push(`${rb} = list_append(${rb}, ${value([update.addRolledBack])})`);
+    }
+    const conditions = ["attribute_exists(pk)"];
+    if (update.expect?.status) {
+      const list = update.expect.status.map((s) => value(s)).join(", ");
+      conditions.push(`${name("status")} IN (${list})`);
+    }
+    if (update.expect?.currentStage !== undefined) {
+      if (update.expect.currentStage === null) {
+        conditions.push(`attribute_not_exists(${name("currentStage")})`);
+      } else {
+        conditions.push(`${name("currentStage")} = ${value(update.expect.currentStage)}`);
+      }
+    }
+    for (const attr of update.expect?.absent ?? []) {
+      conditions.push(`attribute_not_exists(${name(attr)})`);
+    }
+    if (update.expect?.waitingFor !== undefined) {
+      conditions.push(`${name("waitingFor")} = ${value(update.expect.waitingFor)}`);
+    }
+    if (update.addRolledBack) {
+      // Idempotent: a scope is listed once however often its rollback is retried.
+      conditions.push(`NOT contains(${name("rolledBack")}, ${value(update.addRolledBack)})`);
+    }
+    const removes = (update.remove ?? []).map((k) => name(k));
+    if (sets.length === 0 && removes.length === 0) return true;
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: runPk(runId), sk: "RUN" },
+          UpdateExpression: [
+            sets.length ? `SET ${sets.join(", ")}` : "",
+            removes.length ? `REMOVE ${removes.join(", ")}` : "",
+          ]
+            .filter(Boolean)
+            .join(" "),
+          ConditionExpression: conditions.join(" AND "),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: Object.keys(values).length ? values : undefined,
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Appends timeline events, 25 to a transaction. Events are keyed by their content, so a
+   * retried handler re-appends recorded ones: a transaction cancelled ONLY by such duplicates
+   * (every reason `ConditionalCheckFailed` or `None`) is re-sent with the events whose reason
+   * was `None` (a cancelled transaction wrote none of them). Any other cancellation (throttling,
+   * a conflict, validation) wrote nothing and throws, so the caller's retry can record it.
+   */
+  async appendEvents(events: TimelineEvent[]): Promise<void> {
+    for (let i = 0; i < events.length; i += 25) {
+      let batch = events.slice(i, i + 25);
+      while (batch.length > 0) {
+        try {
+          await this.doc.send(
+            new TransactWriteCommand({ TransactItems: batch.map((e) => this.eventPut(e)) }),
+          );
+          break;
+        } catch (err) {
+          const codes =
+            err instanceof TransactionCanceledException
+              ? (err.CancellationReasons ?? []).map((r) => r.Code ?? "None")
+              : [];
+          const onlyDuplicates =
+            codes.length === batch.length &&
+            codes.every((c) => c === "ConditionalCheckFailed" || c === "None");
+          if (!onlyDuplicates) throw err;
+          // Each round drops at least one event (a duplicate), so this ends.
+          batch = batch.filter((_, k) => codes[k] === "None");
+        }
+      }
+    }
+  }
+
+  async timeline(runId: string): Promise<TimelineEvent[]> {
+    const events = await this.queryAll<TimelineEvent>({
+      TableName: this.table,
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :p)",
+      ExpressionAttributeValues: { ":pk": runPk(runId), ":p": "EVT#" },
+      ConsistentRead: true,
+    });
+    return events.sort(compareEvents);
+  }
+}

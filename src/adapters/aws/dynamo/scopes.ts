@@ -1,0 +1,221 @@
+/**
+ * The version on each scope and its history (see table.ts for the layout). Every write that
+ * changes a scope is conditional (compare-and-set on rev, status or version) and goes in one
+ * transaction with its history record and timeline events, so concurrent writers never lose an
+ * update and history never misses a change.
+ */
+import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import { GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import type { HistoryEntry, ScopeState } from "../../../domain/model.ts";
+import type { ScopeStore, ScopeTransition, TransitionResult } from "../../../domain/ports.ts";
+import { DynamoTable, pipelinePk, runPk, strip, type TransactItem } from "./table.ts";
+
+export class DynamoScopeStore extends DynamoTable implements ScopeStore {
+  async seedScope(state: Omit<ScopeState, "rev">, actor: string): Promise<boolean> {
+    const history: HistoryEntry = {
+      pipeline: state.pipeline,
+      scope: state.scope,
+      at: state.since,
+      toVersion: state.version,
+      status: state.status,
+      percent: state.percent,
+      actor,
+      cause: state.cause,
+    };
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.table,
+                Item: {
+                  pk: pipelinePk(state.pipeline),
+                  sk: `SCOPE#${state.scope}`,
+                  ...state,
+                  rev: 1,
+                },
+                ConditionExpression: "attribute_not_exists(pk)",
+              },
+            },
+            this.historyPut({ ...history, rev: 1 }),
+          ],
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof TransactionCanceledException) return false;
+      throw err;
+    }
+  }
+
+  async getScope(pipeline: string, scope: string): Promise<ScopeState | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: pipelinePk(pipeline), sk: `SCOPE#${scope}` },
+        ConsistentRead: true,
+      }),
+    );
+    return strip<ScopeState>(out.Item);
+  }
+
+  async listScopes(pipeline: string): Promise<ScopeState[]> {
+    return this.queryAll<ScopeState>({
+      TableName: this.table,
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :p)",
+      ExpressionAttributeValues: { ":pk": pipelinePk(pipeline), ":p": "SCOPE#" },
+      ConsistentRead: true,
+    });
+  }
+
+  async history(pipeline: string, scope?: string): Promise<HistoryEntry[]> {
+    const entries = await this.queryAll<HistoryEntry>({
+      TableName: this.table,
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :p)",
+      ExpressionAttributeValues: {
+        ":pk": pipelinePk(pipeline),
+        ":p": scope ? `HIST#${scope}#` : "HIST#",
+      },
+      ConsistentRead: true,
+    });
+    // Within a scope the key orders by rev; across scopes, by time, then scope, then rev.
+    return entries.sort((a, b) =>
+      a.at !== b.at
+        ? a.at < b.at
+          ? -1
+          : 1
+        : a.scope !== b.scope
+          ? a.scope < b.scope
+            ? -1
+            : 1
+          : (a.rev ?? 0) - (b.rev ?? 0),
+    );
+  }
+
+  async transitionScope(t: ScopeTransition): Promise<TransitionResult> {
+    // Read, check the expectation, then write conditionally on the rev that was read: the
+    // strictest compare-and-set, and the history record gets the exact previous state and the
+    // new rev (its key), so history is totally ordered per scope.
+    const current = await this.getScope(t.pipeline, t.scope);
+    if (!current) return { ok: false, reason: "scope-changed" };
+    const expected =
+      (!t.expect.status || t.expect.status.includes(current.status)) &&
+      (t.expect.version === undefined || t.expect.version === current.version) &&
+      (t.expect.runId === undefined || t.expect.runId === current.runId);
+    if (!expected) return { ok: false, reason: "scope-changed", current };
+    const names: Record<string, string> = {
+      "#status": "status",
+      "#version": "version",
+      "#rev": "rev",
+      "#percent": "percent",
+      "#since": "since",
+      "#cause": "cause",
+    };
+    const values: Record<string, unknown> = {
+      ":status": t.set.status,
+      ":version": t.set.version,
+      ":percent": t.set.percent,
+      ":since": t.at,
+      ":cause": t.cause,
+      ":one": 1,
+      ":rev": current.rev,
+    };
+    const sets = [
+      "#status = :status",
+      "#version = :version",
+      "#percent = :percent",
+      "#since = :since",
+      "#cause = :cause",
+      "#rev = #rev + :one",
+    ];
+    const removes: string[] = [];
+    if (t.set.previousVersion === null) removes.push("previousVersion");
+    else if (t.set.previousVersion !== undefined) {
+      sets.push("previousVersion = :prev");
+      values[":prev"] = t.set.previousVersion;
+    }
+    if (t.set.runId !== undefined) {
+      sets.push("runId = :runId");
+      values[":runId"] = t.set.runId;
+    }
+    if (t.set.blocked === null) removes.push("blocked");
+    else if (t.set.blocked !== undefined) {
+      sets.push("blocked = :blocked");
+      values[":blocked"] = t.set.blocked;
+    }
+    const conditions = ["attribute_exists(pk)", "#rev = :rev"];
+    const items: TransactItem[] = [];
+    if (t.requireRunning) {
+      items.push({
+        ConditionCheck: {
+          TableName: this.table,
+          Key: { pk: runPk(t.requireRunning), sk: "RUN" },
+          ConditionExpression: "#status = :running",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: { ":running": "running" },
+        },
+      });
+    }
+    items.push({
+      Update: {
+        TableName: this.table,
+        Key: { pk: pipelinePk(t.pipeline), sk: `SCOPE#${t.scope}` },
+        UpdateExpression: `SET ${sets.join(", ")}${removes.length ? ` REMOVE ${removes.join(", ")}` : ""}`,
+        ConditionExpression: conditions.join(" AND "),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+      },
+    });
+    items.push(
+      this.historyPut({
+        pipeline: t.pipeline,
+        scope: t.scope,
+        at: t.at,
+        rev: current.rev + 1,
+        ...(current.version !== t.set.version ? { fromVersion: current.version } : {}),
+        toVersion: t.set.version,
+        fromStatus: current.status,
+        status: t.set.status,
+        percent: t.set.percent,
+        actor: t.actor,
+        cause: t.cause,
+        ...((t.set.runId ?? current.runId) ? { runId: t.set.runId ?? current.runId } : {}),
+      }),
+    );
+    for (const e of t.events ?? []) items.push(this.eventPut(e));
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (err) {
+      if (err instanceof TransactionCanceledException) {
+        const reasons = err.CancellationReasons ?? [];
+        if (t.requireRunning && reasons[0]?.Code === "ConditionalCheckFailed") {
+          return { ok: false, reason: "run-not-running" };
+        }
+        if (reasons.some((r) => r.Code === "ConditionalCheckFailed")) {
+          const latest = await this.getScope(t.pipeline, t.scope);
+          return latest
+            ? { ok: false, reason: "scope-changed", current: latest }
+            : { ok: false, reason: "scope-changed" };
+        }
+      }
+      throw err;
+    }
+    return { ok: true };
+  }
+
+  private historyPut(h: HistoryEntry): TransactItem {
+    return {
+      Put: {
+        TableName: this.table,
+        Item: {
+          pk: pipelinePk(h.pipeline),
+          sk: `HIST#${h.scope}#${String(h.rev ?? 0).padStart(10, "0")}`,
+          ...h,
+        },
+        ConditionExpression: "attribute_not_exists(pk)",
+      },
+    };
+  }
+}
