@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { triggerConfigSchema } from "../triggers/decisions.ts";
 import { collectProblems, PipelineValidationError } from "./pipeline.ts";
-import { regionOverridesSchema } from "./time-windows.ts";
+import { regionOverridesSchema } from "./time-windows/regions.ts";
 
 const orgAlarm = z.union(
   [

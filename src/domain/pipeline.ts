@@ -4,7 +4,7 @@
  * runtime validation in every handler that reads a definition.
  */
 import { z } from "zod";
-import { timeWindowsSchema } from "./time-windows.ts";
+import { timeWindowsSchema } from "./time-windows/schema.ts";
 
 const positiveInt = (what = "must be a positive integer") =>
   z.number({ error: what }).int({ error: what }).min(1, { error: what });
