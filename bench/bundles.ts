@@ -5,7 +5,7 @@
  * and the unit test that keeps the holiday calendars out of the webhook and fast-rollback bundles.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Metafile } from "esbuild";
@@ -24,25 +24,37 @@ export function functionNames(): string[] {
 
 export interface Bundle {
   name: string;
-  /** Minified bundle size in bytes (without the source map). */
+  /** Minified size in bytes of what module init loads (without source maps). */
   bytes: number;
-  /** Input files (relative to the project root) that esbuild put in the bundle. */
+  /** Input files (relative to the project root) in what module init loads. */
   inputs: string[];
   metafile: Metafile;
   /** The written bundle (only when `write` was asked for). */
   file?: string;
 }
 
-/** Bundles `functions/<name>.ts`; with `write`, also writes it for {@link initTimeMs}. */
+/**
+ * Bundles `functions/<name>.ts` with code splitting (sst.config.ts `splitting: true`): what a
+ * dynamic `import()` reaches (the holiday calendars) goes to a chunk loaded on first use. The
+ * figures are those of the entry file and the chunks it imports statically, i.e. what module
+ * init loads. With `write`, the files are written for {@link initTimeMs}.
+ */
 export async function bundleFunction(name: string, write = false): Promise<Bundle> {
+  const outdir = join(OUT_DIR, name);
   const result = await build({
     entryPoints: [join(ROOT, "functions", `${name}.ts`)],
     absWorkingDir: ROOT,
     bundle: true,
     minify: true,
+    // SST v2's Node builder for format "esm": keepNames, esnext, module-first resolution.
+    keepNames: true,
     platform: "node",
-    target: "node22",
+    target: "esnext",
+    mainFields: ["module", "main"],
     format: "esm",
+    splitting: true,
+    outdir,
+    outExtension: { ".js": ".mjs" },
     external: ["@aws-sdk/*"],
     // CommonJS dependencies call require() for Node built-ins; in an ESM bundle that needs a
     // real require (SST's Node builder adds the same banner for format "esm").
@@ -53,27 +65,38 @@ export async function bundleFunction(name: string, write = false): Promise<Bundl
     write: false,
     logLevel: "silent",
   });
-  const code = result.outputFiles[0]?.contents;
-  if (!code) throw new Error(`esbuild produced no output for functions/${name}.ts`);
-  const bundle: Bundle = {
-    name,
-    bytes: code.byteLength,
-    inputs: Object.keys(result.metafile.inputs),
-    metafile: result.metafile,
-  };
+  const outputs = result.metafile.outputs;
+  const entry = Object.keys(outputs).find((o) => outputs[o]?.entryPoint);
+  if (!entry) throw new Error(`esbuild produced no entry output for functions/${name}.ts`);
+  // The entry and its static imports, transitively: what loads at init.
+  const initial = new Set([entry]);
+  for (const o of initial) {
+    for (const i of outputs[o]?.imports ?? []) {
+      if (i.kind === "import-statement" && !i.external) initial.add(i.path);
+    }
+  }
+  const inputs = new Set<string>();
+  let bytes = 0;
+  for (const o of initial) {
+    bytes += outputs[o]?.bytes ?? 0;
+    for (const i of Object.keys(outputs[o]?.inputs ?? {})) inputs.add(i);
+  }
+  const bundle: Bundle = { name, bytes, inputs: [...inputs], metafile: result.metafile };
   if (write) {
-    mkdirSync(OUT_DIR, { recursive: true });
-    bundle.file = join(OUT_DIR, `${name}.mjs`);
-    writeFileSync(bundle.file, code);
+    rmSync(outdir, { recursive: true, force: true });
+    mkdirSync(outdir, { recursive: true });
+    for (const f of result.outputFiles) writeFileSync(f.path, f.contents);
+    bundle.file = join(ROOT, entry);
   }
   return bundle;
 }
 
 /** Bytes each package contributes to a bundle (its inputs' bytesInOutput), largest first. */
 export function packageBytes(bundle: Bundle): [string, number][] {
-  const output = Object.values(bundle.metafile.outputs)[0];
   const totals = new Map<string, number>();
-  for (const [path, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+  const inputs = bundle.inputs;
+  const all = Object.values(bundle.metafile.outputs).flatMap((o) => Object.entries(o.inputs));
+  for (const [path, { bytesInOutput }] of all.filter(([p]) => inputs.includes(p))) {
     const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
     const key = m?.[1] ?? "(project)";
     totals.set(key, (totals.get(key) ?? 0) + bytesInOutput);
