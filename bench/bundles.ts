@@ -11,8 +11,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Metafile } from "esbuild";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
-/** Inside the project, so a bundle's external `@aws-sdk/*` imports resolve from node_modules. */
-const OUT_DIR = join(ROOT, "node_modules", ".cache", "breakwater-bundles");
+/** Inside the project (git-ignored), so the bundles' external `@aws-sdk/*` imports resolve. */
+const OUT_DIR = join(ROOT, ".bench");
 
 /** Every deployed handler: functions/*.ts (functions/lib holds their shared wiring). */
 export function functionNames(): string[] {
