@@ -5,8 +5,9 @@
  * one region and one instant, and says when the answer next changes.
  *
  * Pure: no I/O, no clock (the instant is an argument). Local time comes from
- * `Intl.DateTimeFormat` with `timeZone` (the ICU time zone data Node ships), holidays from the
- * `date-holidays` package (its data is bundled JavaScript; no install script, no network).
+ * `Intl.DateTimeFormat` with `timeZone` (the ICU time zone data Node ships, ./zones.ts), holidays
+ * from the `date-holidays` package (./holidays.ts; loaded by `loadHolidayCalendars()`, which
+ * a caller judging `holidays: true` awaits first).
  */
 import { calendarKey, holidaysOn } from "./holidays.ts";
 import {
@@ -203,6 +204,8 @@ function explain(
  *
  * @throws {UnknownRegionError} when a rule needs the region's zone or calendar and neither the
  *   built-in tables nor `overrides` have it.
+ * @throws {HolidayCalendarsNotLoadedError} when the policy asks for holidays and
+ *   `loadHolidayCalendars()` has not finished (fail closed: a holiday cannot be told apart).
  * @example
  * const policy = timeWindowsSchema.parse({
  *   allowed: [{ days: ["mon", "tue", "wed", "thu", "fri"], from: "09:00", to: "17:00" }],
