@@ -26,6 +26,9 @@ export default {
         // instead of SST's default upload to the CDK bootstrap bucket, which needs AWS at synth.
         sourcemap: true,
         minify: true,
+        // The holiday calendars (over 1 MB) are a dynamic import(): with splitting they are a
+        // chunk that loads when the gate first judges holidays, not at every cold start.
+        splitting: true,
       },
     });
     if (app.stage === PROD_STAGE) app.setDefaultRemovalPolicy("retain");

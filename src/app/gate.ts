@@ -11,7 +11,11 @@ import type { Run, ScopeState, TimelineEvent } from "../domain/model.ts";
 import type { DeployStep } from "../domain/planner.ts";
 import type { StageExecutionInput as StageContext } from "../domain/ports.ts";
 import { parseScopeId } from "../domain/scope.ts";
-import { checkTimeWindows, type WindowVerdict } from "../domain/time-windows.ts";
+import {
+  checkTimeWindows,
+  loadHolidayCalendars,
+  type WindowVerdict,
+} from "../domain/time-windows/index.ts";
 import type { Deps } from "./deps.ts";
 import { scopeEventBusEvent } from "./events.ts";
 import { liveBypass } from "./override.ts";
@@ -52,14 +56,13 @@ async function currentBlockers(
       [...byRegion].map(([region, names]) => deps.alarms.describe(names, region, at)),
     )
   ).flat();
+  const policy = stage?.timeWindows ?? pipeline.timeWindows;
+  // The holiday calendars are loaded on first need, not at cold start (most functions never
+  // judge a window; see src/domain/time-windows/holidays.ts).
+  if (policy?.holidays) await loadHolidayCalendars();
   let window: WindowVerdict;
   try {
-    window = checkTimeWindows(
-      stage?.timeWindows ?? pipeline.timeWindows,
-      scope.region,
-      at,
-      config.regions,
-    );
+    window = checkTimeWindows(policy, scope.region, at, config.regions);
   } catch (err) {
     // A region without a known time zone or calendar is a configuration problem: hold the step
     // (visible, with the reason) rather than deploy outside a window or roll back.

@@ -4,7 +4,7 @@
  * target state and carries on instead of double-applying the step.
  */
 
-import { type AnomalyVerdict, detectAnomalies } from "../domain/anomaly.ts";
+import { type AnomalyVerdict, detectAnomalies } from "../domain/anomaly/index.ts";
 import { type BakePolicy, type BakeVerdict, isBakeVerdict, judgeBake } from "../domain/bake.ts";
 import { resolveAlarmNames } from "../domain/blockers.ts";
 import { ConcurrentUpdateError, NotFoundError } from "../domain/errors.ts";

@@ -3,7 +3,7 @@
  * alarms, the metrics and the detector's findings, calls {@link judgeBake}, and writes what it
  * says; the stage machine's Choice only routes on the outcome's phase.
  */
-import type { AnomalyVerdict } from "./anomaly.ts";
+import type { AnomalyVerdict } from "./anomaly/index.ts";
 import { type HealthPhase, judgeHealth } from "./health.ts";
 import type { AlarmObservation, MinuteSample } from "./ports.ts";
 

@@ -5,7 +5,7 @@
  */
 import type { AlarmObservation } from "./alarms.ts";
 import { type ScopeRef, scopeMatcher } from "./scope.ts";
-import type { WindowVerdict } from "./time-windows.ts";
+import type { WindowVerdict } from "./time-windows/index.ts";
 
 /** `scope-lock`: another pipeline of the same service is changing the location (not bypassable). */
 export type BlockerKind = "alarm" | "org-alarm" | "time-window" | "manual" | "scope-lock";

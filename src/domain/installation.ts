@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { collectProblems, PipelineValidationError } from "./pipeline.ts";
-import { regionOverridesSchema } from "./time-windows.ts";
+import { regionOverridesSchema } from "./time-windows/regions.ts";
 import { triggerConfigSchema } from "./trigger-config.ts";
 
 const orgAlarm = z.union(

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { BreakwaterError } from "./errors.ts";
-import { timeWindowsSchema } from "./time-windows.ts";
+import { timeWindowsSchema } from "./time-windows/schema.ts";
 
 const positiveInt = (what = "must be a positive integer") =>
   z.number({ error: what }).int({ error: what }).min(1, { error: what });

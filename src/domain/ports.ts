@@ -236,9 +236,9 @@ export interface AlarmSource {
 }
 
 /** One minute of one version's traffic in one scope. */
-export type { MinuteSample } from "./anomaly.ts";
+export type { MinuteSample } from "./anomaly/index.ts";
 
-import type { MinuteSample } from "./anomaly.ts";
+import type { MinuteSample } from "./anomaly/index.ts";
 
 export interface MetricQuery {
   pipeline: Pipeline;

@@ -64,6 +64,25 @@ describe("time windows", () => {
     }
   });
 
+  it("holds a step on a public holiday of the region (calendars loaded lazily by the gate)", async () => {
+    const pipeline = parsePipeline(small({ timeWindows: { holidays: true } }));
+    // Christmas Day 2026 (a Friday), 10:00 in Dublin: the handlers load date-holidays on first
+    // need (src/domain/time-windows/holidays.ts), so this is the gate's real path.
+    const result = await simulate({
+      pipeline,
+      fromVersion: "v1",
+      version: "v2",
+      start: at("2026-12-25T10:00:00Z"),
+      dynamo: dynamoClient(),
+    });
+    expect(result.outcome).toBe("succeeded");
+    const [blocked] = events(result.timeline, "blocked");
+    expect(blocked).toMatchObject({ at: "2026-12-25T10:00:00.000Z", scope: "alpha/eu-west-1" });
+    expect(blocked?.reason).toContain("public holiday in eu-west-1 (IE): Christmas Day");
+    const first = events(result.timeline, "deploy-started")[0];
+    expect(ms(first?.at ?? "")).toBeGreaterThanOrEqual(ms("2026-12-26T00:00:00Z"));
+  });
+
   it("a stage's own window replaces the pipeline's, in the stage's region local time", async () => {
     const pipeline = parsePipeline({
       name: "billing",

@@ -6,14 +6,21 @@
  * have started at an instant when none of the blockers that apply to its scope held.
  */
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { blockApplies, type ManualBlock, resolveAlarmNames } from "../../src/domain/blockers.ts";
 import { type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
 import { parseScopeId } from "../../src/domain/scope.ts";
-import { checkTimeWindows, WEEK_DAYS } from "../../src/domain/time-windows.ts";
+import {
+  checkTimeWindows,
+  loadHolidayCalendars,
+  WEEK_DAYS,
+} from "../../src/domain/time-windows/index.ts";
 import type { AlarmInterval } from "../../src/local/alarms.ts";
 import { simulate } from "../../src/local/simulate.ts";
 import { dynamoClient } from "../support/dynamo.ts";
+
+// The calendars load lazily (src/domain/time-windows/holidays.ts), as the gate awaits them.
+beforeAll(loadHolidayCalendars);
 
 const START = Date.parse("2026-03-06T15:00:00Z"); // a Friday afternoon, weeks before DST in Europe
 const REGIONS = ["eu-west-1", "us-east-1", "ap-southeast-2"] as const;

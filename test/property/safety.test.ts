@@ -15,7 +15,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { readStageAsl } from "../../src/app/asl.ts";
-import { DEFAULT_ANOMALY_RULES } from "../../src/domain/anomaly.ts";
+import { DEFAULT_ANOMALY_RULES } from "../../src/domain/anomaly/index.ts";
 import type { HistoryEntry, ScopeStatus, TimelineEvent } from "../../src/domain/model.ts";
 import {
   oneBoxPercent,

@@ -26,7 +26,7 @@ import {
   median,
   resolveAnomalyRules,
   twoProportionZ,
-} from "../../src/domain/anomaly.ts";
+} from "../../src/domain/anomaly/index.ts";
 import { InvalidInputError } from "../../src/domain/errors.ts";
 
 // ---------------------------------------------------------------------------------------------

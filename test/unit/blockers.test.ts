@@ -17,7 +17,7 @@ import {
 } from "../../src/domain/blockers.ts";
 import type { AlarmObservation } from "../../src/domain/ports.ts";
 import { parseScopeId } from "../../src/domain/scope.ts";
-import type { WindowVerdict } from "../../src/domain/time-windows.ts";
+import type { WindowVerdict } from "../../src/domain/time-windows/index.ts";
 
 const AT = new Date("2026-03-04T10:00:00.000Z");
 const SCOPE = parseScopeId("prod-1/eu-north-1/eun1-az1");

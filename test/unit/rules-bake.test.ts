@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { AnomalyVerdict } from "../../src/domain/anomaly.ts";
+import type { AnomalyVerdict } from "../../src/domain/anomaly/index.ts";
 import {
   type BakeDecision,
   type BakeInput,

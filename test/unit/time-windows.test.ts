@@ -4,10 +4,14 @@
  * region's own UTC offset so each row reads as local wall-clock time.
  */
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
+import { holidayRegionsTable } from "../../scripts/write-holiday-regions.ts";
+import { HOLIDAY_REGIONS } from "../../src/domain/time-windows/holiday-regions.ts";
 import {
   checkTimeWindows,
+  HolidayCalendarsNotLoadedError,
+  loadHolidayCalendars,
   REGION_HOLIDAY_CALENDARS,
   REGION_TIME_ZONES,
   type RegionOverrides,
@@ -20,7 +24,36 @@ import {
   WEEK_DAYS,
   type WeekDay,
   type WindowVerdict,
-} from "../../src/domain/time-windows.ts";
+} from "../../src/domain/time-windows/index.ts";
+
+// The calendars load lazily (src/domain/time-windows/holidays.ts); the gate awaits this too.
+beforeAll(loadHolidayCalendars);
+
+describe("lazy holiday calendars", () => {
+  it("judging holidays before loadHolidayCalendars fails closed", async () => {
+    vi.resetModules();
+    const fresh = await import("../../src/domain/time-windows/index.ts");
+    const policy = fresh.timeWindowsSchema.parse({ holidays: true });
+    expect(() =>
+      fresh.checkTimeWindows(policy, "us-east-1", new Date("2026-12-25T15:00:00Z")),
+    ).toThrow(fresh.HolidayCalendarsNotLoadedError);
+    // Windows and freezes alone never need the calendars.
+    const windows = fresh.timeWindowsSchema.parse(daily("09:00", "17:00"));
+    expect(
+      fresh.checkTimeWindows(windows, "us-east-1", new Date("2026-12-25T15:00:00Z")),
+    ).toMatchObject({ allowed: true });
+    await fresh.loadHolidayCalendars();
+    expect(
+      fresh.checkTimeWindows(policy, "us-east-1", new Date("2026-12-25T15:00:00Z")),
+    ).toMatchObject({ allowed: false, kind: "holiday" });
+    expect(HolidayCalendarsNotLoadedError.name).toBe("HolidayCalendarsNotLoadedError");
+  });
+
+  it("the generated country/state table matches the installed date-holidays", () => {
+    // Regenerate with: node bin/run-ts.mjs scripts/write-holiday-regions.ts
+    expect(HOLIDAY_REGIONS).toEqual(holidayRegionsTable());
+  });
+});
 
 const WEEKDAYS: WeekDay[] = ["mon", "tue", "wed", "thu", "fri"];
 const EVERY_DAY: WeekDay[] = [...WEEK_DAYS];

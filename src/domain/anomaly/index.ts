@@ -1,0 +1,22 @@
+/**
+ * The built-in anomaly detector (the rules and their thresholds: ./rules.ts).
+ *
+ * - ./model.ts: inputs, outcomes, default thresholds
+ * - ./stats.ts: the statistics
+ * - ./rules.ts: traffic-drop, fault-rate, latency
+ * - ./format.ts: numbers in messages
+ * - ./detect.ts: {@link detectAnomalies}
+ */
+export { detectAnomalies } from "./detect.ts";
+export {
+  type AnomalyFinding,
+  type AnomalyInput,
+  type AnomalyRule,
+  type AnomalyRuleOverrides,
+  type AnomalyRules,
+  type AnomalyVerdict,
+  DEFAULT_ANOMALY_RULES,
+  type MinuteSample,
+  resolveAnomalyRules,
+} from "./model.ts";
+export { conditionalBinomialZ, mannWhitneyZ, median, twoProportionZ } from "./stats.ts";
