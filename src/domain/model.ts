@@ -94,6 +94,16 @@ export const EVENT_RANK: Record<TimelineEventName, number> = {
   "deploy-started": 7,
 };
 
+/**
+ * The order of a pipeline's history, as the table's keys give it: within a scope by rev;
+ * across scopes by time, then scope, then rev.
+ */
+export function compareHistory(a: HistoryEntry, b: HistoryEntry): number {
+  if (a.at !== b.at) return a.at < b.at ? -1 : 1;
+  if (a.scope !== b.scope) return a.scope < b.scope ? -1 : 1;
+  return (a.rev ?? 0) - (b.rev ?? 0);
+}
+
 export function compareEvents(a: TimelineEvent, b: TimelineEvent): number {
   if (a.at !== b.at) return a.at < b.at ? -1 : 1;
   const rank = EVENT_RANK[a.event] - EVENT_RANK[b.event];

@@ -18,6 +18,7 @@ import { blockKey, blockTargetKey, type ManualBlock } from "../../domain/blocker
 import type { Installation } from "../../domain/installation.ts";
 import {
   compareEvents,
+  compareHistory,
   EVENT_RANK,
   type HistoryEntry,
   type Run,
@@ -306,18 +307,8 @@ export class MemoryStateStore implements StateStore {
         ([, h]) => h[0]?.pipeline === pipeline && (scope === undefined || h[0]?.scope === scope),
       )
       .flatMap(([, h]) => h.map(copy));
-    // Within a scope by rev; across scopes, by time, then scope, then rev (as the DynamoDB store).
-    return entries.sort((a, b) =>
-      a.at !== b.at
-        ? a.at < b.at
-          ? -1
-          : 1
-        : a.scope !== b.scope
-          ? a.scope < b.scope
-            ? -1
-            : 1
-          : (a.rev ?? 0) - (b.rev ?? 0),
-    );
+    // The same order as the DynamoDB store (the table's keys).
+    return entries.sort(compareHistory);
   }
 
   async transitionScope(t: ScopeTransition): Promise<TransitionResult> {

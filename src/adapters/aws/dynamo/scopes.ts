@@ -7,6 +7,7 @@
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { HistoryEntry, ScopeState } from "../../../domain/model.ts";
+import { compareHistory } from "../../../domain/model.ts";
 import type { ScopeStore, ScopeTransition, TransitionResult } from "../../../domain/ports.ts";
 import { DynamoTable, pipelinePk, runPk, strip, type TransactItem } from "./table.ts";
 
@@ -79,18 +80,7 @@ export class DynamoScopeStore extends DynamoTable implements ScopeStore {
       },
       ConsistentRead: true,
     });
-    // Within a scope the key orders by rev; across scopes, by time, then scope, then rev.
-    return entries.sort((a, b) =>
-      a.at !== b.at
-        ? a.at < b.at
-          ? -1
-          : 1
-        : a.scope !== b.scope
-          ? a.scope < b.scope
-            ? -1
-            : 1
-          : (a.rev ?? 0) - (b.rev ?? 0),
-    );
+    return entries.sort(compareHistory);
   }
 
   async transitionScope(t: ScopeTransition): Promise<TransitionResult> {
