@@ -38,6 +38,7 @@ import type {
   StateStore,
   TransitionResult,
 } from "../../domain/ports.ts";
+import { historyEntryOf } from "../../domain/scope-history.ts";
 
 /** A stored copy: JSON drops undefined fields as DynamoDB's marshalling does. */
 const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
@@ -343,21 +344,7 @@ export class MemoryStateStore implements StateStore {
     if (t.set.runId !== undefined) next.runId = t.set.runId;
     if (t.set.blocked === null) delete next.blocked;
     else if (t.set.blocked !== undefined) next.blocked = copy(t.set.blocked);
-    const runId = t.set.runId ?? current.runId;
-    const entry: HistoryEntry = {
-      pipeline: t.pipeline,
-      scope: t.scope,
-      at: t.at,
-      rev: current.rev + 1,
-      ...(current.version !== t.set.version ? { fromVersion: current.version } : {}),
-      toVersion: t.set.version,
-      fromStatus: current.status,
-      status: t.set.status,
-      percent: t.set.percent,
-      actor: t.actor,
-      cause: t.cause,
-      ...(runId ? { runId } : {}),
-    };
+    const entry = historyEntryOf(current, t);
     this.scopes.set(key, copy(next));
     this.histories.set(key, [...(this.histories.get(key) ?? []), copy(entry)]);
     this.addEvents(t.events ?? []);

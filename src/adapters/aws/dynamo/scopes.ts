@@ -9,6 +9,7 @@ import { GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { HistoryEntry, ScopeState } from "../../../domain/model.ts";
 import { compareHistory } from "../../../domain/model.ts";
 import type { ScopeStore, ScopeTransition, TransitionResult } from "../../../domain/ports.ts";
+import { historyEntryOf } from "../../../domain/scope-history.ts";
 import { DynamoTable, pipelinePk, runPk, strip, type TransactItem } from "./table.ts";
 
 export class DynamoScopeStore extends DynamoTable implements ScopeStore {
@@ -158,22 +159,7 @@ export class DynamoScopeStore extends DynamoTable implements ScopeStore {
         ReturnValuesOnConditionCheckFailure: "ALL_OLD",
       },
     });
-    items.push(
-      this.historyPut({
-        pipeline: t.pipeline,
-        scope: t.scope,
-        at: t.at,
-        rev: current.rev + 1,
-        ...(current.version !== t.set.version ? { fromVersion: current.version } : {}),
-        toVersion: t.set.version,
-        fromStatus: current.status,
-        status: t.set.status,
-        percent: t.set.percent,
-        actor: t.actor,
-        cause: t.cause,
-        ...((t.set.runId ?? current.runId) ? { runId: t.set.runId ?? current.runId } : {}),
-      }),
-    );
+    items.push(this.historyPut(historyEntryOf(current, t)));
     for (const e of t.events ?? []) items.push(this.eventPut(e));
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));

@@ -1,0 +1,33 @@
+/**
+ * The history record of one scope transition: what every store writes beside the scope's new
+ * state, in the same transaction (safety rule 5: every change of a scope's version is recorded,
+ * with who or what caused it).
+ */
+import type { HistoryEntry, ScopeState } from "./model.ts";
+import type { ScopeTransition } from "./ports.ts";
+
+/**
+ * The history entry for `t` applied to `current` (the state it was read as).
+ *
+ * @example
+ * historyEntryOf(current, { pipeline: "orders-api", scope: "beta/us-east-1", at, actor: "breakwater/deploy",
+ *   cause: "deploy v2", set: { version: "v2", status: "deploying" } });
+ * // → { rev: current.rev + 1, fromVersion: "v1", toVersion: "v2", fromStatus: "stable", status: "deploying", … }
+ */
+export function historyEntryOf(current: ScopeState, t: ScopeTransition): HistoryEntry {
+  const runId = t.set.runId ?? current.runId;
+  return {
+    pipeline: t.pipeline,
+    scope: t.scope,
+    at: t.at,
+    rev: current.rev + 1,
+    ...(current.version !== t.set.version ? { fromVersion: current.version } : {}),
+    toVersion: t.set.version,
+    fromStatus: current.status,
+    status: t.set.status,
+    percent: t.set.percent,
+    actor: t.actor,
+    cause: t.cause,
+    ...(runId ? { runId } : {}),
+  };
+}
