@@ -23,6 +23,24 @@ export type Measure<R> = (result: R) => string | undefined;
 export const ERROR_METRIC = "HandlerErrors";
 
 /**
+ * Where Metrics' own warnings go: the structured log, except "No application metrics to
+ * publish", which Powertools prints for every invocation that counted nothing. That is normal
+ * here (handlers count outcomes, not invocations), and it was a line per task on the terminal
+ * in the local mode.
+ */
+const metricsLog = {
+  trace: (...args: unknown[]) => logger.debug(String(args[0]), { args: args.slice(1) }),
+  debug: (...args: unknown[]) => logger.debug(String(args[0]), { args: args.slice(1) }),
+  info: (...args: unknown[]) => logger.info(String(args[0]), { args: args.slice(1) }),
+  warn: (...args: unknown[]) => {
+    if (!String(args[0]).startsWith("No application metrics to publish")) {
+      logger.warn(String(args[0]), { args: args.slice(1) });
+    }
+  },
+  error: (...args: unknown[]) => logger.error(String(args[0]), { args: args.slice(1) }),
+};
+
+/**
  * One function's CloudWatch metrics (embedded metric format, namespace `Breakwater`) and the
  * `count` that adds to them. Nothing is written until the invocation ends: {@link observe}'s
  * `logMetrics` middleware publishes what was added, also when the handler throws (then with
@@ -35,7 +53,11 @@ export const ERROR_METRIC = "HandlerErrors";
  */
 export function functionMetrics(): { metrics: Metrics; count: (name: string | undefined) => void } {
   // One instance per handler: a handler's invocation publishes only what it added itself.
-  const metrics = new Metrics({ namespace: "Breakwater", serviceName: "breakwater" });
+  const metrics = new Metrics({
+    namespace: "Breakwater",
+    serviceName: "breakwater",
+    logger: metricsLog,
+  });
   return {
     metrics,
     count: (name) => {

@@ -4,10 +4,11 @@
  * Metrics are enabled here (vitest.config.ts disables them for every other test) and the EMF
  * JSON Powertools writes to standard output is captured.
  */
+import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createDeployHandler } from "../../functions/deploy.ts";
-import { ERROR_METRIC } from "../../functions/lib/handler.ts";
+import { ERROR_METRIC, functionMetrics, observe } from "../../functions/lib/handler.ts";
 import { createNotifyHandler } from "../../functions/notify.ts";
 import { DetailType } from "../../src/app/events.ts";
 import { InvalidInputError } from "../../src/domain/errors.ts";
@@ -106,5 +107,18 @@ describe("handler metrics (logMetrics middleware)", () => {
     expect(delivered.map((e) => e.NotificationsDelivered)).toEqual([1, 1]);
     expect(out.filter((e) => names(e).includes("ColdStart"))).toHaveLength(1);
     expect(out.some((e) => names(e).includes(ERROR_METRIC))).toBe(false);
+  });
+
+  it("an invocation that counted nothing prints no warning (the local mode's terminal stays clean)", async () => {
+    const warned: string[] = [];
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+      warned.push(String(chunk));
+      return true;
+    });
+    const { metrics } = functionMetrics();
+    const handler = middy(async () => "done").use(observe(metrics));
+    await handler({}, context("breakwater-plan"));
+    await handler({}, context("breakwater-plan"));
+    expect([...lines, ...warned].join("\n")).not.toContain("No application metrics");
   });
 });
