@@ -31,3 +31,18 @@ export function historyEntryOf(current: ScopeState, t: ScopeTransition): History
     ...(runId ? { runId } : {}),
   };
 }
+
+/** The first history entry of a scope, seeded at `state.version` (rev 1, like the scope). */
+export function seedHistoryEntryOf(state: Omit<ScopeState, "rev">, actor: string): HistoryEntry {
+  return {
+    pipeline: state.pipeline,
+    scope: state.scope,
+    at: state.since,
+    toVersion: state.version,
+    status: state.status,
+    percent: state.percent,
+    actor,
+    cause: state.cause,
+    rev: 1,
+  };
+}

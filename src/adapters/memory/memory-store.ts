@@ -38,7 +38,7 @@ import type {
   StateStore,
   TransitionResult,
 } from "../../domain/ports.ts";
-import { historyEntryOf } from "../../domain/scope-history.ts";
+import { historyEntryOf, seedHistoryEntryOf } from "../../domain/scope-history.ts";
 
 /** A stored copy: JSON drops undefined fields as DynamoDB's marshalling does. */
 const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
@@ -277,19 +277,7 @@ export class MemoryStateStore implements StateStore {
     const key = scopeKey(state.pipeline, state.scope);
     if (this.scopes.has(key)) return false;
     this.scopes.set(key, copy({ ...state, rev: 1 }));
-    this.histories.set(key, [
-      copy({
-        pipeline: state.pipeline,
-        scope: state.scope,
-        at: state.since,
-        toVersion: state.version,
-        status: state.status,
-        percent: state.percent,
-        actor,
-        cause: state.cause,
-        rev: 1,
-      }),
-    ]);
+    this.histories.set(key, [copy(seedHistoryEntryOf(state, actor))]);
     return true;
   }
 

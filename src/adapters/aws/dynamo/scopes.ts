@@ -9,21 +9,11 @@ import { GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { HistoryEntry, ScopeState } from "../../../domain/model.ts";
 import { compareHistory } from "../../../domain/model.ts";
 import type { ScopeStore, ScopeTransition, TransitionResult } from "../../../domain/ports.ts";
-import { historyEntryOf } from "../../../domain/scope-history.ts";
+import { historyEntryOf, seedHistoryEntryOf } from "../../../domain/scope-history.ts";
 import { DynamoTable, pipelinePk, runPk, strip, type TransactItem } from "./table.ts";
 
 export class DynamoScopeStore extends DynamoTable implements ScopeStore {
   async seedScope(state: Omit<ScopeState, "rev">, actor: string): Promise<boolean> {
-    const history: HistoryEntry = {
-      pipeline: state.pipeline,
-      scope: state.scope,
-      at: state.since,
-      toVersion: state.version,
-      status: state.status,
-      percent: state.percent,
-      actor,
-      cause: state.cause,
-    };
     try {
       await this.doc.send(
         new TransactWriteCommand({
@@ -40,7 +30,7 @@ export class DynamoScopeStore extends DynamoTable implements ScopeStore {
                 ConditionExpression: "attribute_not_exists(pk)",
               },
             },
-            this.historyPut({ ...history, rev: 1 }),
+            this.historyPut(seedHistoryEntryOf(state, actor)),
           ],
         }),
       );
