@@ -6,7 +6,6 @@
  */
 
 import { readdirSync, readFileSync } from "node:fs";
-import type { Context } from "aws-lambda";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createAlarmStateChangeHandler } from "../../functions/alarm-state-change.ts";
 import type { DepsProvider, LambdaHandler } from "../../functions/lib/handler.ts";
@@ -18,6 +17,7 @@ import { InvalidInputError } from "../../src/domain/errors.ts";
 import type { Run } from "../../src/domain/model.ts";
 import { type Pipeline, parsePipeline } from "../../src/domain/pipeline.ts";
 import type { BusEvent, RollbackExecutionInput } from "../../src/domain/ports.ts";
+import { lambdaContext } from "../../src/local/step-functions.ts";
 import { InMemoryTriggerLog } from "../../src/triggers/in-memory.ts";
 import { freshStore } from "../support/dynamo.ts";
 
@@ -51,20 +51,10 @@ function alarmEvent(
   return event;
 }
 
-const context = {
-  callbackWaitsForEmptyEventLoop: true,
-  functionName: "breakwater-alarm-state-change",
-  functionVersion: "$LATEST",
-  invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:breakwater-alarm",
-  memoryLimitInMB: "256",
-  awsRequestId: "00000000-0000-4000-8000-000000000000",
-  logGroupName: "/aws/lambda/breakwater-alarm-state-change",
-  logStreamName: "2024/05/01/[$LATEST]0000",
-  getRemainingTimeInMillis: () => 30_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-} satisfies Context;
+const context = lambdaContext(
+  "breakwater-alarm-state-change",
+  "00000000-0000-4000-8000-000000000000",
+);
 
 const NOW = new Date("2024-05-01T12:00:00.000Z");
 const RUN_ID = "orders-api@v2";

@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
-import type { Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createDeployHandler } from "../../functions/deploy.ts";
@@ -18,6 +17,7 @@ import { InvalidInputError } from "../../src/domain/errors.ts";
 import type { Run } from "../../src/domain/model.ts";
 import { type Pipeline, parsePipeline } from "../../src/domain/pipeline.ts";
 import type { BusEvent, StageExecutionInput } from "../../src/domain/ports.ts";
+import { lambdaContext } from "../../src/local/step-functions.ts";
 import { InMemoryTriggerLog } from "../../src/triggers/in-memory.ts";
 import { freshStore } from "../support/dynamo.ts";
 
@@ -40,20 +40,7 @@ const fixture = (status: string): SfnEvent =>
     ),
   );
 
-const context = {
-  callbackWaitsForEmptyEventLoop: true,
-  functionName: "breakwater-test",
-  functionVersion: "$LATEST",
-  invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:breakwater-test",
-  memoryLimitInMB: "256",
-  awsRequestId: "00000000-0000-4000-8000-000000000000",
-  logGroupName: "/aws/lambda/breakwater-test",
-  logStreamName: "2024/05/01/[$LATEST]0000",
-  getRemainingTimeInMillis: () => 30_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-} satisfies Context;
+const context = lambdaContext("breakwater-test", "00000000-0000-4000-8000-000000000000");
 
 const NOW = new Date("2024-05-01T12:00:00.000Z");
 
