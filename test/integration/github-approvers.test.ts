@@ -5,7 +5,6 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { sign } from "@octokit/webhooks-methods";
 import { afterEach, describe, expect, it } from "vitest";
 import { createGitHubWebhookHandler } from "../../functions/github-webhook.ts";
 import { DynamoRunRequestStore } from "../../src/adapters/aws/dynamo-run-requests.ts";
@@ -28,6 +27,7 @@ import {
 import {
   approvedReview as approval,
   mergedPullRequest as merge,
+  signedWebhookRequest,
   WEBHOOK_SECRET,
 } from "../support/github-examples.ts";
 
@@ -59,18 +59,8 @@ async function setup(entry: Record<string, unknown> = {}, api?: GitHubApiServer)
     clock: { now: () => new Date("2019-05-15T15:22:00Z") },
   }));
   const post = async (event: string, payload: unknown, delivery = randomUUID()) => {
-    const body = JSON.stringify(payload);
     const res = (await handler(
-      {
-        requestContext: { http: { method: "POST" } },
-        body,
-        headers: {
-          "content-type": "application/json",
-          "x-github-event": event,
-          "x-github-delivery": delivery,
-          "x-hub-signature-256": await sign(WEBHOOK_SECRET, body),
-        },
-      },
+      await signedWebhookRequest(event, payload, delivery),
       lambdaContext("breakwater-github-webhook", "test"),
     )) as { statusCode: number; body: string };
     return { status: res.statusCode, body: JSON.parse(res.body || "{}") };

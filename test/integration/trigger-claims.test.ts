@@ -8,7 +8,6 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { sign } from "@octokit/webhooks-methods";
 import { describe, expect, it } from "vitest";
 import { createArtifactPublishedHandler } from "../../functions/artifact-published.ts";
 import { createGitHubWebhookHandler } from "../../functions/github-webhook.ts";
@@ -30,6 +29,7 @@ import { GITHUB_TOKEN, grant, startGitHubApi } from "../support/github-api.ts";
 import {
   approvedReview as approval,
   mergedPullRequest as merge,
+  signedWebhookRequest,
   WEBHOOK_SECRET,
 } from "../support/github-examples.ts";
 
@@ -112,18 +112,8 @@ async function webhook(deliveries?: (now: () => number, table: string) => Webhoo
     clock: { now: () => new Date(now) },
   }));
   const post = async (event: string, payload: unknown, delivery: string) => {
-    const body = JSON.stringify(payload);
     const res = (await handler(
-      {
-        requestContext: { http: { method: "POST" } },
-        body,
-        headers: {
-          "content-type": "application/json",
-          "x-github-event": event,
-          "x-github-delivery": delivery,
-          "x-hub-signature-256": await sign(WEBHOOK_SECRET, body),
-        },
-      },
+      await signedWebhookRequest(event, payload, delivery),
       context(),
     )) as { statusCode: number; body: string };
     return { status: res.statusCode, body: JSON.parse(res.body || "{}") };

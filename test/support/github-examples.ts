@@ -3,6 +3,7 @@
  * a fresh copy per call, to be mutated per scenario and signed with the test secret.
  */
 import { createRequire } from "node:module";
+import { sign } from "@octokit/webhooks-methods";
 
 // GitHub payloads are large and loosely typed; the tests reach into a few fields.
 // biome-ignore lint/suspicious/noExplicitAny: fixture payloads from @octokit/webhooks-examples
@@ -41,4 +42,22 @@ export function mergedPullRequest(): Payload {
   Object.assign(p.pull_request, { merged: true, merged_at: "2019-05-15T15:21:00Z" });
   p.pull_request.base.ref = "main";
   return p;
+}
+
+/**
+ * A function URL request (payload format 2.0) carrying `payload` as GitHub delivers event
+ * `event`: JSON body, delivery id, and `X-Hub-Signature-256` with the test secret.
+ */
+export async function signedWebhookRequest(event: string, payload: unknown, delivery: string) {
+  const body = JSON.stringify(payload);
+  return {
+    requestContext: { http: { method: "POST" } },
+    body,
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": event,
+      "x-github-delivery": delivery,
+      "x-hub-signature-256": await sign(WEBHOOK_SECRET, body),
+    },
+  };
 }
