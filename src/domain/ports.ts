@@ -129,23 +129,20 @@ export interface ConfigStore {
 /** Manual blocks, bypasses and the override audit log: what engineers decided, and its record. */
 export interface OverrideStore {
   /** Bypasses: one version may ignore named blocker kinds until they expire. */
-  putBypass(bypass: Bypass): Promise<void>;
   listBypasses(pipeline: string): Promise<Bypass[]>;
 
-  /** The override audit log: every engineer action and its effect. */
-  appendAudit(entry: AuditEntry): Promise<void>;
   /**
    * Applies an override's writes and appends its audit entry in ONE transaction, each write
    * conditional on the item being as the override read it (`was`). False, and nothing written,
    * when any of them changed meanwhile: the caller reads again and decides again. The audit
-   * log's order is the order in which these transactions took effect.
+   * log's order is the order in which these transactions took effect. It is the only way to
+   * change a block or bypass or to audit anything, so no change goes unaudited.
    */
   commitOverride(writes: OverrideWrite[], audit: AuditEntry): Promise<boolean>;
   listAudit(): Promise<AuditEntry[]>;
 
-  /** Manual blocks (stop the line). */
+  /** Manual blocks (stop the line). `putBlock` seeds the local mode's scheduled blocks (`--block`). */
   putBlock(block: ManualBlock): Promise<void>;
-  removeBlock(level: ManualBlock["level"], target: string): Promise<boolean>;
   listBlocks(): Promise<ManualBlock[]>;
 }
 

@@ -9,7 +9,7 @@ import type { ManualBlock } from "../../src/domain/blockers.ts";
 import type { Run, ScopeState, TimelineEvent } from "../../src/domain/model.ts";
 import type { Bypass } from "../../src/domain/override.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
-import type { AuditEntry, StateStore } from "../../src/domain/ports.ts";
+import type { AuditEntry, OverrideWrite, StateStore } from "../../src/domain/ports.ts";
 
 export const pipeline = parsePipeline({
   name: "orders-api",
@@ -519,31 +519,53 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
     it("keeps every concurrently appended audit entry, each once, in one total order", async () => {
       const store = await makeStore();
       const ids = Array.from({ length: 6 }, (_, i) => `e${i}`);
-      await Promise.all(ids.map((id) => store.appendAudit(audit(id))));
+      const results = await Promise.all(ids.map((id) => store.commitOverride([], audit(id))));
+      expect(results.every(Boolean)).toBe(true);
       const log = (await store.listAudit()).map((e) => e.id);
       expect([...log].sort()).toEqual(ids);
       // Appended one after another, the log keeps their order.
-      await store.appendAudit(audit("z2"));
-      await store.appendAudit(audit("z1"));
+      await store.commitOverride([], audit("z2"));
+      await store.commitOverride([], audit("z1"));
       expect((await store.listAudit()).map((e) => e.id).slice(-2)).toEqual(["z2", "z1"]);
     });
 
-    it("removes every block of a target, open and scheduled; false when there is none", async () => {
+    it("removes a target's open and scheduled blocks in one commit, each as it was read", async () => {
       const store = await makeStore();
-      await store.putBlock(block());
-      await store.putBlock(block({ scheduled: true, from: "2026-02-01T00:00:00.000Z" }));
+      const open = block();
+      const scheduled = block({ scheduled: true, from: "2026-02-01T00:00:00.000Z" });
+      await store.putBlock(open);
+      await store.putBlock(scheduled);
       await store.putBlock(block({ target: "other" }));
       expect(await store.listBlocks()).toHaveLength(3);
-      expect(await store.removeBlock("pipeline", "orders-api")).toBe(true);
+      const removal = (): OverrideWrite[] => [
+        { kind: "block", level: "pipeline", target: "orders-api", was: open, set: null },
+        {
+          kind: "block",
+          level: "pipeline",
+          target: "orders-api",
+          scheduledFrom: scheduled.from,
+          was: scheduled,
+          set: null,
+        },
+      ];
+      expect(await store.commitOverride(removal(), audit("rm"))).toBe(true);
       expect((await store.listBlocks()).map((b) => b.target)).toEqual(["other"]);
-      expect(await store.removeBlock("pipeline", "orders-api")).toBe(false);
+      // Removed already: a second removal of the blocks as read no longer matches.
+      expect(await store.commitOverride(removal(), audit("rm-again"))).toBe(false);
+      expect((await store.listAudit()).map((e) => e.id)).toEqual(["rm"]);
     });
 
     it("stores bypasses per pipeline and version", async () => {
       const store = await makeStore();
-      await store.putBypass(bypassOf("v3"));
-      await store.putBypass(bypassOf("v2"));
-      await store.putBypass(bypassOf("v2", "other"));
+      for (const b of [bypassOf("v3"), bypassOf("v2"), bypassOf("v2", "other")]) {
+        const set: OverrideWrite = {
+          kind: "bypass",
+          pipeline: b.pipeline,
+          version: b.version,
+          set: b,
+        };
+        expect(await store.commitOverride([set], audit(`${b.pipeline}-${b.version}`))).toBe(true);
+      }
       expect((await store.listBypasses("orders-api")).map((b) => b.version)).toEqual(["v2", "v3"]);
     });
   });

@@ -22,11 +22,8 @@ export class LambdaCrash extends Error {
 export const STORE_WRITES = new Set<string>([
   "putPipeline",
   "putInstallation",
-  "putBypass",
-  "appendAudit",
   "commitOverride",
   "putBlock",
-  "removeBlock",
   "createRun",
   "nextSeq",
   "putStageSlot",

@@ -46,13 +46,10 @@ export class DynamoStateStore implements StateStore {
   putInstallation: StateStore["putInstallation"] = (...a) => this.config.putInstallation(...a);
   getInstallation: StateStore["getInstallation"] = () => this.config.getInstallation();
 
-  putBypass: StateStore["putBypass"] = (...a) => this.overrides.putBypass(...a);
   listBypasses: StateStore["listBypasses"] = (...a) => this.overrides.listBypasses(...a);
-  appendAudit: StateStore["appendAudit"] = (...a) => this.overrides.appendAudit(...a);
   commitOverride: StateStore["commitOverride"] = (...a) => this.overrides.commitOverride(...a);
   listAudit: StateStore["listAudit"] = () => this.overrides.listAudit();
   putBlock: StateStore["putBlock"] = (...a) => this.overrides.putBlock(...a);
-  removeBlock: StateStore["removeBlock"] = (...a) => this.overrides.removeBlock(...a);
   listBlocks: StateStore["listBlocks"] = () => this.overrides.listBlocks();
 
   createRun: StateStore["createRun"] = (...a) => this.runs.createRun(...a);

@@ -14,7 +14,7 @@
  * - ordering follows the table's sort keys: timeline by `compareEvents` (time, EVENT_RANK),
  *   history by time, scope and rev, audit by its sequence, runs by arrival.
  */
-import { blockKey, blockTargetKey, type ManualBlock } from "../../domain/blockers.ts";
+import { blockKey, type ManualBlock } from "../../domain/blockers.ts";
 import type { Installation } from "../../domain/installation.ts";
 import {
   compareEvents,
@@ -90,16 +90,8 @@ export class MemoryStateStore implements StateStore {
 
   // Blocks, bypasses and the audit log.
 
-  async putBypass(bypass: Bypass): Promise<void> {
-    this.bypasses.set(bypassKey(bypass.pipeline, bypass.version), copy(bypass));
-  }
-
   async listBypasses(pipeline: string): Promise<Bypass[]> {
     return byKey(this.bypasses).filter((b) => b.pipeline === pipeline);
-  }
-
-  async appendAudit(entry: AuditEntry): Promise<void> {
-    await this.commitOverride([], entry);
   }
 
   async commitOverride(writes: OverrideWrite[], audit: AuditEntry): Promise<boolean> {
@@ -144,14 +136,6 @@ export class MemoryStateStore implements StateStore {
     // An override's block (no start) is one per target; scheduled blocks are keyed by start.
     const key = blockKey(block.level, block.target, block.scheduled ? block.from : undefined);
     this.blocks.set(key, copy(block));
-  }
-
-  /** Removes every block of the target (open-ended and scheduled); false when there was none. */
-  async removeBlock(level: ManualBlock["level"], target: string): Promise<boolean> {
-    const prefix = blockTargetKey(level, target);
-    const found = [...this.blocks.keys()].filter((k) => k.startsWith(prefix));
-    for (const k of found) this.blocks.delete(k);
-    return found.length > 0;
   }
 
   async listBlocks(): Promise<ManualBlock[]> {

@@ -1,13 +1,7 @@
 /** Manual blocks, bypasses and the override audit log (see table.ts for the layout). */
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import {
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-} from "@aws-sdk/lib-dynamodb";
-import { blockKey, blockTargetKey, type ManualBlock } from "../../../domain/blockers.ts";
+import { GetCommand, PutCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import { blockKey, type ManualBlock } from "../../../domain/blockers.ts";
 import { BreakwaterError } from "../../../domain/errors.ts";
 import type { Bypass } from "../../../domain/override.ts";
 import type { AuditEntry, OverrideStore, OverrideWrite } from "../../../domain/ports.ts";
@@ -37,15 +31,6 @@ export class DynamoOverrideStore extends DynamoTable implements OverrideStore {
     );
   }
 
-  async putBypass(bypass: Bypass): Promise<void> {
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: { pk: pipelinePk(bypass.pipeline), sk: `BYPASS#${bypass.version}`, ...bypass },
-      }),
-    );
-  }
-
   async listBypasses(pipeline: string): Promise<Bypass[]> {
     return this.queryAll<Bypass>({
       TableName: this.table,
@@ -53,10 +38,6 @@ export class DynamoOverrideStore extends DynamoTable implements OverrideStore {
       ExpressionAttributeValues: { ":pk": pipelinePk(pipeline), ":p": "BYPASS#" },
       ConsistentRead: true,
     });
-  }
-
-  async appendAudit(entry: AuditEntry): Promise<void> {
-    await this.commitOverride([], entry);
   }
 
   async commitOverride(writes: OverrideWrite[], audit: AuditEntry): Promise<boolean> {
@@ -156,25 +137,6 @@ export class DynamoOverrideStore extends DynamoTable implements OverrideStore {
       ExpressionAttributeValues: { ":pk": "AUDIT", ":p": "SEQ#" },
       ConsistentRead: true,
     });
-  }
-
-  /** Removes every block of the target (open-ended and scheduled); false when there was none. */
-  async removeBlock(level: ManualBlock["level"], target: string): Promise<boolean> {
-    const out = await this.doc.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: "pk = :pk AND begins_with(sk, :p)",
-        ExpressionAttributeValues: { ":pk": "BLOCKS", ":p": blockTargetKey(level, target) },
-        ConsistentRead: true,
-      }),
-    );
-    const found = out.Items ?? [];
-    for (const item of found) {
-      await this.doc.send(
-        new DeleteCommand({ TableName: this.table, Key: { pk: "BLOCKS", sk: item.sk } }),
-      );
-    }
-    return found.length > 0;
   }
 
   async listBlocks(): Promise<ManualBlock[]> {
