@@ -66,7 +66,9 @@ export async function bundleFunction(name: string, write = false): Promise<Bundl
     logLevel: "silent",
   });
   const outputs = result.metafile.outputs;
-  const entry = Object.keys(outputs).find((o) => outputs[o]?.entryPoint);
+  // Dynamic imports are entry points of their own chunks too: find the function's.
+  const entryPoint = `functions/${name}.ts`;
+  const entry = Object.keys(outputs).find((o) => outputs[o]?.entryPoint === entryPoint);
   if (!entry) throw new Error(`esbuild produced no entry output for functions/${name}.ts`);
   // The entry and its static imports, transitively: what loads at init.
   const initial = new Set([entry]);
@@ -109,12 +111,16 @@ export function packageBytes(bundle: Bundle): [string, number][] {
  * import took (what a Lambda cold start spends in the handler's module, without Node's own
  * start-up); the median of `runs` processes.
  */
-export function initTimeMs(file: string, runs = 5): number {
-  const script = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); console.log(performance.now() - t);`;
+export function initTimeMs(file: string, runs = 5, alsoImport: string[] = []): number {
+  // alsoImport: modules a first call loads after init (the lazily loaded AWS SDK clients),
+  // resolved from the bundle's folder as the function would resolve them.
+  const then = alsoImport.map((m) => `await import(${JSON.stringify(m)});`).join(" ");
+  const script = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); ${then} console.log(performance.now() - t);`;
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
     const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
       encoding: "utf8",
+      cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? "",
         AWS_REGION: "us-east-1",

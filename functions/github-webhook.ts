@@ -1,7 +1,7 @@
 import { SSMClient } from "@aws-sdk/client-ssm";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
-import { z } from "zod";
+import * as z from "zod";
 import { DynamoReviewStore } from "../src/adapters/aws/dynamo-triggers.ts";
 import { loadSecureParameter } from "../src/adapters/aws/sns-notifier.ts";
 import { config } from "../src/config.ts";

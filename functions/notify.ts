@@ -3,7 +3,7 @@ import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import middy from "@middy/core";
-import { z } from "zod";
+import * as z from "zod";
 import {
   loadSlackWebhookUrl,
   SnsNotifier,

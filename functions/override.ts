@@ -1,5 +1,5 @@
 import middy from "@middy/core";
-import { z } from "zod";
+import * as z from "zod";
 import type { Deps } from "../src/app/deps.ts";
 import { applyOverride, OverrideConflictError, type OverrideResult } from "../src/app/override.ts";
 import {

@@ -1,47 +1,97 @@
-/** Dependencies of the deployed functions: AWS adapters, built once per container. */
-import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { SFNClient } from "@aws-sdk/client-sfn";
-import { STSClient } from "@aws-sdk/client-sts";
-import { CloudWatchAlarmSource } from "../../src/adapters/aws/cloudwatch-alarms.ts";
-import { CloudWatchMetricSource } from "../../src/adapters/aws/cloudwatch-metrics.ts";
-import { DynamoRunRequestStore } from "../../src/adapters/aws/dynamo-run-requests.ts";
-import { DynamoStateStore } from "../../src/adapters/aws/dynamo-store.ts";
-import { DynamoTriggerLog } from "../../src/adapters/aws/dynamo-triggers.ts";
-import { EventBridgePublisher } from "../../src/adapters/aws/event-bus.ts";
-import { LambdaDeployer } from "../../src/adapters/aws/lambda-deployer.ts";
-import { SfnWorkflowStarter } from "../../src/adapters/aws/step-functions.ts";
+/**
+ * Dependencies of the deployed functions: AWS adapters, built once per container. Each adapter
+ * and its SDK client load on the port's first call (./lazy.ts), so module init carries none of
+ * the SDK and a function loads only the clients its path uses.
+ */
 import type { Deps } from "../../src/app/deps.ts";
+import type { RunRequestStore } from "../../src/app/run-requests.ts";
 import { config } from "../../src/config.ts";
+import type {
+  AlarmSource,
+  Deployer,
+  EventPublisher,
+  MetricSource,
+  StateStore,
+  WorkflowStarter,
+} from "../../src/domain/ports.ts";
+import type { TriggerLog } from "../../src/triggers/ports.ts";
+import { lazyPort, once } from "./lazy.ts";
 
 let deps: Deps | undefined;
 
-export function awsDeps(): Deps {
-  if (deps) return deps;
-  const cloudwatch = new Map<string, CloudWatchClient>();
-  const cloudwatchIn = (region: string) => {
-    const cached = cloudwatch.get(region);
-    if (cached) return cached;
-    const client = new CloudWatchClient({ region });
-    cloudwatch.set(region, client);
+/** One DynamoDB client for the table's stores. */
+const dynamo = once(async () => {
+  const { DynamoDBClient } = await import("@aws-sdk/client-dynamodb");
+  return new DynamoDBClient({});
+});
+
+/** CloudWatch clients by region (alarms and metrics live in each scope's region). */
+const cloudwatch = once(async () => {
+  const { CloudWatchClient } = await import("@aws-sdk/client-cloudwatch");
+  const clients = new Map<string, InstanceType<typeof CloudWatchClient>>();
+  return (region: string) => {
+    let client = clients.get(region);
+    if (!client) {
+      client = new CloudWatchClient({ region });
+      clients.set(region, client);
+    }
     return client;
   };
-  const dynamo = new DynamoDBClient({});
+});
+
+export function awsDeps(): Deps {
+  if (deps) return deps;
   deps = {
-    store: new DynamoStateStore(dynamo, config.tableName()),
+    store: lazyPort<StateStore>(async () => {
+      const { DynamoStateStore } = await import("../../src/adapters/aws/dynamo-store.ts");
+      return new DynamoStateStore(await dynamo(), config.tableName());
+    }),
     clock: { now: () => new Date() },
-    deployer: new LambdaDeployer(new STSClient({})),
-    alarms: new CloudWatchAlarmSource((region) => cloudwatchIn(region)),
-    metrics: new CloudWatchMetricSource((region) => cloudwatchIn(region)),
-    workflows: new SfnWorkflowStarter(
-      new SFNClient({}),
-      config.stateMachineArn(),
-      config.rollbackStateMachineArn(),
-    ),
-    events: new EventBridgePublisher(new EventBridgeClient({}), config.eventBusName()),
-    runRequests: new DynamoRunRequestStore(dynamo, config.tableName()),
-    triggers: new DynamoTriggerLog(dynamo, config.tableName()),
+    deployer: lazyPort<Deployer>(async () => {
+      const [{ STSClient }, { LambdaDeployer }] = await Promise.all([
+        import("@aws-sdk/client-sts"),
+        import("../../src/adapters/aws/lambda-deployer.ts"),
+      ]);
+      return new LambdaDeployer(new STSClient({}));
+    }),
+    alarms: lazyPort<AlarmSource>(async () => {
+      const { CloudWatchAlarmSource } = await import("../../src/adapters/aws/cloudwatch-alarms.ts");
+      return new CloudWatchAlarmSource(await cloudwatch());
+    }),
+    metrics: lazyPort<MetricSource>(async () => {
+      const { CloudWatchMetricSource } = await import(
+        "../../src/adapters/aws/cloudwatch-metrics.ts"
+      );
+      return new CloudWatchMetricSource(await cloudwatch());
+    }),
+    workflows: lazyPort<WorkflowStarter>(async () => {
+      const [{ SFNClient }, { SfnWorkflowStarter }] = await Promise.all([
+        import("@aws-sdk/client-sfn"),
+        import("../../src/adapters/aws/step-functions.ts"),
+      ]);
+      return new SfnWorkflowStarter(
+        new SFNClient({}),
+        config.stateMachineArn(),
+        config.rollbackStateMachineArn(),
+      );
+    }),
+    events: lazyPort<EventPublisher>(async () => {
+      const [{ EventBridgeClient }, { EventBridgePublisher }] = await Promise.all([
+        import("@aws-sdk/client-eventbridge"),
+        import("../../src/adapters/aws/event-bus.ts"),
+      ]);
+      return new EventBridgePublisher(new EventBridgeClient({}), config.eventBusName());
+    }),
+    runRequests: lazyPort<RunRequestStore>(async () => {
+      const { DynamoRunRequestStore } = await import(
+        "../../src/adapters/aws/dynamo-run-requests.ts"
+      );
+      return new DynamoRunRequestStore(await dynamo(), config.tableName());
+    }),
+    triggers: lazyPort<TriggerLog>(async () => {
+      const { DynamoTriggerLog } = await import("../../src/adapters/aws/dynamo-triggers.ts");
+      return new DynamoTriggerLog(await dynamo(), config.tableName());
+    }),
   };
   return deps;
 }

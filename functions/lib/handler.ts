@@ -9,7 +9,7 @@ import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy, { type MiddlewareObj } from "@middy/core";
 import type { Context } from "aws-lambda";
-import type { z } from "zod";
+import type * as z from "zod";
 import type { Deps } from "../../src/app/deps.ts";
 import { InvalidInputError } from "../../src/domain/errors.ts";
 import { formatPath, formatProblems } from "../../src/domain/pipeline.ts";

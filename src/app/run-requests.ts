@@ -11,7 +11,7 @@
  * CI artifact built from the same commit converge on one request, as they converge on one run.
  */
 import { randomUUID } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 import type { BusEvent } from "../domain/ports.ts";
 import type { NewRunRequest, RunRequest, RunRequestStore } from "../domain/run-requests.ts";
 import { DetailType, SOURCE } from "./events.ts";

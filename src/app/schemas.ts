@@ -1,5 +1,5 @@
 /** Schemas of the state machine's task inputs: every handler parses its input at the boundary. */
-import { z } from "zod";
+import * as z from "zod";
 import { versionSchema } from "../domain/version.ts";
 
 export const stageContextSchema = z

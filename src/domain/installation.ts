@@ -4,7 +4,7 @@
  * often a blocked step checks again. JSON file `breakwater.config.json`, validated like
  * pipelines (strict, every problem with its path).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { collectProblems, PipelineValidationError } from "./pipeline.ts";
 import { regionOverridesSchema } from "./time-windows/regions.ts";
 import { triggerConfigSchema } from "./trigger-config.ts";

@@ -4,7 +4,7 @@
  * every problem with its path). Pure: checks that need state (does the pipeline exist?) are the
  * application service's.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { BlockerKind } from "./blockers.ts";
 import { BreakwaterError } from "./errors.ts";
 import { collectProblems, formatProblems, type Problem } from "./pipeline.ts";

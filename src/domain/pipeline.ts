@@ -3,7 +3,7 @@
  * the JSON files, the typed `definePipeline()` helper, the published JSON Schema and the
  * runtime validation in every handler that reads a definition.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { BreakwaterError } from "./errors.ts";
 import { timeWindowsSchema } from "./time-windows/schema.ts";
 

@@ -4,7 +4,7 @@
  * 9999 (beyond, `toISOString` changes shape and ordering by string breaks), and offsets that
  * are bounded (an offset of 10^11 days overflows a Date).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { BreakwaterError } from "./errors.ts";
 
 /** The latest instant accepted: the end of the year 9999. */

@@ -3,7 +3,7 @@
  * the approvals a change needs (issue 8). Pure zod, in the domain because the installation file
  * embeds it (`installation.ts`); the trigger rules that read it are in `src/triggers/`.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { InvalidInputError } from "./errors.ts";
 import { collectProblems, formatProblems } from "./pipeline.ts";
 

@@ -3,7 +3,7 @@
  * Step Functions execution names and notifications, so it is short and plain. One rule for
  * every input that takes a version: event details, the override function, the CLI's flags.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 /** The longest version accepted. */
 export const MAX_VERSION_LENGTH = 128;

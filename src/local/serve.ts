@@ -15,7 +15,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypt
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DeleteTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { z } from "zod";
+import * as z from "zod";
 import { createOverrideHandler } from "../../functions/override.ts";
 import { DynamoDeliveryStore, DynamoReviewStore } from "../adapters/aws/dynamo-triggers.ts";
 import { DetailType, SOURCE } from "../app/events.ts";

@@ -4,7 +4,7 @@
  * Pure mapping, no I/O. Channels (Slack, SNS, the local console) render a {@link Notification};
  * they never look at bus events themselves, so every channel says the same thing.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { DetailType, SOURCE } from "../app/events.ts";
 import { InvalidInputError } from "../domain/errors.ts";
 import { formatProblems } from "../domain/pipeline.ts";

@@ -3,7 +3,7 @@
  * (any `source`) names the pipeline, the commit, the immutable artifact built from it and who
  * approved the change. It leads to the same start-run / rejected decision as a GitHub merge.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { BreakwaterError, InvalidInputError } from "../domain/errors.ts";
 import { type ArtifactPublisher, artifactSourceRefusal } from "../domain/installation.ts";
 import { collectProblems, formatProblems } from "../domain/pipeline.ts";

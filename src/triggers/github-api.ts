@@ -9,7 +9,7 @@
  * status, oversized or malformed answer, no token) makes the whole check fail with
  * {@link ApprovalCheckError}; the caller approves nothing and lets a redelivery decide again.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { BreakwaterError } from "../domain/errors.ts";
 import type { PipelineTrigger } from "./decisions.ts";
 

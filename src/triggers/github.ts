@@ -10,7 +10,7 @@
  * decision, for which GitHub's API says which approvers have write access (502 when it cannot).
  */
 import { verify } from "@octokit/webhooks-methods";
-import { z } from "zod";
+import * as z from "zod";
 import { BreakwaterError } from "../domain/errors.ts";
 import { collectProblems, formatProblems, type Problem } from "../domain/pipeline.ts";
 import type { BusEvent, Clock } from "../domain/ports.ts";

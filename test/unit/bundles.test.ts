@@ -6,7 +6,7 @@
  * @aws-sdk/* external) and read from the metafile.
  */
 import { describe, expect, it } from "vitest";
-import { bundleFunction } from "../../bench/bundles.ts";
+import { bundleFunction, functionNames } from "../../bench/bundles.ts";
 
 const HEAVY = /node_modules\/(date-holidays|date-holidays-parser|moment|moment-timezone)\//;
 
@@ -28,5 +28,35 @@ describe("Lambda bundles", () => {
     expect(bundle.inputs.some(calendars)).toBe(false);
     const chunks = Object.values(bundle.metafile.outputs);
     expect(chunks.some((o) => Object.keys(o.inputs).some(calendars))).toBe(true);
+  });
+
+  it("the fast-rollback function loads no AWS SDK client at module init", {
+    timeout: 10_000,
+  }, async () => {
+    // functions/lib/lazy.ts: each adapter and its client load on the port's first call.
+    const bundle = await bundleFunction("alarm-state-change");
+    const outputs = bundle.metafile.outputs;
+    const initial = Object.entries(outputs).filter(([, o]) =>
+      Object.keys(o.inputs).some((i) => bundle.inputs.includes(i)),
+    );
+    const staticSdk = initial.flatMap(([, o]) =>
+      o.imports.filter(
+        (i) => i.external && i.kind === "import-statement" && i.path.startsWith("@aws-sdk/"),
+      ),
+    );
+    expect(staticSdk).toEqual([]);
+    const lazySdk = Object.values(outputs).flatMap((o) =>
+      o.imports.filter((i) => i.external && i.path.startsWith("@aws-sdk/")).map((i) => i.path),
+    );
+    expect(new Set(lazySdk)).toContain("@aws-sdk/client-sfn");
+  });
+
+  it("every function bundle is under 500 KB minified (zod imported as a namespace, tree-shaken)", {
+    timeout: 60_000,
+  }, async () => {
+    const sizes = await Promise.all(
+      functionNames().map(async (name) => [name, (await bundleFunction(name)).bytes] as const),
+    );
+    expect(sizes.filter(([, bytes]) => bytes >= 500 * 1024)).toEqual([]);
   });
 });

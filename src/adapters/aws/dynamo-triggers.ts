@@ -20,7 +20,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { z } from "zod";
+import * as z from "zod";
 import type { StoredReview } from "../../triggers/decisions.ts";
 import type {
   DeliveryClaim,

@@ -1,7 +1,7 @@
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { AssumeRoleCommand, type STSClient } from "@aws-sdk/client-sts";
 import type { AwsCredentialIdentity } from "@aws-sdk/types";
-import { z } from "zod";
+import * as z from "zod";
 import { InvalidInputError, TransientError } from "../../domain/errors.ts";
 import type { Deployer, DeploymentRequest, DeploymentStatus } from "../../domain/ports.ts";
 

@@ -4,7 +4,7 @@
  * generated table of ./holiday-regions.ts, not date-holidays itself, so the installation schema
  * (imported by the GitHub webhook) does not carry the calendars.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { BreakwaterError } from "../errors.ts";
 import { HOLIDAY_REGIONS } from "./holiday-regions.ts";
 

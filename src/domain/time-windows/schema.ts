@@ -2,7 +2,7 @@
  * The time-window policy schema (weekly windows, holidays, freezes) of pipeline steps. Cheap to
  * import: no holiday calendars (those load only where a window is judged, ./holidays.ts).
  */
-import { z } from "zod";
+import * as z from "zod";
 
 // ---------------------------------------------------------------------------------------------
 // Policy schema
