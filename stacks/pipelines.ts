@@ -9,6 +9,7 @@ import { join, relative } from "node:path";
 import { BreakwaterError } from "../src/domain/errors.ts";
 import type { Installation } from "../src/domain/installation.ts";
 import { type Pipeline, PipelineValidationError } from "../src/domain/pipeline.ts";
+import { effectiveTarget } from "../src/domain/targets/index.ts";
 import { loadInstallationFile, loadPipelineFile } from "../src/pipeline-file.ts";
 
 /** Environment variable that points the stack at another pipelines directory. */
@@ -104,32 +105,32 @@ export function deployTargetAccess(
   const invoke = new Set<string>();
   const assume = new Set<string>();
   for (const p of pipelines) {
-    const target = p.target;
-    if (!target) continue;
-    if (target.roleArn) {
-      assume.add(target.roleArn);
-      continue;
-    }
-    if (target.lambda.startsWith("arn:")) {
-      invoke.add(target.lambda);
-      continue;
-    }
-    const partial = /^(\d{12}):function:(.+)$/.exec(target.lambda);
-    const account = partial ? (partial[1] as string) : env.account;
-    const fn = partial ? (partial[2] as string) : target.lambda;
-    for (const region of regionsOf(p)) {
-      invoke.add(`arn:${env.partition}:lambda:${region}:${account}:function:${fn}`);
+    for (const stage of p.stages) {
+      const target = effectiveTarget(p, stage.name);
+      if (!target || target.type === "none") continue;
+      if ("roleArn" in target && target.roleArn) {
+        assume.add(target.roleArn);
+        continue;
+      }
+      if (target.type !== "lambda-function") continue;
+      if (target.lambda.startsWith("arn:")) {
+        invoke.add(target.lambda);
+        continue;
+      }
+      const partial = /^(\d{12}):function:(.+)$/.exec(target.lambda);
+      const account = partial ? (partial[1] as string) : env.account;
+      const fn = partial ? (partial[2] as string) : target.lambda;
+      for (const region of regionsOf(stage)) {
+        invoke.add(`arn:${env.partition}:lambda:${region}:${account}:function:${fn}`);
+      }
     }
   }
   return { invokeArns: [...invoke].sort(), assumeRoleArns: [...assume].sort() };
 }
 
-function regionsOf(p: Pipeline): string[] {
+function regionsOf(stage: Pipeline["stages"][number]): string[] {
   const regions = new Set<string>();
-  for (const stage of p.stages) {
-    for (const entry of stage.regions)
-      regions.add(typeof entry === "string" ? entry : entry.region);
-  }
+  for (const entry of stage.regions) regions.add(typeof entry === "string" ? entry : entry.region);
   return [...regions].sort();
 }
 

@@ -3,6 +3,8 @@
  * and its SDK client load on the port's first call (./lazy.ts), so module init carries none of
  * the SDK and a function loads only the clients its path uses.
  */
+
+import type { TargetDrivers } from "../../src/adapters/aws/targets/driver.ts";
 import type { Deps } from "../../src/app/deps.ts";
 import type { RunRequestStore } from "../../src/app/run-requests.ts";
 import { config } from "../../src/config.ts";
@@ -39,6 +41,30 @@ const cloudwatch = once(async () => {
   };
 });
 
+/** The control plane's own account: the stack sets ACCOUNT_ID; STS answers otherwise. */
+async function controlPlaneAccount(
+  sts: InstanceType<typeof import("@aws-sdk/client-sts").STSClient>,
+): Promise<string> {
+  const fromEnv = process.env.ACCOUNT_ID;
+  if (fromEnv && /^\d{12}$/.test(fromEnv)) return fromEnv;
+  const { GetCallerIdentityCommand } = await import("@aws-sdk/client-sts");
+  const out = await sts.send(new GetCallerIdentityCommand({}));
+  if (!out.Account) throw new Error("STS GetCallerIdentity answered no account");
+  return out.Account;
+}
+
+/** Each target type's driver, loaded (with its SDK client) when a step first uses that type. */
+function targetDrivers(): TargetDrivers {
+  return {
+    "lambda-function": lazyPort(async () => {
+      const { LambdaFunctionDriver } = await import(
+        "../../src/adapters/aws/targets/lambda-function.ts"
+      );
+      return new LambdaFunctionDriver();
+    }),
+  };
+}
+
 export function awsDeps(): Deps {
   if (deps) return deps;
   deps = {
@@ -48,11 +74,16 @@ export function awsDeps(): Deps {
     }),
     clock: { now: () => new Date() },
     deployer: lazyPort<Deployer>(async () => {
-      const [{ STSClient }, { LambdaDeployer }] = await Promise.all([
+      const [{ STSClient }, { TargetDeployer }] = await Promise.all([
         import("@aws-sdk/client-sts"),
-        import("../../src/adapters/aws/lambda-deployer.ts"),
+        import("../../src/adapters/aws/targets/index.ts"),
       ]);
-      return new LambdaDeployer(new STSClient({}));
+      const sts = new STSClient({});
+      return new TargetDeployer({
+        sts,
+        account: once(() => controlPlaneAccount(sts)),
+        drivers: targetDrivers(),
+      });
     }),
     alarms: lazyPort<AlarmSource>(async () => {
       const { CloudWatchAlarmSource } = await import("../../src/adapters/aws/cloudwatch-alarms.ts");

@@ -4,8 +4,12 @@
  * runtime validation in every handler that reads a definition.
  */
 import * as z from "zod";
+import { REGION_PATTERN } from "./aws-names.ts";
 import { BreakwaterError } from "./errors.ts";
+import { deployTargetSchema, targetProblems } from "./targets/index.ts";
 import { timeWindowsSchema } from "./time-windows/schema.ts";
+
+export { deployTargetSchema, REGION_PATTERN };
 
 const positiveInt = (what = "must be a positive integer") =>
   z.number({ error: what }).int({ error: what }).min(1, { error: what });
@@ -22,8 +26,6 @@ const durationMinutes = () =>
   positiveInt().max(MAX_WAIT_MINUTES, {
     error: `must be at most ${MAX_WAIT_MINUTES} minutes (one year, the longest a Step Functions execution waits)`,
   });
-
-export const REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d+$/;
 
 const regionName = z
   .string({ error: "must be an AWS region name such as us-east-1" })
@@ -136,6 +138,11 @@ export const stageSchema = z
     timeWindows: timeWindowsSchema
       .optional()
       .describe("When this stage may deploy (replaces the pipeline's timeWindows)."),
+    target: deployTargetSchema
+      .optional()
+      .describe(
+        "This stage's deploy target (replaces the pipeline's): pre-production often lives in other accounts.",
+      ),
   })
   .strict()
   .superRefine((stage, ctx) => {
@@ -223,63 +230,6 @@ export const metricsSchema = z
   })
   .strict();
 
-/** `*` and `?` are wildcards in an IAM policy's Resource (any characters / one character). */
-const IAM_WILDCARD = /[*?]/;
-/** The partitions of AWS (aws, aws-cn, aws-us-gov, the ISO and EU sovereign ones). */
-const PARTITION = String.raw`aws(?:-cn|-us-gov|-iso(?:-[a-z])?|-eusc)?`;
-const ACCOUNT = String.raw`\d{12}`;
-/** Lambda function names: letters, digits, `-`, `_`, 1 to 64 (Lambda's CreateFunction rule). */
-const FUNCTION_NAME = String.raw`[A-Za-z0-9_-]{1,64}`;
-/** Invoke's Qualifier: `$LATEST`, a version number or an alias name. */
-const QUALIFIER = String.raw`(?:\$LATEST|[A-Za-z0-9_-]{1,128})`;
-const REGION = REGION_PATTERN.source.slice(1, -1);
-/** The three forms Lambda's Invoke accepts as FunctionName, each optionally `:qualifier`. */
-const FUNCTION_TARGET = new RegExp(
-  `^(?:arn:${PARTITION}:lambda:${REGION}:${ACCOUNT}:function:|${ACCOUNT}:function:)?${FUNCTION_NAME}(?::${QUALIFIER})?$`,
-);
-/** IAM role ARNs: an optional path (`/a/b/`) and a name of 1 to 64 of `[\w+=,.@-]`. */
-const ROLE_ARN = new RegExp(
-  `^arn:${PARTITION}:iam::${ACCOUNT}:role/(?:[\\w+=,.@-]+/)*[\\w+=,.@-]{1,64}$`,
-);
-
-const TARGET_SHAPE =
-  "must be a Lambda function name (letters, digits, - and _, at most 64), optionally :qualifier, or its ARN arn:<partition>:lambda:<region>:<12-digit account>:function:<name>[:qualifier] (or <account>:function:<name>)";
-const ROLE_SHAPE =
-  "must be an IAM role ARN arn:<partition>:iam::<12-digit account>:role/[path/]<name>";
-
-/**
- * The deploy target becomes IAM policy at synth (lambda:InvokeFunction / sts:AssumeRole on these
- * ARNs, stacks/pipelines.ts), so a wildcard here would be a wildcard grant written by whoever
- * can edit a pipeline file: `*` and `?` are refused outright (least privilege), before the shape
- * is checked, so the message says why.
- */
-export const deployTargetSchema = z
-  .object({
-    lambda: z
-      .string({ error: "must be a Lambda function name or ARN" })
-      .min(1, { error: "must be a Lambda function name or ARN" })
-      .refine((v) => !IAM_WILDCARD.test(v), {
-        error: "must not contain an IAM wildcard (* or ?): name exactly one function",
-        abort: true,
-      })
-      .regex(FUNCTION_TARGET, { error: TARGET_SHAPE })
-      .describe(
-        "Function that performs deployments for this pipeline (see README, 'Deploy targets'): a name, name:qualifier, or an ARN; no wildcards.",
-      ),
-    roleArn: z
-      .string({ error: ROLE_SHAPE })
-      .refine((v) => !IAM_WILDCARD.test(v), {
-        error: "must not contain an IAM wildcard (* or ?): name exactly one role",
-        abort: true,
-      })
-      .regex(ROLE_ARN, { error: ROLE_SHAPE })
-      .optional()
-      .describe(
-        "Role to assume before invoking the target (cross-account deployments); no wildcards.",
-      ),
-  })
-  .strict();
-
 export const pipelineSchema = z
   .object({
     $schema: z.string().optional(),
@@ -297,7 +247,11 @@ export const pipelineSchema = z
         error: "must be one of app, infrastructure, config, os-patches, static-assets",
       })
       .optional(),
-    target: deployTargetSchema.optional(),
+    target: deployTargetSchema
+      .optional()
+      .describe(
+        "What a deploy step changes (README, 'Deploy targets'): lambda-alias, ecs, cloudformation, appconfig, codebuild, lambda-function (your own), or none (a dry run).",
+      ),
     alarms: z
       .array(alarmTemplate, { error: "must be a list of alarm names" })
       .optional()
@@ -334,6 +288,9 @@ export const pipelineSchema = z
   })
   .strict()
   .superRefine((p, ctx) => {
+    for (const problem of targetProblems(p.target, p.stages)) {
+      ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
+    }
     const stageNames = new Map<string, number>();
     p.stages.forEach((stage, i) => {
       const first = stageNames.get(stage.name);

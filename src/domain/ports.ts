@@ -208,6 +208,8 @@ export interface DeploymentRequest {
   /** Share of the scope's traffic the version serves when the deployment completes. */
   percent: number;
   kind: DeploymentKind;
+  /** The version's artifact digest (`sha256:…`) from its run request, when it names one. */
+  artifactDigest?: string;
 }
 
 export type DeploymentStatus =
@@ -215,10 +217,19 @@ export type DeploymentStatus =
   | { state: "succeeded" }
   | { state: "failed"; reason: string };
 
-/** Puts a version on a scope's hosts. The control plane never sleeps: it polls from Wait states. */
+/**
+ * Puts a version on a scope's hosts through the stage's deploy target. The control plane never
+ * sleeps: it polls from Wait states. Every method is idempotent per `deploymentId`: a retried
+ * start starts nothing new, and status and cancel can be asked again at any time.
+ */
 export interface Deployer {
   start(req: DeploymentRequest): Promise<{ pollSeconds: number }>;
   status(req: DeploymentRequest): Promise<DeploymentStatus>;
+  /**
+   * Stops the deployment if it is still in progress (the control plane rolls its scope back).
+   * A finished or unknown deployment is left as it is.
+   */
+  cancel(req: DeploymentRequest): Promise<void>;
 }
 
 // The observation is a value the rules judge (blockers, health), so it lives with no port around

@@ -14,6 +14,7 @@ import type {
   MinuteSample,
 } from "../domain/ports.ts";
 import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
+import { effectiveTarget, localSeconds } from "../domain/targets/index.ts";
 
 export type FaultKind = "faults" | "latency" | "traffic-drop";
 
@@ -35,7 +36,10 @@ export interface FleetOptions {
   traffic?: { scopes: string; requestsPerMinute: number }[];
   /** Further pipelines served by the same fleet (several pipelines in one local control plane). */
   morePipelines?: Pipeline[];
-  /** Simulated deployment durations in seconds. */
+  /**
+   * Simulated deployment durations in seconds, for every target. A target's own `local` timings
+   * come first; without either, each target type's defaults (src/domain/targets/types.ts).
+   */
   durations?: { oneBox?: number; full?: number; rollback?: number };
   /** Healthy baselines. */
   baseline?: { faultRate?: number; p99Ms?: number };
@@ -52,6 +56,8 @@ interface Deployment {
   startedAt: number;
   completesAt: number;
   applied: boolean;
+  /** Cancelled while in progress (the control plane rolled the scope back): never applied. */
+  cancelled?: boolean;
 }
 
 /** A small deterministic PRNG keyed by a string (FNV-1a hash, then mulberry32). */
@@ -73,7 +79,7 @@ export class SimulatedFleet implements Deployer, MetricSource {
   private readonly deployments = new Map<string, Deployment>();
   private readonly faults: { match: (s: string) => boolean; kind: FaultKind; version?: string }[];
   private readonly traffic: { match: (s: string) => boolean; rpm: number }[];
-  private readonly durations: { oneBox: number; full: number; rollback: number };
+  private readonly durations: { oneBox?: number; full?: number; rollback?: number };
   private readonly baseFaultRate: number;
   private readonly baseP99: number;
   /** Deployments started, for benchmarks and tests. */
@@ -96,11 +102,7 @@ export class SimulatedFleet implements Deployer, MetricSource {
       match: scopeMatcher(t.scopes),
       rpm: t.requestsPerMinute,
     }));
-    this.durations = {
-      oneBox: options.durations?.oneBox ?? 120,
-      full: options.durations?.full ?? 300,
-      rollback: options.durations?.rollback ?? 180,
-    };
+    this.durations = options.durations ?? {};
     this.baseFaultRate = options.baseline?.faultRate ?? 0.001;
     this.baseP99 = options.baseline?.p99Ms ?? 120;
   }
@@ -120,12 +122,7 @@ export class SimulatedFleet implements Deployer, MetricSource {
     const existing = this.deployments.get(req.deploymentId);
     if (existing)
       return { pollSeconds: Math.max(1, Math.ceil((existing.completesAt - this.now()) / 1000)) };
-    const seconds =
-      req.kind === "one-box"
-        ? this.durations.oneBox
-        : req.kind === "rollback"
-          ? this.durations.rollback
-          : this.durations.full;
+    const seconds = this.secondsOf(req);
     this.deployments.set(req.deploymentId, {
       req,
       startedAt: this.now(),
@@ -136,9 +133,28 @@ export class SimulatedFleet implements Deployer, MetricSource {
     return { pollSeconds: seconds };
   }
 
+  /** How long a step takes: the target's `local` timings, the fleet's, then the type's defaults. */
+  private secondsOf(req: DeploymentRequest): number {
+    const target = effectiveTarget(req.pipeline, req.scope.stage);
+    const byType = localSeconds(target ? { ...target, local: undefined } : undefined);
+    const own = target?.local;
+    if (req.kind === "one-box") return own?.oneBoxSeconds ?? this.durations.oneBox ?? byType.oneBox;
+    if (req.kind === "rollback") {
+      return own?.rollbackSeconds ?? this.durations.rollback ?? byType.rollback;
+    }
+    return own?.fullSeconds ?? this.durations.full ?? byType.full;
+  }
+
+  async cancel(req: DeploymentRequest): Promise<void> {
+    const d = this.deployments.get(req.deploymentId);
+    // A finished deployment stays finished: only one still in progress is stopped.
+    if (d && !d.applied && d.completesAt > this.now()) d.cancelled = true;
+  }
+
   async status(req: DeploymentRequest): Promise<DeploymentStatus> {
     const d = this.deployments.get(req.deploymentId);
     if (!d) return { state: "failed", reason: `no deployment ${req.deploymentId}` };
+    if (d.cancelled) return { state: "failed", reason: "cancelled" };
     const remaining = d.completesAt - this.now();
     if (remaining > 0)
       return { state: "in-progress", pollSeconds: Math.max(1, Math.ceil(remaining / 1000)) };

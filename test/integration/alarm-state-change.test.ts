@@ -96,7 +96,11 @@ async function harness(): Promise<Harness> {
   const deps: Deps = {
     store,
     clock: { now: () => NOW },
-    deployer: { start: unused("deployer.start"), status: unused("deployer.status") },
+    deployer: {
+      start: unused("deployer.start"),
+      status: unused("deployer.status"),
+      cancel: unused("deployer.cancel"),
+    },
     alarms: { describe: unused("alarms.describe") },
     metrics: { minutes: unused("metrics.minutes") },
     workflows: {

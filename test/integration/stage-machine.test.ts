@@ -174,6 +174,7 @@ describe("stage state machine, locally", () => {
         ...deps,
         deployer: {
           start: (req) => deps.deployer.start(req),
+          cancel: (req) => deps.deployer.cancel(req),
           status: async (req) =>
             req.scope.id === "alpha/us-east-1" && req.kind !== "rollback"
               ? { state: "failed", reason: "health check failed on 2 hosts" }
@@ -226,6 +227,7 @@ describe("stage state machine, locally", () => {
               return deps.deployer.start(req);
             },
             status: (req) => deps.deployer.status(req),
+            cancel: (req) => deps.deployer.cancel(req),
           },
         };
       },

@@ -94,6 +94,10 @@ class RegionalFleet implements Deployer, MetricSource {
     return this.fleetFor(req.scope.region).status(req);
   }
 
+  cancel(req: DeploymentRequest): Promise<void> {
+    return this.fleetFor(req.scope.region).cancel(req);
+  }
+
   minutes(q: MetricQuery): Promise<MinuteSample[] | undefined> {
     return this.fleetFor(q.scope.region).minutes(q);
   }

@@ -7,12 +7,13 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CloudWatchAlarmSource } from "../../src/adapters/aws/cloudwatch-alarms.ts";
 import { EventBridgePublisher } from "../../src/adapters/aws/event-bus.ts";
-import { LambdaDeployer } from "../../src/adapters/aws/lambda-deployer.ts";
 import {
   executionName,
   rollbackExecutionName,
   SfnWorkflowStarter,
 } from "../../src/adapters/aws/step-functions.ts";
+import { TargetDeployer } from "../../src/adapters/aws/targets/index.ts";
+import { LambdaFunctionDriver } from "../../src/adapters/aws/targets/lambda-function.ts";
 import { resolveAlarmName, resolveAlarmNames } from "../../src/domain/blockers.ts";
 import { InvalidInputError, TransientError } from "../../src/domain/errors.ts";
 import { type Pipeline, parsePipeline } from "../../src/domain/pipeline.ts";
@@ -439,7 +440,7 @@ describe("EventBridgePublisher", () => {
   });
 });
 
-describe("LambdaDeployer", () => {
+describe("lambda-function target (TargetDeployer)", () => {
   const lambda = mockClient(LambdaClient);
   const sts = mockClient(STSClient);
   beforeEach(() => {
@@ -467,7 +468,12 @@ describe("LambdaDeployer", () => {
     StatusCode: 200,
     Payload: new TextEncoder().encode(JSON.stringify(value)) as never,
   });
-  const deployer = () => new LambdaDeployer(new STSClient({ region: "us-east-1", credentials }));
+  const deployer = () =>
+    new TargetDeployer({
+      sts: new STSClient({ region: "us-east-1", credentials }),
+      account: async () => "123456789012",
+      drivers: { "lambda-function": new LambdaFunctionDriver() },
+    });
   const sentPayload = (i = 0) =>
     JSON.parse(
       new TextDecoder().decode(
@@ -594,7 +600,9 @@ describe("LambdaDeployer", () => {
       .start(request(undefined))
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidInputError);
-    expect((error as Error).message).toBe("pipeline orders-api has no deploy target");
+    expect((error as Error).message).toContain(
+      "pipeline orders-api has no deploy target for stage prod-1",
+    );
     expect(lambda.calls()).toHaveLength(0);
   });
 });

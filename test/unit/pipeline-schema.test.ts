@@ -416,11 +416,17 @@ const invalid: Case[] = [
     [{ path: "stages[2].oneBox.percent", message: "is required" }],
   ],
   [
-    "target without lambda",
+    "target without lambda or type",
     (p) => {
       p.target = {};
     },
-    [{ path: "target.lambda", message: "is required" }],
+    [
+      {
+        path: "target.type",
+        message:
+          "must be one of lambda-function, lambda-alias, ecs, cloudformation, appconfig, codebuild, none (or { \"lambda\": … }, a lambda-function target)",
+      },
+    ],
   ],
   // region names
   ...["us-east1", "US-EAST-1", "useast-1", "us-east-", "virginia", ""].map(

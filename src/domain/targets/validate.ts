@@ -1,0 +1,110 @@
+/**
+ * The checks a pipeline's targets must pass with its stages (safety rule 1: one resource per
+ * scope), run by the pipeline schema so every problem has its path.
+ */
+
+import { fieldOf } from "./resolve.ts";
+import { type DeployTarget, placeholdersOf } from "./schema.ts";
+import { TARGET_TYPE_FACTS } from "./types.ts";
+
+export interface TargetProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+interface StageLike {
+  name: string;
+  regions: ReadonlyArray<string | { region: string; azs?: string[] | undefined }>;
+  oneBox?: boolean | { percent: number } | undefined;
+  target?: DeployTarget | undefined;
+}
+
+const usesAz = (target: DeployTarget, field: string) =>
+  placeholdersOf(fieldOf(target, field) ?? "").includes("az");
+
+const stringFields = (value: unknown, path: string[] = []): [string, string][] => {
+  if (typeof value === "string") return [[path.join("."), value]];
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return [];
+  return Object.entries(value).flatMap(([k, v]) =>
+    k === "roleArn" || k === "type" ? [] : stringFields(v, [...path, k]),
+  );
+};
+
+/**
+ * Problems of each stage's effective target (its own, else the pipeline's).
+ *
+ * @example
+ * targetProblems(undefined, [{ name: "prod", regions: [{ region: "us-east-1", azs: ["use1-az1"] }],
+ *   target: { type: "cloudformation", stackName: "orders", templateUrl: "https://b/{version}.json" } }])
+ * // [{ path: ["stages", 0, "target", "stackName"], message: 'must use {az}: stage "prod" deploys …' }]
+ */
+export function targetProblems(
+  pipelineTarget: DeployTarget | undefined,
+  stages: readonly StageLike[],
+): TargetProblem[] {
+  const out: TargetProblem[] = [];
+  const reported = new Set<string>();
+  const add = (p: TargetProblem) => {
+    const key = `${p.path.join(".")}|${p.message}`;
+    if (!reported.has(key)) {
+      reported.add(key);
+      out.push(p);
+    }
+  };
+  if (pipelineTarget) {
+    const facts = TARGET_TYPE_FACTS[pipelineTarget.type];
+    for (const field of facts.versionFields) versionProblem(pipelineTarget, field, ["target"], add);
+  }
+  stages.forEach((stage, i) => {
+    const own = stage.target !== undefined;
+    const target = stage.target ?? pipelineTarget;
+    if (!target) return;
+    const base: (string | number)[] = own ? ["stages", i, "target"] : ["target"];
+    const facts = TARGET_TYPE_FACTS[target.type];
+    if (own) for (const field of facts.versionFields) versionProblem(target, field, base, add);
+    const withAzs = stage.regions.some((r) => typeof r !== "string" && (r.azs?.length ?? 0) > 0);
+    const wholeRegions = stage.regions.some((r) => typeof r === "string" || !r.azs?.length);
+    const [first] = facts.scopeFields;
+    if (withAzs && first && !facts.scopeFields.some((f) => usesAz(target, f))) {
+      add({
+        path: [...base, first],
+        message: `must use {az}: stage "${stage.name}" deploys Availability Zone by Availability Zone, so each AZ needs its own ${target.type} resource (${facts.scopeFields.map((f) => `${f} with {az}`).join(" or ")}); else one deploy would change every AZ at once`,
+      });
+    }
+    if (wholeRegions) {
+      for (const [field, value] of stringFields(target)) {
+        if (placeholdersOf(value).includes("az")) {
+          add({
+            path: [...base, ...field.split(".")],
+            message: `uses {az}, but stage "${stage.name}" deploys whole regions (no AZs listed): give the stage its own target`,
+          });
+        }
+      }
+    }
+    if (stage.oneBox !== undefined && stage.oneBox !== false && !facts.splitsTraffic) {
+      add({
+        path: ["stages", i, "oneBox"],
+        message: `a ${target.type} target cannot split a scope's traffic, so this stage can have no one-box step (remove oneBox, or deploy this stage with a target type that can: lambda-alias, ecs, codebuild, lambda-function)`,
+      });
+    }
+  });
+  return out;
+}
+
+function versionProblem(
+  target: DeployTarget,
+  field: string,
+  base: (string | number)[],
+  add: (p: TargetProblem) => void,
+): void {
+  const value = fieldOf(target, field);
+  if (value === undefined) return;
+  const used = placeholdersOf(value);
+  if (!used.includes("version") && !used.includes("digest")) {
+    add({
+      path: [...base, ...field.split(".")],
+      message:
+        "must use {version} or {digest}: else every version deploys the same thing and a rollback restores nothing",
+    });
+  }
+}
