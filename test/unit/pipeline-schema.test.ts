@@ -424,7 +424,7 @@ const invalid: Case[] = [
       {
         path: "target.type",
         message:
-          "must be one of lambda-function, lambda-alias, ecs, cloudformation, appconfig, codebuild, none (or { \"lambda\": … }, a lambda-function target)",
+          'must be one of lambda-function, lambda-alias, ecs, cloudformation, appconfig, codebuild, none (or { "lambda": … }, a lambda-function target)',
       },
     ],
   ],

@@ -250,7 +250,9 @@ const typedTarget = z.discriminatedUnion(
     codebuildTarget,
     noneTarget,
   ],
-  { error: `must be one of ${TARGET_TYPES.join(", ")} (or { "lambda": … }, a lambda-function target)` },
+  {
+    error: `must be one of ${TARGET_TYPES.join(", ")} (or { "lambda": … }, a lambda-function target)`,
+  },
 );
 
 /**
