@@ -4,7 +4,7 @@
  * role, and hands the step to the driver of its type.
  */
 import type { STSClient } from "@aws-sdk/client-sts";
-import { InvalidInputError } from "../../../domain/errors.ts";
+import { InvalidInputError, TransientError } from "../../../domain/errors.ts";
 import type { Deployer, DeploymentRequest, DeploymentStatus } from "../../../domain/ports.ts";
 import {
   type DeployTarget,
@@ -15,6 +15,49 @@ import {
 } from "../../../domain/targets/index.ts";
 import { AssumedRoles } from "./credentials.ts";
 import type { DriverContext, TargetDriver, TargetDrivers } from "./driver.ts";
+
+/** Error names AWS services use for throttling and their own transient failures. */
+const TRANSIENT_NAMES = new Set([
+  "ThrottlingException",
+  "Throttling",
+  "TooManyRequestsException",
+  "RequestLimitExceeded",
+  "ServiceUnavailable",
+  "ServiceUnavailableException",
+  "InternalFailure",
+  "InternalServerError",
+  "InternalServerException",
+  "ServerException",
+  "TimeoutError",
+  "RequestTimeout",
+  "RequestTimeoutException",
+  "ECONNRESET",
+  "ETIMEDOUT",
+]);
+
+/**
+ * An AWS error that may succeed on retry becomes a {@link TransientError} (the state machine
+ * retries that name with backoff); anything else is thrown as it is. Throttling, 5xx answers and
+ * the SDK's own `$retryable` mark count.
+ */
+export function asTransient(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof TransientError) return error;
+  const e = error as Error & {
+    $retryable?: unknown;
+    $metadata?: { httpStatusCode?: number };
+    code?: string;
+  };
+  const status = e.$metadata?.httpStatusCode ?? 0;
+  if (
+    TRANSIENT_NAMES.has(e.name) ||
+    (e.code && TRANSIENT_NAMES.has(e.code)) ||
+    e.$retryable ||
+    status >= 500
+  ) {
+    return new TransientError(`deploy target: ${e.name}: ${e.message}`, { cause: error });
+  }
+  return error;
+}
 
 /** A dry run: every step succeeds at once and changes nothing. */
 const noneDriver: TargetDriver = {
@@ -37,19 +80,28 @@ export class TargetDeployer implements Deployer {
     this.roles = new AssumedRoles(options.sts);
   }
 
-  async start(req: DeploymentRequest): Promise<{ pollSeconds: number }> {
-    const { driver, ctx } = await this.prepare(req);
-    return driver.start(ctx);
+  start(req: DeploymentRequest): Promise<{ pollSeconds: number }> {
+    return this.run(req, (driver, ctx) => driver.start(ctx));
   }
 
-  async status(req: DeploymentRequest): Promise<DeploymentStatus> {
-    const { driver, ctx } = await this.prepare(req);
-    return driver.status(ctx);
+  status(req: DeploymentRequest): Promise<DeploymentStatus> {
+    return this.run(req, (driver, ctx) => driver.status(ctx));
   }
 
-  async cancel(req: DeploymentRequest): Promise<void> {
-    const { driver, ctx } = await this.prepare(req);
-    return driver.cancel(ctx);
+  cancel(req: DeploymentRequest): Promise<void> {
+    return this.run(req, (driver, ctx) => driver.cancel(ctx));
+  }
+
+  private async run<T>(
+    req: DeploymentRequest,
+    call: (driver: TargetDriver, ctx: DriverContext) => Promise<T>,
+  ): Promise<T> {
+    try {
+      const { driver, ctx } = await this.prepare(req);
+      return await call(driver, ctx);
+    } catch (error) {
+      throw asTransient(error);
+    }
   }
 
   private async prepare(
