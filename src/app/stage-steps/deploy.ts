@@ -4,21 +4,21 @@
  * target state and carries on instead of double-applying the step.
  */
 
-import { type AnomalyVerdict, detectAnomalies } from "../domain/anomaly/index.ts";
-import { type BakePolicy, type BakeVerdict, isBakeVerdict, judgeBake } from "../domain/bake.ts";
-import { resolveAlarmNames } from "../domain/blockers.ts";
-import { ConcurrentUpdateError, NotFoundError } from "../domain/errors.ts";
-import type { Run, ScopeState, TimelineEvent } from "../domain/model.ts";
-import { type DeployStep, planStage, type StagePlan } from "../domain/planner.ts";
-import type { DeploymentRequest, StageExecutionInput } from "../domain/ports.ts";
-import { scopesToRollBack } from "../domain/rollback.ts";
-import { parseScopeId } from "../domain/scope.ts";
-import type { Deps } from "./deps.ts";
-import { scopeEventBusEvent } from "./events.ts";
+import { type AnomalyVerdict, detectAnomalies } from "../../domain/anomaly/index.ts";
+import { type BakePolicy, type BakeVerdict, isBakeVerdict, judgeBake } from "../../domain/bake.ts";
+import { resolveAlarmNames } from "../../domain/blockers.ts";
+import { ConcurrentUpdateError, NotFoundError } from "../../domain/errors.ts";
+import type { Run, ScopeState, TimelineEvent } from "../../domain/model.ts";
+import { type DeployStep, planStage, type StagePlan } from "../../domain/planner.ts";
+import type { DeploymentRequest, StageExecutionInput } from "../../domain/ports.ts";
+import { scopesToRollBack } from "../../domain/rollback.ts";
+import { parseScopeId } from "../../domain/scope.ts";
+import type { Deps } from "../deps.ts";
+import { scopeEventBusEvent } from "../events.ts";
+import { stopLineBehind } from "../lanes.ts";
+import { releaseScopeLock } from "../scope-locks.ts";
 import { checkGate } from "./gate.ts";
-import { stopLineBehind } from "./lanes.ts";
-import { releaseScopeLock } from "./scope-locks.ts";
-import { stepEvent } from "./step-event.ts";
+import { stepEvent } from "./step-events.ts";
 
 export type StageContext = StageExecutionInput;
 

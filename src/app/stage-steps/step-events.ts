@@ -2,9 +2,9 @@
  * The timeline event of one step of a run. Its own module so the gate and the stage steps
  * share it without importing each other (that import cycle is gone).
  */
-import type { TimelineEvent, TimelineEventName } from "../domain/model.ts";
-import type { DeployStep } from "../domain/planner.ts";
-import type { StageExecutionInput } from "../domain/ports.ts";
+import type { TimelineEvent, TimelineEventName } from "../../domain/model.ts";
+import type { DeployStep } from "../../domain/planner.ts";
+import type { StageExecutionInput } from "../../domain/ports.ts";
 
 /** A timeline event of one step of a run. */
 export function stepEvent(

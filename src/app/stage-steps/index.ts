@@ -1,0 +1,18 @@
+export {
+  bakePolicy,
+  type CheckDeployResult,
+  checkDeploy,
+  checkRollback,
+  type EvaluateResult,
+  evaluateStep,
+  type FinishStageResult,
+  finishStage,
+  haltRun,
+  planStageForRun,
+  type RollbackResult,
+  recordStep,
+  type StageContext,
+  type StartDeployResult,
+  startDeploy,
+  startRollback,
+} from "./deploy.ts";
