@@ -1,5 +1,5 @@
 import { deployInputSchema } from "../src/app/schemas.ts";
-import { checkDeploy, startDeploy } from "../src/app/stage-steps.ts";
+import { checkDeploy, startDeploy } from "../src/app/stage-steps/index.ts";
 import { awsDeps } from "./lib/aws-deps.ts";
 import { defineHandler } from "./lib/handler.ts";
 

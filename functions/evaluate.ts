@@ -1,5 +1,5 @@
 import { evaluateInputSchema } from "../src/app/schemas.ts";
-import { evaluateStep } from "../src/app/stage-steps.ts";
+import { evaluateStep } from "../src/app/stage-steps/index.ts";
 import { awsDeps } from "./lib/aws-deps.ts";
 import { defineHandler } from "./lib/handler.ts";
 

@@ -1,5 +1,5 @@
 import { planInputSchema } from "../src/app/schemas.ts";
-import { planStageForRun } from "../src/app/stage-steps.ts";
+import { planStageForRun } from "../src/app/stage-steps/index.ts";
 import { awsDeps } from "./lib/aws-deps.ts";
 import { defineHandler } from "./lib/handler.ts";
 

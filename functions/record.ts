@@ -1,5 +1,5 @@
 import { recordInputSchema } from "../src/app/schemas.ts";
-import { finishStage, recordStep } from "../src/app/stage-steps.ts";
+import { finishStage, recordStep } from "../src/app/stage-steps/index.ts";
 import { awsDeps } from "./lib/aws-deps.ts";
 import { defineHandler } from "./lib/handler.ts";
 

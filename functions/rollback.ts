@@ -1,5 +1,5 @@
 import { rollbackInputSchema } from "../src/app/schemas.ts";
-import { checkRollback, startRollback } from "../src/app/stage-steps.ts";
+import { checkRollback, startRollback } from "../src/app/stage-steps/index.ts";
 import { awsDeps } from "./lib/aws-deps.ts";
 import { defineHandler } from "./lib/handler.ts";
 

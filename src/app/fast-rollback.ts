@@ -9,7 +9,7 @@ import { type AlarmRollback, scopesToRollBack } from "../domain/rollback.ts";
 import { parseScopeId } from "../domain/scope.ts";
 import type { Deps } from "./deps.ts";
 import { runBusEvent } from "./events.ts";
-import { haltRun } from "./stage-steps.ts";
+import { haltRun } from "./stage-steps/index.ts";
 
 export interface AlarmChange {
   alarmName: string;

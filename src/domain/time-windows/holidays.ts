@@ -2,7 +2,7 @@
  * Public holidays of a region's calendar, from the `date-holidays` package (its data is bundled
  * JavaScript; no install script, no network). The package and the moment-timezone it depends on
  * are over 1 MB minified and take most of a cold start to load, so they are loaded lazily: the one
- * caller that judges holidays (the gate, src/app/gate.ts) awaits {@link loadHolidayCalendars}
+ * caller that judges holidays (the gate, src/app/stage-steps/gate.ts) awaits {@link loadHolidayCalendars}
  * first; the synchronous evaluation then reads them.
  */
 import type HolidaysClass from "date-holidays";

@@ -4,23 +4,27 @@
  * the scope's history and the run's timeline — once when it starts and once when it clears,
  * never on a re-check that finds the same blockers.
  */
-import { type Blocker, findBlockers, resolveAlarmNames } from "../domain/blockers.ts";
-import { decideGate } from "../domain/gate.ts";
-import { DEFAULT_RECHECK_MINUTES, type Installation, orgAlarmsOf } from "../domain/installation.ts";
-import type { Run, ScopeState, TimelineEvent } from "../domain/model.ts";
-import type { DeployStep } from "../domain/planner.ts";
-import type { StageExecutionInput as StageContext } from "../domain/ports.ts";
-import { parseScopeId } from "../domain/scope.ts";
+import { type Blocker, findBlockers, resolveAlarmNames } from "../../domain/blockers.ts";
+import { decideGate } from "../../domain/gate.ts";
+import {
+  DEFAULT_RECHECK_MINUTES,
+  type Installation,
+  orgAlarmsOf,
+} from "../../domain/installation.ts";
+import type { Run, ScopeState, TimelineEvent } from "../../domain/model.ts";
+import type { DeployStep } from "../../domain/planner.ts";
+import type { StageExecutionInput as StageContext } from "../../domain/ports.ts";
+import { parseScopeId } from "../../domain/scope.ts";
 import {
   checkTimeWindows,
   loadHolidayCalendars,
   type WindowVerdict,
-} from "../domain/time-windows/index.ts";
-import type { Deps } from "./deps.ts";
-import { scopeEventBusEvent } from "./events.ts";
-import { liveBypass } from "./override.ts";
-import { acquireScopeLock } from "./scope-locks.ts";
-import { stepEvent } from "./step-event.ts";
+} from "../../domain/time-windows/index.ts";
+import type { Deps } from "../deps.ts";
+import { scopeEventBusEvent } from "../events.ts";
+import { liveBypass } from "../override.ts";
+import { acquireScopeLock } from "../scope-locks.ts";
+import { stepEvent } from "./step-events.ts";
 
 export type GateResult =
   | { blocked: false; bypassed?: string }

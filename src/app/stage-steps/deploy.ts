@@ -1,0 +1,219 @@
+import { ConcurrentUpdateError, NotFoundError } from "../../domain/errors.ts";
+import type { Run } from "../../domain/model.ts";
+import type { DeployStep } from "../../domain/planner.ts";
+import type { DeploymentRequest } from "../../domain/ports.ts";
+import { parseScopeId } from "../../domain/scope.ts";
+import type { Deps } from "../deps.ts";
+import { releaseScopeLock } from "../scope-locks.ts";
+import { deploymentId, loadRun, type StageContext, supersededBy } from "./context.ts";
+import { checkGate } from "./gate.ts";
+import { haltRun } from "./halt.ts";
+import { publish, stepEvent } from "./step-events.ts";
+
+function deploymentRequest(run: Run, ctx: StageContext, step: DeployStep): DeploymentRequest {
+  return {
+    deploymentId: deploymentId(ctx, step, step.kind),
+    pipeline: run.definition,
+    scope: parseScopeId(step.scope),
+    version: ctx.version,
+    percent: step.percent,
+    kind: step.kind,
+  };
+}
+
+export type StartDeployResult =
+  | {
+      started: true;
+      blocked: false;
+      deploymentId: string;
+      pollSeconds: number;
+      deployStartedAt: string;
+    }
+  | { started: false; blocked: true; reason: string; recheckSeconds: number }
+  | { started: false; blocked: false; reason: string };
+
+/**
+ * Starts one deploy step, unless the run has halted: the scope write is conditional on the run
+ * still running (safety rule 3), in the same transaction.
+ */
+export async function startDeploy(
+  deps: Deps,
+  ctx: StageContext,
+  step: DeployStep,
+): Promise<StartDeployResult> {
+  const run = await loadRun(deps, ctx.runId);
+  if (run.status !== "running") {
+    return { started: false, blocked: false, reason: `run is ${run.status}` };
+  }
+  const current = await deps.store.getScope(ctx.pipeline, step.scope);
+  if (!current) throw new NotFoundError(`scope ${step.scope} has no state`);
+  if (
+    current.runId === ctx.runId &&
+    current.version === ctx.version &&
+    current.status === "stable" &&
+    current.percent >= step.percent
+  ) {
+    // A retried stage: this scope already took the version in an earlier attempt.
+    return { started: false, blocked: false, reason: `scope already on ${ctx.version}` };
+  }
+  const request = deploymentRequest(run, ctx, step);
+  const alreadyStarted =
+    current.runId === ctx.runId &&
+    current.version === ctx.version &&
+    current.status === "deploying" &&
+    current.percent === step.percent;
+  let deployStartedAt = current.since;
+  if (!alreadyStarted) {
+    // Safety rule 4: no deploy step starts while a blocker holds.
+    const gate = await checkGate(deps, run, ctx, step, current);
+    if (gate.blocked) {
+      return {
+        started: false,
+        blocked: true,
+        reason: gate.reason,
+        recheckSeconds: gate.recheckSeconds,
+      };
+    }
+    const at = deps.clock.now().toISOString();
+    deployStartedAt = at;
+    const previousVersion =
+      current.version === ctx.version ? current.previousVersion : current.version;
+    const result = await deps.store.transitionScope({
+      pipeline: ctx.pipeline,
+      scope: step.scope,
+      at,
+      actor: "breakwater/deploy",
+      cause: `run ${ctx.runId}: ${step.kind} deploy of ${ctx.version} (${step.percent}%)${gate.bypassed ? `; ${gate.bypassed}` : ""}`,
+      // The gate may have cleared the scope's blocked marker (a new rev): the store compares
+      // with what it reads now, so only the version and status are expected here.
+      expect: { status: ["stable", "rolled-back"], version: current.version },
+      requireRunning: ctx.runId,
+      set: {
+        version: ctx.version,
+        previousVersion: previousVersion ?? null,
+        percent: step.percent,
+        status: "deploying",
+        runId: ctx.runId,
+        blocked: null,
+      },
+      events: [
+        stepEvent(ctx, step, "deploy-started", at, {
+          percent: step.percent,
+          ...(previousVersion || gate.bypassed
+            ? {
+                reason: [previousVersion ? `from ${previousVersion}` : "", gate.bypassed ?? ""]
+                  .filter(Boolean)
+                  .join("; "),
+              }
+            : {}),
+        }),
+      ],
+    });
+    if (!result.ok) {
+      await releaseScopeLock(deps, run.definition, step.scope);
+      if (result.reason === "run-not-running") {
+        return { started: false, blocked: false, reason: "run halted" };
+      }
+      throw new ConcurrentUpdateError(
+        `scope ${step.scope} changed while starting a deploy (now ${result.current?.status} ${result.current?.version})`,
+      );
+    }
+    await publish(deps, [stepEvent(ctx, step, "deploy-started", at, { percent: step.percent })]);
+  } else {
+    // A retry: the first invocation may have died between its write and its publish, so the
+    // event is published again — at least once, never lost (README, "Crash survival").
+    await publish(deps, [
+      stepEvent(ctx, step, "deploy-started", current.since, { percent: step.percent }),
+    ]);
+  }
+  const { pollSeconds } = await deps.deployer.start(request);
+  return {
+    started: true,
+    blocked: false,
+    deploymentId: request.deploymentId,
+    pollSeconds,
+    deployStartedAt,
+  };
+}
+
+export type CheckDeployResult = { deployStartedAt: string } & (
+  | { done: false; failed: false; pollSeconds: number }
+  | { done: true; failed: false; bakeStartedAt: string; bakeSeconds: number }
+  | { done: true; failed: true; reason: string }
+  | { done: true; failed: false; superseded: true; reason: string }
+);
+
+/** Polls a started deploy step; when it completes, the scope starts baking. */
+export async function checkDeploy(
+  deps: Deps,
+  ctx: StageContext,
+  step: DeployStep,
+  deployStartedAt: string,
+): Promise<CheckDeployResult> {
+  const run = await loadRun(deps, ctx.runId);
+  const superseded = supersededBy(await deps.store.getScope(ctx.pipeline, step.scope), ctx);
+  if (superseded)
+    return { deployStartedAt, done: true, failed: false, superseded: true, reason: superseded };
+  const status = await deps.deployer.status(deploymentRequest(run, ctx, step));
+  if (status.state === "in-progress") {
+    return { deployStartedAt, done: false, failed: false, pollSeconds: status.pollSeconds };
+  }
+  const at = deps.clock.now().toISOString();
+  if (status.state === "failed") {
+    await haltRun(deps, ctx, step.scope, "deploy-failed", at);
+    const finished = stepEvent(ctx, step, "deploy-finished", at, {
+      outcome: "failed",
+      reason: status.reason,
+    });
+    await deps.store.appendEvents([finished]);
+    await publish(deps, [finished]);
+    return { deployStartedAt, done: true, failed: true, reason: status.reason };
+  }
+  const events = [
+    stepEvent(ctx, step, "deploy-finished", at, { outcome: "succeeded", percent: step.percent }),
+    stepEvent(ctx, step, "bake-started", at, { percent: step.percent }),
+  ];
+  const result = await deps.store.transitionScope({
+    pipeline: ctx.pipeline,
+    scope: step.scope,
+    at,
+    actor: "breakwater/deploy",
+    cause: `run ${ctx.runId}: ${step.kind} deploy of ${ctx.version} finished; baking`,
+    expect: { status: ["deploying"], version: ctx.version, runId: ctx.runId },
+    set: { version: ctx.version, percent: step.percent, status: "baking" },
+    events,
+  });
+  if (!result.ok) {
+    const current = result.current;
+    if (
+      current?.status === "baking" &&
+      current.version === ctx.version &&
+      current.runId === ctx.runId
+    ) {
+      // A retry after the transition landed: the bake started at the recorded time. Its events
+      // are published again (the first invocation may have died before publishing them).
+      await publish(
+        deps,
+        events.map((e) => ({ ...e, at: current.since })),
+      );
+      return {
+        deployStartedAt,
+        done: true,
+        failed: false,
+        bakeStartedAt: current.since,
+        bakeSeconds: step.bakeSeconds,
+      };
+    }
+    throw new ConcurrentUpdateError(
+      `scope ${step.scope} changed during its deploy (now ${current?.status} ${current?.version})`,
+    );
+  }
+  await publish(deps, events);
+  return {
+    deployStartedAt,
+    done: true,
+    failed: false,
+    bakeStartedAt: at,
+    bakeSeconds: step.bakeSeconds,
+  };
+}

@@ -1,0 +1,130 @@
+import { type AnomalyVerdict, detectAnomalies } from "../../domain/anomaly/index.ts";
+import { type BakeVerdict, isBakeVerdict, judgeBake } from "../../domain/bake.ts";
+import { resolveAlarmNames } from "../../domain/blockers.ts";
+import type { DeployStep } from "../../domain/planner.ts";
+import { parseScopeId } from "../../domain/scope.ts";
+import type { Deps } from "../deps.ts";
+import { bakePolicy } from "./bake-policy.ts";
+import { loadRun, type StageContext, supersededBy } from "./context.ts";
+import { haltRun } from "./halt.ts";
+import { publish, stepEvent } from "./step-events.ts";
+
+export type EvaluateResult =
+  | { phase: BakeVerdict; reasons: string[] }
+  | { phase: "Extend"; reasons: string[]; extendSeconds: number }
+  | { phase: "Superseded"; reasons: string[] };
+
+/**
+ * Judges the scope at the end of its bake: its alarms (app alarms, plus one-box alarms for a
+ * one-box step) and the built-in anomaly detector on its metrics. With `bake.minRequests`, a
+ * bake that has not yet seen enough traffic is extended (one Wait per extension, sized from
+ * the observed rate), up to `bake.maxMinutes`; then the verdict is Inconclusive.
+ */
+export async function evaluateStep(
+  deps: Deps,
+  ctx: StageContext,
+  step: DeployStep,
+  bakeStartedAt: string,
+  deployStartedAt: string,
+): Promise<EvaluateResult> {
+  const run = await loadRun(deps, ctx.runId);
+  const current = await deps.store.getScope(ctx.pipeline, step.scope);
+  const superseded = supersededBy(current, ctx);
+  if (superseded) return { phase: "Superseded", reasons: [superseded] };
+  // A retry after a crash that had recorded the verdict: that verdict stands. Judging again
+  // would write a second bake-finished (its key holds the time) and could even disagree.
+  const recorded = (await deps.store.timeline(ctx.runId)).find(
+    (e) =>
+      e.event === "bake-finished" &&
+      e.scope === step.scope &&
+      e.step === step.kind &&
+      e.at >= bakeStartedAt,
+  );
+  if (recorded && isBakeVerdict(recorded.outcome)) {
+    await publish(deps, [recorded]); // the crash may have come before the publish
+    return { phase: recorded.outcome, reasons: recorded.reason ? recorded.reason.split("; ") : [] };
+  }
+  const pipeline = run.definition;
+  const scope = parseScopeId(step.scope);
+  const now = deps.clock.now();
+  const bakeStart = new Date(bakeStartedAt);
+
+  const names = resolveAlarmNames(
+    [...(pipeline.alarms ?? []), ...(step.kind === "one-box" ? (pipeline.oneBoxAlarms ?? []) : [])],
+    pipeline.name,
+    scope,
+  );
+  const observed = names.length ? await deps.alarms.describe(names, scope.region, now) : [];
+
+  const candidate = await deps.metrics.minutes({
+    pipeline,
+    scope,
+    select: { version: ctx.version },
+    from: bakeStart,
+    to: now,
+  });
+  let anomaly: AnomalyVerdict | undefined;
+  if (pipeline.anomalyDetection !== false && candidate) {
+    const deployStart = new Date(deployStartedAt);
+    const lookback = Math.max(now.getTime() - bakeStart.getTime(), 10 * 60_000);
+    const baseline =
+      (await deps.metrics.minutes({
+        pipeline,
+        scope,
+        select: "all",
+        from: new Date(deployStart.getTime() - lookback),
+        to: deployStart,
+      })) ?? [];
+    // During a one-box step the rest of the scope still runs the previous version: the best
+    // reference, since it shares the same minutes (time-of-day effects, dependency trouble).
+    const previous = current?.previousVersion;
+    const control =
+      step.kind === "one-box" && previous
+        ? await deps.metrics.minutes({
+            pipeline,
+            scope,
+            select: { version: previous },
+            from: bakeStart,
+            to: now,
+          })
+        : undefined;
+    anomaly = detectAnomalies({
+      candidate,
+      baseline,
+      ...(control ? { control } : {}),
+      candidateShare: step.percent / 100,
+    });
+  }
+
+  // Read above, decide here (the bake rule), write below.
+  const decision = judgeBake({
+    alarms: observed,
+    alarmMissingData: pipeline.alarmMissingData,
+    anomaly,
+    policy: bakePolicy(run, ctx.stage),
+    candidate,
+    elapsedMs: now.getTime() - bakeStart.getTime(),
+  });
+  if (decision.kind === "extend") {
+    return { phase: "Extend", reasons: [decision.why], extendSeconds: decision.seconds };
+  }
+  const { verdict: phase, reasons } = decision;
+  if (phase !== "Healthy") {
+    // Halt at the verdict, before any rollback starts: no other branch starts a step after it.
+    await haltRun(
+      deps,
+      ctx,
+      step.scope,
+      phase === "Unhealthy" ? "rollback" : "inconclusive",
+      now.toISOString(),
+      reasons.join("; "),
+    );
+  }
+  const finished = stepEvent(ctx, step, "bake-finished", now.toISOString(), {
+    outcome: phase,
+    ...(reasons.length ? { reason: reasons.join("; ") } : {}),
+  });
+  await deps.store.appendEvents([finished]);
+  await publish(deps, [finished]);
+  return { phase, reasons };
+}
