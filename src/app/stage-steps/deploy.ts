@@ -18,6 +18,7 @@ function deploymentRequest(run: Run, ctx: StageContext, step: DeployStep): Deplo
     version: ctx.version,
     percent: step.percent,
     kind: step.kind,
+    ...(run.change?.artifactDigest ? { artifactDigest: run.change.artifactDigest } : {}),
   };
 }
 
