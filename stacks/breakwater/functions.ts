@@ -20,7 +20,6 @@ import { TABLE_KEYS } from "../../src/adapters/aws/dynamo-store.ts";
 import { deployTargetAccess } from "../pipelines.ts";
 import type { DeadLetterQueues } from "./notify.ts";
 import type { StackSettings } from "./settings.ts";
-import type { StateMachineNames } from "./state-machines.ts";
 
 /** The functions and the ASL placeholder each one fills (if it is a Task of the stage machine). */
 export const FUNCTIONS = {
@@ -74,7 +73,8 @@ export interface FunctionsOptions {
   settings: StackSettings;
   table: Table;
   bus: EventBus;
-  stateMachines: StateMachineNames;
+  /** The ARNs the machines will have (state-machines.ts computes them from their names). */
+  stateMachines: { stageArn: string; rollbackArn: string };
   deadLetters: DeadLetterQueues;
   notify: { topicArn: string; permissions: PolicyStatement[] };
 }
