@@ -289,6 +289,8 @@ let prod: Json;
 let pipelinesDir: string;
 type Messages = Awaited<ReturnType<typeof synthesize>>["messages"];
 let testMessages: Messages;
+/** The stack names of each synth's cloud assembly. */
+let stackNames: { test: string[]; prod: string[] };
 /**
  * cdk-nag's AWS Solutions and Serverless packs, applied to the "test" synth only: it has every
  * kind of resource prod has and more (deploy targets, the override permission, the installation
@@ -323,13 +325,16 @@ beforeAll(async () => {
     });
     test = t.template;
     testMessages = t.messages;
+    stackNames = { test: Object.keys(t.templates), prod: [] };
   } finally {
     delete process.env.BREAKWATER_CONFIG_FILE;
     delete process.env.BREAKWATER_OVERRIDE_ROLE_ARN;
     delete process.env.BREAKWATER_OVERRIDE_PRINCIPALS;
     delete process.env.BREAKWATER_WEBHOOK_CONCURRENCY;
   }
-  prod = (await synthesize({ stage: "prod", region: REGION })).template;
+  const p = await synthesize({ stage: "prod", region: REGION });
+  prod = p.template;
+  stackNames.prod = Object.keys(p.templates);
   // Two synths with esbuild bundling: about 40 s on an idle machine, several times that when
   // the whole suite runs on two shared cores.
 }, 300_000);
@@ -988,6 +993,17 @@ describe("installation config", () => {
     expect(create).toContain("INSTALLATION");
     // Without a config file (the repository has none), nothing is written.
     expect(ofType(prod, "Custom::BreakwaterInstallation")).toHaveLength(0);
+  });
+});
+
+describe("stacks", () => {
+  // A resource that moves to another stack is deleted and created anew there: a deployed
+  // stage would get an empty table and fail on the fixed names (docs/decisions.md, 2026-12-02).
+  it("is one CloudFormation stack per stage, <stage>-breakwater-Breakwater, holding every resource", () => {
+    expect(stackNames).toEqual({
+      test: ["test-breakwater-Breakwater"],
+      prod: ["prod-breakwater-Breakwater"],
+    });
   });
 });
 

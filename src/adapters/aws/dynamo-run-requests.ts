@@ -5,7 +5,7 @@
  *
  * Written once (`attribute_not_exists(pk)`), read strongly consistent, never updated or deleted.
  * IAM lets only the trigger functions and override write items under `RUNREQ#` (the
- * `dynamodb:LeadingKeys` conditions in stacks/Breakwater.ts).
+ * `dynamodb:LeadingKeys` conditions in stacks/breakwater/functions.ts).
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
