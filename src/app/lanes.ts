@@ -10,7 +10,7 @@
  * (which contains the bad change) does not cross a stage boundary; it halts there with
  * `older-version-halted` and resumes when the decision clears the way.
  */
-import { FINAL_RUN_STATUSES, type Run } from "../domain/model.ts";
+import { awaitsDecision, isFinal, type Run } from "../domain/model.ts";
 import type { RunUpdate, StageSlot } from "../domain/ports.ts";
 import type { Deps } from "./deps.ts";
 import { type RunEventDetail, runBusEvent } from "./events.ts";
@@ -23,14 +23,8 @@ export async function announce(deps: Deps, detail: Omit<RunEventDetail, "at">): 
 
 const base = (run: Run) => ({ runId: run.runId, pipeline: run.pipeline, version: run.version });
 
-/** A run halted on its own account (rolled back, failed, inconclusive): it awaits a decision. */
-export function awaitsDecision(run: Run): boolean {
-  return run.status === "halted" && run.haltReason !== "older-version-halted";
-}
-
-export function isFinal(run: Run): boolean {
-  return FINAL_RUN_STATUSES.includes(run.status);
-}
+// The run predicates live with the run model (the next-after-stage rule uses them too).
+export { awaitsDecision, isFinal };
 
 /** Whether the run really is in (or entering) `stage`: anything else is a stale slot holder. */
 function holdsStage(run: Run, stage: string): boolean {

@@ -5,14 +5,19 @@
  */
 import { NotFoundError } from "../domain/errors.ts";
 import type { ChangeFacts, Run } from "../domain/model.ts";
+import {
+  type ExecutionStatus,
+  type FinishMove,
+  type MoveReport,
+  nextAfterStage,
+  type StageEnd,
+} from "../domain/next-after-stage.ts";
 import { nextStage } from "../domain/planner.ts";
 import type { Deps } from "./deps.ts";
 import {
   announce,
   announceBoundaryHalt,
-  awaitsDecision,
   boundaryHalt,
-  isFinal,
   leaveStage,
   olderHalt,
   requestStage,
@@ -168,7 +173,7 @@ async function resumeOrDuplicate(deps: Deps, run: Run, first: string): Promise<S
   return { started: false, runId: run.runId, reason };
 }
 
-export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
+export type { ExecutionStatus } from "../domain/next-after-stage.ts";
 
 export type PromotionResult =
   | { action: "started-next-stage" | "waiting-for-next-stage"; stage: string }
@@ -178,11 +183,12 @@ export type PromotionResult =
   | { action: "ignored"; reason: string };
 
 /**
- * Reacts to a stage execution's status change. On success the run leaves the stage (the next
- * version may enter it) and gets in line for the next stage — or halts at the boundary when an
- * older version is halted awaiting a decision, or succeeds after the last stage. The run's move
- * is one compare-and-set on its current stage, so a duplicate event does nothing twice. On
- * failure the run is halted and keeps its stage until an engineer decides.
+ * Reacts to a stage execution's status change: reads the run, asks {@link nextAfterStage} what
+ * the stage's end means, and writes it. On success the run leaves the stage (the next version
+ * may enter it) and gets in line for the next stage — or halts at the boundary when an older
+ * version is halted awaiting a decision, or succeeds after the last stage. The run's move is one
+ * compare-and-set on its current stage, so a duplicate event does nothing twice. On failure the
+ * run is halted and keeps its stage until an engineer decides.
  */
 export async function onStageExecutionStatus(
   deps: Deps,
@@ -195,135 +201,140 @@ export async function onStageExecutionStatus(
     attempt?: number;
   },
 ): Promise<PromotionResult> {
+  const end: StageEnd = {
+    runId: input.runId,
+    stage: input.stage,
+    status: input.status,
+    error: input.error,
+    attempt: input.attempt,
+  };
   const run = await deps.store.getRun(input.runId);
+  // The line behind is read only for a run moving on to a next stage: the rule weighs it only
+  // then, and a duplicate delivery costs no query.
+  const movingOn =
+    run !== undefined &&
+    input.status === "SUCCEEDED" &&
+    run.status === "running" &&
+    run.currentStage === input.stage &&
+    nextStage(run.definition, input.stage) !== undefined;
+  const olderHalted = movingOn ? await olderHalt(deps, run) : undefined;
+  const decision = nextAfterStage({ end, run, olderHalt: olderHalted });
+  if (decision.kind === "ignore") return { action: "ignored", reason: decision.reason };
+  // The rule ignores an unknown run; this only tells the compiler.
   if (!run) return { action: "ignored", reason: `unknown run ${input.runId}` };
   const now = deps.clock.now().toISOString();
   const ids = { runId: run.runId, pipeline: run.pipeline, version: run.version };
-  if (input.status === "RUNNING") return { action: "ignored", reason: "execution still running" };
-  if ((input.attempt ?? 1) !== (run.attempts?.[input.stage] ?? 1)) {
-    return { action: "ignored", reason: "an earlier attempt of the stage" };
-  }
-  if (input.status !== "SUCCEEDED") {
-    if (isFinal(run)) return { action: "ignored", reason: `run is ${run.status}` };
-    const reason =
-      run.status === "halted"
-        ? `stage ${input.stage} halted: ${run.haltedBy ?? "run"} ${run.haltReason === "rollback" ? "rolled back" : `(${run.haltReason})`}`
-        : `stage ${input.stage} execution ${input.status}${input.error ? `: ${input.error}` : ""}`;
-    if (run.status === "running") {
-      // The execution ended without a rollback (control-plane fault, timeout, stop): halt so an
-      // engineer decides; never promote.
+  switch (decision.kind) {
+    case "halt": {
+      if (decision.haltRunning) {
+        // The execution ended without a rollback (control-plane fault, timeout, stop): halt so
+        // an engineer decides; never promote.
+        await deps.store.updateRun(run.runId, {
+          expect: { status: ["running"] },
+          set: {
+            status: "halted",
+            haltReason: "control-plane-error",
+            haltedAt: now,
+            haltDetail: decision.reason,
+            updatedAt: now,
+          },
+        });
+      }
       await deps.store.updateRun(run.runId, {
-        expect: { status: ["running"] },
         set: {
-          status: "halted",
-          haltReason: "control-plane-error",
-          haltedAt: now,
-          haltDetail: reason,
-          updatedAt: now,
-        },
-      });
-    }
-    await deps.store.updateRun(run.runId, {
-      set: {
-        stages: {
-          [input.stage]: {
-            status: "failed",
-            startedAt: run.stages[input.stage]?.startedAt ?? now,
-            finishedAt: run.stages[input.stage]?.finishedAt ?? now,
+          stages: {
+            [input.stage]: {
+              status: "failed",
+              startedAt: run.stages[input.stage]?.startedAt ?? now,
+              finishedAt: run.stages[input.stage]?.finishedAt ?? now,
+            },
           },
         },
-      },
-    });
-    // Announce the halt once however often the event is delivered, recording it only after the
-    // publish: a crash between the two repeats it on the retry (at least once), never loses it.
-    if (!run.haltAnnouncedAt) {
-      await announce(deps, { ...ids, event: "run-halted", stage: input.stage, reason });
-      await deps.store.updateRun(run.runId, {
-        expect: { absent: ["haltAnnouncedAt"] },
-        set: { haltAnnouncedAt: now },
       });
+      // Announce the halt once however often the event is delivered, recording it only after
+      // the publish: a crash between the two repeats it on the retry (at least once), never
+      // loses it.
+      if (decision.announce) {
+        await announce(deps, {
+          ...ids,
+          event: "run-halted",
+          stage: input.stage,
+          reason: decision.reason,
+        });
+        await deps.store.updateRun(run.runId, {
+          expect: { absent: ["haltAnnouncedAt"] },
+          set: { haltAnnouncedAt: now },
+        });
+      }
+      return { action: "run-halted", reason: decision.reason };
     }
-    return { action: "run-halted", reason };
-  }
-  const next = nextStage(run.definition, input.stage);
-  let moved = false;
-  if (run.status === "running" && run.currentStage === input.stage) {
-    if (!next) {
+    case "succeed":
+    case "wait-for-next":
+    case "stop-at-boundary": {
       const won = await deps.store.updateRun(run.runId, {
         expect: { status: ["running"], currentStage: input.stage },
-        set: { status: "succeeded", finishedAt: now, updatedAt: now },
+        set:
+          decision.kind === "succeed"
+            ? { status: "succeeded", finishedAt: now, updatedAt: now }
+            : decision.kind === "stop-at-boundary"
+              ? boundaryHalt(run, decision.behind, decision.next, now)
+              : { status: "waiting", waitingFor: decision.next, updatedAt: now },
       });
       if (won) {
-        moved = true;
         await announce(deps, { ...ids, event: "stage-finished", stage: input.stage });
-        await announce(deps, { ...ids, event: "run-succeeded" });
+        if (decision.kind === "succeed") await announce(deps, { ...ids, event: "run-succeeded" });
+        if (decision.kind === "stop-at-boundary") {
+          await announceBoundaryHalt(deps, run, decision.behind, decision.next);
+        }
       }
-    } else {
-      const blocker = await olderHalt(deps, run);
-      const won = await deps.store.updateRun(run.runId, {
-        expect: { status: ["running"], currentStage: input.stage },
-        set: blocker
-          ? boundaryHalt(run, blocker, next.name, now)
-          : { status: "waiting", waitingFor: next.name, updatedAt: now },
-      });
-      if (won) {
-        moved = true;
-        await announce(deps, { ...ids, event: "stage-finished", stage: input.stage });
-        if (blocker) await announceBoundaryHalt(deps, run, blocker, next.name);
-      }
+      // From here on idempotent: a duplicate event, or a retry after a crash, finishes the move.
+      const latest = (await deps.store.getRun(run.runId)) ?? run;
+      return finishMove(deps, latest, nextAfterStage({ end, run: latest, afterMove: { won } }));
     }
+    default:
+      return finishMove(deps, run, decision);
   }
-  // From here on idempotent: a duplicate event, or a retry after a crash, finishes the move.
-  const latest = (await deps.store.getRun(run.runId)) ?? run;
-  if (
-    next &&
-    latest.status === "running" &&
-    latest.currentStage === next.name &&
-    !latest.stages[next.name]
-  ) {
-    // A retry after a crash between entering the next stage and starting its execution.
-    await leaveStage(deps, latest, input.stage);
-    await requestStage(deps, latest, next.name);
-    return { action: "started-next-stage", stage: next.name };
+}
+
+/** Finishes a move the rule found made (by this delivery or an earlier one): frees the stage. */
+async function finishMove(deps: Deps, run: Run, decision: FinishMove): Promise<PromotionResult> {
+  switch (decision.kind) {
+    case "enter-next":
+      // A retry after a crash between entering the next stage and starting its execution.
+      await leaveStage(deps, run, decision.stage);
+      await requestStage(deps, run, decision.next);
+      return { action: "started-next-stage", stage: decision.next };
+    case "release": {
+      await leaveStage(deps, run, decision.stage);
+      if (decision.requeue) await requestStage(deps, run, decision.requeue);
+      // A retry after a crash between the move and its announcement (or a repeated delivery):
+      // the announcement is made again, at least once.
+      if (decision.announceAgain) await announceMove(deps, run, decision.stage);
+      return reported(deps, run, decision.report);
+    }
+    case "ignore":
+      return { action: "ignored", reason: decision.reason };
   }
-  if (
-    latest.currentStage !== input.stage ||
-    latest.status === "running" ||
-    awaitsDecision(latest)
-  ) {
-    return { action: "ignored", reason: "already promoted" };
+}
+
+/** The promote result of a finished move. */
+async function reported(deps: Deps, run: Run, report: MoveReport): Promise<PromotionResult> {
+  switch (report.kind) {
+    case "already-promoted":
+      return { action: "ignored", reason: "already promoted" };
+    case "run-succeeded":
+      return { action: "run-succeeded" };
+    case "next-stage": {
+      const after = await deps.store.getRun(run.runId);
+      return after?.status === "running" && after.currentStage === report.stage
+        ? { action: "started-next-stage", stage: report.stage }
+        : { action: "waiting-for-next-stage", stage: report.stage };
+    }
+    case "halted-at-boundary":
+      return { action: "halted-at-boundary", stage: report.stage, behind: report.behind };
+    case "other":
+      return { action: "ignored", reason: `run is ${report.status}` };
   }
-  await leaveStage(deps, latest, input.stage);
-  if (latest.status === "waiting" && latest.waitingFor) {
-    await requestStage(deps, latest, latest.waitingFor);
-  }
-  if (!moved) {
-    // A retry after a crash between the move and its announcement (or a repeated delivery):
-    // the announcement is made again, at least once.
-    const movedOn =
-      (latest.status === "waiting" && latest.waitingFor === next?.name) ||
-      (latest.status === "succeeded" && !next) ||
-      (latest.status === "halted" &&
-        latest.haltReason === "older-version-halted" &&
-        latest.nextStage === next?.name);
-    if (movedOn) await announceMove(deps, latest, input.stage);
-    return { action: "ignored", reason: "already promoted" };
-  }
-  if (latest.status === "succeeded") return { action: "run-succeeded" };
-  if (latest.status === "waiting" && latest.waitingFor) {
-    const after = await deps.store.getRun(run.runId);
-    return after?.status === "running" && after.currentStage === latest.waitingFor
-      ? { action: "started-next-stage", stage: latest.waitingFor }
-      : { action: "waiting-for-next-stage", stage: latest.waitingFor };
-  }
-  if (latest.status === "halted" && latest.haltReason === "older-version-halted") {
-    return {
-      action: "halted-at-boundary",
-      stage: latest.nextStage ?? "?",
-      behind: latest.haltedBy ?? "?",
-    };
-  }
-  return { action: "ignored", reason: `run is ${latest.status}` };
 }
 
 /** Announces that `run` left `stage`: the stage finished, and the run succeeded or halted at the next boundary. */

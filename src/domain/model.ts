@@ -141,6 +141,16 @@ export const FINAL_RUN_STATUSES: readonly RunStatus[] = [
   "failed",
 ];
 
+/** Whether the run is in a status it never leaves (see {@link FINAL_RUN_STATUSES}). */
+export function isFinal(run: Run): boolean {
+  return FINAL_RUN_STATUSES.includes(run.status);
+}
+
+/** A run halted on its own account (rolled back, failed, inconclusive): it awaits a decision. */
+export function awaitsDecision(run: Run): boolean {
+  return run.status === "halted" && run.haltReason !== "older-version-halted";
+}
+
 /** Why a run halted. `older-version-halted`: it stopped at a stage boundary behind an older halt. */
 export type HaltReason =
   | "rollback"
