@@ -37,7 +37,15 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function setup(entry: Record<string, unknown> = {}, api?: GitHubApiServer) {
+/**
+ * `timeoutMs`: the API client's timeout. Short only where a test makes the API hang: a loaded
+ * machine can take longer than a few hundred ms to answer a healthy request.
+ */
+async function setup(
+  entry: Record<string, unknown> = {},
+  api?: GitHubApiServer,
+  timeoutMs = 10_000,
+) {
   const github = api ?? (await startGitHubApi());
   servers.push(github);
   const { table } = await freshStore();
@@ -52,7 +60,7 @@ async function setup(entry: Record<string, unknown> = {}, api?: GitHubApiServer)
     runRequests: new DynamoRunRequestStore(dynamoClient(), table),
     deliveries: new DynamoDeliveryStore(dynamoClient(), table),
     triggers,
-    github: new GitHubRestApi({ token: async () => GITHUB_TOKEN, timeoutMs: 300 }),
+    github: new GitHubRestApi({ token: async () => GITHUB_TOKEN, timeoutMs }),
     publish: async (events) => {
       published.push(...events);
     },
@@ -153,7 +161,7 @@ describe("approvals count only from reviewers with write access", () => {
   for (const mode of ["error", "hang", "huge", "unreachable"] as const) {
     it(`fails closed when the API ${mode === "error" ? "answers 500" : mode === "hang" ? "does not answer in time" : mode === "huge" ? "answers too much" : "cannot be reached"}; a redelivery decides again`, async () => {
       const api = await startGitHubApi();
-      const s = await setup({}, api);
+      const s = await setup({}, api, mode === "hang" ? 1_500 : undefined);
       grant(api, REPO, "octocat", "write");
       if (mode === "unreachable") await api.close();
       else api.mode = mode;
