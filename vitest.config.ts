@@ -29,6 +29,9 @@ export default defineConfig({
         extends: true,
         test: {
           ...shared,
+          // Whole rollouts on DynamoDB Local (5–17 ms a call): a crash test that replays a run
+          // once per side effect takes 8 s alone and over 60 s on a loaded 2-core machine.
+          testTimeout: 180_000,
           name: "dynamo",
           include: [
             "test/contract/**/*.test.ts",
