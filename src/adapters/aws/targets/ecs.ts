@@ -233,11 +233,12 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
   ): Promise<Revision | undefined> {
     const base = main.taskDefinition as string;
     const family = familyOf(base);
-    const seen = new Set<string>();
+    // Revisions read by this call (each is read once: DescribeTaskDefinition is rate-limited).
+    const seen = new Map<string, Revision>();
     const check = async (arn: string | undefined): Promise<Revision | undefined> => {
       if (!arn || seen.has(arn)) return undefined;
-      seen.add(arn);
       const revision = await this.describe(ecs, arn);
+      seen.set(arn, revision);
       if (family && revision.definition.family !== family) return undefined;
       return this.runsVersion(ctx, revision) ? revision : undefined;
     };
@@ -267,7 +268,7 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
       }
     }
     if (!options.register) return undefined;
-    return this.register(ecs, ctx, await this.describe(ecs, base));
+    return this.register(ecs, ctx, seen.get(base) ?? (await this.describe(ecs, base)));
   }
 
   /** A revision runs the version when its container has the version's image (and no other version's tag). */
