@@ -273,9 +273,8 @@ class FakeEcs {
           this.deployment(i.taskDefinition, s.desiredCount ?? 0, "PRIMARY", "IN_PROGRESS"),
         );
       } else if (i.desiredCount !== undefined) {
-        // A new desired count scales the primary deployment: it is in progress until it has it.
+        // A new desired count scales the primary deployment; its rollout state stays as it was.
         primary.desiredCount = i.desiredCount;
-        if (primary.runningCount !== i.desiredCount) primary.rolloutState = "IN_PROGRESS";
       }
       return { service: structuredClone(s) };
     });
@@ -286,12 +285,13 @@ class FakeEcs {
     for (const s of this.services.values()) {
       const deployments = s.deployments as Deployment[];
       for (const d of deployments) {
-        if (d.status === "PRIMARY" && d.rolloutState === "IN_PROGRESS") {
+        if (d.status !== "PRIMARY") continue;
+        if (d.rolloutState === "IN_PROGRESS") {
           d.rolloutState = "COMPLETED";
           d.rolloutStateReason = "ECS deployment completed.";
-          d.runningCount = d.desiredCount;
-          s.runningCount = d.desiredCount;
         }
+        d.runningCount = d.desiredCount;
+        s.runningCount = d.desiredCount;
       }
       if (deployments.some((d) => d.status === "PRIMARY" && d.rolloutState === "COMPLETED")) {
         s.deployments = deployments.filter((d) => d.status === "PRIMARY");
@@ -677,6 +677,14 @@ describe("ecs target", () => {
       state: "failed",
       reason: "the canary service orders-canary was scaled to zero (cancelled or rolled back)",
     });
+    // The same version's one-box again: the canary scales back to one task on the same revision
+    // (no new ECS deployment), and is done only once that task runs.
+    const again = request({ kind: "one-box", version: "v2", deploymentId: "again" });
+    await deployer.start(again);
+    expect(fake.services.get("orders-canary")?.desiredCount).toBe(1);
+    expect(fake.callsOf(CreateServiceCommand)).toHaveLength(1);
+    expect(await deployer.status(again)).toEqual({ state: "in-progress", pollSeconds: 30 });
+    expect(await finish(again)).toEqual({ state: "succeeded" });
   });
 
   it("refuses a container the task definition lacks, naming the field, and registers nothing", async () => {
@@ -715,6 +723,24 @@ describe("ecs target", () => {
       `target.service: ECS service orders does not exist in cluster ${CLUSTER} (${REGION})`,
     );
     expect(fake.mutations).toBe(0);
+  });
+
+  it("refuses a passed role that is not one exact role ARN, naming the field", () => {
+    const pipeline = (roles: Record<string, string>) => () =>
+      parsePipeline({
+        name: "orders-api",
+        target: { ...ecsTarget, ...roles },
+        stages: [{ name: "prod-1", regions: [REGION], bake: { minutes: 10 } }],
+      });
+    expect(pipeline({ taskRoleArn: "orders-task" })).toThrow(
+      /target\.taskRoleArn: must be an IAM role ARN template/,
+    );
+    expect(pipeline({ executionRoleArn: `arn:aws:iam::${ACCOUNT}:role/*` })).toThrow(
+      /target\.executionRoleArn: must not contain an IAM wildcard/,
+    );
+    expect(
+      pipeline({ executionRoleArn: "arn:aws:iam::{account}:role/ops/orders-exec" }),
+    ).not.toThrow();
   });
 
   it("names the roles a target passes, for the stack's iam:PassRole", () => {

@@ -127,7 +127,13 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
           reason: `the canary service ${name} was scaled to zero (cancelled or rolled back)`,
         };
       }
-      return rolloutOf(canary, revision.arn);
+      const result = rolloutOf(canary, revision.arn);
+      // Scaling a canary back up from zero on the same revision starts no new deployment (its
+      // rollout stays COMPLETED): the step is done when the task runs.
+      if (result.state === "succeeded" && (canary.runningCount ?? 0) < 1) {
+        return { state: "in-progress", pollSeconds: POLL_SECONDS };
+      }
+      return result;
     }
     const result = rolloutOf(main, revision.arn);
     // The main service serves the version now: the canary's task is no longer needed.
