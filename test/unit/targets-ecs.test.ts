@@ -13,6 +13,7 @@
  */
 import {
   ClientException,
+  ClusterNotFoundException,
   CreateServiceCommand,
   type CreateServiceCommandInput,
   type Deployment,
@@ -402,12 +403,7 @@ class FakeEcs {
 
   private checkCluster(cluster: string | undefined) {
     if (cluster !== CLUSTER) {
-      throw new ECSServiceException({
-        name: "ClusterNotFoundException",
-        $fault: "client",
-        message: "Cluster not found.",
-        ...meta(400),
-      });
+      throw new ClusterNotFoundException({ message: "Cluster not found.", ...meta(400) });
     }
   }
 
@@ -713,10 +709,14 @@ describe("ecs target", () => {
     expect(fake.callsOf(RegisterTaskDefinitionCommand)).toHaveLength(1);
   });
 
-  it("refuses a service that ECS does not deploy with rolling updates, or that does not exist", async () => {
+  it("refuses a service that ECS does not deploy with rolling updates, a cluster or a service that does not exist, naming the field", async () => {
     (fake.services.get("orders") as Service).deploymentController = { type: "CODE_DEPLOY" };
     await expect(deployer.start(request({ kind: "full", version: "v2" }))).rejects.toThrow(
       /^target\.service: ECS service orders uses the CODE_DEPLOY deployment controller/,
+    );
+    const otherCluster = requestFor({ ...ecsTarget, cluster: "orders-staging" });
+    await expect(deployer.start(otherCluster({ kind: "full", version: "v2" }))).rejects.toThrow(
+      `target.cluster: ECS cluster orders-staging does not exist in ${REGION}`,
     );
     fake.services.delete("orders");
     await expect(deployer.status(request({ kind: "full", version: "v2" }))).rejects.toThrow(

@@ -187,9 +187,17 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
     ctx: Ctx,
   ): Promise<{ main: Service; canary: Service | undefined }> {
     const { cluster, service } = ctx.target;
-    const out = await ecs.send(
-      new DescribeServicesCommand({ cluster, services: [service, canaryName(service)] }),
-    );
+    let out: Awaited<ReturnType<typeof describeServices>>;
+    try {
+      out = await describeServices(ecs, cluster, [service, canaryName(service)]);
+    } catch (error) {
+      if (error instanceof Error && error.name === "ClusterNotFoundException") {
+        throw new InvalidInputError(
+          `target.cluster: ECS cluster ${cluster} does not exist in ${ctx.region}`,
+        );
+      }
+      throw error;
+    }
     const found = (name: string) =>
       out.services?.find((s) => s.serviceName === name && s.status !== "INACTIVE");
     const main = found(service);
@@ -427,6 +435,10 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
       }),
     );
   }
+}
+
+function describeServices(ecs: ECSClient, cluster: string, services: string[]) {
+  return ecs.send(new DescribeServicesCommand({ cluster, services }));
 }
 
 function withCircuitBreaker(config: DeploymentConfiguration | undefined): DeploymentConfiguration {
