@@ -587,6 +587,14 @@ describe("ecs target", () => {
     expect(tokens[0]).toBe(tokens[1]);
   });
 
+  it("refuses a one-box for a service behind no load balancer (its canary would get no traffic)", async () => {
+    (fake.services.get("orders") as Service).loadBalancers = [];
+    await expect(deployer.start(request({ kind: "one-box", version: "v2" }))).rejects.toThrow(
+      /^target\.service: ECS service orders has no load balancer, so a one-box canary beside it would serve no traffic/,
+    );
+    expect(fake.mutations).toBe(0);
+  });
+
   it("after the full step the canary is scaled to zero, and the one-box's revision is reused", async () => {
     const oneBox = request({ kind: "one-box", version: "v2" });
     await deployer.start(oneBox);

@@ -86,6 +86,14 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
   async start(ctx: Ctx): Promise<{ pollSeconds: number }> {
     const ecs = this.client(ctx);
     const { main, canary } = await this.services(ecs, ctx);
+    if (ctx.req.kind === "one-box" && !main.loadBalancers?.length) {
+      // The canary's traffic comes through the main service's target groups: without them it
+      // would serve nothing and its bake would pass on no evidence. Fail closed, before anything
+      // is registered.
+      throw new InvalidInputError(
+        `target.service: ECS service ${ctx.target.service} has no load balancer, so a one-box canary beside it would serve no traffic; remove the stage's oneBox or put the service behind a target group`,
+      );
+    }
     const revision = await this.revisionFor(ecs, ctx, main, canary, { register: true });
     if (!revision) throw new Error("unreachable: a revision is registered when none is found");
     switch (ctx.req.kind) {
