@@ -665,6 +665,16 @@ describe("ecs target", () => {
     expect(fake.serving()).toBe("v1");
   });
 
+  it("cancel of a finished one-box leaves the canary serving (the rollback that follows scales it)", async () => {
+    const req = request({ kind: "one-box", version: "v2" });
+    await deployer.start(req);
+    expect(await finish(req)).toEqual({ state: "succeeded" });
+    const mutations = fake.mutations;
+    await deployer.cancel(req);
+    expect(fake.mutations).toBe(mutations);
+    expect(fake.services.get("orders-canary")?.desiredCount).toBe(1);
+  });
+
   it("cancel of a one-box in flight scales the canary to zero; the step then fails", async () => {
     const req = request({ kind: "one-box", version: "v2" });
     await deployer.start(req);

@@ -95,7 +95,6 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
       );
     }
     const revision = await this.revisionFor(ecs, ctx, main, canary, { register: true });
-    if (!revision) throw new Error("unreachable: a revision is registered when none is found");
     switch (ctx.req.kind) {
       case "full":
         // A retried start finds the service already on the revision and changes nothing.
@@ -157,13 +156,13 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
     const revision = await this.revisionFor(ecs, ctx, main, canary, { register: false });
     if (!revision) return; // never started: nothing to stop
     if (ctx.req.kind === "one-box") {
-      const primary = canary && primaryOf(canary);
-      if (
-        canary &&
-        primary?.taskDefinition === revision.arn &&
-        primary.rolloutState === "IN_PROGRESS"
-      ) {
-        await this.scaleToZero(ecs, ctx, canary);
+      // In flight: the canary is on the revision and not yet done (status would say in-progress).
+      if (canary && (canary.desiredCount ?? 0) > 0) {
+        const state = rolloutOf(canary, revision.arn).state;
+        const running = (canary.runningCount ?? 0) >= 1;
+        if (state === "in-progress" || (state === "succeeded" && !running)) {
+          await this.scaleToZero(ecs, ctx, canary);
+        }
       }
       return;
     }
@@ -246,6 +245,20 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
    * revisions (a retry whose UpdateService was lost); else, when `register`, a new revision
    * copied from the service's current one.
    */
+  private async revisionFor(
+    ecs: ECSClient,
+    ctx: Ctx,
+    main: Service,
+    canary: Service | undefined,
+    options: { register: true },
+  ): Promise<Revision>;
+  private async revisionFor(
+    ecs: ECSClient,
+    ctx: Ctx,
+    main: Service,
+    canary: Service | undefined,
+    options: { register: false },
+  ): Promise<Revision | undefined>;
   private async revisionFor(
     ecs: ECSClient,
     ctx: Ctx,
