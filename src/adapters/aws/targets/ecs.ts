@@ -277,11 +277,13 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
       if (family && revision.definition.family !== family) return undefined;
       return this.runsVersion(ctx, revision) ? revision : undefined;
     };
-    const deployed = [
-      primaryOf(main)?.taskDefinition,
-      ...(main.deployments ?? []).map((d) => d.taskDefinition),
-      ...(canary?.deployments ?? []).map((d) => d.taskDefinition),
-    ];
+    // The service the step moves first: a one-box's revision is on the canary.
+    const [first, second] = ctx.req.kind === "one-box" ? [canary, main] : [main, canary];
+    const primaryFirst = (s: Service | undefined) =>
+      [...(s?.deployments ?? [])]
+        .sort((a, b) => Number(b.status === "PRIMARY") - Number(a.status === "PRIMARY"))
+        .map((d) => d.taskDefinition);
+    const deployed = [...primaryFirst(first), ...primaryFirst(second)];
     for (const arn of deployed) {
       const hit = await check(arn);
       if (hit) return hit;
