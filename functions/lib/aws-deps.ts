@@ -62,6 +62,10 @@ function targetDrivers(): TargetDrivers {
       );
       return new LambdaFunctionDriver();
     }),
+    ecs: lazyPort(async () => {
+      const { EcsDriver } = await import("../../src/adapters/aws/targets/ecs.ts");
+      return new EcsDriver();
+    }),
   };
 }
 

@@ -147,6 +147,21 @@ const lambdaAliasTarget = z
     "A Lambda alias: one-box = weighted routing to the new version, full = the alias on it alone.",
   );
 
+const PASSED_ROLE_SHAPE =
+  "must be an IAM role ARN template arn:<partition>:iam::<12-digit account or {account}>:role/[path/]<name>";
+/** A role a task definition passes to ECS tasks, as an ARN template (`{account}` allowed). */
+function passedRoleArn(what: string) {
+  return nameTemplate("an IAM role ARN template")
+    .regex(
+      /^arn:aws[a-z-]*:iam::(?:\d{12}|\{account\}):role\/(?:[\w+=,.@{}-]+\/)*[\w+=,.@{}-]{1,64}$/,
+      {
+        error: PASSED_ROLE_SHAPE,
+      },
+    )
+    .optional()
+    .describe(`The ARN of ${what}, when it names one: iam:PassRole is granted on it.`);
+}
+
 const ecsTarget = z
   .object({
     type: z.literal("ecs"),
@@ -160,6 +175,10 @@ const ecsTarget = z
     image: nameTemplate("an image template").describe(
       "The image of a version: with {version} (repo:{version}) or {digest} (repo@{digest}).",
     ),
+    // Registering a revision passes the task definition's roles (iam:PassRole): the stack grants
+    // it on exactly the roles named here, and the driver refuses a task definition naming others.
+    taskRoleArn: passedRoleArn("the task role of the service's task definition"),
+    executionRoleArn: passedRoleArn("the execution role of the service's task definition"),
     roleArn,
     local: localTimings,
   })
