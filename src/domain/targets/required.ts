@@ -4,7 +4,12 @@
  * it asks for a dry run with `"target": { "type": "none" }`. The local mode does not apply it
  * (simulate and serve run a pipeline without a target as a dry run).
  */
-import type { Problem } from "../pipeline.ts";
+
+/** A problem with its path, as the pipeline schema reports them (pipeline.ts imports this folder). */
+export interface MissingTargetProblem {
+  path: string;
+  message: string;
+}
 
 const HOW =
   'name what each step changes (a target of type lambda-alias, ecs, cloudformation, appconfig, codebuild or lambda-function; README, "Deploy targets"), or say "target": { "type": "none" } for a dry run that deploys nothing';
@@ -22,7 +27,7 @@ interface PipelineLike {
  * missingTargetProblems({ stages: [{ name: "beta" }] })
  * // [{ path: "target", message: "is required to deploy: name what each step changes …" }]
  */
-export function missingTargetProblems(pipeline: PipelineLike): Problem[] {
+export function missingTargetProblems(pipeline: PipelineLike): MissingTargetProblem[] {
   if (pipeline.target !== undefined) return [];
   const without = pipeline.stages.flatMap((s, i) => (s.target === undefined ? [i] : []));
   if (without.length === 0) return [];
