@@ -9,7 +9,7 @@ import { join, relative } from "node:path";
 import { BreakwaterError } from "../src/domain/errors.ts";
 import type { Installation } from "../src/domain/installation.ts";
 import { type Pipeline, PipelineValidationError } from "../src/domain/pipeline.ts";
-import { effectiveTarget } from "../src/domain/targets/index.ts";
+import { effectiveTarget, missingTargetProblems } from "../src/domain/targets/index.ts";
 import { loadInstallationFile, loadPipelineFile } from "../src/pipeline-file.ts";
 
 /** Environment variable that points the stack at another pipelines directory. */
@@ -41,7 +41,8 @@ const PIPELINE_FILE = /\.(json|ts|mts)$/;
 /**
  * Loads and validates every `*.json` and `*.ts` (default export `definePipeline({...})`) file of
  * `dir`, in file-name order. Reports the problems of all files at once, and rejects two files
- * that define the same pipeline name (both would write the same table item).
+ * that define the same pipeline name (both would write the same table item), and a pipeline with
+ * a stage that has no deploy target (`"target": { "type": "none" }` is a deliberate dry run).
  *
  * @example
  * const pipelines = await loadPipelines("pipelines"); // [{ file: "pipelines/orders-api.json", pipeline }]
@@ -69,6 +70,12 @@ export async function loadPipelines(dir: string): Promise<LoadedPipeline[]> {
         continue;
       }
       byName.set(pipeline.name, file);
+      // Deployed, a pipeline without a target fails at its first step: refused here instead.
+      const missing = missingTargetProblems(pipeline);
+      if (missing.length > 0) {
+        errors.push(new PipelineValidationError(file, missing));
+        continue;
+      }
       loaded.push({ file, pipeline });
     } catch (err) {
       if (err instanceof PipelineValidationError) errors.push(err);

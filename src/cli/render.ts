@@ -4,7 +4,7 @@ import type { TimelineEvent } from "../domain/model.ts";
 import type { Pipeline } from "../domain/pipeline.ts";
 import { pipelineScopes } from "../domain/scope.ts";
 import type { BusEnvelope } from "../local/event-bus.ts";
-import type { FaultSpec } from "../local/fleet.ts";
+import { type FaultSpec, type LocalTarget, localTargets } from "../local/fleet.ts";
 import type { SimulationResult } from "../local/simulate.ts";
 
 type Style = Parameters<typeof styleText>[0];
@@ -50,6 +50,7 @@ export class ProgressView {
     this.out.write(
       `${this.c("bold", `Breakwater simulation: ${this.pipeline.name}`)}  ${from} → ${versions}\n` +
         `stages: ${stages}\n` +
+        `targets: ${describeTargets(localTargets(this.pipeline))}\n` +
         `start:  ${this.start.toISOString()} (simulated)\n` +
         (faults.length
           ? `faults: ${faults.map((f) => `${f.version ?? first} ${f.kind} in ${f.scopes}`).join(", ")}\n`
@@ -157,6 +158,29 @@ export function renderScopeTable(result: SimulationResult, pipeline: Pipeline): 
     "",
   ];
   return lines.join("\n");
+}
+
+/**
+ * Each run of stages with the same target type and step durations, as one phrase:
+ * `alpha, beta lambda-alias (one-box 1 min, full 1 min, rollback 30 s); prod ecs (…)`.
+ */
+export function describeTargets(targets: readonly LocalTarget[]): string {
+  const groups: { stages: string[]; what: string }[] = [];
+  for (const t of targets) {
+    const what = `${t.type} (one-box ${formatSeconds(t.seconds.oneBox)}, full ${formatSeconds(t.seconds.full)}, rollback ${formatSeconds(t.seconds.rollback)})`;
+    const last = groups.at(-1);
+    if (last?.what === what) last.stages.push(t.stage);
+    else groups.push({ stages: [t.stage], what });
+  }
+  return groups.map((g) => `${g.stages.join(", ")} ${g.what}`).join("; ");
+}
+
+/** `30 s`, `10 min`, `1 min 30 s`. */
+export function formatSeconds(seconds: number): string {
+  const m = Math.floor(seconds / 60);
+  const s = seconds % 60;
+  if (m === 0) return `${s} s`;
+  return s === 0 ? `${m} min` : `${m} min ${s} s`;
 }
 
 export function formatDuration(seconds: number): string {

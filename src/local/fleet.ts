@@ -14,7 +14,7 @@ import type {
   MinuteSample,
 } from "../domain/ports.ts";
 import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
-import { effectiveTarget, localSeconds } from "../domain/targets/index.ts";
+import { effectiveTarget, localSeconds, type TargetType } from "../domain/targets/index.ts";
 
 export type FaultKind = "faults" | "latency" | "traffic-drop";
 
@@ -71,6 +71,48 @@ export function unitNoise(key: string): number {
   t = Math.imul(t ^ (t >>> 15), t | 1);
   t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+/** A stage's deploy target as the local mode runs it: its type and the seconds each step takes. */
+export interface LocalTarget {
+  stage: string;
+  /** The stage's effective target type (`none` when the pipeline names no target). */
+  type: TargetType;
+  seconds: { oneBox: number; full: number; rollback: number };
+}
+
+/**
+ * The simulated seconds of a stage's steps: the target's own `local` timings first, then the
+ * fleet's `durations`, then the target type's defaults (src/domain/targets/types.ts).
+ *
+ * @example
+ * stepSeconds(pipeline, "prod-1") // { oneBox: 600, full: 600, rollback: 900 } for a cloudformation target
+ */
+export function stepSeconds(
+  pipeline: Pipeline,
+  stage: string,
+  durations: FleetOptions["durations"] = {},
+): LocalTarget["seconds"] {
+  const target = effectiveTarget(pipeline, stage);
+  const byType = localSeconds(target ? { ...target, local: undefined } : undefined);
+  const own = target?.local;
+  return {
+    oneBox: own?.oneBoxSeconds ?? durations.oneBox ?? byType.oneBox,
+    full: own?.fullSeconds ?? durations.full ?? byType.full,
+    rollback: own?.rollbackSeconds ?? durations.rollback ?? byType.rollback,
+  };
+}
+
+/** Every stage's target type and step durations, in stage order (what `simulate` shows). */
+export function localTargets(
+  pipeline: Pipeline,
+  durations: FleetOptions["durations"] = {},
+): LocalTarget[] {
+  return pipeline.stages.map((s) => ({
+    stage: s.name,
+    type: effectiveTarget(pipeline, s.name)?.type ?? "none",
+    seconds: stepSeconds(pipeline, s.name, durations),
+  }));
 }
 
 export class SimulatedFleet implements Deployer, MetricSource {
@@ -135,14 +177,9 @@ export class SimulatedFleet implements Deployer, MetricSource {
 
   /** How long a step takes: the target's `local` timings, the fleet's, then the type's defaults. */
   private secondsOf(req: DeploymentRequest): number {
-    const target = effectiveTarget(req.pipeline, req.scope.stage);
-    const byType = localSeconds(target ? { ...target, local: undefined } : undefined);
-    const own = target?.local;
-    if (req.kind === "one-box") return own?.oneBoxSeconds ?? this.durations.oneBox ?? byType.oneBox;
-    if (req.kind === "rollback") {
-      return own?.rollbackSeconds ?? this.durations.rollback ?? byType.rollback;
-    }
-    return own?.fullSeconds ?? this.durations.full ?? byType.full;
+    const seconds = stepSeconds(req.pipeline, req.scope.stage, this.durations);
+    if (req.kind === "one-box") return seconds.oneBox;
+    return req.kind === "rollback" ? seconds.rollback : seconds.full;
   }
 
   async cancel(req: DeploymentRequest): Promise<void> {

@@ -22,7 +22,13 @@ import type { AlarmInterval } from "./alarms.ts";
 import { createLocalControlPlane, type LocalControlPlane } from "./control-plane.ts";
 import { startDynamoDbLocal } from "./dynamodb-local.ts";
 import type { BusEnvelope } from "./event-bus.ts";
-import { type FaultSpec, type FleetOptions, SimulatedFleet } from "./fleet.ts";
+import {
+  type FaultSpec,
+  type FleetOptions,
+  type LocalTarget,
+  localTargets,
+  SimulatedFleet,
+} from "./fleet.ts";
 
 /** A version arriving (an approved change merging) at a simulated time. */
 export interface Arrival {
@@ -102,6 +108,8 @@ export interface SimulationResult {
     { version: string; status: ScopeStatus; percent?: number; blocked?: string }
   >;
   rolledBack: string[];
+  /** Each stage's target type and the simulated seconds its one-box, full and rollback steps took. */
+  targets: LocalTarget[];
   stages: { stage: string; status: string; startedAt: string; finishedAt?: string }[];
   timeline: Omit<TimelineEvent, "runId" | "pipeline">[];
   startedAt: string;
@@ -382,6 +390,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
           ),
         ),
       ],
+      targets: localTargets(options.pipeline, options.fleet?.durations),
       stages: options.pipeline.stages
         .filter((s) => run?.stages[s.name])
         .map((s) => {

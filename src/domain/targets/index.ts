@@ -1,4 +1,6 @@
 /** Deploy targets: schema, the facts of each type, template resolution, validation. */
+export * from "./function-contract.ts";
+export * from "./required.ts";
 export * from "./resolve.ts";
 export * from "./schema.ts";
 export * from "./types.ts";

@@ -8,16 +8,17 @@ import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import * as z from "zod";
 import { InvalidInputError, TransientError } from "../../../domain/errors.ts";
 import type { DeploymentStatus } from "../../../domain/ports.ts";
-import type { TargetOf } from "../../../domain/targets/index.ts";
+import {
+  type TargetFunctionRequest,
+  type TargetOf,
+  targetFunctionStartAnswer,
+  targetFunctionStatusAnswer,
+} from "../../../domain/targets/index.ts";
 import type { DriverContext, TargetDriver } from "./driver.ts";
 
-/** What a deploy target function must answer. */
-const startAnswer = z.object({ pollSeconds: z.number().int().min(0).max(86_400) });
-const statusAnswer = z.discriminatedUnion("state", [
-  z.object({ state: z.literal("in-progress"), pollSeconds: z.number().int().min(1).max(86_400) }),
-  z.object({ state: z.literal("succeeded") }),
-  z.object({ state: z.literal("failed"), reason: z.string() }),
-]);
+/** What a deploy target function must answer: the published contract (src/index.ts). */
+const startAnswer = targetFunctionStartAnswer;
+const statusAnswer = targetFunctionStatusAnswer;
 /** Cancel answers anything (a function written before cancel existed answers an error body). */
 const cancelAnswer = z.unknown();
 
@@ -73,7 +74,7 @@ export class LambdaFunctionDriver implements TargetDriver<TargetOf<"lambda-funct
             ...(req.artifactDigest ? { artifactDigest: req.artifactDigest } : {}),
             percent: req.percent,
             kind: req.kind,
-          }),
+          } satisfies TargetFunctionRequest),
         ),
       }),
     );
