@@ -479,6 +479,25 @@ describe("lambda-alias target", () => {
     expect(fake.mutations).toBe(0);
   });
 
+  it("a rollback to a version no longer published, while the deploy's code update is in progress, waits and loads its own code: the deploy's code is never published as the version before", async () => {
+    const deploy = request({ kind: "full", version: "v2" });
+    await d.start(deploy);
+    expect(fake.latest.status).toBe("InProgress");
+    fake.versions = []; // v1's published version was deleted since
+    const rollback = request({ kind: "rollback", version: "v1" });
+    const error = await d.start(rollback).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransientError);
+    expect(fake.calls(PublishVersionCommand)).toBe(0);
+    fake.complete();
+    // Step Functions retries StartRollback: now it loads v1's zip.
+    expect(await d.start(rollback)).toEqual({ pollSeconds: 5 });
+    expect(lastInput(UpdateFunctionCodeCommand)).toMatchObject({ S3Key: "orders-api/v1.zip" });
+    expect(await finish(d, fake, rollback)).toEqual({ state: "succeeded" });
+    const v = fake.versions.find((x) => x.Version === fake.alias.version);
+    expect(v).toMatchObject({ CodeSha256: shaOf(keyOf("v1")) });
+    expect(fake.serving()).toBe("v1");
+  });
+
   it("a code update Lambda fails (LastUpdateStatus Failed) fails the step with Lambda's reason; the alias is untouched", async () => {
     const req = request({ kind: "full", version: "v2" });
     await d.start(req);

@@ -205,9 +205,15 @@ export class LambdaAliasDriver implements TargetDriver<Target> {
     let config: FunctionConfiguration = await lambda.send(
       new GetFunctionConfigurationCommand({ FunctionName: functionName }),
     );
-    if (config.LastUpdateStatus === "InProgress" || config.State === "Pending") {
-      return inProgress(UPDATE_POLL_SECONDS);
+    const updating = config.LastUpdateStatus === "InProgress" || config.State === "Pending";
+    if (updating && phase === "start" && ctx.req.kind === "rollback") {
+      // Likely the update of the deploy this rollback replaces: adopting it would publish that
+      // version's code as the version before. Wait until Lambda takes an update of our own.
+      throw new TransientError(
+        `an update of ${functionName} is in progress: the rollback loads its own code after it`,
+      );
     }
+    if (updating) return inProgress(UPDATE_POLL_SECONDS);
     if (phase === "status" && config.LastUpdateStatus === "Failed") {
       return failed(
         `Lambda could not update ${functionName} to ${code.s3Bucket}/${code.s3Key}: ${config.LastUpdateStatusReasonCode ?? "Failed"}: ${config.LastUpdateStatusReason ?? "no reason given"}`,
@@ -223,8 +229,15 @@ export class LambdaAliasDriver implements TargetDriver<Target> {
           }),
         );
       } catch (error) {
-        if (errorName(error) === "ResourceConflictException")
+        if (errorName(error) === "ResourceConflictException") {
+          if (ctx.req.kind === "rollback") {
+            throw new TransientError(
+              `an update of ${functionName} is in progress: the rollback loads its own code after it`,
+              { cause: error },
+            );
+          }
           return inProgress(UPDATE_POLL_SECONDS);
+        }
         throw error;
       }
       if (config.LastUpdateStatus !== "Successful") return inProgress(UPDATE_POLL_SECONDS);
