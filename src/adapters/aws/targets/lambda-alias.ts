@@ -71,8 +71,8 @@ type Lookup = { found: string } | { found: undefined } | { ambiguous: string[] }
 /**
  * The published Lambda version whose description names the Breakwater version (every page of
  * ListVersionsByFunction; `$LATEST` is not a published version). Two different versions naming
- * it are ambiguous: the caller fails rather than guess (safety rule 1: deploy exactly what the
- * run names).
+ * it are ambiguous: the caller fails rather than guess which code it would put in front of
+ * callers.
  */
 export async function findPublishedVersion(
   lambda: LambdaClient,
@@ -208,7 +208,8 @@ export class LambdaAliasDriver implements TargetDriver<Target> {
     const updating = config.LastUpdateStatus === "InProgress" || config.State === "Pending";
     if (updating && phase === "start" && ctx.req.kind === "rollback") {
       // Likely the update of the deploy this rollback replaces: adopting it would publish that
-      // version's code as the version before. Wait until Lambda takes an update of our own.
+      // version's code as the version before (safety rule 3: a rollback returns the scope to the
+      // version before). Wait until Lambda takes an update of our own.
       throw new TransientError(
         `an update of ${functionName} is in progress: the rollback loads its own code after it`,
       );
