@@ -4,6 +4,7 @@
  * the SDK and a function loads only the clients its path uses.
  */
 
+import type { AwsCredentialIdentity } from "@aws-sdk/types";
 import type { TargetMetrics } from "../../src/adapters/aws/cloudwatch-metrics.ts";
 import type { TargetDrivers } from "../../src/adapters/aws/targets/driver.ts";
 import type { Deps } from "../../src/app/deps.ts";
@@ -33,7 +34,9 @@ const dynamo = once(async () => {
 const cloudwatch = once(async () => {
   const { CloudWatchClient } = await import("@aws-sdk/client-cloudwatch");
   const clients = new Map<string, InstanceType<typeof CloudWatchClient>>();
-  return (region: string) => {
+  return (region: string, credentials?: AwsCredentialIdentity) => {
+    // A target account's credentials (assumed by the TargetDeployer): a client of its own.
+    if (credentials) return new CloudWatchClient({ region, credentials });
     let client = clients.get(region);
     if (!client) {
       client = new CloudWatchClient({ region });

@@ -32,7 +32,7 @@ import {
   UpdateAliasCommand,
   UpdateFunctionCodeCommand,
 } from "@aws-sdk/client-lambda";
-import { STSClient } from "@aws-sdk/client-sts";
+import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { CloudWatchMetricSource } from "../../src/adapters/aws/cloudwatch-metrics.ts";
@@ -721,6 +721,36 @@ describe("CloudWatchMetricSource with a lambda-alias target and no metrics secti
   it("a version with nothing published has nothing to read: undefined, no GetMetricData", async () => {
     expect(await source.minutes(query({ version: "v9" }))).toBeUndefined();
     expect(cw.calls()).toHaveLength(0);
+  });
+
+  it("a target in another account (roleArn): versions and metrics are read with the assumed role's credentials", async () => {
+    const sts = mockClient(STSClient);
+    try {
+      sts.on(AssumeRoleCommand).resolves({
+        Credentials: {
+          AccessKeyId: "ASIATARGET",
+          SecretAccessKey: "target-secret",
+          SessionToken: "target-token",
+          Expiration: new Date(Date.now() + 3_600_000),
+        },
+      });
+      const signedWith: (string | undefined)[] = [];
+      const crossAccount = new CloudWatchMetricSource((region, creds) => {
+        signedWith.push(creds?.accessKeyId);
+        return new CloudWatchClient({ region, credentials: creds ?? credentials });
+      }, new LambdaAliasMetrics(deployer(), driver));
+      cw.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+      const roleArn = "arn:aws:iam::222222222222:role/breakwater-deployer";
+      await crossAccount.minutes(query({ version: "v2" }, { ...CODE_TARGET, roleArn }));
+      expect(sts.commandCalls(AssumeRoleCommand)[0]?.args[0].input.RoleArn).toBe(roleArn);
+      expect(signedWith).toEqual(["ASIATARGET"]);
+      const list = fake.mock.commandCalls(ListVersionsByFunctionCommand)[0];
+      expect(await list?.thisValue.config.credentials()).toMatchObject({
+        accessKeyId: "ASIATARGET",
+      });
+    } finally {
+      sts.restore();
+    }
   });
 
   it("another target type without a metrics section still has nothing to read", async () => {

@@ -4,6 +4,7 @@ import {
   GetMetricDataCommand,
   type MetricDataQuery,
 } from "@aws-sdk/client-cloudwatch";
+import type { AwsCredentialIdentity } from "@aws-sdk/types";
 import { resolveAlarmName } from "../../domain/blockers.ts";
 import type { MetricQuery, MetricSource, MinuteSample } from "../../domain/ports.ts";
 
@@ -15,6 +16,8 @@ export interface TargetMetricLocation {
   requests: string;
   faults: string;
   latency: string;
+  /** The target role's credentials when the metrics live in the target's account (`roleArn`). */
+  credentials?: AwsCredentialIdentity;
 }
 
 /**
@@ -34,7 +37,11 @@ export interface TargetMetrics {
  */
 export class CloudWatchMetricSource implements MetricSource {
   constructor(
-    private readonly clientFor: (region: string) => CloudWatchClient,
+    /** A client in the region; with credentials, one signed with them (a target account's). */
+    private readonly clientFor: (
+      region: string,
+      credentials?: AwsCredentialIdentity,
+    ) => CloudWatchClient,
     private readonly targetMetrics?: TargetMetrics,
   ) {}
 
@@ -51,7 +58,9 @@ export class CloudWatchMetricSource implements MetricSource {
       },
       ReturnData: true,
     });
-    const client = this.clientFor(q.scope.region);
+    const client = m.credentials
+      ? this.clientFor(q.scope.region, m.credentials)
+      : this.clientFor(q.scope.region);
     const series = new Map<string, Map<number, number>>();
     let token: string | undefined;
     do {

@@ -389,6 +389,8 @@ export class LambdaAliasMetrics implements TargetMetrics {
       requests: "Invocations",
       faults: "Errors",
       latency: "Duration",
+      // The function's metrics are in its own account: read them through the target's role.
+      ...(ctx.credentials ? { credentials: ctx.credentials } : {}),
     };
   }
 }
