@@ -4,6 +4,8 @@
  * the SDK and a function loads only the clients its path uses.
  */
 
+import type { AwsCredentialIdentity } from "@aws-sdk/types";
+import type { TargetMetrics } from "../../src/adapters/aws/cloudwatch-metrics.ts";
 import type { TargetDrivers } from "../../src/adapters/aws/targets/driver.ts";
 import type { Deps } from "../../src/app/deps.ts";
 import type { RunRequestStore } from "../../src/app/run-requests.ts";
@@ -16,6 +18,7 @@ import type {
   StateStore,
   WorkflowStarter,
 } from "../../src/domain/ports.ts";
+import { effectiveTarget } from "../../src/domain/targets/index.ts";
 import type { TriggerLog } from "../../src/triggers/ports.ts";
 import { lazyPort, once } from "./lazy.ts";
 
@@ -31,7 +34,9 @@ const dynamo = once(async () => {
 const cloudwatch = once(async () => {
   const { CloudWatchClient } = await import("@aws-sdk/client-cloudwatch");
   const clients = new Map<string, InstanceType<typeof CloudWatchClient>>();
-  return (region: string) => {
+  return (region: string, credentials?: AwsCredentialIdentity) => {
+    // A target account's credentials (assumed by the TargetDeployer): a client of its own.
+    if (credentials) return new CloudWatchClient({ region, credentials });
     let client = clients.get(region);
     if (!client) {
       client = new CloudWatchClient({ region });
@@ -53,6 +58,12 @@ async function controlPlaneAccount(
   return out.Account;
 }
 
+/** The lambda-alias driver: one per container, shared by the deployer and the metric source. */
+const lambdaAliasDriver = once(async () => {
+  const { LambdaAliasDriver } = await import("../../src/adapters/aws/targets/lambda-alias.ts");
+  return new LambdaAliasDriver();
+});
+
 /** Each target type's driver, loaded (with its SDK client) when a step first uses that type. */
 function targetDrivers(): TargetDrivers {
   return {
@@ -66,6 +77,42 @@ function targetDrivers(): TargetDrivers {
       const { EcsDriver } = await import("../../src/adapters/aws/targets/ecs.ts");
       return new EcsDriver();
     }),
+    "lambda-alias": lazyPort(lambdaAliasDriver),
+  };
+}
+
+/** One TargetDeployer per container: the deploy steps use it, and the metric source resolves targets with it. */
+const targetDeployer = once(async () => {
+  const [{ STSClient }, { TargetDeployer }] = await Promise.all([
+    import("@aws-sdk/client-sts"),
+    import("../../src/adapters/aws/targets/index.ts"),
+  ]);
+  const sts = new STSClient({});
+  return new TargetDeployer({
+    sts,
+    account: once(() => controlPlaneAccount(sts)),
+    drivers: targetDrivers(),
+  });
+});
+
+/**
+ * Without a `metrics` section, a lambda-alias target's own AWS/Lambda metrics. STS, Lambda and
+ * the target code load only when a scope on such a target is evaluated.
+ */
+function targetMetrics(): TargetMetrics {
+  const aliasMetrics = lazyPort<TargetMetrics>(async () => {
+    const [{ LambdaAliasMetrics }, deployer, driver] = await Promise.all([
+      import("../../src/adapters/aws/targets/lambda-alias.ts"),
+      targetDeployer(),
+      lambdaAliasDriver(),
+    ]);
+    return new LambdaAliasMetrics(deployer, driver);
+  });
+  return {
+    locate: async (q) =>
+      effectiveTarget(q.pipeline, q.scope.stage)?.type === "lambda-alias"
+        ? aliasMetrics.locate(q)
+        : undefined,
   };
 }
 
@@ -77,18 +124,7 @@ export function awsDeps(): Deps {
       return new DynamoStateStore(await dynamo(), config.tableName());
     }),
     clock: { now: () => new Date() },
-    deployer: lazyPort<Deployer>(async () => {
-      const [{ STSClient }, { TargetDeployer }] = await Promise.all([
-        import("@aws-sdk/client-sts"),
-        import("../../src/adapters/aws/targets/index.ts"),
-      ]);
-      const sts = new STSClient({});
-      return new TargetDeployer({
-        sts,
-        account: once(() => controlPlaneAccount(sts)),
-        drivers: targetDrivers(),
-      });
-    }),
+    deployer: lazyPort<Deployer>(targetDeployer),
     alarms: lazyPort<AlarmSource>(async () => {
       const { CloudWatchAlarmSource } = await import("../../src/adapters/aws/cloudwatch-alarms.ts");
       return new CloudWatchAlarmSource(await cloudwatch());
@@ -97,7 +133,7 @@ export function awsDeps(): Deps {
       const { CloudWatchMetricSource } = await import(
         "../../src/adapters/aws/cloudwatch-metrics.ts"
       );
-      return new CloudWatchMetricSource(await cloudwatch());
+      return new CloudWatchMetricSource(await cloudwatch(), targetMetrics());
     }),
     workflows: lazyPort<WorkflowStarter>(async () => {
       const [{ SFNClient }, { SfnWorkflowStarter }] = await Promise.all([

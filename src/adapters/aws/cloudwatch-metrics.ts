@@ -1,29 +1,54 @@
 import {
   type CloudWatchClient,
+  type Dimension,
   GetMetricDataCommand,
   type MetricDataQuery,
 } from "@aws-sdk/client-cloudwatch";
+import type { AwsCredentialIdentity } from "@aws-sdk/types";
 import { resolveAlarmName } from "../../domain/blockers.ts";
 import type { MetricQuery, MetricSource, MinuteSample } from "../../domain/ports.ts";
+
+/** Where a scope's per-version request, fault and latency metrics are in CloudWatch. */
+export interface TargetMetricLocation {
+  namespace: string;
+  /** The scope's dimensions, with the version's when one version is asked for. */
+  dimensions: Dimension[];
+  requests: string;
+  faults: string;
+  latency: string;
+  /** The target role's credentials when the metrics live in the target's account (`roleArn`). */
+  credentials?: AwsCredentialIdentity;
+}
+
+/**
+ * A deploy target's own per-version metrics, used when the pipeline has no `metrics` section
+ * (`AWS/Lambda` by ExecutedVersion for a lambda-alias target: LambdaAliasMetrics).
+ */
+export interface TargetMetrics {
+  /** Undefined when the target has no metrics of its own, or none for the version. */
+  locate(q: MetricQuery): Promise<TargetMetricLocation | undefined>;
+}
 
 /**
  * Per-minute request, fault and p99 latency metrics of a scope from CloudWatch, as the
  * pipeline's `metrics` section describes them (namespace, scope dimensions, and the dimension
- * that carries the version). Without a `metrics` section there is nothing to read and the
- * detector abstains.
+ * that carries the version). Without a `metrics` section, the deploy target's own metrics when
+ * it has some ({@link TargetMetrics}); else there is nothing to read and the detector abstains.
  */
 export class CloudWatchMetricSource implements MetricSource {
-  constructor(private readonly clientFor: (region: string) => CloudWatchClient) {}
+  constructor(
+    /** A client in the region; with credentials, one signed with them (a target account's). */
+    private readonly clientFor: (
+      region: string,
+      credentials?: AwsCredentialIdentity,
+    ) => CloudWatchClient,
+    private readonly targetMetrics?: TargetMetrics,
+  ) {}
 
   async minutes(q: MetricQuery): Promise<MinuteSample[] | undefined> {
-    const m = q.pipeline.metrics;
+    const m = q.pipeline.metrics ? fromSection(q) : await this.targetMetrics?.locate(q);
     if (!m) return undefined;
-    const dims = Object.entries(m.dimensions ?? {}).flatMap(([Name, template]) => {
-      const Value = resolveAlarmName(template, q.pipeline.name, q.scope);
-      return Value === undefined ? [] : [{ Name, Value }];
-    });
-    const dimensions =
-      q.select === "all" ? dims : [...dims, { Name: m.versionDimension, Value: q.select.version }];
+    const dimensions = m.dimensions;
     const stat = (id: string, metric: string, statistic: string): MetricDataQuery => ({
       Id: id,
       MetricStat: {
@@ -33,7 +58,9 @@ export class CloudWatchMetricSource implements MetricSource {
       },
       ReturnData: true,
     });
-    const client = this.clientFor(q.scope.region);
+    const client = m.credentials
+      ? this.clientFor(q.scope.region, m.credentials)
+      : this.clientFor(q.scope.region);
     const series = new Map<string, Map<number, number>>();
     let token: string | undefined;
     do {
@@ -70,4 +97,22 @@ export class CloudWatchMetricSource implements MetricSource {
     }
     return samples;
   }
+}
+
+/** The pipeline's `metrics` section, its dimension templates resolved for the scope. */
+function fromSection(q: MetricQuery): TargetMetricLocation | undefined {
+  const m = q.pipeline.metrics;
+  if (!m) return undefined;
+  const dims = Object.entries(m.dimensions ?? {}).flatMap(([Name, template]) => {
+    const Value = resolveAlarmName(template, q.pipeline.name, q.scope);
+    return Value === undefined ? [] : [{ Name, Value }];
+  });
+  return {
+    namespace: m.namespace,
+    dimensions:
+      q.select === "all" ? dims : [...dims, { Name: m.versionDimension, Value: q.select.version }],
+    requests: m.requests,
+    faults: m.faults,
+    latency: m.latency,
+  };
 }

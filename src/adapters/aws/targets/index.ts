@@ -4,6 +4,7 @@
  * role, and hands the step to the driver of its type.
  */
 import type { STSClient } from "@aws-sdk/client-sts";
+import type { AwsCredentialIdentity } from "@aws-sdk/types";
 import { InvalidInputError, TransientError } from "../../../domain/errors.ts";
 import type { Deployer, DeploymentRequest, DeploymentStatus } from "../../../domain/ports.ts";
 import {
@@ -104,15 +105,55 @@ export class TargetDeployer implements Deployer {
     }
   }
 
+  /**
+   * A scope's target as written (the stage's, else the pipeline's), the values its name
+   * templates resolve with for a version, its account, and its role's credentials. The deploy
+   * steps and the target's own metrics (LambdaAliasMetrics) resolve names the same way.
+   */
+  async scopeContext(
+    pipeline: DeploymentRequest["pipeline"],
+    scope: DeploymentRequest["scope"],
+    artifactDigest?: { version: string; digest: string },
+  ): Promise<ScopeContext> {
+    const target = effectiveTarget(pipeline, scope.stage);
+    if (!target) {
+      throw new InvalidInputError(
+        `pipeline ${pipeline.name} has no deploy target for stage ${scope.stage} (set "target", or "target": { "type": "none" } for a dry run)`,
+      );
+    }
+    const account = targetAccount(target, await this.options.account());
+    const values = (version: string): TemplateValues => ({
+      pipeline: pipeline.name,
+      stage: scope.stage,
+      region: scope.region,
+      ...(scope.az ? { az: scope.az } : {}),
+      version,
+      ...(artifactDigest && version === artifactDigest.version
+        ? { digest: artifactDigest.digest }
+        : {}),
+      account,
+    });
+    const roleArn = "roleArn" in target ? target.roleArn : undefined;
+    return {
+      target,
+      values,
+      region: scope.region,
+      account,
+      // Assumed before the driver runs: a role that cannot be assumed fails the step here.
+      ...(roleArn
+        ? { credentials: await this.roles.credentials(roleArn, `breakwater-${pipeline.name}`) }
+        : {}),
+    };
+  }
+
   private async prepare(
     req: DeploymentRequest,
   ): Promise<{ driver: TargetDriver; ctx: DriverContext }> {
-    const target = effectiveTarget(req.pipeline, req.scope.stage);
-    if (!target) {
-      throw new InvalidInputError(
-        `pipeline ${req.pipeline.name} has no deploy target for stage ${req.scope.stage} (set "target", or "target": { "type": "none" } for a dry run)`,
-      );
-    }
+    const { target, values, region, account, credentials } = await this.scopeContext(
+      req.pipeline,
+      req.scope,
+      req.artifactDigest ? { version: req.version, digest: req.artifactDigest } : undefined,
+    );
     const driver =
       target.type === "none"
         ? noneDriver
@@ -120,28 +161,23 @@ export class TargetDeployer implements Deployer {
     if (!driver) {
       throw new InvalidInputError(`deploy target type ${target.type} is not available here`);
     }
-    const account = targetAccount(target, await this.options.account());
-    const values = (version: string): TemplateValues => ({
-      pipeline: req.pipeline.name,
-      stage: req.scope.stage,
-      region: req.scope.region,
-      ...(req.scope.az ? { az: req.scope.az } : {}),
-      version,
-      ...(req.artifactDigest && version === req.version ? { digest: req.artifactDigest } : {}),
-      account,
-    });
-    const roleArn = "roleArn" in target ? target.roleArn : undefined;
     const ctx: DriverContext = {
       req,
       target: resolveTarget(target, values(req.version)),
       targetFor: (version) => resolveTarget(target, values(version)) as DeployTarget,
-      region: req.scope.region,
+      region,
       account,
-      // Assumed before the driver runs: a role that cannot be assumed fails the step here.
-      ...(roleArn
-        ? { credentials: await this.roles.credentials(roleArn, `breakwater-${req.pipeline.name}`) }
-        : {}),
+      ...(credentials ? { credentials } : {}),
     };
     return { driver, ctx };
   }
+}
+
+/** A scope's target before its names are resolved (see {@link TargetDeployer.scopeContext}). */
+export interface ScopeContext {
+  target: DeployTarget;
+  values(version: string): TemplateValues;
+  region: string;
+  account: string;
+  credentials?: AwsCredentialIdentity;
 }
