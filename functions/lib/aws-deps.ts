@@ -62,6 +62,10 @@ function targetDrivers(): TargetDrivers {
       );
       return new LambdaFunctionDriver();
     }),
+    codebuild: lazyPort(async () => {
+      const { CodeBuildDriver } = await import("../../src/adapters/aws/targets/codebuild.ts");
+      return new CodeBuildDriver();
+    }),
   };
 }
 
