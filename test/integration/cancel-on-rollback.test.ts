@@ -1,0 +1,285 @@
+/**
+ * The control plane cancels an in-flight deploy when it rolls that scope back (issue "Deploy
+ * real things", item 2). Without the cancel, the first deploy keeps running in the target while
+ * the rollback runs, and lands after it: the scope ends on the bad version that the control plane
+ * records as rolled back.
+ *
+ * The real local control plane (DynamoDB Local, the real stage and rollback ASL, the real
+ * handlers, a virtual clock) with a simulated fleet as the deploy target. The fleet is asked
+ * about the first deploy once more after the run, as the real target would finish it anyway:
+ * a deploy that was not cancelled completes then.
+ */
+import { randomUUID } from "node:crypto";
+import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
+import { afterEach, describe, expect, it } from "vitest";
+import { InvalidInputError } from "../../src/domain/errors.ts";
+import type { TimelineEvent } from "../../src/domain/model.ts";
+import { type Pipeline, type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
+import type {
+  Deployer,
+  DeploymentRequest,
+  DeploymentStatus,
+  MetricQuery,
+  MetricSource,
+  MinuteSample,
+} from "../../src/domain/ports.ts";
+import type { AlarmInterval } from "../../src/local/alarms.ts";
+import { createLocalControlPlane } from "../../src/local/control-plane.ts";
+import { type FleetOptions, SimulatedFleet } from "../../src/local/fleet.ts";
+import { LambdaCrash } from "../support/crash.ts";
+import { dynamoClient } from "../support/dynamo.ts";
+
+const START = new Date("2026-01-05T09:00:00Z");
+const ALARM = "{pipeline}-{stage}-{region}-errors";
+
+/** What the deploy target was asked, in order; `hooks` make chosen calls fail. */
+class RecordingFleet implements Deployer, MetricSource {
+  readonly calls: { method: "start" | "status" | "cancel"; req: DeploymentRequest }[] = [];
+
+  constructor(
+    readonly fleet: SimulatedFleet,
+    private readonly hooks: {
+      status?: (req: DeploymentRequest) => void;
+      cancel?: (req: DeploymentRequest, n: number) => void;
+    } = {},
+  ) {}
+
+  // Polled every 30 seconds, as the AWS targets ask to be (the fleet alone asks for one poll at
+  // the step's end).
+  async start(req: DeploymentRequest): Promise<{ pollSeconds: number }> {
+    this.calls.push({ method: "start", req });
+    const { pollSeconds } = await this.fleet.start(req);
+    return { pollSeconds: Math.min(pollSeconds, 30) };
+  }
+
+  async status(req: DeploymentRequest): Promise<DeploymentStatus> {
+    this.calls.push({ method: "status", req });
+    this.hooks.status?.(req);
+    const status = await this.fleet.status(req);
+    return status.state === "in-progress"
+      ? { ...status, pollSeconds: Math.min(status.pollSeconds, 30) }
+      : status;
+  }
+
+  async cancel(req: DeploymentRequest): Promise<void> {
+    this.calls.push({ method: "cancel", req });
+    this.hooks.cancel?.(req, this.cancels().length);
+    return this.fleet.cancel(req);
+  }
+
+  minutes(q: MetricQuery): Promise<MinuteSample[] | undefined> {
+    return this.fleet.minutes(q);
+  }
+
+  starts(): DeploymentRequest[] {
+    return this.calls.filter((c) => c.method === "start").map((c) => c.req);
+  }
+
+  cancels(): DeploymentRequest[] {
+    return this.calls.filter((c) => c.method === "cancel").map((c) => c.req);
+  }
+}
+
+const tables: string[] = [];
+afterEach(async () => {
+  for (const t of tables.splice(0)) {
+    await dynamoClient()
+      .send(new DeleteTableCommand({ TableName: t }))
+      .catch(() => undefined);
+  }
+});
+
+async function runVersion(options: {
+  pipeline: Pipeline;
+  durations: FleetOptions["durations"];
+  alarms?: AlarmInterval[];
+  hooks?: ConstructorParameters<typeof RecordingFleet>[1];
+}) {
+  const tableName = `cancel-${randomUUID()}`;
+  tables.push(tableName);
+  let recording: RecordingFleet | undefined;
+  const plane = await createLocalControlPlane({
+    dynamo: dynamoClient(),
+    tableName,
+    start: START,
+    fleet: (clock) => {
+      recording = new RecordingFleet(
+        new SimulatedFleet({
+          pipeline: options.pipeline,
+          initialVersion: "v1",
+          clock,
+          ...(options.durations ? { durations: options.durations } : {}),
+        }),
+        options.hooks,
+      );
+      return recording;
+    },
+    ...(options.alarms ? { alarms: options.alarms } : {}),
+  });
+  await plane.register(options.pipeline, "v1");
+  plane.requestRun(options.pipeline.name, "v2");
+  await plane.run();
+  const fleet = recording as RecordingFleet;
+  const runId = `${options.pipeline.name}@v2`;
+  return {
+    plane,
+    fleet,
+    run: await plane.store.getRun(runId),
+    timeline: await plane.store.timeline(runId),
+    scope: (id: string) => plane.store.getScope(options.pipeline.name, id),
+    history: (id: string) => plane.store.history(options.pipeline.name, id),
+    /** The first deploy, asked about once more half an hour in (after it would have completed). */
+    async lateStatus(req: DeploymentRequest) {
+      let status: DeploymentStatus | undefined;
+      plane.at(new Date(START.getTime() + 30 * 60_000), async () => {
+        status = await fleet.fleet.status(req);
+      });
+      await plane.run();
+      return status;
+    },
+  };
+}
+
+const pipelineOf = (input: Partial<PipelineInput>) =>
+  parsePipeline({
+    name: "orders-api",
+    alarms: [ALARM],
+    stages: [{ name: "beta", regions: ["us-east-1"], bake: { minutes: 5 } }],
+    ...input,
+  });
+
+const timelineOf = (events: TimelineEvent[], scope: string) =>
+  events
+    .filter((e) => e.scope === scope)
+    .map((e) => `${e.step} ${e.event}${e.outcome ? ` ${e.outcome}` : ""}`);
+
+describe("an in-flight deploy is cancelled when its scope is rolled back", () => {
+  it("fast rollback: an alarm during a slow full deploy cancels it; it never lands, and the scope is rolled back", async () => {
+    const scope = "beta/us-east-1";
+    const o = await runVersion({
+      pipeline: pipelineOf({}),
+      // The deploy takes 20 minutes; the alarm fires 5 minutes in.
+      durations: { full: 1200, rollback: 120 },
+      alarms: [
+        { name: "orders-api-beta-us-east-1-errors", from: new Date("2026-01-05T09:05:00Z") },
+      ],
+    });
+    const deploy = o.fleet.starts().find((r) => r.kind === "full" && r.version === "v2");
+    expect(deploy).toBeDefined();
+    const d = deploy as DeploymentRequest;
+    // The very deployment the deploy step started, cancelled before the rollback started.
+    expect(o.fleet.cancels().map((r) => r.deploymentId)).toContain(d.deploymentId);
+    const order = o.fleet.calls
+      .filter((c) => c.method !== "status")
+      .map((c) => `${c.method} ${c.req.kind} ${c.req.version}`);
+    expect(order.indexOf("cancel full v2")).toBeGreaterThanOrEqual(0);
+    expect(order.indexOf("cancel full v2")).toBeLessThan(order.indexOf("start rollback v1"));
+    // The first deploy never lands, even when the target is asked after it would have finished.
+    expect(await o.lateStatus(d)).toEqual({ state: "failed", reason: "cancelled" });
+    expect(o.fleet.fleet.servingIn(scope)).toEqual({ stable: "v1" });
+    expect(await o.scope(scope)).toMatchObject({ version: "v1", status: "rolled-back" });
+    expect(o.run?.status).toBe("halted");
+    // The cancel is on the scope's timeline, between the deploy's start and the rollback's.
+    expect(timelineOf(o.timeline, scope)).toEqual([
+      "full deploy-started",
+      "full deploy-finished cancelled",
+      "full rollback-started",
+      "full rollback-finished",
+    ]);
+    const rollingBack = (await o.history(scope)).find((h) => h.status === "rolling-back");
+    expect(rollingBack?.fromStatus).toBe("deploying");
+    expect(rollingBack?.cause).toContain("cancels the in-flight full deploy of v2");
+  });
+
+  it("fast rollback during a one-box deploy cancels the one-box deployment (its own id, kind and percent)", async () => {
+    const scope = "prod/us-east-1/use1-az1";
+    const o = await runVersion({
+      pipeline: pipelineOf({
+        stages: [
+          {
+            name: "prod",
+            regions: [{ region: "us-east-1", azs: ["use1-az1", "use1-az2"] }],
+            oneBox: true,
+            bake: { minutes: 5 },
+          },
+        ],
+      }),
+      durations: { oneBox: 1200, rollback: 120 },
+      alarms: [
+        { name: "orders-api-prod-us-east-1-errors", from: new Date("2026-01-05T09:05:00Z") },
+      ],
+    });
+    const oneBox = o.fleet.starts().find((r) => r.kind === "one-box") as DeploymentRequest;
+    expect(oneBox.scope.id).toBe(scope);
+    const cancelled = o.fleet.cancels().filter((r) => r.deploymentId === oneBox.deploymentId);
+    expect(cancelled.length).toBeGreaterThan(0);
+    expect(cancelled[0]).toMatchObject({ kind: "one-box", percent: 10, version: "v2" });
+    expect(await o.lateStatus(oneBox)).toEqual({ state: "failed", reason: "cancelled" });
+    expect(o.fleet.fleet.servingIn(scope)).toEqual({ stable: "v1" });
+    expect(await o.scope(scope)).toMatchObject({ version: "v1", status: "rolled-back" });
+    // The other AZ never started.
+    expect(o.fleet.starts().filter((r) => r.scope.id !== scope)).toEqual([]);
+  });
+
+  it("the stage's own rollback of an erroring deploy step cancels the deploy still running", async () => {
+    const scope = "beta/us-east-1";
+    const o = await runVersion({
+      pipeline: pipelineOf({ alarms: [] }),
+      durations: { full: 1200, rollback: 120 },
+      hooks: {
+        // The target answers the deploy's status with nonsense: the step errors (not retried)
+        // and the stage rolls the scope back while the deploy itself still runs.
+        status: (req) => {
+          if (req.kind !== "rollback")
+            throw new InvalidInputError("deploy target answered garbage");
+        },
+      },
+    });
+    const deploy = o.fleet.starts().find((r) => r.kind === "full") as DeploymentRequest;
+    expect(o.fleet.cancels().map((r) => r.deploymentId)).toContain(deploy.deploymentId);
+    expect(await o.lateStatus(deploy)).toEqual({ state: "failed", reason: "cancelled" });
+    expect(o.fleet.fleet.servingIn(scope)).toEqual({ stable: "v1" });
+    expect(await o.scope(scope)).toMatchObject({ version: "v1", status: "rolled-back" });
+    expect(timelineOf(o.timeline, scope)).toContain("full deploy-finished cancelled");
+  });
+
+  it("a rollback that dies right after recording the cancel cancels again on its retry (crash-safe)", async () => {
+    const scope = "beta/us-east-1";
+    const o = await runVersion({
+      pipeline: pipelineOf({}),
+      durations: { full: 1200, rollback: 120 },
+      alarms: [
+        { name: "orders-api-beta-us-east-1-errors", from: new Date("2026-01-05T09:05:00Z") },
+      ],
+      hooks: {
+        // The first cancel never reaches the target: the function was killed just before.
+        cancel: (_req, n) => {
+          if (n === 1) throw new LambdaCrash("killed before the cancel");
+        },
+      },
+    });
+    const deploy = o.fleet.starts().find((r) => r.kind === "full") as DeploymentRequest;
+    const cancels = o.fleet.cancels().filter((r) => r.deploymentId === deploy.deploymentId);
+    expect(cancels.length).toBeGreaterThanOrEqual(2);
+    expect(await o.lateStatus(deploy)).toEqual({ state: "failed", reason: "cancelled" });
+    expect(await o.scope(scope)).toMatchObject({ version: "v1", status: "rolled-back" });
+    // Recorded once, however many times the cancel was sent.
+    expect(
+      timelineOf(o.timeline, scope).filter((e) => e === "full deploy-finished cancelled"),
+    ).toHaveLength(1);
+  });
+
+  it("a bake's rollback cancels nothing (the deploy had finished)", async () => {
+    const scope = "beta/us-east-1";
+    const o = await runVersion({
+      pipeline: pipelineOf({}),
+      durations: { full: 120, rollback: 120 },
+      alarms: [
+        { name: "orders-api-beta-us-east-1-errors", from: new Date("2026-01-05T09:04:00Z") },
+      ],
+    });
+    expect(o.fleet.cancels()).toEqual([]);
+    expect(await o.scope(scope)).toMatchObject({ version: "v1", status: "rolled-back" });
+    expect(timelineOf(o.timeline, scope)).not.toContain("full deploy-finished cancelled");
+  });
+});
