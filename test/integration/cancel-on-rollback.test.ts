@@ -12,6 +12,7 @@
 import { randomUUID } from "node:crypto";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import { afterEach, describe, expect, it } from "vitest";
+import { startRollback } from "../../src/app/stage-steps/index.ts";
 import { InvalidInputError } from "../../src/domain/errors.ts";
 import type { TimelineEvent } from "../../src/domain/model.ts";
 import { type Pipeline, type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
@@ -24,7 +25,7 @@ import type {
   MinuteSample,
 } from "../../src/domain/ports.ts";
 import type { AlarmInterval } from "../../src/local/alarms.ts";
-import { createLocalControlPlane } from "../../src/local/control-plane.ts";
+import { createLocalControlPlane, type LocalControlPlane } from "../../src/local/control-plane.ts";
 import { type FleetOptions, SimulatedFleet } from "../../src/local/fleet.ts";
 import { LambdaCrash } from "../support/crash.ts";
 import { dynamoClient } from "../support/dynamo.ts";
@@ -39,7 +40,7 @@ class RecordingFleet implements Deployer, MetricSource {
   constructor(
     readonly fleet: SimulatedFleet,
     private readonly hooks: {
-      status?: (req: DeploymentRequest) => void;
+      status?: (req: DeploymentRequest) => void | Promise<void>;
       cancel?: (req: DeploymentRequest, n: number) => void;
     } = {},
   ) {}
@@ -54,7 +55,7 @@ class RecordingFleet implements Deployer, MetricSource {
 
   async status(req: DeploymentRequest): Promise<DeploymentStatus> {
     this.calls.push({ method: "status", req });
-    this.hooks.status?.(req);
+    await this.hooks.status?.(req);
     const status = await this.fleet.status(req);
     return status.state === "in-progress"
       ? { ...status, pollSeconds: Math.min(status.pollSeconds, 30) }
@@ -94,6 +95,8 @@ async function runVersion(options: {
   durations: FleetOptions["durations"];
   alarms?: AlarmInterval[];
   hooks?: ConstructorParameters<typeof RecordingFleet>[1];
+  /** Called with the plane before the run starts (a hook that needs its handlers' deps). */
+  withPlane?: (plane: LocalControlPlane) => void;
 }) {
   const tableName = `cancel-${randomUUID()}`;
   tables.push(tableName);
@@ -116,6 +119,7 @@ async function runVersion(options: {
     },
     ...(options.alarms ? { alarms: options.alarms } : {}),
   });
+  options.withPlane?.(plane);
   await plane.register(options.pipeline, "v1");
   plane.requestRun(options.pipeline.name, "v2");
   await plane.run();
@@ -267,6 +271,62 @@ describe("an in-flight deploy is cancelled when its scope is rolled back", () =>
     expect(
       timelineOf(o.timeline, scope).filter((e) => e === "full deploy-finished cancelled"),
     ).toHaveLength(1);
+  });
+
+  it("a deploy step that reads its deploy as failed just after a rollback cancelled it ends quietly (no second rollback)", async () => {
+    const scope = "beta/us-east-1";
+    let plane: LocalControlPlane | undefined;
+    let raced = false;
+    const ctx = { runId: "orders-api@v2", pipeline: "orders-api", version: "v2", stage: "beta" };
+    const step = {
+      scope,
+      region: "us-east-1",
+      kind: "full" as const,
+      percent: 100,
+      bakeSeconds: 300,
+    };
+    const o = await runVersion({
+      pipeline: pipelineOf({}),
+      durations: { full: 1200, rollback: 120 },
+      withPlane: (p) => {
+        plane = p;
+      },
+      hooks: {
+        // In AWS the rollback execution runs beside the stage's: here its first task lands
+        // between the deploy step's read of the scope and its status call, five minutes in.
+        status: async (req) => {
+          const p = plane as LocalControlPlane;
+          if (raced || req.kind !== "full" || p.clock.nowMillis() < START.getTime() + 5 * 60_000) {
+            return;
+          }
+          raced = true;
+          const why = {
+            kind: "alarm" as const,
+            details: "orders-api-beta-us-east-1-errors in ALARM",
+          };
+          await startRollback(p.deps, ctx, step, `alarm: ${why.details}`, 1);
+          await p.deps.workflows.startRollback({ ctx, step, why });
+        },
+      },
+    });
+    expect(raced).toBe(true);
+    expect(await o.scope(scope)).toMatchObject({ version: "v1", status: "rolled-back" });
+    expect(timelineOf(o.timeline, scope)).toEqual([
+      "full deploy-started",
+      "full deploy-finished cancelled",
+      "full rollback-started",
+      "full rollback-finished",
+    ]);
+    expect(o.run?.haltReason).toBe("rollback");
+    // Nothing announced the deploy as failed, and only the rollback execution rolled back.
+    const outcomes = o.plane.bus.log
+      .filter((e) => e["detail-type"] === "Breakwater Scope Event")
+      .map((e) => e.detail as { event: string; outcome?: string })
+      .filter((d) => d.event === "deploy-finished")
+      .map((d) => d.outcome);
+    expect(outcomes.length).toBeGreaterThan(0);
+    expect(outcomes.every((x) => x === "cancelled")).toBe(true);
+    expect(o.fleet.starts().filter((r) => r.kind === "rollback")).toHaveLength(2);
   });
 
   it("a bake's rollback cancels nothing (the deploy had finished)", async () => {

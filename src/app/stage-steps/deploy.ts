@@ -186,6 +186,11 @@ export async function checkDeploy(
   }
   const at = deps.clock.now().toISOString();
   if (status.state === "failed") {
+    // A rollback may have taken the scope and cancelled this deploy since the read above (it
+    // runs in its own execution): the failure is that cancel, and the rollback owns the scope.
+    const since = supersededBy(await deps.store.getScope(ctx.pipeline, step.scope), ctx);
+    if (since)
+      return { deployStartedAt, done: true, failed: false, superseded: true, reason: since };
     await haltRun(deps, ctx, step.scope, "deploy-failed", at);
     const finished = stepEvent(ctx, step, "deploy-finished", at, {
       outcome: "failed",
