@@ -12,9 +12,12 @@
 import { randomUUID } from "node:crypto";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import { afterEach, describe, expect, it } from "vitest";
+import type { Deps } from "../../src/app/deps.ts";
+import { onAlarmStateChange } from "../../src/app/fast-rollback.ts";
+import { InMemoryRunRequestStore } from "../../src/app/run-requests.ts";
 import { startRollback } from "../../src/app/stage-steps/index.ts";
 import { InvalidInputError } from "../../src/domain/errors.ts";
-import type { TimelineEvent } from "../../src/domain/model.ts";
+import type { Run, TimelineEvent } from "../../src/domain/model.ts";
 import { type Pipeline, type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
 import type {
   Deployer,
@@ -23,12 +26,14 @@ import type {
   MetricQuery,
   MetricSource,
   MinuteSample,
+  RollbackExecutionInput,
 } from "../../src/domain/ports.ts";
 import type { AlarmInterval } from "../../src/local/alarms.ts";
 import { createLocalControlPlane, type LocalControlPlane } from "../../src/local/control-plane.ts";
 import { type FleetOptions, SimulatedFleet } from "../../src/local/fleet.ts";
+import { InMemoryTriggerLog } from "../../src/triggers/in-memory.ts";
 import { LambdaCrash } from "../support/crash.ts";
-import { dynamoClient } from "../support/dynamo.ts";
+import { dynamoClient, freshStore } from "../support/dynamo.ts";
 
 const START = new Date("2026-01-05T09:00:00Z");
 const ALARM = "{pipeline}-{stage}-{region}-errors";
@@ -341,5 +346,108 @@ describe("an in-flight deploy is cancelled when its scope is rolled back", () =>
     expect(o.fleet.cancels()).toEqual([]);
     expect(await o.scope(scope)).toMatchObject({ version: "v1", status: "rolled-back" });
     expect(timelineOf(o.timeline, scope)).not.toContain("full deploy-finished cancelled");
+  });
+});
+
+describe("the fast path cancels the deploy of the stage's current attempt", () => {
+  it("after a retry decision (attempt 2) the cancel names the attempt's deployment, which the alarm's context does not carry", async () => {
+    const { store, table } = await freshStore();
+    tables.push(table);
+    const now = new Date("2026-01-05T09:03:00Z");
+    const at = now.toISOString();
+    const calls: { method: string; req: DeploymentRequest }[] = [];
+    const rollbacks: RollbackExecutionInput[] = [];
+    const unused = (what: string) => () => {
+      throw new Error(`must not call ${what}`);
+    };
+    const deps: Deps = {
+      store,
+      clock: { now: () => now },
+      deployer: {
+        start: async (req) => {
+          calls.push({ method: "start", req });
+          return { pollSeconds: 30 };
+        },
+        status: unused("deployer.status"),
+        cancel: async (req) => {
+          calls.push({ method: "cancel", req });
+        },
+      },
+      alarms: { describe: unused("alarms.describe") },
+      metrics: { minutes: unused("metrics.minutes") },
+      workflows: {
+        startStage: unused("workflows.startStage"),
+        startRollback: async (input) => {
+          rollbacks.push(structuredClone(input));
+          return { executionId: "rb" };
+        },
+      },
+      events: { publish: async () => {} },
+      runRequests: new InMemoryRunRequestStore(),
+      triggers: new InMemoryTriggerLog(),
+    };
+    const definition = pipelineOf({});
+    await store.putPipeline(definition);
+    const scope = "beta/us-east-1";
+    await store.seedScope(
+      {
+        pipeline: "orders-api",
+        scope,
+        version: "v1",
+        percent: 100,
+        status: "stable",
+        since: at,
+        cause: "seed",
+      },
+      "seed",
+    );
+    const run: Run = {
+      runId: "orders-api@v2",
+      seq: 1,
+      pipeline: "orders-api",
+      version: "v2",
+      status: "running",
+      definition,
+      createdAt: at,
+      updatedAt: at,
+      currentStage: "beta",
+      stages: { beta: { status: "running", startedAt: at } },
+      attempts: { beta: 2 },
+      rolledBack: [],
+      cause: "test",
+    };
+    expect(await store.createRun(run)).toBe(true);
+    // The second attempt's full deploy is in flight.
+    const deploying = await store.transitionScope({
+      pipeline: "orders-api",
+      scope,
+      at,
+      actor: "breakwater/deploy",
+      cause: "run orders-api@v2: full deploy of v2 (100%)",
+      expect: { status: ["stable"] },
+      set: {
+        version: "v2",
+        previousVersion: "v1",
+        percent: 100,
+        status: "deploying",
+        runId: run.runId,
+      },
+    });
+    expect(deploying.ok).toBe(true);
+
+    await onAlarmStateChange(deps, {
+      alarmName: "orders-api-beta-us-east-1-errors",
+      region: "us-east-1",
+      state: "ALARM",
+    });
+    expect(rollbacks).toHaveLength(1);
+    const input = rollbacks[0] as RollbackExecutionInput;
+    expect(input.ctx.attempt).toBeUndefined();
+    await startRollback(deps, input.ctx, input.step, `alarm: ${input.why.details}`, 1);
+    expect(calls.map((c) => `${c.method} ${c.req.deploymentId}`)).toEqual([
+      "cancel orders-api@v2|beta/us-east-1|full|attempt-2",
+      `start ${calls[1]?.req.deploymentId}`,
+    ]);
+    expect(calls[1]?.req).toMatchObject({ kind: "rollback", version: "v1" });
   });
 });
