@@ -77,6 +77,10 @@ function targetDrivers(): TargetDrivers {
       const { EcsDriver } = await import("../../src/adapters/aws/targets/ecs.ts");
       return new EcsDriver();
     }),
+    codebuild: lazyPort(async () => {
+      const { CodeBuildDriver } = await import("../../src/adapters/aws/targets/codebuild.ts");
+      return new CodeBuildDriver();
+    }),
     "lambda-alias": lazyPort(lambdaAliasDriver),
   };
 }

@@ -100,7 +100,12 @@ export class ProgressView {
         what = `deploy ${t.version}${t.step === "one-box" ? ` to ${t.percent}% of traffic` : ""}`;
         break;
       case "deploy-finished":
-        what = t.outcome === "failed" ? this.c("red", `deploy failed: ${t.reason}`) : "deployed";
+        what =
+          t.outcome === "failed"
+            ? this.c("red", `deploy failed: ${t.reason}`)
+            : t.outcome === "cancelled"
+              ? this.c("yellow", "deploy cancelled (rolling back)")
+              : "deployed";
         break;
       case "bake-started":
         what = "baking";

@@ -73,7 +73,7 @@ export interface TimelineEvent {
   step: StepKind;
   event: TimelineEventName;
   percent?: number;
-  /** bake-finished: the health verdict; deploy-finished: succeeded/failed. */
+  /** bake-finished: the health verdict; deploy-finished: succeeded/failed/cancelled (by its scope's rollback). */
   outcome?: string;
   reason?: string;
   toVersion?: string;

@@ -85,6 +85,8 @@ interface Outcome {
   timeline: string[];
   /** Distinct deployments the deploy target was asked to start. */
   deployments: string[];
+  /** Distinct deployments the deploy target was asked to cancel (a rollback of an in-flight deploy). */
+  cancelled: string[];
   /** Stage and rollback executions started (each name once: Step Functions refuses a second). */
   executions: string[];
   /** Breakwater's run and scope events on the bus, in order (what notifications are made of). */
@@ -100,6 +102,8 @@ interface Scenario {
   pipeline: Pipeline;
   faults: FaultSpec[];
   alarms?: AlarmInterval[];
+  /** The rollback cancels an in-flight deploy (the baseline must send that cancel). */
+  cancels?: boolean;
   crash: Step[];
 }
 
@@ -162,6 +166,7 @@ async function run(scenario: Scenario, crash?: CrashPoint): Promise<Outcome> {
       crashes: injector.crashes,
       timeline,
       deployments: [...new Set(injector.deployStarts)].sort(),
+      cancelled: [...new Set(injector.deployCancels)].sort(),
       executions: [...plane.sfn.stage.executions.keys(), ...plane.sfn.rollback.executions.keys()],
       published,
     };
@@ -212,6 +217,8 @@ function differences(o: Outcome, b: Outcome, at: string): string[] {
   // No deployment started that a crash-free run does not start (a retry re-sends `start` for
   // the same deploymentId, which the deploy target treats as the same deployment).
   same("deployments", o.deployments, b.deployments);
+  // No cancel is lost (the retry sends it again) and none is sent that the baseline does not send.
+  same("cancelled", o.cancelled, b.cancelled);
   same("executions", [...o.executions].sort(), [...b.executions].sort());
   const got = tally(o.published);
   const want = tally(b.published);
@@ -252,6 +259,15 @@ const scenarios: Scenario[] = [
     alarms: [{ name: "orders-api-beta-us-east-1-errors", from: new Date("2026-01-05T09:07:00Z") }],
     crash: ["fast rollback", "rollback start", "promote"],
   },
+  {
+    // The alarm fires while the beta deploy runs (09:00–09:05): the rollback cancels it first.
+    name: "fast rollback during a deploy",
+    pipeline: alarmed,
+    faults: [],
+    alarms: [{ name: "orders-api-beta-us-east-1-errors", from: new Date("2026-01-05T09:02:00Z") }],
+    cancels: true,
+    crash: ["fast rollback", "rollback start", "promote"],
+  },
 ];
 
 describe.each(scenarios)("crash survival: $name", (scenario) => {
@@ -265,6 +281,7 @@ describe.each(scenarios)("crash survival: $name", (scenario) => {
     const b = await baselineRun();
     expect(Object.keys(b.effects)).toEqual(expect.arrayContaining(scenario.crash));
     expect(b.status).toBe(scenario.faults.length > 0 || scenario.alarms ? "halted" : "succeeded");
+    expect(b.cancelled.length > 0).toBe(scenario.cancels === true);
     // Without a crash every run and scope event is published exactly once.
     const repeated = [...tally(b.published)].filter(([, n]) => n > 1).map(([e]) => e);
     expect(repeated).toEqual([]);

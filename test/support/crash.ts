@@ -36,7 +36,7 @@ export const STORE_WRITES = new Set<string>([
 ] satisfies (keyof StateStore)[]);
 
 /** The kinds of side effect a crash may follow. */
-export type EffectKind = "write" | "publish" | "deploy-start" | "start-execution";
+export type EffectKind = "write" | "publish" | "deploy-start" | "deploy-cancel" | "start-execution";
 
 export interface CrashPoint {
   step: string;
@@ -57,6 +57,8 @@ export class CrashInjector {
   readonly effects: EffectLog = {};
   /** Every deploy target `start` call's deploymentId, in order (repeats included). */
   readonly deployStarts: string[] = [];
+  /** Every deploy target `cancel` call's deploymentId, in order (repeats included). */
+  readonly deployCancels: string[] = [];
   /** How many invocations were killed. */
   crashes = 0;
   private step: string | undefined;
@@ -122,6 +124,9 @@ export class CrashInjector {
           if (kind === "deploy-start") {
             this.deployStarts.push((args[0] as { deploymentId: string }).deploymentId);
           }
+          if (kind === "deploy-cancel") {
+            this.deployCancels.push((args[0] as { deploymentId: string }).deploymentId);
+          }
           if (kind) this.afterEffect(kind);
           return out;
         };
@@ -135,7 +140,9 @@ export class CrashInjector {
       ...deps,
       store: this.guard(deps.store, (m) => (STORE_WRITES.has(m) ? "write" : undefined)),
       events: this.guard(deps.events, (m) => (m === "publish" ? "publish" : undefined)),
-      deployer: this.guard(deps.deployer, (m) => (m === "start" ? "deploy-start" : undefined)),
+      deployer: this.guard(deps.deployer, (m) =>
+        m === "start" ? "deploy-start" : m === "cancel" ? "deploy-cancel" : undefined,
+      ),
       workflows: this.guard(deps.workflows, (m) =>
         m === "startStage" || m === "startRollback" ? "start-execution" : undefined,
       ),

@@ -4,6 +4,11 @@
  * mocked with aws-sdk-client-mock, in the documented response shapes.
  */
 import { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import {
+  CodeBuildClient,
+  ListBuildsForProjectCommand,
+  StartBuildCommand,
+} from "@aws-sdk/client-codebuild";
 import { EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import {
   GetAliasCommand,
@@ -33,6 +38,7 @@ const saved: Record<string, string | undefined> = {};
 describe("awsDeps (lazily loaded adapters)", () => {
   const dynamo = mockClient(DynamoDBDocumentClient);
   const bus = mockClient(EventBridgeClient);
+  const codebuild = mockClient(CodeBuildClient);
   beforeAll(() => {
     for (const [k, v] of Object.entries(ENV)) {
       saved[k] = process.env[k];
@@ -46,6 +52,7 @@ describe("awsDeps (lazily loaded adapters)", () => {
     }
     dynamo.restore();
     bus.restore();
+    codebuild.restore();
   });
 
   it("reads the table, and publishes to the bus through the real adapters", async () => {
@@ -123,5 +130,26 @@ describe("awsDeps (lazily loaded adapters)", () => {
       lambda.restore();
       cw.restore();
     }
+  });
+
+  it("deploys a codebuild target through the registered driver", async () => {
+    codebuild.on(ListBuildsForProjectCommand).resolves({ ids: [] });
+    codebuild.on(StartBuildCommand).resolves({ build: { id: "orders-static-us-east-1:b-1" } });
+    const pipeline = parsePipeline({
+      name: "orders-static",
+      target: { type: "codebuild", project: "orders-static-{region}" },
+      stages: [{ name: "beta", regions: ["us-east-1"], bake: { minutes: 5 } }],
+    });
+    await awsDeps().deployer.start({
+      deploymentId: "orders-static@v2|beta/us-east-1|full",
+      pipeline,
+      scope: parseScopeId("beta/us-east-1"),
+      version: "v2",
+      percent: 100,
+      kind: "full",
+    });
+    expect(codebuild.commandCalls(StartBuildCommand)[0]?.args[0].input.projectName).toBe(
+      "orders-static-us-east-1",
+    );
   });
 });

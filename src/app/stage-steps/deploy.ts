@@ -22,6 +22,31 @@ function deploymentRequest(run: Run, ctx: StageContext, step: DeployStep): Deplo
   };
 }
 
+/**
+ * The request of the deploy step that moved `scope` to `percent` of the run's version, exactly as
+ * the deploy step sent it: its kind from that share (a one-box step is under 100%), the stage's
+ * current attempt (a fast rollback's context carries none), the run's version and digest. A
+ * rollback cancels it before returning the scope to the version before.
+ */
+export function inFlightDeployRequest(
+  run: Run,
+  ctx: StageContext,
+  scope: string,
+  percent: number,
+): DeploymentRequest {
+  const ref = parseScopeId(scope);
+  const attempt = ctx.attempt ?? run.attempts?.[ctx.stage];
+  const step: DeployStep = {
+    scope,
+    region: ref.region,
+    ...(ref.az ? { az: ref.az } : {}),
+    kind: percent < 100 ? "one-box" : "full",
+    percent,
+    bakeSeconds: 0,
+  };
+  return deploymentRequest(run, { ...ctx, ...(attempt && attempt > 1 ? { attempt } : {}) }, step);
+}
+
 export type StartDeployResult =
   | {
       started: true;
@@ -161,6 +186,11 @@ export async function checkDeploy(
   }
   const at = deps.clock.now().toISOString();
   if (status.state === "failed") {
+    // A rollback may have taken the scope and cancelled this deploy since the read above (it
+    // runs in its own execution): the failure is that cancel, and the rollback owns the scope.
+    const since = supersededBy(await deps.store.getScope(ctx.pipeline, step.scope), ctx);
+    if (since)
+      return { deployStartedAt, done: true, failed: false, superseded: true, reason: since };
     await haltRun(deps, ctx, step.scope, "deploy-failed", at);
     const finished = stepEvent(ctx, step, "deploy-finished", at, {
       outcome: "failed",

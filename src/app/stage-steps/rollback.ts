@@ -1,11 +1,13 @@
 import { ConcurrentUpdateError, NotFoundError } from "../../domain/errors.ts";
-import type { Run } from "../../domain/model.ts";
+import type { Run, ScopeState, TimelineEvent } from "../../domain/model.ts";
 import type { DeployStep } from "../../domain/planner.ts";
+import type { DeploymentRequest } from "../../domain/ports.ts";
 import { scopesToRollBack } from "../../domain/rollback.ts";
 import { parseScopeId } from "../../domain/scope.ts";
 import type { Deps } from "../deps.ts";
 import { releaseScopeLock } from "../scope-locks.ts";
 import { deploymentId, loadRun, type StageContext } from "./context.ts";
+import { inFlightDeployRequest } from "./deploy.ts";
 import { haltRun } from "./halt.ts";
 import { publish, stepEvent } from "./step-events.ts";
 
@@ -29,6 +31,61 @@ function rollbackRequest(
     percent: 100,
     kind: "rollback" as const,
   };
+}
+
+/** The outcome the timeline gives a deploy step its rollback cancelled. */
+const CANCELLED = "cancelled";
+
+/** The step of the deploy `req` (its kind and share), for the timeline. */
+function stepOf(req: DeploymentRequest): DeployStep {
+  return {
+    scope: req.scope.id,
+    region: req.scope.region,
+    ...(req.scope.az ? { az: req.scope.az } : {}),
+    kind: req.kind === "one-box" ? "one-box" : "full",
+    percent: req.percent,
+    bakeSeconds: 0,
+  };
+}
+
+/**
+ * The deploy step of this run still in flight on a `deploying` scope, unless it already reported
+ * its end (a failed deploy is rolled back too, and has nothing left to cancel).
+ */
+async function deployToCancel(
+  deps: Deps,
+  run: Run,
+  ctx: StageContext,
+  current: ScopeState,
+): Promise<DeploymentRequest | undefined> {
+  if (current.status !== "deploying" || current.runId !== ctx.runId) return undefined;
+  const req = inFlightDeployRequest(run, ctx, current.scope, current.percent);
+  const finished = (await deps.store.timeline(ctx.runId)).some(
+    (e) =>
+      e.event === "deploy-finished" &&
+      e.scope === current.scope &&
+      e.step === req.kind &&
+      e.at >= current.since,
+  );
+  return finished ? undefined : req;
+}
+
+/**
+ * The cancel a rollback recorded when it took the scope out of `deploying` (same instant as the
+ * scope's transition to `rolling-back`), so a retry of that rollback cancels it again.
+ */
+async function recordedCancel(
+  deps: Deps,
+  ctx: StageContext,
+  current: ScopeState,
+): Promise<TimelineEvent | undefined> {
+  return (await deps.store.timeline(ctx.runId)).find(
+    (e) =>
+      e.event === "deploy-finished" &&
+      e.outcome === CANCELLED &&
+      e.scope === current.scope &&
+      e.at === current.since,
+  );
 }
 
 /**
@@ -61,14 +118,23 @@ export async function startRollback(
     await releaseScopeLock(deps, run.definition, step.scope);
     return { done: true, failed: false, attempt, toVersion: current.version };
   }
+  /** The in-flight deploy this rollback stops before it starts (none: nothing in flight). */
+  let cancel: DeploymentRequest | undefined;
   if (
     current.status === "rolling-back" &&
     current.runId === ctx.runId &&
     (toVersion === undefined || current.version === toVersion)
   ) {
     target = current.version; // retry of a rollback already recorded
+    // The first invocation may have died before its cancel reached the target: sent again
+    // (cancelling a stopped or finished deploy changes nothing).
+    const cancelled = await recordedCancel(deps, ctx, current);
+    if (cancelled) {
+      cancel = inFlightDeployRequest(run, ctx, current.scope, cancelled.percent ?? 100);
+    }
     // Published again: the first invocation may have died between its write and its publish.
     await publish(deps, [
+      ...(cancelled ? [cancelled] : []),
       stepEvent(ctx, step, "rollback-started", current.since, {
         toVersion: current.version,
         reason: cause,
@@ -87,7 +153,19 @@ export async function startRollback(
       return { done: true, failed: false, attempt, toVersion: current.version };
     }
     target = previous;
+    // The deploy still in flight is recorded as cancelled in the same transaction as the
+    // rollback's start; from then on its own step sees the scope rolling back and ends quietly.
+    cancel = await deployToCancel(deps, run, ctx, current);
     const events = [
+      ...(cancel
+        ? [
+            stepEvent(ctx, stepOf(cancel), "deploy-finished", at, {
+              outcome: CANCELLED,
+              percent: cancel.percent,
+              reason: `cancelled to roll back: ${cause}`,
+            }),
+          ]
+        : []),
       stepEvent(ctx, step, "rollback-started", at, { toVersion: previous, reason: cause }),
     ];
     const result = await deps.store.transitionScope({
@@ -95,7 +173,9 @@ export async function startRollback(
       scope: step.scope,
       at,
       actor: toVersion ? "breakwater/rollback-all" : "breakwater/rollback",
-      cause: `run ${ctx.runId}: rolling back ${ctx.version} -> ${previous}: ${cause}`,
+      cause: `run ${ctx.runId}: rolling back ${ctx.version} -> ${previous}: ${cause}${
+        cancel ? `; cancels the in-flight ${cancel.kind} deploy of ${ctx.version}` : ""
+      }`,
       expect: {
         status: toVersion
           ? ["deploying", "baking", "stable", "rolled-back"]
@@ -118,6 +198,8 @@ export async function startRollback(
     }
     await publish(deps, events);
   }
+  // Before the rollback starts: the first deploy must not land after it (a retry sends it again).
+  if (cancel) await deps.deployer.cancel(cancel);
   const { pollSeconds } = await deps.deployer.start(
     rollbackRequest(run, ctx, step, target, attempt),
   );
