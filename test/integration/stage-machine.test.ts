@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { Deps } from "../../src/app/deps.ts";
 import { TransientError } from "../../src/domain/errors.ts";
 import { type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
-import type { StateStore } from "../../src/domain/ports.ts";
+import type { DeploymentRequest, StateStore } from "../../src/domain/ports.ts";
 import { createLocalControlPlane } from "../../src/local/control-plane.ts";
 import { type FaultSpec, SimulatedFleet } from "../../src/local/fleet.ts";
 import { dynamoClient } from "../support/dynamo.ts";
@@ -166,6 +166,47 @@ describe("stage state machine, locally", () => {
       /^run orders-api@v2: rolling back v2 -> v1: unhealthy: detector fault-rate: fault rate \d+(\.\d+)?% vs \d+(\.\d+)?% /,
     );
     expect(run?.haltDetail).toMatch(/^detector fault-rate: fault rate /);
+  });
+
+  it("a rollback hands the target the artifact digest of the version it returns to", async () => {
+    const seen: DeploymentRequest[] = [];
+    const p = await plane(
+      {
+        name: "orders-api",
+        target: {
+          type: "ecs",
+          cluster: "main",
+          service: "orders",
+          container: "app",
+          image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders@{digest}",
+        },
+        stages: [{ name: "alpha", regions: ["us-east-1"], bake: { minutes: 10 } }],
+      },
+      {
+        faults: [{ scopes: "alpha/*", kind: "faults", version: "v3" }],
+        wrapDeps: (deps) => ({
+          ...deps,
+          deployer: {
+            start: (req) => {
+              seen.push(req);
+              return deps.deployer.start(req);
+            },
+            status: (req) => deps.deployer.status(req),
+            cancel: (req) => deps.deployer.cancel(req),
+          },
+        }),
+      },
+    );
+    const digest = (c: string) => `sha256:${c.repeat(64)}`;
+    p.requestRun("orders-api", "v2", "merged", { artifactDigest: digest("a") });
+    await p.run();
+    p.requestRun("orders-api", "v3", "merged", { artifactDigest: digest("b") });
+    await p.run();
+    expect(await p.store.getRun("orders-api@v3")).toMatchObject({ status: "halted" });
+    const summary = [...new Map(seen.map((r) => [r.deploymentId, r])).values()].map(
+      (r) => `${r.kind} ${r.version} ${r.artifactDigest?.slice(7, 8)}`,
+    );
+    expect(summary).toEqual(["full v2 a", "full v3 b", "rollback v2 a"]);
   });
 
   it("rolls back a scope whose deploy the target reports failed", async () => {

@@ -4,6 +4,7 @@ import type { DeployStep } from "../../domain/planner.ts";
 import type { DeploymentRequest } from "../../domain/ports.ts";
 import { scopesToRollBack } from "../../domain/rollback.ts";
 import { parseScopeId } from "../../domain/scope.ts";
+import { effectiveTarget } from "../../domain/targets/index.ts";
 import type { Deps } from "../deps.ts";
 import { releaseScopeLock } from "../scope-locks.ts";
 import { deploymentId, loadRun, type StageContext } from "./context.ts";
@@ -16,21 +17,43 @@ export type RollbackResult =
   | { done: true; failed: false; attempt: number; toVersion: string }
   | { done: true; failed: true; attempt: number; reason: string };
 
-function rollbackRequest(
+async function rollbackRequest(
+  deps: Deps,
   run: Run,
   ctx: StageContext,
   step: DeployStep,
   to: string,
   attempt: number,
-) {
+): Promise<DeploymentRequest> {
+  const scope = parseScopeId(step.scope);
+  const digest = await digestOf(deps, run, scope.stage, to);
   return {
     deploymentId: `${deploymentId(ctx, step, "rollback")}|to-${to}|${attempt}`,
     pipeline: run.definition,
-    scope: parseScopeId(step.scope),
+    scope,
     version: to,
     percent: 100,
     kind: "rollback" as const,
+    ...(digest ? { artifactDigest: digest } : {}),
   };
+}
+
+/**
+ * The artifact digest of the version a rollback returns to, when the stage's target names
+ * `{digest}` (an image by digest): from that version's run request, written once (versions are
+ * immutable). A version with no run request (one deployed before Breakwater) has none, and the
+ * target then says which placeholder it could not fill.
+ */
+async function digestOf(
+  deps: Deps,
+  run: Run,
+  stage: string,
+  version: string,
+): Promise<string | undefined> {
+  if (version === run.version) return run.change?.artifactDigest;
+  const target = effectiveTarget(run.definition, stage);
+  if (!target || !JSON.stringify(target).includes("{digest}")) return undefined;
+  return (await deps.runRequests.get(run.pipeline, version))?.artifactDigest;
 }
 
 /** The outcome the timeline gives a deploy step its rollback cancelled. */
@@ -201,7 +224,7 @@ export async function startRollback(
   // Before the rollback starts: the first deploy must not land after it (a retry sends it again).
   if (cancel) await deps.deployer.cancel(cancel);
   const { pollSeconds } = await deps.deployer.start(
-    rollbackRequest(run, ctx, step, target, attempt),
+    await rollbackRequest(deps, run, ctx, step, target, attempt),
   );
   return { done: false, pollSeconds, attempt };
 }
@@ -226,7 +249,7 @@ export async function checkRollback(
     return { done: true, failed: false, attempt, toVersion: current.version };
   }
   const status = await deps.deployer.status(
-    rollbackRequest(run, ctx, step, current.version, attempt),
+    await rollbackRequest(deps, run, ctx, step, current.version, attempt),
   );
   if (status.state === "in-progress")
     return { done: false, pollSeconds: status.pollSeconds, attempt };
