@@ -1,0 +1,654 @@
+/**
+ * The `cloudformation` target passes the deploy target contract, and its own failure paths: an
+ * update CloudFormation rolls back (UPDATE_ROLLBACK_COMPLETE, with the failed resource's reason),
+ * a change set with nothing to change, a rollback that cancels the update in progress first, a
+ * stack nobody can update, missing capabilities, throttling. CloudFormation is a small stateful
+ * fake behind aws-sdk-client-mock that answers in the documented shapes and error codes: change
+ * sets are created asynchronously (each DescribeChangeSet sees CloudFormation a step further),
+ * ExecuteChangeSet starts the stack update, CancelUpdateStack rolls it back.
+ */
+import {
+  AlreadyExistsException,
+  CancelUpdateStackCommand,
+  ChangeSetNotFoundException,
+  CloudFormationClient,
+  CloudFormationServiceException,
+  CreateChangeSetCommand,
+  type CreateChangeSetCommandInput,
+  DeleteChangeSetCommand,
+  DescribeChangeSetCommand,
+  DescribeStackEventsCommand,
+  DescribeStacksCommand,
+  ExecuteChangeSetCommand,
+  InsufficientCapabilitiesException,
+  InvalidChangeSetStatusException,
+  type StackEvent,
+} from "@aws-sdk/client-cloudformation";
+import { STSClient } from "@aws-sdk/client-sts";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it } from "vitest";
+import {
+  CloudFormationDriver,
+  StackNotUpdatableError,
+} from "../../src/adapters/aws/targets/cloudformation.ts";
+import { TargetDeployer } from "../../src/adapters/aws/targets/index.ts";
+import { deploymentToken } from "../../src/adapters/aws/targets/token.ts";
+import { parsePipeline } from "../../src/domain/pipeline.ts";
+import type { DeploymentRequest } from "../../src/domain/ports.ts";
+import { parseScopeId } from "../../src/domain/scope.ts";
+import { deployTargetContract, type TargetWorld } from "../contract/deploy-target.ts";
+
+const credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "secret" };
+const REGION = "eu-north-1";
+const STACK = `orders-db-${REGION}`;
+const STACK_ID = `arn:aws:cloudformation:${REGION}:111122223333:stack/${STACK}/6f1c2a40-0000-11ef-9c1f-0a1b2c3d4e5f`;
+const templateUrl = (version: string) =>
+  `https://templates.s3.amazonaws.com/orders-db/${version}/stack.json`;
+
+const TARGET = {
+  type: "cloudformation",
+  stackName: "orders-db-{region}",
+  templateUrl: "https://templates.s3.amazonaws.com/orders-db/{version}/stack.json",
+  parameters: { Version: "{version}", Stage: "{stage}" },
+  capabilities: ["CAPABILITY_IAM"],
+};
+
+function requestFor(target: unknown) {
+  const pipeline = parsePipeline({
+    name: "orders-api",
+    target,
+    stages: [{ name: "prod-1", regions: [REGION], bake: { minutes: 10 } }],
+  });
+  return (o: {
+    kind: DeploymentRequest["kind"];
+    version: string;
+    percent?: number;
+    deploymentId?: string;
+  }): DeploymentRequest => ({
+    deploymentId: o.deploymentId ?? `orders-api@${o.version}|prod-1/${REGION}|${o.kind}`,
+    pipeline,
+    scope: parseScopeId(`prod-1/${REGION}`),
+    version: o.version,
+    percent: o.percent ?? (o.kind === "one-box" ? 10 : 100),
+    kind: o.kind,
+  });
+}
+
+/** CloudFormation's generic client error (Query protocol code ValidationError, HTTP 400). */
+function validationError(message: string) {
+  return new CloudFormationServiceException({
+    name: "ValidationError",
+    $fault: "client",
+    message,
+    $metadata: { httpStatusCode: 400 },
+  });
+}
+
+interface FakeChangeSet {
+  name: string;
+  type: "CREATE" | "UPDATE";
+  status: string;
+  executionStatus: string;
+  statusReason?: string;
+  templateUrl: string;
+  parameters: Record<string, string>;
+  executeToken?: string;
+}
+
+interface FakeStack {
+  status: string;
+  reason?: string;
+  templateUrl?: string;
+  parameters: Record<string, string>;
+}
+
+/** A small stateful CloudFormation: one stack, its change sets and its events. */
+class FakeCloudFormation {
+  readonly mock = mockClient(CloudFormationClient);
+  stack: FakeStack | undefined;
+  changeSets = new Map<string, FakeChangeSet>();
+  events: StackEvent[] = [];
+  /** The change set whose execution is updating the stack. */
+  executing: FakeChangeSet | undefined;
+  mutations = 0;
+  cancelled = false;
+  throttle = false;
+  /** Set to fail the next CreateChangeSet with this error. */
+  refuseCreate: Error | undefined;
+  private eventNo = 0;
+
+  reset(initial: string | undefined) {
+    this.stack = initial
+      ? {
+          status: "UPDATE_COMPLETE",
+          templateUrl: templateUrl(initial),
+          parameters: { Version: initial, Stage: "prod-1" },
+        }
+      : undefined;
+    this.changeSets.clear();
+    this.events = [];
+    this.executing = undefined;
+    this.mutations = 0;
+    this.cancelled = false;
+    this.throttle = false;
+    this.refuseCreate = undefined;
+    this.mock.reset();
+    const gate = () => {
+      if (this.throttle) {
+        this.throttle = false;
+        throw new CloudFormationServiceException({
+          name: "Throttling",
+          $fault: "client",
+          message: "Rate exceeded",
+          $metadata: { httpStatusCode: 400 },
+        });
+      }
+    };
+    this.mock.on(DescribeChangeSetCommand).callsFake((input) => {
+      gate();
+      const cs = this.changeSets.get(input.ChangeSetName);
+      if (!cs) {
+        throw new ChangeSetNotFoundException({
+          message: `ChangeSet [${input.ChangeSetName}] does not exist`,
+          $metadata: { httpStatusCode: 404 },
+        });
+      }
+      const out = this.describe(cs);
+      // CloudFormation keeps working on the change set between two looks.
+      if (cs.status === "CREATE_PENDING") cs.status = "CREATE_IN_PROGRESS";
+      else if (cs.status === "CREATE_IN_PROGRESS") this.created(cs);
+      return out;
+    });
+    this.mock.on(CreateChangeSetCommand).callsFake((input: CreateChangeSetCommandInput) => {
+      gate();
+      if (this.refuseCreate) throw this.refuseCreate;
+      const name = input.ChangeSetName as string;
+      if (this.changeSets.has(name)) {
+        throw new AlreadyExistsException({
+          message: `ChangeSet ${name} already exists`,
+          $metadata: { httpStatusCode: 400 },
+        });
+      }
+      if (input.ChangeSetType !== "CREATE" && !this.stack)
+        throw validationError(`Stack [${input.StackName}] does not exist`);
+      if (this.stack && this.stack.status !== "REVIEW_IN_PROGRESS") {
+        const s = this.stack.status;
+        if (s.endsWith("_IN_PROGRESS") || s === "ROLLBACK_COMPLETE" || s.endsWith("_FAILED")) {
+          throw validationError(`Stack:${STACK_ID} is in ${s} state and can not be updated.`);
+        }
+      }
+      if (!this.stack) this.stack = { status: "REVIEW_IN_PROGRESS", parameters: {} };
+      this.mutations++;
+      this.changeSets.set(name, {
+        name,
+        type: input.ChangeSetType as "CREATE" | "UPDATE",
+        status: "CREATE_PENDING",
+        executionStatus: "UNAVAILABLE",
+        templateUrl: input.TemplateURL as string,
+        parameters: Object.fromEntries(
+          (input.Parameters ?? []).map((p) => [p.ParameterKey, p.ParameterValue]),
+        ),
+      });
+      return { Id: this.arn(name), StackId: STACK_ID };
+    });
+    this.mock.on(ExecuteChangeSetCommand).callsFake((input) => {
+      gate();
+      const cs = this.changeSets.get(input.ChangeSetName);
+      if (!cs) {
+        throw new ChangeSetNotFoundException({
+          message: `ChangeSet [${input.ChangeSetName}] does not exist`,
+          $metadata: { httpStatusCode: 404 },
+        });
+      }
+      // The same ClientRequestToken again is the same request: no second update.
+      if (cs.executeToken && cs.executeToken === input.ClientRequestToken) return {};
+      if (cs.status !== "CREATE_COMPLETE" || cs.executionStatus !== "AVAILABLE") {
+        throw new InvalidChangeSetStatusException({
+          message: `ChangeSet [${this.arn(cs.name)}] cannot be executed in its current status of [${cs.executionStatus}]`,
+          $metadata: { httpStatusCode: 400 },
+        });
+      }
+      this.mutations++;
+      cs.executionStatus = "EXECUTE_IN_PROGRESS";
+      cs.executeToken = input.ClientRequestToken;
+      // Executing a change set deletes the stack's other change sets (they no longer apply).
+      for (const [n, other] of this.changeSets)
+        if (other !== cs && other.executionStatus === "AVAILABLE") this.changeSets.delete(n);
+      (this.stack as FakeStack).status =
+        cs.type === "CREATE" ? "CREATE_IN_PROGRESS" : "UPDATE_IN_PROGRESS";
+      this.executing = cs;
+      return {};
+    });
+    this.mock.on(DescribeStacksCommand).callsFake((input) => {
+      gate();
+      if (!this.stack || this.stack.status === "REVIEW_IN_PROGRESS") {
+        // A never-executed stack is still listed by DescribeStacks.
+        if (this.stack) return { Stacks: [this.describeStack()] };
+        throw validationError(`Stack with id ${input.StackName} does not exist`);
+      }
+      return { Stacks: [this.describeStack()] };
+    });
+    this.mock.on(CancelUpdateStackCommand).callsFake(() => {
+      gate();
+      if (this.stack?.status !== "UPDATE_IN_PROGRESS")
+        throw validationError(
+          `CancelUpdateStack cannot be called from current stack status ${this.stack?.status}`,
+        );
+      this.mutations++;
+      this.cancelled = true;
+      this.stack.status = "UPDATE_ROLLBACK_IN_PROGRESS";
+      this.stack.reason = "User Initiated";
+      this.event("Queue", "AWS::SQS::Queue", "UPDATE_FAILED", "Resource update cancelled");
+      return {};
+    });
+    this.mock.on(DeleteChangeSetCommand).callsFake((input) => {
+      gate();
+      const cs = this.changeSets.get(input.ChangeSetName);
+      if (!cs) return {};
+      if (cs.status === "CREATE_PENDING" || cs.status === "CREATE_IN_PROGRESS") {
+        throw new InvalidChangeSetStatusException({
+          message: "An operation on this ChangeSet is currently in progress.",
+          $metadata: { httpStatusCode: 400 },
+        });
+      }
+      this.mutations++;
+      if (cs.executionStatus === "AVAILABLE") this.cancelled = true;
+      this.changeSets.delete(cs.name);
+      return {};
+    });
+    this.mock.on(DescribeStackEventsCommand).callsFake(() => {
+      gate();
+      return { StackEvents: [...this.events].reverse() };
+    });
+  }
+
+  /** CloudFormation finishes creating a change set (or finds nothing to change). */
+  created(cs: FakeChangeSet) {
+    const s = this.stack;
+    const same =
+      s?.templateUrl === cs.templateUrl &&
+      JSON.stringify(s.parameters) === JSON.stringify(cs.parameters);
+    if (same) {
+      cs.status = "FAILED";
+      cs.statusReason =
+        "The submitted information didn't contain changes. Submit different information to create a change set.";
+      return;
+    }
+    cs.status = "CREATE_COMPLETE";
+    cs.executionStatus = "AVAILABLE";
+  }
+
+  /** Everything in flight finishes the way it is going. */
+  complete() {
+    for (const cs of this.changeSets.values())
+      if (cs.status === "CREATE_PENDING" || cs.status === "CREATE_IN_PROGRESS") this.created(cs);
+    const s = this.stack;
+    if (!s) return;
+    if (s.status === "UPDATE_IN_PROGRESS" || s.status === "CREATE_IN_PROGRESS") {
+      const cs = this.executing as FakeChangeSet;
+      s.status = s.status === "CREATE_IN_PROGRESS" ? "CREATE_COMPLETE" : "UPDATE_COMPLETE";
+      s.templateUrl = cs.templateUrl;
+      s.parameters = cs.parameters;
+      s.reason = undefined;
+      cs.executionStatus = "EXECUTE_COMPLETE";
+      this.executing = undefined;
+    } else if (s.status === "UPDATE_ROLLBACK_IN_PROGRESS") {
+      s.status = "UPDATE_ROLLBACK_COMPLETE";
+      if (this.executing) this.executing.executionStatus = "EXECUTE_FAILED";
+      this.executing = undefined;
+    }
+  }
+
+  /** The in-flight work fails: a change set CloudFormation cannot make, or an update it rolls back. */
+  fail() {
+    for (const cs of this.changeSets.values()) {
+      if (cs.status === "CREATE_PENDING" || cs.status === "CREATE_IN_PROGRESS") {
+        cs.status = "FAILED";
+        cs.statusReason =
+          "Template format error: Unresolved resource dependencies [DeadLetterQueue] in the Resources block of the template";
+      }
+    }
+    const s = this.stack;
+    if (s?.status === "UPDATE_IN_PROGRESS") {
+      this.event(
+        "Queue",
+        "AWS::SQS::Queue",
+        "UPDATE_FAILED",
+        'Resource handler returned message: "Invalid value for the parameter MessageRetentionPeriod." (HandlerErrorCode: InvalidRequest)',
+      );
+      this.event(
+        STACK,
+        "AWS::CloudFormation::Stack",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "The following resource(s) failed to update: [Queue].",
+      );
+      s.status = "UPDATE_ROLLBACK_COMPLETE";
+      s.reason = undefined;
+      if (this.executing) this.executing.executionStatus = "EXECUTE_FAILED";
+      this.executing = undefined;
+    }
+  }
+
+  /** The version the stack's template is of, once the stack is settled. */
+  serving(): string | undefined {
+    const s = this.stack;
+    if (!s?.templateUrl || s.status.endsWith("_IN_PROGRESS")) return undefined;
+    return /orders-db\/([^/]+)\/stack\.json$/.exec(s.templateUrl)?.[1];
+  }
+
+  private event(logicalId: string, type: string, status: string, reason: string) {
+    this.events.push({
+      StackId: STACK_ID,
+      StackName: STACK,
+      EventId: `event-${++this.eventNo}`,
+      LogicalResourceId: logicalId,
+      ResourceType: type,
+      ResourceStatus: status as StackEvent["ResourceStatus"],
+      ResourceStatusReason: reason,
+      Timestamp: new Date(Date.UTC(2026, 11, 2, 0, 0, this.eventNo)),
+      ...(this.executing?.executeToken ? { ClientRequestToken: this.executing.executeToken } : {}),
+    });
+  }
+
+  private arn(name: string) {
+    return `arn:aws:cloudformation:${REGION}:111122223333:changeSet/${name}/0b7c4a5e-0000-11ef-9c1f-0a1b2c3d4e5f`;
+  }
+
+  private describe(cs: FakeChangeSet) {
+    return {
+      ChangeSetName: cs.name,
+      ChangeSetId: this.arn(cs.name),
+      StackId: STACK_ID,
+      StackName: STACK,
+      Status: cs.status as never,
+      ExecutionStatus: cs.executionStatus as never,
+      ...(cs.statusReason ? { StatusReason: cs.statusReason } : {}),
+      Parameters: Object.entries(cs.parameters).map(([k, v]) => ({
+        ParameterKey: k,
+        ParameterValue: v,
+      })),
+      Changes: [],
+    };
+  }
+
+  private describeStack() {
+    const s = this.stack as FakeStack;
+    return {
+      StackId: STACK_ID,
+      StackName: STACK,
+      StackStatus: s.status as never,
+      ...(s.reason ? { StackStatusReason: s.reason } : {}),
+      CreationTime: new Date(Date.UTC(2026, 0, 1)),
+      Parameters: Object.entries(s.parameters).map(([k, v]) => ({
+        ParameterKey: k,
+        ParameterValue: v,
+      })),
+    };
+  }
+}
+
+function makeDeployer() {
+  return new TargetDeployer({
+    sts: new STSClient({ region: "us-east-1", credentials }),
+    account: async () => "111122223333",
+    drivers: { cloudformation: new CloudFormationDriver({ sleep: async () => {} }) },
+  });
+}
+
+const fake = new FakeCloudFormation();
+
+deployTargetContract("cloudformation", () => {
+  const world: TargetWorld = {
+    deployer: makeDeployer(),
+    request: requestFor(TARGET),
+    complete: () => fake.complete(),
+    fail: () => fake.fail(),
+    throttleNext() {
+      fake.throttle = true;
+    },
+    serving: () => fake.serving(),
+    mutations: () => fake.mutations,
+    cancelled: () => fake.cancelled,
+    cancellable: true,
+    splitsTraffic: false,
+    reset: (initial) => fake.reset(initial),
+  };
+  return world;
+});
+
+describe("cloudformation target", () => {
+  const deployer = makeDeployer();
+  const request = requestFor(TARGET);
+  beforeEach(() => fake.reset("v1"));
+
+  /** Polls until the step is no longer in progress, letting CloudFormation finish between polls. */
+  async function settle(req: DeploymentRequest, between = () => fake.complete()) {
+    for (let i = 0; i < 8; i++) {
+      const s = await deployer.status(req);
+      if (s.state !== "in-progress") return s;
+      between();
+    }
+    return deployer.status(req);
+  }
+
+  it("makes one change set per step, named from the deployment id, of the version's template and parameters", async () => {
+    const req = request({ kind: "full", version: "v2" });
+    await deployer.start(req);
+    const calls = fake.mock.commandCalls(CreateChangeSetCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.args[0].input).toMatchObject({
+      StackName: STACK,
+      ChangeSetName: deploymentToken(req.deploymentId),
+      ClientToken: deploymentToken(req.deploymentId),
+      ChangeSetType: "UPDATE",
+      TemplateURL: templateUrl("v2"),
+      Parameters: [
+        { ParameterKey: "Version", ParameterValue: "v2" },
+        { ParameterKey: "Stage", ParameterValue: "prod-1" },
+      ],
+      Capabilities: ["CAPABILITY_IAM"],
+    });
+    expect(await settle(req)).toEqual({ state: "succeeded" });
+    const executes = fake.mock.commandCalls(ExecuteChangeSetCommand);
+    expect(executes).toHaveLength(1);
+    expect(executes[0]?.args[0].input).toMatchObject({
+      ChangeSetName: deploymentToken(req.deploymentId),
+      ClientRequestToken: deploymentToken(req.deploymentId),
+    });
+    expect(fake.serving()).toBe("v2");
+  });
+
+  it("polls an executing change set without executing it again", async () => {
+    const req = request({ kind: "full", version: "v2" });
+    await deployer.start(req);
+    fake.complete(); // the change set is made
+    expect((await deployer.status(req)).state).toBe("in-progress"); // executes
+    for (let i = 0; i < 3; i++) expect((await deployer.status(req)).state).toBe("in-progress");
+    expect(fake.mock.commandCalls(ExecuteChangeSetCommand)).toHaveLength(1);
+    expect(fake.stack?.status).toBe("UPDATE_IN_PROGRESS");
+  });
+
+  it("an update CloudFormation rolls back (UPDATE_ROLLBACK_COMPLETE) fails the step with the failed resource's reason", async () => {
+    const req = request({ kind: "full", version: "v2" });
+    await deployer.start(req);
+    fake.complete();
+    await deployer.status(req); // executes
+    fake.fail();
+    const status = await deployer.status(req);
+    expect(status.state).toBe("failed");
+    const reason = status.state === "failed" ? status.reason : "";
+    expect(reason).toContain(`stack ${STACK} is UPDATE_ROLLBACK_COMPLETE`);
+    expect(reason).toContain("Queue (AWS::SQS::Queue) UPDATE_FAILED");
+    expect(reason).toContain("MessageRetentionPeriod");
+    expect(fake.serving()).toBe("v1");
+  });
+
+  it("a stack already on the version (a change set with nothing to change) is a step already done", async () => {
+    const req = request({ kind: "full", version: "v1", deploymentId: "retried-stage" });
+    await deployer.start(req);
+    expect(await settle(req)).toEqual({ state: "succeeded" });
+    expect(fake.mock.commandCalls(ExecuteChangeSetCommand)).toHaveLength(0);
+  });
+
+  it("a stack that does not exist yet is created by a CREATE change set", async () => {
+    fake.reset(undefined);
+    const req = request({ kind: "full", version: "v1" });
+    await deployer.start(req);
+    expect(fake.mock.commandCalls(CreateChangeSetCommand)[0]?.args[0].input.ChangeSetType).toBe(
+      "CREATE",
+    );
+    expect(await settle(req)).toEqual({ state: "succeeded" });
+    expect(fake.stack?.status).toBe("CREATE_COMPLETE");
+    expect(fake.serving()).toBe("v1");
+  });
+
+  it("a rollback during the update cancels it first, then applies the version before's template and parameters", async () => {
+    const deploy = request({ kind: "full", version: "v2" });
+    await deployer.start(deploy);
+    fake.complete();
+    await deployer.status(deploy); // executing: UPDATE_IN_PROGRESS
+    expect(fake.stack?.status).toBe("UPDATE_IN_PROGRESS");
+
+    const rollback = request({ kind: "rollback", version: "v1" });
+    await deployer.start(rollback);
+    expect(fake.mock.commandCalls(CancelUpdateStackCommand)).toHaveLength(1);
+    expect(fake.stack?.status).toBe("UPDATE_ROLLBACK_IN_PROGRESS");
+    // No change set while the stack rolls back: CloudFormation would refuse it.
+    expect(fake.mock.commandCalls(CreateChangeSetCommand)).toHaveLength(1);
+    expect(await deployer.status(rollback)).toEqual({ state: "in-progress", pollSeconds: 30 });
+
+    fake.complete(); // UPDATE_ROLLBACK_COMPLETE
+    // The deploy itself never reports success.
+    expect((await deployer.status(deploy)).state).toBe("failed");
+    expect(await settle(rollback)).toEqual({ state: "succeeded" });
+    const creates = fake.mock.commandCalls(CreateChangeSetCommand);
+    expect(creates).toHaveLength(2);
+    expect(creates[1]?.args[0].input).toMatchObject({
+      ChangeSetName: deploymentToken(rollback.deploymentId),
+      TemplateURL: templateUrl("v1"),
+      Parameters: [
+        { ParameterKey: "Version", ParameterValue: "v1" },
+        { ParameterKey: "Stage", ParameterValue: "prod-1" },
+      ],
+    });
+    expect(fake.serving()).toBe("v1");
+  });
+
+  it("a rollback after a finished deploy makes a change set of the version before and waits for it", async () => {
+    const deploy = request({ kind: "full", version: "v2" });
+    await deployer.start(deploy);
+    expect(await settle(deploy)).toEqual({ state: "succeeded" });
+    const rollback = request({ kind: "rollback", version: "v1" });
+    await deployer.start(rollback);
+    await deployer.start(rollback); // a retry makes nothing new
+    expect(fake.mock.commandCalls(CancelUpdateStackCommand)).toHaveLength(0);
+    expect(fake.mock.commandCalls(CreateChangeSetCommand)).toHaveLength(2);
+    expect(await settle(rollback)).toEqual({ state: "succeeded" });
+    expect(fake.serving()).toBe("v1");
+  });
+
+  it("cancel of an executing step cancels its update; cancel of a step whose update is over leaves the stack alone", async () => {
+    const req = request({ kind: "full", version: "v2" });
+    await deployer.start(req);
+    fake.complete();
+    await deployer.status(req); // executing
+    await deployer.cancel(req);
+    expect(fake.mock.commandCalls(CancelUpdateStackCommand)).toHaveLength(1);
+    fake.complete(); // UPDATE_ROLLBACK_COMPLETE
+    await deployer.cancel(req); // the update is over: nothing to cancel
+    expect(fake.mock.commandCalls(CancelUpdateStackCommand)).toHaveLength(1);
+    const status = await deployer.status(req);
+    expect(status.state).toBe("failed");
+    expect(status.state === "failed" && status.reason).toContain("Resource update cancelled");
+    expect(fake.serving()).toBe("v1");
+  });
+
+  it("cancel of a deploy never cancels another step's update (its rollback's)", async () => {
+    const deploy = request({ kind: "full", version: "v2" });
+    await deployer.start(deploy);
+    fake.fail(); // the change set could not be made
+    const rollback = request({ kind: "rollback", version: "v1", deploymentId: "rb" });
+    fake.stack = { ...(fake.stack as FakeStack), templateUrl: templateUrl("v0") };
+    await deployer.start(rollback);
+    fake.complete();
+    await deployer.status(rollback); // executes: UPDATE_IN_PROGRESS
+    expect(fake.stack?.status).toBe("UPDATE_IN_PROGRESS");
+    await deployer.cancel(deploy);
+    expect(fake.mock.commandCalls(CancelUpdateStackCommand)).toHaveLength(0);
+  });
+
+  it("a stack CloudFormation cannot update (ROLLBACK_COMPLETE) refuses the start, naming the stack and what to do", async () => {
+    (fake.stack as FakeStack).status = "ROLLBACK_COMPLETE";
+    const error = await deployer
+      .start(request({ kind: "full", version: "v2" }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StackNotUpdatableError);
+    expect((error as Error).message).toBe(
+      `stack ${STACK} is ROLLBACK_COMPLETE and cannot be updated: delete it, then run again`,
+    );
+    expect(fake.mock.commandCalls(CreateChangeSetCommand)).toHaveLength(0);
+  });
+
+  it("a deploy onto a stack someone else is updating is a TransientError (retried once it settles)", async () => {
+    (fake.stack as FakeStack).status = "UPDATE_IN_PROGRESS";
+    const error = await deployer
+      .start(request({ kind: "full", version: "v2" }))
+      .catch((e: unknown) => e);
+    expect((error as Error).name).toBe("TransientError");
+    expect((error as Error).message).toContain(`stack ${STACK} is UPDATE_IN_PROGRESS`);
+    expect(fake.mock.commandCalls(CancelUpdateStackCommand)).toHaveLength(0);
+  });
+
+  it("a template that needs a capability the target does not give is refused with the field to change", async () => {
+    fake.refuseCreate = new InsufficientCapabilitiesException({
+      message: "Requires capabilities : [CAPABILITY_NAMED_IAM]",
+      $metadata: { httpStatusCode: 400 },
+    });
+    const error = await deployer
+      .start(request({ kind: "full", version: "v2" }))
+      .catch((e: unknown) => e);
+    expect((error as Error).name).toBe("ChangeSetRefusedError");
+    expect((error as Error).message).toBe(
+      `stack ${STACK}: Requires capabilities : [CAPABILITY_NAMED_IAM] (add it to the target's "capabilities")`,
+    );
+  });
+
+  it("a throttled status poll is a TransientError, and the next poll carries on", async () => {
+    const req = request({ kind: "full", version: "v2" });
+    await deployer.start(req);
+    fake.throttle = true;
+    const error = await deployer.status(req).catch((e: unknown) => e);
+    expect((error as Error).name).toBe("TransientError");
+    expect(await settle(req)).toEqual({ state: "succeeded" });
+  });
+
+  it("cancel of a change set still being created waits for it, then deletes it; the step then fails", async () => {
+    const req = request({ kind: "full", version: "v2" });
+    await deployer.start(req);
+    await deployer.cancel(req);
+    expect(fake.mock.commandCalls(DeleteChangeSetCommand)).toHaveLength(1);
+    expect(fake.changeSets.size).toBe(0);
+    const status = await deployer.status(req);
+    expect(status).toEqual({
+      state: "failed",
+      reason: `change set ${deploymentToken(req.deploymentId)} of stack ${STACK} does not exist (the step was cancelled, or never started)`,
+    });
+    expect(fake.mock.commandCalls(ExecuteChangeSetCommand)).toHaveLength(0);
+  });
+
+  it("cancel of a change set CloudFormation is still creating after the waits is a TransientError (cancel is retried)", async () => {
+    const req = request({ kind: "full", version: "v2" });
+    const patient = new TargetDeployer({
+      sts: new STSClient({ region: "us-east-1", credentials }),
+      account: async () => "111122223333",
+      drivers: {
+        cloudformation: new CloudFormationDriver({ sleep: async () => {}, cancelWaits: 0 }),
+      },
+    });
+    await patient.start(req);
+    const error = await patient.cancel(req).catch((e: unknown) => e);
+    expect((error as Error).name).toBe("TransientError");
+    expect((error as Error).message).toContain("is still being created: cancel again");
+    expect(fake.changeSets.size).toBe(1);
+  });
+});
