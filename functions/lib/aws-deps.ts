@@ -62,6 +62,16 @@ function targetDrivers(): TargetDrivers {
       );
       return new LambdaFunctionDriver();
     }),
+    cloudformation: lazyPort(async () => {
+      const { CloudFormationDriver } = await import(
+        "../../src/adapters/aws/targets/cloudformation.ts"
+      );
+      return new CloudFormationDriver();
+    }),
+    appconfig: lazyPort(async () => {
+      const { AppConfigDriver } = await import("../../src/adapters/aws/targets/appconfig.ts");
+      return new AppConfigDriver();
+    }),
   };
 }
 
