@@ -30,6 +30,7 @@ import {
 import { STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
+import { awsDeps } from "../../functions/lib/aws-deps.ts";
 import { AppConfigDriver } from "../../src/adapters/aws/targets/appconfig.ts";
 import { TargetDeployer } from "../../src/adapters/aws/targets/index.ts";
 import { deploymentToken } from "../../src/adapters/aws/targets/token.ts";
@@ -573,5 +574,12 @@ describe("appconfig target", () => {
     expect((error as Error).name).toBe("TransientError");
     fake.complete();
     expect(await deployer.status(req)).toEqual({ state: "succeeded" });
+  });
+
+  it("is the driver the deployed functions use for the type (functions/lib/aws-deps.ts)", async () => {
+    process.env.ACCOUNT_ID = "111122223333";
+    process.env.AWS_REGION ??= "us-east-1";
+    await awsDeps().deployer.start(request({ kind: "full", version: "v2" }));
+    expect(fake.mock.commandCalls(StartDeploymentCommand)).toHaveLength(1);
   });
 });

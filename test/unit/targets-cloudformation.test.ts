@@ -27,6 +27,7 @@ import {
 import { STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
+import { awsDeps } from "../../functions/lib/aws-deps.ts";
 import {
   CloudFormationDriver,
   StackNotUpdatableError,
@@ -650,5 +651,12 @@ describe("cloudformation target", () => {
     expect((error as Error).name).toBe("TransientError");
     expect((error as Error).message).toContain("is still being created: cancel again");
     expect(fake.changeSets.size).toBe(1);
+  });
+
+  it("is the driver the deployed functions use for the type (functions/lib/aws-deps.ts)", async () => {
+    process.env.ACCOUNT_ID = "111122223333";
+    process.env.AWS_REGION ??= "us-east-1";
+    await awsDeps().deployer.start(request({ kind: "full", version: "v2" }));
+    expect(fake.mock.commandCalls(CreateChangeSetCommand)).toHaveLength(1);
   });
 });
