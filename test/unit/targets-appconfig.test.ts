@@ -15,7 +15,10 @@ import {
   type CreateDeploymentStrategyCommandInput,
   type Deployment,
   type DeploymentStrategy,
+  GetApplicationCommand,
+  GetConfigurationProfileCommand,
   GetDeploymentCommand,
+  GetEnvironmentCommand,
   ListApplicationsCommand,
   ListConfigurationProfilesCommand,
   ListDeploymentStrategiesCommand,
@@ -165,6 +168,24 @@ class FakeAppConfig {
         ResourceName: what,
         $metadata: { httpStatusCode: 404 },
       });
+    this.mock.on(GetApplicationCommand).callsFake((input) => {
+      gate();
+      const app = apps.find((a) => a.Id === input.ApplicationId);
+      if (!app) throw notFound("Application");
+      return app;
+    });
+    this.mock.on(GetEnvironmentCommand).callsFake((input) => {
+      gate();
+      if (input.ApplicationId !== APP.Id || input.EnvironmentId !== ENV.Id)
+        throw notFound("Environment");
+      return { ApplicationId: APP.Id, ...ENV, State: "READY_FOR_DEPLOYMENT" };
+    });
+    this.mock.on(GetConfigurationProfileCommand).callsFake((input) => {
+      gate();
+      if (input.ApplicationId !== APP.Id || input.ConfigurationProfileId !== PROFILE.Id)
+        throw notFound("ConfigurationProfile");
+      return { ApplicationId: APP.Id, ...PROFILE, LocationUri: "hosted", Type: "AWS.Freeform" };
+    });
     this.mock.on(ListApplicationsCommand).callsFake((input) => {
       gate();
       return page(apps, input);
@@ -423,7 +444,7 @@ describe("appconfig target", () => {
     ).toBe(input?.DeploymentStrategyId);
   });
 
-  it("names may be ids; an application is found past the first page", async () => {
+  it("ids are read by id, with no list (IAM can scope them to the resource)", async () => {
     const byId = requestFor({
       type: "appconfig",
       application: APP.Id,
@@ -431,6 +452,20 @@ describe("appconfig target", () => {
       configurationProfile: PROFILE.Id,
     });
     await deployer.start(byId({ kind: "full", version: "v2" }));
+    expect(fake.mock.commandCalls(ListApplicationsCommand)).toHaveLength(0);
+    expect(fake.mock.commandCalls(ListEnvironmentsCommand)).toHaveLength(0);
+    expect(fake.mock.commandCalls(ListConfigurationProfilesCommand)).toHaveLength(0);
+    expect(fake.mock.commandCalls(StartDeploymentCommand)[0]?.args[0].input).toMatchObject({
+      ApplicationId: APP.Id,
+      EnvironmentId: ENV.Id,
+      ConfigurationProfileId: PROFILE.Id,
+    });
+  });
+
+  it("names are looked up in the lists, past the first page; an id-shaped name too", async () => {
+    await deployer.start(request({ kind: "full", version: "v2" }));
+    // "orders" and "flags" look like ids: AppConfig knows no such id, so the lists decide.
+    expect(fake.mock.commandCalls(GetApplicationCommand)).toHaveLength(1);
     expect(fake.mock.commandCalls(ListApplicationsCommand)).toHaveLength(2);
     expect(fake.mock.commandCalls(StartDeploymentCommand)[0]?.args[0].input).toMatchObject({
       ApplicationId: APP.Id,

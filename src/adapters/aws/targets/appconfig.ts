@@ -20,7 +20,10 @@ import {
   CreateDeploymentStrategyCommand,
   type Deployment,
   type DeploymentSummary,
+  GetApplicationCommand,
+  GetConfigurationProfileCommand,
   GetDeploymentCommand,
+  GetEnvironmentCommand,
   paginateListApplications,
   paginateListConfigurationProfiles,
   paginateListDeploymentStrategies,
@@ -333,28 +336,44 @@ export class AppConfigDriver implements TargetDriver<TargetOf<"appconfig">> {
     return cached;
   }
 
+  /**
+   * A value shaped like an id is read by id first (GetApplication…: IAM scoped to that resource
+   * suffices); a name, or an id-shaped name AppConfig does not know as an id, is looked up in
+   * the list (which IAM cannot scope to one resource).
+   */
   private async lookUp(ctx: Ctx): Promise<Ids> {
     const client = this.client(ctx);
     const { application, environment, configurationProfile } = ctx.target;
-    const app = pick(await collect(paginateListApplications({ client }, {})), application, {
-      field: "application",
-      noun: "application",
-      where: `in ${ctx.region}`,
-    });
-    const applicationId = app.Id as string;
-    const [envs, profiles] = await Promise.all([
-      collect(paginateListEnvironments({ client }, { ApplicationId: applicationId })),
-      collect(paginateListConfigurationProfiles({ client }, { ApplicationId: applicationId })),
-    ]);
+    const app = await byIdOrName(
+      application,
+      () => client.send(new GetApplicationCommand({ ApplicationId: application })),
+      () => collect(paginateListApplications({ client }, {})),
+      { field: "application", noun: "application", where: `in ${ctx.region}` },
+    );
+    const ApplicationId = app.Id as string;
     const of = `of application ${application} in ${ctx.region}`;
-    const env = pick(envs, environment, { field: "environment", noun: "environment", where: of });
-    const profile = pick(profiles, configurationProfile, {
-      field: "configurationProfile",
-      noun: "configuration profile",
-      where: of,
-    });
+    const [env, profile] = await Promise.all([
+      byIdOrName(
+        environment,
+        () => client.send(new GetEnvironmentCommand({ ApplicationId, EnvironmentId: environment })),
+        () => collect(paginateListEnvironments({ client }, { ApplicationId })),
+        { field: "environment", noun: "environment", where: of },
+      ),
+      byIdOrName(
+        configurationProfile,
+        () =>
+          client.send(
+            new GetConfigurationProfileCommand({
+              ApplicationId,
+              ConfigurationProfileId: configurationProfile,
+            }),
+          ),
+        () => collect(paginateListConfigurationProfiles({ client }, { ApplicationId })),
+        { field: "configurationProfile", noun: "configuration profile", where: of },
+      ),
+    ]);
     return {
-      applicationId,
+      applicationId: ApplicationId,
       environmentId: env.Id as string,
       profileId: profile.Id as string,
       profileName: profile.Name as string,
@@ -375,6 +394,38 @@ export class AppConfigDriver implements TargetDriver<TargetOf<"appconfig">> {
 
 function strategyKey(ctx: Ctx): string {
   return `${ctx.account}/${ctx.region}`;
+}
+
+/** AppConfig ids: 4 to 7 lowercase letters and digits (a name may look like one too). */
+const ID_SHAPE = /^[a-z0-9]{4,7}$/;
+
+/** Errors that mean "not an id AppConfig knows here" (or one IAM grants only by name). */
+const NOT_BY_ID = new Set([
+  "ResourceNotFoundException",
+  "BadRequestException",
+  "AccessDeniedException",
+]);
+
+interface Named {
+  Id?: string | undefined;
+  Name?: string | undefined;
+}
+
+async function byIdOrName(
+  value: string,
+  get: () => Promise<Named>,
+  list: () => Promise<Named[]>,
+  what: { field: string; noun: string; where: string },
+): Promise<Named> {
+  if (ID_SHAPE.test(value)) {
+    try {
+      const found = await get();
+      if (found.Id === value) return found;
+    } catch (error) {
+      if (!NOT_BY_ID.has((error as Error).name)) throw error;
+    }
+  }
+  return pick(await list(), value, what);
 }
 
 async function collect<T>(pages: AsyncIterable<{ Items?: T[] | undefined }>): Promise<T[]> {
