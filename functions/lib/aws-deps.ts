@@ -81,6 +81,16 @@ function targetDrivers(): TargetDrivers {
       const { CodeBuildDriver } = await import("../../src/adapters/aws/targets/codebuild.ts");
       return new CodeBuildDriver();
     }),
+    cloudformation: lazyPort(async () => {
+      const { CloudFormationDriver } = await import(
+        "../../src/adapters/aws/targets/cloudformation.ts"
+      );
+      return new CloudFormationDriver();
+    }),
+    appconfig: lazyPort(async () => {
+      const { AppConfigDriver } = await import("../../src/adapters/aws/targets/appconfig.ts");
+      return new AppConfigDriver();
+    }),
     "lambda-alias": lazyPort(lambdaAliasDriver),
   };
 }
