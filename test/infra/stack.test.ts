@@ -22,6 +22,7 @@ import {
 import { parsePipeline } from "../../src/domain/pipeline.ts";
 import { parameterNames } from "../../src/ops/names.ts";
 import { OFFLINE_ACCOUNT, PROJECT_ROOT, synthesize } from "../../stacks/offline-synth.ts";
+import { FIXTURE_GRANTS, TARGET_FIXTURES } from "../fixtures/target-grants.ts";
 
 type Json = Record<string, unknown>;
 interface Resource {
@@ -69,7 +70,12 @@ const FUNCTION_NAMES = [
  * privilege"). Everything else must name exact resources: a `*` or `?` anywhere in an ARN
  * (`function:*`, `role/*`, `arn:aws:lambda:*:...`) is a finding.
  */
-const WILDCARD_RESOURCE_ALLOWED: { actions: string[]; resource: string; reason: string }[] = [
+const WILDCARD_RESOURCE_ALLOWED: {
+  actions: string[];
+  /** The exact wildcard resource, or the shape of ARNs with a `*` where AWS names the rest. */
+  resource: string | RegExp;
+  reason: string;
+}[] = [
   {
     actions: ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"],
     resource: "*",
@@ -101,7 +107,56 @@ const WILDCARD_RESOURCE_ALLOWED: { actions: string[]; resource: string; reason: 
     reason:
       "Step Functions log delivery is configured through account-level CloudWatch Logs APIs that AWS supports only on *",
   },
+  // Deploy targets (stacks/targets-iam.ts, TARGET_WILDCARDS; README, "Least privilege").
+  {
+    actions: [
+      "ecs:DescribeTaskDefinition",
+      "ecs:ListTaskDefinitions",
+      "ecs:RegisterTaskDefinition",
+    ],
+    resource: "*",
+    reason: "ECS has no resource-level permissions for the task definition actions",
+  },
+  {
+    actions: [
+      "appconfig:CreateDeploymentStrategy",
+      "appconfig:ListApplications",
+      "appconfig:ListDeploymentStrategies",
+    ],
+    resource: "*",
+    reason: "AppConfig has no resource-level permissions for these list and create actions",
+  },
+  {
+    actions: ["s3:GetObject"],
+    resource: /^arn:aws:s3:::[a-z0-9.-]+\/[^*?]*\*[^?]*$/,
+    reason: "the version's artifact in S3: a * only for {version}/{digest} in the key",
+  },
+  {
+    actions: [
+      "cloudformation:CancelUpdateStack",
+      "cloudformation:CreateChangeSet",
+      "cloudformation:DescribeChangeSet",
+      "cloudformation:DescribeStacks",
+      "cloudformation:ExecuteChangeSet",
+    ],
+    resource: /^arn:aws:cloudformation:[a-z0-9-]+:\d{12}:stack\/[^*?/]+\/\*$/,
+    reason: "a stack's ARN ends in the id CloudFormation assigns; the stack name is exact",
+  },
+  {
+    actions: ["appconfig:GetDeployment", "appconfig:StopDeployment"],
+    resource:
+      /^arn:aws:appconfig:[a-z0-9-]+:\d{12}:application\/[^*?/]+\/environment\/[^*?/]+\/deployment\/\*$/,
+    reason: "AppConfig numbers an environment's deployments as they start",
+  },
+  {
+    actions: ["appconfig:GetDeploymentStrategy", "appconfig:StartDeployment"],
+    resource: /^arn:aws:appconfig:[a-z0-9-]+:\d{12}:deploymentstrategy\/\*$/,
+    reason: "the all-at-once strategy's id is AWS's or assigned when it is first created",
+  },
 ];
+
+const allowedFor = (e: (typeof WILDCARD_RESOURCE_ALLOWED)[number], resource: string) =>
+  typeof e.resource === "string" ? e.resource === resource : e.resource.test(resource);
 
 /**
  * The IAM problems of these statements: wildcard or Not* actions, and a `*` or `?` anywhere in a
@@ -120,7 +175,7 @@ function iamProblems(statements: { where: string; statement: Statement }[]): str
       if (!/[*?]/.test(resource)) continue;
       const notAllowed = actions.filter(
         (a) =>
-          !WILDCARD_RESOURCE_ALLOWED.some((e) => e.resource === resource && e.actions.includes(a)),
+          !WILDCARD_RESOURCE_ALLOWED.some((e) => allowedFor(e, resource) && e.actions.includes(a)),
       );
       if (notAllowed.length > 0) {
         problems.push(`${where}: Resource ${resource} for ${notAllowed.join(", ")}`);
@@ -277,6 +332,10 @@ export default definePipeline({
     }),
   );
   writeFileSync(join(dir, "README.md"), "not a pipeline\n");
+  // One pipeline per target type (their grants: test/fixtures/target-grants.ts).
+  for (const f of readdirSync(TARGET_FIXTURES)) {
+    writeFileSync(join(dir, f), readFileSync(join(TARGET_FIXTURES, f)));
+  }
   return dir;
 }
 
@@ -640,7 +699,7 @@ describe("IAM", () => {
       "Fixture: action dynamodb:*",
     ]);
     for (const e of WILDCARD_RESOURCE_ALLOWED)
-      expect(e.reason.length, e.resource).toBeGreaterThan(20);
+      expect(e.reason.length, String(e.resource)).toBeGreaterThan(20);
   });
 
   it("fails the synth on a wildcard deploy target, naming the file and the field", async () => {
@@ -712,12 +771,29 @@ describe("IAM", () => {
       ),
       "arn:aws:lambda:eu-west-1:210987654321:function:payments-deployer:live",
     ].sort();
+    const [assume, ...typed] = FIXTURE_GRANTS;
+    const expected = [
+      { actions: ["lambda:InvokeFunction"], resources: invoke },
+      {
+        actions: ["sts:AssumeRole"],
+        resources: [
+          "arn:aws:iam::210987654321:role/breakwater-deployer",
+          ...(assume?.resources ?? []),
+        ],
+      },
+      ...typed,
+    ];
     for (const fn of ["deploy", "rollback"]) {
-      const statements = functionStatements(test, fn);
-      expect(resourcesOf(statements, "lambda:InvokeFunction"), fn).toEqual(invoke);
-      expect(resourcesOf(statements, "sts:AssumeRole"), fn).toEqual([
-        "arn:aws:iam::210987654321:role/breakwater-deployer",
-      ]);
+      // Every statement but the control plane's own (table, bus, alarms, tracing) is a target's.
+      const targetStatements = functionStatements(test, fn)
+        .filter((st) => !/^(dynamodb|events|cloudwatch|xray):/.test(list(st.Action)[0] ?? ""))
+        .map((st) => ({
+          actions: list(st.Action),
+          // Sorted here: the template orders by the CDK token strings of the account.
+          resources: list(st.Resource).map(str).sort(),
+          ...(st.Condition ? { conditions: st.Condition } : {}),
+        }));
+      expect(targetStatements, fn).toEqual(expected);
     }
     for (const fn of [
       "plan",
@@ -780,7 +856,16 @@ describe("pipeline registration", () => {
       expect(item.sk).toBe("DEF");
       return item.definition.name as string;
     });
-    expect(names.sort()).toEqual(["ledger", "orders-api", "payments"]);
+    expect(names.sort()).toEqual([
+      "flags",
+      "infra",
+      "ledger",
+      "orders-api",
+      "payments",
+      "shop",
+      "shop-web",
+      "static",
+    ]);
     const orders = found.find((r) => r.id.startsWith("Pipelineordersapi"));
     if (!orders) throw new Error("orders-api is not registered");
     const item = unmarshall((orders.create.parameters as { Item: Record<string, never> }).Item);

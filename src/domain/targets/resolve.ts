@@ -43,7 +43,7 @@ function resolveDeep<T>(value: T, values: TemplateValues): T {
 }
 
 /** Fields that are not name templates (kept as written). */
-const LITERAL_FIELDS = new Set(["type", "roleArn", "local", "capabilities", "lambda"]);
+const LITERAL_FIELDS = new Set(["type", "roleArn", "local", "capabilities", "lambda", "passRoles"]);
 
 /**
  * The target with every name template filled for one scope and version.

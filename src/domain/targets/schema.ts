@@ -66,13 +66,14 @@ export function nameTemplate(what: string) {
 
 const ROLE_SHAPE =
   "must be an IAM role ARN arn:<partition>:iam::<12-digit account>:role/[path/]<name>";
-const roleArn = z
+const exactRoleArn = z
   .string({ error: ROLE_SHAPE })
   .refine((v) => !IAM_WILDCARD.test(v), {
     error: "must not contain an IAM wildcard (* or ?): name exactly one role",
     abort: true,
   })
-  .regex(ROLE_ARN, { error: ROLE_SHAPE })
+  .regex(ROLE_ARN, { error: ROLE_SHAPE });
+const roleArn = exactRoleArn
   .optional()
   .describe(
     "Role the deploy and rollback functions assume before calling the target's APIs (cross-account targets); no wildcards.",
@@ -160,6 +161,13 @@ const ecsTarget = z
     image: nameTemplate("an image template").describe(
       "The image of a version: with {version} (repo:{version}) or {digest} (repo@{digest}).",
     ),
+    passRoles: z
+      .array(exactRoleArn, { error: "must be a list of IAM role ARNs" })
+      .max(20, { error: "must list at most 20 roles" })
+      .optional()
+      .describe(
+        "The task and execution roles of the service's task definitions: the deploy role may pass exactly these to ECS (iam:PassRole, iam:PassedToService ecs-tasks.amazonaws.com) when it registers a revision. Not needed with roleArn.",
+      ),
     roleArn,
     local: localTimings,
   })
