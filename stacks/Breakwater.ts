@@ -29,6 +29,7 @@ import { readSettings } from "./breakwater/settings.ts";
 import { stateMachineNames, stateMachines } from "./breakwater/state-machines.ts";
 import { functionUrls } from "./breakwater/triggers.ts";
 import { suppressNagFindings } from "./nag.ts";
+import { policyDocument, targetRolePolicies } from "./targets-iam.ts";
 
 const PROD_STAGE = "prod";
 
@@ -138,12 +139,29 @@ export async function Breakwater({ stack, app }: StackContext) {
     rollbackStateMachine,
     functions,
     pipelines: settings.pipelines,
-    /** The target accounts' forwarder templates (`npm run synth` writes them), by file name. */
-    forwarderTemplates: Object.fromEntries(
-      targetAccountForwarders.map((f) => [
-        `${f.account}-${f.region}.template.json`,
-        forwarderTemplate(home, f),
-      ]),
-    ),
+    /**
+     * What target accounts deploy themselves (`npm run synth` writes these next to the cloud
+     * assembly, by path): each account and region's alarm forwarder template, and the policy
+     * each target role (`roleArn`) needs.
+     */
+    targetAccountFiles: {
+      ...Object.fromEntries(
+        targetAccountForwarders.map((f) => [
+          `forwarders/${f.account}-${f.region}.template.json`,
+          forwarderTemplate(home, f),
+        ]),
+      ),
+      ...Object.fromEntries(
+        [
+          ...targetRolePolicies(
+            settings.pipelines.map((p) => p.pipeline),
+            "aws",
+          ),
+        ].map(([roleArn, grants]) => [
+          `target-roles/${roleArn.replace(/^arn:[^:]+:iam::(\d{12}):role\/(?:.*\/)?/, "$1-")}.policy.json`,
+          policyDocument(grants),
+        ]),
+      ),
+    } as Record<string, Record<string, unknown>>,
   };
 }

@@ -375,7 +375,12 @@ export function targetRolePolicies(
   const out = new Map<string, TargetGrant[]>();
   for (const [roleArn, ps] of [...byRole].sort(([a], [b]) => a.localeCompare(b))) {
     const account = /^arn:[^:]+:iam::(\d{12}):/.exec(roleArn)?.[1] as string;
-    out.set(roleArn, deployTargetGrants(ps, { partition, account }));
+    out.set(roleArn, [
+      ...deployTargetGrants(ps, { partition, account }),
+      // Evaluation reads the scope's alarms and metrics in the role's account (no resource-level
+      // permissions for these two actions).
+      { actions: ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"], resources: ["*"] },
+    ]);
   }
   return out;
 }

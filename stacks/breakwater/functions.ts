@@ -155,6 +155,11 @@ export function controlPlaneFunctions(stack: Stack, o: FunctionsOptions): Functi
         ...(g.conditions ? { conditions: g.conditions } : {}),
       }),
   );
+  // A target with roleArn keeps its alarms and metrics in its own account: evaluate reads them
+  // through that role too (issue 12, item 7); deploy has it among its target grants.
+  const assumeTargetRoles = reachDeployTargets.filter(
+    (st) => st.toStatementJson().Action === "sts:AssumeRole",
+  );
   const readAlarms = new PolicyStatement({
     actions: ["cloudwatch:DescribeAlarms"],
     // AWS supports only "*" as the resource of cloudwatch:DescribeAlarms (no resource-level
@@ -182,7 +187,7 @@ export function controlPlaneFunctions(stack: Stack, o: FunctionsOptions): Functi
     plan: guarded,
     // The deploy step checks the blockers (alarms) before it starts.
     deploy: [...guarded, publishEvents, readAlarms, ...reachDeployTargets],
-    evaluate: [...guarded, publishEvents, readAlarms, readMetrics],
+    evaluate: [...guarded, publishEvents, readAlarms, readMetrics, ...assumeTargetRoles],
     rollback: [...guarded, publishEvents, ...reachDeployTargets],
     record: guarded,
     promote: [...guarded, publishEvents, startStages],

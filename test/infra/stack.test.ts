@@ -348,6 +348,7 @@ let prod: Json;
 let pipelinesDir: string;
 type Messages = Awaited<ReturnType<typeof synthesize>>["messages"];
 let testMessages: Messages;
+let testFiles: Record<string, Record<string, unknown>>;
 /** The stack names of each synth's cloud assembly. */
 let stackNames: { test: string[]; prod: string[] };
 /**
@@ -384,6 +385,7 @@ beforeAll(async () => {
     });
     test = t.template;
     testMessages = t.messages;
+    testFiles = t.targetAccountFiles;
     stackNames = { test: Object.keys(t.templates), prod: [] };
   } finally {
     delete process.env.BREAKWATER_CONFIG_FILE;
@@ -588,6 +590,22 @@ describe("rollback state machine", () => {
   });
 });
 
+function expectTarget(rule: Json, fn: string) {
+  const targets = rule.Targets as Json[];
+  expect(targets).toHaveLength(1);
+  const target = targets[0] as Json;
+  expect(target.Arn).toEqual(getAtt(lambdaByName(test, fn)[0]));
+  const dlq = ((target.DeadLetterConfig as Json).Arn as { "Fn::GetAtt": string[] })[
+    "Fn::GetAtt"
+  ][0] as string;
+  expect((test.Resources as Record<string, Resource>)[dlq]?.Type).toBe("AWS::SQS::Queue");
+  const retry = target.RetryPolicy as {
+    MaximumRetryAttempts: number;
+    MaximumEventAgeInSeconds: number;
+  };
+  expect(retry.MaximumRetryAttempts).toBeGreaterThan(0);
+  expect(retry.MaximumEventAgeInSeconds).toBeGreaterThan(0);
+}
 describe("event rules", () => {
   const rules = () => ofType(test, "AWS::Events::Rule").map(([, r]) => props(r));
 
@@ -636,29 +654,14 @@ describe("event rules", () => {
 
   it("routes alarm state changes (to ALARM) on the default bus to fast rollback, with a DLQ", () => {
     const rule = rules().find(
-      (r) => JSON.stringify(r.EventPattern) === JSON.stringify(alarmStateChangePattern),
+      (r) =>
+        JSON.stringify(r.EventPattern) === JSON.stringify(alarmStateChangePattern) &&
+        !r.EventBusName,
     );
     expect(rule, "no rule with the alarm state change pattern").toBeDefined();
     expect((rule as Json).EventBusName).toBeUndefined();
     expectTarget(rule as Json, "alarm-state-change");
   });
-
-  function expectTarget(rule: Json, fn: string) {
-    const targets = rule.Targets as Json[];
-    expect(targets).toHaveLength(1);
-    const target = targets[0] as Json;
-    expect(target.Arn).toEqual(getAtt(lambdaByName(test, fn)[0]));
-    const dlq = ((target.DeadLetterConfig as Json).Arn as { "Fn::GetAtt": string[] })[
-      "Fn::GetAtt"
-    ][0] as string;
-    expect((test.Resources as Record<string, Resource>)[dlq]?.Type).toBe("AWS::SQS::Queue");
-    const retry = target.RetryPolicy as {
-      MaximumRetryAttempts: number;
-      MaximumEventAgeInSeconds: number;
-    };
-    expect(retry.MaximumRetryAttempts).toBeGreaterThan(0);
-    expect(retry.MaximumEventAgeInSeconds).toBeGreaterThan(0);
-  }
 });
 
 describe("IAM", () => {
@@ -795,9 +798,14 @@ describe("IAM", () => {
         }));
       expect(targetStatements, fn).toEqual(expected);
     }
+    // Evaluation reads a role target's alarms and metrics in its account: it assumes the same
+    // roles, and invokes nothing.
+    expect(resourcesOf(functionStatements(test, "evaluate"), "sts:AssumeRole")).toEqual(
+      expected[1]?.resources,
+    );
+    expect(resourcesOf(functionStatements(test, "evaluate"), "lambda:InvokeFunction")).toEqual([]);
     for (const fn of [
       "plan",
-      "evaluate",
       "record",
       "promote",
       "start-run",
@@ -1155,10 +1163,207 @@ const PUBLISHERS = [
   "start-run",
 ];
 
-describe("bus policy", () => {
-  it("denies PutEvents to every principal but the producing functions and the CI principals", () => {
+/** The alarm forwarders' roles: the stack's own (other regions) and the target account's. */
+const TARGET_ACCOUNT_FORWARDER =
+  "arn:aws:iam::444455556666:role/breakwater-test-alarms-ap-southeast-2";
+const forwarderRoles = () => [arnOf(forwarderRoleId()), TARGET_ACCOUNT_FORWARDER];
+const forwarderRoleId = () => {
+  const found = ofType(test, "AWS::IAM::Role").filter(([id]) =>
+    id.startsWith("AlarmForwarderRole"),
+  );
+  expect(found).toHaveLength(1);
+  return (found[0] as [string, Resource])[0];
+};
+
+describe("alarm forwarders (alarms from every region and account)", () => {
+  const customResources = (type: string) =>
+    ofType(test, type).map(([id, r]) => ({
+      id,
+      create: JSON.parse(str(props(r).Create)) as Json,
+      del: JSON.parse(str(props(r).Delete)) as Json,
+    }));
+  const pattern = (names: unknown[]) => ({
+    source: ["aws.cloudwatch"],
+    "detail-type": ["CloudWatch Alarm State Change"],
+    detail: { alarmName: names, state: { value: ["ALARM"] } },
+  });
+
+  it("puts a rule in every other region of the account that has the pipelines' alarms, for exactly those alarms", () => {
+    const rules = customResources("Custom::BreakwaterAlarmForwarderRule");
+    const byRegion = Object.fromEntries(rules.map((r) => [r.create.region, r.create]));
+    // shop's prod AZs in eu-west-1, shop-web in us-west-2; us-east-1 is the control plane's own
+    // region; static's alpha alarms are in another account (a template, below).
+    expect(Object.keys(byRegion).sort()).toEqual(["eu-west-1", "us-west-2"]);
+    for (const [region, names] of [
+      [
+        "eu-west-1",
+        ["shop-euw1-az1-latency", "shop-euw1-az2-latency", "shop-prod-eu-west-1-errors"],
+      ],
+      ["us-west-2", ["shop-web-us-west-2-5xx"]],
+    ] as const) {
+      const call = byRegion[region] as Json;
+      expect(call.service).toBe("EventBridge");
+      expect(call.action).toBe("PutRule");
+      const params = call.parameters as Json;
+      expect(params.Name).toBe("breakwater-test-alarm-forwarder");
+      expect(params.State).toBe("ENABLED");
+      expect(JSON.parse(params.EventPattern as string)).toEqual(pattern([...names]));
+    }
+    for (const r of rules) {
+      expect(r.del).toMatchObject({
+        action: "DeleteRule",
+        parameters: { Name: "breakwater-test-alarm-forwarder" },
+      });
+    }
+  });
+
+  it("targets the Breakwater bus with a role that may only put events on it", () => {
     const [busId] = one(test, "AWS::Events::EventBus");
-    for (const s of busStatements(test)) {
+    const roleId = forwarderRoleId();
+    const targets = customResources("Custom::BreakwaterAlarmForwarderTarget");
+    expect(targets.map((t) => t.create.region).sort()).toEqual(["eu-west-1", "us-west-2"]);
+    for (const t of targets) {
+      expect(t.create.action).toBe("PutTargets");
+      expect((t.create.parameters as Json).Targets).toEqual([
+        { Id: "breakwater-bus", Arn: arnOf(busId), RoleArn: arnOf(roleId) },
+      ]);
+      expect(t.del).toMatchObject({
+        action: "RemoveTargets",
+        parameters: { Ids: ["breakwater-bus"] },
+      });
+    }
+    const role = (test.Resources as Record<string, Resource>)[roleId] as Resource;
+    expect(JSON.stringify(props(role).AssumeRolePolicyDocument)).toContain("events.amazonaws.com");
+    const inline = list(
+      props(role).Policies as { PolicyDocument: { Statement: Statement[] } }[],
+    ).flatMap((p) => p.PolicyDocument.Statement);
+    expect(inline.map((st) => ({ ...st, Resource: str(st.Resource) }))).toEqual([
+      { Effect: "Allow", Action: "events:PutEvents", Resource: arnOf(busId) },
+    ]);
+  });
+
+  it("lets the custom resources touch only the forwarder rule of each region and pass only the forwarder role", () => {
+    const statements = iamStatements(test)
+      .map((x) => x.statement)
+      .filter((st) =>
+        list(st.Action).some((a) => a.startsWith("events:") && a !== "events:PutEvents"),
+      );
+    const resourcesFor = (action: string) => resourcesOf(statements, action);
+    const rules = ["eu-west-1", "us-west-2"].map(
+      (r) => `arn:aws:events:${r}:${OFFLINE_ACCOUNT}:rule/breakwater-test-alarm-forwarder`,
+    );
+    for (const action of [
+      "events:PutRule",
+      "events:DeleteRule",
+      "events:PutTargets",
+      "events:RemoveTargets",
+    ]) {
+      expect(resourcesFor(action), action).toEqual(rules);
+    }
+    const passRole = iamStatements(test)
+      .map((x) => x.statement)
+      .filter((st) => list(st.Action).includes("iam:PassRole"));
+    expect(passRole.map((st) => list(st.Resource).map(str))).toContainEqual([
+      arnOf(forwarderRoleId()),
+    ]);
+  });
+
+  it("routes forwarded alarm state changes on the Breakwater bus to fast rollback, with a DLQ", () => {
+    const [busId] = one(test, "AWS::Events::EventBus");
+    const rule = ofType(test, "AWS::Events::Rule")
+      .map(([, r]) => props(r))
+      .find(
+        (r) =>
+          JSON.stringify(r.EventPattern) === JSON.stringify(alarmStateChangePattern) &&
+          r.EventBusName,
+      );
+    expect(rule, "no forwarded-alarm rule on the bus").toBeDefined();
+    expect((rule as Json).EventBusName).toEqual({ Ref: busId });
+    expectTarget(rule as Json, "alarm-state-change");
+    // prod's pipelines have no alarms outside its own region: no forwarders, no such rule.
+    expect(ofType(prod, "Custom::BreakwaterAlarmForwarderRule")).toEqual([]);
+    expect(
+      ofType(prod, "AWS::Events::Rule").filter(
+        ([, r]) =>
+          props(r).EventBusName && JSON.stringify(props(r).EventPattern).includes("aws.cloudwatch"),
+      ),
+    ).toEqual([]);
+  });
+
+  it("admits the target account's forwarder role for alarm state changes only", () => {
+    const [busId] = one(test, "AWS::Events::EventBus");
+    const allows = busStatements(test).filter((st) => st.Effect === "Allow");
+    expect(allows).toHaveLength(1);
+    const allow = allows[0] as Statement;
+    expect(str(allow.Resource)).toBe(arnOf(busId));
+    expect(allow.Action).toBe("events:PutEvents");
+    expect(JSON.stringify(allow.Principal)).toContain("444455556666");
+    expect(allow.Condition).toEqual({
+      StringEquals: { "aws:PrincipalArn": TARGET_ACCOUNT_FORWARDER },
+      "ForAllValues:StringEquals": { "events:detail-type": "CloudWatch Alarm State Change" },
+    });
+    const only = busDeny(test, "DenyAlarmForwardersAnythingButAlarmStateChange");
+    expect(only.Condition?.["ForAnyValue:StringNotEquals"]).toEqual({
+      "events:detail-type": "CloudWatch Alarm State Change",
+    });
+    expect(principalsIn(only, "StringEquals")).toEqual(forwarderRoles().sort());
+  });
+
+  it("writes the target account's forwarder template and its target role's policy", () => {
+    expect(Object.keys(testFiles).sort()).toEqual([
+      "forwarders/444455556666-ap-southeast-2.template.json",
+      "target-roles/444455556666-breakwater-static.policy.json",
+    ]);
+    const template = testFiles["forwarders/444455556666-ap-southeast-2.template.json"] as Json;
+    const res = template.Resources as Record<string, Resource>;
+    const bus = `arn:aws:events:${REGION}:${OFFLINE_ACCOUNT}:event-bus/test-breakwater-events`;
+    expect(props(res.ForwarderRule as Resource)).toMatchObject({
+      EventPattern: pattern(["static-alpha-ap-southeast-2-4xx"]),
+      Targets: [
+        { Id: "breakwater-bus", Arn: bus, RoleArn: { "Fn::GetAtt": ["ForwarderRole", "Arn"] } },
+      ],
+    });
+    expect(props(res.ForwarderRole as Resource).RoleName).toBe(
+      "breakwater-test-alarms-ap-southeast-2",
+    );
+    expect(JSON.stringify(props(res.ForwarderRole as Resource).Policies)).toBe(
+      JSON.stringify([
+        {
+          PolicyName: "put-events-on-the-breakwater-bus",
+          PolicyDocument: {
+            Version: "2012-10-17",
+            Statement: [{ Effect: "Allow", Action: "events:PutEvents", Resource: bus }],
+          },
+        },
+      ]),
+    );
+    expect(testFiles["target-roles/444455556666-breakwater-static.policy.json"]).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Action: [
+            "codebuild:BatchGetBuilds",
+            "codebuild:ListBuildsForProject",
+            "codebuild:StartBuild",
+            "codebuild:StopBuild",
+          ],
+          Resource: ["arn:aws:codebuild:ap-southeast-2:444455556666:project/static-alpha"],
+        },
+        {
+          Effect: "Allow",
+          Action: ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"],
+          Resource: ["*"],
+        },
+      ],
+    });
+  });
+});
+
+describe("bus policy", () => {
+  it("denies PutEvents to every principal but the producing functions, the CI principals and the alarm forwarders", () => {
+    const [busId] = one(test, "AWS::Events::EventBus");
+    for (const s of busStatements(test).filter((st) => st.Effect === "Deny")) {
       expect(s).toMatchObject({
         Effect: "Deny",
         Principal: { AWS: "*" },
@@ -1168,7 +1373,7 @@ describe("bus policy", () => {
     }
     const deny = busDeny(test, "DenyPutEventsButProducers");
     expect(principalsIn(deny, "StringNotEquals")).toEqual(
-      [...PUBLISHERS.map((f) => roleArnOf(test, f)), CI_PRINCIPAL].sort(),
+      [...PUBLISHERS.map((f) => roleArnOf(test, f)), CI_PRINCIPAL, ...forwarderRoles()].sort(),
     );
     // Functions that never publish have no PutEvents, and are not exempt from the deny.
     for (const fn of ["plan", "record", "notify"]) {

@@ -104,6 +104,7 @@ describe("target role policies", () => {
         ],
         resources: ["arn:aws:codebuild:ap-southeast-2:444455556666:project/static-alpha"],
       },
+      { actions: ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"], resources: ["*"] },
     ]);
   });
 });

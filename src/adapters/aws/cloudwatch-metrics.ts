@@ -1,10 +1,8 @@
-import {
-  type CloudWatchClient,
-  GetMetricDataCommand,
-  type MetricDataQuery,
-} from "@aws-sdk/client-cloudwatch";
+import { GetMetricDataCommand, type MetricDataQuery } from "@aws-sdk/client-cloudwatch";
 import { resolveAlarmName } from "../../domain/blockers.ts";
 import type { MetricQuery, MetricSource, MinuteSample } from "../../domain/ports.ts";
+import { targetRoleArn } from "../../domain/targets/index.ts";
+import type { CloudWatchClients } from "./cloudwatch-alarms.ts";
 
 /**
  * Per-minute request, fault and p99 latency metrics of a scope from CloudWatch, as the
@@ -13,7 +11,7 @@ import type { MetricQuery, MetricSource, MinuteSample } from "../../domain/ports
  * detector abstains.
  */
 export class CloudWatchMetricSource implements MetricSource {
-  constructor(private readonly clientFor: (region: string) => CloudWatchClient) {}
+  constructor(private readonly clientFor: CloudWatchClients) {}
 
   async minutes(q: MetricQuery): Promise<MinuteSample[] | undefined> {
     const m = q.pipeline.metrics;
@@ -33,7 +31,11 @@ export class CloudWatchMetricSource implements MetricSource {
       },
       ReturnData: true,
     });
-    const client = this.clientFor(q.scope.region);
+    // The scope's own region and account: a target with roleArn is read through that role.
+    const roleArn = targetRoleArn(q.pipeline, q.scope.stage);
+    const client = roleArn
+      ? this.clientFor(q.scope.region, roleArn)
+      : this.clientFor(q.scope.region);
     const series = new Map<string, Map<number, number>>();
     let token: string | undefined;
     do {

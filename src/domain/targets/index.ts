@@ -21,3 +21,18 @@ export function effectiveTarget(
 ): DeployTarget | undefined {
   return pipeline.stages.find((s) => s.name === stage)?.target ?? pipeline.target;
 }
+
+/**
+ * The role a stage's target names (`roleArn`): its alarms and metrics live in that account and
+ * are read through that role (issue 12, item 7). Undefined: the control plane's own account.
+ *
+ * @example
+ * targetRoleArn({ target: { type: "codebuild", project: "p", roleArn: "arn:aws:iam::210987654321:role/d" }, stages }, "prod") // "arn:aws:iam::210987654321:role/d"
+ */
+export function targetRoleArn(
+  pipeline: Parameters<typeof effectiveTarget>[0],
+  stage: string,
+): string | undefined {
+  const target = effectiveTarget(pipeline, stage);
+  return target && "roleArn" in target ? target.roleArn : undefined;
+}
