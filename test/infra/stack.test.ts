@@ -398,7 +398,7 @@ beforeAll(async () => {
   stackNames.prod = Object.keys(p.templates);
   // Two synths with esbuild bundling: about 40 s on an idle machine, several times that when
   // the whole suite runs on two shared cores.
-}, 300_000);
+}, 900_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
