@@ -1299,12 +1299,12 @@ describe("alarm forwarders (alarms from every region and account)", () => {
     expect(allow.Action).toBe("events:PutEvents");
     expect(JSON.stringify(allow.Principal)).toContain("444455556666");
     expect(allow.Condition).toEqual({
-      StringEquals: { "aws:PrincipalArn": TARGET_ACCOUNT_FORWARDER },
-      "ForAllValues:StringEquals": { "events:detail-type": "CloudWatch Alarm State Change" },
+      StringEquals: { "aws:PrincipalArn": [TARGET_ACCOUNT_FORWARDER] },
+      "ForAllValues:StringEquals": { "events:detail-type": ["CloudWatch Alarm State Change"] },
     });
     const only = busDeny(test, "DenyAlarmForwardersAnythingButAlarmStateChange");
     expect(only.Condition?.["ForAnyValue:StringNotEquals"]).toEqual({
-      "events:detail-type": "CloudWatch Alarm State Change",
+      "events:detail-type": ["CloudWatch Alarm State Change"],
     });
     expect(principalsIn(only, "StringEquals")).toEqual(forwarderRoles().sort());
   });
@@ -1312,8 +1312,25 @@ describe("alarm forwarders (alarms from every region and account)", () => {
   it("writes the target account's forwarder template and its target role's policy", () => {
     expect(Object.keys(testFiles).sort()).toEqual([
       "forwarders/444455556666-ap-southeast-2.template.json",
+      "target-roles/210987654321-breakwater-deployer.policy.json",
       "target-roles/444455556666-breakwater-static.policy.json",
     ]);
+    // ledger's custom function, invoked in its role's account.
+    expect(testFiles["target-roles/210987654321-breakwater-deployer.policy.json"]).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Action: ["lambda:InvokeFunction"],
+          Resource: ["arn:aws:lambda:us-west-2:210987654321:function:ledger-deployer"],
+        },
+        {
+          Effect: "Allow",
+          Action: ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"],
+          Resource: ["*"],
+        },
+      ],
+    });
     const template = testFiles["forwarders/444455556666-ap-southeast-2.template.json"] as Json;
     const res = template.Resources as Record<string, Resource>;
     const bus = `arn:aws:events:${REGION}:${OFFLINE_ACCOUNT}:event-bus/test-breakwater-events`;
