@@ -34,6 +34,9 @@ try {
   for (const name of Object.keys(result.templates)) {
     console.log(`${result.outdir}/${name}.template.json`);
   }
+  // For the target accounts to deploy (README, "Deploy to AWS" and "Least privilege").
+  for (const path of Object.keys(result.targetAccountFiles))
+    console.log(`${result.outdir}/${path}`);
   console.log(`synthesized stage ${stage} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 } catch (err) {
   console.error(err instanceof Error ? err.message : err);

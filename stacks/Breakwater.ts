@@ -11,9 +11,17 @@
 import { join, relative } from "node:path";
 import type { StackContext } from "sst/constructs";
 import { useProject } from "sst/project.js";
+import {
+  alarmForwarders,
+  forwarderNames,
+  forwarderRoleArn,
+  forwarderTemplate,
+  type Home,
+} from "./alarm-forwarders.ts";
 import { controlPlaneAlarms } from "./breakwater/alarms.ts";
 import { busPolicy, eventBus } from "./breakwater/bus.ts";
 import { cliParameters, registerConfiguration, stateTable } from "./breakwater/data.ts";
+import { alarmForwarders as forwarderConstructs } from "./breakwater/forwarders.ts";
 import { controlPlaneFunctions, roleArnOf } from "./breakwater/functions.ts";
 import { deadLetterQueues, namedDeadLetterQueues, notifications } from "./breakwater/notify.ts";
 import { eventRules } from "./breakwater/rules.ts";
@@ -21,6 +29,7 @@ import { readSettings } from "./breakwater/settings.ts";
 import { stateMachineNames, stateMachines } from "./breakwater/state-machines.ts";
 import { functionUrls } from "./breakwater/triggers.ts";
 import { suppressNagFindings } from "./nag.ts";
+import { policyDocument, targetRolePolicies } from "./targets-iam.ts";
 
 const PROD_STAGE = "prod";
 
@@ -55,7 +64,36 @@ export async function Breakwater({ stack, app }: StackContext) {
     notify: { topicArn: topic.topicArn, permissions: notifyPermissions },
   });
   const { overrideUrl, webhookUrl } = functionUrls(functions, settings.overrideRoleArn);
+  // Alarms from every region and account the pipelines deploy to (issue 12, item 7).
+  const home: Home = {
+    account: app.account,
+    region: app.region,
+    busName: app.logicalPrefixedName("events"),
+    stage: app.stage,
+  };
+  const forwarders = alarmForwarders(
+    settings.pipelines.map((p) => p.pipeline),
+    home,
+  );
+  const ownForwarders = forwarders.filter((f) => f.account === home.account);
+  const targetAccountForwarders = forwarders.filter((f) => f.account !== home.account);
+  const forwarderRole = forwarderConstructs(stack, {
+    bus,
+    forwarders: ownForwarders,
+    ruleName: forwarderNames(home, home.region).rule,
+    anyForwarders: forwarders.length > 0,
+    functions,
+    deadLetters,
+  });
+  const byAccount = new Map<string, string[]>();
+  for (const f of targetAccountForwarders) {
+    byAccount.set(f.account, [...(byAccount.get(f.account) ?? []), forwarderRoleArn(home, f)]);
+  }
   busPolicy(bus, {
+    alarmForwarders: {
+      roleArns: forwarderRole ? [forwarderRole.roleArn] : [],
+      accounts: [...byAccount].map(([account, roleArns]) => ({ account, roleArns })),
+    },
     producers: publishers.map((name) => roleArnOf(functions[name])),
     runRequesters: (["github-webhook", "artifact-published", "override"] as const).map((name) =>
       roleArnOf(functions[name]),
@@ -91,6 +129,7 @@ export async function Breakwater({ stack, app }: StackContext) {
     slackDeadLetters: deadLetters.slack,
     syncFunctions: [...taskFunctions, functions.override, functions["github-webhook"]],
     asyncFunctions: asyncFunctions.map((name) => functions[name]),
+    targetRoles: [functions.deploy, functions.rollback].flatMap((fn) => (fn.role ? [fn.role] : [])),
   });
 
   return {
@@ -100,5 +139,29 @@ export async function Breakwater({ stack, app }: StackContext) {
     rollbackStateMachine,
     functions,
     pipelines: settings.pipelines,
+    /**
+     * What target accounts deploy themselves (`npm run synth` writes these next to the cloud
+     * assembly, by path): each account and region's alarm forwarder template, and the policy
+     * each target role (`roleArn`) needs.
+     */
+    targetAccountFiles: {
+      ...Object.fromEntries(
+        targetAccountForwarders.map((f) => [
+          `forwarders/${f.account}-${f.region}.template.json`,
+          forwarderTemplate(home, f),
+        ]),
+      ),
+      ...Object.fromEntries(
+        [
+          ...targetRolePolicies(
+            settings.pipelines.map((p) => p.pipeline),
+            "aws",
+          ),
+        ].map(([roleArn, grants]) => [
+          `target-roles/${roleArn.replace(/^arn:[^:]+:iam::(\d{12}):role\/(?:.*\/)?/, "$1-")}.policy.json`,
+          policyDocument(grants),
+        ]),
+      ),
+    } as Record<string, Record<string, unknown>>,
   };
 }

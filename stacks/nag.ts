@@ -5,7 +5,7 @@
  * What was cheap to fix for real is fixed in the stack instead (TLS-only topic and queues, SSE,
  * log retention, tracing, per-function roles without AWSLambdaBasicExecutionRole).
  */
-import type { Role } from "aws-cdk-lib/aws-iam";
+import type { IRole, Role } from "aws-cdk-lib/aws-iam";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import type { Stack } from "aws-cdk-lib/core";
 import { AwsCustomResource } from "aws-cdk-lib/custom-resources";
@@ -30,7 +30,24 @@ export interface NagTargets {
   syncFunctions: SstFunction[];
   /** Invoked asynchronously by EventBridge: failures go to their DeadLetterConfig queue. */
   asyncFunctions: SstFunction[];
+  /** The deploy and rollback functions' roles (the deploy targets' grants, stacks/targets-iam.ts). */
+  targetRoles: IRole[];
 }
+
+/**
+ * The deploy targets' wildcard ARNs (TARGET_WILDCARDS in stacks/targets-iam.ts), as cdk-nag
+ * renders them: each `*` only where the allow-list puts it.
+ */
+const TARGET_WILDCARD_FINDINGS = [
+  // The version's artifact: `*` for {version}/{digest} in the key.
+  String.raw`/^Resource::arn:<AWS::Partition>:s3:::[a-z0-9.-]+\/[^*?]*\*[^?]*$/`,
+  // A stack's id.
+  String.raw`/^Resource::arn:<AWS::Partition>:cloudformation:[a-z0-9-]+:[^:*?]+:stack\/[^*?/]+\/\*$/`,
+  // An AppConfig environment's deployment numbers.
+  String.raw`/^Resource::arn:<AWS::Partition>:appconfig:[a-z0-9-]+:[^:*?]+:application\/[^*?/]+\/environment\/[^*?/]+\/deployment\/\*$/`,
+  // AppConfig deployment strategies' ids.
+  String.raw`/^Resource::arn:<AWS::Partition>:appconfig:[a-z0-9-]+:[^:*?]+:deploymentstrategy\/\*$/`,
+].map((regex) => ({ regex }));
 
 /** Adds the stack's cdk-nag suppressions, each with its reason. */
 export function suppressNagFindings(stack: Stack, t: NagTargets): void {
@@ -46,13 +63,27 @@ export function suppressNagFindings(stack: Stack, t: NagTargets): void {
           {
             id: "AwsSolutions-IAM5",
             reason:
-              "Resource * only for actions without resource-level permissions: X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords) and, for deploy/evaluate, cloudwatch:DescribeAlarms and GetMetricData (alarm and metric names come from pipeline templates at run time)",
+              "Resource * only for actions without resource-level permissions: X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords), for deploy/evaluate cloudwatch:DescribeAlarms and GetMetricData (alarm and metric names come from pipeline templates at run time), and for deploy/rollback the deploy targets' actions AWS cannot scope (ecs:RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions; appconfig:ListApplications, ListDeploymentStrategies, CreateDeploymentStrategy)",
             appliesTo: ["Resource::*"],
           },
         ],
         true,
       );
     }
+  }
+  for (const role of t.targetRoles) {
+    NagSuppressions.addResourceSuppressions(
+      role,
+      [
+        {
+          id: "AwsSolutions-IAM5",
+          reason:
+            "Deploy targets: a * only where AWS names the resource at run time (the version's S3 object for {version}/{digest}, a stack's id, an AppConfig deployment number or strategy id): README, Least privilege",
+          appliesTo: TARGET_WILDCARD_FINDINGS,
+        },
+      ],
+      true,
+    );
   }
   for (const fn of t.syncFunctions) {
     NagSuppressions.addResourceSuppressions(fn.node.defaultChild as IConstruct, [

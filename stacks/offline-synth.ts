@@ -16,12 +16,12 @@
  * - SST's bundles go to a temporary folder instead of `.sst/artifacts`, so two synths (say the
  *   tests and `npm run synth`) cannot clobber each other's bundles.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Aspects, type IAspect, type Stack } from "aws-cdk-lib/core";
-import { App, getStack } from "sst/constructs";
+import { App, getStack, use } from "sst/constructs";
 import { initProject, useProject } from "sst/project.js";
 import config from "../sst.config.ts";
 import { Breakwater } from "./Breakwater.ts";
@@ -61,6 +61,11 @@ export interface SynthResult {
    * app (what `Annotations.fromStack` does) trips SST's unique-id aspect.
    */
   messages: { level: string; path: string; data: string }[];
+  /**
+   * Files for target accounts to deploy themselves (alarm forwarder templates, target role
+   * policies), by path relative to the output folder; written there when `outdir` was given.
+   */
+  targetAccountFiles: Record<string, Record<string, unknown>>;
 }
 
 let artifacts: string | undefined;
@@ -107,11 +112,18 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
     // Bundles the functions (SST's deferred tasks), applies removal policies, tags, checks.
     await app.finish();
     const stack: Stack = getStack(Breakwater);
+    const { targetAccountFiles } = use(Breakwater) as Awaited<ReturnType<typeof Breakwater>>;
     const assembly = app.synth();
     const templates: Record<string, Record<string, unknown>> = {};
     for (const s of assembly.stacks) templates[s.stackName] = s.template as Record<string, unknown>;
     const template = templates[stack.stackName];
     if (!template) throw new Error(`stack ${stack.stackName} is not in the cloud assembly`);
+    if (opts.outdir) {
+      for (const [path, body] of Object.entries(targetAccountFiles)) {
+        mkdirSync(dirname(join(outdir, path)), { recursive: true });
+        writeFileSync(join(outdir, path), `${JSON.stringify(body, null, 2)}\n`);
+      }
+    }
     return {
       stackName: stack.stackName,
       template,
@@ -119,6 +131,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
       messages: (
         assembly.stacks.find((st) => st.stackName === stack.stackName)?.messages ?? []
       ).map((m) => ({ level: m.level, path: m.id, data: String(m.entry.data) })),
+      targetAccountFiles,
       ...(opts.outdir ? { outdir } : {}),
     };
   } finally {

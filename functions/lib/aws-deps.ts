@@ -4,7 +4,6 @@
  * the SDK and a function loads only the clients its path uses.
  */
 
-import type { AwsCredentialIdentity } from "@aws-sdk/types";
 import type { TargetMetrics } from "../../src/adapters/aws/cloudwatch-metrics.ts";
 import type { TargetDrivers } from "../../src/adapters/aws/targets/driver.ts";
 import type { Deps } from "../../src/app/deps.ts";
@@ -30,17 +29,32 @@ const dynamo = once(async () => {
   return new DynamoDBClient({});
 });
 
-/** CloudWatch clients by region (alarms and metrics live in each scope's region). */
+/**
+ * CloudWatch clients by region and account: alarms and metrics live in each scope's region, and
+ * in its target's account (read through the target's role, assumed once and refreshed before it
+ * expires).
+ */
 const cloudwatch = once(async () => {
-  const { CloudWatchClient } = await import("@aws-sdk/client-cloudwatch");
+  const [{ CloudWatchClient }, { STSClient }, { AssumedRoles }] = await Promise.all([
+    import("@aws-sdk/client-cloudwatch"),
+    import("@aws-sdk/client-sts"),
+    import("../../src/adapters/aws/targets/credentials.ts"),
+  ]);
   const clients = new Map<string, InstanceType<typeof CloudWatchClient>>();
-  return (region: string, credentials?: AwsCredentialIdentity) => {
-    // A target account's credentials (assumed by the TargetDeployer): a client of its own.
-    if (credentials) return new CloudWatchClient({ region, credentials });
-    let client = clients.get(region);
+  let roles: InstanceType<typeof AssumedRoles> | undefined;
+  return (region: string, roleArn?: string) => {
+    const key = `${region}|${roleArn ?? ""}`;
+    let client = clients.get(key);
     if (!client) {
-      client = new CloudWatchClient({ region });
-      clients.set(region, client);
+      if (roleArn) roles ??= new AssumedRoles(new STSClient({}));
+      const assumed = roles;
+      client = new CloudWatchClient({
+        region,
+        ...(roleArn && assumed
+          ? { credentials: () => assumed.credentials(roleArn, "breakwater-cloudwatch") }
+          : {}),
+      });
+      clients.set(key, client);
     }
     return client;
   };

@@ -239,8 +239,21 @@ export type { AlarmObservation, AlarmValue } from "./alarms.ts";
 import type { AlarmObservation } from "./alarms.ts";
 
 /** Reads alarm states by name (CloudWatch DescribeAlarms in AWS; simulated alarms locally). */
+/**
+ * Whose alarms a query reads: a target account's through the target's role (`roleArn`), else
+ * the control plane's own account (issue 12, item 7).
+ */
+export interface AlarmAccount {
+  roleArn?: string | undefined;
+}
+
 export interface AlarmSource {
-  describe(names: string[], region: string, at: Date): Promise<AlarmObservation[]>;
+  describe(
+    names: string[],
+    region: string,
+    at: Date,
+    account?: AlarmAccount,
+  ): Promise<AlarmObservation[]>;
 }
 
 /** One minute of one version's traffic in one scope. */

@@ -14,19 +14,30 @@ export interface AlarmInterval {
   from: Date;
   /** Absent: stays in ALARM. */
   to?: Date;
+  /**
+   * The alarm's region (as in AWS, where each region has its own alarms and its state changes
+   * reach the control plane through a forwarder): it judges only scopes of that region, and
+   * its events carry that region. Absent: the local region, an alarm of every region.
+   */
+  region?: string;
+  /** The alarm's account on its events (a target account's forwarder); default the local one. */
+  account?: string;
 }
 
 export class SimulatedAlarms implements AlarmSource {
   constructor(private readonly intervals: AlarmInterval[]) {}
 
-  private inAlarm(name: string, at: number): AlarmInterval | undefined {
+  private inAlarm(name: string, at: number, region?: string): AlarmInterval | undefined {
     return this.intervals.find(
       (i) =>
-        i.name === name && i.from.getTime() <= at && (i.to === undefined || at < i.to.getTime()),
+        i.name === name &&
+        (region === undefined || i.region === undefined || i.region === region) &&
+        i.from.getTime() <= at &&
+        (i.to === undefined || at < i.to.getTime()),
     );
   }
 
-  async describe(names: string[], _region: string, at: Date): Promise<AlarmObservation[]> {
+  async describe(names: string[], region: string, at: Date): Promise<AlarmObservation[]> {
     // A name ending in `*` is a prefix, as in CloudWatch: every simulated alarm it matches.
     const expanded = [...new Set(names)].flatMap((name) =>
       name.endsWith("*")
@@ -36,7 +47,8 @@ export class SimulatedAlarms implements AlarmSource {
         : [name],
     );
     return [...new Set(expanded)].map((name) => {
-      const hit = this.inAlarm(name, at.getTime());
+      // Read in the scope's region: an alarm of another region is another alarm.
+      const hit = this.inAlarm(name, at.getTime(), region);
       return hit
         ? { name, state: "ALARM", reason: `simulated: in ALARM since ${hit.from.toISOString()}` }
         : { name, state: "OK" };
@@ -54,14 +66,17 @@ export class SimulatedAlarms implements AlarmSource {
         clock.enter(() =>
           setTimeout(() => {
             // Another interval of the same alarm may keep it in ALARM: no change then.
-            const state = this.inAlarm(interval.name, at) ? "ALARM" : "OK";
+            const state = this.inAlarm(interval.name, at, interval.region) ? "ALARM" : "OK";
             if (value === "OK" && state === "ALARM") return;
+            const region = interval.region ?? LOCAL_REGION;
+            const account = interval.account ?? LOCAL_ACCOUNT;
             bus.put({
               source: "aws.cloudwatch",
               "detail-type": "CloudWatch Alarm State Change",
-              resources: [
-                `arn:aws:cloudwatch:${LOCAL_REGION}:${LOCAL_ACCOUNT}:alarm:${interval.name}`,
-              ],
+              // As forwarded from the alarm's region and account: the event keeps both.
+              region,
+              account,
+              resources: [`arn:aws:cloudwatch:${region}:${account}:alarm:${interval.name}`],
               detail: {
                 alarmName: interval.name,
                 state: {

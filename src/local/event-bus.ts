@@ -95,7 +95,12 @@ export class LocalEventBus implements EventPublisher {
    * is what an at-least-once delivery looks like to a target.
    */
   put(
-    event: Pick<BusEnvelope, "source" | "detail-type" | "detail" | "resources"> & { id?: string },
+    event: Pick<BusEnvelope, "source" | "detail-type" | "detail" | "resources"> & {
+      id?: string;
+      /** A forwarded event's own region and account (default: the local ones). */
+      region?: string;
+      account?: string;
+    },
   ): void {
     const { id, ...fields } = event;
     const envelope: BusEnvelope = {

@@ -3,9 +3,10 @@
  * finding 3).
  */
 import { EventBus } from "aws-cdk-lib/aws-events";
-import { AnyPrincipal, Effect, PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { AccountPrincipal, AnyPrincipal, Effect, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { Stack } from "aws-cdk-lib/core";
 import type { App } from "sst/constructs";
+import { ALARM_STATE_CHANGE } from "../alarm-forwarders.ts";
 
 /** The bus that carries run requests and Breakwater's own events. */
 export function eventBus(stack: Stack, app: App): EventBus {
@@ -29,6 +30,12 @@ export function busPolicy(
     runRequesters: string[];
     /** The installation's artifact publishers' principal ARNs. */
     ciPrincipalArns: string[];
+    /**
+     * The alarm forwarders' roles (stacks/alarm-forwarders.ts): the control plane's own (other
+     * regions) and each target account's, by account. They may put "CloudWatch Alarm State
+     * Change" events and nothing else.
+     */
+    alarmForwarders?: { roleArns: string[]; accounts: { account: string; roleArns: string[] }[] };
   },
 ): void {
   const ciPrincipals = [...new Set(o.ciPrincipalArns)];
@@ -43,8 +50,12 @@ export function busPolicy(
         conditions,
       }),
     );
+  const forwarders = [
+    ...(o.alarmForwarders?.roleArns ?? []),
+    ...(o.alarmForwarders?.accounts ?? []).flatMap((a) => a.roleArns),
+  ];
   denyPut("DenyPutEventsButProducers", {
-    StringNotEquals: { "aws:PrincipalArn": [...o.producers, ...ciPrincipals] },
+    StringNotEquals: { "aws:PrincipalArn": [...o.producers, ...ciPrincipals, ...forwarders] },
   });
   denyPut("DenyApprovedChangeMergedButTriggers", {
     "ForAnyValue:StringEquals": { "events:detail-type": ["Approved Change Merged"] },
@@ -54,6 +65,29 @@ export function busPolicy(
     "ForAnyValue:StringEquals": { "events:detail-type": ["Artifact Published"] },
     ...(ciPrincipals.length > 0 ? { StringNotEquals: { "aws:PrincipalArn": ciPrincipals } } : {}),
   });
+  if (forwarders.length > 0) {
+    denyPut("DenyAlarmForwardersAnythingButAlarmStateChange", {
+      "ForAnyValue:StringNotEquals": { "events:detail-type": [ALARM_STATE_CHANGE] },
+      StringEquals: { "aws:PrincipalArn": forwarders },
+    });
+  }
+  // Another account's forwarder needs an Allow here as well (a same-account role's own policy
+  // suffices): exactly its role, for alarm state changes only.
+  for (const { account, roleArns } of o.alarmForwarders?.accounts ?? []) {
+    bus.addToResourcePolicy(
+      new PolicyStatement({
+        sid: `AllowAlarmForwarders${account}`,
+        effect: Effect.ALLOW,
+        principals: [new AccountPrincipal(account)],
+        actions: ["events:PutEvents"],
+        resources: [bus.eventBusArn],
+        conditions: {
+          StringEquals: { "aws:PrincipalArn": roleArns },
+          "ForAllValues:StringEquals": { "events:detail-type": [ALARM_STATE_CHANGE] },
+        },
+      }),
+    );
+  }
   if (ciPrincipals.length > 0) {
     denyPut("DenyCiAnythingButArtifactPublished", {
       "ForAnyValue:StringNotEquals": { "events:detail-type": ["Artifact Published"] },

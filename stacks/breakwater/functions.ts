@@ -17,7 +17,7 @@ import { RemovalPolicy, type Stack } from "aws-cdk-lib/core";
 import { Function as SstFunction } from "sst/constructs";
 import { RUN_REQUEST_PREFIX } from "../../src/adapters/aws/dynamo-run-requests.ts";
 import { TABLE_KEYS } from "../../src/adapters/aws/dynamo-store.ts";
-import { deployTargetAccess } from "../pipelines.ts";
+import { deployTargetGrants } from "../targets-iam.ts";
 import type { DeadLetterQueues } from "./notify.ts";
 import type { StackSettings } from "./settings.ts";
 
@@ -142,18 +142,24 @@ export function controlPlaneFunctions(stack: Stack, o: FunctionsOptions): Functi
     actions: ["events:PutEvents"],
     resources: [bus.eventBusArn],
   });
-  const targets = deployTargetAccess(
+  // Exactly what each configured target's driver calls, on the resources its names resolve to
+  // in each stage's scopes (stacks/targets-iam.ts; issue 12, item 4).
+  const reachDeployTargets = deployTargetGrants(
     settings.pipelines.map((p) => p.pipeline),
     { partition: stack.partition, account: stack.account },
+  ).map(
+    (g) =>
+      new PolicyStatement({
+        actions: g.actions,
+        resources: g.resources,
+        ...(g.conditions ? { conditions: g.conditions } : {}),
+      }),
   );
-  const reachDeployTargets = [
-    ...(targets.invokeArns.length > 0
-      ? [new PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: targets.invokeArns })]
-      : []),
-    ...(targets.assumeRoleArns.length > 0
-      ? [new PolicyStatement({ actions: ["sts:AssumeRole"], resources: targets.assumeRoleArns })]
-      : []),
-  ];
+  // A target with roleArn keeps its alarms and metrics in its own account: evaluate reads them
+  // through that role too (issue 12, item 7); deploy has it among its target grants.
+  const assumeTargetRoles = reachDeployTargets.filter(
+    (st) => st.toStatementJson().Action === "sts:AssumeRole",
+  );
   const readAlarms = new PolicyStatement({
     actions: ["cloudwatch:DescribeAlarms"],
     // AWS supports only "*" as the resource of cloudwatch:DescribeAlarms (no resource-level
@@ -181,7 +187,7 @@ export function controlPlaneFunctions(stack: Stack, o: FunctionsOptions): Functi
     plan: guarded,
     // The deploy step checks the blockers (alarms) before it starts.
     deploy: [...guarded, publishEvents, readAlarms, ...reachDeployTargets],
-    evaluate: [...guarded, publishEvents, readAlarms, readMetrics],
+    evaluate: [...guarded, publishEvents, readAlarms, readMetrics, ...assumeTargetRoles],
     rollback: [...guarded, publishEvents, ...reachDeployTargets],
     record: guarded,
     promote: [...guarded, publishEvents, startStages],

@@ -22,6 +22,7 @@ import {
 import { parsePipeline } from "../../src/domain/pipeline.ts";
 import { parameterNames } from "../../src/ops/names.ts";
 import { OFFLINE_ACCOUNT, PROJECT_ROOT, synthesize } from "../../stacks/offline-synth.ts";
+import { FIXTURE_GRANTS, TARGET_FIXTURES } from "../fixtures/target-grants.ts";
 
 type Json = Record<string, unknown>;
 interface Resource {
@@ -69,7 +70,12 @@ const FUNCTION_NAMES = [
  * privilege"). Everything else must name exact resources: a `*` or `?` anywhere in an ARN
  * (`function:*`, `role/*`, `arn:aws:lambda:*:...`) is a finding.
  */
-const WILDCARD_RESOURCE_ALLOWED: { actions: string[]; resource: string; reason: string }[] = [
+const WILDCARD_RESOURCE_ALLOWED: {
+  actions: string[];
+  /** The exact wildcard resource, or the shape of ARNs with a `*` where AWS names the rest. */
+  resource: string | RegExp;
+  reason: string;
+}[] = [
   {
     actions: ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"],
     resource: "*",
@@ -101,7 +107,56 @@ const WILDCARD_RESOURCE_ALLOWED: { actions: string[]; resource: string; reason: 
     reason:
       "Step Functions log delivery is configured through account-level CloudWatch Logs APIs that AWS supports only on *",
   },
+  // Deploy targets (stacks/targets-iam.ts, TARGET_WILDCARDS; README, "Least privilege").
+  {
+    actions: [
+      "ecs:DescribeTaskDefinition",
+      "ecs:ListTaskDefinitions",
+      "ecs:RegisterTaskDefinition",
+    ],
+    resource: "*",
+    reason: "ECS has no resource-level permissions for the task definition actions",
+  },
+  {
+    actions: [
+      "appconfig:CreateDeploymentStrategy",
+      "appconfig:ListApplications",
+      "appconfig:ListDeploymentStrategies",
+    ],
+    resource: "*",
+    reason: "AppConfig has no resource-level permissions for these list and create actions",
+  },
+  {
+    actions: ["s3:GetObject"],
+    resource: /^arn:aws:s3:::[a-z0-9.-]+\/[^*?]*\*[^?]*$/,
+    reason: "the version's artifact in S3: a * only for {version}/{digest} in the key",
+  },
+  {
+    actions: [
+      "cloudformation:CancelUpdateStack",
+      "cloudformation:CreateChangeSet",
+      "cloudformation:DescribeChangeSet",
+      "cloudformation:DescribeStacks",
+      "cloudformation:ExecuteChangeSet",
+    ],
+    resource: /^arn:aws:cloudformation:[a-z0-9-]+:\d{12}:stack\/[^*?/]+\/\*$/,
+    reason: "a stack's ARN ends in the id CloudFormation assigns; the stack name is exact",
+  },
+  {
+    actions: ["appconfig:GetDeployment", "appconfig:StopDeployment"],
+    resource:
+      /^arn:aws:appconfig:[a-z0-9-]+:\d{12}:application\/[^*?/]+\/environment\/[^*?/]+\/deployment\/\*$/,
+    reason: "AppConfig numbers an environment's deployments as they start",
+  },
+  {
+    actions: ["appconfig:GetDeploymentStrategy", "appconfig:StartDeployment"],
+    resource: /^arn:aws:appconfig:[a-z0-9-]+:\d{12}:deploymentstrategy\/\*$/,
+    reason: "the all-at-once strategy's id is AWS's or assigned when it is first created",
+  },
 ];
+
+const allowedFor = (e: (typeof WILDCARD_RESOURCE_ALLOWED)[number], resource: string) =>
+  typeof e.resource === "string" ? e.resource === resource : e.resource.test(resource);
 
 /**
  * The IAM problems of these statements: wildcard or Not* actions, and a `*` or `?` anywhere in a
@@ -120,7 +175,7 @@ function iamProblems(statements: { where: string; statement: Statement }[]): str
       if (!/[*?]/.test(resource)) continue;
       const notAllowed = actions.filter(
         (a) =>
-          !WILDCARD_RESOURCE_ALLOWED.some((e) => e.resource === resource && e.actions.includes(a)),
+          !WILDCARD_RESOURCE_ALLOWED.some((e) => allowedFor(e, resource) && e.actions.includes(a)),
       );
       if (notAllowed.length > 0) {
         problems.push(`${where}: Resource ${resource} for ${notAllowed.join(", ")}`);
@@ -277,6 +332,10 @@ export default definePipeline({
     }),
   );
   writeFileSync(join(dir, "README.md"), "not a pipeline\n");
+  // One pipeline per target type (their grants: test/fixtures/target-grants.ts).
+  for (const f of readdirSync(TARGET_FIXTURES)) {
+    writeFileSync(join(dir, f), readFileSync(join(TARGET_FIXTURES, f)));
+  }
   return dir;
 }
 
@@ -289,6 +348,7 @@ let prod: Json;
 let pipelinesDir: string;
 type Messages = Awaited<ReturnType<typeof synthesize>>["messages"];
 let testMessages: Messages;
+let testFiles: Record<string, Record<string, unknown>>;
 /** The stack names of each synth's cloud assembly. */
 let stackNames: { test: string[]; prod: string[] };
 /**
@@ -325,6 +385,7 @@ beforeAll(async () => {
     });
     test = t.template;
     testMessages = t.messages;
+    testFiles = t.targetAccountFiles;
     stackNames = { test: Object.keys(t.templates), prod: [] };
   } finally {
     delete process.env.BREAKWATER_CONFIG_FILE;
@@ -337,7 +398,7 @@ beforeAll(async () => {
   stackNames.prod = Object.keys(p.templates);
   // Two synths with esbuild bundling: about 40 s on an idle machine, several times that when
   // the whole suite runs on two shared cores.
-}, 300_000);
+}, 900_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -529,6 +590,22 @@ describe("rollback state machine", () => {
   });
 });
 
+function expectTarget(rule: Json, fn: string) {
+  const targets = rule.Targets as Json[];
+  expect(targets).toHaveLength(1);
+  const target = targets[0] as Json;
+  expect(target.Arn).toEqual(getAtt(lambdaByName(test, fn)[0]));
+  const dlq = ((target.DeadLetterConfig as Json).Arn as { "Fn::GetAtt": string[] })[
+    "Fn::GetAtt"
+  ][0] as string;
+  expect((test.Resources as Record<string, Resource>)[dlq]?.Type).toBe("AWS::SQS::Queue");
+  const retry = target.RetryPolicy as {
+    MaximumRetryAttempts: number;
+    MaximumEventAgeInSeconds: number;
+  };
+  expect(retry.MaximumRetryAttempts).toBeGreaterThan(0);
+  expect(retry.MaximumEventAgeInSeconds).toBeGreaterThan(0);
+}
 describe("event rules", () => {
   const rules = () => ofType(test, "AWS::Events::Rule").map(([, r]) => props(r));
 
@@ -577,29 +654,14 @@ describe("event rules", () => {
 
   it("routes alarm state changes (to ALARM) on the default bus to fast rollback, with a DLQ", () => {
     const rule = rules().find(
-      (r) => JSON.stringify(r.EventPattern) === JSON.stringify(alarmStateChangePattern),
+      (r) =>
+        JSON.stringify(r.EventPattern) === JSON.stringify(alarmStateChangePattern) &&
+        !r.EventBusName,
     );
     expect(rule, "no rule with the alarm state change pattern").toBeDefined();
     expect((rule as Json).EventBusName).toBeUndefined();
     expectTarget(rule as Json, "alarm-state-change");
   });
-
-  function expectTarget(rule: Json, fn: string) {
-    const targets = rule.Targets as Json[];
-    expect(targets).toHaveLength(1);
-    const target = targets[0] as Json;
-    expect(target.Arn).toEqual(getAtt(lambdaByName(test, fn)[0]));
-    const dlq = ((target.DeadLetterConfig as Json).Arn as { "Fn::GetAtt": string[] })[
-      "Fn::GetAtt"
-    ][0] as string;
-    expect((test.Resources as Record<string, Resource>)[dlq]?.Type).toBe("AWS::SQS::Queue");
-    const retry = target.RetryPolicy as {
-      MaximumRetryAttempts: number;
-      MaximumEventAgeInSeconds: number;
-    };
-    expect(retry.MaximumRetryAttempts).toBeGreaterThan(0);
-    expect(retry.MaximumEventAgeInSeconds).toBeGreaterThan(0);
-  }
 });
 
 describe("IAM", () => {
@@ -640,7 +702,7 @@ describe("IAM", () => {
       "Fixture: action dynamodb:*",
     ]);
     for (const e of WILDCARD_RESOURCE_ALLOWED)
-      expect(e.reason.length, e.resource).toBeGreaterThan(20);
+      expect(e.reason.length, String(e.resource)).toBeGreaterThan(20);
   });
 
   it("fails the synth on a wildcard deploy target, naming the file and the field", async () => {
@@ -712,16 +774,38 @@ describe("IAM", () => {
       ),
       "arn:aws:lambda:eu-west-1:210987654321:function:payments-deployer:live",
     ].sort();
+    const [assume, ...typed] = FIXTURE_GRANTS;
+    const expected = [
+      { actions: ["lambda:InvokeFunction"], resources: invoke },
+      {
+        actions: ["sts:AssumeRole"],
+        resources: [
+          "arn:aws:iam::210987654321:role/breakwater-deployer",
+          ...(assume?.resources ?? []),
+        ],
+      },
+      ...typed,
+    ];
     for (const fn of ["deploy", "rollback"]) {
-      const statements = functionStatements(test, fn);
-      expect(resourcesOf(statements, "lambda:InvokeFunction"), fn).toEqual(invoke);
-      expect(resourcesOf(statements, "sts:AssumeRole"), fn).toEqual([
-        "arn:aws:iam::210987654321:role/breakwater-deployer",
-      ]);
+      // Every statement but the control plane's own (table, bus, alarms, tracing) is a target's.
+      const targetStatements = functionStatements(test, fn)
+        .filter((st) => !/^(dynamodb|events|cloudwatch|xray):/.test(list(st.Action)[0] ?? ""))
+        .map((st) => ({
+          actions: list(st.Action),
+          // Sorted here: the template orders by the CDK token strings of the account.
+          resources: list(st.Resource).map(str).sort(),
+          ...(st.Condition ? { conditions: st.Condition } : {}),
+        }));
+      expect(targetStatements, fn).toEqual(expected);
     }
+    // Evaluation reads a role target's alarms and metrics in its account: it assumes the same
+    // roles, and invokes nothing.
+    expect(resourcesOf(functionStatements(test, "evaluate"), "sts:AssumeRole")).toEqual(
+      expected[1]?.resources,
+    );
+    expect(resourcesOf(functionStatements(test, "evaluate"), "lambda:InvokeFunction")).toEqual([]);
     for (const fn of [
       "plan",
-      "evaluate",
       "record",
       "promote",
       "start-run",
@@ -780,7 +864,16 @@ describe("pipeline registration", () => {
       expect(item.sk).toBe("DEF");
       return item.definition.name as string;
     });
-    expect(names.sort()).toEqual(["ledger", "orders-api", "payments"]);
+    expect(names.sort()).toEqual([
+      "flags",
+      "infra",
+      "ledger",
+      "orders-api",
+      "payments",
+      "shop",
+      "shop-web",
+      "static",
+    ]);
     const orders = found.find((r) => r.id.startsWith("Pipelineordersapi"));
     if (!orders) throw new Error("orders-api is not registered");
     const item = unmarshall((orders.create.parameters as { Item: Record<string, never> }).Item);
@@ -1070,10 +1163,224 @@ const PUBLISHERS = [
   "start-run",
 ];
 
-describe("bus policy", () => {
-  it("denies PutEvents to every principal but the producing functions and the CI principals", () => {
+/** The alarm forwarders' roles: the stack's own (other regions) and the target account's. */
+const TARGET_ACCOUNT_FORWARDER =
+  "arn:aws:iam::444455556666:role/breakwater-test-alarms-ap-southeast-2";
+const forwarderRoles = () => [arnOf(forwarderRoleId()), TARGET_ACCOUNT_FORWARDER];
+const forwarderRoleId = () => {
+  const found = ofType(test, "AWS::IAM::Role").filter(([id]) =>
+    id.startsWith("AlarmForwarderRole"),
+  );
+  expect(found).toHaveLength(1);
+  return (found[0] as [string, Resource])[0];
+};
+
+describe("alarm forwarders (alarms from every region and account)", () => {
+  const customResources = (type: string) =>
+    ofType(test, type).map(([id, r]) => ({
+      id,
+      create: JSON.parse(str(props(r).Create)) as Json,
+      del: JSON.parse(str(props(r).Delete)) as Json,
+    }));
+  const pattern = (names: unknown[]) => ({
+    source: ["aws.cloudwatch"],
+    "detail-type": ["CloudWatch Alarm State Change"],
+    detail: { alarmName: names, state: { value: ["ALARM"] } },
+  });
+
+  it("puts a rule in every other region of the account that has the pipelines' alarms, for exactly those alarms", () => {
+    const rules = customResources("Custom::BreakwaterAlarmForwarderRule");
+    const byRegion = Object.fromEntries(rules.map((r) => [r.create.region, r.create]));
+    // shop's prod AZs in eu-west-1, shop-web in us-west-2; us-east-1 is the control plane's own
+    // region; static's alpha alarms are in another account (a template, below).
+    expect(Object.keys(byRegion).sort()).toEqual(["eu-west-1", "us-west-2"]);
+    for (const [region, names] of [
+      [
+        "eu-west-1",
+        ["shop-euw1-az1-latency", "shop-euw1-az2-latency", "shop-prod-eu-west-1-errors"],
+      ],
+      ["us-west-2", ["shop-web-us-west-2-5xx"]],
+    ] as const) {
+      const call = byRegion[region] as Json;
+      expect(call.service).toBe("EventBridge");
+      expect(call.action).toBe("PutRule");
+      const params = call.parameters as Json;
+      expect(params.Name).toBe("breakwater-test-alarm-forwarder");
+      expect(params.State).toBe("ENABLED");
+      expect(JSON.parse(params.EventPattern as string)).toEqual(pattern([...names]));
+    }
+    for (const r of rules) {
+      expect(r.del).toMatchObject({
+        action: "DeleteRule",
+        parameters: { Name: "breakwater-test-alarm-forwarder" },
+      });
+    }
+  });
+
+  it("targets the Breakwater bus with a role that may only put events on it", () => {
     const [busId] = one(test, "AWS::Events::EventBus");
-    for (const s of busStatements(test)) {
+    const roleId = forwarderRoleId();
+    const targets = customResources("Custom::BreakwaterAlarmForwarderTarget");
+    expect(targets.map((t) => t.create.region).sort()).toEqual(["eu-west-1", "us-west-2"]);
+    for (const t of targets) {
+      expect(t.create.action).toBe("PutTargets");
+      expect((t.create.parameters as Json).Targets).toEqual([
+        { Id: "breakwater-bus", Arn: arnOf(busId), RoleArn: arnOf(roleId) },
+      ]);
+      expect(t.del).toMatchObject({
+        action: "RemoveTargets",
+        parameters: { Ids: ["breakwater-bus"] },
+      });
+    }
+    const role = (test.Resources as Record<string, Resource>)[roleId] as Resource;
+    expect(JSON.stringify(props(role).AssumeRolePolicyDocument)).toContain("events.amazonaws.com");
+    const inline = list(
+      props(role).Policies as { PolicyDocument: { Statement: Statement[] } }[],
+    ).flatMap((p) => p.PolicyDocument.Statement);
+    expect(inline.map((st) => ({ ...st, Resource: str(st.Resource) }))).toEqual([
+      { Effect: "Allow", Action: "events:PutEvents", Resource: arnOf(busId) },
+    ]);
+  });
+
+  it("lets the custom resources touch only the forwarder rule of each region and pass only the forwarder role", () => {
+    const statements = iamStatements(test)
+      .map((x) => x.statement)
+      .filter((st) =>
+        list(st.Action).some((a) => a.startsWith("events:") && a !== "events:PutEvents"),
+      );
+    const resourcesFor = (action: string) => resourcesOf(statements, action);
+    const rules = ["eu-west-1", "us-west-2"].map(
+      (r) => `arn:aws:events:${r}:${OFFLINE_ACCOUNT}:rule/breakwater-test-alarm-forwarder`,
+    );
+    for (const action of [
+      "events:PutRule",
+      "events:DeleteRule",
+      "events:PutTargets",
+      "events:RemoveTargets",
+    ]) {
+      expect(resourcesFor(action), action).toEqual(rules);
+    }
+    const passRole = iamStatements(test)
+      .map((x) => x.statement)
+      .filter((st) => list(st.Action).includes("iam:PassRole"));
+    expect(passRole.map((st) => list(st.Resource).map(str))).toContainEqual([
+      arnOf(forwarderRoleId()),
+    ]);
+  });
+
+  it("routes forwarded alarm state changes on the Breakwater bus to fast rollback, with a DLQ", () => {
+    const [busId] = one(test, "AWS::Events::EventBus");
+    const rule = ofType(test, "AWS::Events::Rule")
+      .map(([, r]) => props(r))
+      .find(
+        (r) =>
+          JSON.stringify(r.EventPattern) === JSON.stringify(alarmStateChangePattern) &&
+          r.EventBusName,
+      );
+    expect(rule, "no forwarded-alarm rule on the bus").toBeDefined();
+    expect((rule as Json).EventBusName).toEqual({ Ref: busId });
+    expectTarget(rule as Json, "alarm-state-change");
+    // prod's pipelines have no alarms outside its own region: no forwarders, no such rule.
+    expect(ofType(prod, "Custom::BreakwaterAlarmForwarderRule")).toEqual([]);
+    expect(
+      ofType(prod, "AWS::Events::Rule").filter(
+        ([, r]) =>
+          props(r).EventBusName && JSON.stringify(props(r).EventPattern).includes("aws.cloudwatch"),
+      ),
+    ).toEqual([]);
+  });
+
+  it("admits the target account's forwarder role for alarm state changes only", () => {
+    const [busId] = one(test, "AWS::Events::EventBus");
+    const allows = busStatements(test).filter((st) => st.Effect === "Allow");
+    expect(allows).toHaveLength(1);
+    const allow = allows[0] as Statement;
+    expect(str(allow.Resource)).toBe(arnOf(busId));
+    expect(allow.Action).toBe("events:PutEvents");
+    expect(JSON.stringify(allow.Principal)).toContain("444455556666");
+    expect(allow.Condition).toEqual({
+      StringEquals: { "aws:PrincipalArn": [TARGET_ACCOUNT_FORWARDER] },
+      "ForAllValues:StringEquals": { "events:detail-type": ["CloudWatch Alarm State Change"] },
+    });
+    const only = busDeny(test, "DenyAlarmForwardersAnythingButAlarmStateChange");
+    expect(only.Condition?.["ForAnyValue:StringNotEquals"]).toEqual({
+      "events:detail-type": ["CloudWatch Alarm State Change"],
+    });
+    expect(principalsIn(only, "StringEquals")).toEqual(forwarderRoles().sort());
+  });
+
+  it("writes the target account's forwarder template and its target role's policy", () => {
+    expect(Object.keys(testFiles).sort()).toEqual([
+      "forwarders/444455556666-ap-southeast-2.template.json",
+      "target-roles/210987654321-breakwater-deployer.policy.json",
+      "target-roles/444455556666-breakwater-static.policy.json",
+    ]);
+    // ledger's custom function, invoked in its role's account.
+    expect(testFiles["target-roles/210987654321-breakwater-deployer.policy.json"]).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Action: ["lambda:InvokeFunction"],
+          Resource: ["arn:aws:lambda:us-west-2:210987654321:function:ledger-deployer"],
+        },
+        {
+          Effect: "Allow",
+          Action: ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"],
+          Resource: ["*"],
+        },
+      ],
+    });
+    const template = testFiles["forwarders/444455556666-ap-southeast-2.template.json"] as Json;
+    const res = template.Resources as Record<string, Resource>;
+    const bus = `arn:aws:events:${REGION}:${OFFLINE_ACCOUNT}:event-bus/test-breakwater-events`;
+    expect(props(res.ForwarderRule as Resource)).toMatchObject({
+      EventPattern: pattern(["static-alpha-ap-southeast-2-4xx"]),
+      Targets: [
+        { Id: "breakwater-bus", Arn: bus, RoleArn: { "Fn::GetAtt": ["ForwarderRole", "Arn"] } },
+      ],
+    });
+    expect(props(res.ForwarderRole as Resource).RoleName).toBe(
+      "breakwater-test-alarms-ap-southeast-2",
+    );
+    expect(JSON.stringify(props(res.ForwarderRole as Resource).Policies)).toBe(
+      JSON.stringify([
+        {
+          PolicyName: "put-events-on-the-breakwater-bus",
+          PolicyDocument: {
+            Version: "2012-10-17",
+            Statement: [{ Effect: "Allow", Action: "events:PutEvents", Resource: bus }],
+          },
+        },
+      ]),
+    );
+    expect(testFiles["target-roles/444455556666-breakwater-static.policy.json"]).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Action: [
+            "codebuild:BatchGetBuilds",
+            "codebuild:ListBuildsForProject",
+            "codebuild:StartBuild",
+            "codebuild:StopBuild",
+          ],
+          Resource: ["arn:aws:codebuild:ap-southeast-2:444455556666:project/static-alpha"],
+        },
+        {
+          Effect: "Allow",
+          Action: ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"],
+          Resource: ["*"],
+        },
+      ],
+    });
+  });
+});
+
+describe("bus policy", () => {
+  it("denies PutEvents to every principal but the producing functions, the CI principals and the alarm forwarders", () => {
+    const [busId] = one(test, "AWS::Events::EventBus");
+    for (const s of busStatements(test).filter((st) => st.Effect === "Deny")) {
       expect(s).toMatchObject({
         Effect: "Deny",
         Principal: { AWS: "*" },
@@ -1083,7 +1390,7 @@ describe("bus policy", () => {
     }
     const deny = busDeny(test, "DenyPutEventsButProducers");
     expect(principalsIn(deny, "StringNotEquals")).toEqual(
-      [...PUBLISHERS.map((f) => roleArnOf(test, f)), CI_PRINCIPAL].sort(),
+      [...PUBLISHERS.map((f) => roleArnOf(test, f)), CI_PRINCIPAL, ...forwarderRoles()].sort(),
     );
     // Functions that never publish have no PutEvents, and are not exempt from the deny.
     for (const fn of ["plan", "record", "notify"]) {

@@ -210,6 +210,23 @@ describe("alarm-state-change handler (CloudWatch Alarm State Change)", () => {
     }
   });
 
+  it("an event forwarded from another region and account (issue 12, item 7) rolls back that region's scope", async () => {
+    await deploy(h.store, AZ1);
+    await deploy(h.store, EU);
+    // A forwarder rule delivers the event to the Breakwater bus as CloudWatch published it in
+    // eu-west-1 of the target account: its region and account are the source's.
+    const event = {
+      ...fixture("single-metric"),
+      region: "eu-west-1",
+      account: "210987654321",
+      resources: ["arn:aws:cloudwatch:eu-west-1:210987654321:alarm:ServerCpuTooHigh"],
+    };
+    const result = await h.handler(event, context);
+    expect(result).toEqual({ rolledBack: [{ pipeline: "orders-api", scope: EU, runId: RUN_ID }] });
+    expect(h.rollbacks.map((r) => r.step.scope)).toEqual([EU]);
+    expect((await h.store.getRun(RUN_ID))?.haltedBy).toBe(EU);
+  });
+
   it("an ALARM of an alarm judging a baking scope halts the run and starts exactly one rollback, of that scope", async () => {
     await deploy(h.store, AZ1);
     await deploy(h.store, EU);

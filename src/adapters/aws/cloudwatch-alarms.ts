@@ -1,20 +1,33 @@
 import { type CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
-import type { AlarmObservation, AlarmSource } from "../../domain/ports.ts";
+import type { AlarmAccount, AlarmObservation, AlarmSource } from "../../domain/ports.ts";
 
-/** Reads alarms by name from CloudWatch in a region (metric and composite alarms). */
+/**
+ * CloudWatch's client for a region, in the control plane's account or (with `roleArn`) in a
+ * target account through that role.
+ */
+export type CloudWatchClients = (region: string, roleArn?: string) => CloudWatchClient;
+
+/** Reads alarms by name from CloudWatch in a region and account (metric and composite alarms). */
 export class CloudWatchAlarmSource implements AlarmSource {
-  constructor(private readonly clientFor: (region: string) => CloudWatchClient) {}
+  constructor(private readonly clientFor: CloudWatchClients) {}
 
   /**
    * Exact names are read in batches of 100; a name ending in `*` is a prefix: every alarm whose
    * name starts with it is read (DescribeAlarms AlarmNamePrefix) and reported by its own name.
    */
-  async describe(requested: string[], region: string): Promise<AlarmObservation[]> {
+  async describe(
+    requested: string[],
+    region: string,
+    _at?: Date,
+    account?: AlarmAccount,
+  ): Promise<AlarmObservation[]> {
     const unique = [...new Set(requested)];
     const names = unique.filter((n) => !n.endsWith("*"));
     const prefixes = unique.filter((n) => n.endsWith("*")).map((n) => n.slice(0, -1));
     if (unique.length === 0) return [];
-    const client = this.clientFor(region);
+    const client = account?.roleArn
+      ? this.clientFor(region, account.roleArn)
+      : this.clientFor(region);
     const found = new Map<string, AlarmObservation>();
     const read = async (query: { AlarmNames?: string[]; AlarmNamePrefix?: string }) => {
       let token: string | undefined;

@@ -1,12 +1,12 @@
 import {
-  type CloudWatchClient,
   type Dimension,
   GetMetricDataCommand,
   type MetricDataQuery,
 } from "@aws-sdk/client-cloudwatch";
-import type { AwsCredentialIdentity } from "@aws-sdk/types";
 import { resolveAlarmName } from "../../domain/blockers.ts";
 import type { MetricQuery, MetricSource, MinuteSample } from "../../domain/ports.ts";
+import { targetRoleArn } from "../../domain/targets/index.ts";
+import type { CloudWatchClients } from "./cloudwatch-alarms.ts";
 
 /** Where a scope's per-version request, fault and latency metrics are in CloudWatch. */
 export interface TargetMetricLocation {
@@ -16,8 +16,8 @@ export interface TargetMetricLocation {
   requests: string;
   faults: string;
   latency: string;
-  /** The target role's credentials when the metrics live in the target's account (`roleArn`). */
-  credentials?: AwsCredentialIdentity;
+  /** The target's role when the metrics live in the target's account (read through it). */
+  roleArn?: string;
 }
 
 /**
@@ -37,11 +37,8 @@ export interface TargetMetrics {
  */
 export class CloudWatchMetricSource implements MetricSource {
   constructor(
-    /** A client in the region; with credentials, one signed with them (a target account's). */
-    private readonly clientFor: (
-      region: string,
-      credentials?: AwsCredentialIdentity,
-    ) => CloudWatchClient,
+    /** A client in the scope's region; with a role, one in the target's account through it. */
+    private readonly clientFor: CloudWatchClients,
     private readonly targetMetrics?: TargetMetrics,
   ) {}
 
@@ -58,8 +55,9 @@ export class CloudWatchMetricSource implements MetricSource {
       },
       ReturnData: true,
     });
-    const client = m.credentials
-      ? this.clientFor(q.scope.region, m.credentials)
+    // The scope's own region and account: a target with roleArn is read through that role.
+    const client = m.roleArn
+      ? this.clientFor(q.scope.region, m.roleArn)
       : this.clientFor(q.scope.region);
     const series = new Map<string, Map<number, number>>();
     let token: string | undefined;
@@ -107,6 +105,7 @@ function fromSection(q: MetricQuery): TargetMetricLocation | undefined {
     const Value = resolveAlarmName(template, q.pipeline.name, q.scope);
     return Value === undefined ? [] : [{ Name, Value }];
   });
+  const roleArn = targetRoleArn(q.pipeline, q.scope.stage);
   return {
     namespace: m.namespace,
     dimensions:
@@ -114,5 +113,6 @@ function fromSection(q: MetricQuery): TargetMetricLocation | undefined {
     requests: m.requests,
     faults: m.faults,
     latency: m.latency,
+    ...(roleArn ? { roleArn } : {}),
   };
 }

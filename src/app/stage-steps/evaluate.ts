@@ -3,6 +3,7 @@ import { type BakeVerdict, isBakeVerdict, judgeBake } from "../../domain/bake.ts
 import { resolveAlarmNames } from "../../domain/blockers.ts";
 import type { DeployStep } from "../../domain/planner.ts";
 import { parseScopeId } from "../../domain/scope.ts";
+import { targetRoleArn } from "../../domain/targets/index.ts";
 import type { Deps } from "../deps.ts";
 import { bakePolicy } from "./bake-policy.ts";
 import { loadRun, type StageContext, supersededBy } from "./context.ts";
@@ -54,7 +55,11 @@ export async function evaluateStep(
     pipeline.name,
     scope,
   );
-  const observed = names.length ? await deps.alarms.describe(names, scope.region, now) : [];
+  // In the scope's own region and account (its target's role, if any).
+  const account = { roleArn: targetRoleArn(pipeline, scope.stage) };
+  const observed = names.length
+    ? await deps.alarms.describe(names, scope.region, now, account)
+    : [];
 
   const candidate = await deps.metrics.minutes({
     pipeline,

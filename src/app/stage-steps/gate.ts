@@ -15,6 +15,7 @@ import type { Run, ScopeState, TimelineEvent } from "../../domain/model.ts";
 import type { DeployStep } from "../../domain/planner.ts";
 import type { StageExecutionInput as StageContext } from "../../domain/ports.ts";
 import { parseScopeId } from "../../domain/scope.ts";
+import { targetRoleArn } from "../../domain/targets/index.ts";
 import {
   checkTimeWindows,
   loadHolidayCalendars,
@@ -51,7 +52,13 @@ async function currentBlockers(
     pipeline.name,
     scope,
   );
-  const appAlarms = appNames.length ? await deps.alarms.describe(appNames, scope.region, at) : [];
+  // The app's alarms live in the scope's region and account (its target's role, if any); the
+  // organisation's in the control plane's account.
+  const appAlarms = appNames.length
+    ? await deps.alarms.describe(appNames, scope.region, at, {
+        roleArn: targetRoleArn(pipeline, scope.stage),
+      })
+    : [];
   const org = orgAlarmsOf(config, homeRegion());
   const byRegion = new Map<string, string[]>();
   for (const a of org) byRegion.set(a.region, [...(byRegion.get(a.region) ?? []), a.name]);

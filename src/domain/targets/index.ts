@@ -1,4 +1,6 @@
 /** Deploy targets: schema, the facts of each type, template resolution, validation. */
+
+export * from "./ecs-roles.ts";
 export * from "./function-contract.ts";
 export * from "./required.ts";
 export * from "./resolve.ts";
@@ -22,4 +24,19 @@ export function effectiveTarget(
   stage: string,
 ): DeployTarget | undefined {
   return pipeline.stages.find((s) => s.name === stage)?.target ?? pipeline.target;
+}
+
+/**
+ * The role a stage's target names (`roleArn`): its alarms and metrics live in that account and
+ * are read through that role (issue 12, item 7). Undefined: the control plane's own account.
+ *
+ * @example
+ * targetRoleArn({ target: { type: "codebuild", project: "p", roleArn: "arn:aws:iam::210987654321:role/d" }, stages }, "prod") // "arn:aws:iam::210987654321:role/d"
+ */
+export function targetRoleArn(
+  pipeline: Parameters<typeof effectiveTarget>[0],
+  stage: string,
+): string | undefined {
+  const target = effectiveTarget(pipeline, stage);
+  return target && "roleArn" in target ? target.roleArn : undefined;
 }

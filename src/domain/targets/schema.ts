@@ -66,13 +66,14 @@ export function nameTemplate(what: string) {
 
 const ROLE_SHAPE =
   "must be an IAM role ARN arn:<partition>:iam::<12-digit account>:role/[path/]<name>";
-const roleArn = z
+const exactRoleArn = z
   .string({ error: ROLE_SHAPE })
   .refine((v) => !IAM_WILDCARD.test(v), {
     error: "must not contain an IAM wildcard (* or ?): name exactly one role",
     abort: true,
   })
-  .regex(ROLE_ARN, { error: ROLE_SHAPE })
+  .regex(ROLE_ARN, { error: ROLE_SHAPE });
+const roleArn = exactRoleArn
   .optional()
   .describe(
     "Role the deploy and rollback functions assume before calling the target's APIs (cross-account targets); no wildcards.",

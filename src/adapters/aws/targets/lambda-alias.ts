@@ -23,7 +23,12 @@ import {
 } from "@aws-sdk/client-lambda";
 import { TransientError } from "../../../domain/errors.ts";
 import type { DeploymentStatus, MetricQuery } from "../../../domain/ports.ts";
-import { effectiveTarget, resolveTemplate, type TargetOf } from "../../../domain/targets/index.ts";
+import {
+  effectiveTarget,
+  resolveTemplate,
+  type TargetOf,
+  targetRoleArn,
+} from "../../../domain/targets/index.ts";
 import type { TargetMetricLocation, TargetMetrics } from "../cloudwatch-metrics.ts";
 import type { DriverContext, TargetDriver } from "./driver.ts";
 import type { TargetDeployer } from "./index.ts";
@@ -390,7 +395,9 @@ export class LambdaAliasMetrics implements TargetMetrics {
       faults: "Errors",
       latency: "Duration",
       // The function's metrics are in its own account: read them through the target's role.
-      ...(ctx.credentials ? { credentials: ctx.credentials } : {}),
+      ...(targetRoleArn(q.pipeline, q.scope.stage)
+        ? { roleArn: targetRoleArn(q.pipeline, q.scope.stage) }
+        : {}),
     };
   }
 }
