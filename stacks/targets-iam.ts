@@ -76,7 +76,9 @@ export const TARGET_WILDCARDS: { actions: string[]; resource: string; reason: st
     actions: [
       "cloudformation:CancelUpdateStack",
       "cloudformation:CreateChangeSet",
+      "cloudformation:DeleteChangeSet",
       "cloudformation:DescribeChangeSet",
+      "cloudformation:DescribeStackEvents",
       "cloudformation:DescribeStacks",
       "cloudformation:ExecuteChangeSet",
     ],
@@ -103,7 +105,7 @@ interface Env {
 }
 
 /** A statement kind: fixed actions (and condition), the resources collected per target. */
-type Kind =
+export type Kind =
   | "lambda-invoke"
   | "assume-role"
   | "lambda-function"
@@ -122,7 +124,7 @@ type Kind =
   | "appconfig-unscoped"
   | "codebuild-project";
 
-const KINDS: Record<Kind, Omit<TargetGrant, "resources">> = {
+export const KINDS: Record<Kind, Omit<TargetGrant, "resources">> = {
   "lambda-invoke": { actions: ["lambda:InvokeFunction"] },
   "assume-role": { actions: ["sts:AssumeRole"] },
   "lambda-function": {
@@ -157,17 +159,25 @@ const KINDS: Record<Kind, Omit<TargetGrant, "resources">> = {
     actions: [
       "cloudformation:CancelUpdateStack",
       "cloudformation:CreateChangeSet",
+      "cloudformation:DeleteChangeSet",
       "cloudformation:DescribeChangeSet",
+      "cloudformation:DescribeStackEvents",
       "cloudformation:DescribeStacks",
       "cloudformation:ExecuteChangeSet",
     ],
   },
   "appconfig-start": { actions: ["appconfig:StartDeployment"] },
   "appconfig-deployment": { actions: ["appconfig:GetDeployment", "appconfig:StopDeployment"] },
-  "appconfig-environment": { actions: ["appconfig:ListDeployments"] },
-  "appconfig-profile": { actions: ["appconfig:ListHostedConfigurationVersions"] },
+  "appconfig-environment": { actions: ["appconfig:GetEnvironment", "appconfig:ListDeployments"] },
+  "appconfig-profile": {
+    actions: ["appconfig:GetConfigurationProfile", "appconfig:ListHostedConfigurationVersions"],
+  },
   "appconfig-application": {
-    actions: ["appconfig:ListConfigurationProfiles", "appconfig:ListEnvironments"],
+    actions: [
+      "appconfig:GetApplication",
+      "appconfig:ListConfigurationProfiles",
+      "appconfig:ListEnvironments",
+    ],
   },
   "appconfig-strategy": { actions: ["appconfig:GetDeploymentStrategy"] },
   "appconfig-unscoped": {

@@ -103,7 +103,7 @@ describe("breakwater simulate", () => {
     const ts = await cli([
       "simulate",
       "--pipeline",
-      "examples/orders-api.ts",
+      "examples/typescript/orders-api.ts",
       "--start",
       START,
       "--json",

@@ -135,7 +135,9 @@ const WILDCARD_RESOURCE_ALLOWED: {
     actions: [
       "cloudformation:CancelUpdateStack",
       "cloudformation:CreateChangeSet",
+      "cloudformation:DeleteChangeSet",
       "cloudformation:DescribeChangeSet",
+      "cloudformation:DescribeStackEvents",
       "cloudformation:DescribeStacks",
       "cloudformation:ExecuteChangeSet",
     ],

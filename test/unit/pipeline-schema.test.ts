@@ -89,9 +89,9 @@ const canonical = {
 } satisfies PipelineInput;
 
 describe("valid pipelines", () => {
-  it("examples/orders-api.json and examples/orders-api.ts define the same pipeline", async () => {
+  it("examples/orders-api.json and examples/typescript/orders-api.ts define the same pipeline", async () => {
     const fromJson = await loadPipelineFile(examplePath("orders-api.json"));
-    const fromTs = await loadPipelineFile(examplePath("orders-api.ts"));
+    const fromTs = await loadPipelineFile(examplePath("typescript/orders-api.ts"));
     // Only the JSON file carries editor metadata; everything else must be identical.
     const onlyInJson = Object.keys(fromJson).filter((k) => !(k in fromTs));
     expect(onlyInJson.sort()).toEqual(["$schema", "description"]);
