@@ -9,9 +9,14 @@
  *
  * Run by test/unit/targets-*.test.ts, one file per target type.
  */
+import { STSClient } from "@aws-sdk/client-sts";
 import { beforeEach, describe, expect, it } from "vitest";
+import type { TargetDrivers } from "../../src/adapters/aws/targets/driver.ts";
+import { TargetDeployer } from "../../src/adapters/aws/targets/index.ts";
 import { TransientError } from "../../src/domain/errors.ts";
+import { parsePipeline } from "../../src/domain/pipeline.ts";
 import type { Deployer, DeploymentKind, DeploymentRequest } from "../../src/domain/ports.ts";
+import { parseScopeId } from "../../src/domain/scope.ts";
 
 export interface TargetWorld {
   /** The real TargetDeployer with the real driver of the type under test. */
@@ -144,5 +149,42 @@ export function deployTargetContract(name: string, makeWorld: () => TargetWorld)
         expect(world.serving()).toBe("v1");
       });
     }
+  });
+}
+
+/** Static test credentials for the SDK clients the worlds create (never sent anywhere). */
+export const TEST_CREDENTIALS = { accessKeyId: "AKIDTEST", secretAccessKey: "secret" };
+
+/**
+ * Requests for the one scope a world serves, `prod-1/<region>` of a one-stage pipeline with
+ * `target`: the deployment id names the version and kind, a one-box is 10% unless told.
+ */
+export function targetRequests(target: unknown, region = "eu-north-1") {
+  const pipeline = parsePipeline({
+    name: "orders-api",
+    target,
+    stages: [{ name: "prod-1", regions: [region], bake: { minutes: 10 } }],
+  });
+  return (o: {
+    kind: DeploymentKind;
+    version: string;
+    percent?: number;
+    deploymentId?: string;
+  }): DeploymentRequest => ({
+    deploymentId: o.deploymentId ?? `orders-api@${o.version}|prod-1/${region}|${o.kind}`,
+    pipeline,
+    scope: parseScopeId(`prod-1/${region}`),
+    version: o.version,
+    percent: o.percent ?? (o.kind === "one-box" ? 10 : 100),
+    kind: o.kind,
+  });
+}
+
+/** The real TargetDeployer with the given drivers, in account 111122223333. */
+export function testTargetDeployer(drivers: TargetDrivers): TargetDeployer {
+  return new TargetDeployer({
+    sts: new STSClient({ region: "us-east-1", credentials: TEST_CREDENTIALS }),
+    account: async () => "111122223333",
+    drivers,
   });
 }

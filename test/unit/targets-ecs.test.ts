@@ -41,8 +41,11 @@ import { TargetDeployer } from "../../src/adapters/aws/targets/index.ts";
 import { InvalidInputError, TransientError } from "../../src/domain/errors.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
 import type { DeploymentRequest } from "../../src/domain/ports.ts";
-import { parseScopeId } from "../../src/domain/scope.ts";
-import { deployTargetContract, type TargetWorld } from "../contract/deploy-target.ts";
+import {
+  deployTargetContract,
+  type TargetWorld,
+  targetRequests,
+} from "../contract/deploy-target.ts";
 
 const credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "secret" };
 const ACCOUNT = "111122223333";
@@ -63,26 +66,7 @@ const ecsTarget = {
   executionRoleArn: "arn:aws:iam::{account}:role/orders-exec",
 };
 
-function requestFor(target: unknown) {
-  const pipeline = parsePipeline({
-    name: "orders-api",
-    target,
-    stages: [{ name: "prod-1", regions: [REGION], bake: { minutes: 10 } }],
-  });
-  return (o: {
-    kind: DeploymentRequest["kind"];
-    version: string;
-    percent?: number;
-    deploymentId?: string;
-  }): DeploymentRequest => ({
-    deploymentId: o.deploymentId ?? `orders-api@${o.version}|prod-1/${REGION}|${o.kind}`,
-    pipeline,
-    scope: parseScopeId(`prod-1/${REGION}`),
-    version: o.version,
-    percent: o.percent ?? (o.kind === "one-box" ? 10 : 100),
-    kind: o.kind,
-  });
-}
+const requestFor = (target: unknown) => targetRequests(target, REGION);
 
 const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode } });
 
