@@ -181,6 +181,22 @@ export const PROPERTIES: readonly SafetyProperty<unknown>[] = [
   blockers,
 ];
 
+/**
+ * How many scenarios `npm test` checks per property on the memory stores (1,100 in all), and how
+ * many of those it also runs on DynamoDB Local beside the memory stores (22). The soak splits
+ * its scenarios in the same proportions.
+ */
+export const SUITE_SCENARIOS: Readonly<Record<string, { memory: number; dynamodb: number }>> = {
+  runs: { memory: 500, dynamodb: 11 },
+  "parallel-halt": { memory: 150, dynamodb: 5 },
+  versions: { memory: 250, dynamodb: 4 },
+  // A blocker scenario rechecks every 5 simulated minutes for days: ~20 s on DynamoDB Local.
+  blockers: { memory: 200, dynamodb: 2 },
+};
+
+/** The seed `npm test` uses unless SAFETY_SEED says (a fixed seed: the suite replays exactly). */
+export const SUITE_SEED = 20261202;
+
 export function propertyNamed(name: string): SafetyProperty<unknown> {
   const p = PROPERTIES.find((x) => x.name === name);
   if (!p) {
@@ -314,4 +330,33 @@ export function describeFailure(report: PropertyReport): string {
     f.problems,
     `replay: npm run soak -- --property ${report.name} --seed ${report.seed} --path ${f.path}`,
   ].join("\n");
+}
+
+/**
+ * Checks one property as `npm test` does: its suite share of scenarios (times
+ * SAFETY_RUNS_SCALE) with SUITE_SEED (or SAFETY_SEED); on DynamoDB Local, each scenario also
+ * on the memory stores, with the same record required. Throws the shrunk counterexample.
+ */
+export async function checkSuiteProperty(
+  name: string,
+  stores: Stores,
+  env: Record<string, string | undefined> = process.env,
+): Promise<PropertyReport> {
+  const p = propertyNamed(name);
+  const share = SUITE_SCENARIOS[name] ?? { memory: 100, dynamodb: 5 };
+  const scale = Math.max(1, Number(env.SAFETY_RUNS_SCALE ?? 1) || 1);
+  const report = await checkProperty(p, {
+    numRuns: (stores === "memory" ? share.memory : share.dynamodb) * scale,
+    seed: Number(env.SAFETY_SEED ?? SUITE_SEED),
+    stores,
+    differential: stores !== "memory",
+  });
+  if (report.failure) throw new SafetyViolation(describeFailure(report));
+  return report;
+}
+
+/** One line: the scenarios checked and how many reached each rule's guarded case. */
+export function summary(report: PropertyReport): string {
+  const reached = report.rules.map((r) => `rule ${r} ${report.exercised[r] ?? 0}`).join(", ");
+  return `${report.name}: ${report.scenarios} scenarios in ${(report.wallMs / 1000).toFixed(1)} s (reached: ${reached})`;
 }

@@ -23,15 +23,8 @@ import {
   RULES,
   type Rule,
   type Stores,
+  SUITE_SCENARIOS,
 } from "./properties.ts";
-
-/** Each property's share of the scenarios (as in `npm test`: 500, 150, 250, 200 of 1,100). */
-const SHARES: Record<string, number> = {
-  runs: 500,
-  "parallel-halt": 150,
-  versions: 250,
-  blockers: 200,
-};
 
 class SoakUsageError extends Error {
   override name = "SoakUsageError";
@@ -70,13 +63,13 @@ interface Job {
 /** Splits `total` scenarios over the properties by their shares (at least one each). */
 function plan(total: number, seed: number): Job[] {
   const chosen = values.property ? [propertyNamed(values.property)] : PROPERTIES;
-  const weight = chosen.reduce((a, p) => a + (SHARES[p.name] ?? 1), 0);
+  const weight = chosen.reduce((a, p) => a + (SUITE_SCENARIOS[p.name]?.memory ?? 1), 0);
   let left = total;
   return chosen.map((p, i) => {
     const numRuns =
       i === chosen.length - 1
         ? Math.max(1, left)
-        : Math.max(1, Math.round((total * (SHARES[p.name] ?? 1)) / weight));
+        : Math.max(1, Math.round((total * (SUITE_SCENARIOS[p.name]?.memory ?? 1)) / weight));
     left -= numRuns;
     return {
       property: p.name,
