@@ -12,6 +12,7 @@
  */
 import { fork } from "node:child_process";
 import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startDynamoDbLocal } from "../../src/local/dynamodb-local.ts";
 import {
@@ -102,7 +103,10 @@ async function runInWorkers(jobs: Job[], workers: number): Promise<PropertyRepor
   const reports: PropertyReport[] = [];
   const runOne = (job: Job) =>
     new Promise<PropertyReport>((resolve, reject) => {
-      const child = fork(process.argv[1] as string, ["--job", JSON.stringify(job)], {
+      // The worker is this file again, run through the project's TypeScript runner.
+      const runTs = fileURLToPath(new URL("../../bin/run-ts.mjs", import.meta.url));
+      const self = fileURLToPath(import.meta.url);
+      const child = fork(runTs, [self, "--job", JSON.stringify(job)], {
         stdio: ["ignore", "inherit", "inherit", "ipc"],
       });
       let report: PropertyReport | undefined;
