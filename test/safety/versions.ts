@@ -390,9 +390,15 @@ function checkRule6(o: Outcome): string[] {
       if (b.seq < a.seq) problems.push(`rule 6: older ${b.v} entered ${stage} after newer ${a.v}`);
     }
   }
+  // A newer waiting version supersedes older waiting ones, never the reverse.
+  const seqOf = (runId: string | undefined) =>
+    o.versions.findIndex((v) => runIdFor(o.pipeline.name, v) === runId);
   for (const [v, run] of o.runs) {
-    if (run.status === "superseded" && !run.supersededBy)
-      problems.push(`rule 6: ${v} superseded by nobody`);
+    if (run.status !== "superseded") continue;
+    if (!run.supersededBy) problems.push(`rule 6: ${v} superseded by nobody`);
+    else if (seqOf(run.supersededBy) <= o.versions.indexOf(v)) {
+      problems.push(`rule 6: ${v} superseded by ${run.supersededBy}, which is not newer`);
+    }
   }
   return problems;
 }
