@@ -31,6 +31,7 @@ import {
 } from "../app/rules.ts";
 import { InMemoryRunRequestStore, runRequestedEvent } from "../app/run-requests.ts";
 import type { ManualBlock } from "../domain/blockers.ts";
+import { InvalidInputError } from "../domain/errors.ts";
 import type { Installation } from "../domain/installation.ts";
 import type { ChangeFacts } from "../domain/model.ts";
 import type { Pipeline } from "../domain/pipeline.ts";
@@ -90,7 +91,11 @@ async function createStores(
     };
   }
   const { dynamo, tableName } = options;
-  if (!tableName) throw new Error("createLocalControlPlane: tableName is required with DynamoDB");
+  if (!tableName) {
+    throw new InvalidInputError("local control plane: tableName is required with DynamoDB", [
+      { path: "tableName", message: "required when dynamo is a DynamoDB client" },
+    ]);
+  }
   await createTable(dynamo, tableName);
   return {
     store: new DynamoStateStore(dynamo, tableName),
