@@ -183,15 +183,14 @@ export const PROPERTIES: readonly SafetyProperty<unknown>[] = [
 
 /**
  * How many scenarios `npm test` checks per property on the memory stores (1,100 in all), and how
- * many of those it also runs on DynamoDB Local beside the memory stores (22). The soak splits
+ * many of those it also runs on DynamoDB Local beside the memory stores (25). The soak splits
  * its scenarios in the same proportions.
  */
 export const SUITE_SCENARIOS: Readonly<Record<string, { memory: number; dynamodb: number }>> = {
   runs: { memory: 500, dynamodb: 11 },
   "parallel-halt": { memory: 150, dynamodb: 5 },
   versions: { memory: 250, dynamodb: 4 },
-  // A blocker scenario rechecks every 5 simulated minutes for days: ~20 s on DynamoDB Local.
-  blockers: { memory: 200, dynamodb: 2 },
+  blockers: { memory: 200, dynamodb: 5 },
 };
 
 /** The seed `npm test` uses unless SAFETY_SEED says (a fixed seed: the suite replays exactly). */

@@ -7,7 +7,7 @@
  *
  * `--store dynamodb` starts a DynamoDB Local and runs every scenario there and on the memory
  * stores, requiring the same record from both: 100 scenarios unless `--scenarios` says, split
- * as `npm test`'s DynamoDB sample is (a blocker scenario costs ~20 s there).
+ * as `npm test`'s DynamoDB sample is.
  * The memory soak splits the properties over worker processes (one per core by default): each
  * worker builds a control plane per scenario on its own in-memory stores.
  */
