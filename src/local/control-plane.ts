@@ -19,6 +19,7 @@ import { createStartRunHandler } from "../../functions/start-run.ts";
 import { DynamoRunRequestStore } from "../adapters/aws/dynamo-run-requests.ts";
 import { DynamoStateStore } from "../adapters/aws/dynamo-store.ts";
 import { DynamoDeliveryStore, DynamoTriggerLog } from "../adapters/aws/dynamo-triggers.ts";
+import { MemoryStateStore } from "../adapters/memory/memory-store.ts";
 import { readRollbackAsl, readStageAsl } from "../app/asl.ts";
 import type { Deps } from "../app/deps.ts";
 import {
@@ -28,14 +29,18 @@ import {
   notificationsPattern,
   stageStatusChangePattern,
 } from "../app/rules.ts";
-import { runRequestedEvent } from "../app/run-requests.ts";
+import { InMemoryRunRequestStore, runRequestedEvent } from "../app/run-requests.ts";
 import type { ManualBlock } from "../domain/blockers.ts";
+import { InvalidInputError } from "../domain/errors.ts";
 import type { Installation } from "../domain/installation.ts";
 import type { ChangeFacts } from "../domain/model.ts";
 import type { Pipeline } from "../domain/pipeline.ts";
-import type { AlarmSource, Deployer, MetricSource } from "../domain/ports.ts";
+import type { AlarmSource, Deployer, MetricSource, StateStore } from "../domain/ports.ts";
+import type { RunRequestStore } from "../domain/run-requests.ts";
 import { pipelineScopes } from "../domain/scope.ts";
 import type { Notifier } from "../notify/ports.ts";
+import { InMemoryTriggerLog, InMemoryWebhookDeliveryStore } from "../triggers/in-memory.ts";
+import type { TriggerLog, WebhookDeliveryStore } from "../triggers/ports.ts";
 import { type AlarmInterval, SimulatedAlarms } from "./alarms.ts";
 import { createTable } from "./dynamodb-local.ts";
 import { LocalEventBus } from "./event-bus.ts";
@@ -43,8 +48,14 @@ import { type LocalHandler, LocalStepFunctions, lambdaContext } from "./step-fun
 import { VirtualClock } from "./virtual-time.ts";
 
 export interface LocalControlPlaneOptions {
-  dynamo: DynamoDBClient;
-  tableName: string;
+  /**
+   * DynamoDB Local, with `tableName` (created here). Or `"memory"`: the in-memory twins of every
+   * store (MemoryStateStore, the in-memory run-request, trigger and delivery stores), which pass
+   * the same contract suites; the property tests run thousands of scenarios on them.
+   */
+  dynamo: DynamoDBClient | "memory";
+  /** The table (DynamoDB only). */
+  tableName?: string;
   start: Date;
   /** Builds the deploy target and metric source (the simulated fleet) on the plane's clock. */
   fleet: (clock: VirtualClock) => Deployer & MetricSource;
@@ -61,20 +72,46 @@ export interface LocalControlPlaneOptions {
 
 export type LocalControlPlane = Awaited<ReturnType<typeof createLocalControlPlane>>;
 
+/** The plane's stores: on DynamoDB Local (a table of their own) or in memory. */
+async function createStores(
+  options: Pick<LocalControlPlaneOptions, "dynamo" | "tableName">,
+  clock: VirtualClock,
+): Promise<{
+  store: StateStore;
+  runRequests: RunRequestStore;
+  triggers: TriggerLog;
+  deliveries: WebhookDeliveryStore;
+}> {
+  if (options.dynamo === "memory") {
+    return {
+      store: new MemoryStateStore(),
+      runRequests: new InMemoryRunRequestStore(() => clock.now()),
+      triggers: new InMemoryTriggerLog(),
+      deliveries: new InMemoryWebhookDeliveryStore({ now: () => clock.nowMillis() }),
+    };
+  }
+  const { dynamo, tableName } = options;
+  if (!tableName) {
+    throw new InvalidInputError("local control plane: tableName is required with DynamoDB", [
+      { path: "tableName", message: "required when dynamo is a DynamoDB client" },
+    ]);
+  }
+  await createTable(dynamo, tableName);
+  return {
+    store: new DynamoStateStore(dynamo, tableName),
+    runRequests: new DynamoRunRequestStore(dynamo, tableName, () => clock.now()),
+    triggers: new DynamoTriggerLog(dynamo, tableName, { now: () => clock.nowMillis() }),
+    deliveries: new DynamoDeliveryStore(dynamo, tableName, () => clock.nowMillis()),
+  };
+}
+
 export async function createLocalControlPlane(options: LocalControlPlaneOptions) {
   // Handlers log through Powertools; the local mode shows its own progress view instead.
   logger.setLogLevel("SILENT");
-  await createTable(options.dynamo, options.tableName);
   const clock = new VirtualClock(options.start);
-  const store = new DynamoStateStore(options.dynamo, options.tableName);
+  const { store, runRequests, triggers, deliveries } = await createStores(options, clock);
   const bus = new LocalEventBus(clock);
   const fleet = options.fleet(clock);
-  const runRequests = new DynamoRunRequestStore(options.dynamo, options.tableName, () =>
-    clock.now(),
-  );
-  const triggers = new DynamoTriggerLog(options.dynamo, options.tableName, {
-    now: () => clock.nowMillis(),
-  });
   const simulatedAlarms = Array.isArray(options.alarms)
     ? new SimulatedAlarms(options.alarms)
     : undefined;
@@ -130,9 +167,6 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
     "fast-rollback",
     alarmStateChangePattern,
     invoke("breakwater-alarm-state-change", createAlarmStateChangeHandler(provide)),
-  );
-  const deliveries = new DynamoDeliveryStore(options.dynamo, options.tableName, () =>
-    clock.nowMillis(),
   );
   bus.addRule(
     "artifact-published",

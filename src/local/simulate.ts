@@ -55,8 +55,11 @@ export interface SimulateOptions {
   decisions?: ScriptedDecision[];
   faults?: FaultSpec[];
   start: Date;
-  /** Reuse a running DynamoDB Local (tests); otherwise one is started and stopped. */
-  dynamo?: DynamoDBClient;
+  /**
+   * Reuse a running DynamoDB Local (tests), or `"memory"`: the in-memory stores (the property
+   * tests); otherwise a DynamoDB Local is started and stopped.
+   */
+  dynamo?: DynamoDBClient | "memory";
   /** Sees every bus event as it happens (the live progress view). */
   onEvent?: (event: BusEnvelope, plane: LocalControlPlane) => void;
   fleet?: Pick<FleetOptions, "requestsPerMinute" | "durations" | "baseline" | "traffic">;
@@ -277,7 +280,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
     const horizon = options.horizon ?? new Date(options.start.getTime() + DEFAULT_HORIZON_MS);
     const plane = await createLocalControlPlane({
       dynamo,
-      tableName,
+      ...(dynamo === "memory" ? {} : { tableName }),
       start: options.start,
       alarms: options.alarms ?? [],
       blocks: options.blocks ?? [],
@@ -415,7 +418,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
       },
     };
   } finally {
-    if (options.dynamo) {
+    if (options.dynamo && options.dynamo !== "memory") {
       await options.dynamo
         .send(new DeleteTableCommand({ TableName: tableName }))
         .catch(() => undefined);

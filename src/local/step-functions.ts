@@ -20,6 +20,14 @@ import type { VirtualClock } from "./virtual-time.ts";
 
 export type LocalHandler = (event: unknown, context: Context) => Promise<unknown>;
 
+/**
+ * Definitions (after substitution) already validated in this process. aws-local-stepfunctions
+ * validates a definition with asl-validator (ajv) on every construction, which costs about
+ * 150 ms of CPU; the property tests build a plane per scenario, thousands of them. A definition
+ * is still validated the first time it is seen, and one that fails is never cached.
+ */
+const validatedDefinitions = new Set<string>();
+
 export const localFunctionArn = (placeholder: string) =>
   `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:breakwater-${placeholder.replace(/FunctionArn$/, "")}`;
 
@@ -72,7 +80,8 @@ export class LocalStateMachine {
   ) {
     this.arn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${name}`;
     const arns = Object.fromEntries(Object.keys(handlers).map((p) => [p, localFunctionArn(p)]));
-    const definition = JSON.parse(substitute(asl, arns));
+    const text = substitute(asl, arns);
+    const definition = JSON.parse(text);
     const byArn = new Map(
       Object.entries(handlers).map(([p, h]) => [localFunctionArn(p), { name: p, h }]),
     );
@@ -89,7 +98,10 @@ export class LocalStateMachine {
           return (await bound.h(input, lambdaContext(fn, `${name}-${++requests}`))) as never;
         });
     }
-    this.machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
+    this.machine = new StateMachine(definition, {
+      validationOptions: { checkArn: false, noValidate: validatedDefinitions.has(text) },
+    });
+    validatedDefinitions.add(text);
   }
 
   /** StartExecution: a second start with the same name is a no-op, as in AWS. */

@@ -1,182 +1,31 @@
 /**
- * Safety rule 4 (docs/design.md): no deploy step starts while a blocker holds. Arbitrary pipelines
- * and arbitrary blocker schedules — organisation alarms that go in and out of ALARM, app alarms,
- * manual blocks at every level with start and end, weekly time windows in the regions' local
- * time, freezes — go through the real local control plane; every deploy step recorded must
- * have started at an instant when none of the blockers that apply to its scope held.
+ * Safety rule 4 (docs/design.md): no deploy step starts while a blocker holds. The "blockers"
+ * property of test/safety/properties.ts (generators and check in test/safety/blockers.ts) —
+ * arbitrary pipelines and blocker schedules: organisation alarms that go in and out of ALARM,
+ * app alarms, manual blocks at every level with start and end, weekly time windows in the
+ * regions' local time, freezes — on the real local control plane with the in-memory stores, and
+ * a sample of the same scenarios on DynamoDB Local beside the memory stores.
  */
-import fc from "fast-check";
-import { beforeAll, describe, expect, it } from "vitest";
-import { blockApplies, type ManualBlock, resolveAlarmNames } from "../../src/domain/blockers.ts";
-import { type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
-import { parseScopeId } from "../../src/domain/scope.ts";
-import {
-  checkTimeWindows,
-  loadHolidayCalendars,
-  WEEK_DAYS,
-} from "../../src/domain/time-windows/index.ts";
-import type { AlarmInterval } from "../../src/local/alarms.ts";
-import { simulate } from "../../src/local/simulate.ts";
+import { describe, expect, it } from "vitest";
+import { checkSuiteProperty, summary } from "../safety/properties.ts";
 import { dynamoClient } from "../support/dynamo.ts";
 
-// The calendars load lazily (src/domain/time-windows/holidays.ts), as the gate awaits them.
-beforeAll(loadHolidayCalendars);
-
-const START = Date.parse("2026-03-06T15:00:00Z"); // a Friday afternoon, weeks before DST in Europe
-const REGIONS = ["eu-west-1", "us-east-1", "ap-southeast-2"] as const;
-const minute = 60_000;
-
-const arbInterval = fc
-  .record({
-    from: fc.integer({ min: -60, max: 36 * 60 }),
-    length: fc.integer({ min: 5, max: 12 * 60 }),
-  })
-  .map(({ from, length }) => ({
-    from: new Date(START + from * minute),
-    to: new Date(START + (from + length) * minute),
-  }));
-
-const arbPipeline = fc
-  .record({
-    stages: fc.array(
-      fc.record({
-        regions: fc.subarray([...REGIONS], { minLength: 1, maxLength: 2 }),
-        azs: fc.boolean(),
-        parallel: fc.integer({ min: 1, max: 2 }),
-        oneBox: fc.boolean(),
-        bake: fc.integer({ min: 10, max: 90 }),
-      }),
-      { minLength: 1, maxLength: 2 },
-    ),
-    window: fc.option(
-      fc.record({
-        days: fc.subarray([...WEEK_DAYS], { minLength: 2 }),
-        from: fc.integer({ min: 6, max: 12 }),
-        length: fc.integer({ min: 4, max: 10 }),
-      }),
-      { nil: undefined },
-    ),
-  })
-  .map(
-    ({ stages, window }): PipelineInput => ({
-      name: "orders",
-      alarms: ["orders-{stage}-{region}"],
-      ...(window
-        ? {
-            timeWindows: {
-              allowed: [
-                {
-                  days: window.days,
-                  from: `${String(window.from).padStart(2, "0")}:00`,
-                  to: `${String(window.from + window.length).padStart(2, "0")}:00`,
-                },
-              ],
-            },
-          }
-        : {}),
-      stages: stages.map((s, i) => ({
-        name: `s${i + 1}`,
-        regions: s.regions.map((r) =>
-          s.azs
-            ? { region: r, azs: [`${r.replaceAll("-", "")}-az1`, `${r.replaceAll("-", "")}-az2`] }
-            : r,
-        ),
-        // At most the stage's regions (the schema refuses more; more meant "all at once").
-        regionsInParallel: Math.min(s.parallel, s.regions.length),
-        oneBox: s.oneBox,
-        bake: { minutes: s.bake },
-      })),
-    }),
-  );
-
-const arbBlockers = fc.record({
-  org: fc.array(arbInterval, { maxLength: 2 }),
-  app: fc.array(
-    fc.record({
-      stage: fc.constantFrom("s1", "s2"),
-      region: fc.constantFrom(...REGIONS),
-      at: arbInterval,
-    }),
-    {
-      maxLength: 2,
-    },
-  ),
-  manual: fc.array(
-    fc.record({
-      level: fc.constantFrom("org", "pipeline", "scope"),
-      glob: fc.constantFrom("s1/*", "s2/*", "*/eu-west-1*", "*/us-east-1/*"),
-      at: arbInterval,
-    }),
-    { maxLength: 2 },
-  ),
-});
+/** Generous: it only stops a hung run (a loaded two-core machine slows scenarios tenfold). */
+const PROPERTY_TIMEOUT = 20 * 60_000;
 
 describe("safety rule 4: no deploy step starts while a blocker holds", () => {
-  it("holds for arbitrary pipelines and blocker schedules", async () => {
-    await fc.assert(
-      fc.asyncProperty(arbPipeline, arbBlockers, async (input, b) => {
-        const pipeline = parsePipeline(input);
-        const alarms: AlarmInterval[] = [
-          ...b.org.map((i) => ({ name: "org-sev1-open", ...i })),
-          ...b.app.map((a) => ({ name: `orders-${a.stage}-${a.region}`, ...a.at })),
-        ];
-        const blocks: ManualBlock[] = b.manual.map((m, i) => ({
-          level: m.level as ManualBlock["level"],
-          target: m.level === "org" ? "" : m.level === "pipeline" ? "orders" : `orders:${m.glob}`,
-          reason: `block ${i}`,
-          scheduled: true,
-          actor: "prop",
-          createdAt: new Date(START).toISOString(),
-          from: m.at.from.toISOString(),
-          to: m.at.to.toISOString(),
-        }));
-        const result = await simulate({
-          pipeline,
-          fromVersion: "v1",
-          version: "v2",
-          start: new Date(START),
-          horizon: new Date(START + 6 * 86_400_000),
-          dynamo: dynamoClient(),
-          alarms,
-          blocks,
-          installation: { orgAlarms: ["org-sev1-open"], blockerRecheckMinutes: 5 },
-        });
-        const violations: string[] = [];
-        for (const e of result.timeline.filter((x) => x.event === "deploy-started")) {
-          const t = new Date(e.at);
-          const scope = parseScopeId(e.scope);
-          const held = (i: { from: Date; to?: Date }) =>
-            i.from.getTime() <= t.getTime() && (i.to === undefined || t.getTime() < i.to.getTime());
-          for (const a of b.org) if (held(a)) violations.push(`${e.scope} ${e.at}: org alarm`);
-          const names = resolveAlarmNames(pipeline.alarms, pipeline.name, scope);
-          for (const a of alarms) {
-            if (names.includes(a.name) && held(a)) violations.push(`${e.scope} ${e.at}: ${a.name}`);
-          }
-          for (const block of blocks) {
-            if (blockApplies(block, pipeline.name, scope, t))
-              violations.push(`${e.scope} ${e.at}: ${block.reason}`);
-          }
-          const stage = pipeline.stages.find((s) => s.name === scope.stage);
-          const window = checkTimeWindows(
-            stage?.timeWindows ?? pipeline.timeWindows,
-            scope.region,
-            t,
-          );
-          if (!window.allowed) violations.push(`${e.scope} ${e.at}: ${window.reason}`);
-        }
-        // Blocked steps were recorded, and every recorded block was later lifted or still holds.
-        const blocked = result.timeline.filter((x) => x.event === "blocked").length;
-        const unblocked = result.timeline.filter((x) => x.event === "unblocked").length;
-        if (unblocked > blocked)
-          violations.push(`${unblocked} unblocked events for ${blocked} blocked`);
-        if (violations.length > 0) {
-          throw new Error(
-            `rule 4 violated:\n${violations.join("\n")}\npipeline: ${JSON.stringify(input)}`,
-          );
-        }
-        expect(["succeeded", "blocked", "rolled-back"]).toContain(result.outcome);
-      }),
-      { numRuns: 14, endOnFailure: true },
-    );
-  }, 240_000);
+  it("holds for arbitrary pipelines and blocker schedules (memory stores)", {
+    timeout: PROPERTY_TIMEOUT,
+  }, async () => {
+    const report = await checkSuiteProperty("blockers", "memory");
+    console.log(summary(report));
+    // Most schedules hold some step back (a fixed seed keeps the suite reproducible).
+    expect(report.exercised[4]).toBeGreaterThan(report.scenarios / 2);
+  });
+
+  it("the same scenarios on DynamoDB Local record what the memory stores record", {
+    timeout: PROPERTY_TIMEOUT,
+  }, async () => {
+    console.log(summary(await checkSuiteProperty("blockers", dynamoClient())));
+  });
 });

@@ -28,7 +28,8 @@ import { type FaultSpec, type FleetOptions, SimulatedFleet } from "../../src/loc
 export type Durations = NonNullable<FleetOptions["durations"]>;
 
 export interface SimOptions {
-  dynamo: DynamoDBClient;
+  /** DynamoDB Local (a table of the run's own, dropped at the end), or the in-memory stores. */
+  dynamo: DynamoDBClient | "memory";
   pipeline: Pipeline;
   fromVersion?: string;
   version?: string;
@@ -117,7 +118,7 @@ export async function runSimulation(options: SimOptions): Promise<SimOutcome> {
   try {
     const plane = await createLocalControlPlane({
       dynamo: options.dynamo,
-      tableName,
+      ...(options.dynamo === "memory" ? {} : { tableName }),
       start,
       ...(options.asl ? { asl: options.asl } : {}),
       fleet: (clock) => {
@@ -169,8 +170,10 @@ export async function runSimulation(options: SimOptions): Promise<SimOutcome> {
       invocations: [...plane.sfn.invocations.values()].reduce((a, b) => a + b, 0),
     };
   } finally {
-    await options.dynamo
-      .send(new DeleteTableCommand({ TableName: tableName }))
-      .catch(() => undefined);
+    if (options.dynamo !== "memory") {
+      await options.dynamo
+        .send(new DeleteTableCommand({ TableName: tableName }))
+        .catch(() => undefined);
+    }
   }
 }

@@ -1,0 +1,417 @@
+/**
+ * Safety rules 2, 3, 5 and 6 (docs/design.md) with several versions in flight: random arrival
+ * schedules, random per-version fault sets and an optional engineer's decision go through the
+ * real local control plane (the real stage and rollback ASL in the local interpreter, the real
+ * handlers, a simulated fleet, a virtual clock, on the in-memory stores or DynamoDB Local). The rules are checked on
+ * what the control plane recorded — every run's record and timeline, every scope's history —
+ * and on what the fleet itself serves.
+ *
+ * A failing case stops at once (no shrinking: each shrink step is a full simulation) and prints
+ * the scenario and every violated rule.
+ */
+import { randomUUID } from "node:crypto";
+import { DeleteTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import fc from "fast-check";
+import { applyOverride } from "../../src/app/override.ts";
+import { runIdFor } from "../../src/app/runs.ts";
+import type { HistoryEntry, Run, TimelineEvent } from "../../src/domain/model.ts";
+import { type Pipeline, type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
+import { pipelineScopes, scopeMatcher } from "../../src/domain/scope.ts";
+import { createLocalControlPlane } from "../../src/local/control-plane.ts";
+import { type FaultKind, type FaultSpec, SimulatedFleet } from "../../src/local/fleet.ts";
+
+const START = new Date("2026-03-02T09:00:00Z");
+const NP = { noNullPrototype: true } as const;
+const FAULT_KINDS: readonly FaultKind[] = ["faults", "latency", "traffic-drop"];
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+// ---------------------------------------------------------------------------------------------
+
+const stageArb = (name: string, regions: string[]) =>
+  fc
+    .record(
+      {
+        name: fc.constant(name),
+        regions: fc
+          .subarray(regions, { minLength: 1, maxLength: Math.min(2, regions.length) })
+          .chain((rs) =>
+            fc.tuple(
+              ...rs.map((r) =>
+                fc
+                  .boolean()
+                  .map((zonal) => (zonal ? { region: r, azs: [`${r}-az1`, `${r}-az2`] } : r)),
+              ),
+            ),
+          ),
+        regionsInParallel: fc.option(fc.constant(2), { nil: undefined }),
+        oneBox: fc.option(fc.boolean(), { nil: undefined }),
+        bake: fc.record({ minutes: fc.integer({ min: 10, max: 60 }) }, NP),
+      },
+      { requiredKeys: ["name", "regions", "bake"], ...NP },
+    )
+    // At most the stage's regions (the schema refuses more; more meant "all at once").
+    .map((s) =>
+      s.regionsInParallel === undefined
+        ? s
+        : { ...s, regionsInParallel: Math.min(s.regionsInParallel, s.regions.length) },
+    );
+
+const pipelineArb: fc.Arbitrary<PipelineInput> = fc
+  .tuple(
+    stageArb("beta", ["us-east-1"]),
+    stageArb("prod-1", ["eu-west-1", "eu-north-1"]),
+    stageArb("prod-2", ["us-west-2", "ap-southeast-2", "sa-east-1"]),
+  )
+  .map((stages) => ({ name: "orders-api", stages: stages as PipelineInput["stages"] }));
+
+type DecisionSpec = { action: "rollback-all" | "roll-forward"; atMinutes: number } | undefined;
+
+export interface Scenario {
+  pipeline: PipelineInput;
+  /** Arrival offsets in minutes, ascending; versions are v2, v3, … in that order. */
+  arrivals: number[];
+  faults: FaultSpec[];
+  decision: DecisionSpec;
+}
+
+export const scenarioArb: fc.Arbitrary<Scenario> = pipelineArb.chain((input) => {
+  const scopes = pipelineScopes(parsePipeline(input)).map((s) => s.id);
+  return fc
+    .uniqueArray(fc.integer({ min: 1, max: 360 }), { minLength: 1, maxLength: 3 })
+    .chain((offsets) => {
+      const arrivals = [0, ...offsets.sort((a, b) => a - b)];
+      const versions = arrivals.map((_, i) => `v${i + 2}`);
+      return fc.record(
+        {
+          pipeline: fc.constant(input),
+          arrivals: fc.constant(arrivals),
+          faults: fc.array(
+            fc.record(
+              {
+                version: fc.constantFrom(...versions),
+                scopes: fc.constantFrom(...scopes),
+                kind: fc.constantFrom(...FAULT_KINDS),
+              },
+              NP,
+            ),
+            { maxLength: 2 },
+          ),
+          decision: fc.option(
+            fc.record(
+              {
+                action: fc.constantFrom("rollback-all" as const, "roll-forward" as const),
+                atMinutes: fc.integer({ min: 120, max: 1200 }),
+              },
+              NP,
+            ),
+            { nil: undefined },
+          ),
+        },
+        NP,
+      );
+    });
+});
+
+export interface Outcome {
+  scenario: Scenario;
+  pipeline: Pipeline;
+  versions: string[];
+  runs: Map<string, Run>;
+  timelines: Map<string, TimelineEvent[]>;
+  history: Map<string, HistoryEntry[]>;
+  serving: Map<string, { stable: string; canary?: { version: string; percent: number } }>;
+  decidedAt?: number;
+}
+
+/** Runs one scenario on the given stores (the in-memory twins, or DynamoDB Local). */
+export async function simulateScenario(
+  s: Scenario,
+  dynamo: DynamoDBClient | "memory",
+): Promise<Outcome> {
+  const tableName = `prop-versions-${randomUUID()}`;
+  try {
+    return await simulateOn(s, dynamo, tableName);
+  } finally {
+    if (dynamo !== "memory") {
+      await dynamo.send(new DeleteTableCommand({ TableName: tableName })).catch(() => undefined);
+    }
+  }
+}
+
+async function simulateOn(
+  s: Scenario,
+  dynamo: DynamoDBClient | "memory",
+  tableName: string,
+): Promise<Outcome> {
+  const pipeline = parsePipeline(s.pipeline);
+  const plane = await createLocalControlPlane({
+    dynamo,
+    ...(dynamo === "memory" ? {} : { tableName }),
+    start: START,
+    fleet: (clock) =>
+      new SimulatedFleet({ pipeline, initialVersion: "v1", clock, faults: s.faults }),
+  });
+  await plane.register(pipeline, "v1");
+  const versions = s.arrivals.map((_, i) => `v${i + 2}`);
+  const at = (m: number) => new Date(START.getTime() + m * 60_000);
+  s.arrivals.forEach((m, i) => {
+    plane.at(at(m), async () => plane.requestRun(pipeline.name, versions[i] as string));
+  });
+  let decidedAt: number | undefined;
+  if (s.decision) {
+    const d = s.decision;
+    plane.at(at(d.atMinutes), async () => {
+      const runs = await plane.store.listRuns(pipeline.name);
+      const target =
+        d.action === "rollback-all"
+          ? runs.find((r) => r.status === "halted" && r.haltReason !== "older-version-halted")
+          : [...runs].reverse().find((r) => ["running", "waiting", "halted"].includes(r.status));
+      if (!target) return;
+      try {
+        await applyOverride(
+          plane.deps,
+          {
+            action: d.action,
+            pipeline: pipeline.name,
+            version: target.version,
+            actor: "oncall",
+            reason: "property test decision",
+          },
+          { principal: { arn: "arn:aws:sts::123456789012:assumed-role/Operators/oncall" } },
+        );
+        decidedAt = plane.clock.nowMillis();
+      } catch {
+        // Not applicable in this state (a clear error, nothing changed): no decision.
+      }
+    });
+  }
+  await plane.run(new Date(START.getTime() + 7 * 86_400_000));
+  const runs = new Map<string, Run>();
+  const timelines = new Map<string, TimelineEvent[]>();
+  for (const v of versions) {
+    const run = await plane.store.getRun(runIdFor(pipeline.name, v));
+    if (run) runs.set(v, run);
+    timelines.set(v, await plane.store.timeline(runIdFor(pipeline.name, v)));
+  }
+  const history = new Map<string, HistoryEntry[]>();
+  const serving = new Map<
+    string,
+    { stable: string; canary?: { version: string; percent: number } }
+  >();
+  for (const scope of pipelineScopes(pipeline)) {
+    history.set(scope.id, await plane.store.history(pipeline.name, scope.id));
+    const served = (plane.fleet as SimulatedFleet).servingIn(scope.id);
+    if (served) serving.set(scope.id, served);
+  }
+  return {
+    scenario: s,
+    pipeline,
+    versions,
+    runs,
+    timelines,
+    history,
+    serving,
+    ...(decidedAt !== undefined ? { decidedAt } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+// ---------------------------------------------------------------------------------------------
+
+const t = (iso: string) => Date.parse(iso);
+/** A rollback an engineer's rollback-all started (its rollback-started names the decision). */
+const isDecisionRollback = (e: TimelineEvent) =>
+  e.event === "rollback-started" && (e.reason?.includes("rollback-all") ?? false);
+
+/**
+ * A version's timeline without an engineer's rollback-all: each rollback-started that names the
+ * decision and the rollback-finished that ends it (same scope and step, later; it carries no
+ * reason). Rules 2 and 6 judge how the version entered and held each stage, not the decision.
+ */
+function withoutDecisionRollbacks(tl: TimelineEvent[]): TimelineEvent[] {
+  const open = new Set<string>();
+  return tl.filter((e) => {
+    const key = `${e.scope} ${e.step}`;
+    if (isDecisionRollback(e)) {
+      open.add(key);
+      return false;
+    }
+    if (e.event === "rollback-finished" && open.has(key)) {
+      open.delete(key);
+      return false;
+    }
+    return true;
+  });
+}
+
+/** Rule 2: a version never enters stage N+1 before it finished stage N, bake included. */
+function checkRule2(o: Outcome): string[] {
+  const problems: string[] = [];
+  for (const v of o.versions) {
+    const tl = withoutDecisionRollbacks(o.timelines.get(v) ?? []);
+    const stages = o.pipeline.stages.map((s) => s.name);
+    for (let i = 1; i < stages.length; i++) {
+      const entered = tl.filter((e) => e.stage === stages[i] && e.event === "deploy-started");
+      if (entered.length === 0) continue;
+      const first = Math.min(...entered.map((e) => t(e.at)));
+      const previous = tl.filter((e) => e.stage === stages[i - 1]);
+      const bakes = previous.filter((e) => e.event === "bake-finished");
+      const lastPrev = Math.max(...previous.map((e) => t(e.at)));
+      if (bakes.length === 0 || first < lastPrev || bakes.some((b) => b.outcome !== "Healthy")) {
+        problems.push(
+          `rule 2: ${v} entered ${stages[i]} at ${new Date(first).toISOString()} before finishing ${stages[i - 1]} healthy`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * Rule 3: rollbacks (other than an engineer's rollback-all) happen only in scopes where that
+ * version is faulty; after a run halts no new deploy step of it starts; a newer version enters
+ * no new stage while an older one is halted awaiting a decision.
+ */
+function checkRule3(o: Outcome): string[] {
+  const problems: string[] = [];
+  for (const v of o.versions) {
+    const tl = o.timelines.get(v) ?? [];
+    const faulty = o.scenario.faults
+      .filter((f) => f.version === v)
+      .map((f) => scopeMatcher(f.scopes));
+    for (const e of tl) {
+      if (
+        e.event === "rollback-started" &&
+        !isDecisionRollback(e) &&
+        !faulty.some((m) => m(e.scope))
+      ) {
+        problems.push(`rule 3: ${v} rolled back ${e.scope}, which has no fault of ${v}`);
+      }
+    }
+    const run = o.runs.get(v);
+    const halted =
+      run?.haltedAt && run.haltReason !== "older-version-halted" ? t(run.haltedAt) : undefined;
+    if (halted !== undefined) {
+      const resumed =
+        run?.decision?.action === "retry" ? t(run.decision.at) : Number.POSITIVE_INFINITY;
+      for (const e of tl) {
+        if (e.event === "deploy-started" && t(e.at) > halted && t(e.at) < resumed) {
+          problems.push(
+            `rule 3: ${v} started a deploy in ${e.scope} at ${e.at}, after halting at ${run?.haltedAt}`,
+          );
+        }
+      }
+      // Newer versions stop at their next stage boundary until the decision.
+      const decided = o.decidedAt ?? Number.POSITIVE_INFINITY;
+      for (const newer of o.versions.slice(o.versions.indexOf(v) + 1)) {
+        const ntl = o.timelines.get(newer) ?? [];
+        for (const stage of o.pipeline.stages.map((s) => s.name)) {
+          const deploys = ntl.filter((e) => e.stage === stage && e.event === "deploy-started");
+          if (deploys.length === 0) continue;
+          const first = Math.min(...deploys.map((e) => t(e.at)));
+          if (first > halted && first < decided) {
+            problems.push(
+              `rule 3: ${newer} entered ${stage} at ${new Date(first).toISOString()} while older ${v} was halted (since ${run?.haltedAt})`,
+            );
+          }
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+/** Rule 5: every change of a scope's version is in its history, with who and why. */
+function checkRule5(o: Outcome): string[] {
+  const problems: string[] = [];
+  for (const [scope, entries] of o.history) {
+    const revs = entries.map((e) => e.rev);
+    if (JSON.stringify(revs) !== JSON.stringify(entries.map((_, i) => i + 1))) {
+      problems.push(`rule 5: ${scope} history revs ${JSON.stringify(revs)}`);
+    }
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i] as HistoryEntry;
+      if (!e.actor || !e.cause)
+        problems.push(`rule 5: ${scope} rev ${e.rev} has no actor or cause`);
+      const prev = entries[i - 1];
+      // A version change names the version it replaced; a status change keeps the version.
+      const from = e.fromVersion ?? e.toVersion;
+      if (prev && from !== prev.toVersion) {
+        problems.push(
+          `rule 5: ${scope} rev ${e.rev} changes from ${from}, but the scope ran ${prev.toVersion}`,
+        );
+      }
+    }
+    const last = entries.at(-1);
+    const served = o.serving.get(scope);
+    if (served && last && !served.canary && served.stable !== last.toVersion) {
+      problems.push(
+        `rule 5: ${scope} serves ${served.stable}, its history ends on ${last.toVersion}`,
+      );
+    }
+    if (served?.canary && last && served.canary.version !== last.toVersion) {
+      problems.push(
+        `rule 5: ${scope} serves ${served.canary.version} at ${served.canary.percent}%, its history ends on ${last.toVersion}`,
+      );
+    }
+  }
+  return problems;
+}
+
+/**
+ * Rule 6: each stage processes one version at a time (the deploy-to-bake spans of two versions
+ * in one stage never overlap), and versions enter a stage in arrival order (a newer one that
+ * entered is never followed by an older one: the older was superseded).
+ */
+function checkRule6(o: Outcome): string[] {
+  const problems: string[] = [];
+  for (const stage of o.pipeline.stages.map((s) => s.name)) {
+    const spans = o.versions
+      .map((v, seq) => {
+        const events = withoutDecisionRollbacks(o.timelines.get(v) ?? []).filter(
+          (e) => e.stage === stage,
+        );
+        if (!events.some((e) => e.event === "deploy-started")) return undefined;
+        return {
+          v,
+          seq,
+          from: Math.min(...events.map((e) => t(e.at))),
+          to: Math.max(...events.map((e) => t(e.at))),
+        };
+      })
+      .filter((x): x is NonNullable<typeof x> => x !== undefined)
+      .sort((a, b) => a.from - b.from);
+    for (let i = 1; i < spans.length; i++) {
+      const a = spans[i - 1] as (typeof spans)[number];
+      const b = spans[i] as (typeof spans)[number];
+      if (b.from < a.to) problems.push(`rule 6: ${a.v} and ${b.v} overlap in ${stage}`);
+      if (b.seq < a.seq) problems.push(`rule 6: older ${b.v} entered ${stage} after newer ${a.v}`);
+    }
+  }
+  // A newer waiting version supersedes older waiting ones, never the reverse.
+  const seqOf = (runId: string | undefined) =>
+    o.versions.findIndex((v) => runIdFor(o.pipeline.name, v) === runId);
+  for (const [v, run] of o.runs) {
+    if (run.status !== "superseded") continue;
+    if (!run.supersededBy) problems.push(`rule 6: ${v} superseded by nobody`);
+    else if (seqOf(run.supersededBy) <= o.versions.indexOf(v)) {
+      problems.push(`rule 6: ${v} superseded by ${run.supersededBy}, which is not newer`);
+    }
+  }
+  return problems;
+}
+
+export function describeOutcome(o: Outcome): string {
+  const runs = [...o.runs.values()].map(
+    (r) =>
+      `${r.version}: ${r.status}${r.haltReason ? ` (${r.haltReason} at ${r.haltedAt})` : ""}${r.supersededBy ? ` by ${r.supersededBy}` : ""}`,
+  );
+  return [JSON.stringify(o.scenario), ...runs].join("\n");
+}
+
+/** Every violation of rules 2, 3, 5 and 6 in one outcome. */
+export function violations(o: Outcome): string[] {
+  return [...checkRule2(o), ...checkRule3(o), ...checkRule5(o), ...checkRule6(o)];
+}
