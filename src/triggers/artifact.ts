@@ -244,6 +244,24 @@ export async function handleArtifactPublished(
     const requests = await writeRunRequests([decision], deps.runRequests, {
       ...(event.id ? { ref: event.id } : {}),
     });
+    // Versions are immutable: a version already requested with another artifact keeps its
+    // first one (the conditional put kept it), and this artifact is refused, not deployed.
+    const kept = decision.action === "start-run" ? requests.get(decision) : undefined;
+    if (kept?.artifactDigest && kept.artifactDigest !== event.detail.artifactDigest) {
+      const reason = `version ${kept.version} of ${kept.pipeline} was already requested with artifact ${kept.artifactDigest}: a version is immutable (publish the new artifact as a new version)`;
+      await deps.triggers?.record({
+        ...facts,
+        at: now,
+        trigger: "artifact",
+        outcome: "refused",
+        reason,
+        pipeline: event.detail.pipeline,
+        sha: event.detail.commitSha,
+        artifactDigest: event.detail.artifactDigest,
+      });
+      if (id && claim?.status === "claimed") await deps.deliveries?.complete(id, claim.token);
+      return { outcome: "refused", reason };
+    }
     await deps.publish(decisionEvents([decision], now, requests));
     await deps.triggers?.record(artifactRecord(decision, now, facts));
   } catch (err) {

@@ -93,6 +93,28 @@ describe("Artifact Published, locally", () => {
     expect(scopes.map((s) => s.version)).toEqual([version, version]);
   });
 
+  it("a second artifact of the same version with another digest is refused: versions are immutable", async () => {
+    const p = await plane();
+    p.bus.put(artifact(["alice", "bob"], "evt-a"));
+    await p.run();
+    const rebuilt = artifact(["alice", "bob"], "evt-b");
+    const other = `sha256:${"cd".repeat(32)}`;
+    p.bus.put({ ...rebuilt, detail: { ...rebuilt.detail, artifactDigest: other } });
+    await p.run();
+    const runs = await p.store.listRuns("orders-api");
+    expect(runs.map((r) => r.change?.artifactDigest)).toEqual([DIGEST]);
+    expect(
+      p.bus.log.filter((e) => e["detail-type"] === DetailType.ApprovedChangeMerged),
+    ).toHaveLength(1);
+    const [refused] = await p.triggers.list();
+    expect(refused).toMatchObject({
+      outcome: "refused",
+      deliveryId: "evt-b",
+      artifactDigest: other,
+    });
+    expect(refused?.reason).toContain(`already requested with artifact ${DIGEST}`);
+  });
+
   it("an artifact with fewer approvals than the installation asks for starts nothing and is recorded", async () => {
     const p = await plane();
     p.bus.put(artifact(["alice", "carol"], "evt-2")); // carol is the author: one approval of two
