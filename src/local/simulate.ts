@@ -23,6 +23,7 @@ import { createLocalControlPlane, type LocalControlPlane } from "./control-plane
 import { startDynamoDbLocal } from "./dynamodb-local.ts";
 import type { BusEnvelope } from "./event-bus.ts";
 import { type FaultSpec, type FleetOptions, SimulatedFleet } from "./fleet.ts";
+import { countStoreCalls, type StoreCallCounts } from "./store-calls.ts";
 
 /** A version arriving (an approved change merging) at a simulated time. */
 export interface Arrival {
@@ -114,6 +115,13 @@ export interface SimulationResult {
     stateTransitions: number;
     invocations: Record<string, number>;
     deploySteps: number;
+    /**
+     * DynamoDB calls the control plane made during the rollout (from the first run request to
+     * the end; the table's creation and the scopes' seeding are the simulation's set-up).
+     */
+    storeCalls: StoreCallCounts;
+    /** `storeCalls.total` over `deploySteps` (0 when no step ran). */
+    storeCallsPerStep: number;
   };
 }
 
@@ -292,6 +300,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
       plane.bus.observe((e) => onEvent(e, plane));
     }
     await plane.register(options.pipeline, options.fromVersion);
+    const calls = countStoreCalls(dynamo, tableName);
     const name = options.pipeline.name;
     for (const arrival of arrivals) {
       plane.at(arrival.at, async () =>
@@ -334,7 +343,8 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
         }
       });
     }
-    await plane.run(horizon);
+    await plane.run(horizon).finally(() => calls.stop());
+    const storeCalls = calls.counts();
     const newest = arrivals.at(-1) as Arrival;
     const runId = runIdFor(name, newest.version);
     const run = await plane.store.getRun(runId);
@@ -353,6 +363,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
     }
     const { outcome, reason } = runs.at(-1) as RunSummary;
     const finishedAt = plane.clock.now();
+    const deploySteps = timeline.filter((e) => e.event === "deploy-started").length;
     const order = new Map(pipelineScopes(options.pipeline).map((s, i) => [s.id, i]));
     scopes.sort((a, b) => (order.get(a.scope) ?? 0) - (order.get(b.scope) ?? 0));
     return {
@@ -402,7 +413,11 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
         timersFired: plane.clock.fired,
         stateTransitions: plane.sfn.counters.transitions,
         invocations: Object.fromEntries(plane.sfn.invocations),
-        deploySteps: timeline.filter((e) => e.event === "deploy-started").length,
+        deploySteps,
+        storeCalls,
+        storeCallsPerStep: deploySteps
+          ? Math.round((storeCalls.total / deploySteps) * 100) / 100
+          : 0,
       },
     };
   } finally {
