@@ -32,6 +32,29 @@ export interface StoreCallCounts {
   total: number;
   /** Calls by DynamoDB operation (`GetItem`, `Query`, `TransactWriteItems`, …). */
   byOperation: Record<string, number>;
+  /**
+   * Capacity units the calls consumed, as DynamoDB reports them (`ReturnConsumedCapacity`):
+   * what an on-demand table bills as read and write request units.
+   */
+  capacity: { read: number; write: number };
+}
+
+type Consumed = { ReadCapacityUnits?: number; WriteCapacityUnits?: number; CapacityUnits?: number };
+
+/** Read and write units of one response's `ConsumedCapacity` (one object, or one per table). */
+function unitsOf(consumed: Consumed | Consumed[] | undefined, op: string): [number, number] {
+  let read = 0;
+  let write = 0;
+  for (const c of Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) {
+    const r = c.ReadCapacityUnits;
+    const w = c.WriteCapacityUnits;
+    if (r !== undefined || w !== undefined) {
+      read += r ?? 0;
+      write += w ?? 0;
+    } else if (/Write|Put|Update|Delete/.test(op)) write += c.CapacityUnits ?? 0;
+    else read += c.CapacityUnits ?? 0;
+  }
+  return [read, write];
 }
 
 /**
@@ -44,14 +67,23 @@ export function countStoreCalls(
   table: string,
 ): { counts(): StoreCallCounts; stop(): void } {
   const byOperation = new Map<string, number>();
+  const capacity = { read: 0, write: 0 };
   const name = `breakwater-store-calls-${table}`;
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      if (tablesOf(args.input).includes(table)) {
-        const op = String(context.commandName ?? "unknown").replace(/Command$/, "");
-        byOperation.set(op, (byOperation.get(op) ?? 0) + 1);
-      }
-      return next(args);
+      if (!tablesOf(args.input).includes(table)) return next(args);
+      const op = String(context.commandName ?? "unknown").replace(/Command$/, "");
+      byOperation.set(op, (byOperation.get(op) ?? 0) + 1);
+      // Asking for the consumed capacity changes nothing else about the call.
+      (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity = "TOTAL";
+      const out = await next(args);
+      const [read, write] = unitsOf(
+        (out.output as { ConsumedCapacity?: Consumed | Consumed[] }).ConsumedCapacity,
+        op,
+      );
+      capacity.read += read;
+      capacity.write += write;
+      return out;
     },
     // Initialize runs once per `send`, before the retry middleware: one call, not one attempt.
     { step: "initialize", name, override: true },
@@ -59,7 +91,11 @@ export function countStoreCalls(
   return {
     counts() {
       const ops = Object.fromEntries([...byOperation].sort(([a], [b]) => a.localeCompare(b)));
-      return { total: Object.values(ops).reduce((a, b) => a + b, 0), byOperation: ops };
+      return {
+        total: Object.values(ops).reduce((a, b) => a + b, 0),
+        byOperation: ops,
+        capacity: { read: capacity.read, write: capacity.write },
+      };
     },
     stop() {
       client.middlewareStack.remove(name);

@@ -11,7 +11,8 @@ import {
   type Installation,
   orgAlarmsOf,
 } from "../../domain/installation.ts";
-import type { Run, ScopeState, TimelineEvent } from "../../domain/model.ts";
+import type { ScopeState, TimelineEvent } from "../../domain/model.ts";
+import type { Pipeline } from "../../domain/pipeline.ts";
 import type { DeployStep } from "../../domain/planner.ts";
 import type { StageExecutionInput as StageContext } from "../../domain/ports.ts";
 import { parseScopeId } from "../../domain/scope.ts";
@@ -28,7 +29,19 @@ import { stepEvent } from "./step-events.ts";
 
 export type GateResult =
   | { blocked: false; bypassed?: string }
-  | { blocked: true; reason: string; recheckSeconds: number };
+  | { blocked: true; reason: string; recheckSeconds: number }
+  /** The run is no longer running: the step does not start, and nothing was recorded. */
+  | { blocked: false; halted: true };
+
+export interface GateInputs {
+  /** The installation's configuration, when the caller read it with the scope (one round trip). */
+  installation?: Installation;
+  /**
+   * Whether the run is still running, asked before the gate records a change of the blocked
+   * state (a halted run records nothing). The deploy write checks it again in its condition.
+   */
+  runIsRunning: () => Promise<boolean>;
+}
 
 /** The control plane's home region (where organisation alarms live unless they say otherwise). */
 export function homeRegion(): string {
@@ -37,13 +50,12 @@ export function homeRegion(): string {
 
 async function currentBlockers(
   deps: Deps,
-  run: Run,
+  pipeline: Pipeline,
   ctx: StageContext,
   step: DeployStep,
   config: Installation,
 ): Promise<Blocker[]> {
   const scope = parseScopeId(step.scope);
-  const pipeline = run.definition;
   const stage = pipeline.stages.find((s) => s.name === ctx.stage);
   const at = deps.clock.now();
   const appNames = resolveAlarmNames(
@@ -86,13 +98,14 @@ async function currentBlockers(
  */
 export async function checkGate(
   deps: Deps,
-  run: Run,
+  pipeline: Pipeline,
   ctx: StageContext,
   step: DeployStep,
   current: ScopeState,
+  inputs: GateInputs,
 ): Promise<GateResult> {
-  const config = await deps.store.getInstallation();
-  const found = await currentBlockers(deps, run, ctx, step, config);
+  const config = inputs.installation ?? (await deps.store.getInstallation());
+  const found = await currentBlockers(deps, pipeline, ctx, step, config);
   const at = deps.clock.now();
   const iso = at.toISOString();
   // An engineer's live bypass lets this version ignore the blocker kinds it names (audited
@@ -108,11 +121,12 @@ export async function checkGate(
   let decision = decideGate(rule);
   if (decision.kind === "go") {
     // Last, once nothing else holds the step: take the location from other pipelines of the service.
-    const lock = await acquireScopeLock(deps, run.definition, step.scope, ctx.runId);
+    const lock = await acquireScopeLock(deps, pipeline, step.scope, ctx.runId);
     if (!lock.ok) decision = decideGate({ ...rule, lock });
   }
   if (decision.kind === "go") {
     if (decision.cleared !== undefined) {
+      if (!(await inputs.runIsRunning())) return { blocked: false, halted: true };
       const was = decision.cleared;
       const events = [stepEvent(ctx, step, "unblocked", iso, { reason: `cleared: ${was}` })];
       await recordBlocked(deps, ctx, step, current, null, iso, `unblocked (was: ${was})`, events);
@@ -120,6 +134,8 @@ export async function checkGate(
     return decision.bypassed ? { blocked: false, bypassed: decision.bypassed } : { blocked: false };
   }
   const { reason, record } = decision;
+  // A halted run's step neither waits nor records (it ends; see the deploy step).
+  if (!(await inputs.runIsRunning())) return { blocked: false, halted: true };
   if (record) {
     const events = [stepEvent(ctx, step, "blocked", iso, { reason })];
     await recordBlocked(deps, ctx, step, current, record, iso, `blocked: ${reason}`, events);
