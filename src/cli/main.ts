@@ -333,7 +333,8 @@ async function runSimulate(
     // wall time depend on the machine).
     const { stats, ...shown } = result;
     const { deploySteps, stateTransitions, storeCalls, storeCallsPerStep } = stats;
-    const measures = { deploySteps, stateTransitions, storeCalls, storeCallsPerStep };
+    const { latencyMs: _latency, ...calls } = storeCalls;
+    const measures = { deploySteps, stateTransitions, storeCalls: calls, storeCallsPerStep };
     out.write(`${JSON.stringify({ ...shown, stats: measures }, null, 2)}\n`);
   } else {
     out.write(renderScopeTable(result, pipeline));

@@ -63,6 +63,8 @@ export interface ReadManyRequest {
   run?: string;
   scope?: { pipeline: string; scope: string };
   installation?: true;
+  /** The manual blocks (in the DynamoDB store: read only when its index says there are some). */
+  blocks?: true;
 }
 
 export interface ReadManyResult {
@@ -70,6 +72,8 @@ export interface ReadManyResult {
   scope?: ScopeState;
   /** Present (defaults when unset) when it was asked for. */
   installation?: Installation;
+  /** Present when asked for. */
+  blocks?: ManualBlock[];
 }
 
 /** Reads of several aggregates at once: a deploy step's independent reads in one round trip. */

@@ -37,6 +37,8 @@ export interface StoreCallCounts {
    * what an on-demand table bills as read and write request units.
    */
   capacity: { read: number; write: number };
+  /** The calls' latencies added up, ms (calls of parallel branches overlap in wall time). */
+  latencyMs: number;
 }
 
 type Consumed = { ReadCapacityUnits?: number; WriteCapacityUnits?: number; CapacityUnits?: number };
@@ -68,6 +70,7 @@ export function countStoreCalls(
 ): { counts(): StoreCallCounts; stop(): void } {
   const byOperation = new Map<string, number>();
   const capacity = { read: 0, write: 0 };
+  let latencyMs = 0;
   const name = `breakwater-store-calls-${table}`;
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -76,7 +79,9 @@ export function countStoreCalls(
       byOperation.set(op, (byOperation.get(op) ?? 0) + 1);
       // Asking for the consumed capacity changes nothing else about the call.
       (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity = "TOTAL";
+      const t0 = performance.now();
       const out = await next(args);
+      latencyMs += performance.now() - t0;
       const [read, write] = unitsOf(
         (out.output as { ConsumedCapacity?: Consumed | Consumed[] }).ConsumedCapacity,
         op,
@@ -95,6 +100,7 @@ export function countStoreCalls(
         total: Object.values(ops).reduce((a, b) => a + b, 0),
         byOperation: ops,
         capacity: { read: capacity.read, write: capacity.write },
+        latencyMs: Math.round(latencyMs),
       };
     },
     stop() {

@@ -288,6 +288,41 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
       ).toEqual({ scope: await store.getScope("orders-api", "prod-1/eu-north-1") });
     });
 
+    it("reads the manual blocks with the scope, as they are after every kind of block write", async () => {
+      const store = await makeStore();
+      const blocks = async () => (await store.readMany({ blocks: true })).blocks;
+      expect(await blocks()).toEqual([]);
+      const block: ManualBlock = {
+        level: "pipeline",
+        target: "orders-api",
+        createdAt: "2026-01-05T09:00:00.000Z",
+        actor: "ana",
+        reason: "incident",
+      };
+      const audit = (id: string): AuditEntry => ({
+        at: "2026-01-05T09:00:00.000Z",
+        id,
+        actor: "ana",
+        action: "block",
+        reason: "incident",
+        target: "pipeline orders-api",
+        effect: "blocked",
+      });
+      const write = { kind: "block", level: "pipeline", target: "orders-api" } as const;
+      expect(await store.commitOverride([{ ...write, set: block }], audit("a1"))).toBe(true);
+      const [stored] = (await blocks()) ?? [];
+      expect(stored).toMatchObject(block);
+      expect(await blocks()).toEqual(await store.listBlocks());
+      expect(await store.commitOverride([{ ...write, was: stored, set: null }], audit("a2"))).toBe(
+        true,
+      );
+      expect(await blocks()).toEqual([]);
+      // A seeded block (the local mode's --block) is seen too.
+      await store.putBlock({ ...block, level: "org", target: "" });
+      expect(await blocks()).toEqual(await store.listBlocks());
+      expect(await blocks()).toHaveLength(1);
+    });
+
     it("lets exactly one of many concurrent writers win; the others see the change", async () => {
       const store = await makeStore();
       await store.seedScope(seed(), "seed");

@@ -9,7 +9,7 @@ import type { Installation } from "../../domain/installation.ts";
 import type { Run, ScopeState } from "../../domain/model.ts";
 import type { ReadManyRequest, ReadManyResult, StateStore } from "../../domain/ports.ts";
 import { DynamoConfigStore } from "./dynamo/config.ts";
-import { DynamoOverrideStore } from "./dynamo/overrides.ts";
+import { BLOCK_INDEX_KEY, type BlockIndex, DynamoOverrideStore } from "./dynamo/overrides.ts";
 import { DynamoRunStore } from "./dynamo/runs.ts";
 import { DynamoScopeStore } from "./dynamo/scopes.ts";
 import { DynamoSlotStore } from "./dynamo/slots.ts";
@@ -94,6 +94,7 @@ export class DynamoStateStore implements StateStore {
       keys.push({ pk: pipelinePk(request.scope.pipeline), sk: `SCOPE#${request.scope.scope}` });
     }
     if (request.installation) keys.push({ pk: "CONFIG", sk: "INSTALLATION" });
+    if (request.blocks) keys.push({ ...BLOCK_INDEX_KEY });
     const items: Item[] = [];
     let pending: Record<string, unknown>[] = keys;
     for (let round = 0; pending.length > 0; round++) {
@@ -114,10 +115,16 @@ export class DynamoStateStore implements StateStore {
     const installation = request.installation
       ? ((find("CONFIG", "INSTALLATION")?.config as Installation | undefined) ?? {})
       : undefined;
+    const blocks = request.blocks
+      ? await this.overrides.blocksGiven(
+          strip<BlockIndex>(find(BLOCK_INDEX_KEY.pk, BLOCK_INDEX_KEY.sk)),
+        )
+      : undefined;
     return {
       ...(run ? { run } : {}),
       ...(scope ? { scope } : {}),
       ...(installation ? { installation } : {}),
+      ...(blocks ? { blocks } : {}),
     };
   }
 }

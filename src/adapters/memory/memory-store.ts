@@ -323,6 +323,7 @@ export class MemoryStateStore implements StateStore {
       ...(run ? { run } : {}),
       ...(scope ? { scope } : {}),
       ...(request.installation ? { installation: await this.getInstallation() } : {}),
+      ...(request.blocks ? { blocks: await this.listBlocks() } : {}),
     };
   }
 }

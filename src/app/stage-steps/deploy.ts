@@ -70,6 +70,7 @@ export async function startDeploy(
     ...(carried ? {} : { run: ctx.runId }),
     scope: { pipeline: ctx.pipeline, scope: step.scope },
     installation: true,
+    blocks: true,
   });
   const run: RunSnapshot = carried
     ? await snapshotOf(deps, ctx)
@@ -104,6 +105,7 @@ export async function startDeploy(
     // Safety rule 4: no deploy step starts while a blocker holds.
     const gate = await checkGate(deps, run.definition, ctx, step, current, {
       ...(read.installation ? { installation: read.installation } : {}),
+      ...(read.blocks ? { blocks: read.blocks } : {}),
       runIsRunning,
     });
     if ("halted" in gate) return { started: false, blocked: false, reason: "run halted" };

@@ -4,7 +4,12 @@
  * the scope's history and the run's timeline — once when it starts and once when it clears,
  * never on a re-check that finds the same blockers.
  */
-import { type Blocker, findBlockers, resolveAlarmNames } from "../../domain/blockers.ts";
+import {
+  type Blocker,
+  findBlockers,
+  type ManualBlock,
+  resolveAlarmNames,
+} from "../../domain/blockers.ts";
 import { decideGate } from "../../domain/gate.ts";
 import {
   DEFAULT_RECHECK_MINUTES,
@@ -36,6 +41,8 @@ export type GateResult =
 export interface GateInputs {
   /** The installation's configuration, when the caller read it with the scope (one round trip). */
   installation?: Installation;
+  /** The manual blocks, when the caller read them with the scope. */
+  blocks?: ManualBlock[];
   /**
    * Whether the run is still running, asked before the gate records a change of the blocked
    * state (a halted run records nothing). The deploy write checks it again in its condition.
@@ -54,6 +61,7 @@ async function currentBlockers(
   ctx: StageContext,
   step: DeployStep,
   config: Installation,
+  known: ManualBlock[] | undefined,
 ): Promise<Blocker[]> {
   const scope = parseScopeId(step.scope);
   const stage = pipeline.stages.find((s) => s.name === ctx.stage);
@@ -88,7 +96,7 @@ async function currentBlockers(
       reason: `cannot evaluate time windows: ${(err as Error).message}`,
     };
   }
-  const blocks = await deps.store.listBlocks();
+  const blocks = known ?? (await deps.store.listBlocks());
   return findBlockers({ pipeline: pipeline.name, scope, at, appAlarms, orgAlarms, window, blocks });
 }
 
@@ -105,7 +113,7 @@ export async function checkGate(
   inputs: GateInputs,
 ): Promise<GateResult> {
   const config = inputs.installation ?? (await deps.store.getInstallation());
-  const found = await currentBlockers(deps, pipeline, ctx, step, config);
+  const found = await currentBlockers(deps, pipeline, ctx, step, config, inputs.blocks);
   const at = deps.clock.now();
   const iso = at.toISOString();
   // An engineer's live bypass lets this version ignore the blocker kinds it names (audited

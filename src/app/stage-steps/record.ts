@@ -74,8 +74,6 @@ export async function recordStep(
   }
   if (!result.ok) {
     const current = result.current;
-    if (process.env.BW_DEBUG)
-      console.error("record failed", JSON.stringify(result), new Error().stack);
     const superseded = supersededBy(current, ctx);
     if (superseded && carried.basis) return { recorded: false, superseded };
     const done =
