@@ -260,7 +260,8 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
     ...(options.versions ?? [{ version: options.version, at: options.start }]),
   ].sort((a, b) => a.at.getTime() - b.at.getTime());
   const wallStart = performance.now();
-  const local = options.dynamo ? undefined : await startDynamoDbLocal();
+  // Its own DynamoDB Local lives for this one simulation: started for a short life.
+  const local = options.dynamo ? undefined : await startDynamoDbLocal({ quickStart: true });
   const dynamo = options.dynamo ?? (local as NonNullable<typeof local>).client();
   const tableName = `breakwater-sim-${randomUUID()}`;
   try {
