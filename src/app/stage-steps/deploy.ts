@@ -55,10 +55,11 @@ export type StartDeployResult =
 
 /**
  * Starts one deploy step, unless the run has halted: the scope write is conditional on the run
- * still running (safety rule 3), in the same transaction. The scope and the installation are
- * read in one round trip; the run is not read on the way to a start (its snapshot is in the
- * execution input, and whether it still runs is the write's condition), only before the gate
- * records a blocked state.
+ * still running (safety rule 3), in the same transaction. The scope, the installation and the
+ * manual blocks are read in one round trip; the run is not read on the way to a start (its
+ * snapshot is in the execution input, and whether it still runs is the write's condition), only
+ * before the gate records or waits on a blocked state. A retry that finds its deploy already
+ * written goes on with it, as any step that had started before a halt does.
  */
 export async function startDeploy(
   deps: Deps,
