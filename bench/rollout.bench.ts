@@ -10,11 +10,42 @@
  * once more with a fault in one AZ of the last wave. Prints figures, not verdicts (the 10 s
  * target line says whether it is met).
  */
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { type PipelineInput, parsePipeline } from "../src/domain/pipeline.ts";
 import { startDynamoDbLocal } from "../src/local/dynamodb-local.ts";
 import { type SimulationResult, simulate } from "../src/local/simulate.ts";
 
 const TARGET_WALL_MS = 10_000;
+const TARGET_CALLS_PER_STEP = 6;
+
+/**
+ * AWS list prices, us-east-1, as published on the services' pricing pages and read on
+ * 2026-12-02 (no free tier counted). Lambda: arm64, the stack's 512 MB.
+ */
+const PRICES = {
+  date: "2026-12-02",
+  /** Step Functions Standard workflows, per state transition ($0.025 per 1,000). */
+  stateTransition: 0.025 / 1000,
+  /** Lambda requests ($0.20 per million) and arm64 compute ($0.0000133334 per GB-second). */
+  lambdaRequest: 0.2 / 1e6,
+  lambdaGbSecond: 0.0000133334,
+  lambdaMemoryGb: 0.5,
+  /**
+   * Billed duration assumed per invocation (the local handlers' times are DynamoDB Local's,
+   * not Lambda's): 100 ms, a generous figure for a warm handler making a few store calls.
+   */
+  lambdaMsPerInvocation: 100,
+  /** DynamoDB on-demand: $0.125 per million read request units, $0.625 per million write. */
+  dynamoRead: 0.125 / 1e6,
+  dynamoWrite: 0.625 / 1e6,
+  /** EventBridge custom events ($1.00 per million); not counted here (a handful per step). */
+  /** CodePipeline V2: $0.002 per action execution minute. */
+  codePipelineActionMinute: 0.002,
+};
 const MEASURED_RUNS = 5;
 const START = new Date("2025-03-03T09:00:00.000Z");
 
@@ -163,6 +194,18 @@ try {
   console.log(
     `  target "whole rollout under ${TARGET_WALL_MS / 1000} s wall": ${medianWall < TARGET_WALL_MS ? "met" : "NOT met"} (median ${fmt(medianWall / 1000, 2)} s, max ${fmt(Math.max(...walls) / 1000, 2)} s)`,
   );
+  const calls = first.stats.storeCalls;
+  console.log(
+    `  store calls: ${calls.total} (${Object.entries(calls.byOperation)
+      .map(([op, n]) => `${op} ${n}`)
+      .join(
+        ", ",
+      )}); ${calls.capacity.read} read and ${calls.capacity.write} write capacity units; ${calls.latencyMs} ms of call latency summed (of ${Math.round(runs[0]?.wallMs ?? 0)} ms wall)`,
+  );
+  console.log(
+    `  store calls per deploy step: ${fmt(first.stats.storeCallsPerStep, 2)}; target at most ${TARGET_CALLS_PER_STEP}: ${first.stats.storeCallsPerStep <= TARGET_CALLS_PER_STEP ? "met" : "NOT met"}`,
+  );
+  costs(first);
 
   const faulty = await once([{ scopes: faultScope, kind: "faults" }]);
   const f = faulty.result;
@@ -186,6 +229,7 @@ try {
 } finally {
   await ddb.stop();
 }
+await cold();
 
 /**
  * Safety gates: how fast an alarm event becomes a rollback (simulated time from the alarm's
@@ -241,12 +285,101 @@ async function gates() {
     const transitions = r.stats.stateTransitions / steps;
     const calls = invocationsOf(r) / steps;
     counts.push(transitions, calls);
+    const cost = costs(r, true);
     perStep.push(
-      `${minutes / 60} h bake: ${fmt(transitions)} state transitions, ${fmt(calls)} handler invocations, ${fmt(r.stats.timersFired / steps)} timers fired per deploy step`,
+      `${minutes / 60} h bake: ${fmt(transitions)} state transitions, ${fmt(calls)} handler invocations, ${fmt(r.stats.timersFired / steps)} timers fired, ${fmt(r.stats.storeCallsPerStep, 2)} store calls per deploy step; $${(cost.total / steps).toFixed(5)} per step in AWS vs $${(cost.codePipeline / steps).toFixed(3)} in CodePipeline V2`,
     );
   }
   for (const line of perStep) console.log(`  ${line}`);
   console.log(
     `  work per deploy step independent of bake length: ${counts[0] === counts[2] && counts[1] === counts[3] ? "yes" : "NO"}`,
   );
+}
+
+/** Action minutes the rollout would hold in CodePipeline: each step from its deploy to its verdict. */
+function actionMinutes(r: SimulationResult): number {
+  const started = new Map<string, number>();
+  let minutes = 0;
+  for (const e of r.timeline) {
+    const key = `${e.scope}|${e.step}`;
+    if (e.event === "deploy-started") started.set(key, Date.parse(e.at));
+    if (e.event === "bake-finished" && started.has(key)) {
+      minutes += Math.ceil((Date.parse(e.at) - (started.get(key) as number)) / 60_000);
+      started.delete(key);
+    }
+  }
+  return minutes;
+}
+
+/** What the rollout costs in AWS at list prices, beside the same rollout in CodePipeline V2. */
+function costs(r: SimulationResult, quiet = false) {
+  const invocations = invocationsOf(r);
+  const gbSeconds = (invocations * PRICES.lambdaMsPerInvocation * PRICES.lambdaMemoryGb) / 1000;
+  const { read, write } = r.stats.storeCalls.capacity;
+  const parts = {
+    "state transitions": r.stats.stateTransitions * PRICES.stateTransition,
+    "Lambda requests": invocations * PRICES.lambdaRequest,
+    "Lambda GB-seconds": gbSeconds * PRICES.lambdaGbSecond,
+    "DynamoDB reads": read * PRICES.dynamoRead,
+    "DynamoDB writes": write * PRICES.dynamoWrite,
+  };
+  const total = Object.values(parts).reduce((a, b) => a + b, 0);
+  const minutes = actionMinutes(r);
+  if (quiet) return { total, codePipeline: minutes * PRICES.codePipelineActionMinute };
+  console.log(`  cost per rollout at list prices of ${PRICES.date} (us-east-1):`);
+  console.log(
+    `    ${r.stats.stateTransitions} state transitions, ${invocations} Lambda invocations, ${fmt(gbSeconds, 1)} GB-s (assumed ${PRICES.lambdaMsPerInvocation} ms at ${PRICES.lambdaMemoryGb * 1024} MB each), ${read} RRU, ${write} WRU`,
+  );
+  console.log(
+    `    ${Object.entries(parts)
+      .map(([k, v]) => `${k} $${v.toFixed(5)}`)
+      .join(", ")}; total $${total.toFixed(4)} per rollout`,
+  );
+  console.log(
+    `    the same rollout held in CodePipeline V2 actions: ${minutes} action-minutes x $${PRICES.codePipelineActionMinute} = $${(minutes * PRICES.codePipelineActionMinute).toFixed(2)} per rollout`,
+  );
+  return { total, codePipeline: minutes * PRICES.codePipelineActionMinute };
+}
+
+/**
+ * The rollout as one cold `breakwater simulate … --json` process: process start, CLI load, the
+ * JVM of DynamoDB Local, the interpreter and the store, and teardown, all in the one wall time.
+ */
+async function cold() {
+  const run = promisify(execFile);
+  const dir = await mkdtemp(join(tmpdir(), "breakwater-bench-"));
+  try {
+    const file = join(dir, "pipeline.json");
+    await writeFile(file, JSON.stringify(definition));
+    const cli = new URL("../bin/breakwater.mjs", import.meta.url).pathname;
+    const args = [cli, "simulate", "--pipeline", file, "--from-version", "v1", "--version", "v2"];
+    const time = async (argv: string[]) => {
+      const t = performance.now();
+      const { stdout } = await run(process.execPath, argv, { maxBuffer: 64 * 1024 * 1024 });
+      return { ms: performance.now() - t, stdout };
+    };
+    const nodeOnly = await time(["-e", "0"]);
+    const help = await time([cli, "--help"]);
+    // The first run may build the CLI's cached bundle: reported, then measured again.
+    const first = await time([...args, "--json"]);
+    const second = await time([...args, "--json"]);
+    const result = JSON.parse(second.stdout) as { simulatedSeconds: number; outcome: string };
+    const t = performance.now();
+    const ddb2 = await startDynamoDbLocal();
+    const jvm = performance.now() - t;
+    await ddb2.stop();
+    console.log("");
+    console.log("cold process (one `breakwater simulate ... --json`, everything included):");
+    console.log(
+      `  first run ${Math.round(first.ms)} ms (may build the CLI's cached bundle), then ${Math.round(second.ms)} ms wall, outcome ${result.outcome}`,
+    );
+    console.log(
+      `  simulated/wall: ${Math.round((result.simulatedSeconds * 1000) / second.ms)}x; target under ${TARGET_WALL_MS / 1000} s: ${second.ms < TARGET_WALL_MS ? "met" : "NOT met"}`,
+    );
+    console.log(
+      `  breakdown: process start ${Math.round(nodeOnly.ms)} ms (node -e 0), CLI load ${Math.round(help.ms - nodeOnly.ms)} ms (--help minus that), DynamoDB Local JVM start ${Math.round(jvm)} ms (measured apart), interpreter and store the rest (${Math.round(second.ms - help.ms - jvm)} ms)`,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

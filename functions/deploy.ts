@@ -10,7 +10,7 @@ export const createDeployHandler = defineHandler(
   async (deps, input): Promise<unknown> =>
     input.action === "start"
       ? startDeploy(deps, input.ctx, input.step)
-      : checkDeploy(deps, input.ctx, input.step, input.deployStartedAt),
+      : checkDeploy(deps, input.ctx, input.step, input.deployStartedAt, input.scope),
   (r) => {
     const x = r as { started?: boolean; blocked?: boolean; done?: boolean; failed?: boolean };
     if (x.started === true) return "DeployStepsStarted";

@@ -8,7 +8,14 @@ export const createEvaluateHandler = defineHandler(
   "evaluate",
   evaluateInputSchema,
   (deps, input) =>
-    evaluateStep(deps, input.ctx, input.step, input.bakeStartedAt, input.deployStartedAt),
+    evaluateStep(
+      deps,
+      input.ctx,
+      input.step,
+      input.bakeStartedAt,
+      input.deployStartedAt,
+      input.scope,
+    ),
   (r) => `BakeVerdict${r.phase}`,
 );
 

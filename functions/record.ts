@@ -9,7 +9,10 @@ export const createRecordHandler = defineHandler(
   recordInputSchema,
   async (deps, input): Promise<unknown> =>
     input.action === "step"
-      ? recordStep(deps, input.ctx, input.step, input.reasons)
+      ? recordStep(deps, input.ctx, input.step, input.reasons, {
+          ...(input.scope ? { basis: input.scope } : {}),
+          ...(input.healthy ? { healthy: input.healthy } : {}),
+        })
       : finishStage(deps, input.ctx),
 );
 

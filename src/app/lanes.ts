@@ -219,6 +219,9 @@ export async function startStageExecution(deps: Deps, run: Run, stage: string): 
     ...base(run),
     stage,
     ...(attempt && attempt > 1 ? { attempt } : {}),
+    // The run's immutable snapshot rides in the input: no step re-reads the run for it.
+    definition: run.definition,
+    ...(run.change?.artifactDigest ? { artifactDigest: run.change.artifactDigest } : {}),
   });
 }
 

@@ -162,7 +162,13 @@ async function retry(deps: Deps, run: Run, decision: RunDecision): Promise<Decis
     stage,
     reason: `retry by ${decision.actor}: ${decision.reason}`,
   });
-  await deps.workflows.startStage({ ...ids(run), stage, attempt });
+  await deps.workflows.startStage({
+    ...ids(run),
+    stage,
+    attempt,
+    definition: run.definition,
+    ...(run.change?.artifactDigest ? { artifactDigest: run.change.artifactDigest } : {}),
+  });
   const resumed = await resumeLine(deps, run.pipeline);
   return {
     changed: true,

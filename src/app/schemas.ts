@@ -1,6 +1,11 @@
 /** Schemas of the state machine's task inputs: every handler parses its input at the boundary. */
 import * as z from "zod";
+import { pipelineSchema } from "../domain/pipeline.ts";
 import { versionSchema } from "../domain/version.ts";
+
+const digestSchema = z.string().regex(/^sha256:[0-9a-f]{64}$/, {
+  error: 'must be "sha256:" followed by 64 lowercase hex characters',
+});
 
 export const stageContextSchema = z
   .object({
@@ -10,6 +15,33 @@ export const stageContextSchema = z
     stage: z.string().min(1),
     /** The stage's execution attempt (2, 3, … after a `retry` decision); absent: the first. */
     attempt: z.number().int().min(2).optional(),
+    /** The run's immutable snapshot (absent in executions started before 2026-12-02). */
+    definition: pipelineSchema.optional(),
+    artifactDigest: digestSchema.optional(),
+  })
+  .strict();
+
+/**
+ * A scope's state as a step wrote it, carried to the step's next transition as its basis (one
+ * round trip when still current; see `ScopeTransition.basis`). Only a hint: a stale or forged
+ * basis makes the store read and decide afresh, it never passes a check.
+ */
+export const scopeBasisSchema = z
+  .object({
+    pipeline: z.string().min(1),
+    scope: z.string().min(1),
+    version: z.string().min(1),
+    previousVersion: z.string().min(1).optional(),
+    percent: z.number().min(0).max(100),
+    status: z.enum(["stable", "deploying", "baking", "rolling-back", "rolled-back"]),
+    since: z.iso.datetime(),
+    cause: z.string(),
+    runId: z.string().min(1).optional(),
+    blocked: z
+      .object({ reason: z.string(), since: z.string(), kinds: z.array(z.string()) })
+      .strict()
+      .optional(),
+    rev: z.number().int().min(1),
   })
   .strict();
 
@@ -36,6 +68,8 @@ export const deployInputSchema = z.discriminatedUnion("action", [
       ctx: stageContextSchema,
       step: deployStepSchema,
       deployStartedAt: z.iso.datetime(),
+      /** The scope as the start wrote it (absent before 2026-12-02). */
+      scope: scopeBasisSchema.optional(),
     })
     .strict(),
 ]);
@@ -46,6 +80,8 @@ export const evaluateInputSchema = z
     step: deployStepSchema,
     bakeStartedAt: z.iso.datetime(),
     deployStartedAt: z.iso.datetime(),
+    /** The scope as the deploy's end wrote it (absent before 2026-12-02). */
+    scope: scopeBasisSchema.optional(),
   })
   .strict();
 
@@ -74,6 +110,20 @@ export const recordInputSchema = z.discriminatedUnion("action", [
       step: deployStepSchema,
       /** Present when the bake was inconclusive (the run halted without a rollback). */
       reasons: z.array(z.string()).optional(),
+      /** The scope as the deploy's end wrote it (absent before 2026-12-02). */
+      scope: scopeBasisSchema.optional(),
+      /**
+       * Evaluate's Healthy verdict, which this step records with the scope's transition to
+       * stable, in one transaction (absent before 2026-12-02: Evaluate recorded it).
+       */
+      healthy: z
+        .object({
+          phase: z.literal("Healthy"),
+          reasons: z.array(z.string()),
+          at: z.iso.datetime(),
+        })
+        .strict()
+        .optional(),
     })
     .strict(),
   z.object({ action: z.literal("finish-stage"), ctx: stageContextSchema }).strict(),

@@ -80,6 +80,7 @@ function stepStates(): Record<string, State> {
         "ctx.$": "$.ctx",
         "step.$": "$.step",
         "deployStartedAt.$": "$.deploy.deployStartedAt",
+        "scope.$": "$.deploy.scope",
       },
       resultPath: "$.deploy",
       catchTo: "StepErrorCause",
@@ -107,6 +108,7 @@ function stepStates(): Record<string, State> {
         "step.$": "$.step",
         "bakeStartedAt.$": "$.deploy.bakeStartedAt",
         "deployStartedAt.$": "$.deploy.deployStartedAt",
+        "scope.$": "$.deploy.scope",
       },
       resultPath: "$.health",
       catchTo: "StepErrorCause",
@@ -128,9 +130,17 @@ function stepStates(): Record<string, State> {
       "Evaluate",
     ),
     RecordStep: task(RECORD, {
-      comment: "Record the baked step: the scope is stable on the new version.",
-      parameters: { action: "step", "ctx.$": "$.ctx", "step.$": "$.step" },
+      comment:
+        "Record the baked step and its Healthy verdict in one transaction: the scope is stable on the new version. A verdict a crashed Evaluate had recorded otherwise stands: the step errors and the scope is rolled back.",
+      parameters: {
+        action: "step",
+        "ctx.$": "$.ctx",
+        "step.$": "$.step",
+        "scope.$": "$.deploy.scope",
+        "healthy.$": "$.health",
+      },
       resultPath: "$.record",
+      catchTo: "StepErrorCause",
       next: END,
     }),
     RecordInconclusive: task(RECORD, {
@@ -141,6 +151,7 @@ function stepStates(): Record<string, State> {
         "ctx.$": "$.ctx",
         "step.$": "$.step",
         "reasons.$": "$.health.reasons",
+        "scope.$": "$.deploy.scope",
       },
       resultPath: "$.record",
       next: END,

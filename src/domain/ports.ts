@@ -42,11 +42,44 @@ export interface ScopeTransition {
   };
   /** Timeline events written in the same transaction. */
   events?: TimelineEvent[];
+  /**
+   * The scope as the caller last read or wrote it (a `TransitionResult`'s `state`, carried in
+   * the state machine's data). When it is still the stored state (same `rev`) the store writes
+   * conditionally on that rev without reading first: one round trip. When it is stale the
+   * store reads and decides as without it, so the outcome never depends on the basis.
+   */
+  basis?: ScopeState;
 }
 
 export type TransitionResult =
-  | { ok: true }
+  | {
+      ok: true /** The scope as written (its new rev): the basis of its next transition. */;
+      state: ScopeState;
+    }
   | { ok: false; reason: "run-not-running" | "scope-changed"; current?: ScopeState };
+
+/** Independent reads that one round trip answers (DynamoDB BatchGetItem, strongly consistent). */
+export interface ReadManyRequest {
+  run?: string;
+  scope?: { pipeline: string; scope: string };
+  installation?: true;
+  /** The manual blocks (in the DynamoDB store: read only when its index says there are some). */
+  blocks?: true;
+}
+
+export interface ReadManyResult {
+  run?: Run;
+  scope?: ScopeState;
+  /** Present (defaults when unset) when it was asked for. */
+  installation?: Installation;
+  /** Present when asked for. */
+  blocks?: ManualBlock[];
+}
+
+/** Reads of several aggregates at once: a deploy step's independent reads in one round trip. */
+export interface BatchReader {
+  readMany(request: ReadManyRequest): Promise<ReadManyResult>;
+}
 
 export interface RunUpdate {
   /** The update happens only if these hold (`absent`: attributes that must not be set yet). */
@@ -196,7 +229,12 @@ export interface ScopeStore {
  * The whole control-plane state: every aggregate's port. Callers that need one aggregate may ask
  * for its port alone; the implementations (DynamoDB, memory) provide all of them on one object.
  */
-export type StateStore = ConfigStore & OverrideStore & RunStore & SlotStore & ScopeStore;
+export type StateStore = ConfigStore &
+  OverrideStore &
+  RunStore &
+  SlotStore &
+  ScopeStore &
+  BatchReader;
 
 export type DeploymentKind = "one-box" | "full" | "rollback";
 
@@ -283,6 +321,13 @@ export interface StageExecutionInput {
   stage: string;
   /** The stage's execution attempt after a `retry` decision (2, 3, …); absent: the first. */
   attempt?: number;
+  /**
+   * The run's immutable snapshot, carried so no step re-reads the run for it: the pipeline
+   * definition the run was created with and its artifact digest. Absent in executions started
+   * before 2026-12-02: the steps then read the run.
+   */
+  definition?: Pipeline;
+  artifactDigest?: string;
 }
 
 export interface RollbackExecutionInput {

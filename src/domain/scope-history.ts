@@ -46,3 +46,28 @@ export function seedHistoryEntryOf(state: Omit<ScopeState, "rev">, actor: string
     rev: 1,
   };
 }
+
+/**
+ * The scope's state after a transition: what the store writes (and returns as the next
+ * transition's basis).
+ *
+ * @example
+ * nextScopeState(current, t) // → { ...current, status: t.set.status, rev: current.rev + 1, … }
+ */
+export function nextScopeState(current: ScopeState, t: ScopeTransition): ScopeState {
+  const next: ScopeState = {
+    ...current,
+    status: t.set.status,
+    version: t.set.version,
+    percent: t.set.percent,
+    since: t.at,
+    cause: t.cause,
+    rev: current.rev + 1,
+  };
+  if (t.set.previousVersion === null) delete next.previousVersion;
+  else if (t.set.previousVersion !== undefined) next.previousVersion = t.set.previousVersion;
+  if (t.set.runId !== undefined) next.runId = t.set.runId;
+  if (t.set.blocked === null) delete next.blocked;
+  else if (t.set.blocked !== undefined) next.blocked = t.set.blocked;
+  return next;
+}

@@ -29,6 +29,7 @@ import {
   localTargets,
   SimulatedFleet,
 } from "./fleet.ts";
+import { countStoreCalls, type StoreCallCounts } from "./store-calls.ts";
 
 /** A version arriving (an approved change merging) at a simulated time. */
 export interface Arrival {
@@ -125,6 +126,14 @@ export interface SimulationResult {
     stateTransitions: number;
     invocations: Record<string, number>;
     deploySteps: number;
+    /**
+     * DynamoDB calls the control plane made during the rollout (from the first run request to
+     * the end; the table's creation and the scopes' seeding are the simulation's set-up). On
+     * the memory stores (tests only) there are no DynamoDB calls: all zero.
+     */
+    storeCalls: StoreCallCounts;
+    /** `storeCalls.total` over `deploySteps` (0 when no step ran). */
+    storeCallsPerStep: number;
   };
 }
 
@@ -263,7 +272,8 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
     ...(options.versions ?? [{ version: options.version, at: options.start }]),
   ].sort((a, b) => a.at.getTime() - b.at.getTime());
   const wallStart = performance.now();
-  const local = options.dynamo ? undefined : await startDynamoDbLocal();
+  // Its own DynamoDB Local lives for this one simulation: started for a short life.
+  const local = options.dynamo ? undefined : await startDynamoDbLocal({ quickStart: true });
   const dynamo = options.dynamo ?? (local as NonNullable<typeof local>).client();
   const tableName = `breakwater-sim-${randomUUID()}`;
   try {
@@ -303,6 +313,19 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
       plane.bus.observe((e) => onEvent(e, plane));
     }
     await plane.register(options.pipeline, options.fromVersion);
+    // Counted at the DynamoDB client: the memory stores (tests) make no calls to count.
+    const calls =
+      dynamo === "memory"
+        ? {
+            counts: (): StoreCallCounts => ({
+              total: 0,
+              byOperation: {},
+              capacity: { read: 0, write: 0 },
+              latencyMs: 0,
+            }),
+            stop: () => {},
+          }
+        : countStoreCalls(dynamo, tableName);
     const name = options.pipeline.name;
     for (const arrival of arrivals) {
       plane.at(arrival.at, async () =>
@@ -345,7 +368,8 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
         }
       });
     }
-    await plane.run(horizon);
+    await plane.run(horizon).finally(() => calls.stop());
+    const storeCalls = calls.counts();
     const newest = arrivals.at(-1) as Arrival;
     const runId = runIdFor(name, newest.version);
     const run = await plane.store.getRun(runId);
@@ -364,6 +388,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
     }
     const { outcome, reason } = runs.at(-1) as RunSummary;
     const finishedAt = plane.clock.now();
+    const deploySteps = timeline.filter((e) => e.event === "deploy-started").length;
     const order = new Map(pipelineScopes(options.pipeline).map((s, i) => [s.id, i]));
     scopes.sort((a, b) => (order.get(a.scope) ?? 0) - (order.get(b.scope) ?? 0));
     return {
@@ -414,7 +439,11 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
         timersFired: plane.clock.fired,
         stateTransitions: plane.sfn.counters.transitions,
         invocations: Object.fromEntries(plane.sfn.invocations),
-        deploySteps: timeline.filter((e) => e.event === "deploy-started").length,
+        deploySteps,
+        storeCalls,
+        storeCallsPerStep: deploySteps
+          ? Math.round((storeCalls.total / deploySteps) * 100) / 100
+          : 0,
       },
     };
   } finally {

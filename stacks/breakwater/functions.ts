@@ -185,8 +185,15 @@ export function controlPlaneFunctions(stack: Stack, o: FunctionsOptions): Functi
   const guarded = [tableAccess, denyWritesTo([...AUDIT_KEYS, ...RUN_REQUEST_KEYS])];
   const permissions: Record<FunctionName, PolicyStatement[]> = {
     plan: guarded,
-    // The deploy step checks the blockers (alarms) before it starts.
-    deploy: [...guarded, publishEvents, readAlarms, ...reachDeployTargets],
+    // The deploy step checks the blockers (alarms) before it starts; it reads the scope, the
+    // installation and the blocks' index in one BatchGetItem (its own IAM action).
+    deploy: [
+      ...guarded,
+      new PolicyStatement({ actions: ["dynamodb:BatchGetItem"], resources: [table.tableArn] }),
+      publishEvents,
+      readAlarms,
+      ...reachDeployTargets,
+    ],
     evaluate: [...guarded, publishEvents, readAlarms, readMetrics, ...assumeTargetRoles],
     rollback: [...guarded, publishEvents, ...reachDeployTargets],
     record: guarded,

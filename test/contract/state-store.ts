@@ -9,7 +9,12 @@ import type { ManualBlock } from "../../src/domain/blockers.ts";
 import type { Run, ScopeState, TimelineEvent } from "../../src/domain/model.ts";
 import type { Bypass } from "../../src/domain/override.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
-import type { AuditEntry, OverrideWrite, StateStore } from "../../src/domain/ports.ts";
+import type {
+  AuditEntry,
+  OverrideWrite,
+  ScopeTransition,
+  StateStore,
+} from "../../src/domain/ports.ts";
 
 export const pipeline = parsePipeline({
   name: "orders-api",
@@ -116,7 +121,11 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         },
         events: [deployStarted(at)],
       });
-      expect(result).toEqual({ ok: true });
+      // The result carries the scope as written: the basis of its next transition.
+      expect(result).toEqual({
+        ok: true,
+        state: await store.getScope("orders-api", "prod-1/eu-north-1"),
+      });
       expect(await store.getScope("orders-api", "prod-1/eu-north-1")).toMatchObject({
         version: "v2",
         previousVersion: "v1",
@@ -176,6 +185,142 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
         version: "v1",
         rev: 1,
       });
+    });
+
+    it("decides with a stale basis exactly as without one: reads, checks the expectation, writes", async () => {
+      const store = await makeStore();
+      await store.createRun(run());
+      await store.seedScope(seed(), "seed");
+      const basis = (await store.getScope("orders-api", "prod-1/eu-north-1")) as ScopeState;
+      const step = (cause: string, over: Partial<ScopeTransition> = {}) =>
+        store.transitionScope({
+          pipeline: "orders-api",
+          scope: "prod-1/eu-north-1",
+          at: "2026-01-05T10:00:00.000Z",
+          actor: "breakwater/gate",
+          cause,
+          expect: { status: ["stable"], version: "v1" },
+          set: { version: "v1", percent: 100, status: "stable" },
+          ...over,
+        });
+      // Another writer moves the scope on: the basis (rev 1) is stale from here.
+      const moved = await step("blocked marker set");
+      expect(moved).toMatchObject({ ok: true, state: { rev: 2 } });
+      // Still expected on the fresh state: the write goes through, on rev 2.
+      const fresh = await step("deploy", {
+        basis,
+        requireRunning: "orders-api@v2",
+        set: { version: "v2", previousVersion: "v1", percent: 100, status: "deploying" },
+      });
+      expect(fresh).toEqual({
+        ok: true,
+        state: await store.getScope("orders-api", "prod-1/eu-north-1"),
+      });
+      expect(fresh.ok && fresh.state.rev).toBe(3);
+      // No longer expected (the scope is deploying now): refused with the current state.
+      const refused = await step("stale writer", { basis });
+      expect(refused).toMatchObject({
+        ok: false,
+        reason: "scope-changed",
+        current: { status: "deploying", rev: 3 },
+      });
+      expect(
+        (await store.history("orders-api", "prod-1/eu-north-1")).map((h) => [h.rev, h.status]),
+      ).toEqual([
+        [1, "stable"],
+        [2, "stable"],
+        [3, "deploying"],
+      ]);
+      // A current basis: its result is the next basis, and the chain goes on.
+      const baking = await step("baking", {
+        basis: fresh.ok ? fresh.state : undefined,
+        expect: { status: ["deploying"], version: "v2", runId: undefined },
+        set: { version: "v2", percent: 100, status: "baking" },
+      });
+      expect(baking).toMatchObject({ ok: true, state: { status: "baking", rev: 4 } });
+    });
+
+    it("refuses a write with a current basis once the run is no longer running", async () => {
+      const store = await makeStore();
+      await store.createRun(run({ status: "halted" }));
+      await store.seedScope(seed(), "seed");
+      const basis = (await store.getScope("orders-api", "prod-1/eu-north-1")) as ScopeState;
+      const result = await store.transitionScope({
+        pipeline: "orders-api",
+        scope: "prod-1/eu-north-1",
+        at: "2026-01-05T10:00:00.000Z",
+        actor: "breakwater/deploy",
+        cause: "late step",
+        expect: { status: ["stable"] },
+        requireRunning: "orders-api@v2",
+        basis,
+        set: { version: "v2", percent: 100, status: "deploying" },
+      });
+      expect(result).toEqual({ ok: false, reason: "run-not-running" });
+      expect(await store.history("orders-api", "prod-1/eu-north-1")).toHaveLength(1);
+    });
+
+    it("reads a run, a scope and the installation in one request; absent items are absent", async () => {
+      const store = await makeStore();
+      expect(
+        await store.readMany({
+          run: "orders-api@v2",
+          scope: { pipeline: "orders-api", scope: "prod-1/eu-north-1" },
+          installation: true,
+        }),
+      ).toEqual({ installation: {} });
+      await store.createRun(run());
+      await store.seedScope(seed(), "seed");
+      await store.putInstallation({ orgAlarms: ["org-wide-errors"] });
+      expect(
+        await store.readMany({
+          run: "orders-api@v2",
+          scope: { pipeline: "orders-api", scope: "prod-1/eu-north-1" },
+          installation: true,
+        }),
+      ).toEqual({
+        run: await store.getRun("orders-api@v2"),
+        scope: await store.getScope("orders-api", "prod-1/eu-north-1"),
+        installation: await store.getInstallation(),
+      });
+      expect(
+        await store.readMany({ scope: { pipeline: "orders-api", scope: "prod-1/eu-north-1" } }),
+      ).toEqual({ scope: await store.getScope("orders-api", "prod-1/eu-north-1") });
+    });
+
+    it("reads the manual blocks with the scope, as they are after every kind of block write", async () => {
+      const store = await makeStore();
+      const blocks = async () => (await store.readMany({ blocks: true })).blocks;
+      expect(await blocks()).toEqual([]);
+      const block: ManualBlock = {
+        level: "pipeline",
+        target: "orders-api",
+        createdAt: "2026-01-05T09:00:00.000Z",
+        actor: "ana",
+        reason: "incident",
+      };
+      const audit = (id: string): AuditEntry => ({
+        at: "2026-01-05T09:00:00.000Z",
+        id,
+        actor: "ana",
+        action: "block",
+        reason: "incident",
+        target: "pipeline orders-api",
+        effect: "blocked",
+      });
+      const write = { kind: "block", level: "pipeline", target: "orders-api" } as const;
+      expect(await store.commitOverride([{ ...write, set: block }], audit("a1"))).toBe(true);
+      const [stored] = (await blocks()) ?? [];
+      expect(stored).toMatchObject(block);
+      expect(await blocks()).toEqual(await store.listBlocks());
+      expect(await store.commitOverride([{ ...write, was: stored, set: null }], audit("a2"))).toBe(
+        true,
+      );
+      expect(await blocks()).toEqual([]);
+      // A seeded block (the local mode's --block) is seen too.
+      await store.putBlock({ ...block, level: "org", target: "" });
+      expect(await blocks()).toEqual(await store.listBlocks());
+      expect(await blocks()).toHaveLength(1);
     });
 
     it("lets exactly one of many concurrent writers win; the others see the change", async () => {
@@ -357,7 +502,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
           expect: {},
           set: { version: "v2", percent: 100, status },
         });
-        expect(r).toEqual({ ok: true });
+        expect(r.ok).toBe(true);
       }
       const history = await store.history("orders-api", "prod-1/eu-north-1");
       expect(history.map((h) => [h.rev, h.status])).toEqual([

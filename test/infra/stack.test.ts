@@ -1637,3 +1637,16 @@ describe("cdk-nag (AWS Solutions, Serverless)", () => {
     expect(problems).toEqual([]);
   });
 });
+
+describe("store round trips", () => {
+  it("only the deploy function may BatchGetItem, and only on the table (its step's reads in one batch)", () => {
+    const [tableId] = one(test, "AWS::DynamoDB::Table");
+    const statements = functionStatements(test, "deploy");
+    expect(resourcesOf(statements, "dynamodb:BatchGetItem")).toEqual([arnOf(tableId)]);
+    for (const name of ["plan", "evaluate", "record", "rollback", "promote", "override"]) {
+      expect(resourcesOf(functionStatements(test, name), "dynamodb:BatchGetItem"), name).toEqual(
+        [],
+      );
+    }
+  });
+});

@@ -212,8 +212,15 @@ describe("promote handler (Step Functions Execution Status Change)", () => {
       { action: "started-next-stage", stage: "beta" },
       { action: "ignored", reason: "already promoted" },
     ]).toContainEqual(again);
+    // The run's immutable snapshot rides in the input (no step re-reads the run for it).
     expect(h.started).toEqual([
-      { runId: "orders-api@v2", pipeline: "orders-api", version: "v2", stage: "beta" },
+      {
+        runId: "orders-api@v2",
+        pipeline: "orders-api",
+        version: "v2",
+        stage: "beta",
+        definition: (await h.store.getRun("orders-api@v2"))?.definition,
+      },
     ]);
     const names = sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name);
     expect(names.length).toBeGreaterThan(0);

@@ -295,9 +295,11 @@ describe("the safety checks catch a broken control plane", () => {
   });
 
   it("rule 3: an unhealthy scope kept instead of rolled back", async () => {
+    // Unhealthy ends the branch as if all were well (sent to RecordStep it would no longer do:
+    // Record takes only a Healthy verdict, and its error is rolled back).
     const asl = brokenAsl("Healthy?", (s) => {
       s.Choices = [
-        { Variable: "$.health.phase", StringEquals: "Unhealthy", Next: "RecordStep" },
+        { Variable: "$.health.phase", StringEquals: "Unhealthy", Next: "StepSuperseded" },
         ...(s.Choices as unknown[]),
       ];
     });

@@ -4,13 +4,16 @@
  * docs/design.md ("Data model"). This class joins them so callers need one object.
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import type { StateStore } from "../../domain/ports.ts";
+import { BatchGetCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { Installation } from "../../domain/installation.ts";
+import type { Run, ScopeState } from "../../domain/model.ts";
+import type { ReadManyRequest, ReadManyResult, StateStore } from "../../domain/ports.ts";
 import { DynamoConfigStore } from "./dynamo/config.ts";
-import { DynamoOverrideStore } from "./dynamo/overrides.ts";
+import { BLOCK_INDEX_KEY, type BlockIndex, DynamoOverrideStore } from "./dynamo/overrides.ts";
 import { DynamoRunStore } from "./dynamo/runs.ts";
 import { DynamoScopeStore } from "./dynamo/scopes.ts";
 import { DynamoSlotStore } from "./dynamo/slots.ts";
-import { documentClient } from "./dynamo/table.ts";
+import { documentClient, type Item, pipelinePk, runPk, strip } from "./dynamo/table.ts";
 
 export { installationItem, pipelineItem } from "./dynamo/config.ts";
 export { OverrideContentionError } from "./dynamo/overrides.ts";
@@ -30,9 +33,15 @@ export class DynamoStateStore implements StateStore {
   readonly slots: DynamoSlotStore;
   readonly scopes: DynamoScopeStore;
 
-  constructor(client: DynamoDBClient, table: string) {
+  private readonly doc: DynamoDBDocumentClient;
+
+  constructor(
+    client: DynamoDBClient,
+    private readonly table: string,
+  ) {
     // One document client for all of them (see `documentClient`).
     const doc = documentClient(client);
+    this.doc = doc;
     this.config = new DynamoConfigStore(doc, table);
     this.overrides = new DynamoOverrideStore(doc, table);
     this.runs = new DynamoRunStore(doc, table);
@@ -72,4 +81,50 @@ export class DynamoStateStore implements StateStore {
   listScopes: StateStore["listScopes"] = (...a) => this.scopes.listScopes(...a);
   transitionScope: StateStore["transitionScope"] = (...a) => this.scopes.transitionScope(...a);
   history: StateStore["history"] = (...a) => this.scopes.history(...a);
+
+  /**
+   * One BatchGetItem, strongly consistent (as `getRun` and `getScope` are), for the items of
+   * several aggregates. Keys DynamoDB leaves unprocessed (throttling) are asked again until
+   * none is left, so a result is never partial.
+   */
+  async readMany(request: ReadManyRequest): Promise<ReadManyResult> {
+    const keys: { pk: string; sk: string }[] = [];
+    if (request.run !== undefined) keys.push({ pk: runPk(request.run), sk: "RUN" });
+    if (request.scope) {
+      keys.push({ pk: pipelinePk(request.scope.pipeline), sk: `SCOPE#${request.scope.scope}` });
+    }
+    if (request.installation) keys.push({ pk: "CONFIG", sk: "INSTALLATION" });
+    if (request.blocks) keys.push({ ...BLOCK_INDEX_KEY });
+    const items: Item[] = [];
+    let pending: Record<string, unknown>[] = keys;
+    for (let round = 0; pending.length > 0; round++) {
+      if (round > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** round)));
+      const out = await this.doc.send(
+        new BatchGetCommand({
+          RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } },
+        }),
+      );
+      items.push(...(out.Responses?.[this.table] ?? []));
+      pending = out.UnprocessedKeys?.[this.table]?.Keys ?? [];
+    }
+    const find = (pk: string, sk: string) => items.find((i) => i.pk === pk && i.sk === sk);
+    const run = request.run === undefined ? undefined : strip<Run>(find(runPk(request.run), "RUN"));
+    const scope = request.scope
+      ? strip<ScopeState>(find(pipelinePk(request.scope.pipeline), `SCOPE#${request.scope.scope}`))
+      : undefined;
+    const installation = request.installation
+      ? ((find("CONFIG", "INSTALLATION")?.config as Installation | undefined) ?? {})
+      : undefined;
+    const blocks = request.blocks
+      ? await this.overrides.blocksGiven(
+          strip<BlockIndex>(find(BLOCK_INDEX_KEY.pk, BLOCK_INDEX_KEY.sk)),
+        )
+      : undefined;
+    return {
+      ...(run ? { run } : {}),
+      ...(scope ? { scope } : {}),
+      ...(installation ? { installation } : {}),
+      ...(blocks ? { blocks } : {}),
+    };
+  }
 }

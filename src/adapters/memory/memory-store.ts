@@ -32,13 +32,15 @@ import type {
   LocationLock,
   LockHolder,
   OverrideWrite,
+  ReadManyRequest,
+  ReadManyResult,
   RunUpdate,
   ScopeTransition,
   StageSlot,
   StateStore,
   TransitionResult,
 } from "../../domain/ports.ts";
-import { historyEntryOf, seedHistoryEntryOf } from "../../domain/scope-history.ts";
+import { historyEntryOf, nextScopeState, seedHistoryEntryOf } from "../../domain/scope-history.ts";
 
 /** A stored copy: JSON drops undefined fields as DynamoDB's marshalling does. */
 const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
@@ -302,24 +304,26 @@ export class MemoryStateStore implements StateStore {
     if ((t.events ?? []).some((e) => timelineOf(e)?.has(eventKey(e)))) {
       return { ok: false, reason: "scope-changed", current: copy(current) };
     }
-    const next: ScopeState = {
-      ...copy(current),
-      status: t.set.status,
-      version: t.set.version,
-      percent: t.set.percent,
-      since: t.at,
-      cause: t.cause,
-      rev: current.rev + 1,
-    };
-    if (t.set.previousVersion === null) delete next.previousVersion;
-    else if (t.set.previousVersion !== undefined) next.previousVersion = t.set.previousVersion;
-    if (t.set.runId !== undefined) next.runId = t.set.runId;
-    if (t.set.blocked === null) delete next.blocked;
-    else if (t.set.blocked !== undefined) next.blocked = copy(t.set.blocked);
+    const next = nextScopeState(copy(current), t);
     const entry = historyEntryOf(current, t);
     this.scopes.set(key, copy(next));
     this.histories.set(key, [...(this.histories.get(key) ?? []), copy(entry)]);
     this.addEvents(t.events ?? []);
-    return { ok: true };
+    // The basis needs no use here: the read and the write are one synchronous step.
+    return { ok: true, state: copy(next) };
+  }
+
+  // Several aggregates at once.
+
+  async readMany(request: ReadManyRequest): Promise<ReadManyResult> {
+    const run = request.run === undefined ? undefined : await this.getRun(request.run);
+    const scope =
+      request.scope && (await this.getScope(request.scope.pipeline, request.scope.scope));
+    return {
+      ...(run ? { run } : {}),
+      ...(scope ? { scope } : {}),
+      ...(request.installation ? { installation: await this.getInstallation() } : {}),
+      ...(request.blocks ? { blocks: await this.listBlocks() } : {}),
+    };
   }
 }

@@ -4,6 +4,7 @@
  */
 import { NotFoundError } from "../../domain/errors.ts";
 import type { Run, ScopeState } from "../../domain/model.ts";
+import type { Pipeline } from "../../domain/pipeline.ts";
 import type { DeployStep } from "../../domain/planner.ts";
 import type { StageExecutionInput } from "../../domain/ports.ts";
 import type { Deps } from "../deps.ts";
@@ -17,8 +18,35 @@ export async function loadRun(deps: Deps, runId: string): Promise<Run> {
   return run;
 }
 
+/** The run's immutable snapshot: the pipeline definition it deploys and its artifact digest. */
+export interface RunSnapshot {
+  pipeline: string;
+  definition: Pipeline;
+  artifactDigest?: string;
+}
+
+/**
+ * The run's snapshot from the execution input, where the stage's start put it; an execution
+ * started before it was carried (2026-12-02) reads the run instead.
+ */
+export async function snapshotOf(deps: Deps, ctx: StageContext): Promise<RunSnapshot> {
+  if (ctx.definition) {
+    return {
+      pipeline: ctx.pipeline,
+      definition: ctx.definition,
+      ...(ctx.artifactDigest ? { artifactDigest: ctx.artifactDigest } : {}),
+    };
+  }
+  const run = await loadRun(deps, ctx.runId);
+  return {
+    pipeline: run.pipeline,
+    definition: run.definition,
+    ...(run.change?.artifactDigest ? { artifactDigest: run.change.artifactDigest } : {}),
+  };
+}
+
 /** The definition of the stage `name` in the run's pipeline. */
-export function stageOf(run: Run, name: string) {
+export function stageOf(run: Pick<Run, "pipeline" | "definition">, name: string) {
   const stage = run.definition.stages.find((s) => s.name === name);
   if (!stage) throw new NotFoundError(`pipeline ${run.pipeline} has no stage ${name}`);
   return stage;

@@ -1,16 +1,34 @@
 import { ConcurrentUpdateError, NotFoundError } from "../../domain/errors.ts";
-import type { Run } from "../../domain/model.ts";
+import type { Run, ScopeState } from "../../domain/model.ts";
 import type { DeployStep } from "../../domain/planner.ts";
 import type { DeploymentRequest } from "../../domain/ports.ts";
 import { parseScopeId } from "../../domain/scope.ts";
 import type { Deps } from "../deps.ts";
 import { releaseScopeLock } from "../scope-locks.ts";
-import { deploymentId, loadRun, type StageContext, supersededBy } from "./context.ts";
+import {
+  deploymentId,
+  loadRun,
+  type RunSnapshot,
+  type StageContext,
+  snapshotOf,
+  supersededBy,
+} from "./context.ts";
+
+const snapshotOfRun = (run: Run): RunSnapshot => ({
+  pipeline: run.pipeline,
+  definition: run.definition,
+  ...(run.change?.artifactDigest ? { artifactDigest: run.change.artifactDigest } : {}),
+});
+
 import { checkGate } from "./gate.ts";
 import { haltRun } from "./halt.ts";
 import { publish, stepEvent } from "./step-events.ts";
 
-function deploymentRequest(run: Run, ctx: StageContext, step: DeployStep): DeploymentRequest {
+function deploymentRequest(
+  run: RunSnapshot,
+  ctx: StageContext,
+  step: DeployStep,
+): DeploymentRequest {
   return {
     deploymentId: deploymentId(ctx, step, step.kind),
     pipeline: run.definition,
@@ -18,7 +36,7 @@ function deploymentRequest(run: Run, ctx: StageContext, step: DeployStep): Deplo
     version: ctx.version,
     percent: step.percent,
     kind: step.kind,
-    ...(run.change?.artifactDigest ? { artifactDigest: run.change.artifactDigest } : {}),
+    ...(run.artifactDigest ? { artifactDigest: run.artifactDigest } : {}),
   };
 }
 
@@ -54,24 +72,43 @@ export type StartDeployResult =
       deploymentId: string;
       pollSeconds: number;
       deployStartedAt: string;
+      /** The scope as this step wrote it: the basis of its next transition. */
+      scope: ScopeState;
     }
   | { started: false; blocked: true; reason: string; recheckSeconds: number }
   | { started: false; blocked: false; reason: string };
 
 /**
  * Starts one deploy step, unless the run has halted: the scope write is conditional on the run
- * still running (safety rule 3), in the same transaction.
+ * still running (safety rule 3), in the same transaction. The scope, the installation and the
+ * manual blocks are read in one round trip; the run is not read on the way to a start (its
+ * snapshot is in the execution input, and whether it still runs is the write's condition), only
+ * before the gate records or waits on a blocked state. A retry that finds its deploy already
+ * written goes on with it, as any step that had started before a halt does.
  */
 export async function startDeploy(
   deps: Deps,
   ctx: StageContext,
   step: DeployStep,
 ): Promise<StartDeployResult> {
-  const run = await loadRun(deps, ctx.runId);
-  if (run.status !== "running") {
-    return { started: false, blocked: false, reason: `run is ${run.status}` };
+  const carried = ctx.definition !== undefined;
+  const read = await deps.store.readMany({
+    ...(carried ? {} : { run: ctx.runId }),
+    scope: { pipeline: ctx.pipeline, scope: step.scope },
+    installation: true,
+    blocks: true,
+  });
+  const run: RunSnapshot = carried
+    ? await snapshotOf(deps, ctx)
+    : snapshotOfRun(read.run ?? (await loadRun(deps, ctx.runId)));
+  if (read.run && read.run.status !== "running") {
+    return { started: false, blocked: false, reason: `run is ${read.run.status}` };
   }
-  const current = await deps.store.getScope(ctx.pipeline, step.scope);
+  const runIsRunning = async () =>
+    read.run
+      ? read.run.status === "running"
+      : (await loadRun(deps, ctx.runId)).status === "running";
+  const current = read.scope;
   if (!current) throw new NotFoundError(`scope ${step.scope} has no state`);
   if (
     current.runId === ctx.runId &&
@@ -89,9 +126,15 @@ export async function startDeploy(
     current.status === "deploying" &&
     current.percent === step.percent;
   let deployStartedAt = current.since;
+  let written = current;
   if (!alreadyStarted) {
     // Safety rule 4: no deploy step starts while a blocker holds.
-    const gate = await checkGate(deps, run, ctx, step, current);
+    const gate = await checkGate(deps, run.definition, ctx, step, current, {
+      ...(read.installation ? { installation: read.installation } : {}),
+      ...(read.blocks ? { blocks: read.blocks } : {}),
+      runIsRunning,
+    });
+    if ("halted" in gate) return { started: false, blocked: false, reason: "run halted" };
     if (gate.blocked) {
       return {
         started: false,
@@ -110,10 +153,12 @@ export async function startDeploy(
       at,
       actor: "breakwater/deploy",
       cause: `run ${ctx.runId}: ${step.kind} deploy of ${ctx.version} (${step.percent}%)${gate.bypassed ? `; ${gate.bypassed}` : ""}`,
-      // The gate may have cleared the scope's blocked marker (a new rev): the store compares
-      // with what it reads now, so only the version and status are expected here.
+      // The gate may have cleared the scope's blocked marker (a new rev): the store then finds
+      // its basis stale and compares with what it reads now, so only the version and status
+      // are expected here.
       expect: { status: ["stable", "rolled-back"], version: current.version },
       requireRunning: ctx.runId,
+      basis: current,
       set: {
         version: ctx.version,
         previousVersion: previousVersion ?? null,
@@ -144,6 +189,7 @@ export async function startDeploy(
         `scope ${step.scope} changed while starting a deploy (now ${result.current?.status} ${result.current?.version})`,
       );
     }
+    written = result.state;
     await publish(deps, [stepEvent(ctx, step, "deploy-started", at, { percent: step.percent })]);
   } else {
     // A retry: the first invocation may have died between its write and its publish, so the
@@ -159,30 +205,53 @@ export async function startDeploy(
     deploymentId: request.deploymentId,
     pollSeconds,
     deployStartedAt,
+    scope: written,
   };
 }
 
 export type CheckDeployResult = { deployStartedAt: string } & (
-  | { done: false; failed: false; pollSeconds: number }
-  | { done: true; failed: false; bakeStartedAt: string; bakeSeconds: number }
+  | { done: false; failed: false; pollSeconds: number; scope?: ScopeState }
+  | {
+      done: true;
+      failed: false;
+      bakeStartedAt: string;
+      bakeSeconds: number;
+      /** The scope as the bake's start wrote it: the basis of the step's record. */
+      scope?: ScopeState;
+    }
   | { done: true; failed: true; reason: string }
   | { done: true; failed: false; superseded: true; reason: string }
 );
 
-/** Polls a started deploy step; when it completes, the scope starts baking. */
+/**
+ * Polls a started deploy step; when it completes, the scope starts baking. The deploy target
+ * is asked first: a finished deploy's transition is conditional on the scope as the start
+ * wrote it (`basis`), so it needs no read; an unfinished or failed one reads the scope to see
+ * whether an alarm's fast rollback took it over meanwhile.
+ */
 export async function checkDeploy(
   deps: Deps,
   ctx: StageContext,
   step: DeployStep,
   deployStartedAt: string,
+  basis?: ScopeState,
 ): Promise<CheckDeployResult> {
-  const run = await loadRun(deps, ctx.runId);
-  const superseded = supersededBy(await deps.store.getScope(ctx.pipeline, step.scope), ctx);
-  if (superseded)
-    return { deployStartedAt, done: true, failed: false, superseded: true, reason: superseded };
+  const run = await snapshotOf(deps, ctx);
   const status = await deps.deployer.status(deploymentRequest(run, ctx, step));
-  if (status.state === "in-progress") {
-    return { deployStartedAt, done: false, failed: false, pollSeconds: status.pollSeconds };
+  if (status.state !== "succeeded") {
+    const current = await deps.store.getScope(ctx.pipeline, step.scope);
+    const superseded = supersededBy(current, ctx);
+    if (superseded)
+      return { deployStartedAt, done: true, failed: false, superseded: true, reason: superseded };
+    if (status.state === "in-progress") {
+      return {
+        deployStartedAt,
+        done: false,
+        failed: false,
+        pollSeconds: status.pollSeconds,
+        ...(basis ? { scope: basis } : {}),
+      };
+    }
   }
   const at = deps.clock.now().toISOString();
   if (status.state === "failed") {
@@ -211,11 +280,15 @@ export async function checkDeploy(
     actor: "breakwater/deploy",
     cause: `run ${ctx.runId}: ${step.kind} deploy of ${ctx.version} finished; baking`,
     expect: { status: ["deploying"], version: ctx.version, runId: ctx.runId },
+    ...(basis ? { basis } : {}),
     set: { version: ctx.version, percent: step.percent, status: "baking" },
     events,
   });
   if (!result.ok) {
     const current = result.current;
+    const superseded = supersededBy(current, ctx);
+    if (superseded)
+      return { deployStartedAt, done: true, failed: false, superseded: true, reason: superseded };
     if (
       current?.status === "baking" &&
       current.version === ctx.version &&
@@ -233,6 +306,7 @@ export async function checkDeploy(
         failed: false,
         bakeStartedAt: current.since,
         bakeSeconds: step.bakeSeconds,
+        scope: current,
       };
     }
     throw new ConcurrentUpdateError(
@@ -246,5 +320,6 @@ export async function checkDeploy(
     failed: false,
     bakeStartedAt: at,
     bakeSeconds: step.bakeSeconds,
+    scope: result.state,
   };
 }

@@ -1,17 +1,18 @@
 import { type AnomalyVerdict, detectAnomalies } from "../../domain/anomaly/index.ts";
 import { type BakeVerdict, isBakeVerdict, judgeBake } from "../../domain/bake.ts";
 import { resolveAlarmNames } from "../../domain/blockers.ts";
+import type { ScopeState, TimelineEvent } from "../../domain/model.ts";
 import type { DeployStep } from "../../domain/planner.ts";
 import { parseScopeId } from "../../domain/scope.ts";
 import { targetRoleArn } from "../../domain/targets/index.ts";
 import type { Deps } from "../deps.ts";
 import { bakePolicy } from "./bake-policy.ts";
-import { loadRun, type StageContext, supersededBy } from "./context.ts";
+import { type StageContext, snapshotOf, supersededBy } from "./context.ts";
 import { haltRun } from "./halt.ts";
 import { publish, stepEvent } from "./step-events.ts";
 
 export type EvaluateResult =
-  | { phase: BakeVerdict; reasons: string[] }
+  | { phase: BakeVerdict; reasons: string[] /** When the verdict was reached. */; at?: string }
   | { phase: "Extend"; reasons: string[]; extendSeconds: number }
   | { phase: "Superseded"; reasons: string[] };
 
@@ -20,6 +21,12 @@ export type EvaluateResult =
  * one-box step) and the built-in anomaly detector on its metrics. With `bake.minRequests`, a
  * bake that has not yet seen enough traffic is extended (one Wait per extension, sized from
  * the observed rate), up to `bake.maxMinutes`; then the verdict is Inconclusive.
+ *
+ * With the scope as the deploy's end wrote it (`basis`), a Healthy verdict costs no store call:
+ * the record step writes it with the scope's transition to stable, conditional on that basis
+ * and on the run still running, and reads only when either fails (a fast rollback took the
+ * scope, or the run halted: then it looks for a verdict a crashed attempt recorded). Any other
+ * verdict reads the scope and the timeline first, as without a basis.
  */
 export async function evaluateStep(
   deps: Deps,
@@ -27,23 +34,14 @@ export async function evaluateStep(
   step: DeployStep,
   bakeStartedAt: string,
   deployStartedAt: string,
+  basis?: ScopeState,
 ): Promise<EvaluateResult> {
-  const run = await loadRun(deps, ctx.runId);
-  const current = await deps.store.getScope(ctx.pipeline, step.scope);
-  const superseded = supersededBy(current, ctx);
-  if (superseded) return { phase: "Superseded", reasons: [superseded] };
-  // A retry after a crash that had recorded the verdict: that verdict stands. Judging again
-  // would write a second bake-finished (its key holds the time) and could even disagree.
-  const recorded = (await deps.store.timeline(ctx.runId)).find(
-    (e) =>
-      e.event === "bake-finished" &&
-      e.scope === step.scope &&
-      e.step === step.kind &&
-      e.at >= bakeStartedAt,
-  );
-  if (recorded && isBakeVerdict(recorded.outcome)) {
-    await publish(deps, [recorded]); // the crash may have come before the publish
-    return { phase: recorded.outcome, reasons: recorded.reason ? recorded.reason.split("; ") : [] };
+  const run = await snapshotOf(deps, ctx);
+  let current = basis;
+  if (!basis) {
+    const early = await settled(deps, ctx, step, bakeStartedAt);
+    if ("phase" in early) return early;
+    current = early.current;
   }
   const pipeline = run.definition;
   const scope = parseScopeId(step.scope);
@@ -114,6 +112,13 @@ export async function evaluateStep(
     return { phase: "Extend", reasons: [decision.why], extendSeconds: decision.seconds };
   }
   const { verdict: phase, reasons } = decision;
+  // Healthy with a basis: recorded by the record step, in the scope's transition to stable.
+  if (phase === "Healthy" && basis) return { phase, reasons, at: now.toISOString() };
+  if (basis) {
+    // A verdict that halts the run: first what a read without a basis would have found.
+    const early = await settled(deps, ctx, step, bakeStartedAt);
+    if ("phase" in early) return early;
+  }
   if (phase !== "Healthy") {
     // Halt at the verdict, before any rollback starts: no other branch starts a step after it.
     await haltRun(
@@ -132,4 +137,42 @@ export async function evaluateStep(
   await deps.store.appendEvents([finished]);
   await publish(deps, [finished]);
   return { phase, reasons };
+}
+
+/**
+ * What ends the evaluation before any judging: a fast rollback took the scope, or a crashed
+ * attempt already recorded this bake's verdict (that verdict stands: judging again would write
+ * a second bake-finished, its key holds the time, and could even disagree).
+ */
+async function settled(
+  deps: Deps,
+  ctx: StageContext,
+  step: DeployStep,
+  bakeStartedAt: string,
+): Promise<EvaluateResult | { current: ScopeState | undefined }> {
+  const current = await deps.store.getScope(ctx.pipeline, step.scope);
+  const superseded = supersededBy(current, ctx);
+  if (superseded) return { phase: "Superseded", reasons: [superseded] };
+  const recorded = await recordedVerdict(deps, ctx, step, bakeStartedAt);
+  if (recorded && isBakeVerdict(recorded.outcome)) {
+    await publish(deps, [recorded]); // the crash may have come before the publish
+    return { phase: recorded.outcome, reasons: recorded.reason ? recorded.reason.split("; ") : [] };
+  }
+  return { current };
+}
+
+/** The bake verdict already recorded for this step's bake, if any. */
+export async function recordedVerdict(
+  deps: Deps,
+  ctx: StageContext,
+  step: DeployStep,
+  bakeStartedAt: string,
+): Promise<TimelineEvent | undefined> {
+  return (await deps.store.timeline(ctx.runId)).find(
+    (e) =>
+      e.event === "bake-finished" &&
+      e.scope === step.scope &&
+      e.step === step.kind &&
+      e.at >= bakeStartedAt,
+  );
 }

@@ -4,14 +4,20 @@
  * the scope's history and the run's timeline — once when it starts and once when it clears,
  * never on a re-check that finds the same blockers.
  */
-import { type Blocker, findBlockers, resolveAlarmNames } from "../../domain/blockers.ts";
+import {
+  type Blocker,
+  findBlockers,
+  type ManualBlock,
+  resolveAlarmNames,
+} from "../../domain/blockers.ts";
 import { decideGate } from "../../domain/gate.ts";
 import {
   DEFAULT_RECHECK_MINUTES,
   type Installation,
   orgAlarmsOf,
 } from "../../domain/installation.ts";
-import type { Run, ScopeState, TimelineEvent } from "../../domain/model.ts";
+import type { ScopeState, TimelineEvent } from "../../domain/model.ts";
+import type { Pipeline } from "../../domain/pipeline.ts";
 import type { DeployStep } from "../../domain/planner.ts";
 import type { StageExecutionInput as StageContext } from "../../domain/ports.ts";
 import { parseScopeId } from "../../domain/scope.ts";
@@ -29,7 +35,21 @@ import { stepEvent } from "./step-events.ts";
 
 export type GateResult =
   | { blocked: false; bypassed?: string }
-  | { blocked: true; reason: string; recheckSeconds: number };
+  | { blocked: true; reason: string; recheckSeconds: number }
+  /** The run is no longer running: the step does not start, and nothing was recorded. */
+  | { blocked: false; halted: true };
+
+export interface GateInputs {
+  /** The installation's configuration, when the caller read it with the scope (one round trip). */
+  installation?: Installation;
+  /** The manual blocks, when the caller read them with the scope. */
+  blocks?: ManualBlock[];
+  /**
+   * Whether the run is still running, asked before the gate records a change of the blocked
+   * state (a halted run records nothing). The deploy write checks it again in its condition.
+   */
+  runIsRunning: () => Promise<boolean>;
+}
 
 /** The control plane's home region (where organisation alarms live unless they say otherwise). */
 export function homeRegion(): string {
@@ -38,13 +58,13 @@ export function homeRegion(): string {
 
 async function currentBlockers(
   deps: Deps,
-  run: Run,
+  pipeline: Pipeline,
   ctx: StageContext,
   step: DeployStep,
   config: Installation,
+  known: ManualBlock[] | undefined,
 ): Promise<Blocker[]> {
   const scope = parseScopeId(step.scope);
-  const pipeline = run.definition;
   const stage = pipeline.stages.find((s) => s.name === ctx.stage);
   const at = deps.clock.now();
   const appNames = resolveAlarmNames(
@@ -83,7 +103,7 @@ async function currentBlockers(
       reason: `cannot evaluate time windows: ${(err as Error).message}`,
     };
   }
-  const blocks = await deps.store.listBlocks();
+  const blocks = known ?? (await deps.store.listBlocks());
   return findBlockers({ pipeline: pipeline.name, scope, at, appAlarms, orgAlarms, window, blocks });
 }
 
@@ -93,13 +113,14 @@ async function currentBlockers(
  */
 export async function checkGate(
   deps: Deps,
-  run: Run,
+  pipeline: Pipeline,
   ctx: StageContext,
   step: DeployStep,
   current: ScopeState,
+  inputs: GateInputs,
 ): Promise<GateResult> {
-  const config = await deps.store.getInstallation();
-  const found = await currentBlockers(deps, run, ctx, step, config);
+  const config = inputs.installation ?? (await deps.store.getInstallation());
+  const found = await currentBlockers(deps, pipeline, ctx, step, config, inputs.blocks);
   const at = deps.clock.now();
   const iso = at.toISOString();
   // An engineer's live bypass lets this version ignore the blocker kinds it names (audited
@@ -115,11 +136,12 @@ export async function checkGate(
   let decision = decideGate(rule);
   if (decision.kind === "go") {
     // Last, once nothing else holds the step: take the location from other pipelines of the service.
-    const lock = await acquireScopeLock(deps, run.definition, step.scope, ctx.runId);
+    const lock = await acquireScopeLock(deps, pipeline, step.scope, ctx.runId);
     if (!lock.ok) decision = decideGate({ ...rule, lock });
   }
   if (decision.kind === "go") {
     if (decision.cleared !== undefined) {
+      if (!(await inputs.runIsRunning())) return { blocked: false, halted: true };
       const was = decision.cleared;
       const events = [stepEvent(ctx, step, "unblocked", iso, { reason: `cleared: ${was}` })];
       await recordBlocked(deps, ctx, step, current, null, iso, `unblocked (was: ${was})`, events);
@@ -127,6 +149,8 @@ export async function checkGate(
     return decision.bypassed ? { blocked: false, bypassed: decision.bypassed } : { blocked: false };
   }
   const { reason, record } = decision;
+  // A halted run's step neither waits nor records (it ends; see the deploy step).
+  if (!(await inputs.runIsRunning())) return { blocked: false, halted: true };
   if (record) {
     const events = [stepEvent(ctx, step, "blocked", iso, { reason })];
     await recordBlocked(deps, ctx, step, current, record, iso, `blocked: ${reason}`, events);

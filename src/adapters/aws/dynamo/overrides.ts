@@ -1,6 +1,9 @@
 /** Manual blocks, bypasses and the override audit log (see table.ts for the layout). */
-import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import { GetCommand, PutCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  ConditionalCheckFailedException,
+  TransactionCanceledException,
+} from "@aws-sdk/client-dynamodb";
+import { GetCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { blockKey, type ManualBlock } from "../../../domain/blockers.ts";
 import { BreakwaterError } from "../../../domain/errors.ts";
 import type { Bypass } from "../../../domain/override.ts";
@@ -16,19 +19,90 @@ export class OverrideContentionError extends BreakwaterError {
   override name = "OverrideContentionError";
 }
 
+/**
+ * The blocks' index: how many block items the BLOCKS partition holds, so the gate before every
+ * deploy step can skip the partition's Query when there are none. Every block write moves it in
+ * the same transaction (`count` by the write's exact delta, `rev` by one); it is trusted only
+ * when `complete` — set by a reader that counted the partition with no write in between (a
+ * table written before the index existed has blocks the index never counted). So the index can
+ * only ever make the gate read blocks it need not, never miss one.
+ */
+export const BLOCK_INDEX_KEY = { pk: "CONFIG", sk: "BLOCKS" } as const;
+
+export interface BlockIndex {
+  count?: number;
+  rev?: number;
+  complete?: boolean;
+}
+
 export class DynamoOverrideStore extends DynamoTable implements OverrideStore {
   async putBlock(block: ManualBlock): Promise<void> {
+    // It may replace a block (an unknown delta): the index is left for the next reader to count.
     await this.doc.send(
-      new PutCommand({
-        TableName: this.table,
-        // An override's block (no start) is one per target; scheduled blocks are keyed by start.
-        Item: {
-          pk: "BLOCKS",
-          sk: blockKey(block.level, block.target, block.scheduled ? block.from : undefined),
-          ...block,
-        },
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.table,
+              // An override's block (no start) is one per target; scheduled blocks are keyed by start.
+              Item: {
+                pk: "BLOCKS",
+                sk: blockKey(block.level, block.target, block.scheduled ? block.from : undefined),
+                ...block,
+              },
+            },
+          },
+          {
+            Update: {
+              TableName: this.table,
+              Key: BLOCK_INDEX_KEY,
+              UpdateExpression: "SET #complete = :false ADD #rev :one",
+              ExpressionAttributeNames: { "#complete": "complete", "#rev": "rev" },
+              ExpressionAttributeValues: { ":false": false, ":one": 1 },
+            },
+          },
+        ],
       }),
     );
+  }
+
+  /**
+   * The blocks, reading the partition only when the index (read by the caller, in its batch)
+   * does not say there are none; an index that cannot be trusted is repaired from that read,
+   * conditionally on no block write since the index was read.
+   */
+  async blocksGiven(index: BlockIndex | undefined): Promise<ManualBlock[]> {
+    if (index?.complete === true && index.count === 0) return [];
+    const blocks = await this.listBlocks();
+    if (index?.complete === true) return blocks;
+    await this.doc
+      .send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: BLOCK_INDEX_KEY,
+          UpdateExpression: "SET #count = :n, #complete = :true",
+          ConditionExpression: !index
+            ? "attribute_not_exists(pk)"
+            : index.rev === undefined
+              ? "attribute_not_exists(#rev)"
+              : "#rev = :rev",
+          ExpressionAttributeNames: {
+            "#count": "count",
+            "#complete": "complete",
+            ...(index ? { "#rev": "rev" } : {}),
+          },
+          ExpressionAttributeValues: {
+            ":n": blocks.length,
+            ":true": true,
+            ...(index?.rev !== undefined ? { ":rev": index.rev } : {}),
+          },
+        }),
+      )
+      .catch((err: unknown) => {
+        // A block was written meanwhile: the next reader counts again.
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      });
+    return blocks;
   }
 
   async listBypasses(pipeline: string): Promise<Bypass[]> {
@@ -42,6 +116,24 @@ export class DynamoOverrideStore extends DynamoTable implements OverrideStore {
 
   async commitOverride(writes: OverrideWrite[], audit: AuditEntry): Promise<boolean> {
     const items = writes.map((w) => this.overrideItem(w));
+    // The blocks' index moves with the blocks, by the exact delta (each write is conditional on
+    // the item being as read, so whether it existed is known).
+    const exists = (v: unknown) => (v === undefined || v === null ? 0 : 1);
+    const blockWrites = writes.filter((w) => w.kind === "block" && w.set !== undefined);
+    const delta = blockWrites.reduce((d, w) => d + exists(w.set) - exists(w.was), 0);
+    const index: TransactItem[] = blockWrites.length
+      ? [
+          {
+            Update: {
+              TableName: this.table,
+              Key: BLOCK_INDEX_KEY,
+              UpdateExpression: "ADD #count :delta, #rev :one",
+              ExpressionAttributeNames: { "#count": "count", "#rev": "rev" },
+              ExpressionAttributeValues: { ":delta": delta, ":one": 1 },
+            },
+          },
+        ]
+      : [];
     // The audit log is ordered by a counter that is advanced IN the transaction, conditionally
     // on the value read: the log's order is then the order in which the state changes took
     // effect (an ADD outside the transaction could number them differently).
@@ -75,6 +167,7 @@ export class DynamoOverrideStore extends DynamoTable implements OverrideStore {
                   ConditionExpression: "attribute_not_exists(pk)",
                 },
               },
+              ...index,
             ],
           }),
         );

@@ -9,7 +9,11 @@ import { GetCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { HistoryEntry, ScopeState } from "../../../domain/model.ts";
 import { compareHistory } from "../../../domain/model.ts";
 import type { ScopeStore, ScopeTransition, TransitionResult } from "../../../domain/ports.ts";
-import { historyEntryOf, seedHistoryEntryOf } from "../../../domain/scope-history.ts";
+import {
+  historyEntryOf,
+  nextScopeState,
+  seedHistoryEntryOf,
+} from "../../../domain/scope-history.ts";
 import { DynamoTable, pipelinePk, runPk, strip, type TransactItem } from "./table.ts";
 
 export class DynamoScopeStore extends DynamoTable implements ScopeStore {
@@ -75,16 +79,42 @@ export class DynamoScopeStore extends DynamoTable implements ScopeStore {
   }
 
   async transitionScope(t: ScopeTransition): Promise<TransitionResult> {
+    // With a basis still current, one round trip: the write is conditional on the basis's rev.
+    // A stale basis (the scope moved on since the caller saw it) costs a read and a second
+    // write, and decides exactly as without a basis: the basis saves calls, never a check.
+    if (t.basis) {
+      const first = await this.write(t, t.basis);
+      if (first !== "stale") return first;
+    }
+    const current = await this.getScope(t.pipeline, t.scope);
+    if (!current) return { ok: false, reason: "scope-changed" };
+    const result = await this.write(t, current);
+    if (result !== "stale") return result;
+    const latest = await this.getScope(t.pipeline, t.scope);
+    return latest
+      ? { ok: false, reason: "scope-changed", current: latest }
+      : { ok: false, reason: "scope-changed" };
+  }
+
+  /**
+   * Checks the expectation against `current`, then writes conditionally on its rev. "stale":
+   * `current` is not (or no longer) what is stored, or does not meet the expectation when it
+   * is a basis; the caller reads again.
+   */
+  private async write(
+    t: ScopeTransition,
+    current: ScopeState,
+  ): Promise<TransitionResult | "stale"> {
     // Read, check the expectation, then write conditionally on the rev that was read: the
     // strictest compare-and-set, and the history record gets the exact previous state and the
     // new rev (its key), so history is totally ordered per scope.
-    const current = await this.getScope(t.pipeline, t.scope);
-    if (!current) return { ok: false, reason: "scope-changed" };
     const expected =
       (!t.expect.status || t.expect.status.includes(current.status)) &&
       (t.expect.version === undefined || t.expect.version === current.version) &&
       (t.expect.runId === undefined || t.expect.runId === current.runId);
-    if (!expected) return { ok: false, reason: "scope-changed", current };
+    if (!expected) {
+      return current === t.basis ? "stale" : { ok: false, reason: "scope-changed", current };
+    }
     const names: Record<string, string> = {
       "#status": "status",
       "#version": "version",
@@ -156,19 +186,17 @@ export class DynamoScopeStore extends DynamoTable implements ScopeStore {
     } catch (err) {
       if (err instanceof TransactionCanceledException) {
         const reasons = err.CancellationReasons ?? [];
-        if (t.requireRunning && reasons[0]?.Code === "ConditionalCheckFailed") {
+        // A stale basis that also failed its own condition is checked afresh first (as without
+        // a basis, where the expectation is checked before the write).
+        const staleBasis = current === t.basis && reasons[1]?.Code === "ConditionalCheckFailed";
+        if (t.requireRunning && reasons[0]?.Code === "ConditionalCheckFailed" && !staleBasis) {
           return { ok: false, reason: "run-not-running" };
         }
-        if (reasons.some((r) => r.Code === "ConditionalCheckFailed")) {
-          const latest = await this.getScope(t.pipeline, t.scope);
-          return latest
-            ? { ok: false, reason: "scope-changed", current: latest }
-            : { ok: false, reason: "scope-changed" };
-        }
+        if (reasons.some((r) => r.Code === "ConditionalCheckFailed")) return "stale";
       }
       throw err;
     }
-    return { ok: true };
+    return { ok: true, state: nextScopeState(current, t) };
   }
 
   private historyPut(h: HistoryEntry): TransactItem {

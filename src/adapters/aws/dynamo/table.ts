@@ -7,6 +7,7 @@
  *   RUN#<runId>     / RUN                         run record (gsi1: PIPELINE#<name> / RUN#<createdAt>)
  *   RUN#<runId>     / EVT#<at>#<rank>#<scope>#<step>#<event>   run timeline
  *   CONFIG          / INSTALLATION                installation config (organisation alarms, regions)
+ *   CONFIG          / BLOCKS                      the blocks' index: count, rev, complete (overrides.ts)
  *   BLOCKS          / org | pipeline#<p> | scope#<p>:<glob>      manual blocks (stop the line)
  *   PIPELINE#<name> / BYPASS#<version>            a version's bypass of blocker kinds
  *   AUDIT           / SEQ#<n> (COUNTER)           override audit log, totally ordered
