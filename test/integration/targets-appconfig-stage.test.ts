@@ -8,13 +8,12 @@
  */
 import { randomUUID } from "node:crypto";
 import { StartDeploymentCommand } from "@aws-sdk/client-appconfig";
-import { STSClient } from "@aws-sdk/client-sts";
 import { describe, expect, it } from "vitest";
 import { AppConfigDriver } from "../../src/adapters/aws/targets/appconfig.ts";
-import { TargetDeployer } from "../../src/adapters/aws/targets/index.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
 import { createLocalControlPlane } from "../../src/local/control-plane.ts";
 import { SimulatedFleet } from "../../src/local/fleet.ts";
+import { testTargetDeployer } from "../contract/deploy-target.ts";
 import { dynamoClient } from "../support/dynamo.ts";
 import { FakeAppConfig } from "../support/fake-appconfig.ts";
 
@@ -35,14 +34,7 @@ async function plane() {
     },
     stages: [{ name: "alpha", regions: [REGION], bake: { minutes: 10 } }],
   });
-  const deployer = new TargetDeployer({
-    sts: new STSClient({
-      region: REGION,
-      credentials: { accessKeyId: "AKIDTEST", secretAccessKey: "secret" },
-    }),
-    account: async () => "111122223333",
-    drivers: { appconfig: new AppConfigDriver() },
-  });
+  const deployer = testTargetDeployer({ appconfig: new AppConfigDriver() });
   const p = await createLocalControlPlane({
     dynamo: dynamoClient(),
     tableName: `it-${randomUUID()}`,

@@ -8,13 +8,12 @@
  */
 import { randomUUID } from "node:crypto";
 import { CreateChangeSetCommand, ExecuteChangeSetCommand } from "@aws-sdk/client-cloudformation";
-import { STSClient } from "@aws-sdk/client-sts";
 import { describe, expect, it } from "vitest";
 import { CloudFormationDriver } from "../../src/adapters/aws/targets/cloudformation.ts";
-import { TargetDeployer } from "../../src/adapters/aws/targets/index.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
 import { createLocalControlPlane } from "../../src/local/control-plane.ts";
 import { SimulatedFleet } from "../../src/local/fleet.ts";
+import { testTargetDeployer } from "../contract/deploy-target.ts";
 import { dynamoClient } from "../support/dynamo.ts";
 import { FakeCloudFormation, templateUrl } from "../support/fake-cloudformation.ts";
 
@@ -35,14 +34,7 @@ async function plane() {
     },
     stages: [{ name: "alpha", regions: [REGION], bake: { minutes: 10 } }],
   });
-  const deployer = new TargetDeployer({
-    sts: new STSClient({
-      region: REGION,
-      credentials: { accessKeyId: "AKIDTEST", secretAccessKey: "secret" },
-    }),
-    account: async () => "111122223333",
-    drivers: { cloudformation: new CloudFormationDriver() },
-  });
+  const deployer = testTargetDeployer({ cloudformation: new CloudFormationDriver() });
   const p = await createLocalControlPlane({
     dynamo: dynamoClient(),
     tableName: `it-${randomUUID()}`,

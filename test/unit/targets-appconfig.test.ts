@@ -15,20 +15,19 @@ import {
   StartDeploymentCommand,
   StopDeploymentCommand,
 } from "@aws-sdk/client-appconfig";
-import { STSClient } from "@aws-sdk/client-sts";
 import { beforeEach, describe, expect, it } from "vitest";
 import { awsDeps } from "../../functions/lib/aws-deps.ts";
 import { AppConfigDriver } from "../../src/adapters/aws/targets/appconfig.ts";
-import { TargetDeployer } from "../../src/adapters/aws/targets/index.ts";
 import { deploymentToken } from "../../src/adapters/aws/targets/token.ts";
 import {
   deployTargetContract,
   type TargetWorld,
   targetRequests,
+  testTargetDeployer,
 } from "../contract/deploy-target.ts";
 import { APP, FakeAppConfig, PROFILE } from "../support/fake-appconfig.ts";
 
-const credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "secret" };
+const _credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "secret" };
 const REGION = "eu-north-1";
 
 const TARGET = {
@@ -41,11 +40,7 @@ const TARGET = {
 const requestFor = (target: unknown) => targetRequests(target, REGION);
 
 function makeDeployer() {
-  return new TargetDeployer({
-    sts: new STSClient({ region: "us-east-1", credentials }),
-    account: async () => "111122223333",
-    drivers: { appconfig: new AppConfigDriver() },
-  });
+  return testTargetDeployer({ appconfig: new AppConfigDriver() });
 }
 
 const fake = new FakeAppConfig(REGION, `prod-1-${REGION}`);

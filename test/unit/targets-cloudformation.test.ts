@@ -26,6 +26,7 @@ import {
   deployTargetContract,
   type TargetWorld,
   targetRequests,
+  testTargetDeployer,
 } from "../contract/deploy-target.ts";
 import { FakeCloudFormation, type FakeStack, templateUrl } from "../support/fake-cloudformation.ts";
 
@@ -44,10 +45,8 @@ const TARGET = {
 const requestFor = (target: unknown) => targetRequests(target, REGION);
 
 function makeDeployer() {
-  return new TargetDeployer({
-    sts: new STSClient({ region: "us-east-1", credentials }),
-    account: async () => "111122223333",
-    drivers: { cloudformation: new CloudFormationDriver({ sleep: async () => {} }) },
+  return testTargetDeployer({
+    cloudformation: new CloudFormationDriver({ sleep: async () => {} }),
   });
 }
 

@@ -36,7 +36,7 @@ import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { CloudWatchMetricSource } from "../../src/adapters/aws/cloudwatch-metrics.ts";
-import { TargetDeployer } from "../../src/adapters/aws/targets/index.ts";
+import type { TargetDeployer } from "../../src/adapters/aws/targets/index.ts";
 import {
   descriptionNames,
   LambdaAliasDriver,
@@ -47,7 +47,11 @@ import { TransientError } from "../../src/domain/errors.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
 import type { DeploymentRequest, DeploymentStatus } from "../../src/domain/ports.ts";
 import { parseScopeId } from "../../src/domain/scope.ts";
-import { deployTargetContract, type TargetWorld } from "../contract/deploy-target.ts";
+import {
+  deployTargetContract,
+  type TargetWorld,
+  testTargetDeployer,
+} from "../contract/deploy-target.ts";
 
 const credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "secret" };
 const REGION = "eu-north-1";
@@ -339,11 +343,7 @@ class FakeLambda {
 }
 
 function deployer(): TargetDeployer {
-  return new TargetDeployer({
-    sts: new STSClient({ region: "us-east-1", credentials }),
-    account: async () => "111122223333",
-    drivers: { "lambda-alias": new LambdaAliasDriver() },
-  });
+  return testTargetDeployer({ "lambda-alias": new LambdaAliasDriver() });
 }
 
 /** Polls status, completing Lambda's in-flight update before each poll. */

@@ -4,16 +4,18 @@
  * Invoke (aws-sdk-client-mock): it answers the documented start/status/cancel payloads.
  */
 import { InvokeCommand, LambdaClient, TooManyRequestsException } from "@aws-sdk/client-lambda";
-import { STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
-import { TargetDeployer } from "../../src/adapters/aws/targets/index.ts";
 import { LambdaFunctionDriver } from "../../src/adapters/aws/targets/lambda-function.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
 import type { DeploymentRequest } from "../../src/domain/ports.ts";
 import { parseScopeId } from "../../src/domain/scope.ts";
-import { deployTargetContract, type TargetWorld } from "../contract/deploy-target.ts";
+import {
+  deployTargetContract,
+  type TargetWorld,
+  testTargetDeployer,
+} from "../contract/deploy-target.ts";
 
-const credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "secret" };
+const _credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "secret" };
 
 function requestFor(target: unknown) {
   const pipeline = parsePipeline({
@@ -56,11 +58,7 @@ deployTargetContract("lambda-function", () => {
     Payload: new TextEncoder().encode(JSON.stringify(value)) as never,
   });
   const world: TargetWorld = {
-    deployer: new TargetDeployer({
-      sts: new STSClient({ region: "us-east-1", credentials }),
-      account: async () => "111122223333",
-      drivers: { "lambda-function": new LambdaFunctionDriver() },
-    }),
+    deployer: testTargetDeployer({ "lambda-function": new LambdaFunctionDriver() }),
     request: requestFor({ lambda: "orders-deployer" }),
     complete() {
       for (const d of deployments.values()) {
