@@ -180,6 +180,18 @@ describe("deploy target schemas", () => {
       { path: "target.templateUrl", message: /https:\/\// },
     ],
     [
+      "more CloudFormation parameters than a template may declare",
+      {
+        type: "cloudformation",
+        stackName: "s-{az}",
+        templateUrl: "https://b/{version}.json",
+        parameters: Object.fromEntries(Array.from({ length: 201 }, (_, i) => [`P${i}`, "v"])),
+      },
+      {},
+      AZS,
+      { path: "target.parameters", message: /at most 200 parameters/ },
+    ],
+    [
       "an unknown type",
       { type: "kubernetes" },
       {},

@@ -205,9 +205,16 @@ const cloudformationTarget = z
         nameTemplate("a parameter value template"),
         { error: "must map parameter names to value templates" },
       )
+      // CloudFormation's own limit: a template declares at most 200 parameters.
+      .refine((p) => Object.keys(p).length <= 200, {
+        error: "must name at most 200 parameters (CloudFormation's limit)",
+      })
       .optional(),
     capabilities: z
       .array(z.enum(CAPABILITIES, { error: `must be one of ${CAPABILITIES.join(", ")}` }))
+      .max(CAPABILITIES.length, {
+        error: `must list each of ${CAPABILITIES.join(", ")} at most once`,
+      })
       .optional(),
     roleArn,
     local: localTimings,
