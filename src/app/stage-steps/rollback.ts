@@ -4,7 +4,7 @@ import type { DeployStep } from "../../domain/planner.ts";
 import type { DeploymentRequest } from "../../domain/ports.ts";
 import { scopesToRollBack } from "../../domain/rollback.ts";
 import { parseScopeId } from "../../domain/scope.ts";
-import { effectiveTarget } from "../../domain/targets/index.ts";
+import { effectiveTarget, targetUses } from "../../domain/targets/index.ts";
 import type { Deps } from "../deps.ts";
 import { releaseScopeLock } from "../scope-locks.ts";
 import { deploymentId, loadRun, type StageContext } from "./context.ts";
@@ -52,7 +52,7 @@ async function digestOf(
 ): Promise<string | undefined> {
   if (version === run.version) return run.change?.artifactDigest;
   const target = effectiveTarget(run.definition, stage);
-  if (!target || !JSON.stringify(target).includes("{digest}")) return undefined;
+  if (!target || !targetUses(target, "digest")) return undefined;
   return (await deps.runRequests.get(run.pipeline, version))?.artifactDigest;
 }
 

@@ -22,6 +22,16 @@ interface StageLike {
 const usesAz = (target: DeployTarget, field: string) =>
   placeholdersOf(fieldOf(target, field) ?? "").includes("az");
 
+/**
+ * Whether any of a target's names uses `placeholder` (its role ARN and type are not names).
+ *
+ * @example
+ * targetUses({ type: "ecs", cluster: "c", service: "s", container: "app", image: "repo@{digest}" }, "digest") // true
+ */
+export function targetUses(target: DeployTarget, placeholder: string): boolean {
+  return stringFields(target).some(([, value]) => placeholdersOf(value).includes(placeholder));
+}
+
 const stringFields = (value: unknown, path: string[] = []): [string, string][] => {
   if (typeof value === "string") return [[path.join("."), value]];
   if (value === null || typeof value !== "object" || Array.isArray(value)) return [];
