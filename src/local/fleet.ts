@@ -93,14 +93,7 @@ export function stepSeconds(
   stage: string,
   durations: FleetOptions["durations"] = {},
 ): LocalTarget["seconds"] {
-  const target = effectiveTarget(pipeline, stage);
-  const byType = localSeconds(target ? { ...target, local: undefined } : undefined);
-  const own = target?.local;
-  return {
-    oneBox: own?.oneBoxSeconds ?? durations.oneBox ?? byType.oneBox,
-    full: own?.fullSeconds ?? durations.full ?? byType.full,
-    rollback: own?.rollbackSeconds ?? durations.rollback ?? byType.rollback,
-  };
+  return localSeconds(effectiveTarget(pipeline, stage), durations);
 }
 
 /** Every stage's target type and step durations, in stage order (what `simulate` shows). */

@@ -296,4 +296,18 @@ describe("local timings", () => {
   ])("%j takes %j", (target, expected) => {
     expect(localSeconds(target)).toEqual(expected);
   });
+
+  it("a target's own timings win over a simulation's fleet-wide ones, which win over the type's", () => {
+    const target = {
+      type: "lambda-alias" as const,
+      functionName: "f",
+      alias: "a",
+      local: { fullSeconds: 5 },
+    };
+    expect(localSeconds(target, { full: 900, rollback: 90 })).toEqual({
+      oneBox: 60,
+      full: 5,
+      rollback: 90,
+    });
+  });
 });

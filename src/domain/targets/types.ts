@@ -70,17 +70,23 @@ export const TARGET_TYPE_FACTS: Record<TargetType, TargetTypeFacts> = {
   },
 };
 
-/** Simulated durations of a target's steps (the type's defaults, then the target's `local`). */
-export function localSeconds(target: DeployTarget | undefined): {
-  oneBox: number;
-  full: number;
-  rollback: number;
-} {
+/**
+ * Simulated durations of a target's steps, in seconds: the target's own `local` timings first,
+ * then `fallback` (a simulation's fleet-wide durations), then the type's defaults.
+ *
+ * @example
+ * localSeconds({ type: "lambda-alias", functionName: "f", alias: "a", local: { fullSeconds: 5 } }, { rollback: 90 })
+ * // { oneBox: 60, full: 5, rollback: 90 }
+ */
+export function localSeconds(
+  target: DeployTarget | undefined,
+  fallback: { oneBox?: number; full?: number; rollback?: number } = {},
+): { oneBox: number; full: number; rollback: number } {
   const facts = TARGET_TYPE_FACTS[target?.type ?? "none"].localSeconds;
   const local = target?.local;
   return {
-    oneBox: local?.oneBoxSeconds ?? facts.oneBox,
-    full: local?.fullSeconds ?? facts.full,
-    rollback: local?.rollbackSeconds ?? facts.rollback,
+    oneBox: local?.oneBoxSeconds ?? fallback.oneBox ?? facts.oneBox,
+    full: local?.fullSeconds ?? fallback.full ?? facts.full,
+    rollback: local?.rollbackSeconds ?? fallback.rollback ?? facts.rollback,
   };
 }
