@@ -41,64 +41,6 @@ export class TargetGrantError extends BreakwaterError {
   override name = "TargetGrantError";
 }
 
-/**
- * Actions granted on a wildcard resource, each with why (also in README, "Least privilege").
- * `resource` is the shape of the wildcard ARN (`<…>` stands for a resolved name).
- */
-export const TARGET_WILDCARDS: { actions: string[]; resource: string; reason: string }[] = [
-  {
-    actions: [
-      "ecs:DescribeTaskDefinition",
-      "ecs:ListTaskDefinitions",
-      "ecs:RegisterTaskDefinition",
-    ],
-    resource: "*",
-    reason:
-      "ECS supports no resource-level permissions for these actions (Service Authorization Reference: no resource type); the service's task roles are still bound by iam:PassRole on the target's taskRoleArn and executionRoleArn",
-  },
-  {
-    actions: [
-      "appconfig:CreateDeploymentStrategy",
-      "appconfig:ListApplications",
-      "appconfig:ListDeploymentStrategies",
-    ],
-    resource: "*",
-    reason:
-      "AppConfig supports no resource-level permissions for these actions; the driver creates or finds the all-at-once strategy by name",
-  },
-  {
-    actions: ["s3:GetObject"],
-    resource: "arn:<partition>:s3:::<bucket>/<key with * for {version} or {digest}>",
-    reason:
-      "the version's artifact (code zip, template) is named by the version, known only per run: the * replaces {version}/{digest} and nothing else",
-  },
-  {
-    actions: [
-      "cloudformation:CancelUpdateStack",
-      "cloudformation:CreateChangeSet",
-      "cloudformation:DeleteChangeSet",
-      "cloudformation:DescribeChangeSet",
-      "cloudformation:DescribeStackEvents",
-      "cloudformation:DescribeStacks",
-      "cloudformation:ExecuteChangeSet",
-    ],
-    resource: "arn:<partition>:cloudformation:<region>:<account>:stack/<stackName>/*",
-    reason: "a stack's ARN ends in the id CloudFormation gives it at creation; the name is exact",
-  },
-  {
-    actions: ["appconfig:GetDeployment", "appconfig:StopDeployment"],
-    resource:
-      "arn:<partition>:appconfig:<region>:<account>:application/<application>/environment/<environment>/deployment/*",
-    reason: "AppConfig numbers an environment's deployments as they start",
-  },
-  {
-    actions: ["appconfig:GetDeploymentStrategy", "appconfig:StartDeployment"],
-    resource: "arn:<partition>:appconfig:<region>:<account>:deploymentstrategy/*",
-    reason:
-      "the all-at-once strategy's id is AWS's or given at its creation (first use); a strategy only sets the pace, the environment and profile ARNs bound what is deployed",
-  },
-];
-
 interface Env {
   partition: string;
   account: string;
@@ -196,6 +138,48 @@ export const KINDS: Record<Kind, Omit<TargetGrant, "resources">> = {
     ],
   },
 };
+
+/**
+ * Actions granted on a wildcard resource, each with why (also in README, "Least privilege").
+ * `resource` is the shape of the wildcard ARN (`<…>` stands for a resolved name).
+ */
+export const TARGET_WILDCARDS: { actions: string[]; resource: string; reason: string }[] = [
+  {
+    actions: KINDS["ecs-unscoped"].actions,
+    resource: "*",
+    reason:
+      "ECS supports no resource-level permissions for these actions (Service Authorization Reference: no resource type); the service's task roles are still bound by iam:PassRole on the target's taskRoleArn and executionRoleArn",
+  },
+  {
+    actions: KINDS["appconfig-unscoped"].actions,
+    resource: "*",
+    reason:
+      "AppConfig supports no resource-level permissions for these actions; the driver creates or finds the all-at-once strategy by name",
+  },
+  {
+    actions: ["s3:GetObject"],
+    resource: "arn:<partition>:s3:::<bucket>/<key with * for {version} or {digest}>",
+    reason:
+      "the version's artifact (code zip, template) is named by the version, known only per run: the * replaces {version}/{digest} and nothing else",
+  },
+  {
+    actions: KINDS["cfn-stack"].actions,
+    resource: "arn:<partition>:cloudformation:<region>:<account>:stack/<stackName>/*",
+    reason: "a stack's ARN ends in the id CloudFormation gives it at creation; the name is exact",
+  },
+  {
+    actions: KINDS["appconfig-deployment"].actions,
+    resource:
+      "arn:<partition>:appconfig:<region>:<account>:application/<application>/environment/<environment>/deployment/*",
+    reason: "AppConfig numbers an environment's deployments as they start",
+  },
+  {
+    actions: ["appconfig:GetDeploymentStrategy", "appconfig:StartDeployment"],
+    resource: "arn:<partition>:appconfig:<region>:<account>:deploymentstrategy/*",
+    reason:
+      "the all-at-once strategy's id is AWS's or given at its creation (first use); a strategy only sets the pace, the environment and profile ARNs bound what is deployed",
+  },
+];
 
 /**
  * The deploy and rollback roles' statements for the pipelines' targets: one statement per kind
