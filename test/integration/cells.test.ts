@@ -1,0 +1,138 @@
+/**
+ * Cells (issue 13, item 1) end to end on the local control plane: DynamoDB Local, the real stage
+ * and rollback ASL in the local interpreter, the real handlers, a simulated fleet and a virtual
+ * clock. A fault (or a `{cell}` alarm) in one cell rolls back that cell alone; the cells before
+ * it keep the new version, the cells after it and the other AZ are never touched; cells go
+ * `cellsInParallel` at a time (safety rule 1).
+ */
+import { describe, expect, it } from "vitest";
+import { parseFault } from "../../src/cli/main.ts";
+import type { TimelineEvent } from "../../src/domain/model.ts";
+import { parsePipeline } from "../../src/domain/pipeline.ts";
+import { type SimulationResult, simulate } from "../../src/local/simulate.ts";
+import { dynamoClient } from "../support/dynamo.ts";
+
+const start = new Date("2026-01-12T09:00:00Z");
+const pick = (r: SimulationResult, event: TimelineEvent["event"]) =>
+  r.timeline.filter((e) => e.event === event);
+
+const zonalCells = parsePipeline({
+  name: "orders-api",
+  alarms: ["orders-{region}-{az}-{cell}-errors"],
+  stages: [
+    { name: "beta", regions: ["us-east-1"], bake: { minutes: 10 } },
+    {
+      name: "prod-2",
+      oneBox: true,
+      regions: [
+        {
+          region: "us-east-1",
+          azs: [
+            { az: "use1-az1", cells: ["c1", "c2", "c3"] },
+            { az: "use1-az2", cells: ["c1", "c2"] },
+          ],
+        },
+      ],
+      bake: { minutes: 30 },
+    },
+  ],
+});
+
+const az1 = (cell: string) => `prod-2/us-east-1/use1-az1/${cell}`;
+const az2 = (cell: string) => `prod-2/us-east-1/use1-az2/${cell}`;
+
+describe("cells on DynamoDB Local with the real ASL", () => {
+  it("a fault in one cell rolls back that cell alone; the others are untouched", async () => {
+    const r = await simulate({
+      pipeline: zonalCells,
+      fromVersion: "v1",
+      version: "v2",
+      start,
+      dynamo: dynamoClient(),
+      faults: [parseFault("v2:prod-2/us-east-1/use1-az1/c2", ["v2"])],
+    });
+    expect(r.outcome).toBe("rolled-back");
+    expect(r.rolledBack).toEqual([az1("c2")]);
+    // c1 took the one-box and its full step and baked healthy: it keeps v2.
+    expect(r.scopes[az1("c1")]).toMatchObject({ version: "v2", status: "stable" });
+    expect(r.scopes[az1("c1")]?.percent ?? 100).toBe(100);
+    expect(r.scopes[az1("c2")]).toMatchObject({ version: "v1", status: "rolled-back" });
+    for (const scope of [az1("c3"), az2("c1"), az2("c2")]) {
+      expect(r.scopes[scope], scope).toMatchObject({ version: "v1", status: "stable" });
+      expect(
+        r.timeline.filter((e) => e.scope === scope),
+        scope,
+      ).toEqual([]);
+    }
+    // The order: one-box in the first cell, then cell by cell; nothing starts after the rollback.
+    const starts = pick(r, "deploy-started")
+      .filter((e) => e.stage === "prod-2")
+      .map((e) => `${e.scope} ${e.step}`);
+    expect(starts).toEqual([`${az1("c1")} one-box`, `${az1("c1")} full`, `${az1("c2")} full`]);
+    const rollback = pick(r, "rollback-started");
+    expect(rollback.map((e) => e.scope)).toEqual([az1("c2")]);
+  });
+
+  it("a {cell} alarm rolls back its cell at once, not the cell beside it", async () => {
+    // prod-2's one-box (c1) starts after beta (~10 min); c1's full step bakes 30 minutes, and
+    // c2's starts about an hour and a quarter in. Its alarm fires while c2 bakes.
+    const r = await simulate({
+      pipeline: zonalCells,
+      fromVersion: "v1",
+      version: "v2",
+      start,
+      dynamo: dynamoClient(),
+      alarms: [
+        {
+          name: "orders-us-east-1-use1-az1-c2-errors",
+          from: new Date("2026-01-12T10:35:00Z"),
+          region: "us-east-1",
+        },
+      ],
+    });
+    const c2Start = pick(r, "deploy-started").find((e) => e.scope === az1("c2"));
+    expect(c2Start, JSON.stringify(r.timeline, null, 1)).toBeDefined();
+    expect(Date.parse(c2Start?.at ?? "")).toBeLessThan(Date.parse("2026-01-12T10:35:00Z"));
+    expect(r.rolledBack).toEqual([az1("c2")]);
+    expect(r.scopes[az1("c1")]).toMatchObject({ version: "v2", status: "stable" });
+    expect(r.scopes[az1("c3")]).toMatchObject({ version: "v1", status: "stable" });
+  });
+
+  it("cellsInParallel: two cells of a region at once, never three; a glob fault rolls back only its cell", async () => {
+    const pipeline = parsePipeline({
+      name: "orders-api",
+      stages: [
+        {
+          name: "prod-1",
+          regions: [{ region: "eu-west-1", cells: ["c1", "c2", "c3", "c4"] }],
+          cellsInParallel: 2,
+          bake: { minutes: 20 },
+        },
+      ],
+    });
+    const r = await simulate({
+      pipeline,
+      fromVersion: "v1",
+      version: "v2",
+      start,
+      dynamo: dynamoClient(),
+      faults: [parseFault("prod-1/eu-west-1/c4:latency")],
+    });
+    const starts = pick(r, "deploy-started");
+    const at = (scope: string) => starts.find((e) => e.scope === scope)?.at;
+    // c1 and c2 together, then c3 and c4 together once both baked.
+    expect(at("prod-1/eu-west-1/c1")).toBe(at("prod-1/eu-west-1/c2"));
+    expect(at("prod-1/eu-west-1/c3")).toBe(at("prod-1/eu-west-1/c4"));
+    const ends = pick(r, "bake-finished").filter((e) =>
+      ["prod-1/eu-west-1/c1", "prod-1/eu-west-1/c2"].includes(e.scope),
+    );
+    expect(ends).toHaveLength(2);
+    for (const e of ends)
+      expect(Date.parse(e.at)).toBeLessThanOrEqual(Date.parse(at("prod-1/eu-west-1/c3") ?? ""));
+    expect(r.rolledBack).toEqual(["prod-1/eu-west-1/c4"]);
+    expect(r.scopes["prod-1/eu-west-1/c3"]).toMatchObject({ version: "v2", status: "stable" });
+    for (const c of ["c1", "c2"]) {
+      expect(r.scopes[`prod-1/eu-west-1/${c}`]).toMatchObject({ version: "v2", status: "stable" });
+    }
+  });
+});
