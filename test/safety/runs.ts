@@ -20,7 +20,13 @@ import {
   parsePipeline,
 } from "../../src/domain/pipeline.ts";
 import { type DeployStep, planStage } from "../../src/domain/planner.ts";
-import { parseScopeId, pipelineScopes, scopeMatcher, stageScopes } from "../../src/domain/scope.ts";
+import {
+  parseScopeId,
+  pipelineScopes,
+  scopeId,
+  scopeMatcher,
+  stageScopes,
+} from "../../src/domain/scope.ts";
 import { cellShares, type FaultKind, type FaultSpec } from "../../src/local/fleet.ts";
 import { type Durations, runSimulation, type SimOptions, type SimOutcome } from "../support/sim.ts";
 
@@ -301,7 +307,7 @@ function maxOverlap(intervals: Interval[]): { count: number; at: number; labels:
 /** The AZ (or the whole region) a scope belongs to: the group its cells share. */
 const groupOfScope = (scope: string) => {
   const ref = parseScopeId(scope);
-  return `${ref.stage}/${ref.region}/${ref.az ?? ""}`;
+  return scopeId(ref.stage, ref.region, ref.az);
 };
 const scopeOfStep = (s: Interval) => s.label.split(" ")[0] as string;
 const overlapping = (a: Interval, b: Interval) => a.start < b.end && b.start < a.end;

@@ -39,8 +39,14 @@ const stageArb = (name: string, regions: string[]) =>
             fc.tuple(
               ...rs.map((r) =>
                 fc
-                  .boolean()
-                  .map((zonal) => (zonal ? { region: r, azs: [`${r}-az1`, `${r}-az2`] } : r)),
+                  .constantFrom("region", "zonal", "cells")
+                  .map((kind) =>
+                    kind === "zonal"
+                      ? { region: r, azs: [`${r}-az1`, `${r}-az2`] }
+                      : kind === "cells"
+                        ? { region: r, cells: ["c1", "c2"] }
+                        : r,
+                  ),
               ),
             ),
           ),
