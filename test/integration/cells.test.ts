@@ -5,10 +5,13 @@
  * it keep the new version, the cells after it and the other AZ are never touched; cells go
  * `cellsInParallel` at a time (safety rule 1).
  */
+import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { parseFault } from "../../src/cli/main.ts";
 import type { TimelineEvent } from "../../src/domain/model.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
+import { createLocalControlPlane } from "../../src/local/control-plane.ts";
+import { SimulatedFleet } from "../../src/local/fleet.ts";
 import { type SimulationResult, simulate } from "../../src/local/simulate.ts";
 import { dynamoClient } from "../support/dynamo.ts";
 
@@ -133,6 +136,69 @@ describe("cells on DynamoDB Local with the real ASL", () => {
     expect(r.scopes["prod-1/eu-west-1/c3"]).toMatchObject({ version: "v2", status: "stable" });
     for (const c of ["c1", "c2"]) {
       expect(r.scopes[`prod-1/eu-west-1/${c}`]).toMatchObject({ version: "v2", status: "stable" });
+    }
+  });
+});
+
+describe("scope locks with cells", () => {
+  it("two pipelines of one service: another cell is free, the same cell waits", async () => {
+    const app = parsePipeline({
+      name: "orders-app",
+      service: "orders",
+      stages: [
+        {
+          name: "prod",
+          regions: [{ region: "us-east-1", cells: ["c1", "c2"] }],
+          bake: { minutes: 60 },
+        },
+      ],
+    });
+    // One pipeline deploys c2 only, the other the same cell c1 the app starts with.
+    const other = (name: string, cell: string) =>
+      parsePipeline({
+        name,
+        service: "orders",
+        stages: [
+          {
+            name: "prod",
+            regions: [{ region: "us-east-1", cells: [cell] }],
+            bake: { minutes: 20 },
+          },
+        ],
+      });
+    const c2 = other("orders-config", "c2");
+    const c1 = other("orders-flags", "c1");
+    const p = await createLocalControlPlane({
+      dynamo: dynamoClient(),
+      tableName: `it-cells-${randomUUID()}`,
+      start,
+      fleet: (clock) =>
+        new SimulatedFleet({ pipeline: app, morePipelines: [c2, c1], initialVersion: "v1", clock }),
+    });
+    for (const pipeline of [app, c2, c1]) await p.register(pipeline, "v1");
+    p.requestRun("orders-app", "v2");
+    p.at(new Date(start.getTime() + 10 * 60_000), async () => p.requestRun("orders-config", "v2"));
+    p.at(new Date(start.getTime() + 10 * 60_000), async () => p.requestRun("orders-flags", "v2"));
+    await p.run();
+    const ms = (iso?: string) => Date.parse(iso ?? "");
+    const appT = await p.store.timeline("orders-app@v2");
+    const appC1 = appT.filter((e) => e.scope === "prod/us-east-1/c1");
+    const appC1End = ms(appC1.find((e) => e.event === "bake-finished")?.at);
+    const cfgT = await p.store.timeline("orders-config@v2");
+    const flagsT = await p.store.timeline("orders-flags@v2");
+    // c2 is another cell: deployed at once, while the app bakes c1.
+    expect(ms(cfgT.find((e) => e.event === "deploy-started")?.at)).toBeLessThan(appC1End);
+    expect(cfgT.filter((e) => e.event === "blocked")).toEqual([]);
+    // c1 is the app's cell: it waits for the app's c1 bake, with the reason recorded.
+    expect(ms(flagsT.find((e) => e.event === "deploy-started")?.at)).toBeGreaterThanOrEqual(
+      appC1End,
+    );
+    const blocked = flagsT.filter((e) => e.event === "blocked");
+    expect(blocked[0]?.reason).toContain(
+      "scope lock: pipeline orders-app of service orders is changing prod/us-east-1/c1",
+    );
+    for (const name of ["orders-app@v2", "orders-config@v2", "orders-flags@v2"]) {
+      expect((await p.store.getRun(name))?.status, name).toBe("succeeded");
     }
   });
 });
