@@ -6,8 +6,12 @@
  * `cellsInParallel` at a time (safety rule 1).
  */
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { parseFault } from "../../src/cli/main.ts";
+import { EXIT, main, parseFault } from "../../src/cli/main.ts";
 import type { TimelineEvent } from "../../src/domain/model.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
 import { createLocalControlPlane } from "../../src/local/control-plane.ts";
@@ -200,5 +204,52 @@ describe("scope locks with cells", () => {
     for (const name of ["orders-app@v2", "orders-config@v2", "orders-flags@v2"]) {
       expect((await p.store.getRun(name))?.status, name).toBe("succeeded");
     }
+  });
+});
+
+describe("breakwater simulate with cells", () => {
+  it("--fault v2:<cell scope> rolls back that cell (exit 3); a glob naming no cell is refused (exit 2)", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "breakwater-cells-")), "cells.json");
+    writeFileSync(file, JSON.stringify(zonalCells));
+    const cli = async (args: string[]) => {
+      const out = new PassThrough();
+      const err = new PassThrough();
+      let stdout = "";
+      let stderr = "";
+      out.on("data", (d) => {
+        stdout += d;
+      });
+      err.on("data", (d) => {
+        stderr += d;
+      });
+      const code = await main(["node", "breakwater", ...args], { out, err }, (options) =>
+        simulate({ ...options, dynamo: dynamoClient() }),
+      );
+      return { code, stdout, stderr };
+    };
+    const ok = await cli([
+      "simulate",
+      "--pipeline",
+      file,
+      "--start",
+      start.toISOString(),
+      "--fault",
+      "v2:prod-2/us-east-1/use1-az1/c2",
+      "--json",
+    ]);
+    expect(ok.code, ok.stderr).toBe(EXIT.rolledBack);
+    const result = JSON.parse(ok.stdout) as SimulationResult;
+    expect(result.rolledBack).toEqual([az1("c2")]);
+    expect(result.scopes[az2("c1")]).toMatchObject({ version: "v1", status: "stable" });
+    const bad = await cli([
+      "simulate",
+      "--pipeline",
+      file,
+      "--fault",
+      "prod-2/us-east-1/use1-az1/c9",
+    ]);
+    expect(bad.code).toBe(EXIT.badInput);
+    expect(bad.stderr).toContain("prod-2/us-east-1/use1-az1/c9");
+    expect(bad.stderr).toContain("matches no scope");
   });
 });
