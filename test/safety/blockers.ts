@@ -39,7 +39,8 @@ export const arbPipeline = fc
     stages: fc.array(
       fc.record({
         regions: fc.subarray([...REGIONS], { minLength: 1, maxLength: 2 }),
-        azs: fc.boolean(),
+        /** Whole regions, AZs, or cells (the blockers judge every kind of scope alike). */
+        split: fc.constantFrom("none", "azs", "cells"),
         parallel: fc.integer({ min: 1, max: 2 }),
         oneBox: fc.boolean(),
         bake: fc.integer({ min: 10, max: 90 }),
@@ -75,9 +76,11 @@ export const arbPipeline = fc
       stages: stages.map((s, i) => ({
         name: `s${i + 1}`,
         regions: s.regions.map((r) =>
-          s.azs
+          s.split === "azs"
             ? { region: r, azs: [`${r.replaceAll("-", "")}-az1`, `${r.replaceAll("-", "")}-az2`] }
-            : r,
+            : s.split === "cells"
+              ? { region: r, cells: ["c1", "c2"] }
+              : r,
         ),
         // At most the stage's regions (the schema refuses more; more meant "all at once").
         regionsInParallel: Math.min(s.parallel, s.regions.length),
