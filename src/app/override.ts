@@ -130,6 +130,8 @@ interface Decided {
   writes: OverrideWrite[];
   /** A manual start's run request (written before the audit entry; its pointer is published after). */
   request?: RunRequest;
+  /** Work that follows the committed change, idempotent (an applied pipeline's new scopes). */
+  after?: () => Promise<void>;
 }
 
 /** Reads the target's current state and decides what the action does to it. */
@@ -273,7 +275,13 @@ export async function applyOverride(
   await checkReferences(deps, o);
   const at = now.toISOString();
   for (let attempt = 1; ; attempt++) {
-    const { changed, effect, writes, request } = await decide(deps, o, principal, at, options);
+    const { changed, effect, writes, request, after } = await decide(
+      deps,
+      o,
+      principal,
+      at,
+      options,
+    );
     const audit: AuditEntry = {
       at,
       id: randomUUID(),
@@ -286,6 +294,7 @@ export async function applyOverride(
       changed,
     };
     if (await deps.store.commitOverride(writes, audit)) {
+      await after?.();
       await publish(deps, o, principal, at, effect);
       // A manual start's pointer goes out after its request and audit entry are written; it is
       // published again on a repeat, so a start whose first publish failed is finished.

@@ -36,6 +36,7 @@ import {
   type PipelineRecord,
 } from "../domain/pipeline-registry.ts";
 import type { OverrideWrite } from "../domain/ports.ts";
+import { pipelineScopes } from "../domain/scope.ts";
 import type { Deps } from "./deps.ts";
 
 /** What a pipeline needs from the deployed control plane (the stack's own IAM and forwarder code). */
@@ -130,6 +131,51 @@ async function checkCapabilities(deps: Deps, pipeline: Pipeline, needs: NeedsOf)
 }
 
 /**
+ * The scopes of the pipeline that hold no version yet (a new pipeline, a new stage or region):
+ * they need `initialVersion`, the version they run now, so a rollback has a version to return
+ * to. They are seeded after the definition is committed (seeding writes only absent scopes, with
+ * a history record naming the caller): a repeat of the same apply finishes an interrupted one.
+ */
+async function scopesToSeed(
+  deps: Deps,
+  o: ApplyPipelineOverride,
+  pipeline: Pipeline,
+  principal: Principal,
+  at: string,
+): Promise<{ after?: () => Promise<void> }> {
+  const known = new Set((await deps.store.listScopes(pipeline.name)).map((s) => s.scope));
+  const missing = pipelineScopes(pipeline).filter((s) => !known.has(s.id));
+  if (missing.length === 0) return {};
+  const initial = o.initialVersion;
+  if (initial === undefined) {
+    throw new OverrideRejectedError([
+      {
+        path: "initialVersion",
+        message: `is required: ${missing.length} scope${missing.length === 1 ? "" : "s"} of ${pipeline.name} hold no version yet (${missing[0]?.id}${missing.length > 1 ? ", …" : ""}): name the version they run now`,
+      },
+    ]);
+  }
+  return {
+    after: async () => {
+      for (const scope of missing) {
+        await deps.store.seedScope(
+          {
+            pipeline: pipeline.name,
+            scope: scope.id,
+            version: initial,
+            percent: 100,
+            status: "stable",
+            since: at,
+            cause: `initial version ${initial} (pipelines apply by ${principal.arn}: ${o.reason})`,
+          },
+          principal.arn,
+        );
+      }
+    },
+  };
+}
+
+/**
  * Decides what applying the definition does: the writes (the record, conditional on the record
  * read, and the new revision) and the effect the audit entry records.
  */
@@ -139,8 +185,14 @@ export async function decideApply(
   principal: Principal,
   at: string,
   options: ApplyOptions,
-): Promise<{ changed: boolean; effect: string; writes: OverrideWrite[] }> {
+): Promise<{
+  changed: boolean;
+  effect: string;
+  writes: OverrideWrite[];
+  after?: () => Promise<void>;
+}> {
   const pipeline = parseDefinition(o, options);
+  const seeding = await scopesToSeed(deps, o, pipeline, principal, at);
   const current = await deps.store.getPipelineRecord(pipeline.name);
   if (current && current.source !== "apply") {
     throw new OverrideRejectedError([
@@ -166,6 +218,8 @@ export async function decideApply(
       changed: false,
       effect: `unchanged (revision ${revisionNow} is this definition)`,
       writes: [],
+      // A first apply whose seeding was cut short finishes it on the repeat.
+      ...seeding,
     };
   }
   const revision = revisionNow + 1;
@@ -186,6 +240,7 @@ export async function decideApply(
     effect: current
       ? `applied ${pipeline.name} revision ${revision} (was ${revisionNow}; ${changes} change${changes === 1 ? "" : "s"})`
       : `registered ${pipeline.name} revision 1`,
+    ...seeding,
     writes: [
       {
         kind: "pipeline",

@@ -136,6 +136,8 @@ export const overrideSchema = z.discriminatedUnion(
         definition: z.record(z.string(), z.unknown(), {
           error: "must be a pipeline definition (a JSON object)",
         }),
+        /** The version the pipeline's scopes without state run now (seeded, audited). */
+        initialVersion: version.optional(),
         expectRevision: z
           .int({ error: "must be a whole number: the revision the change was reviewed against" })
           .min(0, { error: "must be 0 (no applied revision yet) or more" })
