@@ -1655,7 +1655,7 @@ describe("capabilities for pipelines applied without a redeploy", () => {
   it("records exactly the deploy role's target grants and the forwarded alarm locations", () => {
     const found = ofType(test, "Custom::BreakwaterCapabilities");
     expect(found).toHaveLength(1);
-    const resource = (found[0] as unknown as [string, Json])[1];
+    const resource = (found[0] as (typeof found)[number])[1];
     const create = JSON.parse(str(props(resource).Create)) as Json;
     expect(str(props(resource).Update)).toBe(str(props(resource).Create));
     const item = unmarshall((create.parameters as { Item: Record<string, never> }).Item) as {
