@@ -42,7 +42,9 @@ import { createLocalControlPlane, type LocalControlPlane } from "./control-plane
 import { startDynamoDbLocal } from "./dynamodb-local.ts";
 import type { BusEnvelope } from "./event-bus.ts";
 import { SimulatedFleet } from "./fleet.ts";
+import { ReportCache } from "./status-cache.ts";
 import { lambdaContext } from "./step-functions.ts";
+import { watchTableWrites } from "./table-writes.ts";
 
 /** The port `serve` listens on and the CLI's other commands talk to by default. */
 export const DEFAULT_PORT = 8787;
@@ -88,6 +90,11 @@ export interface ServeOptions {
   token?: string;
   /** Limits on slow or idle clients (defaults: SERVE_TIMEOUTS). */
   timeouts?: Partial<ServeTimeouts>;
+  /**
+   * Share `/status` reports between readers until the table changes (default true; the serve
+   * benchmark turns it off for its A/B comparison).
+   */
+  statusCache?: boolean;
 }
 
 /** How long the HTTP server waits on a client before it closes the connection. */
@@ -116,6 +123,8 @@ export interface RunningServer {
   /** The bearer token of the operator routes (given or generated). */
   token: string;
   plane: LocalControlPlane;
+  /** How many `/status` reports were computed so far (the rest were shared): for the benchmark. */
+  statusComputations(): number;
   /** Stops the clock, the HTTP server and DynamoDB Local (idempotent). */
   close(): Promise<void>;
 }
@@ -259,7 +268,11 @@ export function parseLocalEvents(body: unknown): LocalEventInput[] {
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  sendText(res, status, JSON.stringify(body));
+}
+
+/** A JSON answer already serialized (a cached report is serialized once, not per reader). */
+function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, {
     "content-type": "application/json; charset=utf-8",
     "content-length": String(Buffer.byteLength(text)),
@@ -396,6 +409,9 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     }
   };
 
+  // Reports are recomputed when the table is written (or a second has passed), not per request.
+  const statusCache = new ReportCache<string>();
+  const writes = watchTableWrites(dynamo, tableName, () => statusCache.invalidate());
   const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const key = `${req.method} ${url.pathname}`;
     switch (key) {
@@ -441,11 +457,18 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       }
       case "GET /status": {
         const pipeline = url.searchParams.get("pipeline") ?? undefined;
-        const report = await collectStatus(plane.store, {
-          now: plane.clock.now(),
-          ...(pipeline ? { pipeline } : {}),
-        });
-        send(res, 200, report);
+        // One computation per change of the table (or per second), shared by every reader.
+        const compute = async () =>
+          JSON.stringify(
+            await collectStatus(plane.store, {
+              now: plane.clock.now(),
+              ...(pipeline ? { pipeline } : {}),
+            }),
+          );
+        const report = await (options.statusCache === false
+          ? compute()
+          : statusCache.get(`status:${pipeline ?? ""}`, compute));
+        sendText(res, 200, report);
         return;
       }
       case "GET /pipelines": {
@@ -583,10 +606,12 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     port,
     token,
     plane,
+    statusComputations: () => statusCache.computations,
     close() {
       closing ??= (async () => {
         stop.abort();
         await loop.catch(() => undefined);
+        writes.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

@@ -109,10 +109,11 @@ export async function collectStatus(
   store: StateStore,
   options: { now: Date; pipeline?: string },
 ): Promise<StatusReport> {
-  const all = await store.listPipelines();
-  const chosen = options.pipeline ? all.filter((p) => p.name === options.pipeline) : all;
+  // One pipeline's status reads only that pipeline's items (and the organisation's blocks).
+  const one = options.pipeline ? await store.getPipeline(options.pipeline) : undefined;
+  const chosen = options.pipeline ? (one ? [one] : []) : await store.listPipelines();
   if (options.pipeline && chosen.length === 0) {
-    const known = all.map((p) => p.name).join(", ") || "none";
+    const known = (await store.listPipelines()).map((p) => p.name).join(", ") || "none";
     throw new UnknownTargetError(
       `pipeline "${options.pipeline}" is not registered (registered: ${known})`,
     );
