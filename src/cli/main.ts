@@ -31,6 +31,8 @@ import {
   simulate,
 } from "../local/simulate.ts";
 import { loadInstallationFile, loadPipelineFile } from "../pipeline-file.ts";
+import { type DashboardCommandOptions, registerDashboardCommand } from "./dashboard.ts";
+import { registerMetricsCommand } from "./metrics.ts";
 import { localNotifiers } from "./notifiers.ts";
 import { type OpsCommandOptions, registerOpsCommands } from "./ops.ts";
 import { ProgressView, renderScopeTable } from "./render.ts";
@@ -447,6 +449,14 @@ export async function main(
     },
     ops,
   );
+  const setCode = (c: number) => {
+    code = c;
+  };
+  registerMetricsCommand(program, io, setCode, ops.env);
+  registerDashboardCommand(program, io, setCode, {
+    ...(ops.env ? { env: ops.env } : {}),
+    ...(ops.dashboardUntil ? { until: ops.dashboardUntil } : {}),
+  } satisfies DashboardCommandOptions);
 
   try {
     await program.parseAsync(argv);

@@ -325,7 +325,7 @@ describe("weekly windows", () => {
       allowed: false,
       kind: "outside-window",
       reason:
-        "outside the allowed window (mon-fri 09:00-17:00 Europe/Stockholm); local time is Sat 18:02",
+        "outside the allowed window (mon-fri 09:00-17:00 Europe/Stockholm); local time is Sat 18:02; window opens Mon 09:00 Europe/Stockholm",
       until: new Date("2026-03-09T09:00:00+01:00"),
     });
     const two = check(
@@ -625,7 +625,7 @@ describe("holidays", () => {
   it("names the region, the calendar and the holiday", () => {
     const ie = check({ holidays: true }, "eu-west-1", "2026-12-25T12:00:00Z");
     expect(ie.allowed === false && ie.reason).toBe(
-      "public holiday in eu-west-1 (IE): Christmas Day",
+      "public holiday in eu-west-1 (IE): Christmas Day; window opens Sun 00:00 Europe/Dublin",
     );
     const va = check({ holidays: true }, "us-east-1", "2026-07-04T12:00:00-04:00");
     expect(va.allowed === false && va.reason).toBe(
