@@ -124,6 +124,8 @@ export interface RunningServer {
   /** The bearer token of the operator routes (given or generated). */
   token: string;
   plane: LocalControlPlane;
+  /** The wave map's live streams open now (bounded by `dashboardClients`). */
+  dashboardClients(): number;
   /** Stops the clock, the HTTP server and DynamoDB Local (idempotent). */
   close(): Promise<void>;
 }
@@ -599,6 +601,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     port,
     token,
     plane,
+    dashboardClients: () => dashboard.clients(),
     close() {
       closing ??= (async () => {
         stop.abort();

@@ -152,9 +152,9 @@ export function createDashboardRoutes(options: DashboardOptions): DashboardRoute
     res.write("retry: 2000\n\n");
     streams.add(res);
     req.socket.setTimeout(0);
-    const drop = () => streams.delete(res);
-    req.on("close", drop);
-    res.on("close", drop);
+    // The response's close (the browser went away, or the server stops); not the request's,
+    // which Node emits as soon as a GET's (empty) body has been read.
+    res.on("close", () => streams.delete(res));
     if (last === undefined) await refresh();
     else write(res, last);
   };

@@ -31,6 +31,10 @@ h2 { font-size:13px; margin:0 0 4px; } h3 { font-size:12px; margin:6px 0 2px; co
 .tile .v { display:block; font-weight:600; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
 .tile .p { display:block; font-size:9px; }
 .tile .share { position:absolute; left:0; bottom:0; height:3px; background:#111; }
+.sw.tile-key { background:#fff; border-width:2px; }
+.sw.s-deploying { border:2px dashed #0969da; } .sw.s-baking { border:2px solid #bf8700; }
+.sw.s-rolling-back { border:2px dashed #cf222e; } .sw.s-rolled-back { border:2px solid #cf222e; }
+.sw.blocked { outline:2px solid #8250df; }
 .tile.s-deploying { border-color:#0969da; border-style:dashed; }
 .tile.s-baking { border-color:#bf8700; }
 .tile.s-rolling-back { border-color:#cf222e; border-style:dashed; }
@@ -68,7 +72,8 @@ const SCRIPT = String.raw`
     return n;
   }
   function clear(n) { while (n.firstChild) n.removeChild(n.firstChild); }
-  function hue(v) { var h = 0; for (var i = 0; i < v.length; i++) h = (h * 31 + v.charCodeAt(i)) >>> 0; return h % 360; }
+  // FNV-1a, then golden-angle steps: v1 and v2 get far-apart hues.
+  function hue(v) { var h = 2166136261; for (var i = 0; i < v.length; i++) { h ^= v.charCodeAt(i); h = Math.imul(h, 16777619) >>> 0; } return Math.round((h % 360) * 137.508) % 360; }
   function colour(v) { return "hsl(" + hue(v) + " 70% 78%)"; }
   function time(iso) { if (!iso) return ""; var d = new Date(iso); return isNaN(d) ? iso : d.toISOString().slice(5, 16).replace("T", " "); }
   function mins(m) { if (m === undefined || m === null) return "–"; m = Math.round(m); var d = Math.floor(m / 1440), h = Math.floor(m % 1440 / 60), r = m % 60;
@@ -84,7 +89,8 @@ const SCRIPT = String.raw`
     t.title = s.scope + "\n" + s.version + (s.percent < 100 ? " (" + s.percent + "%, rest " + (s.previousVersion || "?") + ")" : "") +
       "\n" + s.status + " since " + time(s.since) + (s.wait ? "\n" + waitText(s) : "");
     t.appendChild(el("span", { cls: "v", text: s.version }));
-    t.appendChild(el("span", { cls: "p", text: (ref.cell || ref.az || "") + (s.percent < 100 ? " " + s.percent + "%" : "") }));
+    var where = ref.cell || (ref.az ? ref.az.slice(ref.az.lastIndexOf("-") + 1) : "");
+    t.appendChild(el("span", { cls: "p", text: where + (s.percent < 100 ? " " + s.percent + "%" : "") }));
     if (s.percent < 100) { var b = el("span", { cls: "share" }); b.style.width = s.percent + "%"; t.appendChild(b); }
     if (state.selected) t.classList.add(s.version === state.selected ? "sel" : "dim");
     return t;
@@ -141,6 +147,9 @@ const SCRIPT = String.raw`
       map.appendChild(sec);
     });
     var legend = $("legend"); clear(legend);
+    [["s-deploying", "deploying"], ["s-baking", "baking"], ["s-rolling-back", "rolling back"], ["s-rolled-back", "rolled back"], ["blocked", "blocked"]].forEach(function (k) {
+      legend.appendChild(el("span", null, [el("span", { cls: "sw tile-key " + k[0] }), k[1]]));
+    });
     Object.keys(versions).sort().forEach(function (v) {
       var sw = el("span", { cls: "sw" }); sw.style.background = colour(v);
       legend.appendChild(el("span", null, [sw, v]));
