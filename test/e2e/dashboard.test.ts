@@ -16,6 +16,23 @@ import { type RunningServer, startServe } from "../../src/local/serve.ts";
 import type { StatusReport } from "../../src/ops/status.ts";
 import { dynamoClient } from "../support/dynamo.ts";
 
+// The page's globals, used inside page.evaluate callbacks (which run in the browser; the
+// project's tsconfig has no DOM lib).
+interface Box {
+  width: number;
+  height: number;
+  right: number;
+  top: number;
+  bottom: number;
+}
+declare const document: {
+  querySelector(s: string): { getAttribute(n: string): string | null } | null;
+  querySelectorAll(s: string): ArrayLike<{ getBoundingClientRect(): Box }>;
+  getElementById(id: string): { textContent: string | null } | null;
+  documentElement: { scrollWidth: number };
+};
+declare const window: { marker?: number; pwned?: number };
+
 const TOKEN = "dashboard-test-token-0123456789";
 const FAULTY = "prod-1/eu-north-1/eun1-az2";
 
@@ -197,7 +214,12 @@ describe("the live wave map in a browser", () => {
       const report = await status();
       const after = await tilesOf(page, "web-api");
       const expected = (report.pipelines.find((p) => p.pipeline === "web-api")?.scopes ?? []).map(
-        (s) => ({ scope: s.scope, version: s.version, status: s.status, percent: String(s.percent) }),
+        (s) => ({
+          scope: s.scope,
+          version: s.version,
+          status: s.status,
+          percent: String(s.percent),
+        }),
       );
       const same = (a: Tile[]) => JSON.stringify(a) === JSON.stringify(expected);
       return same(before) && same(after) ? expected : undefined;
@@ -215,7 +237,7 @@ describe("the live wave map in a browser", () => {
 
   it("changes the faulty scope's tile live when it rolls back, without a reload", async () => {
     await page.evaluate(() => {
-      (window as unknown as { marker: number }).marker = 42;
+      window.marker = 42;
     });
     await page.waitForFunction(
       (scope) => {
@@ -227,7 +249,7 @@ describe("the live wave map in a browser", () => {
       FAULTY,
     );
     // Pushed over the stream into the same document: the page was not reloaded.
-    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+    expect(await page.evaluate(() => window.marker)).toBe(42);
     await page.waitForFunction(
       (scope) =>
         document.querySelector(`.tile[data-scope="${scope}"]`)?.getAttribute("data-status") ===
@@ -271,18 +293,16 @@ describe("the live wave map in a browser", () => {
       reason,
     );
     expect(await page.$$eval("img", (imgs) => imgs.length)).toBe(0);
-    expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBe(
-      undefined,
-    );
+    expect(await page.evaluate(() => window.pwned)).toBe(undefined);
   });
 
   it("keeps 24 regions × 3 AZs readable on a 1366×768 screen, and keeps a screenshot", async () => {
     const tiles = await tilesOf(page, "world-api");
     expect(tiles).toHaveLength(72);
     const layout = await page.evaluate(() => {
-      const boxes = [...document.querySelectorAll('section[data-pipeline="world-api"] .tile')].map(
-        (t) => t.getBoundingClientRect(),
-      );
+      const boxes = Array.from(
+        document.querySelectorAll('section[data-pipeline="world-api"] .tile'),
+      ).map((t) => t.getBoundingClientRect());
       return {
         scrollWidth: document.documentElement.scrollWidth,
         minWidth: Math.min(...boxes.map((b) => b.width)),

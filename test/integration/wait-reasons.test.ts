@@ -95,7 +95,9 @@ describe("every wait says why", () => {
   it("a step outside its window says when the window opens, in the region's time", async () => {
     const pipeline = parsePipeline({
       name: "billing",
-      timeWindows: { allowed: [{ days: ["mon", "tue", "wed", "thu", "fri"], from: "09:00", to: "17:00" }] },
+      timeWindows: {
+        allowed: [{ days: ["mon", "tue", "wed", "thu", "fri"], from: "09:00", to: "17:00" }],
+      },
       stages: [{ name: "prod-1", regions: ["eu-west-1"], bake: { minutes: 10 } }],
     });
     // Saturday noon in Dublin (UTC in January): the window opens Monday 09:00.

@@ -1,6 +1,11 @@
 /** The DORA figures from runs and history (src/domain/dora.ts): pure, so exact. */
 import { describe, expect, it } from "vitest";
-import { computeDora, type DoraRun, formatMinutes, restoreEpisodes } from "../../src/domain/dora.ts";
+import {
+  computeDora,
+  type DoraRun,
+  formatMinutes,
+  restoreEpisodes,
+} from "../../src/domain/dora.ts";
 import type { HistoryEntry } from "../../src/domain/model.ts";
 
 const from = new Date("2026-11-01T00:00:00Z");
@@ -49,7 +54,12 @@ describe("computeDora", () => {
       createdAt: "2026-11-04T10:00:00Z",
     }),
     // superseded while waiting: deployed nothing, judged neither way
-    run({ version: "v5", status: "superseded", deployed: false, createdAt: "2026-11-05T10:00:00Z" }),
+    run({
+      version: "v5",
+      status: "superseded",
+      deployed: false,
+      createdAt: "2026-11-05T10:00:00Z",
+    }),
     // still running: not judged yet
     run({ version: "v6", status: "running", createdAt: "2026-11-06T10:00:00Z" }),
     // before the window: not counted
