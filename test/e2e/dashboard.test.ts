@@ -6,14 +6,14 @@
  * rolls back, user text is shown as text, 24 regions × 3 AZs fit a laptop screen, and a
  * screenshot is kept in test-results/.
  */
-import { mkdir } from "node:fs/promises";
 import { PassThrough } from "node:stream";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import type { Browser, Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT, main } from "../../src/cli/main.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
 import { type RunningServer, startServe } from "../../src/local/serve.ts";
 import type { StatusReport } from "../../src/ops/status.ts";
+import { artefactPath, launchBrowser } from "../support/browser.ts";
 import { dynamoClient } from "../support/dynamo.ts";
 
 // The page's globals, used inside page.evaluate callbacks (which run in the browser; the
@@ -153,14 +153,9 @@ describe("the live wave map in a browser", () => {
       token: TOKEN,
       faults: [{ scopes: FAULTY, kind: "faults", version: "v2" }],
     });
-    const chromium = (await import("@sparticuz/chromium")).default;
-    browser = await puppeteer.launch({
-      executablePath: await chromium.executablePath(),
-      args: chromium.args,
-      headless: true,
-      defaultViewport: { width: 1366, height: 768 },
-    });
+    browser = await launchBrowser();
     page = await browser.newPage();
+    await page.setViewport({ width: 1366, height: 768 });
     page.on("console", (m) => {
       if (m.type() === "error") problems.push(`console: ${m.text()}`);
     });
@@ -317,8 +312,7 @@ describe("the live wave map in a browser", () => {
     expect(layout.minHeight).toBeGreaterThanOrEqual(24);
     // The whole wave fits in less than a screen's height.
     expect(layout.height).toBeLessThan(768);
-    await mkdir("test-results", { recursive: true });
-    await page.screenshot({ path: "test-results/dashboard.png", fullPage: true });
+    await page.screenshot({ path: artefactPath("dashboard.png"), fullPage: true });
     expect(problems).toEqual([]);
   });
 

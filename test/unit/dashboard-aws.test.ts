@@ -190,6 +190,14 @@ describe("dashboard and metrics --aws (mocked AWS)", () => {
     });
   });
 
+  it("status --watch --aws draws the waves from the table and ends when nothing moves", async () => {
+    const r = await cli(["status", "--watch", ...aws]);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(r.stdout.match(/^control plane time /gm)).toHaveLength(1);
+    expect(r.stdout).toMatch(/alpha\s+us-east-1 3f9c2e1\n/);
+    expect(r.stdout).toContain("runs in flight: none");
+  });
+
   it("dashboard without --aws says where the local wave map is", async () => {
     const r = await cli(["dashboard"]);
     expect(r.code).toBe(EXIT.badInput);
