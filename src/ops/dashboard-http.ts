@@ -180,7 +180,14 @@ export function createDashboardRoutes(options: DashboardOptions): DashboardRoute
       }
       return true;
     },
-    changed: schedule,
+    changed() {
+      // Nobody watching: read nothing now; the next stream to open reads afresh.
+      if (streams.size === 0) {
+        last = undefined;
+        return;
+      }
+      schedule();
+    },
     clients: () => streams.size,
     close() {
       closed = true;
