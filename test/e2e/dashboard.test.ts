@@ -263,6 +263,30 @@ describe("the live wave map in a browser", () => {
     expect(server.dashboardClients()).toBe(1);
   });
 
+  it("follows a version's path through the waves", async () => {
+    await page.select("#version", "v2");
+    const path = await page.$eval(
+      "#path",
+      (n) => (n as unknown as { innerText: string }).innerText,
+    );
+    expect(path).toContain("web-api @ v2 (halted)");
+    // alpha: on v2; prod-1: the one-box AZ and the rolled-back AZ were reached, one rolled back.
+    expect(path).toMatch(/alpha\s+1 of 1\s+1\s+0/);
+    expect(path).toMatch(/prod-1\s+1 of 3\s+2\s+1/);
+    expect(path).toMatch(/prod-2\s+0 of 2\s+0\s+0/);
+    const report = await status();
+    const onV2 = report.pipelines
+      .flatMap((p) => p.scopes)
+      .filter((x) => x.version === "v2")
+      .map((x) => x.scope);
+    const selected = await page.$$eval(".tile.sel", (nodes) =>
+      nodes.map((n) => n.getAttribute("data-scope")),
+    );
+    expect(selected).toEqual(onV2);
+    expect(await page.$$eval(".tile.dim", (nodes) => nodes.length)).toBe(78 - onV2.length);
+    await page.select("#version", "");
+  });
+
   it("shows what users typed as text, never as markup", async () => {
     const reason = `<img src=x onerror="window.pwned=1">INC-9 "sev-2"`;
     const r = await cli([
