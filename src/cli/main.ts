@@ -37,6 +37,7 @@ import { type DashboardCommandOptions, registerDashboardCommand } from "./dashbo
 import { registerMetricsCommand } from "./metrics.ts";
 import { localNotifiers } from "./notifiers.ts";
 import { type OpsCommandOptions, registerOpsCommands } from "./ops.ts";
+import { registerPipelinesCommands } from "./pipelines.ts";
 import { ProgressView, renderScopeTable } from "./render.ts";
 import { renderReport } from "./report.ts";
 
@@ -488,6 +489,7 @@ export async function main(
     ...(ops.env ? { env: ops.env } : {}),
     ...(ops.dashboardUntil ? { until: ops.dashboardUntil } : {}),
   } satisfies DashboardCommandOptions);
+  registerPipelinesCommands(program, io, setCode, ops.env);
 
   try {
     await program.parseAsync(argv);

@@ -32,6 +32,12 @@ import { collectDashboard, type DashboardData } from "../ops/dashboard.ts";
 import { metricsQuery } from "../ops/metrics-query.ts";
 import { parameterNames } from "../ops/names.ts";
 import {
+  collectPipeline,
+  collectPipelines,
+  type PipelineReport,
+  type PipelinesReport,
+} from "../ops/pipelines.ts";
+import {
   collectHistory,
   collectStatus,
   type HistoryReport,
@@ -71,6 +77,10 @@ export interface OpsBackend {
    * a read of the table every `pollMs` in AWS (the first report at once).
    */
   watch(signal: AbortSignal, pollMs?: number): AsyncIterable<StatusReport>;
+  /** The registered pipelines (`pipelines list`). */
+  pipelines(): Promise<PipelinesReport>;
+  /** One pipeline's current definition and applied revisions (`pipelines diff`, `history`). */
+  pipeline(name: string): Promise<PipelineReport>;
 }
 
 /** How often `status --watch --aws` reads the table (there is no event stream to follow). */
@@ -239,6 +249,14 @@ export class HttpOpsBackend implements OpsBackend {
       if (!signal.aborted) throw err;
     }
   }
+
+  pipelines(): Promise<PipelinesReport> {
+    return this.request("GET", "/pipelines");
+  }
+
+  pipeline(name: string): Promise<PipelineReport> {
+    return this.request("GET", `/pipelines?name=${encodeURIComponent(name)}`);
+  }
 }
 
 export interface AwsTarget {
@@ -352,6 +370,14 @@ export class AwsOpsBackend implements OpsBackend {
       yield await this.status();
       await sleep(pollMs, signal);
     }
+  }
+
+  pipelines(): Promise<PipelinesReport> {
+    return this.withStore((store) => collectPipelines(store));
+  }
+
+  pipeline(name: string): Promise<PipelineReport> {
+    return this.withStore((store) => collectPipeline(store, name));
   }
 
   async override(request: Record<string, unknown>): Promise<OverrideResult> {

@@ -265,15 +265,17 @@ describe("the live wave map in a browser", () => {
 
   it("follows a version's path through the waves", async () => {
     await page.select("#version", "v2");
-    const path = await page.$eval(
-      "#path",
-      (n) => (n as unknown as { innerText: string }).innerText,
+    const heading = await page.$eval("#path h3", (n) => n.textContent);
+    expect(heading).toBe("web-api @ v2 (halted)");
+    const rows = await page.$$eval("#path tbody tr", (trs) =>
+      trs.map((tr) => Array.from(tr.children, (td) => (td as { textContent: string }).textContent)),
     );
-    expect(path).toContain("web-api @ v2 (halted)");
     // alpha: on v2; prod-1: the one-box AZ and the rolled-back AZ were reached, one rolled back.
-    expect(path).toMatch(/alpha\s+1 of 1\s+1\s+0/);
-    expect(path).toMatch(/prod-1\s+1 of 3\s+2\s+1/);
-    expect(path).toMatch(/prod-2\s+0 of 2\s+0\s+0/);
+    expect(rows).toEqual([
+      ["alpha", "1 of 1", "1", "0"],
+      ["prod-1", "1 of 3", "2", "1"],
+      ["prod-2", "0 of 2", "0", "0"],
+    ]);
     const report = await status();
     const onV2 = report.pipelines
       .flatMap((p) => p.scopes)
