@@ -271,7 +271,7 @@ export function checkTimeWindows(
   // "Every wait says why, and until when": the opening in the region's own wall-clock time.
   const reason =
     until && zone !== undefined && kind !== "freeze"
-      ? `${why}; window opens ${opensAt(until.getTime(), zone)}`
+      ? `${why}; ${kind === "holiday" ? "allowed again" : "window opens"} ${opensAt(until.getTime(), zone)}`
       : why;
   return until ? { allowed: false, kind, reason, until } : { allowed: false, kind, reason };
 }
