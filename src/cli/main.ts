@@ -33,6 +33,8 @@ import {
   simulate,
 } from "../local/simulate.ts";
 import { loadInstallationFile, loadPipelineFile } from "../pipeline-file.ts";
+import { type DashboardCommandOptions, registerDashboardCommand } from "./dashboard.ts";
+import { registerMetricsCommand } from "./metrics.ts";
 import { localNotifiers } from "./notifiers.ts";
 import { type OpsCommandOptions, registerOpsCommands } from "./ops.ts";
 import { registerPipelinesCommands } from "./pipelines.ts";
@@ -479,14 +481,15 @@ export async function main(
     },
     ops,
   );
-  registerPipelinesCommands(
-    program,
-    io,
-    (c) => {
-      code = c;
-    },
-    ops.env,
-  );
+  const setCode = (c: number) => {
+    code = c;
+  };
+  registerMetricsCommand(program, io, setCode, ops.env);
+  registerDashboardCommand(program, io, setCode, {
+    ...(ops.env ? { env: ops.env } : {}),
+    ...(ops.dashboardUntil ? { until: ops.dashboardUntil } : {}),
+  } satisfies DashboardCommandOptions);
+  registerPipelinesCommands(program, io, setCode, ops.env);
 
   try {
     await program.parseAsync(argv);

@@ -110,6 +110,12 @@ export class ProgressView {
       case "bake-started":
         what = "baking";
         break;
+      case "bake-extended":
+        what = this.c(
+          "yellow",
+          `bake ${t.reason ?? "extended"}; judged again at ${t.until ? elapsed(this.start, t.until) : "?"}`,
+        );
+        break;
       case "bake-finished":
         what =
           t.outcome === "Healthy"

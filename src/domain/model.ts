@@ -30,7 +30,13 @@ export interface ScopeState {
   cause: string;
   runId?: string;
   /** Set while the scope's next deploy step waits on blockers (notified once when set and once when cleared). */
-  blocked?: { reason: string; since: string; kinds: string[] };
+  blocked?: {
+    reason: string;
+    since: string;
+    kinds: string[];
+    /** When every blocker is known to end (a window opening, a block's end); absent: unknown. */
+    until?: string;
+  };
   /** Incremented on every write; a compare-and-set token for writers. */
   rev: number;
 }
@@ -58,6 +64,8 @@ export type TimelineEventName =
   | "deploy-finished"
   | "bake-started"
   | "bake-finished"
+  /** The bake was extended: `reason` says why (requests served so far), `until` until when. */
+  | "bake-extended"
   | "rollback-started"
   | "rollback-finished"
   | "blocked"
@@ -77,6 +85,8 @@ export interface TimelineEvent {
   outcome?: string;
   reason?: string;
   toVersion?: string;
+  /** bake-extended: when the extended bake is judged again (ISO time). */
+  until?: string;
 }
 
 /**
@@ -92,6 +102,8 @@ export const EVENT_RANK: Record<TimelineEventName, number> = {
   "rollback-started": 5,
   blocked: 6,
   "deploy-started": 7,
+  // Appended last (ranks are part of the table's sort keys; existing ones must not move).
+  "bake-extended": 8,
 };
 
 /**

@@ -10,6 +10,8 @@
  *   GET  /history?target=   a pipeline's or scope's history plus its override audit entries
  *   POST /override          the override function (createOverrideHandler, as in AWS; bearer token)
  *   GET  /health            the virtual time and speed (the CLI resolves +2h offsets with it)
+ *   GET  /metrics           the DORA figures (`breakwater metrics --json`)
+ *   GET  /, /dashboard/data, /dashboard/stream   the live wave map (src/ops/dashboard-http.ts)
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -31,6 +33,9 @@ import {
   type Problem,
 } from "../domain/pipeline.ts";
 import type { Notifier } from "../notify/ports.ts";
+import { collectDashboard } from "../ops/dashboard.ts";
+import { createDashboardRoutes, DASHBOARD_ROUTES } from "../ops/dashboard-http.ts";
+import { metricsQuery } from "../ops/metrics-query.ts";
 import { collectPipeline, collectPipelines } from "../ops/pipelines.ts";
 import { collectHistory, collectStatus, UnknownTargetError } from "../ops/status.ts";
 import { ARTIFACT_PUBLISHED, artifactPublishedEventSchema } from "../triggers/artifact.ts";
@@ -41,7 +46,7 @@ import { createWebhookHttpHandler } from "../triggers/http.ts";
 import { createLocalControlPlane, type LocalControlPlane } from "./control-plane.ts";
 import { startDynamoDbLocal } from "./dynamodb-local.ts";
 import type { BusEnvelope } from "./event-bus.ts";
-import { SimulatedFleet } from "./fleet.ts";
+import { type FaultSpec, SimulatedFleet } from "./fleet.ts";
 import { ReportCache } from "./status-cache.ts";
 import { lambdaContext } from "./step-functions.ts";
 import { watchTableWrites } from "./table-writes.ts";
@@ -95,6 +100,10 @@ export interface ServeOptions {
    * benchmark turns it off for its A/B comparison).
    */
   statusCache?: boolean;
+  /** Versions made unhealthy in matching scopes of the simulated fleet (as `simulate --fault`). */
+  faults?: FaultSpec[];
+  /** Live wave-map streams open at once (default 16). */
+  dashboardClients?: number;
 }
 
 /** How long the HTTP server waits on a client before it closes the connection. */
@@ -125,6 +134,8 @@ export interface RunningServer {
   plane: LocalControlPlane;
   /** How many `/status` reports were computed so far (the rest were shared): for the benchmark. */
   statusComputations(): number;
+  /** The wave map's live streams open now (bounded by `dashboardClients`). */
+  dashboardClients(): number;
   /** Stops the clock, the HTTP server and DynamoDB Local (idempotent). */
   close(): Promise<void>;
 }
@@ -334,6 +345,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
           morePipelines: more,
           initialVersion: options.initialVersion,
           clock,
+          ...(options.faults?.length ? { faults: options.faults } : {}),
         }),
     });
     for (const p of options.pipelines) await plane.register(p, options.initialVersion);
@@ -357,6 +369,15 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     const line = progressLine(e);
     if (line) log(line);
   });
+  // The wave map: one snapshot read per burst of bus events (every state change publishes one),
+  // pushed to every open stream.
+  const dashboard = createDashboardRoutes({
+    title: `Breakwater wave map (local, ${names.join(", ")})`,
+    load: () => collectDashboard(plane.store, { now: plane.clock.now() }),
+    ...(options.dashboardClients ? { maxClients: options.dashboardClients } : {}),
+    onError: (err) => log(`error: dashboard: ${(err as Error).stack ?? String(err)}`),
+  });
+  plane.bus.observe(() => dashboard.changed());
 
   const webhookDeps: GitHubWebhookDeps | undefined = options.webhookSecret
     ? {
@@ -414,6 +435,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
   const writes = watchTableWrites(dynamo, tableName, () => statusCache.invalidate());
   const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const key = `${req.method} ${url.pathname}`;
+    if (await dashboard.handle(req, res, url)) return;
     switch (key) {
       case "POST /webhooks/github":
         if (!webhook) {
@@ -471,6 +493,11 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
         sendText(res, 200, report);
         return;
       }
+      case "GET /metrics": {
+        const now = plane.clock.now();
+        send(res, 200, await metricsQuery(plane.store, url.searchParams, now));
+        return;
+      }
       case "GET /pipelines": {
         const name = url.searchParams.get("name");
         send(
@@ -525,6 +552,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
           "GET /pipelines",
           "POST /override",
           "GET /health",
+          "GET /metrics",
+          ...DASHBOARD_ROUTES,
         ];
         const paths = routes.map((r) => r.split(" ")[1]);
         if (paths.includes(url.pathname)) {
@@ -607,9 +636,11 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     token,
     plane,
     statusComputations: () => statusCache.computations,
+    dashboardClients: () => dashboard.clients(),
     close() {
       closing ??= (async () => {
         stop.abort();
+        dashboard.close();
         await loop.catch(() => undefined);
         writes.stop();
         await new Promise<void>((resolve) => {
@@ -640,6 +671,7 @@ export function banner(
     `  virtual time ${now.toISOString()}, ${options.speed}× real time`,
     `  POST ${url}/webhooks/github${options.webhookSecret ? "" : "  (off: no --webhook-secret)"}`,
     `  POST ${url}/events   GET ${url}/status   GET ${url}/history?target=<pipeline[:scope]>   GET ${url}/pipelines[?name=<pipeline>]   POST ${url}/override`,
+    `  wave map (live): ${url}/   GET ${url}/metrics`,
     ...(options.token
       ? [
           `  operator token (POST /events, /override; Authorization: Bearer): ${options.token}`,
