@@ -10,6 +10,7 @@
 import { Command, CommanderError, Option } from "commander";
 import type { ManualBlock } from "../domain/blockers.ts";
 import { BreakwaterError } from "../domain/errors.ts";
+import { DECISION_ACTIONS } from "../domain/override.ts";
 import { clip, PipelineValidationError } from "../domain/pipeline.ts";
 import { scopeGlobProblem } from "../domain/scope.ts";
 import {
@@ -34,6 +35,7 @@ import { loadInstallationFile, loadPipelineFile } from "../pipeline-file.ts";
 import { localNotifiers } from "./notifiers.ts";
 import { type OpsCommandOptions, registerOpsCommands } from "./ops.ts";
 import { ProgressView, renderScopeTable } from "./render.ts";
+import { registerRunCommands } from "./run-commands.ts";
 
 export const EXIT = {
   ok: 0,
@@ -83,7 +85,7 @@ export function parseArrival(value: string, start: Date): Arrival {
   };
 }
 
-const DECISIONS = ["rollback-all", "retry", "roll-forward", "cancel"] as const;
+const DECISIONS = DECISION_ACTIONS;
 
 /** `--decide <action>[:<version>]@<when>`: the engineer's decision, scripted. */
 export function parseDecision(value: string, start: Date): ScriptedDecision {
@@ -393,7 +395,7 @@ export async function main(
     .addOption(
       new Option(
         "--decide <action[:version]@when>",
-        "the engineer's decision on a halted run at that time: rollback-all, retry, roll-forward or cancel (default version: the run awaiting a decision; roll-forward: the newest)",
+        "the engineer's decision at that time: rollback-all, retry, roll-forward or cancel on a halted run, approve or reject on a run awaiting approval (default version: the run awaiting a decision or an approval; roll-forward: the newest)",
       )
         .argParser((v: string, prev: string[] = []) => [...prev, v])
         .default([]),
@@ -446,6 +448,14 @@ export async function main(
       code = c;
     },
     ops,
+  );
+  registerRunCommands(
+    program,
+    io,
+    (c) => {
+      code = c;
+    },
+    ops.env,
   );
 
   try {

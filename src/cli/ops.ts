@@ -244,7 +244,9 @@ export function renderStatus(report: StatusReport, out?: NodeJS.WritableStream):
             r.version,
             r.status,
             r.currentStage ?? "",
-            r.waitingFor ?? "",
+            r.status === "awaiting-approval" && r.approval
+              ? `approval (until ${r.approval.deadline})`
+              : (r.waitingFor ?? ""),
             r.haltReason
               ? `${r.haltReason}${r.haltedBy ? ` at ${r.haltedBy}` : ""}${r.haltDetail ? `: ${r.haltDetail}` : ""}`
               : "",
@@ -334,7 +336,7 @@ function renderProblems(message: string, problems: Problem[]): string {
 // ---- commands --------------------------------------------------------------------------------
 
 /** Runs a command body and maps its errors to the documented exit codes. */
-async function guarded(
+export async function guarded(
   io: IO,
   json: boolean | undefined,
   body: () => Promise<void>,
@@ -362,7 +364,7 @@ async function guarded(
   }
 }
 
-function targetOptions(cmd: Command): Command {
+export function targetOptions(cmd: Command): Command {
   return cmd
     .option(
       "--endpoint <url>",
