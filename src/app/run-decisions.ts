@@ -24,7 +24,14 @@ import { OverrideRejectedError } from "../domain/override.ts";
 import { inRollbackAll, scopesToRollBack } from "../domain/rollback.ts";
 import { approve, reject as rejectApproval } from "./approvals.ts";
 import type { Deps } from "./deps.ts";
-import { announce, awaitsDecision, isFinal, leaveStage, resumeLine } from "./lanes.ts";
+import {
+  announce,
+  approvalTimerInput,
+  awaitsDecision,
+  isFinal,
+  leaveStage,
+  resumeLine,
+} from "./lanes.ts";
 import { runIdFor } from "./runs.ts";
 
 export type DecisionAction = RunDecision["action"];
@@ -210,6 +217,10 @@ async function endRun(
     remove: ["waitingFor"],
   });
   if (!ok) return false;
+  // A run that ended while it waited on an approval needs its timer no more.
+  if (run.approval && deps.workflows.stopApprovalTimer) {
+    await deps.workflows.stopApprovalTimer(approvalTimerInput(run, run.approval));
+  }
   for (const stage of new Set([run.currentStage, run.waitingFor, run.nextStage])) {
     if (stage) await leaveStage(deps, { ...run, status }, stage);
   }
