@@ -238,9 +238,9 @@ async function finishAdmission(
     run.currentStage === stage &&
     run.approval?.stage === stage
   ) {
-    // A retry after a crash between the wait's write and its timer: starting the timer again is
-    // safe (one execution per approval asked for).
-    await deps.workflows.startApprovalTimer(approvalTimerInput(run, run.approval));
+    // A retry after a crash between the wait's write and its announcement or timer: both are
+    // finished (one timer execution per approval asked for; announced at least once).
+    await announceApproval(deps, run);
     return;
   }
   if (run.status === "running" && run.currentStage === stage && !run.stages[stage]) {
@@ -270,6 +270,10 @@ export async function startStageExecution(deps: Deps, run: Run, stage: string): 
 export async function stopLineBehind(deps: Deps, halted: Run): Promise<void> {
   const now = deps.clock.now().toISOString();
   for (const run of await deps.store.listRuns(halted.pipeline)) {
+    if (run.seq > halted.seq && run.status === "awaiting-approval") {
+      await stopApprovalBehind(deps, run, halted, now);
+      continue;
+    }
     if (run.seq <= halted.seq || run.status !== "waiting" || !run.waitingFor) continue;
     const stage = run.waitingFor;
     const stopped = await deps.store.updateRun(run.runId, {
@@ -281,6 +285,25 @@ export async function stopLineBehind(deps: Deps, halted: Run): Promise<void> {
     await announceBoundaryHalt(deps, run, halted, stage);
     await leaveStage(deps, { ...run, status: "halted" }, stage);
   }
+}
+
+/**
+ * A newer run awaiting a stage's approval when an older one halts has not started the stage: it
+ * stops at that boundary like a waiting run (its approval is asked for again when it resumes).
+ */
+async function stopApprovalBehind(deps: Deps, run: Run, halted: Run, now: string): Promise<void> {
+  const stage = run.currentStage;
+  if (!stage) return;
+  const stopped = await deps.store.updateRun(run.runId, {
+    expect: { status: ["awaiting-approval"], currentStage: stage },
+    set: boundaryHalt(run, halted, stage, now),
+    remove: ["approval"],
+  });
+  if (!stopped) return;
+  const timer = approvalTimerInputOf(run);
+  if (timer) await deps.workflows.stopApprovalTimer?.(timer);
+  await announceBoundaryHalt(deps, run, halted, stage);
+  await leaveStage(deps, { ...run, status: "halted" }, stage);
 }
 
 /**
@@ -344,9 +367,32 @@ async function awaitApproval(deps: Deps, run: Run, approval: ApprovalRequest): P
     remove: ["waitingFor"],
   });
   if (!waiting) return;
+  await announceApproval(deps, {
+    ...run,
+    status: "awaiting-approval",
+    currentStage: stage,
+    approval,
+  });
+}
+
+/**
+ * Records, announces and times an approval asked for. Safe to repeat (a retry after a crash):
+ * the timeline write and the timer are idempotent, and the announcement is made until the run
+ * says it was (at least once; `approval.announcedAt` is set after the publish).
+ */
+async function announceApproval(deps: Deps, run: Run): Promise<void> {
+  const approval = run.approval;
+  if (!approval) return;
+  const stage = approval.stage;
   const reason = `approve or reject before ${approval.deadline}`;
   await recordApprovalEvent(deps, run, stage, "approval-requested", approval.requestedAt, reason);
-  await announce(deps, { ...base(run), event: "approval-requested", stage, reason });
+  if (!approval.announcedAt) {
+    await announce(deps, { ...base(run), event: "approval-requested", stage, reason });
+    await deps.store.updateRun(run.runId, {
+      expect: { status: ["awaiting-approval"], currentStage: stage },
+      set: { approval: { ...approval, announcedAt: deps.clock.now().toISOString() } },
+    });
+  }
   await deps.workflows.startApprovalTimer(approvalTimerInput(run, approval));
 }
 

@@ -211,6 +211,8 @@ export interface ApprovalRequest {
   requestedAt: string;
   /** The run halts (`approval-timeout`) if nobody decided by then. */
   deadline: string;
+  /** When it was announced (set after the publish: a retry announces it again until then). */
+  announcedAt?: string;
 }
 
 export type StageStatus = "running" | "succeeded" | "failed";

@@ -143,6 +143,11 @@ export function nextAfterStage(input: NextAfterStageInput): NextAfterStage {
   if (next && run.status === "running" && run.currentStage === next && !run.stages[next]) {
     return { kind: "enter-next", stage: end.stage, next };
   }
+  if (next && run.status === "awaiting-approval" && run.currentStage === next) {
+    // Admitted to wait for the next stage's approval; a crash may have come before its
+    // announcement or timer, which entering again finishes.
+    return { kind: "enter-next", stage: end.stage, next };
+  }
   if (run.currentStage !== end.stage || run.status === "running" || awaitsDecision(run)) {
     return ignore("already promoted");
   }

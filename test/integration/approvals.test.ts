@@ -11,7 +11,7 @@ import type { Run, TimelineEvent } from "../../src/domain/model.ts";
 import { OverrideRejectedError } from "../../src/domain/override.ts";
 import { type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
 import { createLocalControlPlane } from "../../src/local/control-plane.ts";
-import { SimulatedFleet } from "../../src/local/fleet.ts";
+import { type FaultSpec, SimulatedFleet } from "../../src/local/fleet.ts";
 import { dynamoClient } from "../support/dynamo.ts";
 
 const OPERATOR = { principal: { arn: "arn:aws:sts::123456789012:assumed-role/Operators/oncall" } };
@@ -31,13 +31,14 @@ const pipeline: PipelineInput = {
   ],
 };
 
-async function plane() {
-  const definition = parsePipeline(pipeline);
+async function plane(input: PipelineInput = pipeline, faults: FaultSpec[] = []) {
+  const definition = parsePipeline(input);
   const p = await createLocalControlPlane({
     dynamo: dynamoClient(),
     tableName: `it-approvals-${randomUUID()}`,
     start: START,
-    fleet: (clock) => new SimulatedFleet({ pipeline: definition, initialVersion: "v1", clock }),
+    fleet: (clock) =>
+      new SimulatedFleet({ pipeline: definition, initialVersion: "v1", clock, faults }),
   });
   await p.register(definition, "v1");
   return p;
@@ -200,5 +201,59 @@ describe("a stage's manual approval", () => {
       "v1",
       "v3",
     ]);
+  });
+
+  it("an older version halting stops a newer one awaiting approval at that boundary; it asks again when the line resumes", async () => {
+    const three: PipelineInput = {
+      name: "orders-api",
+      stages: [
+        { name: "beta", regions: ["us-east-1"], bake: { minutes: 30 } },
+        {
+          name: "prod-1",
+          regions: ["eu-west-1"],
+          approval: { timeoutMinutes: 600 },
+          bake: { minutes: 30 },
+        },
+        { name: "prod-2", regions: ["eu-central-1"], bake: { minutes: 30 } },
+      ],
+    };
+    const p = await plane(three, [{ version: "v2", scopes: "prod-2/*", kind: "faults" }]);
+    p.requestRun("orders-api", "v2");
+    p.at(at(40), async () => {
+      await applyOverride(p.deps, decide("approve", "v2"), OPERATOR);
+    });
+    p.at(at(50), async () => p.requestRun("orders-api", "v3"));
+    let v3Stopped: Run | undefined;
+    let refused: unknown;
+    p.at(at(400), async () => {
+      v3Stopped = await p.store.getRun("orders-api@v3");
+      refused = await applyOverride(p.deps, decide("approve", "v3"), OPERATOR).catch((e) => e);
+      await applyOverride(p.deps, decide("cancel", "v2", "v2 is bad, v3 has the fix"), OPERATOR);
+    });
+    p.at(at(420), async () => {
+      await applyOverride(p.deps, decide("approve", "v3"), OPERATOR);
+    });
+    await p.run();
+
+    expect((await p.store.getRun("orders-api@v2"))?.status).toBe("cancelled");
+    expect(v3Stopped).toMatchObject({
+      status: "halted",
+      haltReason: "older-version-halted",
+      haltedBy: "orders-api@v2",
+      nextStage: "prod-1",
+    });
+    expect(refused).toBeInstanceOf(OverrideRejectedError);
+    const v3 = await p.store.timeline("orders-api@v3");
+    expect(approvalEvents(v3)).toEqual([
+      "approval-requested prod-1",
+      "approval-requested prod-1",
+      "approved prod-1",
+    ]);
+    // No step of v3 in prod-1 before the approval given after the line resumed.
+    const prod1 = v3.filter((e) => e.stage === "prod-1" && e.event === "deploy-started");
+    expect(Math.min(...prod1.map((e) => Date.parse(e.at)))).toBeGreaterThanOrEqual(
+      at(420).getTime(),
+    );
+    expect((await p.store.getRun("orders-api@v3"))?.status).toBe("succeeded");
   });
 });
