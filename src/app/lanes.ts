@@ -335,17 +335,22 @@ export async function resumeLine(deps: Deps, pipeline: string): Promise<string[]
 
 // ---- a stage's manual approval ----------------------------------------------------------------
 
-/** The approval timer execution's input: which run's which approval, and how long to wait. */
-export function approvalTimerInput(run: Run, approval: ApprovalRequest): ApprovalTimerInput {
+/**
+ * The approval timer execution's input: which run's which approval (its name comes from these),
+ * and how long to wait from `now` (a timer started late, after a crash, still ends at the
+ * deadline).
+ */
+export function approvalTimerInput(
+  run: Run,
+  approval: ApprovalRequest,
+  now: Date = new Date(approval.requestedAt),
+): ApprovalTimerInput {
   return {
     approvalTimer: true,
     ...base(run),
     stage: approval.stage,
     requestedAt: approval.requestedAt,
-    waitSeconds: Math.max(
-      0,
-      Math.ceil((Date.parse(approval.deadline) - Date.parse(approval.requestedAt)) / 1000),
-    ),
+    waitSeconds: Math.max(0, Math.ceil((Date.parse(approval.deadline) - now.getTime()) / 1000)),
   };
 }
 
@@ -393,7 +398,7 @@ async function announceApproval(deps: Deps, run: Run): Promise<void> {
       set: { approval: { ...approval, announcedAt: deps.clock.now().toISOString() } },
     });
   }
-  await deps.workflows.startApprovalTimer(approvalTimerInput(run, approval));
+  await deps.workflows.startApprovalTimer(approvalTimerInput(run, approval, deps.clock.now()));
 }
 
 /** A stage's approval event in the run's timeline (scope: the stage), published like a step's. */
