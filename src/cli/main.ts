@@ -36,6 +36,7 @@ import {
 import { loadInstallationFile, loadPipelineFile } from "../pipeline-file.ts";
 import { localNotifiers } from "./notifiers.ts";
 import { type OpsCommandOptions, registerOpsCommands } from "./ops.ts";
+import { registerPipelinesCommands } from "./pipelines.ts";
 import { ProgressView, renderScopeTable } from "./render.ts";
 import { renderReport } from "./report.ts";
 import { registerRunCommands } from "./run-commands.ts";
@@ -479,6 +480,14 @@ export async function main(
       code = c;
     },
     ops,
+  );
+  registerPipelinesCommands(
+    program,
+    io,
+    (c) => {
+      code = c;
+    },
+    ops.env,
   );
   registerRunCommands(
     program,
