@@ -248,7 +248,9 @@ export function renderStatus(report: StatusReport, out?: NodeJS.WritableStream):
             r.version,
             r.status,
             r.currentStage ?? "",
-            r.waitingFor ?? "",
+            r.status === "awaiting-approval" && r.approval
+              ? `approval (until ${r.approval.deadline})`
+              : (r.waitingFor ?? ""),
             r.haltReason
               ? `${r.haltReason}${r.haltedBy ? ` at ${r.haltedBy}` : ""}${r.haltDetail ? `: ${r.haltDetail}` : ""}`
               : "",

@@ -134,6 +134,18 @@ export class ProgressView {
       case "unblocked":
         what = this.c("green", "unblocked");
         break;
+      case "approval-requested":
+        what = this.c("magenta", `awaiting approval${t.reason ? `: ${t.reason}` : ""}`);
+        break;
+      case "approved":
+        what = this.c("green", `approved${t.reason ? `: ${t.reason}` : ""}`);
+        break;
+      case "rejected":
+        what = this.c("red", `rejected${t.reason ? `: ${t.reason}` : ""}`);
+        break;
+      case "approval-timed-out":
+        what = this.c("red", `approval timed out${t.reason ? `: ${t.reason}` : ""}`);
+        break;
     }
     return `${at}  ${scope}  ${this.c("cyan", step)}  ${what}`;
   }

@@ -27,6 +27,8 @@ export interface RunSummary {
   inFlight: boolean;
   currentStage?: string;
   waitingFor?: string;
+  /** While awaiting a stage's approval (and after it timed out): the stage, asked at, deadline. */
+  approval?: Run["approval"];
   haltReason?: string;
   haltDetail?: string;
   haltedBy?: string;
@@ -81,6 +83,7 @@ function summarize(run: Run): RunSummary {
     inFlight: !FINAL_RUN_STATUSES.includes(run.status),
     ...(run.currentStage ? { currentStage: run.currentStage } : {}),
     ...(run.waitingFor ? { waitingFor: run.waitingFor } : {}),
+    ...(run.approval && !FINAL_RUN_STATUSES.includes(run.status) ? { approval: run.approval } : {}),
     ...(run.haltReason ? { haltReason: run.haltReason } : {}),
     ...(run.haltDetail ? { haltDetail: run.haltDetail } : {}),
     ...(run.haltedBy ? { haltedBy: run.haltedBy } : {}),
