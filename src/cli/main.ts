@@ -7,6 +7,7 @@
  *   6 (status, history, override) the control plane could not be reached.
  * serve, status, history and override live in ./ops.ts (2: bad input or a refused request).
  */
+import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import type { ManualBlock } from "../domain/blockers.ts";
 import { BreakwaterError } from "../domain/errors.ts";
@@ -31,8 +32,11 @@ import {
   simulate,
 } from "../local/simulate.ts";
 import { loadInstallationFile, loadPipelineFile } from "../pipeline-file.ts";
+import { registerCompletionCommand } from "./completion.ts";
+import { registerLintCommand } from "./lint.ts";
 import { localNotifiers } from "./notifiers.ts";
 import { type OpsCommandOptions, registerOpsCommands } from "./ops.ts";
+import { registerPlanCommand } from "./plan.ts";
 import { ProgressView, renderScopeTable } from "./render.ts";
 
 export const EXIT = {
@@ -47,6 +51,12 @@ export const EXIT = {
 
 class UsageError extends BreakwaterError {
   override name = "UsageError";
+}
+
+/** The package's version (read from package.json next to the sources, also in the bundle). */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+  return String(pkg.version);
 }
 
 const FAULT_KINDS: FaultKind[] = ["faults", "latency", "traffic-drop"];
@@ -361,6 +371,8 @@ export async function main(
     .description(
       "Safe, hands-off deployments: waves, one-box, bake times, scoped automatic rollback.",
     )
+    .version(packageVersion(), "-V, --version", "print the version of breakwater")
+    .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.out.write(s),
@@ -439,6 +451,13 @@ export async function main(
       code = await runSimulate(flags, io.out, io.err, simulator);
     });
 
+  const setCode = (c: number) => {
+    code = c;
+  };
+  const usageError = (m: string) => new UsageError(m);
+  registerPlanCommand(program, io, setCode, { parseStart, parseTraffic, usageError });
+  registerLintCommand(program, io, setCode, usageError);
+
   registerOpsCommands(
     program,
     io,
@@ -447,6 +466,9 @@ export async function main(
     },
     ops,
   );
+
+  // Last, so the script completes every command registered above.
+  registerCompletionCommand(program, io, usageError);
 
   try {
     await program.parseAsync(argv);

@@ -5,6 +5,7 @@
  */
 import * as z from "zod";
 import { REGION_PATTERN } from "./aws-names.ts";
+import { azProblem, regionProblem } from "./aws-regions.ts";
 import { BreakwaterError } from "./errors.ts";
 import { deployTargetSchema, targetProblems } from "./targets/index.ts";
 import { timeWindowsSchema } from "./time-windows/schema.ts";
@@ -29,11 +30,21 @@ const durationMinutes = () =>
 
 const regionName = z
   .string({ error: "must be an AWS region name such as us-east-1" })
-  .regex(REGION_PATTERN, { error: "must be an AWS region name such as us-east-1" });
+  .regex(REGION_PATTERN, { error: "must be an AWS region name such as us-east-1" })
+  // A well-formed name AWS does not have (`us-est-1`) is refused here, with the closest known
+  // region: otherwise it only surfaces as a blocker nobody can lift (src/domain/aws-regions.ts).
+  .superRefine((region, ctx) => {
+    if (!REGION_PATTERN.test(region)) return;
+    const problem = regionProblem(region);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  })
+  .describe("An AWS region name, one AWS has (us-east-1, eu-north-1, ...).");
+
+const AZ_ID_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)+$/;
 
 const azId = z
   .string({ error: "must be an Availability Zone id such as use1-az1" })
-  .regex(/^[a-z0-9]+(-[a-z0-9]+)+$/, {
+  .regex(AZ_ID_PATTERN, {
     error: "must be an Availability Zone id such as use1-az1 (lowercase letters, digits, dashes)",
   });
 
@@ -43,9 +54,20 @@ const regionWithAzs = z
     azs: z
       .array(azId, { error: "must be a list of Availability Zone ids" })
       .min(1, { error: "must list at least one Availability Zone" })
-      .optional(),
+      .optional()
+      .describe(
+        "The region's Availability Zone ids (use1-az1, not us-east-1a: ids are the same in every account), deployed one at a time unless azsInParallel.",
+      ),
   })
-  .strict();
+  .strict()
+  .superRefine((entry, ctx) => {
+    entry.azs?.forEach((az, k) => {
+      // A malformed id already has its own problem.
+      if (!AZ_ID_PATTERN.test(az)) return;
+      const problem = azProblem(entry.region, az);
+      if (problem) ctx.addIssue({ code: "custom", path: ["azs", k], message: problem });
+    });
+  });
 
 const regionEntry = z.union([regionName, regionWithAzs], {
   error: 'must be a region name ("us-east-1") or { "region": ..., "azs": [...] }',
