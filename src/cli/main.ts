@@ -372,6 +372,8 @@ export async function main(
       "Safe, hands-off deployments: waves, one-box, bake times, scoped automatic rollback.",
     )
     .version(packageVersion(), "-V, --version", "print the version of breakwater")
+    // `breakwater --version` is the tool's; `simulate --version v2` stays simulate's own.
+    .enablePositionalOptions()
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
