@@ -82,7 +82,8 @@ const oneBox = z.union(
           .number({ error: "must be a whole percentage from 1 to 50" })
           .int({ error: "must be a whole percentage from 1 to 50" })
           .min(1, { error: "must be a whole percentage from 1 to 50" })
-          .max(50, { error: "must be a whole percentage from 1 to 50" }),
+          .max(50, { error: "must be a whole percentage from 1 to 50" })
+          .describe("The share of the scope's traffic the one-box step serves, in percent."),
       })
       .strict(),
   ],
@@ -132,10 +133,18 @@ const nameError =
 
 export const stageSchema = z
   .object({
-    name: z.string({ error: nameError }).regex(nameRule, { error: nameError }),
+    name: z
+      .string({ error: nameError })
+      .regex(nameRule, { error: nameError })
+      .describe(
+        "The stage's name, unique in the pipeline: alpha, beta, gamma (pre-production) or prod-1, prod-2 (production waves: the lint and the plan's blast radius count stages named prod…).",
+      ),
     regions: z
       .array(regionEntry, { error: "must be a list of regions" })
-      .min(1, { error: "must list at least one region" }),
+      .min(1, { error: "must list at least one region" })
+      .describe(
+        "The stage's regions, in deployment order: a name (the whole region is one scope) or { region, azs } (one scope per AZ).",
+      ),
     regionsInParallel: positiveInt()
       .optional()
       .describe("How many regions of this stage deploy at the same time (default 1)."),
@@ -150,7 +159,9 @@ export const stageSchema = z
       .describe(
         "Deploy first to the first scope of each region with only this share of its traffic (true = 10%), and bake, before the rest.",
       ),
-    bake,
+    bake: bake.describe(
+      "How long each step of the stage bakes before it is judged: at least minutes, and with minRequests until that many requests were served (at most maxMinutes).",
+    ),
     onInsufficientTraffic: z
       .enum(["halt", "proceed"], { error: "must be halt or proceed" })
       .optional()
@@ -231,7 +242,8 @@ export const metricsSchema = z
   .object({
     namespace: z
       .string({ error: "must be a CloudWatch namespace" })
-      .min(1, { error: "must be a CloudWatch namespace" }),
+      .min(1, { error: "must be a CloudWatch namespace" })
+      .describe("The CloudWatch namespace of the scope's metrics."),
     dimensions: z
       .record(z.string(), dimensionTemplate, {
         error: "must map dimension names to value templates",
@@ -244,19 +256,30 @@ export const metricsSchema = z
       .describe("Dimension whose value is the version serving the request."),
     requests: z
       .string({ error: "must be a metric name" })
-      .min(1, { error: "must be a metric name" }),
-    faults: z.string({ error: "must be a metric name" }).min(1, { error: "must be a metric name" }),
+      .min(1, { error: "must be a metric name" })
+      .describe("The metric counting requests served (Sum per minute)."),
+    faults: z
+      .string({ error: "must be a metric name" })
+      .min(1, { error: "must be a metric name" })
+      .describe("The metric counting failed requests (Sum per minute)."),
     latency: z
       .string({ error: "must be a metric name" })
-      .min(1, { error: "must be a metric name" }),
+      .min(1, { error: "must be a metric name" })
+      .describe("The latency metric, in milliseconds (p99 per minute)."),
   })
   .strict();
 
 export const pipelineSchema = z
   .object({
-    $schema: z.string().optional(),
-    name: z.string({ error: nameError }).regex(nameRule, { error: nameError }),
-    description: z.string().optional(),
+    $schema: z
+      .string()
+      .optional()
+      .describe("The JSON Schema this file follows, for editors (schema/pipeline.schema.json)."),
+    name: z
+      .string({ error: nameError })
+      .regex(nameRule, { error: nameError })
+      .describe("The pipeline's name: unique per control plane, part of every scope's history."),
+    description: z.string().optional().describe("What this pipeline deploys, for people."),
     service: z
       .string({ error: nameError })
       .regex(nameRule, { error: nameError })
@@ -268,7 +291,10 @@ export const pipelineSchema = z
       .enum(["app", "infrastructure", "config", "os-patches", "static-assets"], {
         error: "must be one of app, infrastructure, config, os-patches, static-assets",
       })
-      .optional(),
+      .optional()
+      .describe(
+        "What kind of change the pipeline deploys (app code, infrastructure, configuration, OS patches, static assets).",
+      ),
     target: deployTargetSchema
       .optional()
       .describe(
@@ -306,7 +332,10 @@ export const pipelineSchema = z
       ),
     stages: z
       .array(stageSchema, { error: "must be a list of stages" })
-      .min(1, { error: "must list at least one stage" }),
+      .min(1, { error: "must list at least one stage" })
+      .describe(
+        "The stages in order: pre-production (alpha, beta, gamma) then production waves (named prod…), each finished, bake included, before the next starts.",
+      ),
   })
   .strict()
   .superRefine((p, ctx) => {
