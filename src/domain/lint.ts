@@ -63,7 +63,7 @@ export const LINT_RULES = [
     id: "production-unmonitored",
     severity: "warning",
     reason:
-      "The pipeline has production stages but no alarms and no metrics: in AWS every bake would be judged healthy.",
+      "Production stages with no alarms, no metrics and no lambda-alias target (whose AWS/Lambda metrics the detector reads): in AWS every bake would be judged healthy.",
   },
   {
     id: "bakes-growing",
@@ -163,9 +163,16 @@ function oneBoxes(pipeline: Pipeline, waves: Wave[]): LintFinding[] {
 
 function monitoring(pipeline: Pipeline, waves: Wave[]): LintFinding[] {
   const alarms = (pipeline.alarms?.length ?? 0) > 0;
-  if (alarms || pipeline.metrics || waves.length === 0) return [];
+  if (alarms || pipeline.metrics) return [];
+  // A lambda-alias target has per-version metrics of its own (AWS/Lambda by ExecutedVersion):
+  // the built-in detector judges its bakes unless it is switched off.
+  const detected = (stage: Stage) =>
+    pipeline.anomalyDetection !== false &&
+    effectiveTarget(pipeline, stage.name)?.type === "lambda-alias";
+  const blind = waves.filter(({ stage }) => !detected(stage));
+  if (blind.length === 0) return [];
   // One finding for the pipeline: alarms and metrics are pipeline-wide fields.
-  const names = waves.map(({ stage }) => `"${stage.name}"`).join(", ");
+  const names = blind.map(({ stage }) => `"${stage.name}"`).join(", ");
   return [
     finding(
       "production-unmonitored",

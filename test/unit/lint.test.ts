@@ -95,7 +95,15 @@ describe("lint rules", () => {
   });
 
   it("production-unmonitored: no alarms and no metrics", () => {
-    const { alarms: _, ...p } = good();
+    const { alarms: _, ...withAlias } = good();
+    // lambda-alias targets: the detector reads AWS/Lambda's per-version metrics.
+    expect(rules(withAlias)).toEqual([]);
+    expect(rules({ ...withAlias, anomalyDetection: false })).toEqual(["production-unmonitored"]);
+    const p = {
+      ...withAlias,
+      target: { type: "codebuild", project: "orders-deploy" },
+    } as PipelineInput;
+    (p.stages[2] as { target?: unknown }).target = { type: "codebuild", project: "orders-deploy" };
     expect(lintPipeline(parsePipeline(p))).toEqual([
       {
         rule: "production-unmonitored",
