@@ -103,9 +103,6 @@ describe("synth: the lint's errors refuse a pipeline, its warnings do not", () =
   it("loads a pipeline with only warnings, and keeps them", async () => {
     const dir = dirWith({ "ok.json": { name: "ok", target: alias, stages } });
     const [loaded] = await loadPipelines(dir);
-    expect(loaded?.warnings.map((w) => w.rule)).toEqual([
-      "wave-without-one-box",
-      "production-unmonitored",
-    ]);
+    expect(loaded?.warnings.map((w) => w.rule)).toEqual(["wave-without-one-box"]);
   });
 });
