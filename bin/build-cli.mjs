@@ -119,8 +119,14 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     await buildCli(join(root, "dist", "cli.mjs"));
     writeFileSync(join(root, "dist", "cli.key"), `${key}\n`);
   } else {
-    const file = cacheFile(key);
-    await buildCli(file);
-    pruneCache(file);
+    // `prepare` (npm install): a checkout that cannot build the bundle still installs; the
+    // command then builds it on its first start, or runs through tsx.
+    try {
+      const file = cacheFile(key);
+      await buildCli(file);
+      pruneCache(file);
+    } catch (err) {
+      console.warn(`breakwater: the CLI bundle was not built (${err}); the first start builds it`);
+    }
   }
 }
