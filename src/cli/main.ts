@@ -38,6 +38,7 @@ import { registerCompletionCommand } from "./completion.ts";
 import { registerLintCommand } from "./lint.ts";
 import { localNotifiers } from "./notifiers.ts";
 import { type OpsCommandOptions, registerOpsCommands } from "./ops.ts";
+import { registerPipelinesCommands } from "./pipelines.ts";
 import { registerPlanCommand } from "./plan.ts";
 import { ProgressView, renderScopeTable } from "./render.ts";
 import { renderReport } from "./report.ts";
@@ -498,6 +499,14 @@ export async function main(
       code = c;
     },
     ops,
+  );
+  registerPipelinesCommands(
+    program,
+    io,
+    (c) => {
+      code = c;
+    },
+    ops.env,
   );
 
   // Last, so the script completes every command registered above.
