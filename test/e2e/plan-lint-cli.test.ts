@@ -179,6 +179,15 @@ describe("breakwater lint", () => {
     ).toBe(true);
   });
 
+  it("pipelines apply runs the same rules: an error refuses the file before anything is sent", async () => {
+    const path = wide();
+    const { code, stderr } = await cli("pipelines", "apply", path, "--dry-run");
+    expect(code).toBe(2);
+    expect(stderr).toContain(
+      'stages[1].regions: the first production wave "prod-1" deploys to 2 regions; start with one (lint first-wave-too-wide)',
+    );
+  });
+
   it("every bundled example and the control plane's own pipelines have no lint error", async () => {
     const { code, stdout } = await cli(
       "lint",
