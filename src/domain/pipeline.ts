@@ -103,9 +103,13 @@ const approval = z.union(
       .object({
         timeoutMinutes: positiveInt(
           `must be a whole number of minutes from 1 to ${MAX_APPROVAL_TIMEOUT_MINUTES} (a week)`,
-        ).max(MAX_APPROVAL_TIMEOUT_MINUTES, {
-          error: `must be a whole number of minutes from 1 to ${MAX_APPROVAL_TIMEOUT_MINUTES} (a week)`,
-        }),
+        )
+          .max(MAX_APPROVAL_TIMEOUT_MINUTES, {
+            error: `must be a whole number of minutes from 1 to ${MAX_APPROVAL_TIMEOUT_MINUTES} (a week)`,
+          })
+          .describe(
+            "How long the run waits for an operator's approve or reject before it halts (approval-timeout).",
+          ),
       })
       .strict(),
   ],
