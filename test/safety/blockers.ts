@@ -9,6 +9,7 @@
 
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import fc from "fast-check";
+import { azIdsOf } from "../../src/domain/aws-regions.ts";
 import { blockApplies, type ManualBlock, resolveAlarmNames } from "../../src/domain/blockers.ts";
 import { type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
 import { parseScopeId } from "../../src/domain/scope.ts";
@@ -77,7 +78,7 @@ export const arbPipeline = fc
         name: `s${i + 1}`,
         regions: s.regions.map((r) =>
           s.split === "azs"
-            ? { region: r, azs: [`${r.replaceAll("-", "")}-az1`, `${r.replaceAll("-", "")}-az2`] }
+            ? { region: r, azs: azIdsOf(r).slice(0, 2) }
             : s.split === "cells"
               ? { region: r, cells: ["c1", "c2"] }
               : r,

@@ -11,6 +11,7 @@
  */
 import fc from "fast-check";
 import { DEFAULT_ANOMALY_RULES } from "../../src/domain/anomaly/index.ts";
+import { azIdsOf } from "../../src/domain/aws-regions.ts";
 import { regionLayout } from "../../src/domain/cells.ts";
 import type { HistoryEntry, ScopeStatus, TimelineEvent } from "../../src/domain/model.ts";
 import {
@@ -61,7 +62,10 @@ const cellsArb = fc
 /** A region entry: the whole region, its AZs, its cells, or its AZs each with cells. */
 const regionEntryArb = ([region, prefix]: readonly [string, string]) => {
   const azsArb = fc
-    .uniqueArray(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 3 })
+    .uniqueArray(fc.integer({ min: 1, max: azIdsOf(region).length }), {
+      minLength: 1,
+      maxLength: 3,
+    })
     .map((ns) => ns.map((n) => `${prefix}-az${n}`));
   return fc.oneof(
     { weight: 3, arbitrary: fc.constant<StageInput["regions"][number]>(region) },
