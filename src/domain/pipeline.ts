@@ -71,7 +71,7 @@ const cellList = z
 
 const azWithCells = z
   .object({
-    az: azId,
+    az: azId.describe("The Availability Zone id (use1-az1), one the region has."),
     cells: cellList.describe(
       "The cells of this AZ, in deployment order (scopes stage/region/az/cell).",
     ),
