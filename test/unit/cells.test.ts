@@ -18,6 +18,7 @@ import {
   stageSchema,
 } from "../../src/domain/pipeline.ts";
 import { type DeployStep, planStage } from "../../src/domain/planner.ts";
+import { planSchedule } from "../../src/domain/schedule.ts";
 import {
   parseScopeId,
   placementOf,
@@ -498,5 +499,32 @@ describe("local fleet: cells split their AZ's traffic", () => {
     expect(region).toBeGreaterThan(60 * 900);
     expect(quarter).toBeGreaterThan(60 * 225);
     expect(quarter).toBeLessThan(60 * 275);
+  });
+});
+
+describe("plan: the blast radius counts cells", () => {
+  it("each cell is its share of its AZ; the AZ counts as exposed from its first cell", () => {
+    const p = parsePipeline({
+      name: "orders-api",
+      target: { type: "none" },
+      stages: [
+        prod([
+          {
+            region: "us-east-1",
+            azs: [
+              { az: "use1-az1", cells: ["c1", "c2"] },
+              { az: "use1-az2", cells: ["c1", "c2"] },
+            ],
+          },
+        ]),
+      ],
+    });
+    const steps = planSchedule(p, { start: new Date("2026-01-05T09:00:00Z") }).steps;
+    expect(steps.map((s) => [s.scope, s.blast?.trafficPercent, s.blast?.azs.exposed])).toEqual([
+      ["prod-1/us-east-1/use1-az1/c1", 25, 1],
+      ["prod-1/us-east-1/use1-az1/c2", 50, 1],
+      ["prod-1/us-east-1/use1-az2/c1", 75, 2],
+      ["prod-1/us-east-1/use1-az2/c2", 100, 2],
+    ]);
   });
 });
