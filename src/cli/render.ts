@@ -110,6 +110,15 @@ export class ProgressView {
       case "bake-started":
         what = "baking";
         break;
+      case "tests-started":
+        what = `testing: ${t.reason ?? ""}`;
+        break;
+      case "tests-finished":
+        what =
+          t.outcome === "passed"
+            ? this.c("green", "tests passed")
+            : this.c("red", `tests failed: ${t.reason ?? ""}`);
+        break;
       case "bake-finished":
         what =
           t.outcome === "Healthy"

@@ -61,7 +61,9 @@ export type TimelineEventName =
   | "rollback-started"
   | "rollback-finished"
   | "blocked"
-  | "unblocked";
+  | "unblocked"
+  | "tests-started"
+  | "tests-finished";
 
 export interface TimelineEvent {
   at: string;
@@ -73,7 +75,10 @@ export interface TimelineEvent {
   step: StepKind;
   event: TimelineEventName;
   percent?: number;
-  /** bake-finished: the health verdict; deploy-finished: succeeded/failed/cancelled (by its scope's rollback). */
+  /**
+   * bake-finished: the health verdict; deploy-finished: succeeded/failed/cancelled (by its
+   * scope's rollback); tests-finished: passed/failed (the reason: the tests' own reports).
+   */
   outcome?: string;
   reason?: string;
   toVersion?: string;
@@ -92,6 +97,10 @@ export const EVENT_RANK: Record<TimelineEventName, number> = {
   "rollback-started": 5,
   blocked: 6,
   "deploy-started": 7,
+  // Added after the ranks above were in stored keys, so between them: a step's tests start
+  // after its deploy finished and end before its bake starts, at one instant (2026-12-02).
+  "tests-finished": 2.5,
+  "tests-started": 4.5,
 };
 
 /**

@@ -375,7 +375,7 @@ export interface RollbackCause {
 
 /**
  * Reads the rollback reason the rollback task records (`<kind>: <reason>; <reason>…`, where
- * kind is `unhealthy`, `alarm`, `deploy-failed` or `step-error`, and detector findings start
+ * kind is `unhealthy`, `alarm`, `deploy-failed`, `tests-failed` or `step-error`, and detector findings start
  * with `detector `) into who noticed and why.
  *
  * @example
@@ -384,7 +384,9 @@ export interface RollbackCause {
  */
 export function describeRollbackCause(reason: string | undefined): RollbackCause {
   if (!reason) return { trigger: "unknown", items: [] };
-  const match = /^(unhealthy|alarm|deploy-failed|step-error)(?::\s*(.*))?$/s.exec(reason);
+  const match = /^(unhealthy|alarm|deploy-failed|tests-failed|step-error)(?::\s*(.*))?$/s.exec(
+    reason,
+  );
   const kind = match?.[1];
   const rest = match ? (match[2] ?? "") : reason;
   const items = rest
@@ -392,6 +394,7 @@ export function describeRollbackCause(reason: string | undefined): RollbackCause
     .map((s) => s.trim())
     .filter(Boolean);
   if (kind === "deploy-failed") return { trigger: "deploy failed", items };
+  if (kind === "tests-failed") return { trigger: "tests failed", items };
   if (kind === "step-error") return { trigger: "step error", items };
   const detector = items.some((i) => i.startsWith("detector "));
   const alarms = items.some((i) => !i.startsWith("detector "));
