@@ -477,6 +477,7 @@ function detectorSees(kind: FaultKind, share: number, minutes: number): boolean 
  */
 function checksSee(kind: FaultKind, stage: Pipeline["stages"][number], share: number): boolean {
   if (kind === "tests") return (stage.tests ?? []).length > 0;
+  if ((stage.canaries ?? []).length === 0) return false;
   const threshold = Math.min(
     ...(stage.canaries ?? []).map((c) =>
       typeof c === "string" ? 99 : (c.minSuccessPercent ?? 99),
