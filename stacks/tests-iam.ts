@@ -4,13 +4,18 @@
  * (src/adapters/aws/test-runner.ts) on the functions and projects each stage's test templates
  * resolve to in each of its scopes, nothing wider. A stage whose target names a `roleArn` runs
  * its tests in that account through the role (already among the deploy role's target grants):
- * nothing is granted here for it.
+ * nothing is granted here for it, and the role's own policy (`targetRolePolicies`) lists them.
  */
 import { resolveTests } from "../src/domain/checks.ts";
 import type { Pipeline } from "../src/domain/pipeline.ts";
 import { stageScopes } from "../src/domain/scope.ts";
 import { targetRoleArn } from "../src/domain/targets/index.ts";
-import type { TargetGrant } from "./targets-iam.ts";
+
+/** One Allow statement (the shape of targets-iam.ts's `TargetGrant`, without its conditions). */
+export interface TestGrant {
+  actions: string[];
+  resources: string[];
+}
 
 /** What the test runner calls: Invoke for a Lambda test; a build's start, status and stop. */
 export const TEST_ACTIONS = {
@@ -29,7 +34,7 @@ export const TEST_ACTIONS = {
 export function stageTestGrants(
   pipelines: readonly Pipeline[],
   env: { partition: string; account: string },
-): TargetGrant[] {
+): TestGrant[] {
   const found = { lambda: new Set<string>(), codebuild: new Set<string>() };
   for (const p of pipelines) {
     for (const stage of p.stages) {

@@ -895,6 +895,7 @@ describe("pipeline registration", () => {
       return item.definition.name as string;
     });
     expect(names.sort()).toEqual([
+      "checked",
       "flags",
       "infra",
       "ledger",

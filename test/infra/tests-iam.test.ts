@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
+import { targetRolePolicies } from "../../stacks/targets-iam.ts";
 import { stageTestGrants } from "../../stacks/tests-iam.ts";
 
 const ENV = { partition: "aws", account: "123456789012" };
@@ -54,6 +55,15 @@ describe("stage test grants", () => {
       stages: [{ ...stage, tests: [{ lambda: "it" }] }],
     });
     expect(stageTestGrants([viaRole], ENV)).toEqual([]);
+    // The role's own policy, in its account, lists them instead.
+    expect(
+      targetRolePolicies([viaRole], "aws").get(
+        "arn:aws:iam::210987654321:role/breakwater-deployer",
+      ),
+    ).toContainEqual({
+      actions: ["lambda:InvokeFunction"],
+      resources: ["arn:aws:lambda:us-east-1:210987654321:function:it"],
+    });
   });
 
   it("never grants a wildcard: test names cannot hold one", () => {
