@@ -5,10 +5,14 @@
  * `tests` fails only the stage's tests in those scopes, `canary` only its canaries, and the
  * fleet's `faults` are seen by the canaries as by the traffic.
  */
+import { randomUUID } from "node:crypto";
+import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
+import { runIdFor } from "../../src/app/runs.ts";
 import type { TimelineEvent } from "../../src/domain/model.ts";
 import { type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
-import type { FaultSpec } from "../../src/local/fleet.ts";
+import { createLocalControlPlane } from "../../src/local/control-plane.ts";
+import { type FaultSpec, SimulatedFleet } from "../../src/local/fleet.ts";
 import { dynamoClient } from "../support/dynamo.ts";
 import { type Durations, runSimulation, type SimOutcome } from "../support/sim.ts";
 
@@ -195,5 +199,53 @@ describe("stages[].canaries", () => {
   it("a healthy version passes its canaries", async () => {
     const r = await run({ canaries: CANARIES, tests: TESTS });
     expect(r.run?.status).toBe("succeeded");
+  });
+});
+
+describe("fail closed", () => {
+  it("a stage with tests but no test runner, or with canaries but no canary source, never bakes healthy", async () => {
+    const outcome = async (stage: Partial<StageInput>) => {
+      const p = pipeline({ ...stage, regions: ["us-east-1"] });
+      const tableName = `checks-${randomUUID()}`;
+      const plane = await createLocalControlPlane({
+        dynamo: dynamoClient(),
+        tableName,
+        start: new Date("2026-03-02T09:00:00Z"),
+        // A deploy target and metrics only: no test runner, no canaries.
+        fleet: (clock) => {
+          const f = new SimulatedFleet({ pipeline: p, initialVersion: "v1", clock });
+          return {
+            start: (r) => f.start(r),
+            status: (r) => f.status(r),
+            cancel: (r) => f.cancel(r),
+            minutes: (q) => f.minutes(q),
+          };
+        },
+      });
+      try {
+        await plane.register(p, "v1");
+        plane.requestRun(p.name, "v2");
+        await plane.run();
+        const runId = runIdFor(p.name, "v2");
+        return {
+          run: await plane.store.getRun(runId),
+          timeline: await plane.store.timeline(runId),
+        };
+      } finally {
+        await dynamoClient().send(new DeleteTableCommand({ TableName: tableName }));
+      }
+    };
+    const tested = await outcome({ tests: TESTS });
+    expect(tested.run).toMatchObject({ status: "halted", haltReason: "rollback" });
+    expect(tested.timeline.find((e) => e.event === "rollback-started")?.reason).toContain(
+      "the stage has tests, but this control plane has no test runner",
+    );
+    expect(tested.timeline.some((e) => e.event === "bake-started")).toBe(false);
+    const canaried = await outcome({ canaries: ["orders-home-{region}"] });
+    expect(canaried.run).toMatchObject({ status: "halted", haltReason: "inconclusive" });
+    expect(canaried.timeline.find((e) => e.event === "bake-finished")).toMatchObject({
+      outcome: "Inconclusive",
+      reason: "the stage has canaries, but this control plane cannot read canaries",
+    });
   });
 });
