@@ -17,6 +17,7 @@ import {
   parsePipeline,
 } from "../../src/domain/pipeline.ts";
 import { parseScopeId } from "../../src/domain/scope.ts";
+import { checkSimulationInput } from "../../src/local/simulate.ts";
 
 function pipelineWith(stage: Record<string, unknown>): Pipeline {
   return parsePipeline({
@@ -219,6 +220,37 @@ describe("judgeCanaries", () => {
     });
     expect(judgeCanaries(canaries, [{ name: "a", successPercent: 100 }]).phase).toBe(
       "Inconclusive",
+    );
+  });
+});
+
+describe("simulate --fault <glob>:tests|canary", () => {
+  const p = parsePipeline({
+    name: "orders-api",
+    stages: [
+      { name: "beta", regions: ["us-east-1"], bake: { minutes: 10 }, tests: [{ lambda: "it" }] },
+      { name: "gamma", regions: ["us-east-1"], bake: { minutes: 10 }, canaries: ["home"] },
+    ],
+  });
+  const check = (scopes: string, kind: "tests" | "canary") =>
+    checkSimulationInput({
+      pipeline: p,
+      fromVersion: "v1",
+      version: "v2",
+      faults: [{ scopes, kind }],
+    });
+
+  it("is accepted where a matched stage has tests (or canaries)", () => {
+    expect(() => check("beta/*", "tests")).not.toThrow();
+    expect(() => check("*", "canary")).not.toThrow();
+  });
+
+  it("is refused where no matched stage could see it, naming what is missing", () => {
+    expect(() => check("gamma/*", "tests")).toThrow(
+      '--fault "gamma/*": a tests fault needs stages[].tests, and no stage it matches (gamma) has any',
+    );
+    expect(() => check("beta/us-east-1", "canary")).toThrow(
+      '--fault "beta/us-east-1": a canary fault needs stages[].canaries, and no stage it matches (beta) has any',
     );
   });
 });
