@@ -28,3 +28,12 @@ export {
   targetFunctionStartAnswer,
   targetFunctionStatusAnswer,
 } from "./domain/targets/index.ts";
+/**
+ * The contract of a Lambda test function (`stages[].tests`, README "Tests and canaries"): the
+ * request it is invoked with after each deploy step and the answer it gives.
+ */
+export {
+  type TestFunctionAnswer,
+  type TestFunctionRequest,
+  testFunctionAnswer,
+} from "./domain/checks.ts";
