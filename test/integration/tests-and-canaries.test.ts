@@ -13,6 +13,7 @@ import type { TimelineEvent } from "../../src/domain/model.ts";
 import { type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
 import { createLocalControlPlane } from "../../src/local/control-plane.ts";
 import { type FaultSpec, SimulatedFleet } from "../../src/local/fleet.ts";
+import { simulate } from "../../src/local/simulate.ts";
 import { dynamoClient } from "../support/dynamo.ts";
 import { type Durations, runSimulation, type SimOutcome } from "../support/sim.ts";
 
@@ -129,6 +130,34 @@ describe("stages[].tests", () => {
       outcome: "failed",
     });
     expect(of(r, "deploy-started", "beta/us-east-1").map((e) => e.step)).toEqual(["one-box"]);
+  });
+});
+
+describe("stages[].tests and fast rollback", () => {
+  it("an alarm while the tests run rolls the scope back at once; the step ends without a bake", async () => {
+    const start = new Date("2026-03-02T09:00:00Z");
+    // Deploy done at 09:05; the tests would take 40 minutes; the alarm fires at 09:15.
+    const result = await simulate({
+      pipeline: pipeline(
+        { regions: ["us-east-1"], tests: [{ lambda: "orders-it", timeoutMinutes: 60 }] },
+        { alarms: ["orders-errors-{region}"] },
+      ),
+      fromVersion: "v1",
+      version: "v2",
+      start,
+      dynamo: dynamoClient(),
+      fleet: { durations: { tests: 40 * 60 } },
+      alarms: [{ name: "orders-errors-us-east-1", from: new Date("2026-03-02T09:15:00Z") }],
+    });
+    const events = result.timeline.map((e) => e.event);
+    expect(events).toContain("tests-started");
+    expect(events).not.toContain("tests-finished");
+    expect(events).not.toContain("bake-started");
+    const rollback = result.timeline.find((e) => e.event === "rollback-started");
+    expect(ms(rollback?.at) - Date.parse("2026-03-02T09:15:00Z")).toBeLessThan(1000);
+    expect(result.scopes["beta/us-east-1"]).toMatchObject({ version: "v1", status: "rolled-back" });
+    // The tests' step ended when it saw the rollback, well before the tests' 40 minutes.
+    expect(ms(result.finishedAt)).toBeLessThan(Date.parse("2026-03-02T09:45:00Z"));
   });
 });
 

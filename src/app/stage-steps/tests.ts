@@ -150,12 +150,16 @@ async function conclude(
 ): Promise<TestsResult> {
   const now = deps.clock.now();
   const verdict = judgeTests(runs, now.getTime() - new Date(startedAt).getTime(), polls);
+  // A fast rollback may have taken the scope while the tests ran: it owns the scope now, and
+  // tests still running against it are stopped (read on every poll, as CheckDeploy does).
+  const superseded = supersededBy(await deps.store.getScope(ctx.pipeline, step.scope), ctx);
+  if (superseded) {
+    await stopRunning(deps, ctx, step, runs);
+    return { done: true, failed: false, superseded: true, reason: superseded };
+  }
   if (!verdict.done) {
     return { done: false, failed: false, startedAt, pollSeconds: verdict.pollSeconds, runs };
   }
-  // A fast rollback may have taken the scope while the tests ran: it owns the scope now.
-  const superseded = supersededBy(await deps.store.getScope(ctx.pipeline, step.scope), ctx);
-  if (superseded) return { done: true, failed: false, superseded: true, reason: superseded };
   // A retry after the outcome was written: that outcome stands (written once, published again).
   const recorded = (await deps.store.timeline(ctx.runId)).find(
     (e) =>
@@ -179,7 +183,7 @@ async function conclude(
     });
     await deps.store.appendEvents([finished]);
     await publish(deps, [finished]);
-    await stopTimedOut(deps, ctx, step, runs);
+    await stopRunning(deps, ctx, step, runs);
     return { done: true, failed: true, reason: verdict.reason };
   }
   const events = [
@@ -191,8 +195,8 @@ async function conclude(
   return { done: true, failed: false, startedAt, bakeStartedAt: at, runs };
 }
 
-/** Tests still running when the step failed are stopped (best effort: the verdict stands). */
-async function stopTimedOut(
+/** Tests still running when the step ended are stopped (best effort: the verdict stands). */
+async function stopRunning(
   deps: Deps,
   ctx: StageContext,
   step: DeployStep,
