@@ -4,6 +4,7 @@
  */
 
 import type { BlockLevel, ManualBlock } from "./blockers.ts";
+import type { CanaryObservation, ResolvedTest, TestState } from "./checks.ts";
 import type { Installation } from "./installation.ts";
 import type {
   HistoryEntry,
@@ -333,6 +334,49 @@ export interface MetricQuery {
 export interface MetricSource {
   /** Undefined when the scope has no metrics to read (the detector then abstains). */
   minutes(query: MetricQuery): Promise<MinuteSample[] | undefined>;
+}
+
+/** One test of one deploy step, as a runner is asked to run it. */
+export interface TestRequest {
+  /** Unique per (step, test): start and status of one test carry the same one (idempotency key). */
+  testId: string;
+  pipeline: Pipeline;
+  scope: ScopeRef;
+  version: string;
+  /** The step the test follows and the share of traffic the version serves. */
+  kind: "one-box" | "full";
+  percent: number;
+  test: ResolvedTest;
+  /** The stage target's role: the test lives in the target's account, reached through it. */
+  roleArn?: string;
+  artifactDigest?: string;
+}
+
+/**
+ * Runs a stage's tests after a deploy step (Lambda functions, CodeBuild projects in AWS;
+ * simulated locally). Never waits: `start` answers at once (a quick test may answer its
+ * result), the state machine polls `status` from Wait states until the test's timeout.
+ */
+export interface TestRunner {
+  start(req: TestRequest): Promise<{ handle: string; status: TestState }>;
+  status(req: TestRequest, handle: string): Promise<TestState>;
+  /** Stops a test that timed out, if it still runs (best effort; its verdict is already failed). */
+  stop(req: TestRequest, handle: string): Promise<void>;
+}
+
+export interface CanaryQuery {
+  pipeline: Pipeline;
+  scope: ScopeRef;
+  names: string[];
+  from: Date;
+  to: Date;
+  /** The stage target's role, when the canaries live in its account. */
+  account?: AlarmAccount;
+}
+
+/** Canaries' success rates over a window (CloudWatch Synthetics' metrics; simulated locally). */
+export interface CanarySource {
+  successPercent(query: CanaryQuery): Promise<CanaryObservation[]>;
 }
 
 export interface StageExecutionInput {

@@ -23,6 +23,7 @@ const snapshotOfRun = (run: Run): RunSnapshot => ({
 import { checkGate } from "./gate.ts";
 import { haltRun } from "./halt.ts";
 import { publish, stepEvent } from "./step-events.ts";
+import { stageHasTests } from "./tests.ts";
 
 function deploymentRequest(
   run: RunSnapshot,
@@ -218,6 +219,11 @@ export type CheckDeployResult = { deployStartedAt: string } & (
       bakeSeconds: number;
       /** The scope as the bake's start wrote it: the basis of the step's record. */
       scope?: ScopeState;
+      /**
+       * The stage has tests: they run first (StartTests), and the bake starts when they pass
+       * (`bakeStartedAt` is then when the deploy finished, the tests' start).
+       */
+      tests?: true;
     }
   | { done: true; failed: true; reason: string }
   | { done: true; failed: false; superseded: true; reason: string }
@@ -269,9 +275,11 @@ export async function checkDeploy(
     await publish(deps, [finished]);
     return { deployStartedAt, done: true, failed: true, reason: status.reason };
   }
+  // With tests, the bake starts when they pass (./tests.ts), not at the deploy's end.
+  const tests = stageHasTests(run, ctx.stage);
   const events = [
     stepEvent(ctx, step, "deploy-finished", at, { outcome: "succeeded", percent: step.percent }),
-    stepEvent(ctx, step, "bake-started", at, { percent: step.percent }),
+    ...(tests ? [] : [stepEvent(ctx, step, "bake-started", at, { percent: step.percent })]),
   ];
   const result = await deps.store.transitionScope({
     pipeline: ctx.pipeline,
@@ -307,6 +315,7 @@ export async function checkDeploy(
         bakeStartedAt: current.since,
         bakeSeconds: step.bakeSeconds,
         scope: current,
+        ...(tests ? { tests: true as const } : {}),
       };
     }
     throw new ConcurrentUpdateError(
@@ -321,5 +330,6 @@ export async function checkDeploy(
     bakeStartedAt: at,
     bakeSeconds: step.bakeSeconds,
     scope: result.state,
+    ...(tests ? { tests: true as const } : {}),
   };
 }
