@@ -125,8 +125,8 @@ export function isRegionalTemplate(template: string): boolean {
 
 /**
  * How the alarm judges the scope: not at all (undefined), the scope alone, or its whole region
- * (a matching template without `{az}`/`{cell}`). Only a deploying or baking scope of its run's
- * version is watched.
+ * (a matching app alarm template without `{az}`/`{cell}`; one-box alarms judge their one-box
+ * step alone). Only a deploying or baking scope of its run's version is watched.
  */
 function watchedBy(
   alarm: { name: string; region: string },
@@ -138,16 +138,15 @@ function watchedBy(
   const ref = parseScopeId(scope.scope);
   // Alarms live in the scope's region (the local mode has a single pseudo-region).
   if (alarm.region !== ref.region && alarm.region !== "local") return;
-  const templates = [
-    ...(run.definition.alarms ?? []),
-    ...(scope.percent < 100 ? (run.definition.oneBoxAlarms ?? []) : []),
-  ];
-  const matching = templates.filter((t) => {
+  const matches = (t: string) => {
     const name = resolveAlarmName(t, run.pipeline, ref);
     return name !== undefined && alarmNameMatches(name, alarm.name);
-  });
-  if (matching.length === 0) return;
-  return matching.some(isRegionalTemplate) ? "region" : "scope";
+  };
+  const app = (run.definition.alarms ?? []).filter(matches);
+  if (app.some(isRegionalTemplate)) return "region";
+  // A one-box alarm watches the one-box's share of traffic, which lives in this scope alone.
+  const oneBox = scope.percent < 100 ? (run.definition.oneBoxAlarms ?? []).filter(matches) : [];
+  return app.length > 0 || oneBox.length > 0 ? "scope" : undefined;
 }
 
 /**

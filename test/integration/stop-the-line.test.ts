@@ -72,8 +72,7 @@ async function plane(alarms: AlarmInterval[]) {
 
 type Plane = Awaited<ReturnType<typeof plane>>;
 
-const timeline = async (p: Plane, version: string) =>
-  p.store.timeline(`orders-api@${version}`);
+const timeline = async (p: Plane, version: string) => p.store.timeline(`orders-api@${version}`);
 const getRun = async (p: Plane, version: string) =>
   (await p.store.getRun(`orders-api@${version}`)) as Run;
 const only = (tl: TimelineEvent[], event: string) => tl.filter((e) => e.event === event);
