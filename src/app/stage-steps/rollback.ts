@@ -111,6 +111,21 @@ async function recordedCancel(
   );
 }
 
+/** The bake verdict a rollback recorded when it ended the scope's bake (see `bakeToEnd`). */
+async function recordedBakeEnd(
+  deps: Deps,
+  ctx: StageContext,
+  current: ScopeState,
+): Promise<TimelineEvent | undefined> {
+  return (await deps.store.timeline(ctx.runId)).find(
+    (e) =>
+      e.event === "bake-finished" &&
+      e.outcome === "Unhealthy" &&
+      e.scope === current.scope &&
+      e.at === current.since,
+  );
+}
+
 /**
  * What the last known-good rule needs (safety rule 3): the scope's history and which versions'
  * runs rolled back (halted for a rollback, or ended by rollback-all). Read only for a rollback
@@ -216,8 +231,10 @@ export async function startRollback(
     if (cancelled) {
       cancel = inFlightDeployRequest(run, ctx, current.scope, cancelled.percent ?? 100);
     }
+    const bakeEnded = await recordedBakeEnd(deps, ctx, current);
     // Published again: the first invocation may have died between its write and its publish.
     await publish(deps, [
+      ...(bakeEnded ? [bakeEnded] : []),
       ...(cancelled ? [cancelled] : []),
       stepEvent(ctx, step, "rollback-started", current.since, {
         toVersion: current.version,
