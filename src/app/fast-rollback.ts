@@ -83,6 +83,8 @@ export async function onAlarmStateChange(
       pipeline: run.pipeline,
       version: run.version,
       stage: ref.stage,
+      // The halt stops the line at this arrival (safety rule 3) without reading the run again.
+      seq: run.seq,
     };
     const at = deps.clock.now().toISOString();
     const details = `${change.alarmName} in ALARM${change.reason ? `: ${change.reason}` : ""}`;
