@@ -252,7 +252,8 @@ export async function haltInStage(deps: Deps, run: Run, blocker: Run): Promise<b
     expect: { status: ["running"] },
     set: inStageHalt(run, blocker, now),
   });
-  if (!stopped) return false;
+  // A retry after a crash between this halt and its announcement announces it then.
+  if (!stopped && !(await unannouncedHaltBehind(deps, run.runId, blocker))) return false;
   await announce(deps, {
     ...base(run),
     event: "run-halted",
@@ -264,6 +265,17 @@ export async function haltInStage(deps: Deps, run: Run, blocker: Run): Promise<b
     set: { haltAnnouncedAt: now },
   });
   return true;
+}
+
+/** Whether the run is halted inside its stage behind `blocker` and that is not yet announced. */
+async function unannouncedHaltBehind(deps: Deps, runId: string, blocker: Run): Promise<boolean> {
+  const run = await deps.store.getRun(runId);
+  return (
+    run !== undefined &&
+    haltedInStage(run) &&
+    run.haltedBy === blocker.runId &&
+    run.haltAnnouncedAt === undefined
+  );
 }
 
 /**
