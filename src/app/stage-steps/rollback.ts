@@ -188,8 +188,9 @@ async function bakeToEnd(
 }
 
 /**
- * Rolls back one scope: halts the run first (from this moment no deploy step of the run starts
- * anywhere), then returns the scope to the version it ran before.
+ * Rolls back one scope: halts the run first (from this moment no deploy step of the run, or of
+ * a newer run of the pipeline, starts anywhere: the halt stops the line), then returns the scope
+ * to its last known-good version (or a decision's explicit target).
  */
 export async function startRollback(
   deps: Deps,
