@@ -12,6 +12,7 @@ import { dirname, resolve } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import type { ManualBlock } from "../domain/blockers.ts";
 import { BreakwaterError } from "../domain/errors.ts";
+import { DECISION_ACTIONS } from "../domain/override.ts";
 import { clip, PipelineValidationError } from "../domain/pipeline.ts";
 import { scopeGlobProblem } from "../domain/scope.ts";
 import {
@@ -33,11 +34,14 @@ import {
   simulate,
 } from "../local/simulate.ts";
 import { loadInstallationFile, loadPipelineFile } from "../pipeline-file.ts";
+import { type DashboardCommandOptions, registerDashboardCommand } from "./dashboard.ts";
+import { registerMetricsCommand } from "./metrics.ts";
 import { localNotifiers } from "./notifiers.ts";
 import { type OpsCommandOptions, registerOpsCommands } from "./ops.ts";
 import { registerPipelinesCommands } from "./pipelines.ts";
 import { ProgressView, renderScopeTable } from "./render.ts";
 import { renderReport } from "./report.ts";
+import { registerRunCommands } from "./run-commands.ts";
 
 export const EXIT = {
   ok: 0,
@@ -87,7 +91,7 @@ export function parseArrival(value: string, start: Date): Arrival {
   };
 }
 
-const DECISIONS = ["rollback-all", "retry", "roll-forward", "cancel"] as const;
+const DECISIONS = DECISION_ACTIONS;
 
 /** `--decide <action>[:<version>]@<when>`: the engineer's decision, scripted. */
 export function parseDecision(value: string, start: Date): ScriptedDecision {
@@ -421,7 +425,7 @@ export async function main(
     .addOption(
       new Option(
         "--decide <action[:version]@when>",
-        "the engineer's decision on a halted run at that time: rollback-all, retry, roll-forward or cancel (default version: the run awaiting a decision; roll-forward: the newest)",
+        "the engineer's decision at that time: rollback-all, retry, roll-forward or cancel on a halted run, approve or reject on a run awaiting approval (default version: the run awaiting a decision or an approval; roll-forward: the newest)",
       )
         .argParser((v: string, prev: string[] = []) => [...prev, v])
         .default([]),
@@ -479,14 +483,16 @@ export async function main(
     },
     ops,
   );
-  registerPipelinesCommands(
-    program,
-    io,
-    (c) => {
-      code = c;
-    },
-    ops.env,
-  );
+  const setCode = (c: number) => {
+    code = c;
+  };
+  registerMetricsCommand(program, io, setCode, ops.env);
+  registerDashboardCommand(program, io, setCode, {
+    ...(ops.env ? { env: ops.env } : {}),
+    ...(ops.dashboardUntil ? { until: ops.dashboardUntil } : {}),
+  } satisfies DashboardCommandOptions);
+  registerPipelinesCommands(program, io, setCode, ops.env);
+  registerRunCommands(program, io, setCode, ops.env);
 
   try {
     await program.parseAsync(argv);

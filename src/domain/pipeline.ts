@@ -67,6 +67,28 @@ const oneBox = z.union(
   { error: 'must be true, false or { "percent": n }' },
 );
 
+/** `approval: true` waits this long for an operator's decision before the run halts. */
+export const DEFAULT_APPROVAL_TIMEOUT_MINUTES = 24 * 60;
+/** The longest an approval may wait: a week (a stale approval is worse than asking again). */
+export const MAX_APPROVAL_TIMEOUT_MINUTES = 7 * 24 * 60;
+
+const approvalError = `must be true, false or { "timeoutMinutes": n } with n from 1 to ${MAX_APPROVAL_TIMEOUT_MINUTES}`;
+const approval = z.union(
+  [
+    z.boolean(),
+    z
+      .object({
+        timeoutMinutes: positiveInt(
+          `must be a whole number of minutes from 1 to ${MAX_APPROVAL_TIMEOUT_MINUTES} (a week)`,
+        ).max(MAX_APPROVAL_TIMEOUT_MINUTES, {
+          error: `must be a whole number of minutes from 1 to ${MAX_APPROVAL_TIMEOUT_MINUTES} (a week)`,
+        }),
+      })
+      .strict(),
+  ],
+  { error: approvalError },
+);
+
 const bake = z
   .object({
     minutes: durationMinutes().describe(
@@ -127,6 +149,11 @@ export const stageSchema = z
       .optional()
       .describe(
         "Deploy first to the first scope of each region with only this share of its traffic (true = 10%), and bake, before the rest.",
+      ),
+    approval: approval
+      .optional()
+      .describe(
+        `Before the stage starts, wait for an operator's approve or reject (true: time out after ${DEFAULT_APPROVAL_TIMEOUT_MINUTES} minutes; a timeout halts the run).`,
       ),
     bake,
     onInsufficientTraffic: z
@@ -474,6 +501,18 @@ export function pipelineJsonSchema(): Record<string, unknown> {
     $id: "https://breakwater.dev/schema/pipeline.schema.json",
     title: "Breakwater pipeline",
   };
+}
+
+/**
+ * The stage's manual approval, if it has one: how long the run waits for a decision.
+ *
+ * @example
+ * approvalOf({ ...stage, approval: true }); // → { timeoutMinutes: 1440 }
+ */
+export function approvalOf(stage: Stage): { timeoutMinutes: number } | undefined {
+  if (stage.approval === undefined || stage.approval === false) return undefined;
+  if (stage.approval === true) return { timeoutMinutes: DEFAULT_APPROVAL_TIMEOUT_MINUTES };
+  return { timeoutMinutes: stage.approval.timeoutMinutes };
 }
 
 /** Default one-box share when `oneBox: true`. */
