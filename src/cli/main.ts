@@ -7,6 +7,7 @@
  *   6 (status, history, override) the control plane could not be reached.
  * serve, status, history and override live in ./ops.ts (2: bad input or a refused request).
  */
+import { readFileSync } from "node:fs";
 import { rename, stat, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { Command, CommanderError, Option } from "commander";
@@ -34,11 +35,14 @@ import {
   simulate,
 } from "../local/simulate.ts";
 import { loadInstallationFile, loadPipelineFile } from "../pipeline-file.ts";
+import { registerCompletionCommand } from "./completion.ts";
 import { type DashboardCommandOptions, registerDashboardCommand } from "./dashboard.ts";
+import { registerLintCommand } from "./lint.ts";
 import { registerMetricsCommand } from "./metrics.ts";
 import { localNotifiers } from "./notifiers.ts";
 import { type OpsCommandOptions, registerOpsCommands } from "./ops.ts";
 import { registerPipelinesCommands } from "./pipelines.ts";
+import { registerPlanCommand } from "./plan.ts";
 import { ProgressView, renderScopeTable } from "./render.ts";
 import { renderReport } from "./report.ts";
 import { registerRunCommands } from "./run-commands.ts";
@@ -55,6 +59,12 @@ export const EXIT = {
 
 class UsageError extends BreakwaterError {
   override name = "UsageError";
+}
+
+/** The package's version (read from package.json next to the sources, also in the bundle). */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+  return String(pkg.version);
 }
 
 const FAULT_KINDS: FaultKind[] = ["faults", "latency", "traffic-drop"];
@@ -393,6 +403,10 @@ export async function main(
     .description(
       "Safe, hands-off deployments: waves, one-box, bake times, scoped automatic rollback.",
     )
+    .version(packageVersion(), "-V, --version", "print the version of breakwater")
+    // `breakwater --version` is the tool's; `simulate --version v2` stays simulate's own.
+    .enablePositionalOptions()
+    .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.out.write(s),
@@ -475,17 +489,14 @@ export async function main(
       code = await runSimulate(flags, io.out, io.err, simulator);
     });
 
-  registerOpsCommands(
-    program,
-    io,
-    (c) => {
-      code = c;
-    },
-    ops,
-  );
   const setCode = (c: number) => {
     code = c;
   };
+  const usageError = (m: string) => new UsageError(m);
+  registerPlanCommand(program, io, setCode, { parseStart, parseTraffic, usageError });
+  registerLintCommand(program, io, setCode, usageError);
+
+  registerOpsCommands(program, io, setCode, ops);
   registerMetricsCommand(program, io, setCode, ops.env);
   registerDashboardCommand(program, io, setCode, {
     ...(ops.env ? { env: ops.env } : {}),
@@ -493,6 +504,9 @@ export async function main(
   } satisfies DashboardCommandOptions);
   registerPipelinesCommands(program, io, setCode, ops.env);
   registerRunCommands(program, io, setCode, ops.env);
+
+  // Last, so the script completes every command registered above.
+  registerCompletionCommand(program, io, usageError);
 
   try {
     await program.parseAsync(argv);

@@ -317,7 +317,8 @@ export default definePipeline({
   target: { lambda: "arn:aws:lambda:eu-west-1:210987654321:function:payments-deployer:live" },
   stages: [
     { name: "beta", regions: ["eu-west-1"], bake: { minutes: 5 } },
-    { name: "prod", regions: ["eu-west-1", "eu-central-1"], oneBox: true, bake: { minutes: 30 } },
+    { name: "prod-1", regions: ["eu-west-1"], oneBox: true, bake: { minutes: 30 } },
+    { name: "prod-2", regions: ["eu-central-1"], oneBox: true, bake: { minutes: 30 } },
   ],
 });
 `,

@@ -14,6 +14,7 @@ import { DeleteTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamod
 import fc from "fast-check";
 import { applyOverride } from "../../src/app/override.ts";
 import { runIdFor } from "../../src/app/runs.ts";
+import { azIdsOf } from "../../src/domain/aws-regions.ts";
 import type { HistoryEntry, Run, TimelineEvent } from "../../src/domain/model.ts";
 import { waitsOnApproval } from "../../src/domain/next-after-stage.ts";
 import { type Pipeline, type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
@@ -49,7 +50,7 @@ const stageArb = (name: string, regions: string[], approvals = false) =>
               ...rs.map((r) =>
                 fc
                   .boolean()
-                  .map((zonal) => (zonal ? { region: r, azs: [`${r}-az1`, `${r}-az2`] } : r)),
+                  .map((zonal) => (zonal ? { region: r, azs: azIdsOf(r).slice(0, 2) } : r)),
               ),
             ),
           ),
