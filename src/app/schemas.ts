@@ -16,6 +16,8 @@ export const stageContextSchema = z
     stage: z.string().min(1),
     /** The stage's execution attempt (2, 3, … after a `retry` decision); absent: the first. */
     attempt: z.number().int().min(2).optional(),
+    /** The run's arrival number (the deploy step's line check; absent before 2026-12-02). */
+    seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     /** The run's immutable snapshot (absent in executions started before 2026-12-02). */
     definition: pipelineSchema.optional(),
     artifactDigest: digestSchema.optional(),

@@ -92,7 +92,10 @@ export interface RunSummary {
   arrivedAt: string;
   outcome: Outcome;
   reason?: string;
-  /** Where it halted: the stage (its own halt) or `before <stage>` (behind an older halt). */
+  /**
+   * Where it halted: the stage (its own halt, or inside it behind an older version's rollback)
+   * or `before <stage>` (at a boundary behind an older halt).
+   */
   haltedAt?: string;
   supersededBy?: string;
 }
@@ -265,7 +268,7 @@ function summarize(
   const { outcome, reason } = outcomeOf(run, blocked, horizon);
   const haltedAt =
     run?.status === "halted"
-      ? run.haltReason === "older-version-halted"
+      ? run.haltReason === "older-version-halted" && run.nextStage
         ? `before ${run.nextStage}`
         : run.currentStage
       : undefined;

@@ -531,9 +531,10 @@ function checkRule3(r: SimOutcome): string[] {
   if (rollbackStarts.length > 0) {
     const firstRollback = Math.min(...rollbackStarts.map((e) => ms(e.at)));
     for (const e of r.timeline) {
-      if (e.event === "deploy-started" && ms(e.at) > firstRollback) {
+      // Safety rule 3, tightened: at the first rollback's instant included (tie-breaking).
+      if (e.event === "deploy-started" && ms(e.at) >= firstRollback) {
         problems.push(
-          `rule 3: ${stepKey(e)} deploy started at ${e.at}, after the first rollback at ${new Date(firstRollback).toISOString()}`,
+          `rule 3: ${stepKey(e)} deploy started at ${e.at}, at or after the first rollback at ${new Date(firstRollback).toISOString()}`,
         );
       }
     }
