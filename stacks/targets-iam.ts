@@ -17,7 +17,7 @@
  */
 import { BreakwaterError } from "../src/domain/errors.ts";
 import type { Pipeline } from "../src/domain/pipeline.ts";
-import { stageScopes } from "../src/domain/scope.ts";
+import { placementOf, stageScopes } from "../src/domain/scope.ts";
 import {
   type DeployTarget,
   ecsPassedRoles,
@@ -212,7 +212,7 @@ export function deployTargetGrants(pipelines: readonly Pipeline[], env: Env): Ta
           pipeline: p.name,
           stage: stage.name,
           region: scope.region,
-          ...(scope.az ? { az: scope.az } : {}),
+          ...placementOf(scope),
           account: env.account,
         };
         const arn = (service: string, resource: string) =>

@@ -2,7 +2,8 @@
  * Scope locks: pipelines of one service (app code, infrastructure, config, OS patches, static
  * assets) run independently, but two of them never change the same region/AZ at the same time —
  * a bake judges one change at a time. A lock is held from a deploy step's start until the scope
- * is stable or rolled back; a region-wide scope conflicts with every AZ of its region. The lock
+ * is stable or rolled back; a region-wide scope conflicts with every AZ of its region, an AZ
+ * with every cell in it, and a cell with the same cell of the other pipeline. The lock
  * is one item per (service, region), written by compare-and-set. A holder whose scope has moved
  * on (a crash between the step's end and the release) is stale and is dropped by the next
  * writer: a lock cannot leak.
@@ -25,10 +26,14 @@ function lockOf(pipeline: Pipeline, scopeId: string) {
     key: `${pipeline.service}#${scope.region}`,
     holderKey: `${pipeline.name}|${scopeId}`,
     az: scope.az,
+    cell: scope.cell,
   };
 }
 
-const overlaps = (a?: string, b?: string) => a === undefined || b === undefined || a === b;
+const same = (a?: string, b?: string) => a === undefined || b === undefined || a === b;
+/** Two locations overlap unless they name different AZs or different cells. */
+const overlaps = (a: { az?: string; cell?: string }, b: { az?: string; cell?: string }) =>
+  same(a.az, b.az) && same(a.cell, b.cell);
 
 async function isLive(deps: Deps, h: LockHolder): Promise<boolean> {
   const scope = await deps.store.getScope(h.pipeline, h.scope);
@@ -56,7 +61,7 @@ export async function acquireScopeLock(
     const blocking: LockHolder[] = [];
     for (const [k, h] of Object.entries(current.holders)) {
       if (h.pipeline === pipeline.name) continue;
-      if (!overlaps(h.az, lock.az)) continue;
+      if (!overlaps(h, lock)) continue;
       if (await isLive(deps, h)) blocking.push(h);
       else delete holders[k];
     }
@@ -79,6 +84,7 @@ export async function acquireScopeLock(
       scope: scopeId,
       runId,
       ...(lock.az ? { az: lock.az } : {}),
+      ...(lock.cell ? { cell: lock.cell } : {}),
       since: deps.clock.now().toISOString(),
     };
     if (await deps.store.putLocationLock(lock.key, holders, current.rev)) return { ok: true };

@@ -149,8 +149,8 @@ export function recheckSeconds(blockers: Blocker[], at: Date, intervalSeconds: n
 
 /**
  * Resolves alarm name templates for one scope: `{pipeline}`, `{stage}`, `{region}`, `{az}`,
- * `{scope}`. A template with `{az}` applies only to AZ scopes (zonal alarms); the others are
- * regional (or stage-wide).
+ * `{cell}`, `{scope}`. A template with `{az}` applies only to AZ scopes (zonal alarms), one with
+ * `{cell}` only to cell scopes; the others are regional (or stage-wide).
  *
  * @example
  * resolveAlarmName("orders-{stage}-{region}-faults", "orders-api", scope) // "orders-prod-1-eu-north-1-faults"
@@ -161,11 +161,13 @@ export function resolveAlarmName(
   scope: ScopeRef,
 ): string | undefined {
   if (template.includes("{az}") && !scope.az) return undefined;
+  if (template.includes("{cell}") && !scope.cell) return undefined;
   return template
     .replaceAll("{pipeline}", pipeline)
     .replaceAll("{stage}", scope.stage)
     .replaceAll("{region}", scope.region)
     .replaceAll("{az}", scope.az ?? "")
+    .replaceAll("{cell}", scope.cell ?? "")
     .replaceAll("{scope}", scope.id);
 }
 

@@ -6,6 +6,7 @@
 import * as z from "zod";
 import { REGION_PATTERN } from "./aws-names.ts";
 import { azProblem, regionProblem } from "./aws-regions.ts";
+import { azName, groupBatches, type RegionEntryLike, regionLayout } from "./cells.ts";
 import { BreakwaterError } from "./errors.ts";
 import { deployTargetSchema, targetProblems } from "./targets/index.ts";
 import { timeWindowsSchema } from "./time-windows/schema.ts";
@@ -48,29 +49,73 @@ const azId = z
     error: "must be an Availability Zone id such as use1-az1 (lowercase letters, digits, dashes)",
   });
 
+/** The most Availability Zones one region entry lists (AWS regions have at most six). */
+export const MAX_AZS_PER_REGION = 10;
+/** The most cells one region, or one AZ, lists. */
+export const MAX_CELLS_PER_GROUP = 20;
+/** The most scopes one stage has (regions x AZs x cells): its plan travels in one state payload. */
+export const MAX_SCOPES_PER_STAGE = 300;
+
+/**
+ * A cell id: 1-16 lowercase letters and digits, no dash. The missing dash is what tells a cell
+ * from an AZ id (which always has one) in a scope id `stage/region/<az or cell>`.
+ */
+export const CELL_PATTERN = /^[a-z0-9]{1,16}$/;
+const cellError = "must be a cell id: 1-16 lowercase letters or digits (no dashes), such as c1";
+const cellId = z.string({ error: cellError }).regex(CELL_PATTERN, { error: cellError });
+
+const cellList = z
+  .array(cellId, { error: "must be a list of cell ids" })
+  .min(1, { error: "must list at least one cell" })
+  .max(MAX_CELLS_PER_GROUP, { error: `must list at most ${MAX_CELLS_PER_GROUP} cells` });
+
+const azWithCells = z
+  .object({
+    az: azId.describe("The Availability Zone id (use1-az1), one the region has."),
+    cells: cellList.describe(
+      "The cells of this AZ, in deployment order (scopes stage/region/az/cell).",
+    ),
+  })
+  .strict();
+
+const azEntry = z.union([azId, azWithCells], {
+  error: 'must be an Availability Zone id ("use1-az1") or { "az": ..., "cells": [...] }',
+});
+
 const regionWithAzs = z
   .object({
     region: regionName,
     azs: z
-      .array(azId, { error: "must be a list of Availability Zone ids" })
+      .array(azEntry, { error: "must be a list of Availability Zone ids" })
       .min(1, { error: "must list at least one Availability Zone" })
+      .max(MAX_AZS_PER_REGION, {
+        error: `must list at most ${MAX_AZS_PER_REGION} Availability Zones`,
+      })
       .optional()
       .describe(
-        "The region's Availability Zone ids (use1-az1, not us-east-1a: ids are the same in every account), deployed one at a time unless azsInParallel.",
+        "The region's Availability Zone ids (use1-az1, not us-east-1a: ids are the same in every account), or AZs with cells; deployed one at a time unless azsInParallel.",
+      ),
+    cells: cellList
+      .optional()
+      .describe(
+        "The region's cells, in deployment order (scopes stage/region/cell); not with azs (give each AZ its cells there).",
       ),
   })
   .strict()
   .superRefine((entry, ctx) => {
-    entry.azs?.forEach((az, k) => {
+    entry.azs?.forEach((a, k) => {
+      const az = azName(a);
       // A malformed id already has its own problem.
       if (!AZ_ID_PATTERN.test(az)) return;
       const problem = azProblem(entry.region, az);
-      if (problem) ctx.addIssue({ code: "custom", path: ["azs", k], message: problem });
+      const path = typeof a === "string" ? ["azs", k] : ["azs", k, "az"];
+      if (problem) ctx.addIssue({ code: "custom", path, message: problem });
     });
   });
 
 const regionEntry = z.union([regionName, regionWithAzs], {
-  error: 'must be a region name ("us-east-1") or { "region": ..., "azs": [...] }',
+  error:
+    'must be a region name ("us-east-1") or { "region": ..., "azs": [...] } or { "region": ..., "cells": [...] }',
 });
 
 const oneBox = z.union(
@@ -148,9 +193,9 @@ const bake = z
 const alarmTemplate = z
   .string({ error: "must be an alarm name" })
   .min(1, { error: "must be a non-empty alarm name" })
-  .regex(/^[^{}*]*(\{(stage|region|az|scope|pipeline)\}[^{}*]*)*\*?$/, {
+  .regex(/^[^{}*]*(\{(stage|region|az|cell|scope|pipeline)\}[^{}*]*)*\*?$/, {
     error:
-      "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {scope}, and a final * for a name prefix",
+      "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {cell}, {scope}, and a final * for a name prefix",
   });
 
 /** At most this many tests, and this many canaries, per stage (each is a call per deploy step). */
@@ -262,6 +307,11 @@ export const stageSchema = z
       .describe(
         "Deploy all listed AZs of a region at once instead of one at a time (default false).",
       ),
+    cellsInParallel: positiveInt()
+      .optional()
+      .describe(
+        "How many cells of one AZ (or of one region) deploy at the same time (default 1); only for stages with cells.",
+      ),
     oneBox: oneBox
       .optional()
       .describe(
@@ -317,6 +367,7 @@ export const stageSchema = z
         message: `must be at most the stage's ${regions} region${regions === 1 ? "" : "s"}`,
       });
     }
+    for (const problem of cellProblems(stage)) ctx.addIssue({ code: "custom", ...problem });
     const longest = longestBakeMinutes(stage);
     if (longest > MAX_WAIT_MINUTES) {
       ctx.addIssue({
@@ -328,16 +379,88 @@ export const stageSchema = z
   });
 
 /**
+ * The problems of a stage's cells (paths relative to the stage): cells on a region and in its
+ * AZs at once, a region whose AZs mix both forms, duplicate cells in one group,
+ * `cellsInParallel` without cells or above the largest group, too many scopes.
+ */
+function cellProblems(stage: {
+  regions: readonly RegionEntryLike[];
+  cellsInParallel?: number | undefined;
+}): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  let largest = 0;
+  let scopes = 0;
+  stage.regions.forEach((entry, j) => {
+    if (typeof entry === "string") {
+      scopes++;
+      return;
+    }
+    if (entry.cells && entry.azs) {
+      out.push({
+        path: ["regions", j, "cells"],
+        message:
+          'give cells either on the region or inside each AZ ({ "az": ..., "cells": [...] }), not both',
+      });
+      return;
+    }
+    const azs = entry.azs ?? [];
+    const withCells = azs.filter((a) => typeof a !== "string").length;
+    if (withCells > 0 && withCells < azs.length) {
+      out.push({
+        path: ["regions", j, "azs"],
+        message: "either every AZ of a region lists its cells or none does",
+      });
+    }
+    const groupPath = (k: number) =>
+      azs.length > 0 ? ["regions", j, "azs", k, "cells"] : ["regions", j, "cells"];
+    regionLayout(entry).groups.forEach((group, k) => {
+      largest = Math.max(largest, group.cells.length);
+      scopes += Math.max(1, group.cells.length);
+      const seen = new Map<string, number>();
+      group.cells.forEach((cell, c) => {
+        const first = seen.get(cell);
+        if (first !== undefined) {
+          out.push({
+            path: [...groupPath(k), c],
+            message: `duplicate cell "${cell}" (also cells[${first}])`,
+          });
+        } else seen.set(cell, c);
+      });
+    });
+  });
+  const n = stage.cellsInParallel;
+  if (Number.isInteger(n) && largest === 0) {
+    out.push({
+      path: ["cellsInParallel"],
+      message: "the stage lists no cells (give a region or AZ its cells, or remove this)",
+    });
+  } else if (Number.isInteger(n) && (n as number) > largest) {
+    out.push({
+      path: ["cellsInParallel"],
+      message: `must be at most the stage's largest cell list (${largest} cell${largest === 1 ? "" : "s"})`,
+    });
+  }
+  if (scopes > MAX_SCOPES_PER_STAGE) {
+    out.push({
+      path: ["regions"],
+      message: `this stage has ${scopes} scopes (regions x AZs x cells): at most ${MAX_SCOPES_PER_STAGE}`,
+    });
+  }
+  return out;
+}
+
+/**
  * The stage's bake time end to end in the worst case: waves of `regionsInParallel` regions one
- * after another; in each, the longest region's steps (one-box, then each AZ, or all AZs at
- * once) one after another, each baking up to its maximum (`maxMinutes`, default 4 × minutes
- * with `minRequests`), after its tests' longest timeout. Blocked time is not counted: it cannot
- * be known ahead.
+ * after another; in each, the longest region's steps (one-box, then each AZ or batch of
+ * `cellsInParallel` cells, or all AZs at once) one after another, each baking up to its
+ * maximum (`maxMinutes`, default 4 × minutes with `minRequests`), after its tests' longest
+ * timeout. Blocked time is not counted: it cannot be known ahead.
  */
 function longestBakeMinutes(stage: {
-  regions: ReadonlyArray<string | { azs?: string[] | undefined }>;
+  regions: readonly RegionEntryLike[];
   regionsInParallel?: number | undefined;
   azsInParallel?: boolean | undefined;
+  cellsInParallel?: number | undefined;
   oneBox?: boolean | { percent: number } | undefined;
   bake: { minutes: number; minRequests?: number | undefined; maxMinutes?: number | undefined };
   tests?: ReadonlyArray<{ timeoutMinutes?: number | undefined }> | undefined;
@@ -358,9 +481,12 @@ function longestBakeMinutes(stage: {
   );
   const perStep = tests + (maxMinutes ?? (minRequests !== undefined ? minutes * 4 : minutes));
   const steps = stage.regions.map((r) => {
-    const azs = typeof r === "string" ? 0 : (r.azs?.length ?? 0);
+    const batches = regionLayout(r).groups.map(
+      (g) => groupBatches(g, stage.cellsInParallel).length,
+    );
     const oneBox = stage.oneBox === undefined || stage.oneBox === false ? 0 : 1;
-    return oneBox + (stage.azsInParallel || azs === 0 ? 1 : azs);
+    const full = stage.azsInParallel ? Math.max(...batches) : batches.reduce((a, b) => a + b, 0);
+    return oneBox + full;
   });
   const parallel = Math.max(1, Math.min(stage.regionsInParallel ?? 1, steps.length));
   let total = 0;
@@ -372,8 +498,8 @@ function longestBakeMinutes(stage: {
 
 const dimensionTemplate = z
   .string({ error: "must be a dimension value template" })
-  .regex(/^[^{}]*(\{(stage|region|az|scope|pipeline)\}[^{}]*)*$/, {
-    error: "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {scope}",
+  .regex(/^[^{}]*(\{(stage|region|az|cell|scope|pipeline)\}[^{}]*)*$/, {
+    error: "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {cell}, {scope}",
   });
 
 export const metricsSchema = z
@@ -442,7 +568,7 @@ export const pipelineSchema = z
       .array(alarmTemplate, { error: "must be a list of alarm names" })
       .optional()
       .describe(
-        "CloudWatch alarm names (templates with {stage}, {region}, {az}): in ALARM they block a scope's next deploy step and make a baking scope unhealthy.",
+        "CloudWatch alarm names (templates with {stage}, {region}, {az}, {cell}): in ALARM they block a scope's next deploy step and make a baking scope unhealthy.",
       ),
     oneBoxAlarms: z
       .array(alarmTemplate, { error: "must be a list of alarm names" })
@@ -503,7 +629,8 @@ export const pipelineSchema = z
         } else regions.set(region, j);
         if (typeof entry !== "string" && entry.azs) {
           const azs = new Set<string>();
-          entry.azs.forEach((az, k) => {
+          entry.azs.forEach((a, k) => {
+            const az = azName(a);
             if (azs.has(az)) {
               ctx.addIssue({
                 code: "custom",

@@ -2,8 +2,9 @@
  * The planner expands a stage into ordered, concurrency-aware deploy steps. It is pure: the
  * state machine's Plan task returns its result and the Map states walk it.
  */
+import { groupBatches, type Placement, regionLayout } from "./cells.ts";
 import { oneBoxPercent, type Pipeline, type Stage } from "./pipeline.ts";
-import { regionOf, scopeId } from "./scope.ts";
+import { scopeId } from "./scope.ts";
 
 export type StepKind = "one-box" | "full";
 
@@ -11,6 +12,7 @@ export interface DeployStep {
   scope: string;
   region: string;
   az?: string;
+  cell?: string;
   kind: StepKind;
   /** Share of the scope's traffic the new version serves after this step. */
   percent: number;
@@ -33,33 +35,45 @@ export interface StagePlan {
 
 /**
  * Expands one stage into its deploy plan: per region, the one-box step (if configured) in the
- * region's first scope, then full steps per AZ (one at a time unless `azsInParallel`) or for
- * the whole region.
+ * region's first scope (its first AZ's first cell), then full steps AZ by AZ (all AZs at once
+ * with `azsInParallel`) and, inside an AZ or a region with cells, `cellsInParallel` cells at a
+ * time (safety rule 1).
  *
  * @example
  * planStage({ name: "prod-1", regions: [{ region: "eu-north-1", azs: ["eun1-az1", "eun1-az2"] }], oneBox: true, bake: { minutes: 60 } })
  * // regions[0].phases: [[one-box eun1-az1 10%], [full eun1-az1], [full eun1-az2]]
+ * planStage({ name: "prod-1", regions: [{ region: "eu-north-1", cells: ["c1", "c2", "c3"] }], cellsInParallel: 2, bake: { minutes: 60 } })
+ * // regions[0].phases: [[full c1, full c2], [full c3]]
  */
 export function planStage(stage: Stage): StagePlan {
   const bakeSeconds = stage.bake.minutes * 60;
   const percent = oneBoxPercent(stage);
   const regions = stage.regions.map((entry): RegionPlan => {
-    const { region, azs } = regionOf(entry);
-    const targets = azs.length > 0 ? azs.map((az) => ({ az })) : [{ az: undefined }];
-    const step = (az: string | undefined, kind: StepKind, pct: number): DeployStep => ({
-      scope: scopeId(stage.name, region, az),
+    const { region, groups } = regionLayout(entry);
+    const step = ({ az, cell }: Placement, kind: StepKind, pct: number): DeployStep => ({
+      scope: scopeId(stage.name, region, az, cell),
       region,
       ...(az ? { az } : {}),
+      ...(cell ? { cell } : {}),
       kind,
       percent: pct,
       bakeSeconds,
     });
+    const batches = groups.map((g) =>
+      groupBatches(g, stage.cellsInParallel).map((b) => b.map((p) => step(p, "full", 100))),
+    );
     const phases: DeployStep[][] = [];
-    const first = targets[0];
-    if (percent !== undefined && first) phases.push([step(first.az, "one-box", percent)]);
-    const full = targets.map((t) => step(t.az, "full", 100));
-    if (stage.azsInParallel) phases.push(full);
-    else for (const s of full) phases.push([s]);
+    const first = batches[0]?.[0]?.[0];
+    if (percent !== undefined && first) {
+      phases.push([{ ...first, kind: "one-box", percent }]);
+    }
+    if (stage.azsInParallel) {
+      // All AZs at once: the k-th batch of every AZ together.
+      const rounds = Math.max(...batches.map((b) => b.length));
+      for (let k = 0; k < rounds; k++) phases.push(batches.flatMap((b) => b[k] ?? []));
+    } else {
+      for (const group of batches) phases.push(...group);
+    }
     return { region, phases };
   });
   return { stage: stage.name, regionsInParallel: stage.regionsInParallel ?? 1, regions };

@@ -141,6 +141,8 @@ export interface LockHolder {
   runId: string;
   /** The AZ the scope covers; absent: the whole region. */
   az?: string;
+  /** The cell the scope covers; absent: the whole AZ (or region). */
+  cell?: string;
   since: string;
 }
 

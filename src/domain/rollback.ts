@@ -8,7 +8,7 @@ import { alarmNameMatches, resolveAlarmName } from "./blockers.ts";
 import type { HistoryEntry, Run, ScopeState } from "./model.ts";
 import type { Pipeline } from "./pipeline.ts";
 import { type DeployStep, planStage } from "./planner.ts";
-import { parseScopeId } from "./scope.ts";
+import { parseScopeId, placementOf } from "./scope.ts";
 
 /** The three ways a rollback is asked for, each with the data it is judged on. */
 export type RollbackCase =
@@ -181,7 +181,7 @@ function alarmStep(run: Run, scope: ScopeState): DeployStep {
   return {
     scope: scope.scope,
     region: ref.region,
-    ...(ref.az ? { az: ref.az } : {}),
+    ...placementOf(ref),
     kind: scope.percent < 100 ? "one-box" : "full",
     percent: scope.percent,
     bakeSeconds: (stage?.bake.minutes ?? 0) * 60,

@@ -17,9 +17,10 @@
  * and are not modelled: the schedule is the run with none of them.
  */
 import { judgeBake } from "./bake.ts";
+import { groupPlacements, regionLayout } from "./cells.ts";
 import type { Pipeline, Stage } from "./pipeline.ts";
 import { type DeployStep, planStage, type StepKind } from "./planner.ts";
-import { regionOf, scopeId } from "./scope.ts";
+import { scopeId } from "./scope.ts";
 import { effectiveTarget, localSeconds } from "./targets/index.ts";
 import { checkTimeWindows, type RegionOverrides } from "./time-windows/index.ts";
 
@@ -124,7 +125,8 @@ interface ProdScope {
 
 /**
  * Production scopes and their traffic weights: requests per minute when every production
- * scope's traffic is known; otherwise each region weighs the same, split evenly over its AZs.
+ * scope's traffic is known; otherwise each region weighs the same, split evenly over its AZs
+ * and their cells.
  */
 function productionScopes(
   pipeline: Pipeline,
@@ -135,10 +137,14 @@ function productionScopes(
   const out = new Map<string, ProdScope>();
   for (const stage of stages) {
     for (const entry of stage.regions) {
-      const { region, azs } = regionOf(entry);
-      const ids = azs.length ? azs.map((az) => ({ az, id: scopeId(stage.name, region, az) })) : [];
-      if (ids.length === 0) out.set(scopeId(stage.name, region), { region, weight: 1 });
-      for (const { az, id } of ids) out.set(id, { region, az, weight: 1 / ids.length });
+      // Each AZ (or the whole region) weighs the same, and its cells split its weight evenly.
+      const { region, groups } = regionLayout(entry);
+      for (const group of groups) {
+        for (const { az, cell } of groupPlacements(group)) {
+          const weight = 1 / groups.length / Math.max(1, group.cells.length);
+          out.set(scopeId(stage.name, region, az, cell), { region, ...(az ? { az } : {}), weight });
+        }
+      }
     }
   }
   const known = [...out.keys()].map((id) => rpm?.(id));

@@ -1,7 +1,10 @@
 /**
- * Scopes are the units that hold one version: `stage/region` or `stage/region/az`.
- * Scope ids are stable strings; all state is keyed by them.
+ * Scopes are the units that hold one version: `stage/region`, `stage/region/az`,
+ * `stage/region/cell` or `stage/region/az/cell`. Scope ids are stable strings; all state is
+ * keyed by them. A cell id has no dash and an AZ id always has one, so a three-part id says
+ * by itself which it is.
  */
+import { groupPlacements, regionLayout } from "./cells.ts";
 import type { Pipeline, RegionEntry, Stage } from "./pipeline.ts";
 
 export interface ScopeRef {
@@ -9,33 +12,57 @@ export interface ScopeRef {
   stage: string;
   region: string;
   az?: string;
+  cell?: string;
 }
 
+/** A region entry's name and AZ ids (cells aside; see src/domain/cells.ts for those). */
 export function regionOf(entry: RegionEntry): { region: string; azs: string[] } {
-  return typeof entry === "string"
-    ? { region: entry, azs: [] }
-    : { region: entry.region, azs: entry.azs ?? [] };
+  const { region, groups } = regionLayout(entry);
+  return { region, azs: groups.flatMap((g) => (g.az ? [g.az] : [])) };
 }
 
-export function scopeId(stage: string, region: string, az?: string): string {
-  return az ? `${stage}/${region}/${az}` : `${stage}/${region}`;
+/**
+ * The scope id of a location.
+ *
+ * @example
+ * scopeId("prod-1", "us-east-1", "use1-az1", "c2") // "prod-1/us-east-1/use1-az1/c2"
+ * scopeId("prod-1", "us-east-1", undefined, "c2") // "prod-1/us-east-1/c2"
+ */
+export function scopeId(stage: string, region: string, az?: string, cell?: string): string {
+  return [stage, region, az, cell].filter((part) => !!part).join("/");
 }
+
+const isCellPart = (part: string) => !part.includes("-");
 
 export function parseScopeId(id: string): ScopeRef {
-  const [stage, region, az, ...rest] = id.split("/");
-  if (!stage || !region || az === "" || rest.length > 0) {
-    throw new Error(`"${id}" is not a scope id (expected stage/region or stage/region/az)`);
+  const [stage, region, third, fourth, ...rest] = id.split("/");
+  const bad = () =>
+    new Error(
+      `"${id}" is not a scope id (expected stage/region, stage/region/az, stage/region/cell or stage/region/az/cell)`,
+    );
+  if (!stage || !region || third === "" || fourth === "" || rest.length > 0) throw bad();
+  if (third === undefined) return { id, stage, region };
+  if (fourth === undefined) {
+    return isCellPart(third)
+      ? { id, stage, region, cell: third }
+      : { id, stage, region, az: third };
   }
-  return az ? { id, stage, region, az } : { id, stage, region };
+  // Four parts: an AZ, then a cell.
+  if (isCellPart(third) || !isCellPart(fourth)) throw bad();
+  return { id, stage, region, az: third, cell: fourth };
 }
 
-/** Every scope of a stage, in deployment order. */
+/** Every scope of a stage, in deployment order (AZ by AZ, cell by cell). */
 export function stageScopes(stage: Stage): ScopeRef[] {
   return stage.regions.flatMap((entry) => {
-    const { region, azs } = regionOf(entry);
-    return azs.length === 0
-      ? [{ id: scopeId(stage.name, region), stage: stage.name, region }]
-      : azs.map((az) => ({ id: scopeId(stage.name, region, az), stage: stage.name, region, az }));
+    const { region, groups } = regionLayout(entry);
+    return groups.flatMap(groupPlacements).map(({ az, cell }) => ({
+      id: scopeId(stage.name, region, az, cell),
+      stage: stage.name,
+      region,
+      ...(az ? { az } : {}),
+      ...(cell ? { cell } : {}),
+    }));
   });
 }
 
@@ -110,4 +137,18 @@ export function scopeGlobProblem(glob: string, pipeline: Pipeline): string | und
   const match = scopeMatcher(glob);
   if (scopes.some(match)) return undefined;
   return `matches no scope of pipeline "${pipeline.name}" (scopes look like ${scopes[0]})`;
+}
+
+/**
+ * The AZ and cell of a scope (whichever it has), to spread into a deploy step or the values of
+ * a name template.
+ *
+ * @example
+ * placementOf(parseScopeId("prod-1/us-east-1/use1-az1/c2")) // { az: "use1-az1", cell: "c2" }
+ */
+export function placementOf(ref: { az?: string | undefined; cell?: string | undefined }): {
+  az?: string;
+  cell?: string;
+} {
+  return { ...(ref.az ? { az: ref.az } : {}), ...(ref.cell ? { cell: ref.cell } : {}) };
 }

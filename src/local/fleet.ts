@@ -1,10 +1,12 @@
 /**
  * A simulated fleet: the local twin of the deploy targets and of CloudWatch. Every scope
  * serves traffic (requests per minute) with a fault rate and a latency; a deployment takes
- * simulated minutes; a version can be made unhealthy in chosen scopes. Metrics are
+ * simulated minutes; a version can be made unhealthy in chosen scopes. Cells split the traffic
+ * of their AZ (or region) evenly, as a cell-based service partitions its customers. Metrics are
  * deterministic functions of (scope, version, minute), so a simulation is repeatable.
  */
 
+import { regionLayout } from "../domain/cells.ts";
 import type { CanaryObservation, TestState } from "../domain/checks.ts";
 import type { Pipeline } from "../domain/pipeline.ts";
 import type {
@@ -19,7 +21,7 @@ import type {
   TestRequest,
   TestRunner,
 } from "../domain/ports.ts";
-import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
+import { pipelineScopes, scopeId, scopeMatcher } from "../domain/scope.ts";
 import { effectiveTarget, localSeconds, type TargetType } from "../domain/targets/index.ts";
 
 /**
@@ -59,9 +61,15 @@ export interface FleetOptions {
   pipeline: Pipeline;
   initialVersion: string;
   faults?: FaultSpec[];
-  /** Requests per minute per scope; default 1000. */
+  /**
+   * Requests per minute per AZ (or per region without AZs), split evenly over its cells; a
+   * function gets the scope and is taken as is. Default 1000.
+   */
   requestsPerMinute?: number | ((scope: string) => number);
-  /** Per-scope traffic (first matching glob wins), when `requestsPerMinute` is not given. */
+  /**
+   * Per-scope traffic (first matching glob wins, taken as is: a cell scope gets what its glob
+   * says), when `requestsPerMinute` is not given.
+   */
   traffic?: { scopes: string; requestsPerMinute: number }[];
   /** Further pipelines served by the same fleet (several pipelines in one local control plane). */
   morePipelines?: Pipeline[];
@@ -100,6 +108,34 @@ export function unitNoise(key: string): number {
   t = Math.imul(t ^ (t >>> 15), t | 1);
   t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+/** The fleet's traffic per AZ (or per region) when nothing else is said. */
+export const DEFAULT_REQUESTS_PER_MINUTE = 1000;
+
+/**
+ * Each scope's share of its AZ's (or region's) traffic: 1 for a scope without cells, 1/n for
+ * each of n cells.
+ *
+ * @example
+ * cellShares([pipeline]).get("prod-1/us-east-1/use1-az1/c2") // 0.5 when use1-az1 has two cells
+ */
+export function cellShares(pipelines: readonly Pipeline[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const pipeline of pipelines) {
+    for (const stage of pipeline.stages) {
+      for (const entry of stage.regions) {
+        const { region, groups } = regionLayout(entry);
+        for (const g of groups) {
+          if (g.cells.length === 0) out.set(scopeId(stage.name, region, g.az), 1);
+          for (const cell of g.cells) {
+            out.set(scopeId(stage.name, region, g.az, cell), 1 / g.cells.length);
+          }
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /** A stage's deploy target as the local mode runs it: its type and the seconds each step takes. */
@@ -143,6 +179,7 @@ export class SimulatedFleet implements Deployer, MetricSource, CanarySource {
   private readonly deployments = new Map<string, Deployment>();
   private readonly faults: { match: (s: string) => boolean; kind: FaultKind; version?: string }[];
   private readonly traffic: { match: (s: string) => boolean; rpm: number }[];
+  private readonly shares: Map<string, number>;
   private readonly durations: NonNullable<FleetOptions["durations"]>;
   private readonly tests = new Map<string, { req: TestRequest; completesAt: number }>();
   private readonly baseFaultRate: number;
@@ -167,6 +204,7 @@ export class SimulatedFleet implements Deployer, MetricSource, CanarySource {
       match: scopeMatcher(t.scopes),
       rpm: t.requestsPerMinute,
     }));
+    this.shares = cellShares([options.pipeline, ...(options.morePipelines ?? [])]);
     this.durations = options.durations ?? {};
     this.baseFaultRate = options.baseline?.faultRate ?? 0.001;
     this.baseP99 = options.baseline?.p99Ms ?? 120;
@@ -319,9 +357,10 @@ export class SimulatedFleet implements Deployer, MetricSource, CanarySource {
   private rpm(scope: string): number {
     const r = this.options.requestsPerMinute;
     if (typeof r === "function") return r(scope);
-    if (typeof r === "number") return r;
+    const share = this.shares.get(scope) ?? 1;
+    if (typeof r === "number") return r * share;
     const override = this.traffic.find((t) => t.match(scope));
-    return override ? override.rpm : 1000;
+    return override ? override.rpm : DEFAULT_REQUESTS_PER_MINUTE * share;
   }
 
   /** Metrics of the traffic `version` served in `scope` during one minute. */

@@ -329,6 +329,47 @@ describe("the safety checks catch a broken control plane", () => {
     );
   });
 
+  it("rule 1: cells deployed all at once, beyond cellsInParallel and across AZs", async () => {
+    // Every phase of a region at once: cells batched two at a time all overlap.
+    const phases = brokenAsl("Phases", (s) => {
+      s.MaxConcurrency = 0;
+    });
+    const cellWave = parsePipeline({
+      name: "orders-api",
+      stages: [
+        {
+          name: "prod-1",
+          regions: [
+            { region: "eu-west-1", cells: ["c1", "c2", "c3"] },
+            {
+              region: "us-east-1",
+              azs: [
+                { az: "use1-az1", cells: ["c1"] },
+                { az: "use1-az2", cells: ["c1"] },
+              ],
+            },
+          ],
+          regionsInParallel: 2,
+          cellsInParallel: 2,
+          bake: { minutes: 30 },
+        },
+      ],
+    });
+    const found = violations(
+      await runSimulation({ dynamo: dynamoClient(), pipeline: cellWave, asl: { stage: phases } }),
+    );
+    expect(
+      found.some((p) => p.startsWith("rule 1: prod-1/eu-west-1 deploys 2 cells at a time")),
+    ).toBe(true);
+    expect(
+      found.some((p) => p.startsWith("rule 1: prod-1/us-east-1 deploys AZs one at a time")),
+    ).toBe(true);
+    // The same pipeline on the real ASL keeps to both limits.
+    expect(violations(await runSimulation({ dynamo: dynamoClient(), pipeline: cellWave }))).toEqual(
+      [],
+    );
+  });
+
   it("rule 3: an unhealthy scope kept instead of rolled back", async () => {
     // Unhealthy ends the branch as if all were well (sent to RecordStep it would no longer do:
     // Record takes only a Healthy verdict, and its error is rolled back).

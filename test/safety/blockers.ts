@@ -40,7 +40,8 @@ export const arbPipeline = fc
     stages: fc.array(
       fc.record({
         regions: fc.subarray([...REGIONS], { minLength: 1, maxLength: 2 }),
-        azs: fc.boolean(),
+        /** Whole regions, AZs, or cells (the blockers judge every kind of scope alike). */
+        split: fc.constantFrom("none", "azs", "cells"),
         parallel: fc.integer({ min: 1, max: 2 }),
         oneBox: fc.boolean(),
         bake: fc.integer({ min: 10, max: 90 }),
@@ -75,7 +76,13 @@ export const arbPipeline = fc
         : {}),
       stages: stages.map((s, i) => ({
         name: `s${i + 1}`,
-        regions: s.regions.map((r) => (s.azs ? { region: r, azs: azIdsOf(r).slice(0, 2) } : r)),
+        regions: s.regions.map((r) =>
+          s.split === "azs"
+            ? { region: r, azs: azIdsOf(r).slice(0, 2) }
+            : s.split === "cells"
+              ? { region: r, cells: ["c1", "c2"] }
+              : r,
+        ),
         // At most the stage's regions (the schema refuses more; more meant "all at once").
         regionsInParallel: Math.min(s.parallel, s.regions.length),
         oneBox: s.oneBox,

@@ -12,6 +12,7 @@
 import fc from "fast-check";
 import { DEFAULT_ANOMALY_RULES } from "../../src/domain/anomaly/index.ts";
 import { azIdsOf } from "../../src/domain/aws-regions.ts";
+import { regionLayout } from "../../src/domain/cells.ts";
 import type { HistoryEntry, ScopeStatus, TimelineEvent } from "../../src/domain/model.ts";
 import {
   oneBoxPercent,
@@ -20,8 +21,14 @@ import {
   parsePipeline,
 } from "../../src/domain/pipeline.ts";
 import { type DeployStep, planStage } from "../../src/domain/planner.ts";
-import { parseScopeId, pipelineScopes, scopeMatcher, stageScopes } from "../../src/domain/scope.ts";
-import type { FaultKind, FaultSpec } from "../../src/local/fleet.ts";
+import {
+  parseScopeId,
+  pipelineScopes,
+  scopeId,
+  scopeMatcher,
+  stageScopes,
+} from "../../src/domain/scope.ts";
+import { cellShares, type FaultKind, type FaultSpec } from "../../src/local/fleet.ts";
 import { type Durations, runSimulation, type SimOptions, type SimOutcome } from "../support/sim.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -50,18 +57,36 @@ const STAGE_CANARIES = ["home-{stage}-{region}"];
 
 type StageInput = PipelineInput["stages"][number];
 
-const regionEntryArb = ([region, prefix]: readonly [string, string]) =>
-  fc
-    .option(
-      fc.uniqueArray(fc.integer({ min: 1, max: azIdsOf(region).length }), {
-        minLength: 1,
-        maxLength: 3,
-      }),
-      {
-        nil: undefined,
-      },
-    )
-    .map((azs) => (azs ? { region, azs: azs.map((n) => `${prefix}-az${n}`) } : region));
+/** 1–3 distinct cell ids. */
+const cellsArb = fc
+  .uniqueArray(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 3 })
+  .map((ns) => ns.map((n) => `c${n}`));
+
+/** A region entry: the whole region, its AZs, its cells, or its AZs each with cells. */
+const regionEntryArb = ([region, prefix]: readonly [string, string]) => {
+  const azsArb = fc
+    .uniqueArray(fc.integer({ min: 1, max: azIdsOf(region).length }), {
+      minLength: 1,
+      maxLength: 3,
+    })
+    .map((ns) => ns.map((n) => `${prefix}-az${n}`));
+  return fc.oneof(
+    { weight: 3, arbitrary: fc.constant<StageInput["regions"][number]>(region) },
+    { weight: 3, arbitrary: azsArb.map((azs) => ({ region, azs })) },
+    { weight: 1, arbitrary: cellsArb.map((cells) => ({ region, cells })) },
+    {
+      weight: 1,
+      arbitrary: azsArb
+        .filter((azs) => azs.length <= 2)
+        .chain((azs) => fc.tuple(...azs.map((az) => cellsArb.map((cells) => ({ az, cells })))))
+        .map((azs) => ({ region, azs })),
+    },
+  );
+};
+
+/** The longest cell list of a stage's region entries (0: no cells). */
+const largestCellGroup = (regions: StageInput["regions"]) =>
+  Math.max(0, ...regions.flatMap((r) => regionLayout(r).groups.map((g) => g.cells.length)));
 
 const stageArb = (name: string): fc.Arbitrary<StageInput> =>
   fc
@@ -76,6 +101,7 @@ const stageArb = (name: string): fc.Arbitrary<StageInput> =>
           .chain((rs) => fc.tuple(...rs.map(regionEntryArb))),
         regionsInParallel: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
         azsInParallel: fc.option(fc.boolean(), { nil: undefined }),
+        cellsInParallel: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
         oneBox: fc.option(
           fc.oneof(
             fc.constant(false),
@@ -90,19 +116,34 @@ const stageArb = (name: string): fc.Arbitrary<StageInput> =>
       },
       NP,
     )
-    .map(({ minutes, regionsInParallel, azsInParallel, oneBox, regions, tests, canaries }) => ({
-      name,
-      regions,
-      // At most the stage's regions (the schema refuses more; more meant "all at once").
-      ...(regionsInParallel !== undefined
-        ? { regionsInParallel: Math.min(regionsInParallel, regions.length) }
-        : {}),
-      ...(azsInParallel !== undefined ? { azsInParallel } : {}),
-      ...(oneBox !== undefined ? { oneBox } : {}),
-      bake: { minutes },
-      ...(tests ? { tests: STAGE_TESTS } : {}),
-      ...(canaries ? { canaries: STAGE_CANARIES } : {}),
-    }));
+    .map(
+      ({
+        minutes,
+        regionsInParallel,
+        azsInParallel,
+        cellsInParallel,
+        oneBox,
+        regions,
+        tests,
+        canaries,
+      }) => ({
+        name,
+        regions,
+        // At most the stage's regions (the schema refuses more; more meant "all at once").
+        ...(regionsInParallel !== undefined
+          ? { regionsInParallel: Math.min(regionsInParallel, regions.length) }
+          : {}),
+        ...(azsInParallel !== undefined ? { azsInParallel } : {}),
+        // Only with cells, and at most the largest cell list (the schema refuses the rest).
+        ...(cellsInParallel !== undefined && largestCellGroup(regions) > 0
+          ? { cellsInParallel: Math.min(cellsInParallel, largestCellGroup(regions)) }
+          : {}),
+        ...(oneBox !== undefined ? { oneBox } : {}),
+        bake: { minutes },
+        ...(tests ? { tests: STAGE_TESTS } : {}),
+        ...(canaries ? { canaries: STAGE_CANARIES } : {}),
+      }),
+    );
 
 const pipelineArb: fc.Arbitrary<Pipeline> = fc
   .integer({ min: 1, max: 3 })
@@ -289,7 +330,18 @@ function maxOverlap(intervals: Interval[]): { count: number; at: number; labels:
   return best;
 }
 
-/** Rule 1: at most regionsInParallel regions at once; AZs one at a time unless azsInParallel. */
+/** The AZ (or the whole region) a scope belongs to: the group its cells share. */
+const groupOfScope = (scope: string) => {
+  const ref = parseScopeId(scope);
+  return scopeId(ref.stage, ref.region, ref.az);
+};
+const scopeOfStep = (s: Interval) => s.label.split(" ")[0] as string;
+const overlapping = (a: Interval, b: Interval) => a.start < b.end && b.start < a.end;
+
+/**
+ * Rule 1: at most regionsInParallel regions at once; AZs one at a time unless azsInParallel;
+ * at most cellsInParallel cells of one AZ (or region) at once; the one-box step before the rest.
+ */
 function checkRule1(r: SimOutcome): string[] {
   const problems: string[] = [];
   const steps = stepIntervals(r, problems);
@@ -313,26 +365,42 @@ function checkRule1(r: SimOutcome): string[] {
         `rule 1: stage ${stage.name} (regionsInParallel ${limit}) had ${worst.count} regions in deployment at ${new Date(worst.at).toISOString()}: ${worst.labels.join(", ")}`,
       );
     }
-    // Inside a region, the phases run one after the other: with AZs one at a time no two steps
-    // overlap at all; with AZs in parallel the one-box step still ends before any full step.
+    // Inside a region, the phases run one after the other: the one-box step ends before any
+    // full step; with AZs one at a time no steps of two AZs overlap; inside one AZ (or a region
+    // without AZs) at most cellsInParallel steps overlap (one when it has no cells).
+    const cellLimit = stage.cellsInParallel ?? 1;
     for (const region of regions.keys()) {
       const inRegion = stageSteps.filter(
-        (s) => !Number.isNaN(s.end) && regionOfScope(s.label.split(" ")[0] as string) === region,
+        (s) => !Number.isNaN(s.end) && regionOfScope(scopeOfStep(s)) === region,
       );
-      if (!stage.azsInParallel) {
-        const w = maxOverlap(inRegion);
-        if (w.count > 1) {
-          problems.push(
-            `rule 1: ${stage.name}/${region} deploys AZs one at a time but ${w.labels.join(" and ")} overlapped at ${new Date(w.at).toISOString()}`,
-          );
+      for (const ob of inRegion.filter((s) => s.label.endsWith(" one-box"))) {
+        for (const full of inRegion.filter((s) => s.label.endsWith(" full"))) {
+          if (full.start < ob.end) {
+            problems.push(`rule 1: ${full.label} started before ${ob.label} finished`);
+          }
         }
-      } else {
-        for (const ob of inRegion.filter((s) => s.label.endsWith(" one-box"))) {
-          for (const full of inRegion.filter((s) => s.label.endsWith(" full"))) {
-            if (full.start < ob.end) {
-              problems.push(`rule 1: ${full.label} started before ${ob.label} finished`);
+      }
+      if (!stage.azsInParallel) {
+        for (const a of inRegion) {
+          for (const b of inRegion) {
+            if (
+              a.label < b.label &&
+              groupOfScope(scopeOfStep(a)) !== groupOfScope(scopeOfStep(b)) &&
+              overlapping(a, b)
+            ) {
+              problems.push(
+                `rule 1: ${stage.name}/${region} deploys AZs one at a time but ${a.label} and ${b.label} overlapped`,
+              );
             }
           }
+        }
+      }
+      for (const group of new Set(inRegion.map((s) => groupOfScope(scopeOfStep(s))))) {
+        const w = maxOverlap(inRegion.filter((s) => groupOfScope(scopeOfStep(s)) === group));
+        if (w.count > cellLimit) {
+          problems.push(
+            `rule 1: ${group} deploys ${cellLimit} cell${cellLimit === 1 ? "" : "s"} at a time but ${w.labels.join(" and ")} overlapped at ${new Date(w.at).toISOString()}`,
+          );
         }
       }
     }
@@ -430,7 +498,7 @@ function expectedFinal(
   return { version: r.fromVersion, status: "stable", percent: 100 };
 }
 
-/** The simulated fleet's traffic per scope (its default) and its ±10% noise. */
+/** The simulated fleet's traffic per scope without cells (its default) and its ±10% noise. */
 const FLEET_RPM = 1000;
 const FLEET_NOISE = 0.1;
 /** evaluateStep's shortest pre-deploy baseline window (minutes). */
@@ -564,7 +632,9 @@ function checkRule3(r: SimOutcome): string[] {
   const mustSee = (scope: string) => {
     const stage = r.pipeline.stages.find((s) => s.name === parseScopeId(scope).stage);
     if (!stage) return true;
-    const share = started(scope, "full") ? 1 : (oneBoxPercent(stage) ?? 100) / 100;
+    const share =
+      (started(scope, "full") ? 1 : (oneBoxPercent(stage) ?? 100) / 100) *
+      (cellShares([r.pipeline]).get(scope) ?? 1);
     const kind = faulty.get(scope) as FaultKind;
     return detectorSees(kind, share, stage.bake.minutes) || checksSee(kind, stage, share);
   };

@@ -49,8 +49,14 @@ const stageArb = (name: string, regions: string[], approvals = false) =>
             fc.tuple(
               ...rs.map((r) =>
                 fc
-                  .boolean()
-                  .map((zonal) => (zonal ? { region: r, azs: azIdsOf(r).slice(0, 2) } : r)),
+                  .constantFrom("region", "zonal", "cells")
+                  .map((kind) =>
+                    kind === "zonal"
+                      ? { region: r, azs: azIdsOf(r).slice(0, 2) }
+                      : kind === "cells"
+                        ? { region: r, cells: ["c1", "c2"] }
+                        : r,
+                  ),
               ),
             ),
           ),

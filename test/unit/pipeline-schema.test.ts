@@ -233,9 +233,10 @@ const regionMsg = "must be an AWS region name such as us-east-1";
 const azMsg =
   "must be an Availability Zone id such as use1-az1 (lowercase letters, digits, dashes)";
 const percentMsg = "must be a whole percentage from 1 to 50";
-const PLACEHOLDERS = "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {scope}";
+const PLACEHOLDERS =
+  "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {cell}, {scope}";
 const ALARM_PLACEHOLDERS =
-  "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {scope}, and a final * for a name prefix";
+  "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {cell}, {scope}, and a final * for a name prefix";
 const nameMsg =
   "must be 1-40 lowercase letters, digits or dashes, not starting or ending with a dash";
 
@@ -454,7 +455,8 @@ const invalid: Case[] = [
     [
       {
         path: "stages[0].regions[0]",
-        message: 'must be a region name ("us-east-1") or { "region": ..., "azs": [...] }',
+        message:
+          'must be a region name ("us-east-1") or { "region": ..., "azs": [...] } or { "region": ..., "cells": [...] }',
       },
     ],
   ],

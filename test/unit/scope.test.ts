@@ -33,7 +33,7 @@ describe("scopeId / parseScopeId", () => {
     "rejects %j with an error naming the id and the expected shape",
     (id) => {
       expect(() => parseScopeId(id)).toThrow(
-        `"${id}" is not a scope id (expected stage/region or stage/region/az)`,
+        `"${id}" is not a scope id (expected stage/region, stage/region/az, stage/region/cell or stage/region/az/cell)`,
       );
     },
   );

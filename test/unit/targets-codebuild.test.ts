@@ -326,6 +326,29 @@ describe("codebuild target", () => {
     ]);
   });
 
+  it("a cell scope's build gets BREAKWATER_CELL (and its AZ) beside the scope", async () => {
+    const cellRequest = requestFor(
+      { type: "codebuild", project: "orders-{stage}-{region}" },
+      {
+        name: "prod",
+        regions: [{ region: "eu-west-1", azs: [{ az: "euw1-az1", cells: ["c1", "c2"] }] }],
+      },
+      "prod/eu-west-1/euw1-az1/c2",
+    );
+    fake.projects.add("orders-prod-eu-west-1");
+    await deployer().start(cellRequest({ kind: "full", version: "v2", percent: 100 }));
+    const input = fake.mock.commandCalls(StartBuildCommand)[0]?.args[0]
+      .input as StartBuildCommandInput;
+    const byName = Object.fromEntries(
+      (input.environmentVariablesOverride ?? []).map((v) => [v.name, v.value]),
+    );
+    expect(byName).toMatchObject({
+      BREAKWATER_SCOPE: "prod/eu-west-1/euw1-az1/c2",
+      BREAKWATER_AZ: "euw1-az1",
+      BREAKWATER_CELL: "c2",
+    });
+  });
+
   it("a rollback is a build with BREAKWATER_KIND=rollback and the version to return to; no AZ or digest is sent empty", async () => {
     await deployer().start(request({ kind: "rollback", version: "v1" }));
     const env = fake.builds[0]?.environment?.environmentVariables ?? [];

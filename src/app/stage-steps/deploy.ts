@@ -2,7 +2,7 @@ import { ConcurrentUpdateError, NotFoundError } from "../../domain/errors.ts";
 import type { Run, ScopeState } from "../../domain/model.ts";
 import type { DeployStep } from "../../domain/planner.ts";
 import type { DeploymentRequest } from "../../domain/ports.ts";
-import { parseScopeId } from "../../domain/scope.ts";
+import { parseScopeId, placementOf } from "../../domain/scope.ts";
 import type { Deps } from "../deps.ts";
 import { haltInStage } from "../lanes.ts";
 import { releaseScopeLock } from "../scope-locks.ts";
@@ -59,7 +59,7 @@ export function inFlightDeployRequest(
   const step: DeployStep = {
     scope,
     region: ref.region,
-    ...(ref.az ? { az: ref.az } : {}),
+    ...placementOf(ref),
     kind: percent < 100 ? "one-box" : "full",
     percent,
     bakeSeconds: 0,

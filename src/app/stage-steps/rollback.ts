@@ -3,7 +3,7 @@ import type { HistoryEntry, Run, ScopeState, TimelineEvent } from "../../domain/
 import type { DeployStep } from "../../domain/planner.ts";
 import type { DeploymentRequest } from "../../domain/ports.ts";
 import { scopesToRollBack } from "../../domain/rollback.ts";
-import { parseScopeId } from "../../domain/scope.ts";
+import { parseScopeId, placementOf } from "../../domain/scope.ts";
 import { effectiveTarget, targetUses } from "../../domain/targets/index.ts";
 import type { Deps } from "../deps.ts";
 import { releaseScopeLock } from "../scope-locks.ts";
@@ -64,7 +64,7 @@ function stepOf(req: DeploymentRequest): DeployStep {
   return {
     scope: req.scope.id,
     region: req.scope.region,
-    ...(req.scope.az ? { az: req.scope.az } : {}),
+    ...placementOf(req.scope),
     kind: req.kind === "one-box" ? "one-box" : "full",
     percent: req.percent,
     bakeSeconds: 0,

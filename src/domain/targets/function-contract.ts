@@ -16,12 +16,14 @@ export interface TargetFunctionRequest {
   /** The step's id: start, status and cancel of one step carry the same one (idempotency key). */
   deploymentId: string;
   pipeline: string;
-  /** `stage/region` or `stage/region/az`. */
+  /** `stage/region`, `stage/region/az`, `stage/region/cell` or `stage/region/az/cell`. */
   scope: string;
   stage: string;
   region: string;
   /** The Availability Zone id, in a stage that deploys AZ by AZ. */
   az?: string;
+  /** The cell id, in a stage that deploys cell by cell. */
+  cell?: string;
   /** The version to put on the scope; for `kind: "rollback"`, the version to return to. */
   version: string;
   /** The version's artifact digest (`sha256:…`) when its run request named one. */

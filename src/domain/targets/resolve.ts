@@ -23,7 +23,7 @@ export function resolveTemplate(template: string, values: TemplateValues): strin
     const value = values[name as TargetPlaceholder];
     if (value === undefined || value === "") {
       throw new UnresolvedPlaceholderError(
-        `"${template}" uses {${name}}, which has no value here${name === "digest" ? " (the version's run request names no artifact digest)" : name === "az" ? " (the scope is a whole region)" : ""}`,
+        `"${template}" uses {${name}}, which has no value here${name === "digest" ? " (the version's run request names no artifact digest)" : name === "az" ? " (the scope is a whole region)" : name === "cell" ? " (the scope is not a cell)" : ""}`,
       );
     }
     return value;

@@ -17,6 +17,7 @@ export const TARGET_PLACEHOLDERS = [
   "stage",
   "region",
   "az",
+  "cell",
   "version",
   "digest",
   "account",

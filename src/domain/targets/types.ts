@@ -10,7 +10,8 @@ export interface TargetTypeFacts {
   splitsTraffic: boolean;
   /**
    * The fields naming the resource a scope deploys to. A stage with AZs needs one of them to use
-   * `{az}`, else every AZ would deploy the same resource (safety rule 1). Empty: the target gets
+   * `{az}`, a stage with cells one to use `{cell}`, else every AZ (cell) would deploy the same
+   * resource (safety rule 1). Empty: the target gets
    * the scope in its request and decides (a custom function, a build script).
    */
   scopeFields: readonly string[];

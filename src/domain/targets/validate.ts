@@ -3,6 +3,7 @@
  * scope), run by the pipeline schema so every problem has its path.
  */
 
+import { type RegionEntryLike, regionLayout } from "../cells.ts";
 import { fieldOf } from "./resolve.ts";
 import { type DeployTarget, placeholdersOf } from "./schema.ts";
 import { TARGET_TYPE_FACTS } from "./types.ts";
@@ -14,13 +15,22 @@ export interface TargetProblem {
 
 interface StageLike {
   name: string;
-  regions: ReadonlyArray<string | { region: string; azs?: string[] | undefined }>;
+  regions: readonly RegionEntryLike[];
   oneBox?: boolean | { percent: number } | undefined;
   target?: DeployTarget | undefined;
 }
 
-const usesAz = (target: DeployTarget, field: string) =>
-  placeholdersOf(fieldOf(target, field) ?? "").includes("az");
+const uses = (target: DeployTarget, field: string, placeholder: string) =>
+  placeholdersOf(fieldOf(target, field) ?? "").includes(placeholder);
+
+/** Whether some groups of a stage have cells, and whether some have none. */
+function cellsOf(stage: StageLike): { withCells: boolean; withoutCells: boolean } {
+  const groups = stage.regions.flatMap((r) => regionLayout(r).groups);
+  return {
+    withCells: groups.some((g) => g.cells.length > 0),
+    withoutCells: groups.some((g) => g.cells.length === 0),
+  };
+}
 
 /**
  * Whether any of a target's names uses `placeholder` (its role ARN and type are not names).
@@ -75,7 +85,7 @@ export function targetProblems(
     const withAzs = stage.regions.some((r) => typeof r !== "string" && (r.azs?.length ?? 0) > 0);
     const wholeRegions = stage.regions.some((r) => typeof r === "string" || !r.azs?.length);
     const [first] = facts.scopeFields;
-    if (withAzs && first && !facts.scopeFields.some((f) => usesAz(target, f))) {
+    if (withAzs && first && !facts.scopeFields.some((f) => uses(target, f, "az"))) {
       add({
         path: [...base, first],
         message: `must use {az}: stage "${stage.name}" deploys Availability Zone by Availability Zone, so each AZ needs its own ${target.type} resource (${facts.scopeFields.map((f) => `${f} with {az}`).join(" or ")}); else one deploy would change every AZ at once`,
@@ -91,6 +101,7 @@ export function targetProblems(
         }
       }
     }
+    cellProblems(stage, target, base, add);
     if (stage.oneBox !== undefined && stage.oneBox !== false && !facts.splitsTraffic) {
       add({
         path: ["stages", i, "oneBox"],
@@ -99,6 +110,37 @@ export function targetProblems(
     }
   });
   return out;
+}
+
+/**
+ * A stage with cells deploys cell by cell, so each cell needs its own resource: a scope field
+ * must use `{cell}` (safety rule 1, as `{az}` for AZs). A stage with scopes that have no cell
+ * cannot resolve `{cell}` there, so any name using it is refused.
+ */
+function cellProblems(
+  stage: StageLike,
+  target: DeployTarget,
+  base: (string | number)[],
+  add: (p: TargetProblem) => void,
+): void {
+  const facts = TARGET_TYPE_FACTS[target.type];
+  const { withCells, withoutCells } = cellsOf(stage);
+  const [first] = facts.scopeFields;
+  if (withCells && first && !facts.scopeFields.some((f) => uses(target, f, "cell"))) {
+    add({
+      path: [...base, first],
+      message: `must use {cell}: stage "${stage.name}" deploys cell by cell, so each cell needs its own ${target.type} resource (${facts.scopeFields.map((f) => `${f} with {cell}`).join(" or ")}); else one deploy would change every cell at once`,
+    });
+  }
+  if (!withoutCells) return;
+  for (const [field, value] of stringFields(target)) {
+    if (placeholdersOf(value).includes("cell")) {
+      add({
+        path: [...base, ...field.split(".")],
+        message: `uses {cell}, but stage "${stage.name}" has scopes without cells: give the stage its own target`,
+      });
+    }
+  }
 }
 
 function versionProblem(

@@ -48,7 +48,7 @@ export interface CodeBuildDriverOptions {
 }
 
 /**
- * The environment of a step's build. Absent values (no AZ, no artifact digest) are left out
+ * The environment of a step's build. Absent values (no AZ, no cell, no artifact digest) are left out
  * rather than sent empty. A rollback is `BREAKWATER_KIND=rollback` with `BREAKWATER_VERSION` the
  * version to return to.
  */
@@ -60,6 +60,7 @@ export function buildEnvironment(ctx: Ctx): EnvironmentVariable[] {
     BREAKWATER_SCOPE: req.scope.id,
     BREAKWATER_REGION: req.scope.region,
     BREAKWATER_AZ: req.scope.az,
+    BREAKWATER_CELL: req.scope.cell,
     BREAKWATER_ACCOUNT: ctx.account,
     BREAKWATER_VERSION: req.version,
     BREAKWATER_ARTIFACT_DIGEST: req.artifactDigest,

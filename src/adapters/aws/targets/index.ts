@@ -7,6 +7,7 @@ import type { STSClient } from "@aws-sdk/client-sts";
 import type { AwsCredentialIdentity } from "@aws-sdk/types";
 import { InvalidInputError, TransientError } from "../../../domain/errors.ts";
 import type { Deployer, DeploymentRequest, DeploymentStatus } from "../../../domain/ports.ts";
+import { placementOf } from "../../../domain/scope.ts";
 import {
   type DeployTarget,
   effectiveTarget,
@@ -126,7 +127,7 @@ export class TargetDeployer implements Deployer {
       pipeline: pipeline.name,
       stage: scope.stage,
       region: scope.region,
-      ...(scope.az ? { az: scope.az } : {}),
+      ...placementOf(scope),
       version,
       ...(artifactDigest && version === artifactDigest.version
         ? { digest: artifactDigest.digest }

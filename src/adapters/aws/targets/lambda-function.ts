@@ -1,6 +1,6 @@
 /**
  * The `lambda-function` target: a function the team writes. Breakwater invokes it with
- * `{ action: "start" | "status" | "cancel", deploymentId, pipeline, scope, stage, region, az,
+ * `{ action: "start" | "status" | "cancel", deploymentId, pipeline, scope, stage, region, az, cell,
  * version, artifactDigest, percent, kind }` (README, "Deploy targets"), in the scope's region,
  * with the credentials of `roleArn` when the target names one.
  */
@@ -70,6 +70,7 @@ export class LambdaFunctionDriver implements TargetDriver<TargetOf<"lambda-funct
             stage: req.scope.stage,
             region: req.scope.region,
             az: req.scope.az,
+            cell: req.scope.cell,
             version: req.version,
             ...(req.artifactDigest ? { artifactDigest: req.artifactDigest } : {}),
             percent: req.percent,
