@@ -265,7 +265,9 @@ const canaryEntry = z.union(
     canaryName,
     z
       .object({
-        name: canaryName,
+        name: canaryName.describe(
+          "The CloudWatch Synthetics canary (a name template with {stage}, {region}, {az}).",
+        ),
         minSuccessPercent: z
           .number({ error: "must be a percentage from 0 to 100" })
           .min(0, { error: "must be a percentage from 0 to 100" })
