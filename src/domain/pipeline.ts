@@ -137,7 +137,9 @@ export const stageSchema = z
       ),
     timeWindows: timeWindowsSchema
       .optional()
-      .describe("When this stage may deploy (replaces the pipeline's timeWindows)."),
+      .describe(
+        "When this stage may deploy: replaces the pipeline's allowed windows and holidays; freezes add up (the pipeline's, the organisation's and the stage's all hold).",
+      ),
     target: deployTargetSchema
       .optional()
       .describe(
