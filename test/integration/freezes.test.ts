@@ -12,7 +12,7 @@ import { dynamoClient } from "../support/dynamo.ts";
 
 const at = (iso: string) => new Date(iso);
 const ms = (iso: string) => Date.parse(iso);
-const events = (timeline: TimelineEvent[], name: string) =>
+const events = <T extends Pick<TimelineEvent, "event">>(timeline: T[], name: string): T[] =>
   timeline.filter((e) => e.event === name);
 
 // Monday 12 January 2026; a weekday window that is open all of the test's working day.

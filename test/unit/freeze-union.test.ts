@@ -59,7 +59,10 @@ describe("effectiveTimeWindows", () => {
       );
     const list = fc.array(freeze, { maxLength: 3 });
     const stage = fc.option(
-      fc.record({ allowed: fc.constant([]), freezes: list }, { requiredKeys: ["allowed"] }),
+      fc.record(
+        { allowed: fc.constant<TimeWindows["allowed"]>([]), freezes: list },
+        { requiredKeys: ["allowed"] },
+      ),
       { nil: undefined },
     );
     const pipeline = fc.option(fc.record({ freezes: list }), { nil: undefined });
