@@ -67,6 +67,87 @@ const oneBox = z.union(
   { error: 'must be true, false or { "percent": n }' },
 );
 
+// --- rolling steps (issue 13 item 5) -------------------------------------------------------
+
+/** The most traffic steps one rolling full step may have (100% included). */
+export const MAX_ROLLING_STEPS = 10;
+
+const ROLLING_PERCENT = "must be a whole percentage from 1 to 100";
+
+const rolling = z
+  .object({
+    percents: z
+      .array(
+        z
+          .number({ error: ROLLING_PERCENT })
+          .int({ error: ROLLING_PERCENT })
+          .min(1, { error: ROLLING_PERCENT })
+          .max(100, { error: ROLLING_PERCENT }),
+        { error: "must be a list of percentages such as [25, 50, 100]" },
+      )
+      .max(MAX_ROLLING_STEPS, { error: `must list at most ${MAX_ROLLING_STEPS} steps` })
+      .describe(
+        "The new version's share of each scope's traffic after each step, strictly increasing, ending at 100.",
+      ),
+    bakeMinutes: durationMinutes().describe(
+      "How long each step below 100% bakes before the next; the 100% step bakes the stage's full bake.",
+    ),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    const ps = r.percents;
+    if (!Array.isArray(ps) || ps.some((p) => !Number.isInteger(p))) return;
+    if (ps.length < 2) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["percents"],
+        message: "must list at least one share below 100, then 100",
+      });
+      return;
+    }
+    ps.forEach((p, i) => {
+      const before = ps[i - 1];
+      if (i > 0 && before !== undefined && p <= before) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["percents", i],
+          message: `must be larger than the step before (${before})`,
+        });
+      }
+    });
+    if (ps.at(-1) !== 100) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["percents"],
+        message: "must end at 100 (the step that bakes the stage's full bake)",
+      });
+    }
+  });
+
+/** The rolling problems that need the whole stage: rolling steps come after the one-box. */
+function rollingProblems(
+  stage: {
+    oneBox?: boolean | { percent: number } | undefined;
+    rolling?: { percents: number[] } | undefined;
+  },
+  ctx: z.core.$RefinementCtx,
+): void {
+  const first = stage.rolling?.percents?.[0];
+  const box =
+    stage.oneBox === true
+      ? DEFAULT_ONE_BOX_PERCENT
+      : stage.oneBox
+        ? stage.oneBox.percent
+        : undefined;
+  if (typeof first === "number" && box !== undefined && first <= box) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["rolling", "percents", 0],
+      message: `must be larger than the one-box share (${box}%): rolling steps come after the one-box`,
+    });
+  }
+}
+
 const bake = z
   .object({
     minutes: durationMinutes().describe(
@@ -129,6 +210,11 @@ export const stageSchema = z
         "Deploy first to the first scope of each region with only this share of its traffic (true = 10%), and bake, before the rest.",
       ),
     bake,
+    rolling: rolling
+      .optional()
+      .describe(
+        "Deploy each full step in traffic steps (e.g. [25, 50, 100]), each baking bakeMinutes before the next; needs a target that can split traffic.",
+      ),
     onInsufficientTraffic: z
       .enum(["halt", "proceed"], { error: "must be halt or proceed" })
       .optional()
@@ -159,6 +245,7 @@ export const stageSchema = z
         message: `must be at most the stage's ${regions} region${regions === 1 ? "" : "s"}`,
       });
     }
+    rollingProblems(stage, ctx);
     const longest = longestBakeMinutes(stage);
     if (longest > MAX_WAIT_MINUTES) {
       ctx.addIssue({
@@ -173,7 +260,7 @@ export const stageSchema = z
  * The stage's bake time end to end in the worst case: waves of `regionsInParallel` regions one
  * after another; in each, the longest region's steps (one-box, then each AZ, or all AZs at
  * once) one after another, each baking up to its maximum (`maxMinutes`, default 4 × minutes
- * with `minRequests`). Blocked time is not counted: it cannot be known ahead.
+ * with `minRequests`), each full step after its rolling steps' `bakeMinutes`. Blocked time is not counted: it cannot be known ahead.
  */
 function longestBakeMinutes(stage: {
   regions: ReadonlyArray<string | { azs?: string[] | undefined }>;
@@ -181,6 +268,7 @@ function longestBakeMinutes(stage: {
   azsInParallel?: boolean | undefined;
   oneBox?: boolean | { percent: number } | undefined;
   bake: { minutes: number; minRequests?: number | undefined; maxMinutes?: number | undefined };
+  rolling?: { percents: number[]; bakeMinutes: number } | undefined;
 }): number {
   const { minutes, minRequests, maxMinutes } = stage.bake;
   // A malformed or too long value has its own problem already.
@@ -188,15 +276,22 @@ function longestBakeMinutes(stage: {
     Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_WAIT_MINUTES;
   if (!ok(minutes) || (maxMinutes !== undefined && !ok(maxMinutes))) return 0;
   const perStep = maxMinutes ?? (minRequests !== undefined ? minutes * 4 : minutes);
-  const steps = stage.regions.map((r) => {
-    const azs = typeof r === "string" ? 0 : (r.azs?.length ?? 0);
+  // Each full step's rolling steps below 100% bake bakeMinutes each, before its full bake.
+  const r = stage.rolling;
+  const rollingMinutes =
+    r && Array.isArray(r.percents) && ok(r.bakeMinutes)
+      ? Math.max(0, r.percents.length - 1) * r.bakeMinutes
+      : 0;
+  const regionMinutes = stage.regions.map((entry) => {
+    const azs = typeof entry === "string" ? 0 : (entry.azs?.length ?? 0);
     const oneBox = stage.oneBox === undefined || stage.oneBox === false ? 0 : 1;
-    return oneBox + (stage.azsInParallel || azs === 0 ? 1 : azs);
+    const fulls = stage.azsInParallel || azs === 0 ? 1 : azs;
+    return oneBox * perStep + fulls * (perStep + rollingMinutes);
   });
-  const parallel = Math.max(1, Math.min(stage.regionsInParallel ?? 1, steps.length));
+  const parallel = Math.max(1, Math.min(stage.regionsInParallel ?? 1, regionMinutes.length));
   let total = 0;
-  for (let i = 0; i < steps.length; i += parallel) {
-    total += Math.max(...steps.slice(i, i + parallel)) * perStep;
+  for (let i = 0; i < regionMinutes.length; i += parallel) {
+    total += Math.max(...regionMinutes.slice(i, i + parallel));
   }
   return total;
 }

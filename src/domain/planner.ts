@@ -5,7 +5,11 @@
 import { oneBoxPercent, type Pipeline, type Stage } from "./pipeline.ts";
 import { regionOf, scopeId } from "./scope.ts";
 
-export type StepKind = "one-box" | "full";
+/**
+ * `one-box`: a share of the region's first scope; `rolling`: a traffic step of a full step
+ * below 100% (`stages[].rolling`); `full`: the scope at 100%.
+ */
+export type StepKind = "one-box" | "rolling" | "full";
 
 export interface DeployStep {
   scope: string;
@@ -34,7 +38,8 @@ export interface StagePlan {
 /**
  * Expands one stage into its deploy plan: per region, the one-box step (if configured) in the
  * region's first scope, then full steps per AZ (one at a time unless `azsInParallel`) or for
- * the whole region.
+ * the whole region; with `rolling`, each full step is its traffic steps (each baking
+ * `rolling.bakeMinutes`), then the 100% step with the stage's bake.
  *
  * @example
  * planStage({ name: "prod-1", regions: [{ region: "eu-north-1", azs: ["a1", "a2"] }], oneBox: true, bake: { minutes: 60 } })
@@ -57,12 +62,49 @@ export function planStage(stage: Stage): StagePlan {
     const phases: DeployStep[][] = [];
     const first = targets[0];
     if (percent !== undefined && first) phases.push([step(first.az, "one-box", percent)]);
-    const full = targets.map((t) => step(t.az, "full", 100));
-    if (stage.azsInParallel) phases.push(full);
-    else for (const s of full) phases.push([s]);
+    // Each full step in its traffic steps: with AZs one at a time, one AZ rolls through every
+    // share before the next AZ starts; with azsInParallel, every AZ takes each share together.
+    const shares = fullStepShares(stage);
+    const fullOf = (az: string | undefined) =>
+      shares.map((pct) =>
+        pct < 100
+          ? { ...step(az, "rolling", pct), bakeSeconds: rollingBakeSeconds(stage) }
+          : step(az, "full", 100),
+      );
+    if (stage.azsInParallel) {
+      const perAz = targets.map((t) => fullOf(t.az));
+      shares.forEach((_, i) => {
+        phases.push(perAz.map((steps) => steps[i] as DeployStep));
+      });
+    } else for (const t of targets) for (const s of fullOf(t.az)) phases.push([s]);
     return { region, phases };
   });
   return { stage: stage.name, regionsInParallel: stage.regionsInParallel ?? 1, regions };
+}
+
+/** The shares a full step goes through: the stage's rolling percents, else 100% at once. */
+function fullStepShares(stage: Stage): number[] {
+  return stage.rolling?.percents ?? [100];
+}
+
+function rollingBakeSeconds(stage: Stage): number {
+  return (stage.rolling?.bakeMinutes ?? 0) * 60;
+}
+
+/**
+ * The kind of the step that moved a scope of `stage` to `percent`: the one-box share, a
+ * rolling share, or 100%. Unambiguous because rolling shares must be above the one-box's (the
+ * pipeline schema checks). A rollback cancelling a deploy in flight knows only the share.
+ *
+ * @example
+ * stepKindAt({ ...stage, oneBox: true, rolling: { percents: [25, 100], bakeMinutes: 5 } }, 25) // "rolling"
+ */
+export function stepKindAt(stage: Stage | undefined, percent: number): StepKind {
+  if (percent >= 100) return "full";
+  if (stage?.rolling?.percents.includes(percent) && oneBoxPercent(stage) !== percent) {
+    return "rolling";
+  }
+  return "one-box";
 }
 
 export function stageIndex(pipeline: Pipeline, stage: string): number {

@@ -236,7 +236,8 @@ export type StateStore = ConfigStore &
   ScopeStore &
   BatchReader;
 
-export type DeploymentKind = "one-box" | "full" | "rollback";
+/** `rolling`: a traffic step of a full step below 100% (`stages[].rolling`), like a one-box share. */
+export type DeploymentKind = "one-box" | "rolling" | "full" | "rollback";
 
 export interface DeploymentRequest {
   deploymentId: string;

@@ -7,7 +7,7 @@
 import { alarmNameMatches, resolveAlarmNames } from "./blockers.ts";
 import type { HistoryEntry, Run, ScopeState } from "./model.ts";
 import type { Pipeline } from "./pipeline.ts";
-import { type DeployStep, planStage } from "./planner.ts";
+import { type DeployStep, planStage, stepKindAt } from "./planner.ts";
 import { parseScopeId } from "./scope.ts";
 
 /** The three ways a rollback is asked for, each with the data it is judged on. */
@@ -88,6 +88,12 @@ export function lastGoodVersion(
   return undefined;
 }
 
+/** Whether a scope of `stage` at `percent` is on its one-box step (one-box alarms judge it). */
+function isOneBox(run: Run, stage: string, percent: number): boolean {
+  const own = run.definition.stages.find((s) => s.name === stage);
+  return stepKindAt(own, percent) === "one-box";
+}
+
 /** Whether the alarm judges the scope: a deploying or baking scope of its run's version. */
 function watchedBy(alarm: { name: string; region: string }, scope: ScopeState, run?: Run) {
   if ((scope.status !== "deploying" && scope.status !== "baking") || !scope.runId) return false;
@@ -97,7 +103,7 @@ function watchedBy(alarm: { name: string; region: string }, scope: ScopeState, r
   if (alarm.region !== ref.region && alarm.region !== "local") return false;
   const templates = [
     ...(run.definition.alarms ?? []),
-    ...(scope.percent < 100 ? (run.definition.oneBoxAlarms ?? []) : []),
+    ...(isOneBox(run, ref.stage, scope.percent) ? (run.definition.oneBoxAlarms ?? []) : []),
   ];
   return resolveAlarmNames(templates, run.pipeline, ref).some((n) =>
     alarmNameMatches(n, alarm.name),
@@ -112,7 +118,7 @@ function alarmStep(run: Run, scope: ScopeState): DeployStep {
     scope: scope.scope,
     region: ref.region,
     ...(ref.az ? { az: ref.az } : {}),
-    kind: scope.percent < 100 ? "one-box" : "full",
+    kind: stepKindAt(stage, scope.percent),
     percent: scope.percent,
     bakeSeconds: (stage?.bake.minutes ?? 0) * 60,
   };

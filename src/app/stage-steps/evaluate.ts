@@ -78,11 +78,11 @@ export async function evaluateStep(
         from: new Date(deployStart.getTime() - lookback),
         to: deployStart,
       })) ?? [];
-    // During a one-box step the rest of the scope still runs the previous version: the best
-    // reference, since it shares the same minutes (time-of-day effects, dependency trouble).
+    // During a one-box or rolling step the rest of the scope still runs the previous version:
+    // the best reference, since it shares the same minutes (time-of-day effects, dependencies).
     const previous = current?.previousVersion;
     const control =
-      step.kind === "one-box" && previous
+      (step.kind === "one-box" || step.kind === "rolling") && previous
         ? await deps.metrics.minutes({
             pipeline,
             scope,
@@ -104,7 +104,7 @@ export async function evaluateStep(
     alarms: observed,
     alarmMissingData: pipeline.alarmMissingData,
     anomaly,
-    policy: bakePolicy(run, ctx.stage),
+    policy: bakePolicy(run, ctx.stage, step.kind),
     candidate,
     elapsedMs: now.getTime() - bakeStart.getTime(),
   });

@@ -65,7 +65,7 @@ function stepOf(req: DeploymentRequest): DeployStep {
     scope: req.scope.id,
     region: req.scope.region,
     ...(req.scope.az ? { az: req.scope.az } : {}),
-    kind: req.kind === "one-box" ? "one-box" : "full",
+    kind: req.kind === "rollback" ? "full" : req.kind,
     percent: req.percent,
     bakeSeconds: 0,
   };
