@@ -6,6 +6,7 @@
 import * as z from "zod";
 import { REGION_PATTERN } from "./aws-names.ts";
 import { BreakwaterError } from "./errors.ts";
+import { applyStageDefaults } from "./pipeline-template.ts";
 import { deployTargetSchema, targetProblems } from "./targets/index.ts";
 import { timeWindowsSchema } from "./time-windows/schema.ts";
 
@@ -296,6 +297,18 @@ function longestBakeMinutes(stage: {
   return total;
 }
 
+// --- templates (issue 13 item 6) ------------------------------------------------------------
+
+/**
+ * Fields every stage gets unless it sets them (merged as `extends` merges: objects key by key).
+ * Every stage field but `name`, each validated as in a stage.
+ */
+export const stageDefaultsSchema = z
+  .object(stageSchema.shape)
+  .omit({ name: true })
+  .partial()
+  .strict();
+
 const dimensionTemplate = z
   .string({ error: "must be a dimension value template" })
   .regex(/^[^{}]*(\{(stage|region|az|scope|pipeline)\}[^{}]*)*$/, {
@@ -378,6 +391,11 @@ export const pipelineSchema = z
       .optional()
       .describe(
         "AWS only: where the scope's per-version request, fault and latency metrics are, for the anomaly detector and bake.minRequests.",
+      ),
+    stageDefaults: stageDefaultsSchema
+      .optional()
+      .describe(
+        "Fields every stage gets unless it sets them (objects merge: a stage's bake.minutes keeps the defaults' bake.minRequests).",
       ),
     stages: z
       .array(stageSchema, { error: "must be a list of stages" })
@@ -544,9 +562,20 @@ export function collectProblems(
  * parsePipeline({ name: "orders-api", stages: [{ name: "alpha", regions: ["us-east-1"], bake: { minutes: 10 } }] }, "orders.json");
  */
 export function parsePipeline(input: unknown, source = "pipeline"): Pipeline {
-  const result = pipelineSchema.safeParse(input);
+  if (typeof input === "object" && input !== null && "extends" in input) {
+    // Only the file loader resolves a base file (its path is relative to the file).
+    throw new PipelineValidationError(source, [
+      {
+        path: "extends",
+        message:
+          "only a JSON pipeline file may extend another (loaded with its path); in TypeScript, build the definition with extendPipeline(base, {...})",
+      },
+    ]);
+  }
+  const expanded = applyStageDefaults(input);
+  const result = pipelineSchema.safeParse(expanded);
   if (result.success) return result.data;
-  throw new PipelineValidationError(source, collectProblems(result.error.issues, input));
+  throw new PipelineValidationError(source, collectProblems(result.error.issues, expanded));
 }
 
 /**
@@ -566,8 +595,18 @@ export function pipelineJsonSchema(): Record<string, unknown> {
     string,
     unknown
   >;
+  // A file may extend a base file (resolved by the loader before validation).
+  const properties = {
+    ...(schema.properties as Record<string, unknown>),
+    extends: {
+      type: "string",
+      description:
+        'A base pipeline file to extend, relative to this one ("./base.json"): objects merge, arrays and scalars replace, stages match by name (README, "Templates").',
+    },
+  };
   return {
     ...schema,
+    properties,
     $id: "https://breakwater.dev/schema/pipeline.schema.json",
     title: "Breakwater pipeline",
   };
