@@ -7,7 +7,7 @@ import { parseScopeId } from "../../domain/scope.ts";
 import { targetRoleArn } from "../../domain/targets/index.ts";
 import type { Deps } from "../deps.ts";
 import { bakePolicy } from "./bake-policy.ts";
-import { type StageContext, snapshotOf, supersededBy } from "./context.ts";
+import { type StageContext, snapshotOf, stageOf, supersededBy } from "./context.ts";
 import { haltRun } from "./halt.ts";
 import { publish, stepEvent } from "./step-events.ts";
 
@@ -70,17 +70,20 @@ export async function evaluateStep(
   if (pipeline.anomalyDetection !== false && candidate) {
     const deployStart = new Date(deployStartedAt);
     const lookback = Math.max(now.getTime() - bakeStart.getTime(), 10 * 60_000);
+    const previous = current?.previousVersion;
+    // After a rolling step the scope before this step served mostly the candidate itself: the
+    // baseline is then the previous version's own traffic in that window, not the whole scope's.
+    const rolled = stageOf(run, ctx.stage).rolling !== undefined && step.kind !== "one-box";
     const baseline =
       (await deps.metrics.minutes({
         pipeline,
         scope,
-        select: "all",
+        select: rolled && previous ? { version: previous } : "all",
         from: new Date(deployStart.getTime() - lookback),
         to: deployStart,
       })) ?? [];
     // During a one-box or rolling step the rest of the scope still runs the previous version:
     // the best reference, since it shares the same minutes (time-of-day effects, dependencies).
-    const previous = current?.previousVersion;
     const control =
       (step.kind === "one-box" || step.kind === "rolling") && previous
         ? await deps.metrics.minutes({
