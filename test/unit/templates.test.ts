@@ -278,3 +278,31 @@ describe("extends", () => {
     expect(problems.find((p) => p.startsWith("name:"))).not.toMatch(/\(in /);
   });
 });
+
+describe("every loader goes through extends", () => {
+  it("the examples: a JSON pipeline extending a template, a TypeScript one built from functions", async () => {
+    const json = await loadPipelineFile("examples/orders-jobs.json");
+    const ts = await loadPipelineFile("examples/typescript/orders-worker.ts");
+    for (const p of [json, ts]) {
+      expect(p.stages.map((s) => s.name)).toEqual(["alpha", "beta", "prod-1", "prod-2", "prod-3"]);
+      expect(p.stages.find((s) => s.name === "prod-1")?.rolling).toEqual({
+        percents: [25, 50, 100],
+        bakeMinutes: 10,
+      });
+      expect(p.stages.find((s) => s.name === "prod-2")?.bake.minutes).toBe(120);
+    }
+  });
+
+  it("synth's pipelines folder: base files in a subfolder are not pipelines of their own", async () => {
+    const { loadPipelines } = await import("../../stacks/pipelines.ts");
+    const f = files({
+      "pipelines/templates/base.json": base,
+      "pipelines/orders.json": { extends: "./templates/base.json", name: "orders-api" },
+    });
+    const folder = join(f["pipelines/orders.json"] as string, "..");
+    const loaded = await loadPipelines(folder);
+    expect(loaded.map((l) => [l.file, l.pipeline.name, l.pipeline.stages.length])).toEqual([
+      [f["pipelines/orders.json"], "orders-api", 2],
+    ]);
+  });
+});
