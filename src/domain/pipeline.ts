@@ -261,7 +261,8 @@ export const stageSchema = z
  * The stage's bake time end to end in the worst case: waves of `regionsInParallel` regions one
  * after another; in each, the longest region's steps (one-box, then each AZ, or all AZs at
  * once) one after another, each baking up to its maximum (`maxMinutes`, default 4 × minutes
- * with `minRequests`), each full step after its rolling steps' `bakeMinutes`. Blocked time is not counted: it cannot be known ahead.
+ * with `minRequests`), each full step after its rolling steps' `bakeMinutes`. Blocked time is
+ * not counted: it cannot be known ahead.
  */
 function longestBakeMinutes(stage: {
   regions: ReadonlyArray<string | { azs?: string[] | undefined }>;

@@ -1,10 +1,11 @@
 /**
  * The `lambda-alias` target: a Lambda function whose callers invoke an alias. A step moves the
- * alias: one-box and rolling steps = weighted routing (`AdditionalVersionWeights`) to the new version at the
- * step's percent, full = the alias on the new version alone, rollback = the alias back on the
- * version before. With `code`, the version's zip is first loaded (UpdateFunctionCode) and
- * published (PublishVersion, its description naming the Breakwater version); without it, the
- * published version whose description names the Breakwater version is used.
+ * alias: one-box and rolling steps = weighted routing (`AdditionalVersionWeights`) to the new
+ * version at the step's percent, full = the alias on the new version alone, rollback = the
+ * alias back on the version before. With `code`, the version's zip is first loaded
+ * (UpdateFunctionCode) and published (PublishVersion, its description naming the Breakwater
+ * version); without it, the published version whose description names the Breakwater version
+ * is used.
  *
  * Stateless: start and status both reconcile the function toward the step's desired state from
  * what Lambda reports (ListVersionsByFunction, GetFunctionConfiguration, GetAlias), so a retried
