@@ -111,7 +111,12 @@ describe("planStage with rolling steps", () => {
         fc.boolean(),
         (ps, azs, par, box) => {
           const s = stage({
-            regions: [{ region: "us-east-1", azs: Array.from({ length: azs }, (_, i) => `use1-az${i + 1}`) }],
+            regions: [
+              {
+                region: "us-east-1",
+                azs: Array.from({ length: azs }, (_, i) => `use1-az${i + 1}`),
+              },
+            ],
             azsInParallel: par,
             oneBox: box,
             rolling: { percents: ps, bakeMinutes: 7 },
