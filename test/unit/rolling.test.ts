@@ -4,6 +4,9 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { bakePolicy } from "../../src/app/stage-steps/bake-policy.ts";
+import { inFlightDeployRequest } from "../../src/app/stage-steps/deploy.ts";
+import type { Run } from "../../src/domain/model.ts";
 import {
   MAX_ROLLING_STEPS,
   PipelineValidationError,
@@ -259,5 +262,57 @@ describe("rolling validation", () => {
       }),
     );
     expect(problems.map((p) => p.path)).toEqual(["stages[0].bake"]);
+  });
+});
+
+describe("a rolling deploy in flight, as a rollback finds it", () => {
+  const definition = parsePipeline({
+    name: "orders",
+    stages: [
+      {
+        name: "prod-1",
+        regions: ["us-east-1"],
+        oneBox: { percent: 5 },
+        rolling: { percents: [25, 50, 100], bakeMinutes: 10 },
+        bake: { minutes: 60 },
+      },
+    ],
+  });
+  const run = {
+    runId: "orders@v2",
+    pipeline: "orders",
+    version: "v2",
+    status: "running",
+    seq: 2,
+    definition,
+    createdAt: "2026-12-02T00:00:00.000Z",
+    updatedAt: "2026-12-02T00:00:00.000Z",
+    stages: {},
+    rolledBack: [],
+    cause: "test",
+  } satisfies Run;
+  const ctx = { runId: run.runId, pipeline: "orders", version: "v2", stage: "prod-1" };
+
+  it("is the request the deploy step sent: its kind from the share, its share in its id", () => {
+    const rolling = inFlightDeployRequest(run, ctx, "prod-1/us-east-1", 50);
+    expect(rolling).toMatchObject({
+      kind: "rolling",
+      percent: 50,
+      deploymentId: "orders@v2|prod-1/us-east-1|rolling-50",
+    });
+    expect(inFlightDeployRequest(run, ctx, "prod-1/us-east-1", 5)).toMatchObject({
+      kind: "one-box",
+      deploymentId: "orders@v2|prod-1/us-east-1|one-box",
+    });
+    expect(inFlightDeployRequest(run, ctx, "prod-1/us-east-1", 100).kind).toBe("full");
+  });
+
+  it("each share of a rolling step bakes rolling.bakeMinutes with no traffic minimum", () => {
+    expect(bakePolicy(run, "prod-1", "rolling")).toEqual({
+      minutes: 10,
+      maxMinutes: 10,
+      onInsufficientTraffic: "proceed",
+    });
+    expect(bakePolicy(run, "prod-1", "full").minutes).toBe(60);
   });
 });
