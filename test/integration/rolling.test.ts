@@ -115,4 +115,37 @@ describe("rolling steps", () => {
     expect(result.scopes[A1]?.percent ?? 100).toBe(100);
     expect(result.scopes[A2]).toMatchObject({ version: "v1" });
   });
+
+  it("the built-in detector sees a fault at the first share of the second AZ: that AZ alone goes back to 0% new", async () => {
+    const noBox = parsePipeline({
+      name: "orders",
+      stages: [
+        {
+          name: "prod-1",
+          regions: [{ region: "us-east-1", azs: ["use1-az1", "use1-az2"] }],
+          rolling: { percents: [25, 50, 100], bakeMinutes: 10 },
+          bake: { minutes: 30 },
+        },
+      ],
+    });
+    const result = await simulate({
+      pipeline: noBox,
+      fromVersion: "v1",
+      version: "v2",
+      start,
+      dynamo: dynamoClient(),
+      faults: [{ scopes: A2, kind: "faults" }],
+    });
+    expect(result.outcome).toBe("rolled-back");
+    expect(result.rolledBack).toEqual([A2]);
+    const t = result.timeline;
+    expect(of(t, A2, "deploy-started").map((e) => [e.step, e.percent])).toEqual([["rolling", 25]]);
+    const verdict = of(t, A2, "bake-finished")[0];
+    expect(verdict).toMatchObject({ step: "rolling", percent: 25, outcome: "Unhealthy" });
+    expect(verdict?.reason).toContain("detector fault-rate");
+    // The first AZ keeps the new version; the faulty one serves the old one on all its traffic.
+    expect(result.scopes[A1]).toMatchObject({ version: "v2", status: "stable" });
+    expect(result.scopes[A2]).toMatchObject({ version: "v1", status: "rolled-back" });
+    expect(result.scopes[A2]?.percent ?? 100).toBe(100);
+  });
 });
