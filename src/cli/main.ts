@@ -35,6 +35,7 @@ import {
 import { loadInstallationFile, loadPipelineFile } from "../pipeline-file.ts";
 import { localNotifiers } from "./notifiers.ts";
 import { type OpsCommandOptions, registerOpsCommands } from "./ops.ts";
+import { registerPipelinesCommands } from "./pipelines.ts";
 import { ProgressView, renderScopeTable } from "./render.ts";
 import { renderReport } from "./report.ts";
 
@@ -477,6 +478,14 @@ export async function main(
       code = c;
     },
     ops,
+  );
+  registerPipelinesCommands(
+    program,
+    io,
+    (c) => {
+      code = c;
+    },
+    ops.env,
   );
 
   try {
