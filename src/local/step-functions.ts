@@ -7,10 +7,15 @@
 import "./polyfills.ts";
 import type { Context } from "aws-lambda";
 import { ExecutionAbortedError, StateMachine } from "aws-local-stepfunctions";
-import { executionName, rollbackExecutionName } from "../adapters/aws/step-functions.ts";
+import {
+  approvalTimerExecutionName,
+  executionName,
+  rollbackExecutionName,
+} from "../adapters/aws/step-functions.ts";
 import { substitute, taskResources } from "../app/asl.ts";
 import { SFN_SOURCE, SFN_STATUS_CHANGE } from "../app/events.ts";
 import type {
+  ApprovalTimerInput,
   RollbackExecutionInput,
   StageExecutionInput,
   WorkflowStarter,
@@ -197,13 +202,14 @@ export class LocalStateMachine {
 export class LocalStepFunctions implements WorkflowStarter {
   readonly stage: LocalStateMachine;
   readonly rollback: LocalStateMachine;
+  readonly approvalTimer: LocalStateMachine;
   /** Handler invocations per function, for benchmarks. */
   readonly invocations = new Map<string, number>();
   /** State transitions (states entered) across every execution, for benchmarks. */
   readonly counters = { transitions: 0 };
 
   constructor(
-    asl: { stage: string; rollback: string },
+    asl: { stage: string; rollback: string; approvalTimer: string },
     handlers: Record<string, LocalHandler>,
     clock: VirtualClock,
     bus: LocalEventBus,
@@ -220,6 +226,15 @@ export class LocalStepFunctions implements WorkflowStarter {
     this.rollback = new LocalStateMachine(
       "breakwater-rollback",
       asl.rollback,
+      handlers,
+      clock,
+      bus,
+      this.invocations,
+      this.counters,
+    );
+    this.approvalTimer = new LocalStateMachine(
+      "breakwater-approval-timer",
+      asl.approvalTimer,
       handlers,
       clock,
       bus,
@@ -243,5 +258,14 @@ export class LocalStepFunctions implements WorkflowStarter {
 
   async startRollback(input: RollbackExecutionInput): Promise<{ executionId: string }> {
     return this.rollback.start(rollbackExecutionName(input), input);
+  }
+
+  async startApprovalTimer(input: ApprovalTimerInput): Promise<{ executionId: string }> {
+    return this.approvalTimer.start(approvalTimerExecutionName(input), input);
+  }
+
+  /** Stops a timer whose approval was decided: the virtual clock then has nothing left to wait for. */
+  async stopApprovalTimer(input: ApprovalTimerInput): Promise<void> {
+    this.approvalTimer.stop(approvalTimerExecutionName(input));
   }
 }

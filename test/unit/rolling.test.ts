@@ -54,7 +54,7 @@ describe("planStage with rolling steps", () => {
     expect(
       phasesOf(
         stage({
-          regions: [{ region: "eu-north-1", azs: ["use1-az1", "use1-az2"] }],
+          regions: [{ region: "us-east-1", azs: ["use1-az1", "use1-az2"] }],
           oneBox: true,
           rolling: { percents: [50, 100], bakeMinutes: 5 },
         }),
