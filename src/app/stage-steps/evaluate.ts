@@ -7,6 +7,7 @@ import { parseScopeId } from "../../domain/scope.ts";
 import { targetRoleArn } from "../../domain/targets/index.ts";
 import type { Deps } from "../deps.ts";
 import { bakePolicy } from "./bake-policy.ts";
+import { canaryVerdict } from "./canaries.ts";
 import { type StageContext, snapshotOf, stageOf, supersededBy } from "./context.ts";
 import { haltRun } from "./halt.ts";
 import { publish, stepEvent } from "./step-events.ts";
@@ -18,7 +19,7 @@ export type EvaluateResult =
 
 /**
  * Judges the scope at the end of its bake: its alarms (app alarms, plus one-box alarms for a
- * one-box step) and the built-in anomaly detector on its metrics. With `bake.minRequests`, a
+ * one-box step), the built-in anomaly detector on its metrics, and the stage's canaries. With `bake.minRequests`, a
  * bake that has not yet seen enough traffic is extended (one Wait per extension, sized from
  * the observed rate), up to `bake.maxMinutes`; then the verdict is Inconclusive.
  *
@@ -102,8 +103,12 @@ export async function evaluateStep(
     });
   }
 
+  // The stage's canaries over the bake (the mixed fleet during a one-box step).
+  const canaries = await canaryVerdict(deps, pipeline, scope, bakeStart, now);
+
   // Read above, decide here (the bake rule), write below.
   const decision = judgeBake({
+    canaries,
     alarms: observed,
     alarmMissingData: pipeline.alarmMissingData,
     anomaly,
