@@ -16,6 +16,8 @@ export {
   parsePipeline,
   pipelineSchema,
 } from "./domain/pipeline.ts";
+/** Templates for pipelines built from functions: the same merge as a JSON file's `extends`. */
+export { extendPipeline, mergeTemplate } from "./domain/pipeline-template.ts";
 export { planStage } from "./domain/planner.ts";
 /**
  * The contract of a `lambda-function` deploy target (a function you write): the request it is

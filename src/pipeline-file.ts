@@ -9,7 +9,7 @@
 import { fork } from "node:child_process";
 import { readFile, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { extname, resolve } from "node:path";
+import { dirname, extname, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type ParseError, parse, printParseErrorCode, visit } from "jsonc-parser";
 import { type Installation, parseInstallation } from "./domain/installation.ts";
@@ -20,6 +20,7 @@ import {
   type Problem,
   parsePipeline,
 } from "./domain/pipeline.ts";
+import { MAX_EXTENDS_DEPTH, mergeTemplate } from "./domain/pipeline-template.ts";
 import type { LoaderMessage } from "./pipeline-loader-child.ts";
 
 /** The largest pipeline or config file read: far above any real definition (the example is 2 KB). */
@@ -215,7 +216,21 @@ function loadModule(file: string, path: string): Promise<unknown> {
 export async function loadPipelineFile(file: string): Promise<Pipeline> {
   const path = resolve(file);
   const ext = extname(path);
-  if (ext === ".json") return parsePipeline(await readDefinition(file, "pipeline"), file);
+  if (ext === ".json") {
+    const chain = await readChain(file, []);
+    const merged = chain.reduce<unknown>(
+      (base, link) => (base === undefined ? link.definition : mergeTemplate(base, link.definition)),
+      undefined,
+    );
+    try {
+      return parsePipeline(merged, file);
+    } catch (err) {
+      if (err instanceof PipelineValidationError && chain.length > 1) {
+        throw new PipelineValidationError(file, withOrigins(err.problems, chain));
+      }
+      throw err;
+    }
+  }
   if ([".ts", ".mts", ".js", ".mjs"].includes(ext)) {
     await checkFile(file, path, "pipeline");
     return parsePipeline(await loadModule(file, path), file);
@@ -223,6 +238,108 @@ export async function loadPipelineFile(file: string): Promise<Pipeline> {
   throw new PipelineValidationError(file, [
     { path: "", message: `unsupported file type "${ext}" (use .json or .ts)` },
   ]);
+}
+
+/** One file of an `extends` chain: its name as written for messages, and its own definition. */
+interface ChainLink {
+  file: string;
+  /** The file's definition without its `extends`. */
+  definition: unknown;
+}
+
+const RELATIVE_JSON = /^\.\.?\//;
+
+/**
+ * Reads `file` and the files it extends, base first. `seen` holds the absolute paths of the
+ * files that extend this one (a cycle, or a chain longer than {@link MAX_EXTENDS_DEPTH}, is
+ * refused naming the file that closes it). Every error names the file it came from.
+ */
+async function readChain(file: string, seen: string[]): Promise<ChainLink[]> {
+  const path = resolve(file);
+  const definition = await readDefinition(file, "pipeline");
+  if (typeof definition !== "object" || definition === null || !("extends" in definition)) {
+    return [{ file, definition }];
+  }
+  const { extends: base, ...own } = definition as Record<string, unknown>;
+  const fail = (message: string) =>
+    new PipelineValidationError(file, [{ path: "extends", message }]);
+  if (typeof base !== "string" || !RELATIVE_JSON.test(base) || extname(base) !== ".json") {
+    throw fail('must be a relative path to a JSON pipeline file, such as "./base.json"');
+  }
+  const basePath = resolve(dirname(path), base);
+  const chain = [...seen, path];
+  if (chain.includes(basePath)) {
+    const cycle = [...chain.slice(chain.indexOf(basePath)), basePath].map(shown);
+    throw fail(`extends a file that extends it: ${cycle.join(" → ")}`);
+  }
+  if (chain.length >= MAX_EXTENDS_DEPTH) {
+    throw fail(`a chain of extends may hold at most ${MAX_EXTENDS_DEPTH} files`);
+  }
+  const baseFile = relative(process.cwd(), basePath) || basePath;
+  return [...(await readChain(baseFile, chain)), { file, definition: own }];
+}
+
+const shown = (path: string) => relative(process.cwd(), path) || path;
+
+/** `stages[2].bake` as path segments: ["stages", 2, "bake"]. */
+function segmentsOf(path: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const m of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
+    out.push(m[2] !== undefined ? Number(m[2]) : (m[1] as string));
+  }
+  return out;
+}
+
+/**
+ * How deep a file's own definition reaches along `path`: stages are matched by the merged
+ * stage's name (a child names the stage it changes, not its index).
+ */
+function depthIn(definition: unknown, path: (string | number)[], names: string[]): number {
+  let v: unknown = definition;
+  let depth = 0;
+  for (const [i, key] of path.entries()) {
+    if (v === null || typeof v !== "object") break;
+    if (i === 1 && path[0] === "stages" && typeof key === "number") {
+      const list = Array.isArray(v) ? v : (v as { replace?: unknown }).replace;
+      const name = names[key];
+      v = Array.isArray(list)
+        ? list.find((s) => typeof s === "object" && s !== null && s.name === name)
+        : undefined;
+    } else v = (v as Record<string | number, unknown>)[key];
+    if (v === undefined) break;
+    depth++;
+  }
+  return depth;
+}
+
+/**
+ * Each problem of a merged definition, saying which file of the chain wrote the field when it
+ * was not the pipeline's own file: the file that reaches deepest along the problem's path (the
+ * most derived one on a tie, as its value won the merge).
+ */
+function withOrigins(problems: Problem[], chain: ChainLink[]): Problem[] {
+  const merged = chain.reduce<unknown>(
+    (base, link) => (base === undefined ? link.definition : mergeTemplate(base, link.definition)),
+    undefined,
+  );
+  const stages = (merged as { stages?: unknown }).stages;
+  const names = Array.isArray(stages)
+    ? stages.map((s) => (typeof s === "object" && s !== null ? String(s.name) : ""))
+    : [];
+  const own = chain.at(-1) as ChainLink;
+  return problems.map((p) => {
+    const path = segmentsOf(p.path);
+    let origin = own;
+    let best = -1;
+    for (const link of [...chain].reverse()) {
+      const depth = depthIn(link.definition, path, names);
+      if (depth > best) {
+        best = depth;
+        origin = link;
+      }
+    }
+    return origin === own || best <= 0 ? p : { ...p, message: `${p.message} (in ${origin.file})` };
+  });
 }
 
 /** Loads the installation config (`breakwater.config.json`), with every problem's path. */

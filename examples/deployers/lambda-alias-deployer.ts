@@ -87,7 +87,9 @@ async function wanted(
       problem: `no published version of ${functionName} has the description breakwater:${req.version}`,
     };
   }
-  if (req.kind !== "one-box" || req.percent >= 100) return { functionVersion: target, weights: {} };
+  // One-box and rolling steps send a share of the alias's traffic to the new version.
+  const share = req.kind === "one-box" || req.kind === "rolling";
+  if (!share || req.percent >= 100) return { functionVersion: target, weights: {} };
   const stable = current.FunctionVersion;
   if (!stable) return { problem: `alias ${functionName}:${alias} has no version` };
   return { functionVersion: stable, weights: { [target]: req.percent / 100 } };

@@ -54,7 +54,7 @@ export const deployStepSchema = z
     region: z.string().min(1),
     az: z.string().min(1).optional(),
     cell: z.string().min(1).optional(),
-    kind: z.enum(["one-box", "full"]),
+    kind: z.enum(["one-box", "rolling", "full"]),
     percent: z.number().int().min(1).max(100),
     bakeSeconds: z.number().int().min(0),
   })

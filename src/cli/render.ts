@@ -97,7 +97,7 @@ export class ProgressView {
     let what: string;
     switch (t.event) {
       case "deploy-started":
-        what = `deploy ${t.version}${t.step === "one-box" ? ` to ${t.percent}% of traffic` : ""}`;
+        what = `deploy ${t.version}${t.step === "one-box" || t.step === "rolling" ? ` to ${t.percent}% of traffic` : ""}`;
         break;
       case "deploy-finished":
         what =

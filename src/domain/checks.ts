@@ -221,7 +221,7 @@ export interface TestFunctionRequest {
   artifactDigest?: string;
   percent: number;
   /** The deploy step the test follows. */
-  kind: "one-box" | "full";
+  kind: "one-box" | "rolling" | "full";
 }
 
 /**

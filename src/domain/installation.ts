@@ -1,12 +1,13 @@
 /**
  * The installation's configuration, shared by every pipeline: organisation-wide alarms (for
- * example "org sev-1 open"), region overrides for time zones and holiday calendars, and how
+ * example "org sev-1 open"), organisation-wide freezes, region overrides for time zones and holiday calendars, and how
  * often a blocked step checks again. JSON file `breakwater.config.json`, validated like
  * pipelines (strict, every problem with its path).
  */
 import * as z from "zod";
 import { collectProblems, PipelineValidationError } from "./pipeline.ts";
 import { regionOverridesSchema } from "./time-windows/regions.ts";
+import { freezeSchema, MAX_FREEZES } from "./time-windows/schema.ts";
 import { triggerConfigSchema } from "./trigger-config.ts";
 
 const orgAlarm = z.union(
@@ -88,6 +89,13 @@ export const installationSchema = z
       .optional()
       .describe(
         "Organisation-wide alarms: while any is in ALARM, no pipeline of the installation starts a deploy step.",
+      ),
+    freezes: z
+      .array(freezeSchema, { error: "must be a list of freezes" })
+      .max(MAX_FREEZES, { error: `must list at most ${MAX_FREEZES} freezes` })
+      .optional()
+      .describe(
+        "Organisation-wide freezes [{ from, to, reason }]: no pipeline starts a deploy step inside one, whatever its own or its stages' timeWindows say.",
       ),
     regions: regionOverridesSchema
       .optional()

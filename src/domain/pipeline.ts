@@ -8,6 +8,7 @@ import { REGION_PATTERN } from "./aws-names.ts";
 import { azProblem, regionProblem } from "./aws-regions.ts";
 import { azName, groupBatches, type RegionEntryLike, regionLayout } from "./cells.ts";
 import { BreakwaterError } from "./errors.ts";
+import { applyStageDefaults } from "./pipeline-template.ts";
 import { deployTargetSchema, targetProblems } from "./targets/index.ts";
 import { timeWindowsSchema } from "./time-windows/schema.ts";
 
@@ -134,6 +135,87 @@ const oneBox = z.union(
   ],
   { error: 'must be true, false or { "percent": n }' },
 );
+
+// --- rolling steps (issue 13 item 5) -------------------------------------------------------
+
+/** The most traffic steps one rolling full step may have (100% included). */
+export const MAX_ROLLING_STEPS = 10;
+
+const ROLLING_PERCENT = "must be a whole percentage from 1 to 100";
+
+const rolling = z
+  .object({
+    percents: z
+      .array(
+        z
+          .number({ error: ROLLING_PERCENT })
+          .int({ error: ROLLING_PERCENT })
+          .min(1, { error: ROLLING_PERCENT })
+          .max(100, { error: ROLLING_PERCENT }),
+        { error: "must be a list of percentages such as [25, 50, 100]" },
+      )
+      .max(MAX_ROLLING_STEPS, { error: `must list at most ${MAX_ROLLING_STEPS} steps` })
+      .describe(
+        "The new version's share of each scope's traffic after each step, strictly increasing, ending at 100.",
+      ),
+    bakeMinutes: durationMinutes().describe(
+      "How long each step below 100% bakes before the next; the 100% step bakes the stage's full bake.",
+    ),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    const ps = r.percents;
+    if (!Array.isArray(ps) || ps.some((p) => !Number.isInteger(p))) return;
+    if (ps.length < 2) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["percents"],
+        message: "must list at least one share below 100, then 100",
+      });
+      return;
+    }
+    ps.forEach((p, i) => {
+      const before = ps[i - 1];
+      if (i > 0 && before !== undefined && p <= before) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["percents", i],
+          message: `must be larger than the step before (${before})`,
+        });
+      }
+    });
+    if (ps.at(-1) !== 100) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["percents"],
+        message: "must end at 100 (the step that bakes the stage's full bake)",
+      });
+    }
+  });
+
+/** The rolling problems that need the whole stage: rolling steps come after the one-box. */
+function rollingProblems(
+  stage: {
+    oneBox?: boolean | { percent: number } | undefined;
+    rolling?: { percents: number[] } | undefined;
+  },
+  ctx: z.core.$RefinementCtx,
+): void {
+  const first = stage.rolling?.percents?.[0];
+  const box =
+    stage.oneBox === true
+      ? DEFAULT_ONE_BOX_PERCENT
+      : stage.oneBox
+        ? stage.oneBox.percent
+        : undefined;
+  if (typeof first === "number" && box !== undefined && first <= box) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["rolling", "percents", 0],
+      message: `must be larger than the one-box share (${box}%): rolling steps come after the one-box`,
+    });
+  }
+}
 
 /** `approval: true` waits this long for an operator's decision before the run halts. */
 export const DEFAULT_APPROVAL_TIMEOUT_MINUTES = 24 * 60;
@@ -327,6 +409,11 @@ export const stageSchema = z
     bake: bake.describe(
       "How long each step of the stage bakes before it is judged: at least minutes, and with minRequests until that many requests were served (at most maxMinutes).",
     ),
+    rolling: rolling
+      .optional()
+      .describe(
+        "Deploy each full step in traffic steps (e.g. [25, 50, 100]), each baking bakeMinutes before the next; needs a target that can split traffic.",
+      ),
     onInsufficientTraffic: z
       .enum(["halt", "proceed"], { error: "must be halt or proceed" })
       .optional()
@@ -335,7 +422,9 @@ export const stageSchema = z
       ),
     timeWindows: timeWindowsSchema
       .optional()
-      .describe("When this stage may deploy (replaces the pipeline's timeWindows)."),
+      .describe(
+        "When this stage may deploy: replaces the pipeline's allowed windows and holidays; freezes add up (the pipeline's, the organisation's and the stage's all hold).",
+      ),
     target: deployTargetSchema
       .optional()
       .describe(
@@ -370,6 +459,7 @@ export const stageSchema = z
       });
     }
     for (const problem of cellProblems(stage)) ctx.addIssue({ code: "custom", ...problem });
+    rollingProblems(stage, ctx);
     const longest = longestBakeMinutes(stage);
     if (longest > MAX_WAIT_MINUTES) {
       ctx.addIssue({
@@ -456,7 +546,8 @@ function cellProblems(stage: {
  * after another; in each, the longest region's steps (one-box, then each AZ or batch of
  * `cellsInParallel` cells, or all AZs at once) one after another, each baking up to its
  * maximum (`maxMinutes`, default 4 × minutes with `minRequests`), after its tests' longest
- * timeout. Blocked time is not counted: it cannot be known ahead.
+ * timeout, each full step after its rolling steps' `bakeMinutes` (each after its tests too).
+ * Blocked time is not counted: it cannot be known ahead.
  */
 function longestBakeMinutes(stage: {
   regions: readonly RegionEntryLike[];
@@ -465,6 +556,7 @@ function longestBakeMinutes(stage: {
   cellsInParallel?: number | undefined;
   oneBox?: boolean | { percent: number } | undefined;
   bake: { minutes: number; minRequests?: number | undefined; maxMinutes?: number | undefined };
+  rolling?: { percents: number[]; bakeMinutes: number } | undefined;
   tests?: ReadonlyArray<{ timeoutMinutes?: number | undefined }> | undefined;
 }): number {
   const { minutes, minRequests, maxMinutes } = stage.bake;
@@ -482,21 +574,39 @@ function longestBakeMinutes(stage: {
     ),
   );
   const perStep = tests + (maxMinutes ?? (minRequests !== undefined ? minutes * 4 : minutes));
-  const steps = stage.regions.map((r) => {
-    const batches = regionLayout(r).groups.map(
+  // Each full step's rolling steps below 100% bake bakeMinutes each, after their tests.
+  const r = stage.rolling;
+  const rollingMinutes =
+    r && Array.isArray(r.percents) && ok(r.bakeMinutes)
+      ? Math.max(0, r.percents.length - 1) * (tests + r.bakeMinutes)
+      : 0;
+  const regionMinutes = stage.regions.map((entry) => {
+    const batches = regionLayout(entry).groups.map(
       (g) => groupBatches(g, stage.cellsInParallel).length,
     );
     const oneBox = stage.oneBox === undefined || stage.oneBox === false ? 0 : 1;
-    const full = stage.azsInParallel ? Math.max(...batches) : batches.reduce((a, b) => a + b, 0);
-    return oneBox + full;
+    const fulls = stage.azsInParallel ? Math.max(...batches) : batches.reduce((a, b) => a + b, 0);
+    return oneBox * perStep + fulls * (perStep + rollingMinutes);
   });
-  const parallel = Math.max(1, Math.min(stage.regionsInParallel ?? 1, steps.length));
+  const parallel = Math.max(1, Math.min(stage.regionsInParallel ?? 1, regionMinutes.length));
   let total = 0;
-  for (let i = 0; i < steps.length; i += parallel) {
-    total += Math.max(...steps.slice(i, i + parallel)) * perStep;
+  for (let i = 0; i < regionMinutes.length; i += parallel) {
+    total += Math.max(...regionMinutes.slice(i, i + parallel));
   }
   return total;
 }
+
+// --- templates (issue 13 item 6) ------------------------------------------------------------
+
+/**
+ * Fields every stage gets unless it sets them (merged as `extends` merges: objects key by key).
+ * Every stage field but `name`, each validated as in a stage.
+ */
+export const stageDefaultsSchema = z
+  .object(stageSchema.shape)
+  .omit({ name: true })
+  .partial()
+  .strict();
 
 const dimensionTemplate = z
   .string({ error: "must be a dimension value template" })
@@ -595,6 +705,11 @@ export const pipelineSchema = z
       .optional()
       .describe(
         "AWS only: where the scope's per-version request, fault and latency metrics are, for the anomaly detector and bake.minRequests.",
+      ),
+    stageDefaults: stageDefaultsSchema
+      .optional()
+      .describe(
+        "Fields every stage gets unless it sets them (objects merge: a stage's bake.minutes keeps the defaults' bake.minRequests).",
       ),
     stages: z
       .array(stageSchema, { error: "must be a list of stages" })
@@ -765,9 +880,20 @@ export function collectProblems(
  * parsePipeline({ name: "orders-api", stages: [{ name: "alpha", regions: ["us-east-1"], bake: { minutes: 10 } }] }, "orders.json");
  */
 export function parsePipeline(input: unknown, source = "pipeline"): Pipeline {
-  const result = pipelineSchema.safeParse(input);
+  if (typeof input === "object" && input !== null && "extends" in input) {
+    // Only the file loader resolves a base file (its path is relative to the file).
+    throw new PipelineValidationError(source, [
+      {
+        path: "extends",
+        message:
+          "only a JSON pipeline file may extend another (loaded with its path); in TypeScript, build the definition with extendPipeline(base, {...})",
+      },
+    ]);
+  }
+  const expanded = applyStageDefaults(input);
+  const result = pipelineSchema.safeParse(expanded);
   if (result.success) return result.data;
-  throw new PipelineValidationError(source, collectProblems(result.error.issues, input));
+  throw new PipelineValidationError(source, collectProblems(result.error.issues, expanded));
 }
 
 /**
@@ -787,8 +913,18 @@ export function pipelineJsonSchema(): Record<string, unknown> {
     string,
     unknown
   >;
+  // A file may extend a base file (resolved by the loader before validation).
+  const properties = {
+    ...(schema.properties as Record<string, unknown>),
+    extends: {
+      type: "string",
+      description:
+        'A base pipeline file to extend, relative to this one ("./base.json"): objects merge, arrays and scalars replace, stages match by name (README, "Templates").',
+    },
+  };
   return {
     ...schema,
+    properties,
     $id: "https://breakwater.dev/schema/pipeline.schema.json",
     title: "Breakwater pipeline",
   };

@@ -6,7 +6,11 @@ import { groupBatches, type Placement, regionLayout } from "./cells.ts";
 import { oneBoxPercent, type Pipeline, type Stage } from "./pipeline.ts";
 import { scopeId } from "./scope.ts";
 
-export type StepKind = "one-box" | "full";
+/**
+ * `one-box`: a share of the region's first scope; `rolling`: a traffic step of a full step
+ * below 100% (`stages[].rolling`); `full`: the scope at 100%.
+ */
+export type StepKind = "one-box" | "rolling" | "full";
 
 export interface DeployStep {
   scope: string;
@@ -38,6 +42,8 @@ export interface StagePlan {
  * region's first scope (its first AZ's first cell), then full steps AZ by AZ (all AZs at once
  * with `azsInParallel`) and, inside an AZ or a region with cells, `cellsInParallel` cells at a
  * time (safety rule 1).
+ * With `rolling`, each full step (or batch of cells) is its traffic steps (each baking
+ * `rolling.bakeMinutes`), then the 100% step with the stage's bake.
  *
  * @example
  * planStage({ name: "prod-1", regions: [{ region: "eu-north-1", azs: ["eun1-az1", "eun1-az2"] }], oneBox: true, bake: { minutes: 60 } })
@@ -67,16 +73,57 @@ export function planStage(stage: Stage): StagePlan {
     if (percent !== undefined && first) {
       phases.push([{ ...first, kind: "one-box", percent }]);
     }
+    // Each full batch in its traffic steps (rolling): the batch takes every share, one after
+    // another, before the next batch starts; without rolling, the one share is 100%.
+    const shares = fullStepShares(stage);
+    const expand = (batch: DeployStep[]): DeployStep[][] =>
+      shares.map((pct) =>
+        batch.map((s) =>
+          pct < 100
+            ? {
+                ...s,
+                kind: "rolling" as const,
+                percent: pct,
+                bakeSeconds: rollingBakeSeconds(stage),
+              }
+            : s,
+        ),
+      );
     if (stage.azsInParallel) {
-      // All AZs at once: the k-th batch of every AZ together.
+      // All AZs at once: the k-th batch of every AZ together, each share together.
       const rounds = Math.max(...batches.map((b) => b.length));
-      for (let k = 0; k < rounds; k++) phases.push(batches.flatMap((b) => b[k] ?? []));
+      for (let k = 0; k < rounds; k++) phases.push(...expand(batches.flatMap((b) => b[k] ?? [])));
     } else {
-      for (const group of batches) phases.push(...group);
+      for (const group of batches) for (const batch of group) phases.push(...expand(batch));
     }
     return { region, phases };
   });
   return { stage: stage.name, regionsInParallel: stage.regionsInParallel ?? 1, regions };
+}
+
+/** The shares a full step goes through: the stage's rolling percents, else 100% at once. */
+function fullStepShares(stage: Stage): number[] {
+  return stage.rolling?.percents ?? [100];
+}
+
+function rollingBakeSeconds(stage: Stage): number {
+  return (stage.rolling?.bakeMinutes ?? 0) * 60;
+}
+
+/**
+ * The kind of the step that moved a scope of `stage` to `percent`: the one-box share, a
+ * rolling share, or 100%. Unambiguous because rolling shares must be above the one-box's (the
+ * pipeline schema checks). A rollback cancelling a deploy in flight knows only the share.
+ *
+ * @example
+ * stepKindAt({ ...stage, oneBox: true, rolling: { percents: [25, 100], bakeMinutes: 5 } }, 25) // "rolling"
+ */
+export function stepKindAt(stage: Stage | undefined, percent: number): StepKind {
+  if (percent >= 100) return "full";
+  if (stage?.rolling?.percents.includes(percent) && oneBoxPercent(stage) !== percent) {
+    return "rolling";
+  }
+  return "one-box";
 }
 
 export function stageIndex(pipeline: Pipeline, stage: string): number {

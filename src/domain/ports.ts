@@ -281,7 +281,8 @@ export type StateStore = ConfigStore &
   ScopeStore &
   BatchReader;
 
-export type DeploymentKind = "one-box" | "full" | "rollback";
+/** `rolling`: a traffic step of a full step below 100% (`stages[].rolling`), like a one-box share. */
+export type DeploymentKind = "one-box" | "rolling" | "full" | "rollback";
 
 export interface DeploymentRequest {
   deploymentId: string;
@@ -367,7 +368,7 @@ export interface TestRequest {
   scope: ScopeRef;
   version: string;
   /** The step the test follows and the share of traffic the version serves. */
-  kind: "one-box" | "full";
+  kind: "one-box" | "rolling" | "full";
   percent: number;
   test: ResolvedTest;
   /** The stage target's role: the test lives in the target's account, reached through it. */

@@ -7,7 +7,7 @@
 import { alarmNameMatches, resolveAlarmName } from "./blockers.ts";
 import type { HistoryEntry, Run, ScopeState } from "./model.ts";
 import type { Pipeline } from "./pipeline.ts";
-import { type DeployStep, planStage } from "./planner.ts";
+import { type DeployStep, planStage, stepKindAt } from "./planner.ts";
 import { parseScopeId, placementOf } from "./scope.ts";
 
 /** The three ways a rollback is asked for, each with the data it is judged on. */
@@ -94,6 +94,12 @@ export function lastGoodVersion(
   return undefined;
 }
 
+/** Whether a scope of `stage` at `percent` is on its one-box step (one-box alarms judge it). */
+function isOneBox(run: Run, stage: string, percent: number): boolean {
+  const own = run.definition.stages.find((s) => s.name === stage);
+  return stepKindAt(own, percent) === "one-box";
+}
+
 /**
  * The last known-good version of a scope: the newest version its history shows before
  * `version` whose run did not roll back (safety rule 3: a rollback never returns a scope to a
@@ -145,7 +151,9 @@ function watchedBy(
   const app = (run.definition.alarms ?? []).filter(matches);
   if (app.some(isRegionalTemplate)) return "region";
   // A one-box alarm watches the one-box's share of traffic, which lives in this scope alone.
-  const oneBox = scope.percent < 100 ? (run.definition.oneBoxAlarms ?? []).filter(matches) : [];
+  const oneBox = isOneBox(run, ref.stage, scope.percent)
+    ? (run.definition.oneBoxAlarms ?? []).filter(matches)
+    : [];
   return app.length > 0 || oneBox.length > 0 ? "scope" : undefined;
 }
 
@@ -182,7 +190,7 @@ function alarmStep(run: Run, scope: ScopeState): DeployStep {
     scope: scope.scope,
     region: ref.region,
     ...placementOf(ref),
-    kind: scope.percent < 100 ? "one-box" : "full",
+    kind: stepKindAt(stage, scope.percent),
     percent: scope.percent,
     bakeSeconds: (stage?.bake.minutes ?? 0) * 60,
   };

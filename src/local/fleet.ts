@@ -239,7 +239,8 @@ export class SimulatedFleet implements Deployer, MetricSource, CanarySource {
   /** How long a step takes: the target's `local` timings, the fleet's, then the type's defaults. */
   private secondsOf(req: DeploymentRequest): number {
     const seconds = stepSeconds(req.pipeline, req.scope.stage, this.durations);
-    if (req.kind === "one-box") return seconds.oneBox;
+    // A rolling step moves a share of the scope's traffic, as the one-box does.
+    if (req.kind === "one-box" || req.kind === "rolling") return seconds.oneBox;
     return req.kind === "rollback" ? seconds.rollback : seconds.full;
   }
 

@@ -120,6 +120,35 @@ describe("breakwater simulate", () => {
     expect(b.scopes).toEqual(a.scopes);
   });
 
+  it("simulates a pipeline that extends a template, with its rolling steps", async () => {
+    const { code, stdout } = await cli([
+      "simulate",
+      "--pipeline",
+      "examples/orders-jobs.json",
+      "--start",
+      START,
+      "--json",
+    ]);
+    expect(code).toBe(EXIT.ok);
+    const result = JSON.parse(stdout) as {
+      outcome: string;
+      timeline: { scope: string; step: string; event: string; percent?: number }[];
+    };
+    expect(result.outcome).toBe("succeeded");
+    // prod-1 comes from examples/templates/orders-service.json: one-box, then 25, 50, 100%.
+    const az1 = result.timeline.filter(
+      (e) => e.scope === "prod-1/eu-north-1/eun1-az1" && e.event === "deploy-started",
+    );
+    expect(az1.map((e) => [e.step, e.percent])).toEqual([
+      ["one-box", 10],
+      ["rolling", 25],
+      ["rolling", 50],
+      ["full", 100],
+    ]);
+    // prod-3 is the extending file's own stage, appended.
+    expect(result.timeline.some((e) => e.scope.startsWith("prod-3/"))).toBe(true);
+  });
+
   it("shows a live view and a version-per-scope table without --json", async () => {
     const { code, stdout } = await cli([
       "simulate",

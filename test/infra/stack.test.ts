@@ -389,6 +389,9 @@ beforeAll(async () => {
     config,
     JSON.stringify({
       orgAlarms: ["org-sev1-open", { name: "org-freeze", region: "us-west-2" }],
+      freezes: [
+        { from: "2026-12-21T00:00:00Z", to: "2027-01-04T00:00:00Z", reason: "year-end freeze" },
+      ],
       artifactPublishers: [{ principalArn: CI_PRINCIPAL, sources: ["ci.buildkite"] }],
     }),
   );
@@ -1128,6 +1131,8 @@ describe("installation config", () => {
     const create = JSON.stringify(props((found[0] as [string, Resource])[1]).Create);
     expect(create).toContain("org-sev1-open");
     expect(create).toContain("INSTALLATION");
+    // The organisation's freezes reach every deploy step's gate through this item.
+    expect(create).toContain("year-end freeze");
     // Without a config file (the repository has none), nothing is written.
     expect(ofType(prod, "Custom::BreakwaterInstallation")).toHaveLength(0);
   });

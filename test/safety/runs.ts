@@ -111,6 +111,23 @@ const stageArb = (name: string): fc.Arbitrary<StageInput> =>
           { nil: undefined },
         ),
         minutes: fc.integer({ min: 1, max: 120 }),
+        // Rolling steps in about one stage of three (each adds steps, so runs take longer).
+        rolling: fc.oneof(
+          { weight: 2, arbitrary: fc.constant(undefined) },
+          {
+            weight: 1,
+            arbitrary: fc.record(
+              {
+                shares: fc.uniqueArray(fc.integer({ min: 1, max: 99 }), {
+                  minLength: 1,
+                  maxLength: 3,
+                }),
+                bakeMinutes: fc.integer({ min: 1, max: 30 }),
+              },
+              NP,
+            ),
+          },
+        ),
         tests: fc.boolean(),
         canaries: fc.boolean(),
       },
@@ -124,6 +141,7 @@ const stageArb = (name: string): fc.Arbitrary<StageInput> =>
         cellsInParallel,
         oneBox,
         regions,
+        rolling,
         tests,
         canaries,
       }) => ({
@@ -139,11 +157,24 @@ const stageArb = (name: string): fc.Arbitrary<StageInput> =>
           ? { cellsInParallel: Math.min(cellsInParallel, largestCellGroup(regions)) }
           : {}),
         ...(oneBox !== undefined ? { oneBox } : {}),
+        ...rollingOf(rolling, oneBox),
         bake: { minutes },
         ...(tests ? { tests: STAGE_TESTS } : {}),
         ...(canaries ? { canaries: STAGE_CANARIES } : {}),
       }),
     );
+
+/** Rolling steps as the schema wants them: increasing, above the one-box's share, then 100. */
+function rollingOf(
+  rolling: { shares: number[]; bakeMinutes: number } | undefined,
+  oneBox: boolean | { percent: number } | undefined,
+): Pick<StageInput, "rolling"> {
+  if (!rolling) return {};
+  const box = oneBox === true ? 10 : oneBox ? oneBox.percent : 0;
+  const shares = rolling.shares.filter((p) => p > box).sort((a, b) => a - b);
+  if (shares.length === 0) return {};
+  return { rolling: { percents: [...shares, 100], bakeMinutes: rolling.bakeMinutes } };
+}
 
 const pipelineArb: fc.Arbitrary<Pipeline> = fc
   .integer({ min: 1, max: 3 })
@@ -272,8 +303,10 @@ export async function simulateScenario(
 // ---------------------------------------------------------------------------------------------
 
 export const ms = (at: string) => Date.parse(at);
-export const stepKey = (e: { scope: string; step: string }) => `${e.scope} ${e.step}`;
-const planKey = (s: DeployStep) => `${s.scope} ${s.kind}`;
+/** A step of a scope: its kind, and for a rolling step (several per scope) its share. */
+export const stepKey = (e: { scope: string; step: string; percent?: number | undefined }) =>
+  `${e.scope} ${e.step}${e.step === "rolling" ? ` ${e.percent}%` : ""}`;
+const planKey = (s: DeployStep) => stepKey({ scope: s.scope, step: s.kind, percent: s.percent });
 const regionOfScope = (scope: string) => parseScopeId(scope).region;
 const isEnd = (e: TimelineEvent) => e.event === "bake-finished" || e.event === "rollback-finished";
 
@@ -369,6 +402,14 @@ function checkRule1(r: SimOutcome): string[] {
     // full step; with AZs one at a time no steps of two AZs overlap; inside one AZ (or a region
     // without AZs) at most cellsInParallel steps overlap (one when it has no cells).
     const cellLimit = stage.cellsInParallel ?? 1;
+    // And every step of a phase (the one-box, each rolling share, 100%) ends before any step of
+    // a later phase of its region starts.
+    const phaseOf = new Map<string, number>();
+    for (const rp of planStage(stage).regions) {
+      rp.phases.forEach((phase, i) => {
+        for (const step of phase) phaseOf.set(planKey(step), i);
+      });
+    }
     for (const region of regions.keys()) {
       const inRegion = stageSteps.filter(
         (s) => !Number.isNaN(s.end) && regionOfScope(scopeOfStep(s)) === region,
@@ -392,6 +433,15 @@ function checkRule1(r: SimOutcome): string[] {
                 `rule 1: ${stage.name}/${region} deploys AZs one at a time but ${a.label} and ${b.label} overlapped`,
               );
             }
+          }
+        }
+      }
+      for (const before of inRegion) {
+        for (const after of inRegion) {
+          const a = phaseOf.get(before.label) ?? 0;
+          const b = phaseOf.get(after.label) ?? 0;
+          if (a < b && after.start < before.end) {
+            problems.push(`rule 1: ${after.label} started before ${before.label} finished`);
           }
         }
       }
@@ -487,6 +537,13 @@ function expectedFinal(
   const baked = (step: string) =>
     events.some((e) => e.event === "bake-finished" && e.step === step && e.outcome === "Healthy");
   if (baked("full")) return { version: r.version, status: "stable", percent: 100 };
+  // Rolling steps: the scope stays at the largest share that baked Healthy.
+  const rolled = events
+    .filter((e) => e.event === "bake-finished" && e.step === "rolling" && e.outcome === "Healthy")
+    .map((e) => e.percent ?? 0);
+  if (rolled.length > 0) {
+    return { version: r.version, status: "stable", percent: Math.max(...rolled) };
+  }
   if (baked("one-box")) {
     const stage = r.pipeline.stages.find((s) => s.name === parseScopeId(scope).stage);
     return {
@@ -632,11 +689,18 @@ function checkRule3(r: SimOutcome): string[] {
   const mustSee = (scope: string) => {
     const stage = r.pipeline.stages.find((s) => s.name === parseScopeId(scope).stage);
     if (!stage) return true;
+    // The last step that started there: its share (of its cell's share), and how long it bakes.
+    const last = r.timeline.filter((e) => e.event === "deploy-started" && e.scope === scope).at(-1);
     const share =
-      (started(scope, "full") ? 1 : (oneBoxPercent(stage) ?? 100) / 100) *
-      (cellShares([r.pipeline]).get(scope) ?? 1);
+      (started(scope, "full")
+        ? 1
+        : last?.step === "rolling"
+          ? (last.percent ?? 100) / 100
+          : (oneBoxPercent(stage) ?? 100) / 100) * (cellShares([r.pipeline]).get(scope) ?? 1);
+    const minutes =
+      last?.step === "rolling" && stage.rolling ? stage.rolling.bakeMinutes : stage.bake.minutes;
     const kind = faulty.get(scope) as FaultKind;
-    return detectorSees(kind, share, stage.bake.minutes) || checksSee(kind, stage, share);
+    return detectorSees(kind, share, minutes) || checksSee(kind, stage, share);
   };
   const mustRollBack = faultyDeployed.filter(mustSee);
   const outcomeRolledBack = r.run?.status === "halted" && r.run.haltReason === "rollback";

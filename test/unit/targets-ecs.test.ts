@@ -36,7 +36,13 @@ import {
 import { STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import { EcsDriver, ecsPassedRoles, TAG_VERSION } from "../../src/adapters/aws/targets/ecs.ts";
+import {
+  canaryTasks,
+  EcsDriver,
+  ecsPassedRoles,
+  MAX_CANARY_TASKS_PER_MAIN_TASK,
+  TAG_VERSION,
+} from "../../src/adapters/aws/targets/ecs.ts";
 import { TargetDeployer } from "../../src/adapters/aws/targets/index.ts";
 import { InvalidInputError, TransientError } from "../../src/domain/errors.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
@@ -577,6 +583,40 @@ describe("ecs target", () => {
       /^target\.service: ECS service orders has no load balancer, so a one-box canary beside it would serve no traffic/,
     );
     expect(fake.mutations).toBe(0);
+  });
+
+  it("rolling steps size the canary to the share, on the one-box's revision; the full step then scales it to zero", async () => {
+    const oneBox = request({ kind: "one-box", version: "v2" });
+    await deployer.start(oneBox);
+    expect(await finish(oneBox)).toEqual({ state: "succeeded" });
+    // Three main tasks: 50% is three canary tasks, 75% nine (the nearest shares of all tasks).
+    for (const [percent, tasks] of [
+      [50, 3],
+      [75, 9],
+    ] as const) {
+      const step = request({ kind: "rolling", version: "v2", percent });
+      await deployer.start(step);
+      expect(fake.services.get("orders-canary")?.desiredCount).toBe(tasks);
+      expect(await finish(step)).toEqual({ state: "succeeded" });
+      expect(fake.serving("orders-canary")).toBe("v2");
+      expect(fake.serving()).toBe("v1");
+    }
+    expect(fake.callsOf(RegisterTaskDefinitionCommand)).toHaveLength(1);
+    expect(fake.callsOf(CreateServiceCommand)).toHaveLength(1);
+    const full = request({ kind: "full", version: "v2" });
+    await deployer.start(full);
+    expect(await finish(full)).toEqual({ state: "succeeded" });
+    expect(fake.services.get("orders-canary")?.desiredCount).toBe(0);
+    expect(fake.serving()).toBe("v2");
+  });
+
+  it("canaryTasks: about the share of all tasks, at least one, bounded", () => {
+    expect(canaryTasks(3, 10)).toBe(1);
+    expect(canaryTasks(4, 25)).toBe(1);
+    expect(canaryTasks(4, 50)).toBe(4);
+    expect(canaryTasks(10, 20)).toBe(3);
+    expect(canaryTasks(2, 99)).toBe(2 * MAX_CANARY_TASKS_PER_MAIN_TASK);
+    expect(canaryTasks(0, 50)).toBe(1);
   });
 
   it("after the full step the canary is scaled to zero, and the one-box's revision is reused", async () => {

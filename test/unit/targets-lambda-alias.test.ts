@@ -438,6 +438,23 @@ describe("lambda-alias target", () => {
     expect(fake.versions.map((v) => v.Version)).toEqual(["1", "2"]);
   });
 
+  it("rolling steps raise the new version's weight step by step, the alias's version kept; a rollback clears it", async () => {
+    const oneBox = request({ kind: "one-box", version: "v2", percent: 10 });
+    await d.start(oneBox);
+    expect(await finish(d, fake, oneBox)).toEqual({ state: "succeeded" });
+    for (const percent of [25, 50]) {
+      const step = request({ kind: "rolling", version: "v2", percent });
+      await d.start(step);
+      expect(await finish(d, fake, step)).toEqual({ state: "succeeded" });
+      expect(fake.alias).toMatchObject({ version: "1", weights: { "2": percent / 100 } });
+    }
+    expect(fake.calls(UpdateFunctionCodeCommand)).toBe(1);
+    const rollback = request({ kind: "rollback", version: "v1" });
+    await d.start(rollback);
+    expect(await finish(d, fake, rollback)).toEqual({ state: "succeeded" });
+    expect(fake.alias).toMatchObject({ version: "1", weights: {} });
+  });
+
   it("a rollback of a one-box puts the alias back on the version before, weights cleared", async () => {
     const oneBox = request({ kind: "one-box", version: "v2", percent: 25 });
     await d.start(oneBox);

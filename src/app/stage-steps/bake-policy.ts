@@ -1,13 +1,24 @@
 import type { BakePolicy } from "../../domain/bake.ts";
 import type { Run } from "../../domain/model.ts";
+import type { StepKind } from "../../domain/planner.ts";
 import { stageOf } from "./context.ts";
 
-/** The bake policy of a step: at least `minutes`; with `minRequests`, until served, at most `maxMinutes`. */
+/**
+ * The bake policy of a step: at least `minutes`; with `minRequests`, until served, at most
+ * `maxMinutes`. A rolling step below 100% bakes `rolling.bakeMinutes`, judged by the alarms and
+ * the detector alone: the stage's traffic minimum is the 100% step's (and the one-box's), so a
+ * short intermediate bake is never extended to the stage's full one.
+ */
 export function bakePolicy(
   run: Pick<Run, "pipeline" | "definition">,
   stageName: string,
+  kind: StepKind = "full",
 ): BakePolicy {
   const stage = stageOf(run, stageName);
+  if (kind === "rolling" && stage.rolling) {
+    const minutes = stage.rolling.bakeMinutes;
+    return { minutes, maxMinutes: minutes, onInsufficientTraffic: "proceed" };
+  }
   const minutes = stage.bake.minutes;
   return {
     minutes,

@@ -1,6 +1,6 @@
 import { ConcurrentUpdateError, NotFoundError } from "../../domain/errors.ts";
 import type { Run, ScopeState } from "../../domain/model.ts";
-import type { DeployStep } from "../../domain/planner.ts";
+import { type DeployStep, stepKindAt } from "../../domain/planner.ts";
 import type { DeploymentRequest } from "../../domain/ports.ts";
 import { parseScopeId, placementOf } from "../../domain/scope.ts";
 import type { Deps } from "../deps.ts";
@@ -32,7 +32,12 @@ function deploymentRequest(
   step: DeployStep,
 ): DeploymentRequest {
   return {
-    deploymentId: deploymentId(ctx, step, step.kind),
+    // A rolling step's share is in its id: each share is a deployment of its own.
+    deploymentId: deploymentId(
+      ctx,
+      step,
+      step.kind === "rolling" ? `rolling-${step.percent}` : step.kind,
+    ),
     pipeline: run.definition,
     scope: parseScopeId(step.scope),
     version: ctx.version,
@@ -44,7 +49,7 @@ function deploymentRequest(
 
 /**
  * The request of the deploy step that moved `scope` to `percent` of the run's version, exactly as
- * the deploy step sent it: its kind from that share (a one-box step is under 100%), the stage's
+ * the deploy step sent it: its kind from that share (the one-box's, a rolling step's, 100%), the stage's
  * current attempt (a fast rollback's context carries none), the run's version and digest. A
  * rollback cancels it before returning the scope to the version before.
  */
@@ -60,7 +65,10 @@ export function inFlightDeployRequest(
     scope,
     region: ref.region,
     ...placementOf(ref),
-    kind: percent < 100 ? "one-box" : "full",
+    kind: stepKindAt(
+      run.definition.stages.find((s) => s.name === ctx.stage),
+      percent,
+    ),
     percent,
     bakeSeconds: 0,
   };

@@ -8,7 +8,7 @@ import { targetRoleArn } from "../../domain/targets/index.ts";
 import type { Deps } from "../deps.ts";
 import { bakePolicy } from "./bake-policy.ts";
 import { canaryVerdict } from "./canaries.ts";
-import { type StageContext, snapshotOf, supersededBy } from "./context.ts";
+import { type StageContext, snapshotOf, stageOf, supersededBy } from "./context.ts";
 import { haltRun } from "./halt.ts";
 import { publish, stepEvent } from "./step-events.ts";
 
@@ -71,19 +71,22 @@ export async function evaluateStep(
   if (pipeline.anomalyDetection !== false && candidate) {
     const deployStart = new Date(deployStartedAt);
     const lookback = Math.max(now.getTime() - bakeStart.getTime(), 10 * 60_000);
+    const previous = current?.previousVersion;
+    // After a rolling step the scope before this step served mostly the candidate itself: the
+    // baseline is then the previous version's own traffic in that window, not the whole scope's.
+    const rolled = stageOf(run, ctx.stage).rolling !== undefined && step.kind !== "one-box";
     const baseline =
       (await deps.metrics.minutes({
         pipeline,
         scope,
-        select: "all",
+        select: rolled && previous ? { version: previous } : "all",
         from: new Date(deployStart.getTime() - lookback),
         to: deployStart,
       })) ?? [];
-    // During a one-box step the rest of the scope still runs the previous version: the best
-    // reference, since it shares the same minutes (time-of-day effects, dependency trouble).
-    const previous = current?.previousVersion;
+    // During a one-box or rolling step the rest of the scope still runs the previous version:
+    // the best reference, since it shares the same minutes (time-of-day effects, dependencies).
     const control =
-      step.kind === "one-box" && previous
+      (step.kind === "one-box" || step.kind === "rolling") && previous
         ? await deps.metrics.minutes({
             pipeline,
             scope,
@@ -109,7 +112,7 @@ export async function evaluateStep(
     alarms: observed,
     alarmMissingData: pipeline.alarmMissingData,
     anomaly,
-    policy: bakePolicy(run, ctx.stage),
+    policy: bakePolicy(run, ctx.stage, step.kind),
     candidate,
     elapsedMs: now.getTime() - bakeStart.getTime(),
   });

@@ -24,6 +24,7 @@ import { parseScopeId } from "../../domain/scope.ts";
 import { targetRoleArn } from "../../domain/targets/index.ts";
 import {
   checkTimeWindows,
+  effectiveTimeWindows,
   loadHolidayCalendars,
   type WindowVerdict,
 } from "../../domain/time-windows/index.ts";
@@ -87,7 +88,8 @@ async function currentBlockers(
       [...byRegion].map(([region, names]) => deps.alarms.describe(names, region, at)),
     )
   ).flat();
-  const policy = stage?.timeWindows ?? pipeline.timeWindows;
+  // Freezes only add up: the stage's own windows replace the pipeline's, never a freeze.
+  const policy = effectiveTimeWindows(pipeline.timeWindows, stage?.timeWindows, config.freezes);
   // The holiday calendars are loaded on first need, not at cold start (most functions never
   // judge a window; see src/domain/time-windows/holidays.ts).
   if (policy?.holidays) await loadHolidayCalendars();

@@ -1,6 +1,6 @@
 import { ConcurrentUpdateError, NotFoundError } from "../../domain/errors.ts";
 import type { HistoryEntry, Run, ScopeState, TimelineEvent } from "../../domain/model.ts";
-import type { DeployStep } from "../../domain/planner.ts";
+import { type DeployStep, stepKindAt } from "../../domain/planner.ts";
 import type { DeploymentRequest } from "../../domain/ports.ts";
 import { scopesToRollBack } from "../../domain/rollback.ts";
 import { parseScopeId, placementOf } from "../../domain/scope.ts";
@@ -65,7 +65,7 @@ function stepOf(req: DeploymentRequest): DeployStep {
     scope: req.scope.id,
     region: req.scope.region,
     ...placementOf(req.scope),
-    kind: req.kind === "one-box" ? "one-box" : "full",
+    kind: req.kind === "rollback" ? "full" : req.kind,
     percent: req.percent,
     bakeSeconds: 0,
   };
@@ -168,7 +168,14 @@ async function bakeToEnd(
   cause: string,
 ): Promise<TimelineEvent[]> {
   if (current.status !== "baking" || current.runId !== ctx.runId) return [];
-  const kind = current.percent < 100 ? "one-box" : "full";
+  // The step baking now: the one-box, a rolling share or 100% (the planner's kind for its share).
+  const kind =
+    step.percent === current.percent
+      ? step.kind
+      : stepKindAt(
+          ctx.definition?.stages.find((s) => s.name === ctx.stage),
+          current.percent,
+        );
   const judged = (await deps.store.timeline(ctx.runId)).some(
     (e) =>
       e.event === "bake-finished" &&

@@ -25,6 +25,8 @@ export function stepEvent(
     scope: step.scope,
     step: step.kind,
     event: name,
+    // A scope has several rolling steps: their share tells their events apart.
+    ...(step.kind === "rolling" ? { percent: step.percent } : {}),
     ...extra,
   };
 }

@@ -60,7 +60,8 @@ function testRequest(
   const scope = parseScopeId(step.scope);
   const roleArn = targetRoleArn(run.definition, scope.stage);
   return {
-    testId: `${deploymentId(ctx, step, step.kind)}|test|${t.kind}|${t.name}`,
+    // A rolling step's share is in its id, as in its deployment's: each share is tested anew.
+    testId: `${deploymentId(ctx, step, step.kind === "rolling" ? `rolling-${step.percent}` : step.kind)}|test|${t.kind}|${t.name}`,
     pipeline: run.definition,
     scope,
     version: ctx.version,

@@ -30,7 +30,8 @@ export interface TargetFunctionRequest {
   artifactDigest?: string;
   /** The share of the scope's traffic the version serves when the step completes (100: all). */
   percent: number;
-  kind: "one-box" | "full" | "rollback";
+  /** `rolling`: one traffic step of a full step below 100% (`stages[].rolling`). */
+  kind: "one-box" | "rolling" | "full" | "rollback";
 }
 
 /** `start`'s answer: when to ask for the status (0: at once). */

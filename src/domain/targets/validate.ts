@@ -17,6 +17,7 @@ interface StageLike {
   name: string;
   regions: readonly RegionEntryLike[];
   oneBox?: boolean | { percent: number } | undefined;
+  rolling?: unknown;
   target?: DeployTarget | undefined;
 }
 
@@ -106,6 +107,12 @@ export function targetProblems(
       add({
         path: ["stages", i, "oneBox"],
         message: `a ${target.type} target cannot split a scope's traffic, so this stage can have no one-box step (remove oneBox, or deploy this stage with a target type that can: lambda-alias, ecs, codebuild, lambda-function)`,
+      });
+    }
+    if (stage.rolling !== undefined && !facts.splitsTraffic) {
+      add({
+        path: ["stages", i, "rolling"],
+        message: `a ${target.type} target cannot split a scope's traffic, so this stage cannot deploy in rolling steps (remove rolling, or deploy this stage with a target type that can: lambda-alias, ecs, codebuild, lambda-function)`,
       });
     }
   });

@@ -23,6 +23,10 @@ export {
   UnknownRegionError,
 } from "./regions.ts";
 export {
+  effectiveTimeWindows,
+  type Freeze,
+  freezeSchema,
+  MAX_FREEZES,
   type TimeWindows,
   type TimeWindowsInput,
   timeWindowsSchema,

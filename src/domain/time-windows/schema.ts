@@ -70,7 +70,10 @@ const weeklyWindowSchema = z
     }
   });
 
-const freezeSchema = z
+/** The most freezes one list (a pipeline's, a stage's, the organisation's) may hold. */
+export const MAX_FREEZES = 200;
+
+export const freezeSchema = z
   .object({
     from: instant.describe("Start of the freeze (inclusive), an absolute instant."),
     to: instant.describe("End of the freeze (exclusive), an absolute instant."),
@@ -113,6 +116,7 @@ export const timeWindowsSchema = z
       ),
     freezes: z
       .array(freezeSchema, { error: "must be a list of freezes" })
+      .max(MAX_FREEZES, { error: `must list at most ${MAX_FREEZES} freezes` })
       .optional()
       .describe("One-off intervals [from, to) in which no step may start, whatever the windows."),
   })
@@ -122,6 +126,30 @@ export const timeWindowsSchema = z
 export type TimeWindowsInput = z.input<typeof timeWindowsSchema>;
 /** A validated time-window policy. */
 export type TimeWindows = z.output<typeof timeWindowsSchema>;
+
+export type Freeze = z.output<typeof freezeSchema>;
+
+/**
+ * The policy a deploy step of one stage is judged by. A stage's own `timeWindows` replaces the
+ * pipeline's allowed windows and holidays (a stage may deploy at other hours), but freezes only
+ * add up: the organisation's, the pipeline's and the stage's all hold. Replacing the whole
+ * policy, as before, silently dropped the pipeline's freezes for any stage with its own windows.
+ *
+ * @example
+ * effectiveTimeWindows({ freezes: [f1] }, { allowed: [w] }, [org]);
+ * // → { allowed: [w], freezes: [org, f1] }
+ */
+export function effectiveTimeWindows(
+  pipeline: TimeWindows | undefined,
+  stage: TimeWindows | undefined,
+  organisation: readonly Freeze[] = [],
+): TimeWindows | undefined {
+  const base = stage ?? pipeline;
+  const freezes = [...organisation, ...(pipeline?.freezes ?? []), ...(stage?.freezes ?? [])];
+  if (!base && freezes.length === 0) return undefined;
+  const { freezes: _own, ...windows } = base ?? {};
+  return freezes.length > 0 ? { ...windows, freezes } : windows;
+}
 
 /** Minutes since midnight of a validated HH:MM (24:00 is 1440). */
 export function minutesOf(hhmm: string): number {

@@ -10,6 +10,9 @@
  *   a failed step with ECS's `rolloutStateReason`. When it completes, the canary goes to zero.
  * - one-box: a one-task canary service `<service>-canary` beside the main one, in the same target
  *   groups ("traffic … just added to the same load balancer"), created on first use.
+ * - rolling (a traffic step below 100%, `stages[].rolling`): the same canary, sized so its tasks
+ *   are about `percent`% of the two services' tasks ({@link canaryTasks}); the 100% step is a
+ *   full step, after which the canary goes to zero.
  * - rollback: the service back on the revision of `req.version`, the canary to zero.
  * - cancel: a full step in flight is rolled back to the revision the service ran before it (the
  *   deployment it was replacing); a one-box in flight scales the canary to zero.
@@ -55,6 +58,27 @@ const CLIENT_TOKEN_LENGTH = 36;
 
 const CIRCUIT_BREAKER = { enable: true, rollback: true } as const;
 
+/** The most canary tasks per main task a rolling step asks for (90% of the tasks on the canary). */
+export const MAX_CANARY_TASKS_PER_MAIN_TASK = 9;
+
+/**
+ * How many canary tasks beside `mainTasks` make the canary about `percent`% of all tasks (the
+ * load balancer spreads requests over the tasks of both services): at least one, at most
+ * {@link MAX_CANARY_TASKS_PER_MAIN_TASK} per main task.
+ *
+ * @example
+ * canaryTasks(4, 50) // 4: half of the 8 tasks
+ * canaryTasks(4, 25) // 1: one task of 5 (the nearest share)
+ */
+export function canaryTasks(mainTasks: number, percent: number): number {
+  const main = Math.max(1, mainTasks);
+  const wanted = Math.round((main * percent) / Math.max(1, 100 - percent));
+  return Math.min(Math.max(1, wanted), main * MAX_CANARY_TASKS_PER_MAIN_TASK);
+}
+
+/** A step that serves a share of the scope's traffic from the canary service. */
+const isShare = (ctx: Ctx) => ctx.req.kind === "one-box" || ctx.req.kind === "rolling";
+
 /** The canary service of a main service. */
 export function canaryName(service: string): string {
   return `${service}${CANARY_SUFFIX}`;
@@ -86,7 +110,7 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
   async start(ctx: Ctx): Promise<{ pollSeconds: number }> {
     const ecs = this.client(ctx);
     const { main, canary } = await this.services(ecs, ctx);
-    if (ctx.req.kind === "one-box" && !main.loadBalancers?.length) {
+    if (isShare(ctx) && !main.loadBalancers?.length) {
       // The canary's traffic comes through the main service's target groups: without them it
       // would serve nothing and its bake would pass on no evidence. Fail closed, before anything
       // is registered.
@@ -103,6 +127,7 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
         }
         break;
       case "one-box":
+      case "rolling":
         await this.startCanary(ecs, ctx, main, canary, revision.arn);
         break;
       case "rollback":
@@ -125,7 +150,7 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
         reason: `no task definition revision runs ${ctx.target.image} for container ${ctx.target.container} (the step was not started)`,
       };
     }
-    if (ctx.req.kind === "one-box") {
+    if (isShare(ctx)) {
       const name = canaryName(ctx.target.service);
       if (!canary) return { state: "failed", reason: `the canary service ${name} does not exist` };
       if ((canary.desiredCount ?? 0) < 1) {
@@ -137,7 +162,7 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
       const result = rolloutOf(canary, revision.arn);
       // Scaling a canary back up from zero on the same revision starts no new deployment (its
       // rollout stays COMPLETED): the step is done when the task runs.
-      if (result.state === "succeeded" && (canary.runningCount ?? 0) < 1) {
+      if (result.state === "succeeded" && (canary.runningCount ?? 0) < (canary.desiredCount ?? 1)) {
         return { state: "in-progress", pollSeconds: POLL_SECONDS };
       }
       return result;
@@ -155,7 +180,7 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
     const { main, canary } = await this.services(ecs, ctx);
     const revision = await this.revisionFor(ecs, ctx, main, canary, { register: false });
     if (!revision) return; // never started: nothing to stop
-    if (ctx.req.kind === "one-box") {
+    if (isShare(ctx)) {
       // In flight: the canary is on the revision and not yet done (status would say in-progress).
       if (canary && (canary.desiredCount ?? 0) > 0) {
         const state = rolloutOf(canary, revision.arn).state;
@@ -277,8 +302,8 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
       if (family && revision.definition.family !== family) return undefined;
       return this.runsVersion(ctx, revision) ? revision : undefined;
     };
-    // The service the step moves first: a one-box's revision is on the canary.
-    const [first, second] = ctx.req.kind === "one-box" ? [canary, main] : [main, canary];
+    // The service the step moves first: a one-box's or rolling step's revision is on the canary.
+    const [first, second] = isShare(ctx) ? [canary, main] : [main, canary];
     const primaryFirst = (s: Service | undefined) =>
       [...(s?.deployments ?? [])]
         .sort((a, b) => Number(b.status === "PRIMARY") - Number(a.status === "PRIMARY"))
@@ -395,7 +420,10 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
     );
   }
 
-  /** The canary on the revision with one task: created on first use, else updated. */
+  /**
+   * The canary on the revision with one task (one-box) or its share's tasks (rolling): created
+   * on first use, else updated.
+   */
   private async startCanary(
     ecs: ECSClient,
     ctx: Ctx,
@@ -404,14 +432,20 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
     taskDefinition: string,
   ): Promise<void> {
     const name = canaryName(ctx.target.service);
+    const desiredCount =
+      ctx.req.kind === "rolling" ? canaryTasks(main.desiredCount ?? 1, ctx.req.percent) : 1;
     if (canary) {
-      if (primaryOf(canary)?.taskDefinition === taskDefinition && canary.desiredCount === 1) return;
+      if (
+        primaryOf(canary)?.taskDefinition === taskDefinition &&
+        canary.desiredCount === desiredCount
+      )
+        return;
       await ecs.send(
         new UpdateServiceCommand({
           cluster: ctx.target.cluster,
           service: name,
           taskDefinition,
-          desiredCount: 1,
+          desiredCount,
           deploymentConfiguration: withCircuitBreaker(canary.deploymentConfiguration),
         }),
       );
@@ -427,7 +461,7 @@ export class EcsDriver implements TargetDriver<EcsTarget> {
         cluster: ctx.target.cluster,
         serviceName: name,
         taskDefinition,
-        desiredCount: 1,
+        desiredCount,
         // The same target groups: the load balancer sends the canary its share of the traffic.
         loadBalancers: main.loadBalancers,
         networkConfiguration: main.networkConfiguration,

@@ -1,10 +1,11 @@
 /**
  * The `lambda-alias` target: a Lambda function whose callers invoke an alias. A step moves the
- * alias: one-box = weighted routing (`AdditionalVersionWeights`) to the new version at the
- * step's percent, full = the alias on the new version alone, rollback = the alias back on the
- * version before. With `code`, the version's zip is first loaded (UpdateFunctionCode) and
- * published (PublishVersion, its description naming the Breakwater version); without it, the
- * published version whose description names the Breakwater version is used.
+ * alias: one-box and rolling steps = weighted routing (`AdditionalVersionWeights`) to the new
+ * version at the step's percent, full = the alias on the new version alone, rollback = the
+ * alias back on the version before. With `code`, the version's zip is first loaded
+ * (UpdateFunctionCode) and published (PublishVersion, its description naming the Breakwater
+ * version); without it, the published version whose description names the Breakwater version
+ * is used.
  *
  * Stateless: start and status both reconcile the function toward the step's desired state from
  * what Lambda reports (ListVersionsByFunction, GetFunctionConfiguration, GetAlias), so a retried
@@ -312,8 +313,9 @@ export class LambdaAliasDriver implements TargetDriver<Target> {
 }
 
 /**
- * The alias a step wants. One-box keeps the alias's version and sends `percent`% to the new one;
- * full and rollback put the alias on the version alone, routing cleared.
+ * The alias a step wants. One-box and rolling steps keep the alias's version and send
+ * `percent`% to the new one (a rolling step after a one-box only raises the weight); full and
+ * rollback put the alias on the version alone, routing cleared.
  */
 function desiredAlias(
   ctx: Ctx,
@@ -321,7 +323,8 @@ function desiredAlias(
   version: string,
 ): DesiredAlias | DeploymentStatus {
   const { req } = ctx;
-  if (req.kind !== "one-box" || req.percent >= 100 || current.FunctionVersion === version) {
+  const share = req.kind === "one-box" || req.kind === "rolling";
+  if (!share || req.percent >= 100 || current.FunctionVersion === version) {
     return { functionVersion: version, weights: {} };
   }
   const primary = current.FunctionVersion;
