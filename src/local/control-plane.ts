@@ -126,6 +126,7 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
     workflows: {
       startStage: (input) => sfn.startStage(input),
       startRollback: (input) => sfn.startRollback(input),
+      startRollbackWaves: (input) => sfn.startRollbackWaves(input),
     },
     events: bus,
     runRequests,

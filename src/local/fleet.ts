@@ -24,6 +24,8 @@ export interface FaultSpec {
   kind: FaultKind;
   /** The faulty version; when absent, every version but the fleet's initial one. */
   version?: string;
+  /** The fault starts at this instant (a regression that shows mid-bake); default: always. */
+  since?: Date;
 }
 
 export interface FleetOptions {
@@ -112,7 +114,13 @@ export class SimulatedFleet implements Deployer, MetricSource {
   private readonly serving = new Map<string, Serving>();
   private readonly history = new Map<string, { from: number; serving: Serving }[]>();
   private readonly deployments = new Map<string, Deployment>();
-  private readonly faults: { match: (s: string) => boolean; kind: FaultKind; version?: string }[];
+  private readonly faults: {
+    match: (s: string) => boolean;
+    kind: FaultKind;
+    version?: string;
+    /** First minute (epoch minutes) the fault shows in; 0: always. */
+    fromMinute: number;
+  }[];
   private readonly traffic: { match: (s: string) => boolean; rpm: number }[];
   private readonly durations: { oneBox?: number; full?: number; rollback?: number };
   private readonly baseFaultRate: number;
@@ -132,6 +140,7 @@ export class SimulatedFleet implements Deployer, MetricSource {
       match: scopeMatcher(f.scopes),
       kind: f.kind,
       ...(f.version ? { version: f.version } : {}),
+      fromMinute: f.since ? Math.floor(f.since.getTime() / 60_000) : 0,
     }));
     this.traffic = (options.traffic ?? []).map((t) => ({
       match: scopeMatcher(t.scopes),
@@ -202,13 +211,12 @@ export class SimulatedFleet implements Deployer, MetricSource {
     return { state: "succeeded" };
   }
 
-  private faultFor(scope: string, version: string): FaultKind | undefined {
+  private faultFor(scope: string, version: string, minute: number): FaultKind | undefined {
+    const active = this.faults.filter((f) => f.fromMinute <= minute && f.match(scope));
     if (version === this.options.initialVersion) {
-      return this.faults.find((f) => f.version === version && f.match(scope))?.kind;
+      return active.find((f) => f.version === version)?.kind;
     }
-    return this.faults.find(
-      (f) => (f.version === undefined || f.version === version) && f.match(scope),
-    )?.kind;
+    return active.find((f) => f.version === undefined || f.version === version)?.kind;
   }
 
   private rpm(scope: string): number {
@@ -221,7 +229,7 @@ export class SimulatedFleet implements Deployer, MetricSource {
 
   /** Metrics of the traffic `version` served in `scope` during one minute. */
   minute(scope: string, version: string, share: number, minute: number): MinuteSample {
-    const fault = this.faultFor(scope, version);
+    const fault = this.faultFor(scope, version, minute);
     const noise = unitNoise(`${scope}|${version}|${minute}`);
     const expected = this.rpm(scope) * share;
     const requests = Math.round(

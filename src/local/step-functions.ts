@@ -7,11 +7,16 @@
 import "./polyfills.ts";
 import type { Context } from "aws-lambda";
 import { ExecutionAbortedError, StateMachine } from "aws-local-stepfunctions";
-import { executionName, rollbackExecutionName } from "../adapters/aws/step-functions.ts";
+import {
+  executionName,
+  rollbackExecutionName,
+  rollbackWavesExecutionName,
+} from "../adapters/aws/step-functions.ts";
 import { substitute, taskResources } from "../app/asl.ts";
 import { SFN_SOURCE, SFN_STATUS_CHANGE } from "../app/events.ts";
 import type {
   RollbackExecutionInput,
+  RollbackWavesInput,
   StageExecutionInput,
   WorkflowStarter,
 } from "../domain/ports.ts";
@@ -243,5 +248,9 @@ export class LocalStepFunctions implements WorkflowStarter {
 
   async startRollback(input: RollbackExecutionInput): Promise<{ executionId: string }> {
     return this.rollback.start(rollbackExecutionName(input), input);
+  }
+
+  async startRollbackWaves(input: RollbackWavesInput): Promise<{ executionId: string }> {
+    return this.rollback.start(rollbackWavesExecutionName(input), input);
   }
 }

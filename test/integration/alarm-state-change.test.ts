@@ -109,6 +109,7 @@ async function harness(): Promise<Harness> {
         rollbacks.push(structuredClone(input));
         return { executionId: rollbackExecutionName(input) };
       },
+      startRollbackWaves: unused("workflows.startRollbackWaves"),
     },
     events: {
       publish: async (events) => {

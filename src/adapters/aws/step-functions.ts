@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import type {
   RollbackExecutionInput,
+  RollbackWavesInput,
   StageExecutionInput,
   WorkflowStarter,
 } from "../../domain/ports.ts";
@@ -31,6 +32,14 @@ export function rollbackExecutionName(input: RollbackExecutionInput): string {
   return executionName({ ...input.ctx, stage: `${tag}${input.step.scope}` });
 }
 
+/**
+ * A wave-by-wave rollback-all's execution name: one per bad run (a repeated decision finds it
+ * started, as a repeated single-scope rollback does).
+ */
+export function rollbackWavesExecutionName(input: RollbackWavesInput): string {
+  return executionName({ ...input.rollbackAll, stage: "rba-waves" });
+}
+
 export class SfnWorkflowStarter implements WorkflowStarter {
   constructor(
     private readonly client: SFNClient,
@@ -44,6 +53,10 @@ export class SfnWorkflowStarter implements WorkflowStarter {
 
   startRollback(input: RollbackExecutionInput): Promise<{ executionId: string }> {
     return this.start(this.rollbackStateMachineArn, rollbackExecutionName(input), input);
+  }
+
+  startRollbackWaves(input: RollbackWavesInput): Promise<{ executionId: string }> {
+    return this.start(this.rollbackStateMachineArn, rollbackWavesExecutionName(input), input);
   }
 
   private async start(arn: string, name: string, input: unknown): Promise<{ executionId: string }> {

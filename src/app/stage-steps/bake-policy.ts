@@ -1,8 +1,13 @@
-import type { BakePolicy } from "../../domain/bake.ts";
+import { type BakePolicy, DEFAULT_CHECK_EVERY_MINUTES } from "../../domain/bake.ts";
 import type { Run } from "../../domain/model.ts";
 import { stageOf } from "./context.ts";
 
-/** The bake policy of a step: at least `minutes`; with `minRequests`, until served, at most `maxMinutes`. */
+/**
+ * The bake policy of a step: at least `minutes`; with `minRequests`, until served, at most
+ * `maxMinutes`; the detector looks every `checkEveryMinutes` (only while it is on: alarms
+ * already roll back at once through their events, so without the detector an interim look
+ * would judge nothing new).
+ */
 export function bakePolicy(
   run: Pick<Run, "pipeline" | "definition">,
   stageName: string,
@@ -14,5 +19,9 @@ export function bakePolicy(
     minRequests: stage.bake.minRequests,
     maxMinutes: stage.bake.maxMinutes ?? minutes * 4,
     onInsufficientTraffic: stage.onInsufficientTraffic ?? "halt",
+    checkEveryMinutes:
+      run.definition.anomalyDetection === false
+        ? undefined
+        : (stage.bake.checkEveryMinutes ?? DEFAULT_CHECK_EVERY_MINUTES),
   };
 }

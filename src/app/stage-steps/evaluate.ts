@@ -1,5 +1,12 @@
-import { type AnomalyVerdict, detectAnomalies } from "../../domain/anomaly/index.ts";
-import { type BakeVerdict, isBakeVerdict, judgeBake } from "../../domain/bake.ts";
+import { type AnomalyVerdict, detectAnomalies, rulesForLooks } from "../../domain/anomaly/index.ts";
+import {
+  type BakeVerdict,
+  bakeLooks,
+  isBakeVerdict,
+  isInterimLook,
+  judgeBake,
+  judgeLook,
+} from "../../domain/bake.ts";
 import { resolveAlarmNames } from "../../domain/blockers.ts";
 import type { ScopeState, TimelineEvent } from "../../domain/model.ts";
 import type { DeployStep } from "../../domain/planner.ts";
@@ -14,11 +21,16 @@ import { publish, stepEvent } from "./step-events.ts";
 export type EvaluateResult =
   | { phase: BakeVerdict; reasons: string[] /** When the verdict was reached. */; at?: string }
   | { phase: "Extend"; reasons: string[]; extendSeconds: number }
+  /** An interim look found nothing wrong: bake on, and look again after `waitSeconds`. */
+  | { phase: "Look"; reasons: string[]; waitSeconds: number }
   | { phase: "Superseded"; reasons: string[] };
 
 /**
- * Judges the scope at the end of its bake: its alarms (app alarms, plus one-box alarms for a
- * one-box step) and the built-in anomaly detector on its metrics. With `bake.minRequests`, a
+ * Judges the scope at a look of its bake: its alarms (app alarms, plus one-box alarms for a
+ * one-box step) and the built-in anomaly detector on its metrics, with thresholds corrected
+ * for the bake's planned looks. An interim look (before `bake.minutes`, every
+ * `bake.checkEveryMinutes`) only rolls back: Unhealthy is acted on at once, anything else bakes
+ * on (`Look`) and writes nothing. The final look judges as below. With `bake.minRequests`, a
  * bake that has not yet seen enough traffic is extended (one Wait per extension, sized from
  * the observed rate), up to `bake.maxMinutes`; then the verdict is Inconclusive.
  *
@@ -47,6 +59,8 @@ export async function evaluateStep(
   const scope = parseScopeId(step.scope);
   const now = deps.clock.now();
   const bakeStart = new Date(bakeStartedAt);
+  const policy = bakePolicy(run, ctx.stage);
+  const elapsedMs = now.getTime() - bakeStart.getTime();
 
   const names = resolveAlarmNames(
     [...(pipeline.alarms ?? []), ...(step.kind === "one-box" ? (pipeline.oneBoxAlarms ?? []) : [])],
@@ -91,27 +105,49 @@ export async function evaluateStep(
             to: now,
           })
         : undefined;
-    anomaly = detectAnomalies({
-      candidate,
-      baseline,
-      ...(control ? { control } : {}),
-      candidateShare: step.percent / 100,
-    });
+    anomaly = detectAnomalies(
+      {
+        candidate,
+        baseline,
+        ...(control ? { control } : {}),
+        candidateShare: step.percent / 100,
+      },
+      rulesForLooks(bakeLooks(policy).planned),
+    );
   }
 
   // Read above, decide here (the bake rule), write below.
-  const decision = judgeBake({
+  const input = {
     alarms: observed,
     alarmMissingData: pipeline.alarmMissingData,
     anomaly,
-    policy: bakePolicy(run, ctx.stage),
+    policy,
     candidate,
-    elapsedMs: now.getTime() - bakeStart.getTime(),
-  });
+    elapsedMs,
+  };
+  if (isInterimLook(policy, elapsedMs)) {
+    const look = judgeLook(input);
+    if (look.kind === "continue") return { phase: "Look", reasons: [], waitSeconds: look.seconds };
+    return conclude(deps, ctx, step, bakeStartedAt, basis, now, look.verdict, look.reasons);
+  }
+  const decision = judgeBake(input);
   if (decision.kind === "extend") {
     return { phase: "Extend", reasons: [decision.why], extendSeconds: decision.seconds };
   }
-  const { verdict: phase, reasons } = decision;
+  return conclude(deps, ctx, step, bakeStartedAt, basis, now, decision.verdict, decision.reasons);
+}
+
+/** Writes a verdict: halts the run unless Healthy, records the bake's end, publishes it. */
+async function conclude(
+  deps: Deps,
+  ctx: StageContext,
+  step: DeployStep,
+  bakeStartedAt: string,
+  basis: ScopeState | undefined,
+  now: Date,
+  phase: BakeVerdict,
+  reasons: string[],
+): Promise<EvaluateResult> {
   // Healthy with a basis: recorded by the record step, in the scope's transition to stable.
   if (phase === "Healthy" && basis) return { phase, reasons, at: now.toISOString() };
   if (basis) {
