@@ -78,23 +78,23 @@ export type LookDecision =
   | { kind: "continue"; seconds: number };
 
 /**
- * Judges a step at an interim look of its bake: Unhealthy (an alarm in ALARM, or the detector
- * found a regression, with thresholds corrected for the planned looks) ends the bake at once
- * and rolls the scope back; anything else (healthy so far, too little data yet, an alarm
- * without data, `minRequests` not yet served) keeps baking until the next look. Only the
- * final look ({@link judgeBake}) can find a bake Healthy, Inconclusive or extend it.
+ * Judges a step at an interim look of its bake: a regression the detector found (with
+ * thresholds corrected for the planned looks) ends the bake Unhealthy at once, and the scope
+ * rolls back; anything else (healthy so far, too little data yet, `minRequests` not yet
+ * served) bakes on until the next look. Alarms are not judged here: an alarm going to ALARM
+ * already rolls its scope back at once through its own event (fast rollback), and a look at
+ * the same instant must not race it; the final look ({@link judgeBake}) still reads them, and
+ * only it can find a bake Healthy, Inconclusive, or extend it.
  *
  * @example
  * judgeLook({ alarms: [], anomaly: { phase: "Healthy", findings: [] }, policy, candidate: [],
  *   elapsedMs: 5 * 60_000 }) // with policy a 60-minute bake looked at every 5: { kind: "continue", seconds: 300 }
  */
 export function judgeLook(input: BakeInput): LookDecision {
-  const alarms = judgeHealth(input.alarms, { insufficientData: input.alarmMissingData ?? "ok" });
-  if (alarms.phase === "Unhealthy" || input.anomaly?.phase === "Unhealthy") {
-    const reasons = alarms.phase === "Unhealthy" ? [...alarms.reasons] : [];
-    for (const f of input.anomaly?.findings ?? []) {
-      if (f.severity === "regression") reasons.push(`detector ${f.rule}: ${f.message}`);
-    }
+  if (input.anomaly?.phase === "Unhealthy") {
+    const reasons = input.anomaly.findings
+      .filter((f) => f.severity === "regression")
+      .map((f) => `detector ${f.rule}: ${f.message}`);
     const minute = Math.floor(input.elapsedMs / 60_000);
     return {
       kind: "done",

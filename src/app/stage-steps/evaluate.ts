@@ -69,9 +69,10 @@ export async function evaluateStep(
   );
   // In the scope's own region and account (its target's role, if any).
   const account = { roleArn: targetRoleArn(pipeline, scope.stage) };
-  const observed = names.length
-    ? await deps.alarms.describe(names, scope.region, now, account)
-    : [];
+  // An interim look judges the detector only: alarms roll back through their own events.
+  const interim = isInterimLook(policy, elapsedMs);
+  const observed =
+    names.length && !interim ? await deps.alarms.describe(names, scope.region, now, account) : [];
 
   const candidate = await deps.metrics.minutes({
     pipeline,
@@ -125,7 +126,7 @@ export async function evaluateStep(
     candidate,
     elapsedMs,
   };
-  if (isInterimLook(policy, elapsedMs)) {
+  if (interim) {
     const look = judgeLook(input);
     if (look.kind === "continue") return { phase: "Look", reasons: [], waitSeconds: look.seconds };
     return conclude(deps, ctx, step, bakeStartedAt, basis, now, look.verdict, look.reasons);
