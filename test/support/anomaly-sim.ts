@@ -183,23 +183,29 @@ export const regressedScopeArb = fc
 
 /**
  * The detector's inputs at each look of a bake looked at every `everyMinutes`, the last at the
- * bake's end, as `evaluateStep` reads them: the candidate (and control) from the bake's start
- * to the look; the baseline, the `max(elapsed, 10)` minutes just before the deploy (at most
- * what was simulated). The last look sees the whole simulated input, as a single look at the
- * end does.
+ * bake's end, as `evaluateStep` reads them, with the share of the bake elapsed: the candidate
+ * (and control) from the bake's start to the look; the baseline, the `max(elapsed, 10)` minutes
+ * just before the deploy (at most what was simulated). The last look sees the whole simulated
+ * input, as a single look at the end does.
  */
-export function looksAt(input: AnomalyInput, everyMinutes: number): AnomalyInput[] {
+export function looksAt(
+  input: AnomalyInput,
+  everyMinutes: number,
+): { input: AnomalyInput; fraction: number }[] {
   const minutes = input.candidate.length;
-  const looks: AnomalyInput[] = [];
+  const looks: { input: AnomalyInput; fraction: number }[] = [];
   for (let t = everyMinutes; t < minutes; t += everyMinutes) {
     const lookback = Math.min(input.baseline.length, Math.max(t, 10));
     looks.push({
-      candidate: input.candidate.slice(0, t),
-      baseline: input.baseline.slice(input.baseline.length - lookback),
-      ...(input.control ? { control: input.control.slice(0, t) } : {}),
-      candidateShare: input.candidateShare,
+      input: {
+        candidate: input.candidate.slice(0, t),
+        baseline: input.baseline.slice(input.baseline.length - lookback),
+        ...(input.control ? { control: input.control.slice(0, t) } : {}),
+        candidateShare: input.candidateShare,
+      },
+      fraction: t / minutes,
     });
   }
-  looks.push(input);
+  looks.push({ input, fraction: 1 });
   return looks;
 }

@@ -1,7 +1,7 @@
 /**
  * The detector during the bake (issue 13 item 7): when it looks (`bakeLooks`,
  * `nextLookSeconds`, `isInterimLook`), what an interim look decides (`judgeLook`), and the
- * thresholds corrected for the planned looks (`bonferroniZ`, `rulesForLooks`; reference values
+ * thresholds corrected for the looks (`bonferroniZ`, `rulesForLook`; reference values
  * from the normal distribution's survival function, `scipy.stats.norm.isf(norm.sf(z) / k)`).
  * Two properties over the simulated scopes of test/support/anomaly-sim.ts: healthy scopes
  * looked at every 5 minutes with the corrected thresholds never roll back; injected
@@ -14,7 +14,7 @@ import {
   bonferroniZ,
   DEFAULT_ANOMALY_RULES,
   detectAnomalies,
-  rulesForLooks,
+  rulesForLook,
 } from "../../src/domain/anomaly/index.ts";
 import {
   type BakeInput,
@@ -72,10 +72,15 @@ describe("bonferroniZ", () => {
   });
 });
 
-describe("rulesForLooks", () => {
-  it("corrects only the two z thresholds; one look is the built-in rules", () => {
-    expect(rulesForLooks(1)).toEqual(DEFAULT_ANOMALY_RULES);
-    const twelve = rulesForLooks(12);
+describe("rulesForLook", () => {
+  const end = (planned: number) => rulesForLook({ planned, fraction: 1 });
+
+  it("one look at the end is the built-in rules", () => {
+    expect(end(1)).toEqual(DEFAULT_ANOMALY_RULES);
+  });
+
+  it("corrects only the two z thresholds, by Bonferroni over the planned looks", () => {
+    const twelve = end(12);
     expect(twelve.faultRate.minZ).toBeCloseTo(4.5534, 4);
     expect(twelve.latency.minZ).toBeCloseTo(4.1147, 4);
     expect({ ...twelve.faultRate, minZ: 4 }).toEqual(DEFAULT_ANOMALY_RULES.faultRate);
@@ -83,16 +88,28 @@ describe("rulesForLooks", () => {
     expect(twelve.trafficDrop).toEqual(DEFAULT_ANOMALY_RULES.trafficDrop);
   });
 
-  it("corrects overridden thresholds too", () => {
-    expect(rulesForLooks(2, { faultRate: { minZ: 3 } }).faultRate.minZ).toBeCloseTo(
-      bonferroniZ(3, 2),
-      9,
-    );
+  it("asks early looks for more fault-rate evidence: z / √(share of the bake elapsed)", () => {
+    const quarter = rulesForLook({ planned: 12, fraction: 0.25 });
+    expect(quarter.faultRate.minZ).toBeCloseTo(2 * 4.553401458, 6);
+    // Latency's test counts minutes, not requests: Bonferroni only.
+    expect(quarter.latency.minZ).toBeCloseTo(4.114681057, 6);
+    // An extension after the bake's end is judged like its end.
+    expect(rulesForLook({ planned: 12, fraction: 1.5 })).toEqual(end(12));
   });
 
-  it("refuses a look count that is not a whole number ≥ 1", () => {
-    for (const bad of [0, 1.5, -3, Number.NaN])
-      expect(() => rulesForLooks(bad)).toThrow(RangeError);
+  it("corrects overridden thresholds too", () => {
+    expect(
+      rulesForLook({ planned: 2, fraction: 1 }, { faultRate: { minZ: 3 } }).faultRate.minZ,
+    ).toBeCloseTo(bonferroniZ(3, 2), 9);
+  });
+
+  it("refuses a look that is not one", () => {
+    for (const planned of [0, 1.5, -3, Number.NaN]) {
+      expect(() => rulesForLook({ planned, fraction: 1 })).toThrow(RangeError);
+    }
+    for (const fraction of [0, -0.5, Number.NaN]) {
+      expect(() => rulesForLook({ planned: 2, fraction })).toThrow(RangeError);
+    }
   });
 });
 
@@ -228,13 +245,10 @@ describe("simulated scopes looked at every 5 minutes", () => {
   it("never judges a healthy scope Unhealthy at any look, with the corrected thresholds", () => {
     fc.assert(
       fc.property(healthyScopeArb, (scope) => {
-        const p = policy(scope.bakeMinutes, DEFAULT_CHECK_EVERY_MINUTES);
-        const rules = rulesForLooks(bakeLooks(p).planned);
-        for (const [i, input] of looksAt(
-          simulateScope(scope),
-          every(scope.bakeMinutes),
-        ).entries()) {
-          const verdict = detectAnomalies(input, rules);
+        const { planned } = bakeLooks(policy(scope.bakeMinutes, DEFAULT_CHECK_EVERY_MINUTES));
+        const looks = looksAt(simulateScope(scope), every(scope.bakeMinutes));
+        for (const [i, { input, fraction }] of looks.entries()) {
+          const verdict = detectAnomalies(input, rulesForLook({ planned, fraction }));
           if (verdict.phase === "Unhealthy") {
             throw new Error(`false positive at look ${i + 1}: ${JSON.stringify(verdict.findings)}`);
           }
@@ -247,11 +261,10 @@ describe("simulated scopes looked at every 5 minutes", () => {
   it("still catches every injected regression, by the injected rule only", () => {
     fc.assert(
       fc.property(regressedScopeArb, ({ scope, inject }) => {
-        const p = policy(scope.bakeMinutes, DEFAULT_CHECK_EVERY_MINUTES);
-        const rules = rulesForLooks(bakeLooks(p).planned);
+        const { planned } = bakeLooks(policy(scope.bakeMinutes, DEFAULT_CHECK_EVERY_MINUTES));
         const looks = looksAt(simulateScope(scope, inject), every(scope.bakeMinutes));
         const first = looks
-          .map((input) => detectAnomalies(input, rules))
+          .map(({ input, fraction }) => detectAnomalies(input, rulesForLook({ planned, fraction })))
           .find((v) => v.phase === "Unhealthy");
         expect(first, "no look found the regression").toBeDefined();
         expect(

@@ -1,4 +1,4 @@
-import { type AnomalyVerdict, detectAnomalies, rulesForLooks } from "../../domain/anomaly/index.ts";
+import { type AnomalyVerdict, detectAnomalies, rulesForLook } from "../../domain/anomaly/index.ts";
 import {
   type BakeVerdict,
   bakeLooks,
@@ -113,7 +113,10 @@ export async function evaluateStep(
         ...(control ? { control } : {}),
         candidateShare: step.percent / 100,
       },
-      rulesForLooks(bakeLooks(policy).planned),
+      rulesForLook({
+        planned: bakeLooks(policy).planned,
+        fraction: elapsedMs / (policy.minutes * 60_000),
+      }),
     );
   }
 

@@ -6,10 +6,10 @@
  * - ./rules.ts: traffic-drop, fault-rate, latency
  * - ./format.ts: numbers in messages
  * - ./detect.ts: {@link detectAnomalies}
- * - ./looks.ts: thresholds corrected for several looks at one bake ({@link rulesForLooks})
+ * - ./looks.ts: thresholds corrected for several looks at one bake ({@link rulesForLook})
  */
 export { detectAnomalies } from "./detect.ts";
-export { rulesForLooks } from "./looks.ts";
+export { type Look, rulesForLook } from "./looks.ts";
 export {
   type AnomalyFinding,
   type AnomalyInput,
