@@ -88,9 +88,11 @@ describe("rulesForLook", () => {
     expect(twelve.trafficDrop).toEqual(DEFAULT_ANOMALY_RULES.trafficDrop);
   });
 
-  it("asks early looks for more fault-rate evidence: z / √(share of the bake elapsed)", () => {
+  it("asks early looks for more fault-rate evidence and a larger ratio: ÷ √(share of the bake elapsed)", () => {
     const quarter = rulesForLook({ planned: 12, fraction: 0.25 });
     expect(quarter.faultRate.minZ).toBeCloseTo(2 * 4.553401458, 6);
+    expect(quarter.faultRate.minRatio).toBeCloseTo(4, 9);
+    expect(quarter.faultRate.minIncrease).toBe(DEFAULT_ANOMALY_RULES.faultRate.minIncrease);
     // Latency's test counts minutes, not requests: Bonferroni only.
     expect(quarter.latency.minZ).toBeCloseTo(4.114681057, 6);
     // An extension after the bake's end is judged like its end.

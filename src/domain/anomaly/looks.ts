@@ -7,15 +7,16 @@
  * - both z thresholds (fault-rate's, latency's Mann–Whitney) by Bonferroni over the bake's
  *   planned looks: each look tests at 1/looks of a single look's tail probability, so the
  *   whole bake's nominal false-positive rate stays at or under a single look's;
- * - fault-rate's z, in addition, by an O'Brien–Fleming-shaped boundary over the share of the
- *   bake elapsed: z / √fraction, so the look at a quarter of the bake needs twice the z of the
- *   last. Its binomial tests count each request as independent, while real faults come in
- *   bursts (several faults in a minute, then none): over a short window that makes the
- *   evidence look stronger than it is, and the first looks see the shortest windows. Latency's
- *   test counts minutes, not requests, and needs no such shape.
+ * - fault-rate's z and its ratio guard (`minRatio`), in addition, by an O'Brien–Fleming-shaped
+ *   boundary over the share of the bake elapsed: ÷ √fraction, so the look at a quarter of the
+ *   bake needs twice the z and twice the ratio of the last. Its binomial tests count each
+ *   request as independent, while real faults come in bursts (several faults in a minute, then
+ *   none): over a short window a burst makes both the evidence and the increase look larger
+ *   than they are, and the first looks see the shortest windows. Latency's test counts
+ *   minutes, not requests, and needs no such shape.
  *
- * The other thresholds (ratios, minimum increase, minimum samples) are not probabilities and
- * stay as they are.
+ * The other thresholds (traffic-drop's ratio, the minimum increase, minimum samples) stay as
+ * they are.
  */
 import { type AnomalyRuleOverrides, type AnomalyRules, resolveAnomalyRules } from "./model.ts";
 import { bonferroniZ } from "./stats.ts";
@@ -35,6 +36,7 @@ export interface Look {
  * @example
  * rulesForLook({ planned: 12, fraction: 1 }).faultRate.minZ // ≈ 4.55 (one look: 4)
  * rulesForLook({ planned: 12, fraction: 0.25 }).faultRate.minZ // ≈ 9.11
+ * rulesForLook({ planned: 12, fraction: 0.25 }).faultRate.minRatio // 4 (one look: 2)
  * rulesForLook({ planned: 12, fraction: 0.25 }).latency.minZ // ≈ 4.11 (one look: 3.5)
  */
 export function rulesForLook(look: Look, base?: AnomalyRuleOverrides): AnomalyRules {
@@ -49,7 +51,11 @@ export function rulesForLook(look: Look, base?: AnomalyRuleOverrides): AnomalyRu
   const shape = 1 / Math.sqrt(Math.min(1, fraction));
   return {
     trafficDrop: rules.trafficDrop,
-    faultRate: { ...rules.faultRate, minZ: bonferroniZ(rules.faultRate.minZ, planned) * shape },
+    faultRate: {
+      ...rules.faultRate,
+      minZ: bonferroniZ(rules.faultRate.minZ, planned) * shape,
+      minRatio: rules.faultRate.minRatio * shape,
+    },
     latency: { ...rules.latency, minZ: bonferroniZ(rules.latency.minZ, planned) },
   };
 }
