@@ -2,6 +2,7 @@ import middy from "@middy/core";
 import * as z from "zod";
 import type { Deps } from "../src/app/deps.ts";
 import { applyOverride, OverrideConflictError, type OverrideResult } from "../src/app/override.ts";
+import type { ApplyOptions } from "../src/app/pipeline-apply.ts";
 import {
   OverrideRejectedError,
   type Principal,
@@ -10,6 +11,7 @@ import {
 } from "../src/domain/override.ts";
 import { awsDeps } from "./lib/aws-deps.ts";
 import { functionMetrics, logger, observe } from "./lib/handler.ts";
+import { pipelineNeeds } from "./lib/pipeline-needs.ts";
 
 /**
  * The parts of a Lambda function URL request (payload format 2.0) the override reads. The
@@ -74,6 +76,8 @@ function callerOf(event: unknown): { principal: Principal; method: string; body:
 export interface OverrideHandlerOptions {
   /** Principal ARN patterns that may act (see applyOverride); absent: whoever IAM lets in. */
   allowedPrincipals?: string[];
+  /** `apply-pipeline`: what the deployed control plane must hold for the pipeline (pipeline-apply.ts). */
+  apply?: ApplyOptions;
 }
 
 /**
@@ -108,6 +112,7 @@ export function createOverrideHandler(
       result = await applyOverride(await provide(), input, {
         principal,
         ...(options.allowedPrincipals ? { allowedPrincipals: options.allowedPrincipals } : {}),
+        ...(options.apply ? { apply: options.apply } : {}),
       });
     } catch (err) {
       if (err instanceof OverrideRejectedError) {
@@ -137,7 +142,8 @@ const allowList = process.env.OVERRIDE_ALLOWED_PRINCIPALS
   ? parsePrincipalPatterns(process.env.OVERRIDE_ALLOWED_PRINCIPALS)
   : [];
 
-export const handler = createOverrideHandler(
-  awsDeps,
-  allowList.length ? { allowedPrincipals: allowList } : {},
-);
+export const handler = createOverrideHandler(awsDeps, {
+  ...(allowList.length ? { allowedPrincipals: allowList } : {}),
+  // In AWS an applied pipeline must fit what the deployed roles and forwarders hold.
+  apply: { needs: pipelineNeeds },
+});

@@ -13,6 +13,7 @@ import type { StackContext } from "sst/constructs";
 import { useProject } from "sst/project.js";
 import {
   alarmForwarders,
+  forwardedAlarmNames,
   forwarderNames,
   forwarderRoleArn,
   forwarderTemplate,
@@ -29,7 +30,7 @@ import { readSettings } from "./breakwater/settings.ts";
 import { stateMachineNames, stateMachines } from "./breakwater/state-machines.ts";
 import { functionUrls } from "./breakwater/triggers.ts";
 import { suppressNagFindings } from "./nag.ts";
-import { policyDocument, targetRolePolicies } from "./targets-iam.ts";
+import { deployTargetGrants, policyDocument, targetRolePolicies } from "./targets-iam.ts";
 
 const PROD_STAGE = "prod";
 
@@ -107,7 +108,19 @@ export async function Breakwater({ stack, app }: StackContext) {
   eventRules(stack, { bus, stateMachine, functions, deadLetters, artifactPublishers });
   const queues = namedDeadLetterQueues(deadLetters);
   controlPlaneAlarms(stack, { topic, queues, functions, stateMachine, rollbackStateMachine });
-  registerConfiguration(stack, table, settings.installation, settings.pipelines);
+  registerConfiguration(stack, table, settings.installation, settings.pipelines, {
+    partition: stack.partition,
+    account: stack.account,
+    region: stack.region,
+    grants: deployTargetGrants(
+      settings.pipelines.map((p) => p.pipeline),
+      { partition: stack.partition, account: stack.account },
+    ).map(({ actions, resources }) => ({ actions, resources })),
+    alarmLocations: forwarders.map((f) => {
+      const alarms = forwardedAlarmNames(f.alarms);
+      return { account: f.account, region: f.region, ...(alarms ? { alarms } : {}) };
+    }),
+  });
   cliParameters(stack, app.stage, table, overrideUrl);
 
   stack.addOutputs({

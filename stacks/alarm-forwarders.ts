@@ -81,6 +81,12 @@ export function alarmForwarders(pipelines: readonly Pipeline[], home: Home): Ala
   );
 }
 
+/** The names a forwarder's rule passes, or undefined when it passes every alarm (too many names). */
+export function forwardedAlarmNames(alarms: readonly string[]): string[] | undefined {
+  const detail = forwarderPattern(alarms).detail as Record<string, unknown>;
+  return "alarmName" in detail ? [...alarms] : undefined;
+}
+
 /**
  * The forwarder rule's event pattern: the alarms by name (a `*` name is a prefix) going to
  * ALARM. When the names would exceed EventBridge's pattern limit, every alarm of the region is

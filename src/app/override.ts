@@ -32,6 +32,7 @@ import type { AuditEntry, OverrideWrite } from "../domain/ports.ts";
 import { scopeGlobProblem } from "../domain/scope.ts";
 import type { Deps } from "./deps.ts";
 import { DetailType, SOURCE } from "./events.ts";
+import { type ApplyOptions, appliedName, decideApply } from "./pipeline-apply.ts";
 import { applyDecision, checkDecision } from "./run-decisions.ts";
 import { type RunRequest, runRequestedEvent } from "./run-requests.ts";
 import { runIdFor } from "./runs.ts";
@@ -51,6 +52,8 @@ export interface OverrideOptions {
    * call the function URL. Absent: every authenticated caller IAM lets through.
    */
   allowedPrincipals?: string[];
+  /** `apply-pipeline`: the deployed function's capability check and the lint (pipeline-apply.ts). */
+  apply?: ApplyOptions;
 }
 
 /** How often an override decides again after a concurrent one changed what it read. */
@@ -65,6 +68,7 @@ const isDecision = (o: Override): o is DecisionOverride =>
   (DECISION_ACTIONS as readonly string[]).includes(o.action);
 
 function targetOf(o: Override): string {
+  if (o.action === "apply-pipeline") return `pipeline ${appliedName(o)}`;
   if (o.action === "bypass" || o.action === "start" || isDecision(o)) {
     return `${o.pipeline}@${o.version}`;
   }
@@ -81,6 +85,8 @@ function blockTarget(o: BlockOverride | UnblockOverride): string {
 
 /** Checks what the request refers to exists; nothing is written before this passes. */
 async function checkReferences(deps: Deps, o: Override): Promise<void> {
+  // A definition is checked whole where it is decided (pipeline-apply.ts).
+  if (o.action === "apply-pipeline") return;
   if (o.action === "start") {
     if (!(await deps.store.getPipeline(o.pipeline))) {
       throw new OverrideRejectedError([
@@ -124,10 +130,20 @@ interface Decided {
   writes: OverrideWrite[];
   /** A manual start's run request (written before the audit entry; its pointer is published after). */
   request?: RunRequest;
+  /** Work that follows the committed change, idempotent (an applied pipeline's new scopes). */
+  after?: () => Promise<void>;
 }
 
 /** Reads the target's current state and decides what the action does to it. */
-async function decide(deps: Deps, o: Override, principal: Principal, at: string): Promise<Decided> {
+async function decide(
+  deps: Deps,
+  o: Override,
+  principal: Principal,
+  at: string,
+  options: OverrideOptions,
+): Promise<Decided> {
+  if (o.action === "apply-pipeline")
+    return decideApply(deps, o, principal, at, options.apply ?? {});
   if (o.action === "block") {
     const target = blockTarget(o);
     // The target's open block (scheduled blocks are separate and stay as they are).
@@ -259,7 +275,13 @@ export async function applyOverride(
   await checkReferences(deps, o);
   const at = now.toISOString();
   for (let attempt = 1; ; attempt++) {
-    const { changed, effect, writes, request } = await decide(deps, o, principal, at);
+    const { changed, effect, writes, request, after } = await decide(
+      deps,
+      o,
+      principal,
+      at,
+      options,
+    );
     const audit: AuditEntry = {
       at,
       id: randomUUID(),
@@ -272,6 +294,7 @@ export async function applyOverride(
       changed,
     };
     if (await deps.store.commitOverride(writes, audit)) {
+      await after?.();
       await publish(deps, o, principal, at, effect);
       // A manual start's pointer goes out after its request and audit entry are written; it is
       // published again on a repeat, so a start whose first publish failed is finished.
@@ -303,13 +326,15 @@ async function publish(
         actor: o.actor,
         principal: principal.arn,
         reason: o.reason,
-        ...(o.action === "block" || o.action === "unblock"
-          ? {
-              level: o.level,
-              ...(o.level !== "org" ? { pipeline: o.pipeline } : {}),
-              ...(o.level === "scope" ? { scope: o.scopes } : {}),
-            }
-          : { pipeline: o.pipeline }),
+        ...(o.action === "apply-pipeline"
+          ? { pipeline: appliedName(o) }
+          : o.action === "block" || o.action === "unblock"
+            ? {
+                level: o.level,
+                ...(o.level !== "org" ? { pipeline: o.pipeline } : {}),
+                ...(o.level === "scope" ? { scope: o.scopes } : {}),
+              }
+            : { pipeline: o.pipeline }),
         ...(isDecision(o) || o.action === "start" ? { version: o.version } : {}),
         ...(o.action === "bypass"
           ? { version: o.version, kinds: o.kinds, expiresAt: o.expiresAt }

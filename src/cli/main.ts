@@ -7,6 +7,8 @@
  *   6 (status, history, override) the control plane could not be reached.
  * serve, status, history and override live in ./ops.ts (2: bad input or a refused request).
  */
+import { rename, stat, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import type { ManualBlock } from "../domain/blockers.ts";
 import { BreakwaterError } from "../domain/errors.ts";
@@ -33,7 +35,9 @@ import {
 import { loadInstallationFile, loadPipelineFile } from "../pipeline-file.ts";
 import { localNotifiers } from "./notifiers.ts";
 import { type OpsCommandOptions, registerOpsCommands } from "./ops.ts";
+import { registerPipelinesCommands } from "./pipelines.ts";
 import { ProgressView, renderScopeTable } from "./render.ts";
+import { renderReport } from "./report.ts";
 
 export const EXIT = {
   ok: 0,
@@ -228,7 +232,29 @@ interface SimulateFlags {
   slackUrl?: string;
   start?: string;
   json?: boolean;
+  report?: string;
   expect?: string;
+}
+
+/**
+ * `--report`: checked before the simulation starts (bad input runs nothing): an .html file in
+ * a folder that exists.
+ */
+async function checkReportPath(path: string): Promise<void> {
+  if (!/\.html?$/i.test(path)) {
+    throw new UsageError(`--report "${clip(path)}": must name an .html file`);
+  }
+  const folder = await stat(dirname(resolve(path))).catch(() => undefined);
+  if (!folder?.isDirectory()) {
+    throw new UsageError(`--report "${clip(path)}": the folder ${dirname(path)} does not exist`);
+  }
+}
+
+/** Written whole or not at all: a temporary file beside it, then a rename. */
+async function writeReport(path: string, html: string): Promise<void> {
+  const tmp = `${resolve(path)}.${process.pid}.tmp`;
+  await writeFile(tmp, html, "utf8");
+  await rename(tmp, resolve(path));
 }
 
 const OUTCOMES = ["succeeded", "rolled-back", "halted", "blocked", "superseded", "cancelled"];
@@ -264,6 +290,7 @@ async function runSimulate(
     ),
   );
   const decisions = flags.decide.map((d) => parseDecision(d, start));
+  if (flags.report !== undefined) await checkReportPath(flags.report);
   const pipeline = await loadPipelineFile(flags.pipeline);
   const alarms = flags.alarm.map((a) => parseAlarm(a, start));
   const traffic = flags.traffic.map(parseTraffic);
@@ -332,6 +359,7 @@ async function runSimulate(
     ...(notifiers.length ? { notifiers } : {}),
     ...(view ? { onEvent: (e) => view.onEvent(e) } : {}),
   });
+  if (flags.report !== undefined) await writeReport(flags.report, renderReport(result));
   if (flags.json) {
     // Of the measures, the deterministic ones: the same input gives the same JSON (timers and
     // wall time depend on the machine).
@@ -436,6 +464,10 @@ export async function main(
     )
     .option("--json", "print one JSON object instead of the live view")
     .option(
+      "--report <file.html>",
+      "also write a self-contained HTML report: the rollout as a timeline (Gantt), openable offline",
+    )
+    .option(
       "--expect <outcome>",
       "exit 0 when the outcome is this one (succeeded, rolled-back), else 5",
     )
@@ -450,6 +482,14 @@ export async function main(
       code = c;
     },
     ops,
+  );
+  registerPipelinesCommands(
+    program,
+    io,
+    (c) => {
+      code = c;
+    },
+    ops.env,
   );
 
   try {

@@ -29,6 +29,12 @@ import { BreakwaterError } from "../domain/errors.ts";
 import type { Problem } from "../domain/pipeline.ts";
 import { parameterNames } from "../ops/names.ts";
 import {
+  collectPipeline,
+  collectPipelines,
+  type PipelineReport,
+  type PipelinesReport,
+} from "../ops/pipelines.ts";
+import {
   collectHistory,
   collectStatus,
   type HistoryReport,
@@ -61,6 +67,10 @@ export interface OpsBackend {
   status(pipeline?: string): Promise<StatusReport>;
   history(target: string): Promise<HistoryReport>;
   override(request: Record<string, unknown>): Promise<OverrideResult>;
+  /** The registered pipelines (`pipelines list`). */
+  pipelines(): Promise<PipelinesReport>;
+  /** One pipeline's current definition and applied revisions (`pipelines diff`, `history`). */
+  pipeline(name: string): Promise<PipelineReport>;
 }
 
 export { parameterNames };
@@ -158,6 +168,14 @@ export class HttpOpsBackend implements OpsBackend {
   override(request: Record<string, unknown>): Promise<OverrideResult> {
     return this.request("POST", "/override", request);
   }
+
+  pipelines(): Promise<PipelinesReport> {
+    return this.request("GET", "/pipelines");
+  }
+
+  pipeline(name: string): Promise<PipelineReport> {
+    return this.request("GET", `/pipelines?name=${encodeURIComponent(name)}`);
+  }
 }
 
 export interface AwsTarget {
@@ -252,6 +270,14 @@ export class AwsOpsBackend implements OpsBackend {
 
   history(target: string): Promise<HistoryReport> {
     return this.withStore((store) => collectHistory(store, target));
+  }
+
+  pipelines(): Promise<PipelinesReport> {
+    return this.withStore((store) => collectPipelines(store));
+  }
+
+  pipeline(name: string): Promise<PipelineReport> {
+    return this.withStore((store) => collectPipeline(store, name));
   }
 
   async override(request: Record<string, unknown>): Promise<OverrideResult> {

@@ -337,7 +337,7 @@ function renderProblems(message: string, problems: Problem[]): string {
 // ---- commands --------------------------------------------------------------------------------
 
 /** Runs a command body and maps its errors to the documented exit codes. */
-async function guarded(
+export async function guarded(
   io: IO,
   json: boolean | undefined,
   body: () => Promise<void>,
@@ -365,7 +365,7 @@ async function guarded(
   }
 }
 
-function targetOptions(cmd: Command): Command {
+export function targetOptions(cmd: Command): Command {
   return cmd
     .option(
       "--endpoint <url>",

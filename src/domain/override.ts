@@ -20,6 +20,7 @@ export const OVERRIDE_ACTIONS = [
   "unblock",
   "bypass",
   "start",
+  "apply-pipeline",
   ...DECISION_ACTIONS,
 ] as const;
 
@@ -125,6 +126,25 @@ export const overrideSchema = z.discriminatedUnion(
         artifactDigest: artifactDigest.optional(),
       })
       .strict(),
+    // `pipelines apply`: register or update a definition (validated as a pipeline by the
+    // service, with every problem under `definition.`), optionally only over a known revision.
+    z
+      .object({
+        action: z.literal("apply-pipeline"),
+        actor,
+        reason,
+        definition: z.record(z.string(), z.unknown(), {
+          error: "must be a pipeline definition (a JSON object)",
+        }),
+        /** The version the pipeline's scopes without state run now (seeded, audited). */
+        initialVersion: version.optional(),
+        expectRevision: z
+          .int({ error: "must be a whole number: the revision the change was reviewed against" })
+          .min(0, { error: "must be 0 (no applied revision yet) or more" })
+          .max(99_999_999, { error: "must be at most 99999999" })
+          .optional(),
+      })
+      .strict(),
     // rollback-all alone may be asked fast: every scope at once, for incidents (safety rule 1).
     z
       .object({
@@ -148,6 +168,7 @@ export type BlockOverride = Extract<Override, { action: "block" }>;
 export type UnblockOverride = Extract<Override, { action: "unblock" }>;
 export type BypassOverride = Extract<Override, { action: "bypass" }>;
 export type StartOverride = Extract<Override, { action: "start" }>;
+export type ApplyPipelineOverride = Extract<Override, { action: "apply-pipeline" }>;
 export type DecisionOverride = Extract<Override, { action: (typeof DECISION_ACTIONS)[number] }>;
 
 /** A live bypass: one version may ignore the named blocker kinds until it expires. */

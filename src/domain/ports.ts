@@ -15,6 +15,7 @@ import type {
 } from "./model.ts";
 import type { Bypass } from "./override.ts";
 import type { Pipeline } from "./pipeline.ts";
+import type { Capabilities, PipelineRecord, PipelineRevision } from "./pipeline-registry.ts";
 import type { ScopeRef } from "./scope.ts";
 
 export interface Clock {
@@ -146,13 +147,33 @@ export type OverrideWrite =
       was?: ManualBlock;
       set?: ManualBlock | null;
     }
-  | { kind: "bypass"; pipeline: string; version: string; was?: Bypass; set?: Bypass };
+  | { kind: "bypass"; pipeline: string; version: string; was?: Bypass; set?: Bypass }
+  | {
+      /**
+       * An applied pipeline definition (`pipelines apply`): the current record, conditional on
+       * the record being as read (`was`: absent, no record; else its `rev`), and the revision,
+       * written once.
+       */
+      kind: "pipeline";
+      name: string;
+      was?: { rev: number };
+      set: PipelineRecord;
+      revision: PipelineRevision;
+    };
 
 /** Pipeline definitions and the installation's configuration. */
 export interface ConfigStore {
+  /** Registers a pipeline from a file (the stack at deploy, `serve --pipeline`): `source: "file"`. */
   putPipeline(pipeline: Pipeline): Promise<void>;
   getPipeline(name: string): Promise<Pipeline | undefined>;
   listPipelines(): Promise<Pipeline[]>;
+  /** The current definition with where it came from and, when applied, its revision and `rev`. */
+  getPipelineRecord(name: string): Promise<(PipelineRecord & { rev?: number }) | undefined>;
+  listPipelineRecords(): Promise<PipelineRecord[]>;
+  /** Every applied revision of a pipeline, oldest first. */
+  listPipelineRevisions(name: string): Promise<PipelineRevision[]>;
+  /** What the deployed control plane can do for applied pipelines (absent: none written). */
+  getCapabilities(): Promise<Capabilities | undefined>;
 
   putInstallation(config: Installation): Promise<void>;
   /** The installation's configuration (organisation alarms, region overrides); defaults when unset. */

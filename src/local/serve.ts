@@ -31,6 +31,7 @@ import {
   type Problem,
 } from "../domain/pipeline.ts";
 import type { Notifier } from "../notify/ports.ts";
+import { collectPipeline, collectPipelines } from "../ops/pipelines.ts";
 import { collectHistory, collectStatus, UnknownTargetError } from "../ops/status.ts";
 import { ARTIFACT_PUBLISHED, artifactPublishedEventSchema } from "../triggers/artifact.ts";
 import { TriggerDetailType } from "../triggers/decisions.ts";
@@ -447,6 +448,15 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
         send(res, 200, report);
         return;
       }
+      case "GET /pipelines": {
+        const name = url.searchParams.get("name");
+        send(
+          res,
+          200,
+          name ? await collectPipeline(plane.store, name) : await collectPipelines(plane.store),
+        );
+        return;
+      }
       case "GET /history": {
         const target = url.searchParams.get("target");
         if (!target) throw new HttpError(400, "target: is required (?target=<pipeline>[:<scope>])");
@@ -489,6 +499,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
           "POST /events",
           "GET /status",
           "GET /history",
+          "GET /pipelines",
           "POST /override",
           "GET /health",
         ];
@@ -603,7 +614,7 @@ export function banner(
     `  pipelines: ${options.pipelines.map((p) => p.name).join(", ")} (every scope at ${options.initialVersion})`,
     `  virtual time ${now.toISOString()}, ${options.speed}× real time`,
     `  POST ${url}/webhooks/github${options.webhookSecret ? "" : "  (off: no --webhook-secret)"}`,
-    `  POST ${url}/events   GET ${url}/status   GET ${url}/history?target=<pipeline[:scope]>   POST ${url}/override`,
+    `  POST ${url}/events   GET ${url}/status   GET ${url}/history?target=<pipeline[:scope]>   GET ${url}/pipelines[?name=<pipeline>]   POST ${url}/override`,
     ...(options.token
       ? [
           `  operator token (POST /events, /override; Authorization: Bearer): ${options.token}`,

@@ -14,8 +14,10 @@ import {
   AwsCustomResourcePolicy,
   PhysicalResourceId,
 } from "aws-cdk-lib/custom-resources";
+import { capabilitiesItem } from "../../src/adapters/aws/dynamo/config.ts";
 import { installationItem, pipelineItem, TABLE_KEYS } from "../../src/adapters/aws/dynamo-store.ts";
 import type { Installation } from "../../src/domain/installation.ts";
+import type { Capabilities } from "../../src/domain/pipeline-registry.ts";
 import { parameterNames } from "../../src/ops/names.ts";
 import type { LoadedPipeline } from "../pipelines.ts";
 
@@ -49,6 +51,7 @@ export function registerConfiguration(
   table: Table,
   installation: Installation | undefined,
   pipelines: LoadedPipeline[],
+  capabilities: Capabilities,
 ): void {
   const writeItem = (id: string, resourceType: string, item: Record<string, unknown>) => {
     const put = {
@@ -83,6 +86,9 @@ export function registerConfiguration(
       installationItem(installation),
     );
   }
+
+  // What `pipelines apply` may register without a redeploy (src/domain/pipeline-registry.ts).
+  writeItem("Capabilities", "Custom::BreakwaterCapabilities", capabilitiesItem(capabilities));
 
   for (const { file, pipeline } of pipelines) {
     writeItem(

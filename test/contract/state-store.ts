@@ -9,6 +9,7 @@ import type { ManualBlock } from "../../src/domain/blockers.ts";
 import type { Run, ScopeState, TimelineEvent } from "../../src/domain/model.ts";
 import type { Bypass } from "../../src/domain/override.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
+import type { PipelineRecord } from "../../src/domain/pipeline-registry.ts";
 import type {
   AuditEntry,
   OverrideWrite,
@@ -436,6 +437,93 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
       expect((await store.listPipelines()).map((p) => p.name)).toEqual(["orders-api", "zeta"]);
       await store.putInstallation({ orgAlarms: ["org-wide-errors"] });
       expect(await store.getInstallation()).toEqual({ orgAlarms: ["org-wide-errors"] });
+    });
+
+    it("applies a pipeline definition with its revision and audit entry in one transaction, conditional on the record read", async () => {
+      const store = await makeStore();
+      const record = (revision: number, bake: number) => ({
+        name: "orders-api",
+        definition: { ...pipeline, stages: [{ ...pipeline.stages[0], bake: { minutes: bake } }] },
+        source: "apply" as const,
+        revision,
+        digest: `sha256:${String(revision).repeat(64).slice(0, 64)}`,
+        appliedAt: "2026-01-05T10:00:00.000Z",
+        appliedBy: "arn:aws:sts::123456789012:assumed-role/Operators/ana",
+        actor: "ana",
+        reason: "longer bakes",
+      });
+      const write = (revision: number, bake: number, was?: { rev: number }): OverrideWrite => {
+        const r = record(revision, bake) as PipelineRecord;
+        return {
+          kind: "pipeline",
+          name: "orders-api",
+          ...(was ? { was } : {}),
+          set: r,
+          revision: {
+            name: r.name,
+            revision,
+            digest: r.digest as string,
+            definition: r.definition,
+            appliedAt: r.appliedAt as string,
+            appliedBy: r.appliedBy as string,
+            actor: "ana",
+            reason: "longer bakes",
+          },
+        };
+      };
+      expect(await store.commitOverride([write(1, 60)], audit("p1"))).toBe(true);
+      // A second first revision (a concurrent apply that read "no record") writes nothing.
+      expect(await store.commitOverride([write(1, 90)], audit("p1b"))).toBe(false);
+      const first = await store.getPipelineRecord("orders-api");
+      expect(first).toMatchObject({ source: "apply", revision: 1, rev: 1 });
+      expect(await store.getPipeline("orders-api")).toEqual(record(1, 60).definition);
+      // Over a stale rev: refused, nothing written.
+      expect(await store.commitOverride([write(2, 90, { rev: 7 })], audit("p2x"))).toBe(false);
+      expect(await store.commitOverride([write(2, 90, { rev: 1 })], audit("p2"))).toBe(true);
+      expect((await store.getPipelineRecord("orders-api"))?.revision).toBe(2);
+      expect(
+        (await store.listPipelineRevisions("orders-api")).map((r) => [
+          r.revision,
+          r.definition.stages[0]?.bake.minutes,
+        ]),
+      ).toEqual([
+        [1, 60],
+        [2, 90],
+      ]);
+      expect((await store.listAudit()).map((a) => a.id)).toEqual(["p1", "p2"]);
+      expect(
+        (await store.listPipelineRecords()).map((r) => [r.name, r.source, r.revision]),
+      ).toEqual([["orders-api", "apply", 2]]);
+    });
+
+    it("never applies over a definition registered from a file", async () => {
+      const store = await makeStore();
+      await store.putPipeline(pipeline);
+      expect(await store.getPipelineRecord("orders-api")).toMatchObject({ source: "file" });
+      const stale = await store.getPipelineRecord("orders-api");
+      const r = {
+        name: "orders-api",
+        definition: pipeline,
+        source: "apply" as const,
+        revision: 1,
+        digest: `sha256:${"a".repeat(64)}`,
+        appliedAt: "2026-01-05T10:00:00.000Z",
+        appliedBy: "local:token",
+        actor: "ana",
+        reason: "take over",
+      };
+      const write: OverrideWrite = {
+        kind: "pipeline",
+        name: "orders-api",
+        // Whatever the caller believes it read, a file's record is not an applied one.
+        was: { rev: stale?.rev ?? 0 },
+        set: r,
+        revision: { ...r, digest: r.digest, appliedAt: r.appliedAt, appliedBy: r.appliedBy },
+      };
+      expect(await store.commitOverride([write], audit("p"))).toBe(false);
+      expect(await store.getPipelineRecord("orders-api")).toMatchObject({ source: "file" });
+      expect(await store.listPipelineRevisions("orders-api")).toEqual([]);
+      expect(await store.getCapabilities()).toBeUndefined();
     });
 
     // Runs: arrival numbers and order.

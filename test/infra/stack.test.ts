@@ -1650,3 +1650,32 @@ describe("store round trips", () => {
     }
   });
 });
+
+describe("capabilities for pipelines applied without a redeploy", () => {
+  it("records exactly the deploy role's target grants and the forwarded alarm locations", () => {
+    const found = ofType(test, "Custom::BreakwaterCapabilities");
+    expect(found).toHaveLength(1);
+    const resource = (found[0] as (typeof found)[number])[1];
+    const create = JSON.parse(str(props(resource).Create)) as Json;
+    expect(str(props(resource).Update)).toBe(str(props(resource).Create));
+    const item = unmarshall((create.parameters as { Item: Record<string, never> }).Item) as {
+      pk: string;
+      sk: string;
+      capabilities: import("../../src/domain/pipeline-registry.ts").Capabilities;
+    };
+    expect([item.pk, item.sk]).toEqual(["CONFIG", "CAPABILITIES"]);
+    const caps = item.capabilities;
+    expect(caps.region).toBe(REGION);
+    // Every action the deploy function may take on a target resource is recorded, on the same
+    // resources, and nothing else: apply then admits exactly what the role can do.
+    const deploy = functionStatements(test, "deploy");
+    for (const g of caps.grants) {
+      for (const a of g.actions) {
+        expect(resourcesOf(deploy, a), a).toEqual(expect.arrayContaining(g.resources));
+      }
+    }
+    const recorded = new Set(caps.grants.flatMap((g) => g.actions));
+    expect(recorded.has("lambda:UpdateFunctionCode")).toBe(true);
+    expect(caps.alarmLocations.length).toBeGreaterThan(0);
+  });
+});

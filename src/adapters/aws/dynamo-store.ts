@@ -52,6 +52,12 @@ export class DynamoStateStore implements StateStore {
   putPipeline: StateStore["putPipeline"] = (...a) => this.config.putPipeline(...a);
   getPipeline: StateStore["getPipeline"] = (...a) => this.config.getPipeline(...a);
   listPipelines: StateStore["listPipelines"] = () => this.config.listPipelines();
+  getPipelineRecord: StateStore["getPipelineRecord"] = (...a) =>
+    this.config.getPipelineRecord(...a);
+  listPipelineRecords: StateStore["listPipelineRecords"] = () => this.config.listPipelineRecords();
+  listPipelineRevisions: StateStore["listPipelineRevisions"] = (...a) =>
+    this.config.listPipelineRevisions(...a);
+  getCapabilities: StateStore["getCapabilities"] = () => this.config.getCapabilities();
   putInstallation: StateStore["putInstallation"] = (...a) => this.config.putInstallation(...a);
   getInstallation: StateStore["getInstallation"] = () => this.config.getInstallation();
 

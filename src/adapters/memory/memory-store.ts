@@ -28,6 +28,11 @@ import {
 import type { Bypass } from "../../domain/override.ts";
 import type { Pipeline } from "../../domain/pipeline.ts";
 import type {
+  Capabilities,
+  PipelineRecord,
+  PipelineRevision,
+} from "../../domain/pipeline-registry.ts";
+import type {
   AuditEntry,
   LocationLock,
   LockHolder,
@@ -42,6 +47,8 @@ import type {
 } from "../../domain/ports.ts";
 import { historyEntryOf, nextScopeState, seedHistoryEntryOf } from "../../domain/scope-history.ts";
 
+const revisionKey = (name: string, revision: number) =>
+  `${name}#${String(revision).padStart(8, "0")}`;
 /** A stored copy: JSON drops undefined fields as DynamoDB's marshalling does. */
 const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 const byKey = <T>(map: Map<string, T>): T[] =>
@@ -54,7 +61,10 @@ const bypassKey = (pipeline: string, version: string) => `${pipeline}\u0000${ver
 
 /** Every aggregate's port on one object (`transitionScope` reads runs: one storage). */
 export class MemoryStateStore implements StateStore {
-  private readonly pipelines = new Map<string, Pipeline>();
+  private readonly pipelines = new Map<string, PipelineRecord & { rev?: number }>();
+  /** Applied revisions, keyed `<name>#<revision zero-padded>` (the table's sort order). */
+  private readonly revisions = new Map<string, PipelineRevision>();
+  private capabilities: Capabilities | undefined;
   private installation: Installation | undefined;
   private readonly blocks = new Map<string, ManualBlock>();
   private readonly bypasses = new Map<string, Bypass>();
@@ -70,16 +80,41 @@ export class MemoryStateStore implements StateStore {
   // Configuration.
 
   async putPipeline(pipeline: Pipeline): Promise<void> {
-    this.pipelines.set(pipeline.name, copy(pipeline));
+    this.pipelines.set(
+      pipeline.name,
+      copy({ name: pipeline.name, definition: pipeline, source: "file" }),
+    );
   }
 
   async getPipeline(name: string): Promise<Pipeline | undefined> {
     const p = this.pipelines.get(name);
-    return p && copy(p);
+    return p && copy(p.definition);
   }
 
   async listPipelines(): Promise<Pipeline[]> {
-    return byKey(this.pipelines);
+    return byKey(this.pipelines).map((r) => r.definition);
+  }
+
+  async getPipelineRecord(name: string): Promise<(PipelineRecord & { rev?: number }) | undefined> {
+    const p = this.pipelines.get(name);
+    return p && copy(p);
+  }
+
+  async listPipelineRecords(): Promise<PipelineRecord[]> {
+    return byKey(this.pipelines).map(({ rev: _rev, ...r }) => r);
+  }
+
+  async listPipelineRevisions(name: string): Promise<PipelineRevision[]> {
+    return byKey(this.revisions).filter((r) => r.name === name);
+  }
+
+  async getCapabilities(): Promise<Capabilities | undefined> {
+    return this.capabilities && copy(this.capabilities);
+  }
+
+  /** What the stack writes at deploy; the unit tier sets it to play a deployed control plane. */
+  async putCapabilities(capabilities: Capabilities): Promise<void> {
+    this.capabilities = copy(capabilities);
   }
 
   async putInstallation(config: Installation): Promise<void> {
@@ -97,7 +132,17 @@ export class MemoryStateStore implements StateStore {
   }
 
   async commitOverride(writes: OverrideWrite[], audit: AuditEntry): Promise<boolean> {
-    const targets = writes.map((w) =>
+    const applied = writes.filter((w) => w.kind === "pipeline");
+    for (const w of applied) {
+      const stored = this.pipelines.get(w.name);
+      const holds =
+        w.was === undefined
+          ? stored === undefined
+          : stored?.source === "apply" && stored.rev === w.was.rev;
+      if (!holds || this.revisions.has(revisionKey(w.name, w.revision.revision))) return false;
+    }
+    const others = writes.filter((w) => w.kind !== "pipeline");
+    const targets = others.map((w) =>
       w.kind === "block"
         ? {
             map: this.blocks as Map<string, ManualBlock | Bypass>,
@@ -125,6 +170,10 @@ export class MemoryStateStore implements StateStore {
     for (const { map, key, w } of targets) {
       if (w.set === null) map.delete(key);
       else if (w.set !== undefined) map.set(key, copy({ ...w.set, rev: (w.was?.rev ?? 0) + 1 }));
+    }
+    for (const w of applied) {
+      this.pipelines.set(w.name, copy({ ...w.set, rev: (w.was?.rev ?? 0) + 1 }));
+      this.revisions.set(revisionKey(w.name, w.revision.revision), copy(w.revision));
     }
     this.audit.push(copy(audit));
     return true;

@@ -8,6 +8,7 @@ import { blockKey, type ManualBlock } from "../../../domain/blockers.ts";
 import { BreakwaterError } from "../../../domain/errors.ts";
 import type { Bypass } from "../../../domain/override.ts";
 import type { AuditEntry, OverrideStore, OverrideWrite } from "../../../domain/ports.ts";
+import { appliedPipelineItem, revisionSk } from "./config.ts";
 import { DynamoTable, pipelinePk, type TransactItem } from "./table.ts";
 
 /** How often an override's transaction is tried while only the audit counter is contended. */
@@ -115,7 +116,7 @@ export class DynamoOverrideStore extends DynamoTable implements OverrideStore {
   }
 
   async commitOverride(writes: OverrideWrite[], audit: AuditEntry): Promise<boolean> {
-    const items = writes.map((w) => this.overrideItem(w));
+    const items = writes.flatMap((w) => this.overrideItems(w));
     // The blocks' index moves with the blocks, by the exact delta (each write is conditional on
     // the item being as read, so whether it existed is known).
     const exists = (v: unknown) => (v === undefined || v === null ? 0 : 1);
@@ -191,8 +192,39 @@ export class DynamoOverrideStore extends DynamoTable implements OverrideStore {
     }
   }
 
-  /** One override write as a transaction item, conditional on the item being as read. */
-  private overrideItem(w: OverrideWrite): TransactItem {
+  /** One override write as transaction items, each conditional on the item being as read. */
+  private overrideItems(w: OverrideWrite): TransactItem[] {
+    if (w.kind !== "pipeline") return [this.overrideItem(w)];
+    const key = { pk: pipelinePk(w.name), sk: "DEF" };
+    const condition =
+      w.was === undefined
+        ? { ConditionExpression: "attribute_not_exists(pk)" }
+        : {
+            // Only an applied record (a file's is the folder's: apply refuses it).
+            ConditionExpression: "#rev = :rev AND #source = :apply",
+            ExpressionAttributeNames: { "#rev": "rev", "#source": "source" },
+            ExpressionAttributeValues: { ":rev": w.was.rev, ":apply": "apply" },
+          };
+    return [
+      {
+        Put: {
+          TableName: this.table,
+          Item: appliedPipelineItem(w.set, (w.was?.rev ?? 0) + 1),
+          ...condition,
+        },
+      },
+      {
+        Put: {
+          TableName: this.table,
+          Item: { pk: key.pk, sk: revisionSk(w.revision.revision), ...w.revision },
+          ConditionExpression: "attribute_not_exists(pk)",
+        },
+      },
+    ];
+  }
+
+  /** A block or bypass write as a transaction item, conditional on the item being as read. */
+  private overrideItem(w: Exclude<OverrideWrite, { kind: "pipeline" }>): TransactItem {
     const key =
       w.kind === "block"
         ? { pk: "BLOCKS", sk: blockKey(w.level, w.target, w.scheduledFrom) }
