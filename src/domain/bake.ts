@@ -29,7 +29,7 @@ export const DEFAULT_CHECK_EVERY_MINUTES = 5;
  * At most this many planned looks per bake: a long bake spaces its looks out instead (each
  * look costs a Wait, a Lambda invocation and metric reads, and tightens the thresholds).
  */
-export const MAX_BAKE_LOOKS = 24;
+export const MAX_BAKE_LOOKS = 12;
 
 /**
  * When the detector looks at a bake: every `everyMinutes` (the stage's `checkEveryMinutes`,
@@ -41,7 +41,7 @@ export const MAX_BAKE_LOOKS = 24;
  * bakeLooks({ minutes: 60, maxMinutes: 60, onInsufficientTraffic: "halt", checkEveryMinutes: 5 })
  * // { everyMinutes: 5, planned: 12 }
  * bakeLooks({ minutes: 600, maxMinutes: 600, onInsufficientTraffic: "halt", checkEveryMinutes: 5 })
- * // { everyMinutes: 25, planned: 24 }
+ * // { everyMinutes: 50, planned: 12 }
  */
 export function bakeLooks(policy: BakePolicy): { everyMinutes: number; planned: number } {
   const every = policy.checkEveryMinutes;

@@ -88,7 +88,7 @@ const bake = z
       .max(MAX_CHECK_EVERY_MINUTES, { error: "must be a whole number of minutes from 1 to 1440" })
       .optional()
       .describe(
-        "The built-in detector also judges the bake every this many minutes (default 5), so a clear regression rolls back within minutes; at most 24 looks per bake (a longer bake spaces them out). Thresholds are corrected for the looks.",
+        "The built-in detector also judges the bake every this many minutes (default 5), so a clear regression rolls back within minutes; at most 12 looks per bake (a longer bake spaces them out). Thresholds are corrected for the looks.",
       ),
   })
   .strict()
