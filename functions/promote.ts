@@ -1,5 +1,10 @@
+import { onApprovalTimer } from "../src/app/approvals.ts";
 import { onStageExecutionStatus } from "../src/app/runs.ts";
-import { executionStatusChangeSchema, stageContextSchema } from "../src/app/schemas.ts";
+import {
+  approvalTimerInputSchema,
+  executionStatusChangeSchema,
+  stageContextSchema,
+} from "../src/app/schemas.ts";
 import { InvalidInputError } from "../src/domain/errors.ts";
 import { formatPath, formatProblems } from "../src/domain/pipeline.ts";
 import { awsDeps } from "./lib/aws-deps.ts";
@@ -7,7 +12,8 @@ import { defineHandler } from "./lib/handler.ts";
 
 /**
  * Promote: target of the "Step Functions Execution Status Change" rule. A stage that succeeded
- * hands its version to the next stage; one that failed halts the run.
+ * hands its version to the next stage; one that failed halts the run. An approval timer that ran
+ * out halts its run if that approval is still undecided.
  */
 export const createPromoteHandler = defineHandler(
   "promote",
@@ -18,6 +24,20 @@ export const createPromoteHandler = defineHandler(
       raw = JSON.parse(event.detail.input ?? "null");
     } catch {
       throw new InvalidInputError("detail.input: is not JSON");
+    }
+    if (typeof raw === "object" && raw !== null && "approvalTimer" in raw) {
+      const timer = approvalTimerInputSchema.safeParse(raw);
+      if (!timer.success) {
+        const problems = timer.error.issues.map((i) => ({
+          path: formatPath(["detail", "input", ...i.path]),
+          message: i.message,
+        }));
+        throw new InvalidInputError(
+          `invalid approval timer input: ${formatProblems(problems, "; ")}`,
+          problems,
+        );
+      }
+      return onApprovalTimer(deps, { ...timer.data, status: event.detail.status });
     }
     const parsed = stageContextSchema.safeParse(raw);
     if (!parsed.success) {
@@ -50,6 +70,7 @@ export const createPromoteHandler = defineHandler(
     if (action === "halted-at-boundary") return "RunsStoppedAtBoundary";
     if (action === "run-succeeded") return "RunsSucceeded";
     if (action === "run-halted") return "RunsHalted";
+    if (action === "approval-timed-out") return "ApprovalsTimedOut";
     return undefined;
   },
 );

@@ -2,7 +2,8 @@
  * Offline synth: `npm run synth -- [--stage dev] [--out synth.out/<stage>] [--region r]
  * [--account 123456789012] [--pipelines dir]`. Writes the cloud assembly (CloudFormation
  * templates, bundled function code, manifest) without AWS credentials or network; see
- * stacks/offline-synth.ts for how. Deploying stays `sst deploy --stage <stage>`.
+ * stacks/offline-synth.ts for how. Deploying stays `sst deploy --stage <stage>`. The pipelines
+ * are linted first (`breakwater lint`'s rules): an error refuses the synth, warnings are printed.
  */
 import { parseArgs } from "node:util";
 
@@ -24,6 +25,14 @@ const { values } = parseArgs({
 const stage = values.stage ?? "dev";
 const started = Date.now();
 try {
+  // The lint first (the stack runs it again): an error refuses the synth before it starts, and
+  // the warnings are printed here, where someone reads them.
+  const { loadPipelines } = await import("../stacks/pipelines.ts");
+  for (const { file, warnings } of await loadPipelines(values.pipelines ?? "pipelines")) {
+    for (const w of warnings) {
+      console.error(`${file}: warning ${w.rule}${w.path ? ` at ${w.path}` : ""}: ${w.message}`);
+    }
+  }
   const result = await synthesize({
     stage,
     outdir: values.out ?? `synth.out/${stage}`,

@@ -15,6 +15,7 @@ export const config = {
   tableName: () => required("TABLE_NAME"),
   stateMachineArn: () => required("STATE_MACHINE_ARN"),
   rollbackStateMachineArn: () => required("ROLLBACK_STATE_MACHINE_ARN"),
+  approvalTimerStateMachineArn: () => required("APPROVAL_TIMER_STATE_MACHINE_ARN"),
   eventBusName: () => required("EVENT_BUS_NAME"),
   region: () => process.env.AWS_REGION ?? required("AWS_REGION"),
   notificationTopicArn: () => required("NOTIFICATION_TOPIC_ARN"),

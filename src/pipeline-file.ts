@@ -171,7 +171,9 @@ function loadModule(file: string, path: string): Promise<unknown> {
       f();
     };
     const proc = fork(child, [path], {
-      execArgv: ["--import", tsx],
+      // `breakwater-source`: a module importing "breakwater" gets its TypeScript sources (the
+      // package's exports), as in this repository's examples; no build of dist/ needed.
+      execArgv: ["--import", tsx, "--conditions=breakwater-source"],
       // The module's own output is not ours to print (and its stack traces are not a message).
       stdio: ["ignore", "ignore", "ignore", "ipc"],
       serialization: "json",

@@ -101,11 +101,21 @@ export async function Breakwater({ stack, app }: StackContext) {
     ),
     ciPrincipalArns: artifactPublishers.map((p) => p.principalArn),
   });
-  const { stateMachine, rollbackStateMachine, stateMachineRole, taskFunctions } = stateMachines(
-    stack,
-    { root, isProd, names, functions },
-  );
-  eventRules(stack, { bus, stateMachine, functions, deadLetters, artifactPublishers });
+  const {
+    stateMachine,
+    rollbackStateMachine,
+    approvalTimerStateMachine,
+    stateMachineRole,
+    taskFunctions,
+  } = stateMachines(stack, { root, isProd, names, functions });
+  eventRules(stack, {
+    bus,
+    stateMachine,
+    approvalTimerStateMachine,
+    functions,
+    deadLetters,
+    artifactPublishers,
+  });
   const queues = namedDeadLetterQueues(deadLetters);
   controlPlaneAlarms(stack, { topic, queues, functions, stateMachine, rollbackStateMachine });
   registerConfiguration(stack, table, settings.installation, settings.pipelines, {
@@ -128,6 +138,7 @@ export async function Breakwater({ stack, app }: StackContext) {
     EventBusName: bus.eventBusName,
     StateMachineArn: stateMachine.attrArn,
     RollbackStateMachineArn: rollbackStateMachine.attrArn,
+    ApprovalTimerStateMachineArn: approvalTimerStateMachine.attrArn,
     NotificationTopicArn: topic.topicArn,
     OverrideFunctionName: functions.override.functionName,
     OverrideUrl: overrideUrl.url,

@@ -8,6 +8,7 @@ import { readdir } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { BreakwaterError } from "../src/domain/errors.ts";
 import type { Installation } from "../src/domain/installation.ts";
+import { type LintFinding, lintPipeline } from "../src/domain/lint.ts";
 import { type Pipeline, PipelineValidationError } from "../src/domain/pipeline.ts";
 import { effectiveTarget, missingTargetProblems } from "../src/domain/targets/index.ts";
 import { loadInstallationFile, loadPipelineFile } from "../src/pipeline-file.ts";
@@ -21,6 +22,8 @@ export interface LoadedPipeline {
   /** The file, relative to the working directory (as shown in errors). */
   file: string;
   pipeline: Pipeline;
+  /** The lint's warnings (errors refuse the file; see src/domain/lint.ts). */
+  warnings: LintFinding[];
 }
 
 /** One or more pipeline files are invalid; `errors` has every file's problems. */
@@ -41,8 +44,9 @@ const PIPELINE_FILE = /\.(json|ts|mts)$/;
 /**
  * Loads and validates every `*.json` and `*.ts` (default export `definePipeline({...})`) file of
  * `dir`, in file-name order. Reports the problems of all files at once, and rejects two files
- * that define the same pipeline name (both would write the same table item), and a pipeline with
- * a stage that has no deploy target (`"target": { "type": "none" }` is a deliberate dry run).
+ * that define the same pipeline name (both would write the same table item), a pipeline with
+ * a stage that has no deploy target (`"target": { "type": "none" }` is a deliberate dry run),
+ * and a pipeline the lint finds an error in (`breakwater lint`, README "Lint rules").
  *
  * @example
  * const pipelines = await loadPipelines("pipelines"); // [{ file: "pipelines/orders-api.json", pipeline }]
@@ -76,7 +80,19 @@ export async function loadPipelines(dir: string): Promise<LoadedPipeline[]> {
         errors.push(new PipelineValidationError(file, missing));
         continue;
       }
-      loaded.push({ file, pipeline });
+      // The same safety rules as `breakwater lint`: an error refuses the file, a warning does not.
+      const findings = lintPipeline(pipeline);
+      const lintErrors = findings.filter((f) => f.severity === "error");
+      if (lintErrors.length > 0) {
+        errors.push(
+          new PipelineValidationError(
+            file,
+            lintErrors.map((f) => ({ path: f.path, message: `${f.message} (lint ${f.rule})` })),
+          ),
+        );
+        continue;
+      }
+      loaded.push({ file, pipeline, warnings: findings });
     } catch (err) {
       if (err instanceof PipelineValidationError) errors.push(err);
       else throw err;

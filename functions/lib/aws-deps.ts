@@ -172,6 +172,7 @@ export function awsDeps(): Deps {
         new SFNClient({}),
         config.stateMachineArn(),
         config.rollbackStateMachineArn(),
+        config.approvalTimerStateMachineArn(),
       );
     }),
     events: lazyPort<EventPublisher>(async () => {

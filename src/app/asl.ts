@@ -14,6 +14,14 @@ export const ROLLBACK_ASL_PATH = fileURLToPath(
   new URL("../../statemachines/rollback.asl.json", import.meta.url),
 );
 
+export const APPROVAL_TIMER_ASL_PATH = fileURLToPath(
+  new URL("../../statemachines/approval-timer.asl.json", import.meta.url),
+);
+
+export function readApprovalTimerAsl(): string {
+  return readFileSync(APPROVAL_TIMER_ASL_PATH, "utf8");
+}
+
 export function readStageAsl(): string {
   return readFileSync(STAGE_ASL_PATH, "utf8");
 }

@@ -37,6 +37,9 @@ export type RunEventName =
   | "run-resumed"
   | "run-rolled-back"
   | "run-cancelled"
+  | "approval-requested"
+  | "approved"
+  | "rejected"
   | "decision";
 
 export interface RunEventDetail {

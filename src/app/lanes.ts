@@ -10,10 +10,18 @@
  * (which contains the bad change) does not cross a stage boundary; it halts there with
  * `older-version-halted` and resumes when the decision clears the way.
  */
-import { awaitsDecision, isFinal, type Run } from "../domain/model.ts";
-import type { RunUpdate, StageSlot } from "../domain/ports.ts";
+import {
+  type ApprovalRequest,
+  awaitsDecision,
+  isFinal,
+  type Run,
+  stopsTheLine,
+  type TimelineEvent,
+} from "../domain/model.ts";
+import { onAdmission, supersedesApprovalHolder } from "../domain/next-after-stage.ts";
+import type { ApprovalTimerInput, RunUpdate, StageSlot } from "../domain/ports.ts";
 import type { Deps } from "./deps.ts";
-import { type RunEventDetail, runBusEvent } from "./events.ts";
+import { type RunEventDetail, runBusEvent, scopeEventBusEvent } from "./events.ts";
 
 const MAX_CAS_ATTEMPTS = 20;
 
@@ -29,7 +37,9 @@ export { awaitsDecision, isFinal };
 /** Whether the run really is in (or entering) `stage`: anything else is a stale slot holder. */
 function holdsStage(run: Run, stage: string): boolean {
   if (run.status === "waiting") return run.waitingFor === stage;
-  if (run.status === "running" || awaitsDecision(run)) return run.currentStage === stage;
+  if (run.status === "running" || run.status === "awaiting-approval" || awaitsDecision(run)) {
+    return run.currentStage === stage;
+  }
   return false;
 }
 
@@ -64,7 +74,7 @@ export async function announceBoundaryHalt(
 /** The oldest run, older than `run`, that is halted awaiting a decision (the line stops behind it). */
 export async function olderHalt(deps: Deps, run: Run): Promise<Run | undefined> {
   const runs = await deps.store.listRuns(run.pipeline);
-  return runs.find((r) => r.seq < run.seq && r.runId !== run.runId && awaitsDecision(r));
+  return runs.find((r) => r.seq < run.seq && r.runId !== run.runId && stopsTheLine(r));
 }
 
 /** Applies `change` to the stage slot by compare-and-set, retrying on contention. */
@@ -121,6 +131,19 @@ export async function admit(deps: Deps, pipeline: string, stage: string): Promis
     const slot = await deps.store.getStageSlot(pipeline, stage);
     if (slot.holder) {
       const holder = await deps.store.getRun(slot.holder);
+      const newestWaiter = Math.max(...Object.values(slot.waiters));
+      if (
+        holder &&
+        supersedesApprovalHolder({
+          holder,
+          stage,
+          newestWaiterSeq: Number.isFinite(newestWaiter) ? newestWaiter : undefined,
+        })
+      ) {
+        // It holds the stage only to wait on its approval: the newer version takes its place.
+        await supersedeApprovalHolder(deps, holder, stage, slot);
+        continue;
+      }
       if (holder && holdsStage(holder, stage)) {
         await finishAdmission(deps, holder, stage, slot.superseded ?? []);
         return;
@@ -195,6 +218,11 @@ async function finishAdmission(
       await leaveStage(deps, run, stage);
       return;
     }
+    const admission = onAdmission({ run, stage, now: deps.clock.now() });
+    if (admission.kind === "await-approval") {
+      await awaitApproval(deps, run, admission.approval);
+      return;
+    }
     const entered = await deps.store.updateRun(run.runId, {
       expect: { status: ["waiting"], waitingFor: stage },
       set: { status: "running", currentStage: stage, updatedAt: now },
@@ -203,6 +231,16 @@ async function finishAdmission(
     if (!entered) return;
     await announce(deps, { ...base(run), event: "stage-started", stage });
     await startStageExecution(deps, { ...run, currentStage: stage, status: "running" }, stage);
+    return;
+  }
+  if (
+    run.status === "awaiting-approval" &&
+    run.currentStage === stage &&
+    run.approval?.stage === stage
+  ) {
+    // A retry after a crash between the wait's write and its announcement or timer: both are
+    // finished (one timer execution per approval asked for; announced at least once).
+    await announceApproval(deps, run);
     return;
   }
   if (run.status === "running" && run.currentStage === stage && !run.stages[stage]) {
@@ -232,6 +270,10 @@ export async function startStageExecution(deps: Deps, run: Run, stage: string): 
 export async function stopLineBehind(deps: Deps, halted: Run): Promise<void> {
   const now = deps.clock.now().toISOString();
   for (const run of await deps.store.listRuns(halted.pipeline)) {
+    if (run.seq > halted.seq && run.status === "awaiting-approval") {
+      await stopApprovalBehind(deps, run, halted, now);
+      continue;
+    }
     if (run.seq <= halted.seq || run.status !== "waiting" || !run.waitingFor) continue;
     const stage = run.waitingFor;
     const stopped = await deps.store.updateRun(run.runId, {
@@ -246,6 +288,25 @@ export async function stopLineBehind(deps: Deps, halted: Run): Promise<void> {
 }
 
 /**
+ * A newer run awaiting a stage's approval when an older one halts has not started the stage: it
+ * stops at that boundary like a waiting run (its approval is asked for again when it resumes).
+ */
+async function stopApprovalBehind(deps: Deps, run: Run, halted: Run, now: string): Promise<void> {
+  const stage = run.currentStage;
+  if (!stage) return;
+  const stopped = await deps.store.updateRun(run.runId, {
+    expect: { status: ["awaiting-approval"], currentStage: stage },
+    set: boundaryHalt(run, halted, stage, now),
+    remove: ["approval"],
+  });
+  if (!stopped) return;
+  const timer = approvalTimerInputOf(run);
+  if (timer) await deps.workflows.stopApprovalTimer?.(timer);
+  await announceBoundaryHalt(deps, run, halted, stage);
+  await leaveStage(deps, { ...run, status: "halted" }, stage);
+}
+
+/**
  * After a decision: every run halted at a boundary behind an older halt that no longer holds
  * goes back in line for the stage it was about to enter.
  */
@@ -256,7 +317,7 @@ export async function resumeLine(deps: Deps, pipeline: string): Promise<string[]
     if (run.status !== "halted" || run.haltReason !== "older-version-halted" || !run.nextStage) {
       continue;
     }
-    if (runs.some((r) => r.seq < run.seq && awaitsDecision(r))) continue;
+    if (runs.some((r) => r.seq < run.seq && stopsTheLine(r))) continue;
     const stage = run.nextStage;
     const now = deps.clock.now().toISOString();
     const ok = await deps.store.updateRun(run.runId, {
@@ -270,4 +331,128 @@ export async function resumeLine(deps: Deps, pipeline: string): Promise<string[]
     await requestStage(deps, { ...run, status: "waiting", waitingFor: stage }, stage);
   }
   return resumed;
+}
+
+// ---- a stage's manual approval ----------------------------------------------------------------
+
+/**
+ * The approval timer execution's input: which run's which approval (its name comes from these),
+ * and how long to wait from `now` (a timer started late, after a crash, still ends at the
+ * deadline).
+ */
+export function approvalTimerInput(
+  run: Run,
+  approval: ApprovalRequest,
+  now: Date = new Date(approval.requestedAt),
+): ApprovalTimerInput {
+  return {
+    approvalTimer: true,
+    ...base(run),
+    stage: approval.stage,
+    requestedAt: approval.requestedAt,
+    waitSeconds: Math.max(0, Math.ceil((Date.parse(approval.deadline) - now.getTime()) / 1000)),
+  };
+}
+
+/**
+ * The admitted run holds the stage but waits for an operator's approval before its execution
+ * starts: recorded on the run and in its timeline, announced (notified), and timed by one timer
+ * execution (a Wait state) that halts the run at the deadline unless someone decided.
+ */
+async function awaitApproval(deps: Deps, run: Run, approval: ApprovalRequest): Promise<void> {
+  const stage = approval.stage;
+  const waiting = await deps.store.updateRun(run.runId, {
+    expect: { status: ["waiting"], waitingFor: stage },
+    set: {
+      status: "awaiting-approval",
+      currentStage: stage,
+      approval,
+      updatedAt: approval.requestedAt,
+    },
+    remove: ["waitingFor"],
+  });
+  if (!waiting) return;
+  await announceApproval(deps, {
+    ...run,
+    status: "awaiting-approval",
+    currentStage: stage,
+    approval,
+  });
+}
+
+/**
+ * Records, announces and times an approval asked for. Safe to repeat (a retry after a crash):
+ * the timeline write and the timer are idempotent, and the announcement is made until the run
+ * says it was (at least once; `approval.announcedAt` is set after the publish).
+ */
+async function announceApproval(deps: Deps, run: Run): Promise<void> {
+  const approval = run.approval;
+  if (!approval) return;
+  const stage = approval.stage;
+  const reason = `approve or reject before ${approval.deadline}`;
+  await recordApprovalEvent(deps, run, stage, "approval-requested", approval.requestedAt, reason);
+  if (!approval.announcedAt) {
+    await announce(deps, { ...base(run), event: "approval-requested", stage, reason });
+    await deps.store.updateRun(run.runId, {
+      expect: { status: ["awaiting-approval"], currentStage: stage },
+      set: { approval: { ...approval, announcedAt: deps.clock.now().toISOString() } },
+    });
+  }
+  await deps.workflows.startApprovalTimer(approvalTimerInput(run, approval, deps.clock.now()));
+}
+
+/** A stage's approval event in the run's timeline (scope: the stage), published like a step's. */
+export async function recordApprovalEvent(
+  deps: Deps,
+  run: Pick<Run, "runId" | "pipeline" | "version">,
+  stage: string,
+  event: "approval-requested" | "approved" | "rejected" | "approval-timed-out",
+  at: string,
+  reason: string,
+): Promise<void> {
+  const e: TimelineEvent = {
+    at,
+    runId: run.runId,
+    pipeline: run.pipeline,
+    version: run.version,
+    stage,
+    scope: stage,
+    step: "approval",
+    event,
+    reason,
+  };
+  await deps.store.appendEvents([e]);
+  await deps.events.publish([scopeEventBusEvent(e)]);
+}
+
+/** A newer version takes the stage from a run that held it only to wait on its approval. */
+async function supersedeApprovalHolder(
+  deps: Deps,
+  holder: Run,
+  stage: string,
+  slot: StageSlot,
+): Promise<void> {
+  const now = deps.clock.now().toISOString();
+  const newest = Object.entries(slot.waiters).sort((a, b) => b[1] - a[1])[0]?.[0] as string;
+  const won = await deps.store.updateRun(holder.runId, {
+    expect: { status: [holder.status], currentStage: stage },
+    set: { status: "superseded", supersededBy: newest, finishedAt: now, updatedAt: now },
+  });
+  if (won) {
+    const by = (await deps.store.getRun(newest))?.version ?? newest;
+    const reason = `${by}, newer, arrived while it awaited approval of ${stage}`;
+    await announce(deps, { ...base(holder), event: "run-superseded", stage, reason });
+    const timer = approvalTimerInputOf(holder);
+    if (timer) await deps.workflows.stopApprovalTimer?.(timer);
+  }
+  // Free the stage (the holder no longer holds it either way); admit's loop lets the newest in.
+  await updateSlot(deps, holder.pipeline, stage, (s) => {
+    if (s.holder !== holder.runId) return undefined;
+    const { holder: _h, since: _s, ...rest } = s;
+    return rest;
+  });
+}
+
+function approvalTimerInputOf(run: Run): ApprovalTimerInput | undefined {
+  return run.approval ? approvalTimerInput(run, run.approval) : undefined;
 }

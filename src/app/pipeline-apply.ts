@@ -16,6 +16,7 @@
  *   requested after it.
  */
 import { createHash } from "node:crypto";
+import { lintPipeline } from "../domain/lint.ts";
 import {
   type ApplyPipelineOverride,
   OverrideRejectedError,
@@ -97,7 +98,13 @@ function parseDefinition(o: ApplyPipelineOverride, options: ApplyOptions): Pipel
       err.problems.map((p) => ({ ...p, path: p.path ? `definition.${p.path}` : "definition" })),
     );
   }
-  const more = options.check?.(pipeline) ?? [];
+  // The lint's errors refuse it, as they refuse the synth (`breakwater lint`).
+  const more = [
+    ...lintPipeline(pipeline)
+      .filter((f) => f.severity === "error")
+      .map((f) => ({ path: f.path, message: `${f.message} (lint ${f.rule})` })),
+    ...(options.check?.(pipeline) ?? []),
+  ];
   if (more.length) {
     throw new OverrideRejectedError(
       more.map((p) => ({ ...p, path: p.path ? `definition.${p.path}` : "definition" })),

@@ -6,12 +6,18 @@ import { DetailType, SFN_SOURCE, SFN_STATUS_CHANGE, SOURCE } from "./events.ts";
 
 export type EventPattern = { [key: string]: string[] | EventPattern };
 
-/** A stage execution ended: promote the version or halt the run. */
-export const stageStatusChangePattern = (stateMachineArn: string): EventPattern => ({
+/**
+ * A stage execution ended: promote the version or halt the run. With the approval timer's ARN:
+ * an approval timer ended too (promote halts the run if that approval is still undecided).
+ */
+export const stageStatusChangePattern = (
+  stateMachineArn: string,
+  approvalTimerArn?: string,
+): EventPattern => ({
   source: [SFN_SOURCE],
   "detail-type": [SFN_STATUS_CHANGE],
   detail: {
-    stateMachineArn: [stateMachineArn],
+    stateMachineArn: approvalTimerArn ? [stateMachineArn, approvalTimerArn] : [stateMachineArn],
     status: ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"],
   },
 });

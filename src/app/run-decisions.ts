@@ -11,12 +11,15 @@
  * - `roll-forward`: a newer version passes: every older run still halted or waiting is
  *   superseded, and the newer run resumes from the boundary where it stopped.
  * - `cancel`: the run ends where it is (its scopes stay as they are).
+ * - `approve` / `reject`: a run awaiting a stage's approval starts the stage, or ends before it
+ *   (approvals.ts).
  *
  * Each checks the current state first (a clear error and nothing changed when the decision does
  * not apply) and is idempotent: repeating a decision that already took effect changes nothing.
  */
 
 import type { HistoryEntry, Run, RunDecision, ScopeState } from "../domain/model.ts";
+import { approvalDecisionProblem } from "../domain/next-after-stage.ts";
 import { OverrideRejectedError } from "../domain/override.ts";
 import {
   type DecisionRollback,
@@ -24,8 +27,16 @@ import {
   rollbackWaves,
   scopesToRollBack,
 } from "../domain/rollback.ts";
+import { approve, reject as rejectApproval } from "./approvals.ts";
 import type { Deps } from "./deps.ts";
-import { announce, awaitsDecision, isFinal, leaveStage, resumeLine } from "./lanes.ts";
+import {
+  announce,
+  approvalTimerInput,
+  awaitsDecision,
+  isFinal,
+  leaveStage,
+  resumeLine,
+} from "./lanes.ts";
 import { runIdFor } from "./runs.ts";
 
 export type DecisionAction = RunDecision["action"];
@@ -62,7 +73,18 @@ export async function checkDecision(deps: Deps, req: DecisionRequest): Promise<v
   const run = await loadRun(deps, req);
   const repeated = run.decision?.action === req.action;
   switch (req.action) {
+    case "approve":
+    case "reject": {
+      const problem = approvalDecisionProblem(run, req.action);
+      return problem ? reject("version", problem) : undefined;
+    }
     case "retry":
+      if (run.status === "halted" && run.haltReason === "approval-timeout") {
+        return reject(
+          "version",
+          `${req.version} halted because nobody decided its approval of ${run.approval?.stage ?? "?"} in time: approve or reject it`,
+        );
+      }
       if (awaitsDecision(run) || (repeated && run.status === "running")) return;
       return reject(
         "version",
@@ -72,12 +94,13 @@ export async function checkDecision(deps: Deps, req: DecisionRequest): Promise<v
       if (
         run.status === "halted" ||
         run.status === "waiting" ||
+        run.status === "awaiting-approval" ||
         (repeated && run.status === "cancelled")
       )
         return;
       return reject(
         "version",
-        `${req.version} is ${describe(run)}: only a halted or waiting run can be cancelled`,
+        `${req.version} is ${describe(run)}: only a halted, waiting or awaiting-approval run can be cancelled`,
       );
     case "rollback-all":
       if (awaitsDecision(run) || (repeated && run.status === "rolled-back")) return;
@@ -132,6 +155,10 @@ export async function applyDecision(deps: Deps, req: DecisionRequest): Promise<D
       return rollbackAll(deps, run, decision);
     case "roll-forward":
       return rollForward(deps, run, decision);
+    case "approve":
+      return approve(deps, run, decision);
+    case "reject":
+      return rejectApproval(deps, run, decision);
   }
 }
 
@@ -193,11 +220,15 @@ async function endRun(
   extra: Partial<Run> = {},
 ): Promise<boolean> {
   const ok = await deps.store.updateRun(run.runId, {
-    expect: { status: ["halted", "waiting"] },
+    expect: { status: ["halted", "waiting", "awaiting-approval"] },
     set: { status, decision, finishedAt: decision.at, updatedAt: decision.at, ...extra },
     remove: ["waitingFor"],
   });
   if (!ok) return false;
+  // A run that ended while it waited on an approval needs its timer no more.
+  if (run.approval && deps.workflows.stopApprovalTimer) {
+    await deps.workflows.stopApprovalTimer(approvalTimerInput(run, run.approval));
+  }
   for (const stage of new Set([run.currentStage, run.waitingFor, run.nextStage])) {
     if (stage) await leaveStage(deps, { ...run, status }, stage);
   }
@@ -223,7 +254,9 @@ async function cancel(deps: Deps, run: Run, decision: RunDecision): Promise<Deci
 async function rollForward(deps: Deps, run: Run, decision: RunDecision): Promise<DecisionOutcome> {
   const runs = await deps.store.listRuns(run.pipeline);
   const older = runs.filter(
-    (r) => r.seq < run.seq && (r.status === "halted" || r.status === "waiting"),
+    (r) =>
+      r.seq < run.seq &&
+      (r.status === "halted" || r.status === "waiting" || r.status === "awaiting-approval"),
   );
   const superseded: string[] = [];
   for (const r of older) {

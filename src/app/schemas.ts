@@ -182,6 +182,19 @@ export const approvedChangeSchema = z.object({
     .strict(),
 });
 
+/** An approval timer execution's input (`ApprovalTimerInput`, src/domain/ports.ts). */
+export const approvalTimerInputSchema = z
+  .object({
+    approvalTimer: z.literal(true),
+    runId: z.string().min(1).max(200),
+    pipeline: z.string().min(1).max(40),
+    version: versionSchema,
+    stage: z.string().min(1).max(40),
+    requestedAt: z.iso.datetime(),
+    waitSeconds: z.number().int().min(0),
+  })
+  .strict();
+
 /** The fields Breakwater reads from AWS's "Step Functions Execution Status Change" event. */
 export const executionStatusChangeSchema = z.object({
   "detail-type": z.literal("Step Functions Execution Status Change"),

@@ -4,6 +4,7 @@
  * The stack and the local mode keep reading the committed JSON (src/app/asl.ts), so the deployed
  * and the local definitions stay one file.
  */
+import { approvalTimerMachine } from "./approval-timer.ts";
 import { render } from "./builders.ts";
 import { rollbackMachine } from "./rollback.ts";
 import { stageMachine } from "./stage.ts";
@@ -13,9 +14,10 @@ export function generatedAslFiles(): { path: string; text: string }[] {
   return [
     { path: "statemachines/stage.asl.json", text: render(stageMachine()) },
     { path: "statemachines/rollback.asl.json", text: render(rollbackMachine()) },
+    { path: "statemachines/approval-timer.asl.json", text: render(approvalTimerMachine()) },
   ];
 }
 
 export { TASK_RETRY } from "./builders.ts";
 export { ROLLBACK_ATTEMPTS, rollbackLoop } from "./rollback-loop.ts";
-export { rollbackMachine, stageMachine };
+export { approvalTimerMachine, rollbackMachine, stageMachine };

@@ -7,11 +7,13 @@
  *   6 (status, history, override) the control plane could not be reached.
  * serve, status, history and override live in ./ops.ts (2: bad input or a refused request).
  */
+import { readFileSync } from "node:fs";
 import { rename, stat, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import type { ManualBlock } from "../domain/blockers.ts";
 import { BreakwaterError } from "../domain/errors.ts";
+import { DECISION_ACTIONS } from "../domain/override.ts";
 import { clip, PipelineValidationError } from "../domain/pipeline.ts";
 import { scopeGlobProblem } from "../domain/scope.ts";
 import {
@@ -33,11 +35,17 @@ import {
   simulate,
 } from "../local/simulate.ts";
 import { loadInstallationFile, loadPipelineFile } from "../pipeline-file.ts";
+import { registerCompletionCommand } from "./completion.ts";
+import { type DashboardCommandOptions, registerDashboardCommand } from "./dashboard.ts";
+import { registerLintCommand } from "./lint.ts";
+import { registerMetricsCommand } from "./metrics.ts";
 import { localNotifiers } from "./notifiers.ts";
 import { type OpsCommandOptions, registerOpsCommands } from "./ops.ts";
 import { registerPipelinesCommands } from "./pipelines.ts";
+import { registerPlanCommand } from "./plan.ts";
 import { ProgressView, renderScopeTable } from "./render.ts";
 import { renderReport } from "./report.ts";
+import { registerRunCommands } from "./run-commands.ts";
 
 export const EXIT = {
   ok: 0,
@@ -51,6 +59,12 @@ export const EXIT = {
 
 class UsageError extends BreakwaterError {
   override name = "UsageError";
+}
+
+/** The package's version (read from package.json next to the sources, also in the bundle). */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+  return String(pkg.version);
 }
 
 const FAULT_KINDS: FaultKind[] = ["faults", "latency", "traffic-drop"];
@@ -87,7 +101,7 @@ export function parseArrival(value: string, start: Date): Arrival {
   };
 }
 
-const DECISIONS = ["rollback-all", "retry", "roll-forward", "cancel"] as const;
+const DECISIONS = DECISION_ACTIONS;
 
 /** `--decide <action>[:<version>]@<when>`: the engineer's decision, scripted. */
 export function parseDecision(value: string, start: Date): ScriptedDecision {
@@ -393,6 +407,10 @@ export async function main(
     .description(
       "Safe, hands-off deployments: waves, one-box, bake times, scoped automatic rollback.",
     )
+    .version(packageVersion(), "-V, --version", "print the version of breakwater")
+    // `breakwater --version` is the tool's; `simulate --version v2` stays simulate's own.
+    .enablePositionalOptions()
+    .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.out.write(s),
@@ -425,7 +443,7 @@ export async function main(
     .addOption(
       new Option(
         "--decide <action[:version]@when>",
-        "the engineer's decision on a halted run at that time: rollback-all (wave by wave; rollback-all!fast: all at once), retry, roll-forward or cancel (default version: the run awaiting a decision; roll-forward: the newest)",
+        "the engineer's decision at that time: rollback-all (wave by wave; rollback-all!fast: all at once), retry, roll-forward or cancel on a halted run, approve or reject on a run awaiting approval (default version: the run awaiting a decision or an approval; roll-forward: the newest)",
       )
         .argParser((v: string, prev: string[] = []) => [...prev, v])
         .default([]),
@@ -475,22 +493,24 @@ export async function main(
       code = await runSimulate(flags, io.out, io.err, simulator);
     });
 
-  registerOpsCommands(
-    program,
-    io,
-    (c) => {
-      code = c;
-    },
-    ops,
-  );
-  registerPipelinesCommands(
-    program,
-    io,
-    (c) => {
-      code = c;
-    },
-    ops.env,
-  );
+  const setCode = (c: number) => {
+    code = c;
+  };
+  const usageError = (m: string) => new UsageError(m);
+  registerPlanCommand(program, io, setCode, { parseStart, parseTraffic, usageError });
+  registerLintCommand(program, io, setCode, usageError);
+
+  registerOpsCommands(program, io, setCode, ops);
+  registerMetricsCommand(program, io, setCode, ops.env);
+  registerDashboardCommand(program, io, setCode, {
+    ...(ops.env ? { env: ops.env } : {}),
+    ...(ops.dashboardUntil ? { until: ops.dashboardUntil } : {}),
+  } satisfies DashboardCommandOptions);
+  registerPipelinesCommands(program, io, setCode, ops.env);
+  registerRunCommands(program, io, setCode, ops.env);
+
+  // Last, so the script completes every command registered above.
+  registerCompletionCommand(program, io, usageError);
 
   try {
     await program.parseAsync(argv);

@@ -25,8 +25,11 @@ import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import { DynamoStateStore } from "../adapters/aws/dynamo-store.ts";
 import type { OverrideResult } from "../app/override.ts";
+import type { DoraReport } from "../domain/dora.ts";
 import { BreakwaterError } from "../domain/errors.ts";
 import type { Problem } from "../domain/pipeline.ts";
+import { collectDashboard, type DashboardData } from "../ops/dashboard.ts";
+import { metricsQuery } from "../ops/metrics-query.ts";
 import { parameterNames } from "../ops/names.ts";
 import {
   collectPipeline,
@@ -67,10 +70,55 @@ export interface OpsBackend {
   status(pipeline?: string): Promise<StatusReport>;
   history(target: string): Promise<HistoryReport>;
   override(request: Record<string, unknown>): Promise<OverrideResult>;
+  /** The DORA figures (`breakwater metrics`). */
+  metrics(query: { pipeline?: string; since?: string }): Promise<DoraReport>;
+  /**
+   * Status reports as the state changes, until `signal` aborts: serve's event stream locally,
+   * a read of the table every `pollMs` in AWS (the first report at once).
+   */
+  watch(signal: AbortSignal, pollMs?: number): AsyncIterable<StatusReport>;
   /** The registered pipelines (`pipelines list`). */
   pipelines(): Promise<PipelinesReport>;
   /** One pipeline's current definition and applied revisions (`pipelines diff`, `history`). */
   pipeline(name: string): Promise<PipelineReport>;
+}
+
+/** How often `status --watch --aws` reads the table (there is no event stream to follow). */
+export const AWS_WATCH_POLL_MS = 5_000;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+/** The `snapshot` events of a server-sent event stream, parsed. */
+export async function* readSnapshots(body: ReadableStream<Uint8Array>): AsyncIterable<unknown> {
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const lines = block.split("\n");
+      if (!lines.includes("event: snapshot")) continue;
+      const data = lines
+        .filter((l) => l.startsWith("data: "))
+        .map((l) => l.slice(6))
+        .join("\n");
+      yield JSON.parse(data);
+    }
+  }
 }
 
 export { parameterNames };
@@ -167,6 +215,39 @@ export class HttpOpsBackend implements OpsBackend {
 
   override(request: Record<string, unknown>): Promise<OverrideResult> {
     return this.request("POST", "/override", request);
+  }
+
+  metrics(query: { pipeline?: string; since?: string }): Promise<DoraReport> {
+    const params = new URLSearchParams(
+      Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined),
+    );
+    const text = params.toString();
+    return this.request("GET", `/metrics${text ? `?${text}` : ""}`);
+  }
+
+  /** Follows serve's wave-map stream: one report per snapshot (pushed on every state change). */
+  async *watch(signal: AbortSignal): AsyncIterable<StatusReport> {
+    let res: Response;
+    try {
+      res = await this.fetchImpl(new URL("/dashboard/stream", this.endpoint), { signal });
+    } catch (err) {
+      if (signal.aborted) return;
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new ControlPlaneUnreachableError(
+        `no control plane answers at ${this.endpoint} (${cause?.code ?? cause?.message ?? (err as Error).message}): start one with \`breakwater serve --pipeline <file>\`, or use --endpoint, or --aws --stage <stage>`,
+      );
+    }
+    if (!res.ok || !res.body) {
+      await readAnswer(res, "GET /dashboard/stream");
+      throw new Error(`GET /dashboard/stream: ${res.status} without a stream`);
+    }
+    try {
+      for await (const snapshot of readSnapshots(res.body)) {
+        yield (snapshot as DashboardData).status;
+      }
+    } catch (err) {
+      if (!signal.aborted) throw err;
+    }
   }
 
   pipelines(): Promise<PipelinesReport> {
@@ -270,6 +351,25 @@ export class AwsOpsBackend implements OpsBackend {
 
   history(target: string): Promise<HistoryReport> {
     return this.withStore((store) => collectHistory(store, target));
+  }
+
+  metrics(query: { pipeline?: string; since?: string }): Promise<DoraReport> {
+    const params = new URLSearchParams(
+      Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined),
+    );
+    return this.withStore((store) => metricsQuery(store, params, new Date()));
+  }
+
+  /** The wave map's snapshot from the deployed table (read-only: Query and GetItem). */
+  dashboard(): Promise<DashboardData> {
+    return this.withStore((store) => collectDashboard(store, { now: new Date() }));
+  }
+
+  async *watch(signal: AbortSignal, pollMs = AWS_WATCH_POLL_MS): AsyncIterable<StatusReport> {
+    while (!signal.aborted) {
+      yield await this.status();
+      await sleep(pollMs, signal);
+    }
   }
 
   pipelines(): Promise<PipelinesReport> {

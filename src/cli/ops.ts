@@ -20,6 +20,7 @@ import {
 } from "../domain/pipeline.ts";
 import { parseOffset, TimeInputError } from "../domain/time-input.ts";
 import { versionProblem } from "../domain/version.ts";
+import { waitNote } from "../domain/waits.ts";
 import {
   banner,
   DEFAULT_PORT,
@@ -38,6 +39,7 @@ import {
   type OpsBackend,
   RequestRejectedError,
 } from "./ops-client.ts";
+import { runWatch } from "./watch.ts";
 
 export const OPS_EXIT = { ok: 0, internal: 1, badInput: 2, unreachable: 6 } as const;
 
@@ -47,7 +49,7 @@ export class OpsUsageError extends BreakwaterError {
   override name = "OpsUsageError";
 }
 
-interface IO {
+export interface IO {
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
 }
@@ -225,11 +227,13 @@ export function renderStatus(report: StatusReport, out?: NodeJS.WritableStream):
           `${s.version}${s.percent < 100 ? ` (${s.percent}%)` : ""}`,
           s.status,
           s.since,
-          s.blocked
-            ? `blocked: ${s.blocked.reason}`
-            : s.previousVersion && s.status !== "stable"
-              ? `previous ${s.previousVersion}`
-              : "",
+          s.wait
+            ? waitNote(s.wait)
+            : s.blocked
+              ? `blocked: ${s.blocked.reason}`
+              : s.previousVersion && s.status !== "stable"
+                ? `previous ${s.previousVersion}`
+                : "",
         ]),
       ),
       "",
@@ -247,7 +251,9 @@ export function renderStatus(report: StatusReport, out?: NodeJS.WritableStream):
             r.version,
             r.status,
             r.currentStage ?? "",
-            r.waitingFor ?? "",
+            r.status === "awaiting-approval" && r.approval
+              ? `approval (until ${r.approval.deadline})`
+              : (r.waitingFor ?? ""),
             r.haltReason
               ? `${r.haltReason}${r.haltedBy ? ` at ${r.haltedBy}` : ""}${r.haltDetail ? `: ${r.haltDetail}` : ""}`
               : "",
@@ -419,6 +425,8 @@ export interface OpsCommandOptions {
   env?: NodeJS.ProcessEnv;
   /** serve: reuse a running DynamoDB Local instead of starting one (tests). */
   dynamo?: DynamoDBClient;
+  /** dashboard: resolves when it should stop (default: SIGINT or SIGTERM). */
+  dashboardUntil?: (url: string) => Promise<void>;
 }
 
 function positiveNumber(flag: string, text: string, integer: boolean): number {
@@ -578,10 +586,19 @@ export function registerOpsCommands(
     program
       .command("status")
       .description("Version per scope, runs in flight, active blockers and bypasses.")
-      .option("--pipeline <name>", "only this pipeline"),
-  ).action(async (flags: TargetFlags & { pipeline?: string }) => {
+      .option("--pipeline <name>", "only this pipeline")
+      .option(
+        "--watch",
+        "a live view of the waves, redrawn in place as the state changes; exits when the runs end",
+      ),
+  ).action(async (flags: TargetFlags & { pipeline?: string; watch?: boolean }) => {
     setCode(
       await guarded(io, flags.json, async () => {
+        if (flags.watch) {
+          if (flags.json) throw new OpsUsageError("--watch and --json: choose one");
+          await runWatch(backendFor(flags, env), io.out, flags.pipeline);
+          return;
+        }
         const report = await backendFor(flags, env).status(flags.pipeline);
         io.out.write(
           flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report, io.out),

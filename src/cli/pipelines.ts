@@ -2,7 +2,8 @@
  * `breakwater pipelines apply|list|diff|history`: pipeline definitions registered in a running
  * control plane (`serve`, or a deployed stage with `--aws --stage`) without redeploying it.
  *
- * - `apply <file>...` validates each file locally first (the same loader as `simulate`), then
+ * - `apply <file>...` validates and lints each file locally first (the same loader as
+ *   `simulate`, the same rules as `breakwater lint`: an error refuses it), then
  *   sends it as an `apply-pipeline` override: the control plane validates it again, checks it
  *   fits what its roles may deploy to, and writes it as the next revision with an audit entry
  *   carrying your authenticated identity. With `--expect-revision` (or after `diff`, which
@@ -15,7 +16,8 @@
  * requested after it.
  */
 import type { Command } from "commander";
-import { clip, type Pipeline } from "../domain/pipeline.ts";
+import { lintPipeline } from "../domain/lint.ts";
+import { clip, type Pipeline, PipelineValidationError } from "../domain/pipeline.ts";
 import { type DefinitionChange, diffDefinitions } from "../domain/pipeline-registry.ts";
 import { loadPipelineFile } from "../pipeline-file.ts";
 import {
@@ -113,7 +115,22 @@ export function registerPipelinesCommands(
         }
         // Every file is checked before anything is sent: one bad file applies none.
         const definitions: Pipeline[] = [];
-        for (const f of files) definitions.push(await loadPipelineFile(f));
+        for (const f of files) {
+          const definition = await loadPipelineFile(f);
+          // The lint's rules (`breakwater lint`): an error refuses the file, as the synth does.
+          const findings = lintPipeline(definition);
+          const errors = findings.filter((x) => x.severity === "error");
+          if (errors.length > 0) {
+            throw new PipelineValidationError(
+              f,
+              errors.map((x) => ({ path: x.path, message: `${x.message} (lint ${x.rule})` })),
+            );
+          }
+          for (const w of findings) {
+            io.err.write(`${f}: warning ${w.rule}${w.path ? ` at ${w.path}` : ""}: ${w.message}\n`);
+          }
+          definitions.push(definition);
+        }
         const names = definitions.map((d) => d.name);
         const twice = names.find((n, i) => names.indexOf(n) !== i);
         if (twice) throw new OpsUsageError(`pipeline "${twice}" is given twice`);

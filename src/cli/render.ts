@@ -110,6 +110,12 @@ export class ProgressView {
       case "bake-started":
         what = "baking";
         break;
+      case "bake-extended":
+        what = this.c(
+          "yellow",
+          `bake ${t.reason ?? "extended"}; judged again at ${t.until ? elapsed(this.start, t.until) : "?"}`,
+        );
+        break;
       case "bake-finished":
         what =
           t.outcome === "Healthy"
@@ -127,6 +133,18 @@ export class ProgressView {
         break;
       case "unblocked":
         what = this.c("green", "unblocked");
+        break;
+      case "approval-requested":
+        what = this.c("magenta", `awaiting approval${t.reason ? `: ${t.reason}` : ""}`);
+        break;
+      case "approved":
+        what = this.c("green", `approved${t.reason ? `: ${t.reason}` : ""}`);
+        break;
+      case "rejected":
+        what = this.c("red", `rejected${t.reason ? `: ${t.reason}` : ""}`);
+        break;
+      case "approval-timed-out":
+        what = this.c("red", `approval timed out${t.reason ? `: ${t.reason}` : ""}`);
         break;
     }
     return `${at}  ${scope}  ${this.c("cyan", step)}  ${what}`;

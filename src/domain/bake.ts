@@ -144,7 +144,7 @@ const served = (xs: MinuteSample[] | undefined) => (xs ?? []).reduce((n, x) => n
  *   elapsedMs: 30 * 60_000,
  * });
  * // 20 requests in 30 minutes: 120 more minutes needed, 10 left before maxMinutes →
- * // { kind: "extend", seconds: 600, why: "served 20 of 100 requests; extending the bake" }
+ * // { kind: "extend", seconds: 600, why: "extended: 20 of 100 requests served" }
  */
 export function judgeBake(input: BakeInput): BakeDecision {
   const { anomaly, policy, candidate, elapsedMs } = input;
@@ -176,7 +176,7 @@ export function judgeBake(input: BakeInput): BakeDecision {
         return {
           kind: "extend",
           seconds: Math.ceil(Math.min(Math.max(neededMs, 60_000), remainingMs) / 1000),
-          why: `served ${count} of ${policy.minRequests} requests; extending the bake`,
+          why: `extended: ${count.toLocaleString("en-US")} of ${policy.minRequests.toLocaleString("en-US")} requests served`,
         };
       }
       const detail = `insufficient traffic: served ${count} of ${policy.minRequests} requests in ${policy.maxMinutes} minutes`;

@@ -111,6 +111,8 @@ export function decideGate(input: GateInput): GateDecision {
             reason,
             since: at.toISOString(),
             kinds: [...new Set(blockers.map((b) => b.kind))],
+            // Recorded so status can say until when, not only why.
+            ...(until ? { until: until.toISOString() } : {}),
           },
         }
       : {}),

@@ -30,7 +30,13 @@ export interface ScopeState {
   cause: string;
   runId?: string;
   /** Set while the scope's next deploy step waits on blockers (notified once when set and once when cleared). */
-  blocked?: { reason: string; since: string; kinds: string[] };
+  blocked?: {
+    reason: string;
+    since: string;
+    kinds: string[];
+    /** When every blocker is known to end (a window opening, a block's end); absent: unknown. */
+    until?: string;
+  };
   /** Incremented on every write; a compare-and-set token for writers. */
   rev: number;
 }
@@ -58,10 +64,16 @@ export type TimelineEventName =
   | "deploy-finished"
   | "bake-started"
   | "bake-finished"
+  /** The bake was extended: `reason` says why (requests served so far), `until` until when. */
+  | "bake-extended"
   | "rollback-started"
   | "rollback-finished"
   | "blocked"
-  | "unblocked";
+  | "unblocked"
+  | "approval-requested"
+  | "approved"
+  | "rejected"
+  | "approval-timed-out";
 
 export interface TimelineEvent {
   at: string;
@@ -69,14 +81,18 @@ export interface TimelineEvent {
   pipeline: string;
   version: string;
   stage: string;
+  /** The scope of the step; for a stage's approval events, the stage's name. */
   scope: string;
-  step: StepKind;
+  /** The step's kind; `approval` for a stage's manual approval (before its first step). */
+  step: StepKind | "approval";
   event: TimelineEventName;
   percent?: number;
   /** bake-finished: the health verdict; deploy-finished: succeeded/failed/cancelled (by its scope's rollback). */
   outcome?: string;
   reason?: string;
   toVersion?: string;
+  /** bake-extended: when the extended bake is judged again (ISO time). */
+  until?: string;
 }
 
 /**
@@ -88,10 +104,17 @@ export const EVENT_RANK: Record<TimelineEventName, number> = {
   "rollback-finished": 1,
   "deploy-finished": 2,
   unblocked: 3,
+  // An approval decided ends a wait (like unblocked); an approval asked for is a wait (like blocked).
+  approved: 3,
+  rejected: 3,
+  "approval-timed-out": 3,
+  "approval-requested": 6,
   "bake-started": 4,
   "rollback-started": 5,
   blocked: 6,
   "deploy-started": 7,
+  // Appended last (ranks are part of the table's sort keys; existing ones must not move).
+  "bake-extended": 8,
 };
 
 /**
@@ -113,6 +136,8 @@ export function compareEvents(a: TimelineEvent, b: TimelineEvent): number {
 
 /**
  * - `waiting`: the run waits to enter `waitingFor` (another version holds that stage).
+ * - `awaiting-approval`: the run holds `currentStage` (the stage's `approval`) but it has not
+ *   started: an operator approves or rejects it (`approval` says since and until when).
  * - `running`: the run is in `currentStage`; deploy steps may start.
  * - `halted`: a scope rolled back (or the run was stopped, or an older version halted); no new
  *   deploy step starts anywhere; an engineer decides what happens next.
@@ -124,6 +149,7 @@ export function compareEvents(a: TimelineEvent, b: TimelineEvent): number {
  */
 export type RunStatus =
   | "waiting"
+  | "awaiting-approval"
   | "running"
   | "halted"
   | "succeeded"
@@ -151,12 +177,22 @@ export function awaitsDecision(run: Run): boolean {
   return run.status === "halted" && run.haltReason !== "older-version-halted";
 }
 
+/**
+ * A halted run that stops the line: newer versions (which contain it) stop at their next stage
+ * boundary behind it. An approval that timed out says nothing bad about the version, so it does
+ * not stop the line: a newer version supersedes it instead (safety rule 6).
+ */
+export function stopsTheLine(run: Run): boolean {
+  return awaitsDecision(run) && run.haltReason !== "approval-timeout";
+}
+
 /** Why a run halted. `older-version-halted`: it stopped at a stage boundary behind an older halt. */
 export type HaltReason =
   | "rollback"
   | "deploy-failed"
   | "inconclusive"
   | "control-plane-error"
+  | "approval-timeout"
   | "older-version-halted";
 
 /** What the run's trigger said about the change (see `changeFactsSchema`). */
@@ -171,9 +207,9 @@ export interface ChangeFacts {
   headSha?: string;
 }
 
-/** An engineer's decision on a halted run (through the override function). */
+/** An engineer's decision on a halted run, or on one awaiting approval (through the override function). */
 export interface RunDecision {
-  action: "rollback-all" | "retry" | "roll-forward" | "cancel";
+  action: "rollback-all" | "retry" | "roll-forward" | "cancel" | "approve" | "reject";
   actor: string;
   /** Who decided, as authenticated (IAM principal ARN; `local:…` locally). Absent before 2026-12-01. */
   principal?: string;
@@ -181,6 +217,16 @@ export interface RunDecision {
   /** A `rollback-all` asked fast: every scope at once instead of wave by wave. */
   fast?: boolean;
   at: string;
+}
+
+/** A stage's manual approval, asked for when the run entered the stage (see `Stage.approval`). */
+export interface ApprovalRequest {
+  stage: string;
+  requestedAt: string;
+  /** The run halts (`approval-timeout`) if nobody decided by then. */
+  deadline: string;
+  /** When it was announced (set after the publish: a retry announces it again until then). */
+  announcedAt?: string;
 }
 
 export type StageStatus = "running" | "succeeded" | "failed";
@@ -205,6 +251,10 @@ export interface Run {
   waitingFor?: string;
   /** While halted at a stage boundary (`older-version-halted`): the stage it enters on resuming. */
   nextStage?: string;
+  /** While `awaiting-approval` (and after its timeout): the approval asked for. */
+  approval?: ApprovalRequest;
+  /** Each stage's approval as given: who approved it, as authenticated, and when. */
+  approvals?: Record<string, RunDecision>;
   /** Execution attempt per stage (a `retry` decision starts the stage again). */
   attempts?: Record<string, number>;
   /** The run that superseded this one. */

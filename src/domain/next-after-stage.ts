@@ -13,7 +13,8 @@
  * an older version is halted awaiting a decision, a newer run stops at the stage boundary (line
  * stop) instead of entering the next stage.
  */
-import { awaitsDecision, isFinal, type Run } from "./model.ts";
+import { type ApprovalRequest, awaitsDecision, isFinal, type Run } from "./model.ts";
+import { approvalOf } from "./pipeline.ts";
 import { nextStage } from "./planner.ts";
 
 /** A stage execution's status, as Step Functions reports it. */
@@ -142,6 +143,11 @@ export function nextAfterStage(input: NextAfterStageInput): NextAfterStage {
   if (next && run.status === "running" && run.currentStage === next && !run.stages[next]) {
     return { kind: "enter-next", stage: end.stage, next };
   }
+  if (next && run.status === "awaiting-approval" && run.currentStage === next) {
+    // Admitted to wait for the next stage's approval; a crash may have come before its
+    // announcement or timer, which entering again finishes.
+    return { kind: "enter-next", stage: end.stage, next };
+  }
   if (run.currentStage !== end.stage || run.status === "running" || awaitsDecision(run)) {
     return ignore("already promoted");
   }
@@ -169,4 +175,121 @@ function reportOf(run: Run): MoveReport {
     return { kind: "halted-at-boundary", stage: run.nextStage ?? "?", behind: run.haltedBy ?? "?" };
   }
   return { kind: "other", status: run.status };
+}
+
+// ---- a stage's manual approval (issue 13 item 4) ----------------------------------------------
+
+/** What admission into a stage means for the run admitted (see `lanes.finishAdmission`). */
+export type Admission =
+  /** The stage has no approval, or it was already given: the run enters and its execution starts. */
+  | { kind: "enter" }
+  /** The stage asks for approval: the run holds the stage, `awaiting-approval`, until the deadline. */
+  | { kind: "await-approval"; approval: ApprovalRequest };
+
+/**
+ * What admission into `stage` means for `run`: enter it, or wait for an operator's approval
+ * first (the stage's `approval`), until `now` plus its timeout.
+ *
+ * @example
+ * onAdmission({ run, stage: "prod-1", now: new Date("2026-12-02T09:00:00Z") }); // prod-1: approval: { timeoutMinutes: 60 }
+ * // → { kind: "await-approval", approval: { stage: "prod-1", requestedAt: "2026-12-02T09:00:00.000Z", deadline: "2026-12-02T10:00:00.000Z" } }
+ */
+export function onAdmission(input: { run: Run; stage: string; now: Date }): Admission {
+  const { run, stage, now } = input;
+  const def = run.definition.stages.find((s) => s.name === stage);
+  const approval = def ? approvalOf(def) : undefined;
+  if (!approval || run.approvals?.[stage]) return { kind: "enter" };
+  return {
+    kind: "await-approval",
+    approval: {
+      stage,
+      requestedAt: now.toISOString(),
+      deadline: new Date(now.getTime() + approval.timeoutMinutes * 60_000).toISOString(),
+    },
+  };
+}
+
+/** Whether `run` waits on an approval of `stage` (awaiting it, or halted because it timed out). */
+export function waitsOnApproval(run: Run, stage?: string): boolean {
+  const waiting =
+    run.status === "awaiting-approval" ||
+    (run.status === "halted" && run.haltReason === "approval-timeout");
+  return (
+    waiting && run.approval !== undefined && (stage === undefined || run.approval.stage === stage)
+  );
+}
+
+/**
+ * Safety rule 6 for a stage's approval: a version that holds `stage` only to wait on its approval
+ * has not started it, so a newer version waiting for the stage supersedes it (it contains it),
+ * as it supersedes the older waiting ones. A holder that started the stage keeps it.
+ *
+ * @example
+ * supersedesApprovalHolder({ holder: { ...v2, status: "awaiting-approval" }, stage: "prod-1", newestWaiterSeq: 3 }); // true
+ */
+export function supersedesApprovalHolder(input: {
+  holder: Run;
+  stage: string;
+  newestWaiterSeq: number | undefined;
+}): boolean {
+  const { holder, stage, newestWaiterSeq } = input;
+  return (
+    newestWaiterSeq !== undefined &&
+    newestWaiterSeq > holder.seq &&
+    holder.currentStage === stage &&
+    waitsOnApproval(holder, stage)
+  );
+}
+
+/** The outcome of an approval's timer (see {@link approvalTimerFired}). */
+export type ApprovalTimeout =
+  | { kind: "ignore"; reason: string }
+  /** Nobody decided in time: the run halts (`approval-timeout`); it does not stop the line. */
+  | { kind: "halt"; detail: string };
+
+/**
+ * What an approval timer that ran out means: the run halts when it still awaits that very
+ * approval (the same stage, asked for at the same instant); a timer left from an approval
+ * already decided, superseded or asked for again is ignored.
+ *
+ * @example
+ * approvalTimerFired({ run, timer: { stage: "prod-1", requestedAt: run.approval.requestedAt } });
+ * // → { kind: "halt", detail: "nobody approved prod-1 within 60 minutes (asked at …)" }
+ */
+export function approvalTimerFired(input: {
+  run: Run | undefined;
+  timer: { stage: string; requestedAt: string };
+}): ApprovalTimeout {
+  const { run, timer } = input;
+  if (!run) return { kind: "ignore", reason: "unknown run" };
+  if (run.status !== "awaiting-approval") return { kind: "ignore", reason: `run is ${run.status}` };
+  const a = run.approval;
+  if (!a || a.stage !== timer.stage || a.requestedAt !== timer.requestedAt) {
+    return { kind: "ignore", reason: "a timer of an earlier approval" };
+  }
+  const minutes = Math.round((Date.parse(a.deadline) - Date.parse(a.requestedAt)) / 60_000);
+  return {
+    kind: "halt",
+    detail: `nobody approved or rejected ${a.stage} within ${minutes} minutes (asked at ${a.requestedAt})`,
+  };
+}
+
+/**
+ * Whether an operator's `approve` or `reject` applies to `run` now: a problem sentence, or
+ * undefined when it does. Repeating a decision that took effect is accepted (it changes nothing).
+ * A run halted because its approval timed out may still be approved or rejected.
+ *
+ * @example
+ * approvalDecisionProblem({ ...run, status: "running" }, "approve");
+ * // → "v7 is running: approve decides a run awaiting approval"
+ */
+export function approvalDecisionProblem(
+  run: Run,
+  action: "approve" | "reject",
+): string | undefined {
+  if (waitsOnApproval(run)) return undefined;
+  const stage = run.decision?.action === action ? run.decision : undefined;
+  if (stage && (action === "reject" ? run.status === "cancelled" : !isFinal(run))) return undefined;
+  const state = run.status === "halted" ? `halted (${run.haltReason ?? "unknown"})` : run.status;
+  return `${run.version} is ${state}: ${action} decides a run awaiting approval`;
 }

@@ -11,8 +11,18 @@ import { collectProblems, formatProblems, type Problem } from "./pipeline.ts";
 import { globMatches, MAX_SCOPE_GLOB_LENGTH } from "./scope.ts";
 import { versionSchema } from "./version.ts";
 
-/** Decisions on a halted run (safety rule 3: an engineer decides what happens after a rollback). */
-export const DECISION_ACTIONS = ["rollback-all", "retry", "roll-forward", "cancel"] as const;
+/**
+ * Decisions on a halted run (safety rule 3: an engineer decides what happens after a rollback),
+ * and on a run awaiting a stage's approval (`approve`, `reject`).
+ */
+export const DECISION_ACTIONS = [
+  "rollback-all",
+  "retry",
+  "roll-forward",
+  "cancel",
+  "approve",
+  "reject",
+] as const;
 
 /** Every action of the override function. */
 export const OVERRIDE_ACTIONS = [

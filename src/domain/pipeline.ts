@@ -5,6 +5,7 @@
  */
 import * as z from "zod";
 import { REGION_PATTERN } from "./aws-names.ts";
+import { azProblem, regionProblem } from "./aws-regions.ts";
 import { BreakwaterError } from "./errors.ts";
 import { deployTargetSchema, targetProblems } from "./targets/index.ts";
 import { timeWindowsSchema } from "./time-windows/schema.ts";
@@ -31,11 +32,21 @@ const durationMinutes = () =>
 
 const regionName = z
   .string({ error: "must be an AWS region name such as us-east-1" })
-  .regex(REGION_PATTERN, { error: "must be an AWS region name such as us-east-1" });
+  .regex(REGION_PATTERN, { error: "must be an AWS region name such as us-east-1" })
+  // A well-formed name AWS does not have (`us-est-1`) is refused here, with the closest known
+  // region: otherwise it only surfaces as a blocker nobody can lift (src/domain/aws-regions.ts).
+  .superRefine((region, ctx) => {
+    if (!REGION_PATTERN.test(region)) return;
+    const problem = regionProblem(region);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  })
+  .describe("An AWS region name, one AWS has (us-east-1, eu-north-1, ...).");
+
+const AZ_ID_PATTERN = /^[a-z0-9]+(-[a-z0-9]+)+$/;
 
 const azId = z
   .string({ error: "must be an Availability Zone id such as use1-az1" })
-  .regex(/^[a-z0-9]+(-[a-z0-9]+)+$/, {
+  .regex(AZ_ID_PATTERN, {
     error: "must be an Availability Zone id such as use1-az1 (lowercase letters, digits, dashes)",
   });
 
@@ -45,9 +56,20 @@ const regionWithAzs = z
     azs: z
       .array(azId, { error: "must be a list of Availability Zone ids" })
       .min(1, { error: "must list at least one Availability Zone" })
-      .optional(),
+      .optional()
+      .describe(
+        "The region's Availability Zone ids (use1-az1, not us-east-1a: ids are the same in every account), deployed one at a time unless azsInParallel.",
+      ),
   })
-  .strict();
+  .strict()
+  .superRefine((entry, ctx) => {
+    entry.azs?.forEach((az, k) => {
+      // A malformed id already has its own problem.
+      if (!AZ_ID_PATTERN.test(az)) return;
+      const problem = azProblem(entry.region, az);
+      if (problem) ctx.addIssue({ code: "custom", path: ["azs", k], message: problem });
+    });
+  });
 
 const regionEntry = z.union([regionName, regionWithAzs], {
   error: 'must be a region name ("us-east-1") or { "region": ..., "azs": [...] }',
@@ -62,11 +84,34 @@ const oneBox = z.union(
           .number({ error: "must be a whole percentage from 1 to 50" })
           .int({ error: "must be a whole percentage from 1 to 50" })
           .min(1, { error: "must be a whole percentage from 1 to 50" })
-          .max(50, { error: "must be a whole percentage from 1 to 50" }),
+          .max(50, { error: "must be a whole percentage from 1 to 50" })
+          .describe("The share of the scope's traffic the one-box step serves, in percent."),
       })
       .strict(),
   ],
   { error: 'must be true, false or { "percent": n }' },
+);
+
+/** `approval: true` waits this long for an operator's decision before the run halts. */
+export const DEFAULT_APPROVAL_TIMEOUT_MINUTES = 24 * 60;
+/** The longest an approval may wait: a week (a stale approval is worse than asking again). */
+export const MAX_APPROVAL_TIMEOUT_MINUTES = 7 * 24 * 60;
+
+const approvalError = `must be true, false or { "timeoutMinutes": n } with n from 1 to ${MAX_APPROVAL_TIMEOUT_MINUTES}`;
+const approval = z.union(
+  [
+    z.boolean(),
+    z
+      .object({
+        timeoutMinutes: positiveInt(
+          `must be a whole number of minutes from 1 to ${MAX_APPROVAL_TIMEOUT_MINUTES} (a week)`,
+        ).max(MAX_APPROVAL_TIMEOUT_MINUTES, {
+          error: `must be a whole number of minutes from 1 to ${MAX_APPROVAL_TIMEOUT_MINUTES} (a week)`,
+        }),
+      })
+      .strict(),
+  ],
+  { error: approvalError },
 );
 
 const bake = z
@@ -118,10 +163,18 @@ const nameError =
 
 export const stageSchema = z
   .object({
-    name: z.string({ error: nameError }).regex(nameRule, { error: nameError }),
+    name: z
+      .string({ error: nameError })
+      .regex(nameRule, { error: nameError })
+      .describe(
+        "The stage's name, unique in the pipeline: alpha, beta, gamma (pre-production) or prod-1, prod-2 (production waves: the lint and the plan's blast radius count stages named prod…).",
+      ),
     regions: z
       .array(regionEntry, { error: "must be a list of regions" })
-      .min(1, { error: "must list at least one region" }),
+      .min(1, { error: "must list at least one region" })
+      .describe(
+        "The stage's regions, in deployment order: a name (the whole region is one scope) or { region, azs } (one scope per AZ).",
+      ),
     regionsInParallel: positiveInt()
       .optional()
       .describe("How many regions of this stage deploy at the same time (default 1)."),
@@ -136,7 +189,14 @@ export const stageSchema = z
       .describe(
         "Deploy first to the first scope of each region with only this share of its traffic (true = 10%), and bake, before the rest.",
       ),
-    bake,
+    approval: approval
+      .optional()
+      .describe(
+        `Before the stage starts, wait for an operator's approve or reject (true: time out after ${DEFAULT_APPROVAL_TIMEOUT_MINUTES} minutes; a timeout halts the run).`,
+      ),
+    bake: bake.describe(
+      "How long each step of the stage bakes before it is judged: at least minutes, and with minRequests until that many requests were served (at most maxMinutes).",
+    ),
     onInsufficientTraffic: z
       .enum(["halt", "proceed"], { error: "must be halt or proceed" })
       .optional()
@@ -217,7 +277,8 @@ export const metricsSchema = z
   .object({
     namespace: z
       .string({ error: "must be a CloudWatch namespace" })
-      .min(1, { error: "must be a CloudWatch namespace" }),
+      .min(1, { error: "must be a CloudWatch namespace" })
+      .describe("The CloudWatch namespace of the scope's metrics."),
     dimensions: z
       .record(z.string(), dimensionTemplate, {
         error: "must map dimension names to value templates",
@@ -230,19 +291,30 @@ export const metricsSchema = z
       .describe("Dimension whose value is the version serving the request."),
     requests: z
       .string({ error: "must be a metric name" })
-      .min(1, { error: "must be a metric name" }),
-    faults: z.string({ error: "must be a metric name" }).min(1, { error: "must be a metric name" }),
+      .min(1, { error: "must be a metric name" })
+      .describe("The metric counting requests served (Sum per minute)."),
+    faults: z
+      .string({ error: "must be a metric name" })
+      .min(1, { error: "must be a metric name" })
+      .describe("The metric counting failed requests (Sum per minute)."),
     latency: z
       .string({ error: "must be a metric name" })
-      .min(1, { error: "must be a metric name" }),
+      .min(1, { error: "must be a metric name" })
+      .describe("The latency metric, in milliseconds (p99 per minute)."),
   })
   .strict();
 
 export const pipelineSchema = z
   .object({
-    $schema: z.string().optional(),
-    name: z.string({ error: nameError }).regex(nameRule, { error: nameError }),
-    description: z.string().optional(),
+    $schema: z
+      .string()
+      .optional()
+      .describe("The JSON Schema this file follows, for editors (schema/pipeline.schema.json)."),
+    name: z
+      .string({ error: nameError })
+      .regex(nameRule, { error: nameError })
+      .describe("The pipeline's name: unique per control plane, part of every scope's history."),
+    description: z.string().optional().describe("What this pipeline deploys, for people."),
     service: z
       .string({ error: nameError })
       .regex(nameRule, { error: nameError })
@@ -254,7 +326,10 @@ export const pipelineSchema = z
       .enum(["app", "infrastructure", "config", "os-patches", "static-assets"], {
         error: "must be one of app, infrastructure, config, os-patches, static-assets",
       })
-      .optional(),
+      .optional()
+      .describe(
+        "What kind of change the pipeline deploys (app code, infrastructure, configuration, OS patches, static assets).",
+      ),
     target: deployTargetSchema
       .optional()
       .describe(
@@ -298,7 +373,10 @@ export const pipelineSchema = z
       ),
     stages: z
       .array(stageSchema, { error: "must be a list of stages" })
-      .min(1, { error: "must list at least one stage" }),
+      .min(1, { error: "must list at least one stage" })
+      .describe(
+        "The stages in order: pre-production (alpha, beta, gamma) then production waves (named prod…), each finished, bake included, before the next starts.",
+      ),
   })
   .strict()
   .superRefine((p, ctx) => {
@@ -488,6 +566,18 @@ export function pipelineJsonSchema(): Record<string, unknown> {
     $id: "https://breakwater.dev/schema/pipeline.schema.json",
     title: "Breakwater pipeline",
   };
+}
+
+/**
+ * The stage's manual approval, if it has one: how long the run waits for a decision.
+ *
+ * @example
+ * approvalOf({ ...stage, approval: true }); // → { timeoutMinutes: 1440 }
+ */
+export function approvalOf(stage: Stage): { timeoutMinutes: number } | undefined {
+  if (stage.approval === undefined || stage.approval === false) return undefined;
+  if (stage.approval === true) return { timeoutMinutes: DEFAULT_APPROVAL_TIMEOUT_MINUTES };
+  return { timeoutMinutes: stage.approval.timeoutMinutes };
 }
 
 /** Default one-box share when `oneBox: true`. */

@@ -37,8 +37,8 @@ export interface StagePlan {
  * the whole region.
  *
  * @example
- * planStage({ name: "prod-1", regions: [{ region: "eu-north-1", azs: ["a1", "a2"] }], oneBox: true, bake: { minutes: 60 } })
- * // regions[0].phases: [[one-box a1 10%], [full a1], [full a2]]
+ * planStage({ name: "prod-1", regions: [{ region: "eu-north-1", azs: ["eun1-az1", "eun1-az2"] }], oneBox: true, bake: { minutes: 60 } })
+ * // regions[0].phases: [[one-box eun1-az1 10%], [full eun1-az1], [full eun1-az2]]
  */
 export function planStage(stage: Stage): StagePlan {
   const bakeSeconds = stage.bake.minutes * 60;

@@ -383,12 +383,35 @@ export interface RollbackWavesInput {
 }
 
 /** Starts state machine executions; idempotent per (run, stage) and per (run, scope) rollback. */
+/**
+ * An approval timer execution's input (statemachines/approval-timer.asl.json): it waits
+ * `waitSeconds`, then ends; its status change tells promote that the approval asked for at
+ * `requestedAt` ran out of time.
+ */
+export interface ApprovalTimerInput {
+  approvalTimer: true;
+  runId: string;
+  pipeline: string;
+  version: string;
+  stage: string;
+  requestedAt: string;
+  waitSeconds: number;
+}
+
 export interface WorkflowStarter {
   startStage(input: StageExecutionInput): Promise<{ executionId: string }>;
   /** Rolls one scope back outside its stage execution (fast rollback on an alarm event). */
   startRollback(input: RollbackExecutionInput): Promise<{ executionId: string }>;
   /** A wave-by-wave `rollback-all`, on the rollback machine; idempotent per bad run. */
   startRollbackWaves(input: RollbackWavesInput): Promise<{ executionId: string }>;
+  /** Starts the timer of a stage's approval (one execution per approval asked for). */
+  startApprovalTimer(input: ApprovalTimerInput): Promise<{ executionId: string }>;
+  /**
+   * Stops a timer no longer needed (its approval was decided or superseded). Optional: in AWS
+   * a timer runs out and promote ignores it (stopping would need StopExecution on every
+   * execution of the machine, a wildcard grant); locally it stops so the clock has nothing left.
+   */
+  stopApprovalTimer?(input: ApprovalTimerInput): Promise<void>;
 }
 
 export interface BusEvent {

@@ -20,7 +20,7 @@ import { DynamoRunRequestStore } from "../adapters/aws/dynamo-run-requests.ts";
 import { DynamoStateStore } from "../adapters/aws/dynamo-store.ts";
 import { DynamoDeliveryStore, DynamoTriggerLog } from "../adapters/aws/dynamo-triggers.ts";
 import { MemoryStateStore } from "../adapters/memory/memory-store.ts";
-import { readRollbackAsl, readStageAsl } from "../app/asl.ts";
+import { readApprovalTimerAsl, readRollbackAsl, readStageAsl } from "../app/asl.ts";
 import type { Deps } from "../app/deps.ts";
 import {
   alarmStateChangePattern,
@@ -127,6 +127,8 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
       startStage: (input) => sfn.startStage(input),
       startRollback: (input) => sfn.startRollback(input),
       startRollbackWaves: (input) => sfn.startRollbackWaves(input),
+      startApprovalTimer: (input) => sfn.startApprovalTimer(input),
+      stopApprovalTimer: (input) => sfn.stopApprovalTimer(input),
     },
     events: bus,
     runRequests,
@@ -138,6 +140,7 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
     {
       stage: options.asl?.stage ?? readStageAsl(),
       rollback: options.asl?.rollback ?? readRollbackAsl(),
+      approvalTimer: readApprovalTimerAsl(),
     },
     {
       PlanFunctionArn: createPlanHandler(provide),
@@ -156,7 +159,7 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
   };
   bus.addRule(
     "promote",
-    stageStatusChangePattern(sfn.stateMachineArn),
+    stageStatusChangePattern(sfn.stateMachineArn, sfn.approvalTimer.arn),
     invoke("breakwater-promote", createPromoteHandler(provide)),
   );
   bus.addRule(

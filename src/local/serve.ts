@@ -10,6 +10,8 @@
  *   GET  /history?target=   a pipeline's or scope's history plus its override audit entries
  *   POST /override          the override function (createOverrideHandler, as in AWS; bearer token)
  *   GET  /health            the virtual time and speed (the CLI resolves +2h offsets with it)
+ *   GET  /metrics           the DORA figures (`breakwater metrics --json`)
+ *   GET  /, /dashboard/data, /dashboard/stream   the live wave map (src/ops/dashboard-http.ts)
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -31,6 +33,9 @@ import {
   type Problem,
 } from "../domain/pipeline.ts";
 import type { Notifier } from "../notify/ports.ts";
+import { collectDashboard } from "../ops/dashboard.ts";
+import { createDashboardRoutes, DASHBOARD_ROUTES } from "../ops/dashboard-http.ts";
+import { metricsQuery } from "../ops/metrics-query.ts";
 import { collectPipeline, collectPipelines } from "../ops/pipelines.ts";
 import { collectHistory, collectStatus, UnknownTargetError } from "../ops/status.ts";
 import { ARTIFACT_PUBLISHED, artifactPublishedEventSchema } from "../triggers/artifact.ts";
@@ -41,8 +46,10 @@ import { createWebhookHttpHandler } from "../triggers/http.ts";
 import { createLocalControlPlane, type LocalControlPlane } from "./control-plane.ts";
 import { startDynamoDbLocal } from "./dynamodb-local.ts";
 import type { BusEnvelope } from "./event-bus.ts";
-import { SimulatedFleet } from "./fleet.ts";
+import { type FaultSpec, SimulatedFleet } from "./fleet.ts";
+import { ReportCache } from "./status-cache.ts";
 import { lambdaContext } from "./step-functions.ts";
+import { watchTableWrites } from "./table-writes.ts";
 
 /** The port `serve` listens on and the CLI's other commands talk to by default. */
 export const DEFAULT_PORT = 8787;
@@ -88,6 +95,15 @@ export interface ServeOptions {
   token?: string;
   /** Limits on slow or idle clients (defaults: SERVE_TIMEOUTS). */
   timeouts?: Partial<ServeTimeouts>;
+  /**
+   * Share `/status` reports between readers until the table changes (default true; the serve
+   * benchmark turns it off for its A/B comparison).
+   */
+  statusCache?: boolean;
+  /** Versions made unhealthy in matching scopes of the simulated fleet (as `simulate --fault`). */
+  faults?: FaultSpec[];
+  /** Live wave-map streams open at once (default 16). */
+  dashboardClients?: number;
 }
 
 /** How long the HTTP server waits on a client before it closes the connection. */
@@ -116,6 +132,10 @@ export interface RunningServer {
   /** The bearer token of the operator routes (given or generated). */
   token: string;
   plane: LocalControlPlane;
+  /** How many `/status` reports were computed so far (the rest were shared): for the benchmark. */
+  statusComputations(): number;
+  /** The wave map's live streams open now (bounded by `dashboardClients`). */
+  dashboardClients(): number;
   /** Stops the clock, the HTTP server and DynamoDB Local (idempotent). */
   close(): Promise<void>;
 }
@@ -259,7 +279,11 @@ export function parseLocalEvents(body: unknown): LocalEventInput[] {
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  sendText(res, status, JSON.stringify(body));
+}
+
+/** A JSON answer already serialized (a cached report is serialized once, not per reader). */
+function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, {
     "content-type": "application/json; charset=utf-8",
     "content-length": String(Buffer.byteLength(text)),
@@ -321,6 +345,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
           morePipelines: more,
           initialVersion: options.initialVersion,
           clock,
+          ...(options.faults?.length ? { faults: options.faults } : {}),
         }),
     });
     for (const p of options.pipelines) await plane.register(p, options.initialVersion);
@@ -344,6 +369,15 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     const line = progressLine(e);
     if (line) log(line);
   });
+  // The wave map: one snapshot read per burst of bus events (every state change publishes one),
+  // pushed to every open stream.
+  const dashboard = createDashboardRoutes({
+    title: `Breakwater wave map (local, ${names.join(", ")})`,
+    load: () => collectDashboard(plane.store, { now: plane.clock.now() }),
+    ...(options.dashboardClients ? { maxClients: options.dashboardClients } : {}),
+    onError: (err) => log(`error: dashboard: ${(err as Error).stack ?? String(err)}`),
+  });
+  plane.bus.observe(() => dashboard.changed());
 
   const webhookDeps: GitHubWebhookDeps | undefined = options.webhookSecret
     ? {
@@ -396,8 +430,12 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     }
   };
 
+  // Reports are recomputed when the table is written (or a second has passed), not per request.
+  const statusCache = new ReportCache<string>();
+  const writes = watchTableWrites(dynamo, tableName, () => statusCache.invalidate());
   const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const key = `${req.method} ${url.pathname}`;
+    if (await dashboard.handle(req, res, url)) return;
     switch (key) {
       case "POST /webhooks/github":
         if (!webhook) {
@@ -441,11 +479,23 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
       }
       case "GET /status": {
         const pipeline = url.searchParams.get("pipeline") ?? undefined;
-        const report = await collectStatus(plane.store, {
-          now: plane.clock.now(),
-          ...(pipeline ? { pipeline } : {}),
-        });
-        send(res, 200, report);
+        // One computation per change of the table (or per second), shared by every reader.
+        const compute = async () =>
+          JSON.stringify(
+            await collectStatus(plane.store, {
+              now: plane.clock.now(),
+              ...(pipeline ? { pipeline } : {}),
+            }),
+          );
+        const report = await (options.statusCache === false
+          ? compute()
+          : statusCache.get(`status:${pipeline ?? ""}`, compute));
+        sendText(res, 200, report);
+        return;
+      }
+      case "GET /metrics": {
+        const now = plane.clock.now();
+        send(res, 200, await metricsQuery(plane.store, url.searchParams, now));
         return;
       }
       case "GET /pipelines": {
@@ -502,6 +552,8 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
           "GET /pipelines",
           "POST /override",
           "GET /health",
+          "GET /metrics",
+          ...DASHBOARD_ROUTES,
         ];
         const paths = routes.map((r) => r.split(" ")[1]);
         if (paths.includes(url.pathname)) {
@@ -583,10 +635,14 @@ export async function startServe(options: ServeOptions): Promise<RunningServer> 
     port,
     token,
     plane,
+    statusComputations: () => statusCache.computations,
+    dashboardClients: () => dashboard.clients(),
     close() {
       closing ??= (async () => {
         stop.abort();
+        dashboard.close();
         await loop.catch(() => undefined);
+        writes.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
@@ -615,6 +671,7 @@ export function banner(
     `  virtual time ${now.toISOString()}, ${options.speed}× real time`,
     `  POST ${url}/webhooks/github${options.webhookSecret ? "" : "  (off: no --webhook-secret)"}`,
     `  POST ${url}/events   GET ${url}/status   GET ${url}/history?target=<pipeline[:scope]>   GET ${url}/pipelines[?name=<pipeline>]   POST ${url}/override`,
+    `  wave map (live): ${url}/   GET ${url}/metrics`,
     ...(options.token
       ? [
           `  operator token (POST /events, /override; Authorization: Bearer): ${options.token}`,

@@ -14,6 +14,7 @@ import { alarmNameMatches, type ManualBlock, resolveAlarmNames } from "../domain
 import { BreakwaterError } from "../domain/errors.ts";
 import type { Installation } from "../domain/installation.ts";
 import { compareEvents, type Run, type ScopeStatus, type TimelineEvent } from "../domain/model.ts";
+import { waitsOnApproval } from "../domain/next-after-stage.ts";
 import { clip, type Pipeline } from "../domain/pipeline.ts";
 import { pipelineScopes, scopeGlobProblem } from "../domain/scope.ts";
 import { versionProblem } from "../domain/version.ts";
@@ -217,8 +218,17 @@ function outcomeOf(
   if (run.status === "halted" && run.haltReason === "older-version-halted") {
     return { outcome: "halted", reason: run.haltDetail ?? `stopped behind ${run.haltedBy}` };
   }
+  if (run.status === "halted" && run.haltReason === "approval-timeout") {
+    return { outcome: "halted", reason: run.haltDetail ?? "its approval timed out" };
+  }
   if (run.status === "halted")
     return { outcome: "failed", reason: `run halted: ${run.haltReason}` };
+  if (run.status === "awaiting-approval") {
+    return {
+      outcome: "blocked",
+      reason: `awaiting approval of ${run.approval?.stage ?? run.currentStage} (until ${run.approval?.deadline ?? "?"}) at the simulation horizon ${horizon.toISOString()}`,
+    };
+  }
   if (run.status === "running" || run.status === "waiting") {
     return {
       outcome: "blocked",
@@ -255,6 +265,7 @@ function summarize(
 function decisionTarget(action: DecisionAction, runs: Run[]): Run | undefined {
   if (action === "roll-forward") return [...runs].reverse().find((r) => !isFinal(r));
   if (action === "cancel") return runs.find((r) => r.status === "halted" || r.status === "waiting");
+  if (action === "approve" || action === "reject") return runs.find((r) => waitsOnApproval(r));
   return runs.find(awaitsDecision);
 }
 

@@ -8,6 +8,7 @@ import "./polyfills.ts";
 import type { Context } from "aws-lambda";
 import { ExecutionAbortedError, StateMachine } from "aws-local-stepfunctions";
 import {
+  approvalTimerExecutionName,
   executionName,
   rollbackExecutionName,
   rollbackWavesExecutionName,
@@ -15,6 +16,7 @@ import {
 import { substitute, taskResources } from "../app/asl.ts";
 import { SFN_SOURCE, SFN_STATUS_CHANGE } from "../app/events.ts";
 import type {
+  ApprovalTimerInput,
   RollbackExecutionInput,
   RollbackWavesInput,
   StageExecutionInput,
@@ -202,13 +204,14 @@ export class LocalStateMachine {
 export class LocalStepFunctions implements WorkflowStarter {
   readonly stage: LocalStateMachine;
   readonly rollback: LocalStateMachine;
+  readonly approvalTimer: LocalStateMachine;
   /** Handler invocations per function, for benchmarks. */
   readonly invocations = new Map<string, number>();
   /** State transitions (states entered) across every execution, for benchmarks. */
   readonly counters = { transitions: 0 };
 
   constructor(
-    asl: { stage: string; rollback: string },
+    asl: { stage: string; rollback: string; approvalTimer: string },
     handlers: Record<string, LocalHandler>,
     clock: VirtualClock,
     bus: LocalEventBus,
@@ -225,6 +228,15 @@ export class LocalStepFunctions implements WorkflowStarter {
     this.rollback = new LocalStateMachine(
       "breakwater-rollback",
       asl.rollback,
+      handlers,
+      clock,
+      bus,
+      this.invocations,
+      this.counters,
+    );
+    this.approvalTimer = new LocalStateMachine(
+      "breakwater-approval-timer",
+      asl.approvalTimer,
       handlers,
       clock,
       bus,
@@ -252,5 +264,14 @@ export class LocalStepFunctions implements WorkflowStarter {
 
   async startRollbackWaves(input: RollbackWavesInput): Promise<{ executionId: string }> {
     return this.rollback.start(rollbackWavesExecutionName(input), input);
+  }
+
+  async startApprovalTimer(input: ApprovalTimerInput): Promise<{ executionId: string }> {
+    return this.approvalTimer.start(approvalTimerExecutionName(input), input);
+  }
+
+  /** Stops a timer whose approval was decided: the virtual clock then has nothing left to wait for. */
+  async stopApprovalTimer(input: ApprovalTimerInput): Promise<void> {
+    this.approvalTimer.stop(approvalTimerExecutionName(input));
   }
 }

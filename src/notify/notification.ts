@@ -17,6 +17,7 @@ export type NotificationType =
   | "rolled-back"
   | "halted"
   | "override-used"
+  | "approval-requested"
   | "run-finished";
 
 export type Severity = "info" | "warning" | "critical";
@@ -52,6 +53,7 @@ const NOTIFICATION_TYPES = [
   "rolled-back",
   "halted",
   "override-used",
+  "approval-requested",
   "run-finished",
 ] as const satisfies readonly NotificationType[];
 
@@ -286,6 +288,24 @@ function fromRunEvent(e: RunEventDetail): Notification | undefined {
           ...(e.stage ? [{ label: "Stage", value: e.stage }] : []),
           { label: "Version", value: e.version },
           { label: "Why", value: e.reason ?? "not recorded" },
+        ],
+      };
+    case "approval-requested":
+      // A human must act: the run waits (and halts at the deadline) until someone decides.
+      return {
+        ...base,
+        ...stage,
+        type: "approval-requested",
+        severity: "warning",
+        title: `${e.pipeline}: ${e.version} awaits approval for ${e.stage ?? "a stage"}`,
+        text:
+          `${e.version} is ready to enter ${e.stage ?? "the next stage"} and waits for an operator: ` +
+          `breakwater approve (or reject) --pipeline ${e.pipeline} --version ${e.version}` +
+          `${e.reason ? `; ${e.reason}` : ""}.`,
+        fields: [
+          ...(e.stage ? [{ label: "Stage", value: e.stage }] : []),
+          { label: "Version", value: e.version },
+          ...(e.reason ? [{ label: "Decide", value: e.reason }] : []),
         ],
       };
     case "run-succeeded":

@@ -100,6 +100,7 @@ const EMOJI: Record<NotificationType, string> = {
   "rolled-back": ":rewind:",
   halted: ":octagonal_sign:",
   "override-used": ":key:",
+  "approval-requested": ":raised_hand:",
   "run-finished": ":checkered_flag:",
 };
 

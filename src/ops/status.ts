@@ -12,6 +12,7 @@ import { FINAL_RUN_STATUSES } from "../domain/model.ts";
 import type { Bypass } from "../domain/override.ts";
 import type { AuditEntry, StateStore } from "../domain/ports.ts";
 import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
+import { explainWait, type ScopeWait } from "../domain/waits.ts";
 
 /** Finished runs shown beside the ones in flight, newest first. */
 export const RECENT_FINISHED_RUNS = 3;
@@ -26,6 +27,8 @@ export interface RunSummary {
   inFlight: boolean;
   currentStage?: string;
   waitingFor?: string;
+  /** While awaiting a stage's approval (and after it timed out): the stage, asked at, deadline. */
+  approval?: Run["approval"];
   haltReason?: string;
   haltDetail?: string;
   haltedBy?: string;
@@ -41,7 +44,8 @@ export interface RunSummary {
 export interface PipelineStatus {
   pipeline: string;
   stages: string[];
-  scopes: Omit<ScopeState, "pipeline" | "rev">[];
+  /** Per scope its state and, while it is not done, what it waits for and until when. */
+  scopes: (Omit<ScopeState, "pipeline" | "rev"> & { wait?: ScopeWait })[];
   /** Runs in flight (oldest first), then the latest finished ones. */
   runs: RunSummary[];
   /** Live bypasses of this pipeline's versions. */
@@ -79,6 +83,7 @@ function summarize(run: Run): RunSummary {
     inFlight: !FINAL_RUN_STATUSES.includes(run.status),
     ...(run.currentStage ? { currentStage: run.currentStage } : {}),
     ...(run.waitingFor ? { waitingFor: run.waitingFor } : {}),
+    ...(run.approval && !FINAL_RUN_STATUSES.includes(run.status) ? { approval: run.approval } : {}),
     ...(run.haltReason ? { haltReason: run.haltReason } : {}),
     ...(run.haltDetail ? { haltDetail: run.haltDetail } : {}),
     ...(run.haltedBy ? { haltedBy: run.haltedBy } : {}),
@@ -109,10 +114,11 @@ export async function collectStatus(
   store: StateStore,
   options: { now: Date; pipeline?: string },
 ): Promise<StatusReport> {
-  const all = await store.listPipelines();
-  const chosen = options.pipeline ? all.filter((p) => p.name === options.pipeline) : all;
+  // One pipeline's status reads only that pipeline's items (and the organisation's blocks).
+  const one = options.pipeline ? await store.getPipeline(options.pipeline) : undefined;
+  const chosen = options.pipeline ? (one ? [one] : []) : await store.listPipelines();
   if (options.pipeline && chosen.length === 0) {
-    const known = all.map((p) => p.name).join(", ") || "none";
+    const known = (await store.listPipelines()).map((p) => p.name).join(", ") || "none";
     throw new UnknownTargetError(
       `pipeline "${options.pipeline}" is not registered (registered: ${known})`,
     );
@@ -127,6 +133,12 @@ export async function collectStatus(
       ]);
       const order = new Map(pipelineScopes(pipeline).map((s, i) => [s.id, i]));
       scopes.sort((a, b) => (order.get(a.scope) ?? 0) - (order.get(b.scope) ?? 0));
+      // The timelines of the runs in flight say why their scopes wait (bake extensions).
+      const live = runs.filter((r) => !FINAL_RUN_STATUSES.includes(r.status));
+      const timelines = new Map(
+        await Promise.all(live.map(async (r) => [r.runId, await store.timeline(r.runId)] as const)),
+      );
+      const definitions = new Map(runs.map((r) => [r.runId, r.definition]));
       const summaries = runs.map(summarize);
       const inFlight = summaries.filter((r) => r.inFlight).sort((a, b) => a.seq - b.seq);
       const finished = summaries
@@ -136,7 +148,14 @@ export async function collectStatus(
       return {
         pipeline: pipeline.name,
         stages: pipeline.stages.map((s) => s.name),
-        scopes: scopes.map(({ pipeline: _p, rev: _r, ...s }) => s),
+        scopes: scopes.map(({ pipeline: _p, rev: _r, ...s }) => {
+          const wait = explainWait(
+            s,
+            s.runId ? timelines.get(s.runId) : undefined,
+            s.runId ? definitions.get(s.runId) : undefined,
+          );
+          return wait ? { ...s, wait } : s;
+        }),
         runs: [...inFlight, ...finished],
         bypasses: bypasses.filter((b) => Date.parse(b.expiresAt) > now),
       };

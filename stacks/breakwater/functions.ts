@@ -74,7 +74,7 @@ export interface FunctionsOptions {
   table: Table;
   bus: EventBus;
   /** The ARNs the machines will have (state-machines.ts computes them from their names). */
-  stateMachines: { stageArn: string; rollbackArn: string };
+  stateMachines: { stageArn: string; rollbackArn: string; approvalTimerArn: string };
   deadLetters: DeadLetterQueues;
   notify: { topicArn: string; permissions: PolicyStatement[] };
 }
@@ -98,6 +98,7 @@ export function controlPlaneFunctions(stack: Stack, o: FunctionsOptions): Functi
     TABLE_NAME: table.tableName,
     STATE_MACHINE_ARN: o.stateMachines.stageArn,
     ROLLBACK_STATE_MACHINE_ARN: o.stateMachines.rollbackArn,
+    APPROVAL_TIMER_STATE_MACHINE_ARN: o.stateMachines.approvalTimerArn,
     EVENT_BUS_NAME: bus.eventBusName,
     NODE_OPTIONS: "--enable-source-maps",
   };
@@ -174,6 +175,12 @@ export function controlPlaneFunctions(stack: Stack, o: FunctionsOptions): Functi
     actions: ["states:StartExecution"],
     resources: [o.stateMachines.rollbackArn],
   });
+  // A stage's approval starts its timer wherever a run is admitted into a stage (start-run,
+  // promote, and override's decisions that free a stage).
+  const startApprovalTimers = new PolicyStatement({
+    actions: ["states:StartExecution"],
+    resources: [o.stateMachines.approvalTimerArn],
+  });
   const readMetrics = new PolicyStatement({
     actions: ["cloudwatch:GetMetricData"],
     // AWS supports only "*" as the resource of cloudwatch:GetMetricData; the metrics read are
@@ -197,9 +204,9 @@ export function controlPlaneFunctions(stack: Stack, o: FunctionsOptions): Functi
     evaluate: [...guarded, publishEvents, readAlarms, readMetrics, ...assumeTargetRoles],
     rollback: [...guarded, publishEvents, ...reachDeployTargets],
     record: guarded,
-    promote: [...guarded, publishEvents, startStages],
+    promote: [...guarded, publishEvents, startStages, startApprovalTimers],
     // Reads run requests (GetItem), never writes them; records refusals in the trigger log.
-    "start-run": [...guarded, publishEvents, startStages],
+    "start-run": [...guarded, publishEvents, startStages, startApprovalTimers],
     "alarm-state-change": [...guarded, publishEvents, startRollbacks],
     notify: o.notify.permissions,
     // Appends audit entries and writes manual starts' run requests; deletes neither.
@@ -216,6 +223,11 @@ export function controlPlaneFunctions(stack: Stack, o: FunctionsOptions): Functi
         },
       }),
       publishEvents,
+      // Decisions start what they decide: approve and retry a stage execution, rollback-all the
+      // rollbacks, and a stage they free admits the next version (its stage or its approval).
+      startStages,
+      startRollbacks,
+      startApprovalTimers,
     ],
     // Reads reviews and the installation; writes reviews, delivery claims (a failed delivery's
     // claim is released by an update, not a delete), trigger records and run requests. No

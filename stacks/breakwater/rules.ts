@@ -25,6 +25,7 @@ export function eventRules(
   o: {
     bus: EventBus;
     stateMachine: CfnStateMachine;
+    approvalTimerStateMachine: CfnStateMachine;
     functions: ControlPlaneFunctions;
     deadLetters: DeadLetterQueues;
     artifactPublishers: ArtifactPublisher[];
@@ -34,8 +35,11 @@ export function eventRules(
   const retry = { retryAttempts: 8, maxEventAge: Duration.hours(2) };
   // Step Functions status changes are only published on the account's default bus.
   new Rule(stack, "StageStatusChangeRule", {
-    description: "A stage execution ended: promote the version or halt the run",
-    eventPattern: cdkPattern(stageStatusChangePattern(o.stateMachine.attrArn)),
+    description:
+      "A stage execution ended: promote the version or halt the run; an approval timer ran out: halt its run if undecided",
+    eventPattern: cdkPattern(
+      stageStatusChangePattern(o.stateMachine.attrArn, o.approvalTimerStateMachine.attrArn),
+    ),
     targets: [new LambdaFunction(functions.promote, { deadLetterQueue: dlq.promote, ...retry })],
   });
   new Rule(stack, "ApprovedChangeRule", {

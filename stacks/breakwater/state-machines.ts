@@ -18,6 +18,8 @@ export interface StateMachineNames {
   stageArn: string;
   rollbackName: string;
   rollbackArn: string;
+  approvalTimerName: string;
+  approvalTimerArn: string;
 }
 
 /**
@@ -35,17 +37,22 @@ export function stateMachineNames(stack: Stack, app: App): StateMachineNames {
     });
   const stageName = app.logicalPrefixedName("stage");
   const rollbackName = app.logicalPrefixedName("rollback");
+  const approvalTimerName = app.logicalPrefixedName("approval-timer");
   return {
     stageName,
     stageArn: arnOf(stageName),
     rollbackName,
     rollbackArn: arnOf(rollbackName),
+    approvalTimerName,
+    approvalTimerArn: arnOf(approvalTimerName),
   };
 }
 
 export interface StateMachines {
   stateMachine: CfnStateMachine;
   rollbackStateMachine: CfnStateMachine;
+  /** One Wait per approval asked for; it invokes nothing (its status change reaches promote). */
+  approvalTimerStateMachine: CfnStateMachine;
   stateMachineRole: Role;
   /** The functions the machines invoke as Tasks (synchronously). */
   taskFunctions: SstFunction[];
@@ -175,5 +182,35 @@ export function stateMachines(
     tracingConfiguration: { enabled: true },
   });
 
-  return { stateMachine, rollbackStateMachine, stateMachineRole, taskFunctions };
+  // The approval timer: a Wait and a Succeed, no Task, so its role needs no invoke rights; it
+  // logs like the others.
+  const timerDefinition = readFileSync(
+    join(o.root, "statemachines", "approval-timer.asl.json"),
+    "utf8",
+  );
+  const timerLogs = new LogGroup(stack, "ApprovalTimerExecutionLogs", {
+    logGroupName: `/aws/vendedlogs/states/${o.names.approvalTimerName}`,
+    retention: o.isProd ? RetentionDays.SIX_MONTHS : RetentionDays.TWO_WEEKS,
+    removalPolicy: o.isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+  });
+  const approvalTimerStateMachine = new CfnStateMachine(stack, "ApprovalTimerStateMachine", {
+    stateMachineName: o.names.approvalTimerName,
+    stateMachineType: "STANDARD",
+    roleArn: stateMachineRole.roleArn,
+    definitionString: timerDefinition,
+    loggingConfiguration: {
+      level: "ALL",
+      includeExecutionData: true,
+      destinations: [{ cloudWatchLogsLogGroup: { logGroupArn: timerLogs.logGroupArn } }],
+    },
+    tracingConfiguration: { enabled: true },
+  });
+
+  return {
+    stateMachine,
+    rollbackStateMachine,
+    approvalTimerStateMachine,
+    stateMachineRole,
+    taskFunctions,
+  };
 }

@@ -292,7 +292,7 @@ describe("breakwater simulate", () => {
         "an unknown decision",
         ["--pipeline", "examples/orders-api.json", "--decide", "undo@+1h"],
         [
-          '--decide "undo@+1h": the action must be one of rollback-all, retry, roll-forward, cancel',
+          '--decide "undo@+1h": the action must be one of rollback-all, retry, roll-forward, cancel, approve, reject',
         ],
       ],
       [

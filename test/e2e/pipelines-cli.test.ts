@@ -26,7 +26,9 @@ const ledger = (bake: number) => ({
   name: "ledger",
   stages: [
     { name: "alpha", regions: ["eu-west-1"], bake: { minutes: 20 } },
-    { name: "prod-1", regions: ["eu-west-1", "eu-north-1"], bake: { minutes: bake } },
+    // One region per production wave: apply lints (first-wave-too-wide is an error).
+    { name: "prod-1", regions: ["eu-north-1"], bake: { minutes: bake } },
+    { name: "prod-2", regions: ["eu-west-1"], bake: { minutes: 30 } },
   ],
 });
 

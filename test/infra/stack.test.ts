@@ -198,7 +198,7 @@ const one = (t: Json, type: string): [string, Resource] => {
 };
 const props = (r: Resource) => r.Properties ?? {};
 /** The stage (`Stage`) or rollback (`Rollback`) state machine. */
-const machineOf = (t: Json, which: "Stage" | "Rollback"): [string, Resource] => {
+const machineOf = (t: Json, which: "Stage" | "Rollback" | "ApprovalTimer"): [string, Resource] => {
   const found = ofType(t, "AWS::StepFunctions::StateMachine").filter(([id]) =>
     id.startsWith(`${which}StateMachine`),
   );
@@ -317,7 +317,8 @@ export default definePipeline({
   target: { lambda: "arn:aws:lambda:eu-west-1:210987654321:function:payments-deployer:live" },
   stages: [
     { name: "beta", regions: ["eu-west-1"], bake: { minutes: 5 } },
-    { name: "prod", regions: ["eu-west-1", "eu-central-1"], oneBox: true, bake: { minutes: 30 } },
+    { name: "prod-1", regions: ["eu-west-1"], oneBox: true, bake: { minutes: 30 } },
+    { name: "prod-2", regions: ["eu-central-1"], oneBox: true, bake: { minutes: 30 } },
   ],
 });
 `,
@@ -470,6 +471,8 @@ describe("functions", () => {
     const machineArn = `arn:aws:states:${REGION}:${OFFLINE_ACCOUNT}:stateMachine:${props(machine).StateMachineName}`;
     const [, rollback] = machineOf(test, "Rollback");
     const rollbackArn = `arn:aws:states:${REGION}:${OFFLINE_ACCOUNT}:stateMachine:${props(rollback).StateMachineName}`;
+    const [, timer] = machineOf(test, "ApprovalTimer");
+    const timerArn = `arn:aws:states:${REGION}:${OFFLINE_ACCOUNT}:stateMachine:${props(timer).StateMachineName}`;
     const lambdas = breakwaterLambdas(test);
     expect(lambdas.map(([, r]) => props(r).Handler).sort()).toEqual(
       FUNCTION_NAMES.map((n) => `functions/${n}.handler`),
@@ -485,6 +488,7 @@ describe("functions", () => {
       expect(env.EVENT_BUS_NAME, id).toEqual({ Ref: busId });
       expect(str(env.STATE_MACHINE_ARN), id).toBe(machineArn);
       expect(str(env.ROLLBACK_STATE_MACHINE_ARN), id).toBe(rollbackArn);
+      expect(str(env.APPROVAL_TIMER_STATE_MACHINE_ARN), id).toBe(timerArn);
     }
   });
 
@@ -611,14 +615,15 @@ function expectTarget(rule: Json, fn: string) {
 describe("event rules", () => {
   const rules = () => ofType(test, "AWS::Events::Rule").map(([, r]) => props(r));
 
-  it("routes stage status changes on the default bus to promote, with a DLQ and retries", () => {
+  it("routes stage and approval timer status changes on the default bus to promote, with a DLQ and retries", () => {
     const [machineId] = machineOf(test, "Stage");
+    const [timerId] = machineOf(test, "ApprovalTimer");
     const sentinel = "__STATE_MACHINE_ARN__";
+    const timerSentinel = "__APPROVAL_TIMER_ARN__";
     const expected = JSON.parse(
-      JSON.stringify(stageStatusChangePattern(sentinel)).replace(
-        JSON.stringify(sentinel),
-        JSON.stringify(getAtt(machineId)),
-      ),
+      JSON.stringify(stageStatusChangePattern(sentinel, timerSentinel))
+        .replace(JSON.stringify(sentinel), JSON.stringify(getAtt(machineId)))
+        .replace(JSON.stringify(timerSentinel), JSON.stringify(getAtt(timerId))),
     );
     const rule = rules().find((r) => JSON.stringify(r.EventPattern) === JSON.stringify(expected));
     expect(rule, "no rule with the stage status change pattern").toBeDefined();
@@ -738,20 +743,29 @@ describe("IAM", () => {
         if (action === "events:PutEvents") expect(rs).toEqual([arnOf(busId)]);
         if (action === "states:StartExecution") {
           const [, rollback] = machineOf(test, "Rollback");
+          const [, timer] = machineOf(test, "ApprovalTimer");
           expect([
             `arn:aws:states:${REGION}:${OFFLINE_ACCOUNT}:stateMachine:${props(machine).StateMachineName}`,
             `arn:aws:states:${REGION}:${OFFLINE_ACCOUNT}:stateMachine:${props(rollback).StateMachineName}`,
+            `arn:aws:states:${REGION}:${OFFLINE_ACCOUNT}:stateMachine:${props(timer).StateMachineName}`,
           ]).toEqual(expect.arrayContaining(rs));
           expect(rs).toHaveLength(1);
         }
       }
     }
-    expect(resourcesOf(functionStatements(test, "promote"), "states:StartExecution")).toHaveLength(
-      1,
-    );
+    const machineArn = (which: "Stage" | "Rollback" | "ApprovalTimer") =>
+      `arn:aws:states:${REGION}:${OFFLINE_ACCOUNT}:stateMachine:${props(machineOf(test, which)[1]).StateMachineName}`;
+    // Where a run is admitted into a stage: its execution, or its approval's timer.
+    for (const fn of ["promote", "start-run"]) {
+      expect(resourcesOf(functionStatements(test, fn), "states:StartExecution").sort(), fn).toEqual(
+        [machineArn("Stage"), machineArn("ApprovalTimer")].sort(),
+      );
+    }
+    // The decisions start what they decide (approve, retry: the stage; rollback-all: rollbacks;
+    // a freed stage admits the next version), on exactly the three machines.
     expect(
-      resourcesOf(functionStatements(test, "start-run"), "states:StartExecution"),
-    ).toHaveLength(1);
+      resourcesOf(functionStatements(test, "override"), "states:StartExecution").sort(),
+    ).toEqual([machineArn("Stage"), machineArn("Rollback"), machineArn("ApprovalTimer")].sort());
     expect(
       resourcesOf(functionStatements(test, "alarm-state-change"), "states:StartExecution"),
     ).toEqual([
@@ -993,7 +1007,6 @@ describe("override function", () => {
       ),
     ).toEqual([]);
     const statements = functionStatements(test, "override");
-    expect(resourcesOf(statements, "states:StartExecution")).toEqual([]);
     expect(resourcesOf(statements, "lambda:InvokeFunction")).toEqual([]);
   });
 

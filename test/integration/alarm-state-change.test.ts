@@ -105,6 +105,7 @@ async function harness(): Promise<Harness> {
     metrics: { minutes: unused("metrics.minutes") },
     workflows: {
       startStage: unused("workflows.startStage"),
+      startApprovalTimer: unused("workflows.startApprovalTimer"),
       startRollback: async (input) => {
         rollbacks.push(structuredClone(input));
         return { executionId: rollbackExecutionName(input) };

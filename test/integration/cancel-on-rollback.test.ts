@@ -377,6 +377,7 @@ describe("the fast path cancels the deploy of the stage's current attempt", () =
       metrics: { minutes: unused("metrics.minutes") },
       workflows: {
         startStage: unused("workflows.startStage"),
+        startApprovalTimer: unused("workflows.startApprovalTimer"),
         startRollback: async (input) => {
           rollbacks.push(structuredClone(input));
           return { executionId: "rb" };

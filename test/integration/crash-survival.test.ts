@@ -13,6 +13,7 @@ import { randomUUID } from "node:crypto";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
 import { DetailType, SOURCE } from "../../src/app/events.ts";
+import { applyOverride } from "../../src/app/override.ts";
 import type { HistoryEntry } from "../../src/domain/model.ts";
 import { type Pipeline, type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
 import { pipelineScopes } from "../../src/domain/scope.ts";
@@ -104,6 +105,8 @@ interface Scenario {
   alarms?: AlarmInterval[];
   /** The rollback cancels an in-flight deploy (the baseline must send that cancel). */
   cancels?: boolean;
+  /** An operator approves v2's stage that asks for approval at this time (minutes from the start). */
+  approveAt?: number;
   crash: Step[];
 }
 
@@ -137,6 +140,21 @@ async function run(scenario: Scenario, crash?: CrashPoint): Promise<Outcome> {
     await plane.register(scenario.pipeline, "v1");
     injector.begin(undefined);
     plane.requestRun("orders-api", "v2");
+    if (scenario.approveAt !== undefined) {
+      plane.at(new Date(START.getTime() + scenario.approveAt * 60_000), () =>
+        applyOverride(
+          plane.deps,
+          {
+            action: "approve",
+            pipeline: "orders-api",
+            version: "v2",
+            actor: "alice",
+            reason: "CHG-1",
+          },
+          { principal: { arn: "arn:aws:sts::123456789012:assumed-role/Operators/alice" } },
+        ),
+      );
+    }
     await plane.run();
     const run = await plane.store.getRun("orders-api@v2");
     const scopes: Outcome["scopes"] = {};
@@ -167,7 +185,15 @@ async function run(scenario: Scenario, crash?: CrashPoint): Promise<Outcome> {
       timeline,
       deployments: [...new Set(injector.deployStarts)].sort(),
       cancelled: [...new Set(injector.deployCancels)].sort(),
-      executions: [...plane.sfn.stage.executions.keys(), ...plane.sfn.rollback.executions.keys()],
+      executions: [
+        ...plane.sfn.stage.executions.keys(),
+        ...plane.sfn.rollback.executions.keys(),
+        // One timer per approval asked for (its name holds the instant it was asked, which a
+        // crash before the run's write moves to the retry's instant).
+        ...[...plane.sfn.approvalTimer.executions.values()].map(
+          (e) => `approval timer of ${(e.input as { stage: string }).stage}`,
+        ),
+      ],
       published,
     };
   } finally {
@@ -271,6 +297,20 @@ const scenarios: Scenario[] = [
     alarms: [{ name: "orders-api-beta-us-east-1-errors", from: new Date("2026-01-05T09:02:00Z") }],
     cancels: true,
     crash: ["fast rollback", "rollback start", "promote"],
+  },
+  {
+    // prod asks for approval: promote admits v2 to wait for it (the run's write, its timeline
+    // event, its announcement, its timer); an operator approves at 09:40.
+    name: "a stage's approval",
+    pipeline: parsePipeline({
+      ...pipelineInput,
+      stages: pipelineInput.stages.map((st) =>
+        st.name === "prod" ? { ...st, approval: { timeoutMinutes: 120 } } : st,
+      ),
+    }),
+    faults: [],
+    approveAt: 40,
+    crash: ["promote"],
   },
 ];
 

@@ -105,6 +105,7 @@ async function harness(): Promise<Harness> {
       }),
       STATE_MACHINE,
       ROLLBACK_STATE_MACHINE,
+      "arn:aws:states:us-east-1:123456789012:stateMachine:breakwater-approval-timer",
     ),
     events: {
       publish: async (events) => {

@@ -275,7 +275,7 @@ describe("several versions in flight", () => {
     for (const [action, message] of [
       ["retry", "retry resumes a run halted by its own rollback"],
       ["rollback-all", "rollback-all names the version whose run halted"],
-      ["cancel", "only a halted or waiting run can be cancelled"],
+      ["cancel", "only a halted, waiting or awaiting-approval run can be cancelled"],
       ["roll-forward", "v2 is succeeded"],
     ] as const) {
       await expect(applyOverride(p.deps, decide(action, "v2"), OPERATOR)).rejects.toThrow(message);

@@ -8,10 +8,18 @@
  * A failing property prints the shrunk scenario, every violated rule and the `npm run soak`
  * command that replays it.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { readRollbackAsl } from "../../src/app/asl.ts";
-import { checkSuiteProperty, summary } from "../safety/properties.ts";
-import { decisionSpans, type Scenario, simulateScenario, violations } from "../safety/versions.ts";
+import { checkSuiteProperty, SUITE_SEED, summary } from "../safety/properties.ts";
+import {
+  decisionSpans,
+  hasApprovals,
+  type Scenario,
+  scenarioArb,
+  simulateScenario,
+  violations,
+} from "../safety/versions.ts";
 import { dynamoClient } from "../support/dynamo.ts";
 
 /** Generous: it only stops a hung run (a loaded two-core machine slows scenarios tenfold). */
@@ -27,6 +35,16 @@ describe("safety rules with several versions in flight (local control plane)", (
     // a version through two stages, a rollback, two versions in one stage or a supersede.
     // And a wave-by-wave rollback-all over two stages or two AZs of a region (rule 1).
     for (const rule of [1, 2, 3, 5, 6] as const) expect(report.exercised[rule]).toBeGreaterThan(0);
+  });
+
+  it("the generator puts manual approvals before stages, with approve and reject decisions", () => {
+    const sample = fc.sample(scenarioArb, { seed: SUITE_SEED, numRuns: 250 });
+    const withApprovals = sample.filter(hasApprovals);
+    expect(withApprovals.length).toBeGreaterThan(50);
+    const actions = new Set(withApprovals.flatMap((s) => (s.approvals ?? []).map((a) => a.action)));
+    expect(actions).toEqual(new Set(["approve", "reject"]));
+    // Some scenarios decide nothing: their approvals time out.
+    expect(withApprovals.some((s) => (s.approvals ?? []).length === 0)).toBe(true);
   });
 
   it("the same scenarios on DynamoDB Local record what the memory stores record", {

@@ -9,6 +9,7 @@
 
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import fc from "fast-check";
+import { azIdsOf } from "../../src/domain/aws-regions.ts";
 import { blockApplies, type ManualBlock, resolveAlarmNames } from "../../src/domain/blockers.ts";
 import { type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
 import { parseScopeId } from "../../src/domain/scope.ts";
@@ -74,11 +75,7 @@ export const arbPipeline = fc
         : {}),
       stages: stages.map((s, i) => ({
         name: `s${i + 1}`,
-        regions: s.regions.map((r) =>
-          s.azs
-            ? { region: r, azs: [`${r.replaceAll("-", "")}-az1`, `${r.replaceAll("-", "")}-az2`] }
-            : r,
-        ),
+        regions: s.regions.map((r) => (s.azs ? { region: r, azs: azIdsOf(r).slice(0, 2) } : r)),
         // At most the stage's regions (the schema refuses more; more meant "all at once").
         regionsInParallel: Math.min(s.parallel, s.regions.length),
         oneBox: s.oneBox,

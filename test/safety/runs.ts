@@ -11,6 +11,7 @@
  */
 import fc from "fast-check";
 import { DEFAULT_ANOMALY_RULES, rulesForLook } from "../../src/domain/anomaly/index.ts";
+import { azIdsOf } from "../../src/domain/aws-regions.ts";
 import { bakeLooks, DEFAULT_CHECK_EVERY_MINUTES } from "../../src/domain/bake.ts";
 import type { HistoryEntry, ScopeStatus, TimelineEvent } from "../../src/domain/model.ts";
 import {
@@ -49,9 +50,15 @@ type StageInput = PipelineInput["stages"][number];
 
 const regionEntryArb = ([region, prefix]: readonly [string, string]) =>
   fc
-    .option(fc.uniqueArray(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 3 }), {
-      nil: undefined,
-    })
+    .option(
+      fc.uniqueArray(fc.integer({ min: 1, max: azIdsOf(region).length }), {
+        minLength: 1,
+        maxLength: 3,
+      }),
+      {
+        nil: undefined,
+      },
+    )
     .map((azs) => (azs ? { region, azs: azs.map((n) => `${prefix}-az${n}`) } : region));
 
 const stageArb = (name: string): fc.Arbitrary<StageInput> =>

@@ -15,13 +15,16 @@ import { DeleteTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamod
 import fc from "fast-check";
 import { applyOverride } from "../../src/app/override.ts";
 import { runIdFor } from "../../src/app/runs.ts";
+import { azIdsOf } from "../../src/domain/aws-regions.ts";
 import type { HistoryEntry, Run, TimelineEvent } from "../../src/domain/model.ts";
+import { waitsOnApproval } from "../../src/domain/next-after-stage.ts";
 import { type Pipeline, type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
 import { parseScopeId, pipelineScopes, scopeMatcher } from "../../src/domain/scope.ts";
 import { createLocalControlPlane } from "../../src/local/control-plane.ts";
 import { type FaultKind, type FaultSpec, SimulatedFleet } from "../../src/local/fleet.ts";
 
 const START = new Date("2026-03-02T09:00:00Z");
+const OPERATOR_ARN = "arn:aws:sts::123456789012:assumed-role/Operators/oncall";
 const NP = { noNullPrototype: true } as const;
 const FAULT_KINDS: readonly FaultKind[] = ["faults", "latency", "traffic-drop"];
 
@@ -29,11 +32,18 @@ const FAULT_KINDS: readonly FaultKind[] = ["faults", "latency", "traffic-drop"];
 // Scenarios
 // ---------------------------------------------------------------------------------------------
 
-const stageArb = (name: string, regions: string[]) =>
+/** A stage's manual approval, now and then (most stages have none). */
+const approvalArb = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(undefined) },
+  { weight: 1, arbitrary: fc.record({ timeoutMinutes: fc.integer({ min: 30, max: 600 }) }, NP) },
+);
+
+const stageArb = (name: string, regions: string[], approvals = false) =>
   fc
     .record(
       {
         name: fc.constant(name),
+        ...(approvals ? { approval: approvalArb } : {}),
         regions: fc
           .subarray(regions, { minLength: 1, maxLength: Math.min(2, regions.length) })
           .chain((rs) =>
@@ -41,7 +51,7 @@ const stageArb = (name: string, regions: string[]) =>
               ...rs.map((r) =>
                 fc
                   .boolean()
-                  .map((zonal) => (zonal ? { region: r, azs: [`${r}-az1`, `${r}-az2`] } : r)),
+                  .map((zonal) => (zonal ? { region: r, azs: azIdsOf(r).slice(0, 2) } : r)),
               ),
             ),
           ),
@@ -51,6 +61,11 @@ const stageArb = (name: string, regions: string[]) =>
       },
       { requiredKeys: ["name", "regions", "bake"], ...NP },
     )
+    .map((s) => {
+      // No key at all rather than `approval: undefined` (the scenario prints as JSON).
+      const { approval, ...rest } = s as typeof s & { approval?: unknown };
+      return approval === undefined ? rest : { ...rest, approval };
+    })
     // At most the stage's regions (the schema refuses more; more meant "all at once").
     .map((s) =>
       s.regionsInParallel === undefined
@@ -61,8 +76,8 @@ const stageArb = (name: string, regions: string[]) =>
 const pipelineArb: fc.Arbitrary<PipelineInput> = fc
   .tuple(
     stageArb("beta", ["us-east-1"]),
-    stageArb("prod-1", ["eu-west-1", "eu-north-1"]),
-    stageArb("prod-2", ["us-west-2", "ap-southeast-2", "sa-east-1"]),
+    stageArb("prod-1", ["eu-west-1", "eu-north-1"], true),
+    stageArb("prod-2", ["us-west-2", "ap-southeast-2", "sa-east-1"], true),
   )
   .map((stages) => ({ name: "orders-api", stages: stages as PipelineInput["stages"] }));
 
@@ -75,12 +90,20 @@ type DecisionSpec =
     }
   | undefined;
 
+/** An operator's approve or reject, at a time, of the oldest run waiting on an approval then. */
+export interface ApprovalSpec {
+  action: "approve" | "reject";
+  atMinutes: number;
+}
+
 export interface Scenario {
   pipeline: PipelineInput;
   /** Arrival offsets in minutes, ascending; versions are v2, v3, … in that order. */
   arrivals: number[];
   faults: FaultSpec[];
   decision: DecisionSpec;
+  /** Approval decisions (absent in scenarios recorded before approvals existed). */
+  approvals?: ApprovalSpec[];
 }
 
 export const scenarioArb: fc.Arbitrary<Scenario> = pipelineArb.chain((input) => {
@@ -116,11 +139,25 @@ export const scenarioArb: fc.Arbitrary<Scenario> = pipelineArb.chain((input) => 
             ),
             { nil: undefined },
           ),
+          approvals: fc.array(
+            fc.record(
+              {
+                action: fc.constantFrom("approve" as const, "approve" as const, "reject" as const),
+                atMinutes: fc.integer({ min: 30, max: 900 }),
+              },
+              NP,
+            ),
+            { maxLength: 3 },
+          ),
         },
         NP,
       );
     });
 });
+
+/** Whether the scenario's pipeline asks for an approval before some stage. */
+export const hasApprovals = (s: Scenario): boolean =>
+  s.pipeline.stages.some((st) => (st as { approval?: unknown }).approval !== undefined);
 
 export interface Outcome {
   scenario: Scenario;
@@ -192,12 +229,29 @@ async function simulateOn(
             reason: "property test decision",
             ...(d.action === "rollback-all" && d.fast ? { fast: true } : {}),
           },
-          { principal: { arn: "arn:aws:sts::123456789012:assumed-role/Operators/oncall" } },
+          { principal: { arn: OPERATOR_ARN } },
         );
         decidedAt = plane.clock.nowMillis();
       } catch {
         // Not applicable in this state (a clear error, nothing changed): no decision.
       }
+    });
+  }
+  for (const a of s.approvals ?? []) {
+    plane.at(at(a.atMinutes), async () => {
+      const target = (await plane.store.listRuns(pipeline.name)).find((r) => waitsOnApproval(r));
+      if (!target) return;
+      await applyOverride(
+        plane.deps,
+        {
+          action: a.action,
+          pipeline: pipeline.name,
+          version: target.version,
+          actor: "oncall",
+          reason: "property test approval",
+        },
+        { principal: { arn: OPERATOR_ARN } },
+      );
     });
   }
   await plane.run(new Date(START.getTime() + 7 * 86_400_000));
@@ -305,8 +359,14 @@ function checkRule3(o: Outcome): string[] {
       }
     }
     const run = o.runs.get(v);
+    // An approval that timed out halts its own run (checked by the approval rule) but does not
+    // stop the line: the version is not known to be bad, and a newer one supersedes it.
     const halted =
-      run?.haltedAt && run.haltReason !== "older-version-halted" ? t(run.haltedAt) : undefined;
+      run?.haltedAt &&
+      run.haltReason !== "older-version-halted" &&
+      run.haltReason !== "approval-timeout"
+        ? t(run.haltedAt)
+        : undefined;
     if (halted !== undefined) {
       const resumed =
         run?.decision?.action === "retry" ? t(run.decision.at) : Number.POSITIVE_INFINITY;
@@ -417,6 +477,39 @@ function checkRule6(o: Outcome): string[] {
   return problems;
 }
 
+/**
+ * A stage's approval: no deploy step of a version starts in a stage that asks for approval
+ * unless that version's approval of the stage came first (its `approved` timeline event, by an
+ * operator whose authenticated identity the run keeps), and none after a `rejected` one.
+ */
+function checkApprovals(o: Outcome): string[] {
+  const problems: string[] = [];
+  for (const stage of o.pipeline.stages) {
+    if (stage.approval === undefined || stage.approval === false) continue;
+    for (const v of o.versions) {
+      const tl = withoutDecisionRollbacks(o.timelines.get(v) ?? []).filter(
+        (e) => e.stage === stage.name,
+      );
+      const approved = tl.find((e) => e.step === "approval" && e.event === "approved");
+      const rejected = tl.find((e) => e.step === "approval" && e.event === "rejected");
+      for (const e of tl.filter((x) => x.event === "deploy-started")) {
+        if (!approved || t(e.at) < t(approved.at)) {
+          problems.push(
+            `approval: ${v} deployed ${e.scope} at ${e.at} before ${stage.name} was approved`,
+          );
+        }
+        if (rejected)
+          problems.push(`approval: ${v} deployed ${e.scope} although ${stage.name} was rejected`);
+      }
+      const given = o.runs.get(v)?.approvals?.[stage.name];
+      if (approved && given?.principal !== OPERATOR_ARN) {
+        problems.push(`approval: ${v}'s approval of ${stage.name} keeps no authenticated operator`);
+      }
+    }
+  }
+  return problems;
+}
+
 export function describeOutcome(o: Outcome): string {
   const runs = [...o.runs.values()].map(
     (r) =>
@@ -494,7 +587,14 @@ function checkRule1(o: Outcome): string[] {
   return problems;
 }
 
-/** Every violation of rules 1 (rollback-all), 2, 3, 5 and 6 in one outcome. */
+/** Every violation of rules 1 (rollback-all), 2, 3, 5 and 6, and of a stage's approval, in one outcome. */
 export function violations(o: Outcome): string[] {
-  return [...checkRule1(o), ...checkRule2(o), ...checkRule3(o), ...checkRule5(o), ...checkRule6(o)];
+  return [
+    ...checkRule1(o),
+    ...checkRule2(o),
+    ...checkRule3(o),
+    ...checkRule5(o),
+    ...checkRule6(o),
+    ...checkApprovals(o),
+  ];
 }

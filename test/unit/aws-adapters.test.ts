@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CloudWatchAlarmSource } from "../../src/adapters/aws/cloudwatch-alarms.ts";
 import { EventBridgePublisher } from "../../src/adapters/aws/event-bus.ts";
 import {
+  approvalTimerExecutionName,
   executionName,
   rollbackExecutionName,
   SfnWorkflowStarter,
@@ -237,10 +238,12 @@ describe("SfnWorkflowStarter", () => {
   const sfn = mockClient(SFNClient);
   const arn = "arn:aws:states:us-east-1:123456789012:stateMachine:breakwater-stage";
   const rollbackArn = "arn:aws:states:us-east-1:123456789012:stateMachine:breakwater-rollback";
+  const timerArn = "arn:aws:states:us-east-1:123456789012:stateMachine:breakwater-approval-timer";
   const starter = new SfnWorkflowStarter(
     new SFNClient({ region: "us-east-1", credentials }),
     arn,
     rollbackArn,
+    timerArn,
   );
   beforeEach(() => sfn.reset());
 
@@ -313,6 +316,28 @@ describe("SfnWorkflowStarter", () => {
     expect(sent?.name).toBe(executionName(input));
     expect(sent?.name).toMatch(/^orders-api-v2-prod-1-[0-9a-f]{12}$/);
     expect(JSON.parse(sent?.input ?? "null")).toEqual(input);
+  });
+
+  it("starts an approval timer on the timer machine, one name per approval asked for", async () => {
+    sfn.on(StartExecutionCommand).resolves({
+      executionArn: `${timerArn.replace("stateMachine", "execution")}:t`,
+      startDate: new Date(),
+    });
+    const timer = {
+      approvalTimer: true as const,
+      ...input,
+      requestedAt: "2026-12-02T09:00:00.000Z",
+      waitSeconds: 3600,
+    };
+    await starter.startApprovalTimer(timer);
+    await starter.startApprovalTimer({ ...timer, requestedAt: "2026-12-02T10:00:00.000Z" });
+    const calls = sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input);
+    expect(calls.map((c) => c.stateMachineArn)).toEqual([timerArn, timerArn]);
+    expect(JSON.parse(calls[0]?.input ?? "null")).toEqual(timer);
+    expect(calls[0]?.name).toBe(approvalTimerExecutionName(timer));
+    expect(calls[0]?.name).not.toBe(calls[1]?.name);
+    expect(calls[0]?.name).not.toBe(executionName(input));
+    expect(calls[0]?.name?.length).toBeLessThanOrEqual(80);
   });
 
   it("treats ExecutionAlreadyExists (a duplicate start) as success", async () => {

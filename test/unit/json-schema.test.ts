@@ -227,3 +227,33 @@ describe("published JSON Schema (schema/pipeline.schema.json)", () => {
     expect(validate.errors?.map((e) => e.instancePath)).toContain(where);
   });
 });
+
+describe("published JSON Schema: documented (issue 14, item 8)", () => {
+  /** Every property of every object in the schema, with its path. */
+  function properties(node: unknown, path: string, out: [string, Record<string, unknown>][] = []) {
+    if (!node || typeof node !== "object") return out;
+    const n = node as Record<string, unknown>;
+    for (const [key, value] of Object.entries((n.properties ?? {}) as Record<string, unknown>)) {
+      out.push([`${path}.${key}`, value as Record<string, unknown>]);
+      properties(value, `${path}.${key}`, out);
+    }
+    for (const key of ["items", "additionalProperties"]) properties(n[key], `${path}[]`, out);
+    for (const key of ["anyOf", "oneOf", "allOf"]) {
+      for (const branch of (n[key] ?? []) as unknown[]) properties(branch, path, out);
+    }
+    return out;
+  }
+
+  it("has an $id and a title", () => {
+    expect(published.$id).toBe("https://breakwater.dev/schema/pipeline.schema.json");
+    expect(published.title).toBe("Breakwater pipeline");
+  });
+
+  it("describes every field", () => {
+    const all = properties(published, "");
+    expect(all.length).toBeGreaterThan(50);
+    expect(all.filter(([, p]) => typeof p.description !== "string").map(([path]) => path)).toEqual(
+      [],
+    );
+  });
+});

@@ -119,6 +119,16 @@ describe("toNotification: which bus events people hear about", () => {
       "orders-api: v2 halted, decision needed",
     ],
     [
+      "approval-requested",
+      runEvent("approval-requested", {
+        stage: "prod-1",
+        reason: "approve or reject before 2026-12-02T10:00:00.000Z",
+      }),
+      "approval-requested",
+      "warning",
+      "orders-api: v2 awaits approval for prod-1",
+    ],
+    [
       "run-succeeded",
       runEvent("run-succeeded"),
       "run-finished",
@@ -257,6 +267,18 @@ describe("toNotification: which bus events people hear about", () => {
       "The run of v2 is halted: r. No deploy step starts until an engineer decides: roll back everything, retry, or roll forward with a new version.",
     );
     expect(n?.stage).toBe("prod-2");
+  });
+
+  it("an approval asked for says which command decides it, and by when", () => {
+    const n = toNotification(
+      runEvent("approval-requested", {
+        stage: "prod-1",
+        reason: "approve or reject before 2026-12-02T10:00:00.000Z",
+      }),
+    );
+    expect(n?.text).toBe(
+      "v2 is ready to enter prod-1 and waits for an operator: breakwater approve (or reject) --pipeline orders-api --version v2; approve or reject before 2026-12-02T10:00:00.000Z.",
+    );
   });
 
   it("an organisation-wide override is notified under pipeline '*'", () => {

@@ -714,6 +714,53 @@ describe("--aws override: a signed request to the function URL", () => {
     ]);
   });
 
+  it("start, approve and reject --aws send their override request, signed, to the function URL", async () => {
+    const aws = ["--aws", "--stage", "prod", "--region", "eu-west-1", "--table", TABLE];
+    const target = ["--pipeline", "orders-api", "--version", "v7", "--actor", "alice"];
+    for (const [command, effect] of [
+      ["start", "requested a run of orders-api@v7 (manual start)"],
+      ["approve", "approved v7 into prod-1; the stage starts"],
+      ["reject", "rejected v7 before prod-1; the run ends"],
+    ] as const) {
+      answer = {
+        status: 200,
+        body: {
+          action: command,
+          changed: true,
+          effect,
+          audit: { at: "2026-01-05T10:00:00.000Z", id: command },
+        },
+      };
+      const extra = command === "reject" ? ["--reason", "CAB said no"] : [];
+      const r = await cli([command, ...target, ...extra, ...aws, "--override-url", url]);
+      expect(r.code, r.stderr).toBe(EXIT.ok);
+      expect(r.stdout).toContain(`${command}: ${effect}`);
+    }
+    expect(received.map((x) => x.body)).toEqual([
+      {
+        action: "start",
+        pipeline: "orders-api",
+        version: "v7",
+        actor: "alice",
+        reason: "manual start",
+      },
+      {
+        action: "approve",
+        pipeline: "orders-api",
+        version: "v7",
+        actor: "alice",
+        reason: "approved",
+      },
+      {
+        action: "reject",
+        pipeline: "orders-api",
+        version: "v7",
+        actor: "alice",
+        reason: "CAB said no",
+      },
+    ]);
+  });
+
   it("finds the URL in SSM (/breakwater/<stage>/override-url)", async () => {
     ssm.on(GetParametersCommand).resolves({
       Parameters: [

@@ -62,7 +62,7 @@ describe("parseOverride", () => {
     [
       { action: "nuke", actor: "a", reason: "why" },
       [
-        "action: must be one of block, unblock, bypass, start, apply-pipeline, rollback-all, retry, roll-forward, cancel",
+        "action: must be one of block, unblock, bypass, start, apply-pipeline, rollback-all, retry, roll-forward, cancel, approve, reject",
       ],
     ],
     [

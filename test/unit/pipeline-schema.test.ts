@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { AWS_REGIONS, azIdsOf, closest } from "../../src/domain/aws-regions.ts";
 import {
   definePipeline,
   formatProblems,
@@ -486,6 +487,7 @@ const invalid: Case[] = [
     "duplicate region (string and object)",
     (p) => {
       p.stages[2].regions[1].region = "us-east-1";
+      p.stages[2].regions[1].azs = ["use1-az1", "use1-az2"];
     },
     [{ path: "stages[2].regions[1]", message: 'duplicate region "us-east-1" (also regions[0])' }],
   ],
@@ -1128,5 +1130,64 @@ describe("loading files: hostile input (issue 10, finding 9)", () => {
     expect(formatProblems(problems.slice(0, 2), "; ")).toBe(
       "stages[0]: is wrong; stages[1]: is wrong",
     );
+  });
+});
+
+describe("regions and AZs AWS has (issue 14: a typo is a schema error, with did you mean)", () => {
+  const withRegions = (regions: unknown[]) => {
+    const p = valid();
+    p.stages[2].regions = regions;
+    delete p.stages[2].regionsInParallel;
+    return p;
+  };
+
+  it("refuses a region AWS does not have, suggesting the closest one", () => {
+    expectProblems(withRegions(["us-est-1"]), [
+      {
+        path: "stages[2].regions[0]",
+        message: 'unknown AWS region "us-est-1" (did you mean "us-east-1"?)',
+      },
+    ]);
+  });
+
+  it("refuses a well-formed name far from any region, with no suggestion", () => {
+    expectProblems(withRegions(["xx-mars-1"]), [
+      { path: "stages[2].regions[0]", message: 'unknown AWS region "xx-mars-1"' },
+    ]);
+  });
+
+  it("refuses an AZ id of another region, naming the region it belongs to", () => {
+    expectProblems(withRegions([{ region: "us-east-1", azs: ["use1-az1", "eun1-az2"] }]), [
+      {
+        path: "stages[2].regions[0].azs[1]",
+        message:
+          'Availability Zone "eun1-az2" is in eu-north-1, not us-east-1 (us-east-1\'s ids are use1-az1..use1-az6)',
+      },
+    ]);
+  });
+
+  it("refuses an AZ id its region does not have, suggesting one it has", () => {
+    expectProblems(withRegions([{ region: "eu-west-1", azs: ["euw1-az4"] }]), [
+      {
+        path: "stages[2].regions[0].azs[0]",
+        message:
+          'Availability Zone "euw1-az4" is not an AZ id of eu-west-1 (euw1-az1..euw1-az3) (did you mean "euw1-az1"?)',
+      },
+    ]);
+  });
+
+  it("accepts every AZ id of every region in the table", () => {
+    const regions = Object.keys(AWS_REGIONS).map((region) => ({
+      region,
+      ...(azIdsOf(region).length ? { azs: azIdsOf(region) } : {}),
+    }));
+    expect(problemsOf(withRegions(regions))).toEqual([]);
+  });
+
+  it("suggests by edit distance, and only for near misses", () => {
+    expect(closest("eu-wset-1", Object.keys(AWS_REGIONS))).toBe("eu-west-1");
+    expect(closest("ap-southeast-9", Object.keys(AWS_REGIONS))).toBe("ap-southeast-1");
+    expect(closest("nowhere", Object.keys(AWS_REGIONS))).toBeUndefined();
+    expect(closest("x".repeat(10_000), Object.keys(AWS_REGIONS))).toBeUndefined();
   });
 });

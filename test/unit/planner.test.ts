@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { azIdsOf } from "../../src/domain/aws-regions.ts";
 import {
   type Pipeline,
   parsePipeline,
@@ -211,14 +212,13 @@ describe("planStage properties", () => {
     "ap-southeast-2",
     "sa-east-1",
   ];
-  const azPool = ["az1", "az2", "az3", "az4", "az5", "az6"];
   const regionEntry = (region: string) =>
     fc.oneof(
       fc.constant(region),
       fc.constant({ region }),
       fc
-        .uniqueArray(fc.constantFrom(...azPool), { minLength: 1, maxLength: 6 })
-        .map((azs) => ({ region, azs: azs.map((a) => `${region.replaceAll("-", "")}-${a}`) })),
+        .uniqueArray(fc.constantFrom(...azIdsOf(region)), { minLength: 1, maxLength: 6 })
+        .map((azs) => ({ region, azs })),
     );
   const stageArb = fc
     .record(

@@ -99,23 +99,23 @@ const rows: [label: string, input: Partial<BakeInput>, expected: BakeDecision][]
     "too little traffic: extend as long as the rate needs (+1 minute)",
     // 50 in 10 minutes: 5/minute, 50 more = 10 minutes, + 1 = 11 minutes.
     { policy: traffic, candidate: minutes(25, 25) },
-    { kind: "extend", seconds: 660, why: "served 50 of 100 requests; extending the bake" },
+    { kind: "extend", seconds: 660, why: "extended: 50 of 100 requests served" },
   ],
   [
     "too little traffic: at least a minute",
     // 99 in 10 minutes: 1 more needs 6 s, + 60 s.
     { policy: traffic, candidate: minutes(99) },
-    { kind: "extend", seconds: 67, why: "served 99 of 100 requests; extending the bake" },
+    { kind: "extend", seconds: 67, why: "extended: 99 of 100 requests served" },
   ],
   [
     "too little traffic: at most to maxMinutes",
     { policy: traffic, candidate: minutes(20), elapsedMs: 30 * 60_000 },
-    { kind: "extend", seconds: 600, why: "served 20 of 100 requests; extending the bake" },
+    { kind: "extend", seconds: 600, why: "extended: 20 of 100 requests served" },
   ],
   [
     "no traffic at all: wait out maxMinutes",
     { policy: traffic, candidate: [] },
-    { kind: "extend", seconds: 1800, why: "served 0 of 100 requests; extending the bake" },
+    { kind: "extend", seconds: 1800, why: "extended: 0 of 100 requests served" },
   ],
   [
     "maxMinutes reached, halt",

@@ -198,6 +198,23 @@ describe("nextAfterStage: a move already made is finished from the record", () =
       { kind: "enter-next", stage: "beta", next: "prod" },
     ],
     [
+      "admitted to await the next stage's approval (a crash before its announcement or timer): enter again",
+      {
+        end: end(),
+        run: run({
+          status: "awaiting-approval",
+          currentStage: "prod",
+          stages: { beta: { status: "succeeded", startedAt: "2026-12-01T09:00:00.000Z" } },
+          approval: {
+            stage: "prod",
+            requestedAt: "2026-12-01T09:40:00.000Z",
+            deadline: "2026-12-01T10:40:00.000Z",
+          },
+        }),
+      },
+      { kind: "enter-next", stage: "beta", next: "prod" },
+    ],
+    [
       "this delivery's move into line: release, get in line, report the next stage",
       { end: end(), run: waiting, afterMove: { won: true } },
       {

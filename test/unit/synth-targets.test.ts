@@ -89,3 +89,20 @@ describe("synth: a pipeline needs a deploy target", () => {
     expect(p.target).toBeUndefined();
   });
 });
+
+describe("synth: the lint's errors refuse a pipeline, its warnings do not", () => {
+  it("refuses a first production wave in two regions, naming the rule and the field", async () => {
+    const wide = [stages[0], { ...stages[1], regions: ["us-west-2", "eu-west-1"] }];
+    const dir = dirWith({ "wide.json": { name: "wide", target: alias, stages: wide } });
+    const err = await refusal(dir);
+    expect(err.message).toMatch(
+      /stages\[1\]\.regions: the first production wave "prod" deploys to 2 regions; start with one \(lint first-wave-too-wide\)/,
+    );
+  });
+
+  it("loads a pipeline with only warnings, and keeps them", async () => {
+    const dir = dirWith({ "ok.json": { name: "ok", target: alias, stages } });
+    const [loaded] = await loadPipelines(dir);
+    expect(loaded?.warnings.map((w) => w.rule)).toEqual(["wave-without-one-box"]);
+  });
+});

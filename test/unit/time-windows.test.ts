@@ -325,7 +325,7 @@ describe("weekly windows", () => {
       allowed: false,
       kind: "outside-window",
       reason:
-        "outside the allowed window (mon-fri 09:00-17:00 Europe/Stockholm); local time is Sat 18:02",
+        "outside the allowed window (mon-fri 09:00-17:00 Europe/Stockholm); local time is Sat 18:02; window opens Mon 09:00 Europe/Stockholm",
       until: new Date("2026-03-09T09:00:00+01:00"),
     });
     const two = check(
@@ -339,7 +339,7 @@ describe("weekly windows", () => {
       "2026-03-04T09:15:00-08:00",
     );
     expect(two.allowed === false && two.reason).toBe(
-      "outside the allowed windows (mon,wed,fri 06:00-08:00, sat,sun 10:00-24:00 America/Los_Angeles); local time is Wed 09:15",
+      "outside the allowed windows (mon,wed,fri 06:00-08:00, sat,sun 10:00-24:00 America/Los_Angeles); local time is Wed 09:15; window opens Fri 06:00 America/Los_Angeles",
     );
   });
 });
@@ -625,11 +625,11 @@ describe("holidays", () => {
   it("names the region, the calendar and the holiday", () => {
     const ie = check({ holidays: true }, "eu-west-1", "2026-12-25T12:00:00Z");
     expect(ie.allowed === false && ie.reason).toBe(
-      "public holiday in eu-west-1 (IE): Christmas Day",
+      "public holiday in eu-west-1 (IE): Christmas Day; allowed again Sun 00:00 Europe/Dublin",
     );
     const va = check({ holidays: true }, "us-east-1", "2026-07-04T12:00:00-04:00");
     expect(va.allowed === false && va.reason).toBe(
-      "public holiday in us-east-1 (US-VA): Independence Day",
+      "public holiday in us-east-1 (US-VA): Independence Day; allowed again Sun 00:00 America/New_York",
     );
   });
 });

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import type {
+  ApprovalTimerInput,
   RollbackExecutionInput,
   RollbackWavesInput,
   StageExecutionInput,
@@ -40,12 +41,22 @@ export function rollbackWavesExecutionName(input: RollbackWavesInput): string {
   return executionName({ ...input.rollbackAll, stage: "rba-waves" });
 }
 
+/** An approval timer's name: one per approval asked for (run, stage, the instant it was asked). */
+export function approvalTimerExecutionName(input: ApprovalTimerInput): string {
+  return executionName({ ...input, stage: `approval-${input.stage}-${input.requestedAt}` });
+}
+
 export class SfnWorkflowStarter implements WorkflowStarter {
   constructor(
     private readonly client: SFNClient,
     private readonly stateMachineArn: string,
     private readonly rollbackStateMachineArn: string,
+    private readonly approvalTimerStateMachineArn: string,
   ) {}
+
+  startApprovalTimer(input: ApprovalTimerInput): Promise<{ executionId: string }> {
+    return this.start(this.approvalTimerStateMachineArn, approvalTimerExecutionName(input), input);
+  }
 
   startStage(input: StageExecutionInput): Promise<{ executionId: string }> {
     return this.start(this.stateMachineArn, executionName(input), input);

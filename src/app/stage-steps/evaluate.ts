@@ -136,6 +136,16 @@ export async function evaluateStep(
   }
   const decision = judgeBake(input);
   if (decision.kind === "extend") {
+    // Every wait says why, and until when: the extension goes on the run's timeline (and the
+    // bus), where status, the live views and the timeline find it. Idempotent on a retry (the
+    // event's key holds the time).
+    const until = new Date(now.getTime() + decision.seconds * 1000).toISOString();
+    const extended = stepEvent(ctx, step, "bake-extended", now.toISOString(), {
+      reason: decision.why,
+      until,
+    });
+    await deps.store.appendEvents([extended]);
+    await publish(deps, [extended]);
     return { phase: "Extend", reasons: [decision.why], extendSeconds: decision.seconds };
   }
   return conclude(deps, ctx, step, bakeStartedAt, basis, now, decision.verdict, decision.reasons);

@@ -88,9 +88,9 @@ const seconds = z
 /** How long this target's steps take in the local mode (simulate, serve): the type's defaults otherwise. */
 const localTimings = z
   .object({
-    oneBoxSeconds: seconds.optional(),
-    fullSeconds: seconds.optional(),
-    rollbackSeconds: seconds.optional(),
+    oneBoxSeconds: seconds.optional().describe("Simulated seconds of a one-box step."),
+    fullSeconds: seconds.optional().describe("Simulated seconds of a full step."),
+    rollbackSeconds: seconds.optional().describe("Simulated seconds of a rollback."),
   })
   .strict()
   .optional()
@@ -103,7 +103,7 @@ const TARGET_SHAPE =
 
 const lambdaFunctionTarget = z
   .object({
-    type: z.literal("lambda-function"),
+    type: z.literal("lambda-function").describe("The deploy target's type."),
     lambda: z
       .string({ error: "must be a Lambda function name or ARN" })
       .min(1, { error: "must be a Lambda function name or ARN" })
@@ -123,7 +123,7 @@ const lambdaFunctionTarget = z
 
 const lambdaAliasTarget = z
   .object({
-    type: z.literal("lambda-alias"),
+    type: z.literal("lambda-alias").describe("The deploy target's type."),
     functionName: nameTemplate("a Lambda function name template").describe(
       "The function whose alias moves, e.g. orders-api-{region} (per AZ: orders-api-{az}).",
     ),
@@ -132,8 +132,12 @@ const lambdaAliasTarget = z
     ),
     code: z
       .object({
-        s3Bucket: nameTemplate("an S3 bucket name template"),
-        s3Key: nameTemplate("an S3 key template"),
+        s3Bucket: nameTemplate("an S3 bucket name template").describe(
+          "The bucket of the version's code zip, e.g. builds-{account}-{region}.",
+        ),
+        s3Key: nameTemplate("an S3 key template").describe(
+          "The key of the version's code zip, e.g. orders/{version}.zip.",
+        ),
       })
       .strict()
       .optional()
@@ -165,8 +169,10 @@ function passedRoleArn(what: string) {
 
 const ecsTarget = z
   .object({
-    type: z.literal("ecs"),
-    cluster: nameTemplate("an ECS cluster name template"),
+    type: z.literal("ecs").describe("The deploy target's type."),
+    cluster: nameTemplate("an ECS cluster name template").describe(
+      "The ECS cluster of the service, e.g. orders-{stage}.",
+    ),
     service: nameTemplate("an ECS service name template").describe(
       "The service deployed (per AZ: one service per AZ, e.g. orders-{az}).",
     ),
@@ -192,8 +198,10 @@ const CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO
 
 const cloudformationTarget = z
   .object({
-    type: z.literal("cloudformation"),
-    stackName: nameTemplate("a stack name template"),
+    type: z.literal("cloudformation").describe("The deploy target's type."),
+    stackName: nameTemplate("a stack name template").describe(
+      "The CloudFormation stack a step updates through a change set, e.g. orders-{stage}.",
+    ),
     templateUrl: nameTemplate("an https URL template of the template in S3")
       .regex(/^https:\/\//, { error: "must be an https:// URL (a template in S3)" })
       .describe(
@@ -209,13 +217,15 @@ const cloudformationTarget = z
       .refine((p) => Object.keys(p).length <= 200, {
         error: "must name at most 200 parameters (CloudFormation's limit)",
       })
-      .optional(),
+      .optional()
+      .describe("Stack parameters: names to value templates ({version}, {stage}, {region}...)."),
     capabilities: z
       .array(z.enum(CAPABILITIES, { error: `must be one of ${CAPABILITIES.join(", ")}` }))
       .max(CAPABILITIES.length, {
         error: `must list each of ${CAPABILITIES.join(", ")} at most once`,
       })
-      .optional(),
+      .optional()
+      .describe("The capabilities the change set acknowledges (CAPABILITY_IAM, ...)."),
     roleArn,
     local: localTimings,
   })
@@ -226,10 +236,16 @@ const cloudformationTarget = z
 
 const appconfigTarget = z
   .object({
-    type: z.literal("appconfig"),
-    application: nameTemplate("an AppConfig application id or name template"),
-    environment: nameTemplate("an AppConfig environment id or name template"),
-    configurationProfile: nameTemplate("a configuration profile id or name template"),
+    type: z.literal("appconfig").describe("The deploy target's type."),
+    application: nameTemplate("an AppConfig application id or name template").describe(
+      "The AppConfig application (id or name).",
+    ),
+    environment: nameTemplate("an AppConfig environment id or name template").describe(
+      "The AppConfig environment a step deploys to (id or name), e.g. {stage}.",
+    ),
+    configurationProfile: nameTemplate("a configuration profile id or name template").describe(
+      "The configuration profile whose hosted version labelled with the Breakwater version is deployed.",
+    ),
     roleArn,
     local: localTimings,
   })
@@ -240,8 +256,10 @@ const appconfigTarget = z
 
 const codebuildTarget = z
   .object({
-    type: z.literal("codebuild"),
-    project: nameTemplate("a CodeBuild project name template"),
+    type: z.literal("codebuild").describe("The deploy target's type."),
+    project: nameTemplate("a CodeBuild project name template").describe(
+      "The CodeBuild project a step starts (it reads BREAKWATER_VERSION, BREAKWATER_PERCENT, BREAKWATER_KIND).",
+    ),
     roleArn,
     local: localTimings,
   })
@@ -251,7 +269,7 @@ const codebuildTarget = z
   );
 
 const noneTarget = z
-  .object({ type: z.literal("none"), local: localTimings })
+  .object({ type: z.literal("none").describe("The deploy target's type."), local: localTimings })
   .strict()
   .describe("Deploys nothing: a dry run of the pipeline's waves, bakes and blockers.");
 

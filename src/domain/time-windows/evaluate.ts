@@ -157,6 +157,12 @@ const dayList = (days: readonly WeekDay[]): string => {
   return parts.join(",");
 };
 
+/** "Tue 09:00 Europe/Dublin": an instant as the region's local weekday and time. */
+function opensAt(t: number, zone: string): string {
+  const local = localTime(t, offsetAt(zone, t));
+  return `${DAY_NAMES[local.weekday]} ${hhmm(local.minute)} ${zone}`;
+}
+
 function explain(
   block: Block,
   policy: TimeWindows,
@@ -212,7 +218,7 @@ function explain(
  * });
  * checkTimeWindows(policy, "eu-north-1", new Date("2026-03-07T17:02:00Z"));
  * // { allowed: false, kind: "outside-window",
- * //   reason: "outside the allowed window (mon-fri 09:00-17:00 Europe/Stockholm); local time is Sat 18:02",
+ * //   reason: "outside the allowed window (mon-fri 09:00-17:00 Europe/Stockholm); local time is Sat 18:02; window opens Mon 09:00 Europe/Stockholm",
  * //   until: 2026-03-09T08:00:00.000Z }
  */
 export function checkTimeWindows(
@@ -261,6 +267,11 @@ export function checkTimeWindows(
   const change = nextChange(rules, now, block === undefined);
   const until = change === undefined ? undefined : new Date(change);
   if (block === undefined) return until ? { allowed: true, until } : { allowed: true };
-  const { kind, reason } = explain(block, policy, region, rules);
+  const { kind, reason: why } = explain(block, policy, region, rules);
+  // "Every wait says why, and until when": the opening in the region's own wall-clock time.
+  const reason =
+    until && zone !== undefined && kind !== "freeze"
+      ? `${why}; ${kind === "holiday" ? "allowed again" : "window opens"} ${opensAt(until.getTime(), zone)}`
+      : why;
   return until ? { allowed: false, kind, reason, until } : { allowed: false, kind, reason };
 }
