@@ -82,7 +82,7 @@ describe("rule 1 for rollback-all: the check catches a rollback-all that is not 
         { name: "beta", regions: ["us-east-1"], bake: { minutes: 10 } },
         {
           name: "prod-1",
-          regions: [{ region: "eu-west-1", azs: ["eu-west-1-az1", "eu-west-1-az2"] }],
+          regions: [{ region: "eu-west-1", azs: ["euw1-az1", "euw1-az2"] }],
           bake: { minutes: 10 },
         },
         { name: "prod-2", regions: ["us-west-2"], bake: { minutes: 10 } },
@@ -101,8 +101,8 @@ describe("rule 1 for rollback-all: the check catches a rollback-all that is not 
         .sort(),
     ).toEqual([
       "beta/us-east-1",
-      "prod-1/eu-west-1/eu-west-1-az1",
-      "prod-1/eu-west-1/eu-west-1-az2",
+      "prod-1/eu-west-1/euw1-az1",
+      "prod-1/eu-west-1/euw1-az2",
     ]);
     expect(violations(o)).toEqual([]);
   });
