@@ -1,4 +1,14 @@
 /** Public API for pipeline files written in TypeScript. */
+
+/**
+ * The contract of a Lambda test function (`stages[].tests`, README "Tests and canaries"): the
+ * request it is invoked with after each deploy step and the answer it gives.
+ */
+export {
+  type TestFunctionAnswer,
+  type TestFunctionRequest,
+  testFunctionAnswer,
+} from "./domain/checks.ts";
 export {
   definePipeline,
   type Pipeline,

@@ -31,6 +31,7 @@ import { stateMachineNames, stateMachines } from "./breakwater/state-machines.ts
 import { functionUrls } from "./breakwater/triggers.ts";
 import { suppressNagFindings } from "./nag.ts";
 import { deployTargetGrants, policyDocument, targetRolePolicies } from "./targets-iam.ts";
+import { stageTestGrants } from "./tests-iam.ts";
 
 const PROD_STAGE = "prod";
 
@@ -122,10 +123,17 @@ export async function Breakwater({ stack, app }: StackContext) {
     partition: stack.partition,
     account: stack.account,
     region: stack.region,
-    grants: deployTargetGrants(
-      settings.pipelines.map((p) => p.pipeline),
-      { partition: stack.partition, account: stack.account },
-    ).map(({ actions, resources }) => ({ actions, resources })),
+    // What the deploy role holds: the targets' grants and the stages' tests' (stacks/tests-iam.ts).
+    grants: [
+      ...deployTargetGrants(
+        settings.pipelines.map((p) => p.pipeline),
+        { partition: stack.partition, account: stack.account },
+      ),
+      ...stageTestGrants(
+        settings.pipelines.map((p) => p.pipeline),
+        { partition: stack.partition, account: stack.account },
+      ),
+    ].map(({ actions, resources }) => ({ actions, resources })),
     alarmLocations: forwarders.map((f) => {
       const alarms = forwardedAlarmNames(f.alarms);
       return { account: f.account, region: f.region, ...(alarms ? { alarms } : {}) };

@@ -28,6 +28,7 @@ import {
   UnresolvedPlaceholderError,
 } from "../src/domain/targets/index.ts";
 import { deployTargetAccess } from "./pipelines.ts";
+import { stageTestGrants } from "./tests-iam.ts";
 
 /** One IAM statement (Allow) of the deploy and rollback roles. */
 export interface TargetGrant {
@@ -379,8 +380,10 @@ export function targetRolePolicies(
     const account = /^arn:[^:]+:iam::(\d{12}):/.exec(roleArn)?.[1] as string;
     out.set(roleArn, [
       ...deployTargetGrants(ps, { partition, account }),
-      // Evaluation reads the scope's alarms and metrics in the role's account (no resource-level
-      // permissions for these two actions).
+      // The stages' tests run in the role's account too (issue 13): their functions, projects.
+      ...stageTestGrants(ps, { partition, account }),
+      // Evaluation reads the scope's alarms, metrics and canaries in the role's account (no
+      // resource-level permissions for these two actions).
       { actions: ["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"], resources: ["*"] },
     ]);
   }

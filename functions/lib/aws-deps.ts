@@ -11,10 +11,12 @@ import type { RunRequestStore } from "../../src/app/run-requests.ts";
 import { config } from "../../src/config.ts";
 import type {
   AlarmSource,
+  CanarySource,
   Deployer,
   EventPublisher,
   MetricSource,
   StateStore,
+  TestRunner,
   WorkflowStarter,
 } from "../../src/domain/ports.ts";
 import { effectiveTarget } from "../../src/domain/targets/index.ts";
@@ -144,6 +146,50 @@ function targetMetrics(): TargetMetrics {
   };
 }
 
+/**
+ * The stages' tests: Lambda and CodeBuild clients by region and role (a stage whose target names
+ * a `roleArn` runs its tests in that account), loaded when a tested step first runs.
+ */
+const testRunner = once(async () => {
+  const [
+    { LambdaClient },
+    { CodeBuildClient },
+    { STSClient },
+    { AssumedRoles },
+    { AwsTestRunner },
+  ] = await Promise.all([
+    import("@aws-sdk/client-lambda"),
+    import("@aws-sdk/client-codebuild"),
+    import("@aws-sdk/client-sts"),
+    import("../../src/adapters/aws/targets/credentials.ts"),
+    import("../../src/adapters/aws/test-runner.ts"),
+  ]);
+  let roles: InstanceType<typeof AssumedRoles> | undefined;
+  const clientsOf = <C>(make: (config: object) => C) => {
+    const clients = new Map<string, C>();
+    return (region: string, roleArn?: string): C => {
+      const key = `${region}|${roleArn ?? ""}`;
+      let client = clients.get(key);
+      if (!client) {
+        if (roleArn) roles ??= new AssumedRoles(new STSClient({}));
+        const assumed = roles;
+        client = make({
+          region,
+          ...(roleArn && assumed
+            ? { credentials: () => assumed.credentials(roleArn, "breakwater-tests") }
+            : {}),
+        });
+        clients.set(key, client);
+      }
+      return client;
+    };
+  };
+  return new AwsTestRunner({
+    lambda: clientsOf((c) => new LambdaClient(c)),
+    codebuild: clientsOf((c) => new CodeBuildClient(c)),
+  });
+});
+
 export function awsDeps(): Deps {
   if (deps) return deps;
   deps = {
@@ -162,6 +208,13 @@ export function awsDeps(): Deps {
         "../../src/adapters/aws/cloudwatch-metrics.ts"
       );
       return new CloudWatchMetricSource(await cloudwatch(), targetMetrics());
+    }),
+    tests: lazyPort<TestRunner>(testRunner),
+    canaries: lazyPort<CanarySource>(async () => {
+      const { CloudWatchCanarySource } = await import(
+        "../../src/adapters/aws/cloudwatch-canaries.ts"
+      );
+      return new CloudWatchCanarySource(await cloudwatch());
     }),
     workflows: lazyPort<WorkflowStarter>(async () => {
       const [{ SFNClient }, { SfnWorkflowStarter }] = await Promise.all([

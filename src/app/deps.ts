@@ -1,10 +1,12 @@
 import type {
   AlarmSource,
+  CanarySource,
   Clock,
   Deployer,
   EventPublisher,
   MetricSource,
   StateStore,
+  TestRunner,
   WorkflowStarter,
 } from "../domain/ports.ts";
 import type { TriggerLog } from "../triggers/ports.ts";
@@ -23,4 +25,11 @@ export interface Deps {
   runRequests: RunRequestStore;
   /** Where start-run records a run request it refused (next to the trigger functions' records). */
   triggers: TriggerLog;
+  /**
+   * Runs stages' tests (issue 13). Optional so that callers with no tested stage need none; a
+   * stage with tests and no runner fails its step closed (the scope is rolled back).
+   */
+  tests?: TestRunner;
+  /** Reads stages' canaries; a stage with canaries and no source bakes inconclusive. */
+  canaries?: CanarySource;
 }

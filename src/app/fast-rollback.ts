@@ -1,7 +1,8 @@
 /**
  * Fast rollback: an alarm of a scope that is deploying or baking goes to ALARM. Instead of
- * waiting for the end of the bake, the run halts at once and that scope alone is rolled back by
- * a rollback execution. The stage execution's branch for the scope finds the scope already
+ * waiting for the end of the bake, the run halts at once (stopping the line: no newer version
+ * starts a step either) and that scope alone is rolled back by a rollback execution — or, for a
+ * regional alarm (no `{az}`/`{cell}` in its template), every scope of its region on the version. The stage execution's branch for the scope finds the scope already
  * rolled back when it wakes, and ends; other in-flight steps finish and bake as usual.
  */
 import type { Run, ScopeState } from "../domain/model.ts";
@@ -83,6 +84,8 @@ export async function onAlarmStateChange(
       pipeline: run.pipeline,
       version: run.version,
       stage: ref.stage,
+      // The halt stops the line at this arrival (safety rule 3) without reading the run again.
+      seq: run.seq,
     };
     const at = deps.clock.now().toISOString();
     const details = `${change.alarmName} in ALARM${change.reason ? `: ${change.reason}` : ""}`;

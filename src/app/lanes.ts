@@ -8,8 +8,11 @@
  *
  * Line stop: while an older version's run is halted awaiting an engineer's decision, a newer run
  * (which contains the bad change) does not cross a stage boundary; it halts there with
- * `older-version-halted` and resumes when the decision clears the way.
+ * `older-version-halted` and resumes when the decision clears the way. When the older run rolled
+ * back, newer runs inside a stage halt at once as well (the line item, `domain/line.ts`, refuses
+ * their new deploy steps in the steps' own transactions).
  */
+import { lineOpenFor } from "../domain/line.ts";
 import {
   type ApprovalRequest,
   awaitsDecision,
@@ -258,23 +261,84 @@ export async function startStageExecution(deps: Deps, run: Run, stage: string): 
     stage,
     ...(attempt && attempt > 1 ? { attempt } : {}),
     // The run's immutable snapshot rides in the input: no step re-reads the run for it.
+    seq: run.seq,
     definition: run.definition,
     ...(run.change?.artifactDigest ? { artifactDigest: run.change.artifactDigest } : {}),
   });
 }
 
+/** A run inside a stage stopping because the older `blocker` rolled back: the record's fields. */
+export function inStageHalt(run: Run, blocker: Run, at: string): RunUpdate["set"] {
+  return {
+    status: "halted",
+    haltReason: "older-version-halted",
+    haltedBy: blocker.runId,
+    haltedAt: at,
+    haltDetail: `${blocker.version} (older) rolled back in ${blocker.currentStage ?? "?"}; ${run.version} contains it and starts no new deploy step in ${run.currentStage ?? "?"} (steps in flight finish and bake)`,
+    updatedAt: at,
+  };
+}
+
+/**
+ * Halts a newer run inside its stage behind the older `blocker`'s rollback and announces it
+ * (once: the stage's end does not announce it again). Its line check already refuses its new
+ * deploy steps; this says so, so nothing waits silently.
+ */
+export async function haltInStage(deps: Deps, run: Run, blocker: Run): Promise<boolean> {
+  const now = deps.clock.now().toISOString();
+  const stopped = await deps.store.updateRun(run.runId, {
+    expect: { status: ["running"] },
+    set: inStageHalt(run, blocker, now),
+  });
+  // A retry after a crash between this halt and its announcement announces it then.
+  if (!stopped && !(await unannouncedHaltBehind(deps, run.runId, blocker))) return false;
+  await announce(deps, {
+    ...base(run),
+    event: "run-halted",
+    ...(run.currentStage ? { stage: run.currentStage } : {}),
+    reason: `stopped inside ${run.currentStage ?? "?"}: older version ${blocker.version} rolled back`,
+  });
+  await deps.store.updateRun(run.runId, {
+    expect: { absent: ["haltAnnouncedAt"] },
+    set: { haltAnnouncedAt: now },
+  });
+  return true;
+}
+
+/** Whether the run is halted inside its stage behind `blocker` and that is not yet announced. */
+async function unannouncedHaltBehind(deps: Deps, runId: string, blocker: Run): Promise<boolean> {
+  const run = await deps.store.getRun(runId);
+  return (
+    run !== undefined &&
+    haltedInStage(run) &&
+    run.haltedBy === blocker.runId &&
+    run.haltAnnouncedAt === undefined
+  );
+}
+
 /**
  * An older run just halted: newer runs waiting at a stage boundary stop there (they contain the
- * bad change); newer runs inside a stage stop at their next boundary (see promotion).
+ * bad change). When its rollback stopped the line (`atOnce`), newer runs inside a stage halt
+ * at once too: they start no new deploy step, and their steps in flight finish and bake.
+ * Otherwise (a failed or inconclusive bake) they stop at their next boundary (see promotion).
  */
-export async function stopLineBehind(deps: Deps, halted: Run): Promise<void> {
+export async function stopLineBehind(
+  deps: Deps,
+  halted: Run,
+  options: { atOnce?: boolean } = {},
+): Promise<void> {
   const now = deps.clock.now().toISOString();
   for (const run of await deps.store.listRuns(halted.pipeline)) {
-    if (run.seq > halted.seq && run.status === "awaiting-approval") {
+    if (run.seq <= halted.seq) continue;
+    if (run.status === "awaiting-approval") {
       await stopApprovalBehind(deps, run, halted, now);
       continue;
     }
-    if (run.seq <= halted.seq || run.status !== "waiting" || !run.waitingFor) continue;
+    if (options.atOnce && run.status === "running") {
+      await haltInStage(deps, run, halted);
+      continue;
+    }
+    if (run.status !== "waiting" || !run.waitingFor) continue;
     const stage = run.waitingFor;
     const stopped = await deps.store.updateRun(run.runId, {
       expect: { status: ["waiting"], waitingFor: stage },
@@ -285,6 +349,16 @@ export async function stopLineBehind(deps: Deps, halted: Run): Promise<void> {
     await announceBoundaryHalt(deps, run, halted, stage);
     await leaveStage(deps, { ...run, status: "halted" }, stage);
   }
+}
+
+/** Whether the run halted inside its stage behind an older version (not at a boundary). */
+export function haltedInStage(run: Run): boolean {
+  return (
+    run.status === "halted" &&
+    run.haltReason === "older-version-halted" &&
+    !run.nextStage &&
+    run.currentStage !== undefined
+  );
 }
 
 /**
@@ -307,17 +381,25 @@ async function stopApprovalBehind(deps: Deps, run: Run, halted: Run, now: string
 }
 
 /**
- * After a decision: every run halted at a boundary behind an older halt that no longer holds
- * goes back in line for the stage it was about to enter.
+ * After a decision: every run halted behind an older halt that no longer holds (and whose line
+ * is open again) resumes: one halted at a boundary goes back in line for the stage it was about
+ * to enter; one halted inside a stage runs that stage again (a new attempt: scopes already on
+ * its version are skipped) once its stopped execution has ended; if it has not, the promotion
+ * of that end resumes it.
  */
 export async function resumeLine(deps: Deps, pipeline: string): Promise<string[]> {
   const resumed: string[] = [];
   const runs = await deps.store.listRuns(pipeline);
+  const line = await deps.store.getLine(pipeline);
   for (const run of runs) {
-    if (run.status !== "halted" || run.haltReason !== "older-version-halted" || !run.nextStage) {
+    if (run.status !== "halted" || run.haltReason !== "older-version-halted") continue;
+    if (runs.some((r) => r.seq < run.seq && stopsTheLine(r))) continue;
+    if (!lineOpenFor(line, run.seq)) continue;
+    if (haltedInStage(run)) {
+      if (await resumeInStage(deps, run)) resumed.push(run.runId);
       continue;
     }
-    if (runs.some((r) => r.seq < run.seq && stopsTheLine(r))) continue;
+    if (!run.nextStage) continue;
     const stage = run.nextStage;
     const now = deps.clock.now().toISOString();
     const ok = await deps.store.updateRun(run.runId, {
@@ -331,6 +413,37 @@ export async function resumeLine(deps: Deps, pipeline: string): Promise<string[]
     await requestStage(deps, { ...run, status: "waiting", waitingFor: stage }, stage);
   }
   return resumed;
+}
+
+/**
+ * A run halted inside its stage resumes it as a new attempt, once the stopped execution ended
+ * (its stage is marked failed): two executions of one stage never deploy at once.
+ */
+async function resumeInStage(deps: Deps, run: Run): Promise<boolean> {
+  const stage = run.currentStage as string;
+  if (run.stages[stage]?.status !== "failed") return false;
+  const now = deps.clock.now().toISOString();
+  const attempt = (run.attempts?.[stage] ?? 1) + 1;
+  const attempts = { ...(run.attempts ?? {}), [stage]: attempt };
+  const ok = await deps.store.updateRun(run.runId, {
+    expect: { status: ["halted"], haltReason: ["older-version-halted"] },
+    set: {
+      status: "running",
+      attempts,
+      updatedAt: now,
+      stages: { [stage]: { status: "running", startedAt: now } },
+    },
+    remove: ["haltReason", "haltedBy", "haltedAt", "haltDetail", "haltAnnouncedAt"],
+  });
+  if (!ok) return false;
+  await announce(deps, {
+    ...base(run),
+    event: "run-resumed",
+    stage,
+    reason: `the older version's halt was decided; ${stage} runs again (attempt ${attempt})`,
+  });
+  await startStageExecution(deps, { ...run, status: "running", attempts }, stage);
+  return true;
 }
 
 // ---- a stage's manual approval ----------------------------------------------------------------

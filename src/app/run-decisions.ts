@@ -14,6 +14,10 @@
  * - `approve` / `reject`: a run awaiting a stage's approval starts the stage, or ends before it
  *   (approvals.ts).
  *
+ * A rollback stops the pipeline's line (no deploy step of its version or a newer one starts);
+ * every decision on the halted run clears its stop in the same write as the decision, and the
+ * newer runs halted behind it resume (`resumeLine`) unless rollback-all ended them.
+ *
  * Each checks the current state first (a clear error and nothing changed when the decision does
  * not apply) and is idempotent: repeating a decision that already took effect changes nothing.
  */
@@ -189,6 +193,8 @@ async function retry(deps: Deps, run: Run, decision: RunDecision): Promise<Decis
       stages: { [stage]: { status: "running", startedAt: decision.at } },
     },
     remove: ["haltReason", "haltedAt", "haltedBy", "haltDetail", "haltAnnouncedAt"],
+    // The engineer judged the version fit to go on: its rollback no longer stops the line.
+    line: { pipeline: run.pipeline, clear: true },
   });
   if (!ok) return { changed: false, effect: "unchanged (the run changed meanwhile)" };
   await announce(deps, {
@@ -201,6 +207,7 @@ async function retry(deps: Deps, run: Run, decision: RunDecision): Promise<Decis
     ...ids(run),
     stage,
     attempt,
+    seq: run.seq,
     definition: run.definition,
     ...(run.change?.artifactDigest ? { artifactDigest: run.change.artifactDigest } : {}),
   });
@@ -223,6 +230,8 @@ async function endRun(
     expect: { status: ["halted", "waiting", "awaiting-approval"] },
     set: { status, decision, finishedAt: decision.at, updatedAt: decision.at, ...extra },
     remove: ["waitingFor"],
+    // An ended run stops the line no more (safety rule 3): the decision took its place.
+    line: { pipeline: run.pipeline, clear: true },
   });
   if (!ok) return false;
   // A run that ended while it waited on an approval needs its timer no more.

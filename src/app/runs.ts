@@ -18,9 +18,11 @@ import {
   announce,
   announceBoundaryHalt,
   boundaryHalt,
+  haltedInStage,
   leaveStage,
   olderHalt,
   requestStage,
+  resumeLine,
 } from "./lanes.ts";
 import { backedRunRequest } from "./run-requests.ts";
 
@@ -266,6 +268,9 @@ export async function onStageExecutionStatus(
           set: { haltAnnouncedAt: now },
         });
       }
+      // A run stopped inside this stage behind an older rollback whose decision came while
+      // its steps were still in flight resumes now that the stopped execution has ended.
+      if (haltedInStage(run)) await resumeLine(deps, run.pipeline);
       return { action: "run-halted", reason: decision.reason };
     }
     case "succeed":

@@ -1,6 +1,7 @@
 /** Schemas of the state machine's task inputs: every handler parses its input at the boundary. */
 import * as z from "zod";
-import { pipelineSchema } from "../domain/pipeline.ts";
+import { MAX_REPORT_CHARS } from "../domain/checks.ts";
+import { MAX_STAGE_TESTS, MAX_TEST_TIMEOUT_MINUTES, pipelineSchema } from "../domain/pipeline.ts";
 import { versionSchema } from "../domain/version.ts";
 
 const digestSchema = z.string().regex(/^sha256:[0-9a-f]{64}$/, {
@@ -15,6 +16,8 @@ export const stageContextSchema = z
     stage: z.string().min(1),
     /** The stage's execution attempt (2, 3, … after a `retry` decision); absent: the first. */
     attempt: z.number().int().min(2).optional(),
+    /** The run's arrival number (the deploy step's line check; absent before 2026-12-02). */
+    seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     /** The run's immutable snapshot (absent in executions started before 2026-12-02). */
     definition: pipelineSchema.optional(),
     artifactDigest: digestSchema.optional(),
@@ -58,6 +61,18 @@ export const deployStepSchema = z
 
 export const planInputSchema = z.object({ ctx: stageContextSchema }).strict();
 
+/** A test of a step as the state machine carries it (`TestRun`); bounded like the stage's tests. */
+const testRunSchema = z
+  .object({
+    kind: z.enum(["lambda", "codebuild"]),
+    name: z.string().min(1).max(255),
+    timeoutMinutes: z.number().int().min(1).max(MAX_TEST_TIMEOUT_MINUTES),
+    handle: z.string().max(2048),
+    state: z.enum(["running", "passed", "failed"]),
+    report: z.string().max(MAX_REPORT_CHARS).optional(),
+  })
+  .strict();
+
 export const deployInputSchema = z.discriminatedUnion("action", [
   z
     .object({ action: z.literal("start"), ctx: stageContextSchema, step: deployStepSchema })
@@ -70,6 +85,24 @@ export const deployInputSchema = z.discriminatedUnion("action", [
       deployStartedAt: z.iso.datetime(),
       /** The scope as the start wrote it (absent before 2026-12-02). */
       scope: scopeBasisSchema.optional(),
+    })
+    .strict(),
+  z
+    .object({
+      action: z.literal("start-tests"),
+      ctx: stageContextSchema,
+      step: deployStepSchema,
+      /** When the deploy finished: the tests' timeouts count from it. */
+      startedAt: z.iso.datetime(),
+    })
+    .strict(),
+  z
+    .object({
+      action: z.literal("check-tests"),
+      ctx: stageContextSchema,
+      step: deployStepSchema,
+      startedAt: z.iso.datetime(),
+      runs: z.array(testRunSchema).max(MAX_STAGE_TESTS),
     })
     .strict(),
 ]);
@@ -93,7 +126,14 @@ export const rollbackInputSchema = z
     attempt: z.number().int().min(0),
     why: z
       .object({
-        kind: z.enum(["unhealthy", "deploy-failed", "step-error", "alarm", "decision"]),
+        kind: z.enum([
+          "unhealthy",
+          "deploy-failed",
+          "tests-failed",
+          "step-error",
+          "alarm",
+          "decision",
+        ]),
         details: z.union([z.string(), z.array(z.string())]).optional(),
         /** A decision's rollback names its target (the last version before the bad one). */
         toVersion: z.string().min(1).optional(),

@@ -18,6 +18,7 @@ import {
   wait,
 } from "./builders.ts";
 import { rollbackLoop } from "./rollback-loop.ts";
+import { ENTER_TESTS, testStates } from "./tests.ts";
 
 const DEPLOY = placeholder("DeployFunctionArn");
 const EVALUATE = placeholder("EvaluateFunctionArn");
@@ -87,14 +88,21 @@ function stepStates(): Record<string, State> {
       next: "DeployDone?",
     }),
     "DeployDone?": choice(
-      "Poll again while in progress; a failed deploy is rolled back like an unhealthy scope; a scope an alarm already rolled back ends the branch.",
+      "Poll again while in progress; a failed deploy is rolled back like an unhealthy scope; a scope an alarm already rolled back ends the branch; a stage with tests runs them before the bake.",
       [
         rule("$.deploy.done", "BooleanEquals", false, "WaitForDeploy"),
         rule("$.deploy.failed", "BooleanEquals", true, "DeployFailedCause"),
         rule("$.deploy.superseded", "IsPresent", true, "StepSuperseded"),
+        ENTER_TESTS,
       ],
       "Bake",
     ),
+    ...testStates({
+      bake: "Bake",
+      superseded: "StepSuperseded",
+      failedCause: "TestsFailedCause",
+      stepError: "StepErrorCause",
+    }),
     Bake: wait(
       "Bake: the scope serves the new version until the detector's first look (every bake.checkEveryMinutes while it is on; else the whole bake.minutes).",
       "$.deploy.lookSeconds",
@@ -169,6 +177,11 @@ function stepStates(): Record<string, State> {
       "Keep why the scope is rolled back: its alarms.",
       "unhealthy",
       "$.health.reasons",
+    ),
+    TestsFailedCause: rollbackCause(
+      "Keep why the scope is rolled back: its tests failed or did not answer in time (their reports).",
+      "tests-failed",
+      "$.tests.reason",
     ),
     DeployFailedCause: rollbackCause(
       "Keep why the scope is rolled back: the deploy target reported failure.",

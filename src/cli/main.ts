@@ -67,7 +67,7 @@ export function packageVersion(): string {
   return String(pkg.version);
 }
 
-const FAULT_KINDS: FaultKind[] = ["faults", "latency", "traffic-drop"];
+const FAULT_KINDS: FaultKind[] = ["faults", "latency", "traffic-drop", "tests", "canary"];
 
 /**
  * `--fault [<version>:]<scope-glob>[:<kind>]`. The version prefix names one of the `--version`
@@ -435,7 +435,7 @@ export async function main(
     .addOption(
       new Option(
         "--fault <[version:]scope-glob[:kind]>",
-        "make a version (default: the first) unhealthy in matching scopes; kind: faults (default), latency, traffic-drop",
+        "make a version (default: the first) unhealthy in matching scopes; kind: faults (default), latency, traffic-drop, tests (only the stage's tests fail), canary (only its canaries fail)",
       )
         .argParser((v: string, prev: string[] = []) => [...prev, v])
         .default([]),

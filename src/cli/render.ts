@@ -116,6 +116,15 @@ export class ProgressView {
           `bake ${t.reason ?? "extended"}; judged again at ${t.until ? elapsed(this.start, t.until) : "?"}`,
         );
         break;
+      case "tests-started":
+        what = `testing: ${t.reason ?? ""}`;
+        break;
+      case "tests-finished":
+        what =
+          t.outcome === "passed"
+            ? this.c("green", "tests passed")
+            : this.c("red", `tests failed: ${t.reason ?? ""}`);
+        break;
       case "bake-finished":
         what =
           t.outcome === "Healthy"

@@ -14,7 +14,7 @@ type Event = Omit<TimelineEvent, "runId" | "pipeline">;
 export interface ReportBar {
   scope: string;
   version: string;
-  kind: "deploy" | "bake" | "rollback" | "blocked";
+  kind: "deploy" | "tests" | "bake" | "rollback" | "blocked";
   step: string;
   from: number;
   to: number;
@@ -28,12 +28,14 @@ export interface ReportBar {
 
 const STARTS: Partial<Record<Event["event"], ReportBar["kind"]>> = {
   "deploy-started": "deploy",
+  "tests-started": "tests",
   "bake-started": "bake",
   "rollback-started": "rollback",
   blocked: "blocked",
 };
 const ENDS: Partial<Record<Event["event"], ReportBar["kind"]>> = {
   "deploy-finished": "deploy",
+  "tests-finished": "tests",
   "bake-finished": "bake",
   "rollback-finished": "rollback",
   unblocked: "blocked",
@@ -253,6 +255,7 @@ svg text{font:11px ui-monospace,monospace;fill:#222}
 .zebra{fill:#fafafa}
 .stage-rule{stroke:#999}
 .bar.bake{opacity:.45}
+.bar.tests{opacity:.7}
 .bar.rollback{stroke:#b00020;stroke-width:1.5}
 .bar.unhealthy{stroke:#b00020;stroke-width:2}
 .bar.open{stroke-dasharray:3 2;stroke:#444}
@@ -266,7 +269,7 @@ details{margin-top:12px}
 <body>
 <h1>Rollout report: ${esc(result.pipeline)}</h1>
 <p class="summary">${esc(result.fromVersion)} → ${esc(result.runs.map((r) => r.version).join(", "))} · outcome <span class="outcome ${esc(result.outcome)}" id="outcome">${esc(result.outcome)}</span>${result.reason ? ` (${esc(result.reason)})` : ""} · simulated from ${esc(result.startedAt)} for ${esc(duration(end - start))} · ${result.stats.deploySteps} deploy steps · rolled back: ${esc(result.rolledBack.join(", ") || "none")}</p>
-<div class="legend">${legend}<span class="key">solid: deploy · pale: bake · red outline: rollback or unhealthy · hatched: blocked · dashed: still open at the end</span></div>
+<div class="legend">${legend}<span class="key">solid: deploy · half: tests · pale: bake · red outline: rollback or unhealthy · hatched: blocked · dashed: still open at the end</span></div>
 <div class="chart">
 <svg xmlns="http://www.w3.org/2000/svg" width="${LABEL_W + CHART_W}" height="${height}" viewBox="0 0 ${LABEL_W + CHART_W} ${height}" role="img" aria-label="rollout timeline">
 <defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#eee"/><line x1="0" y1="0" x2="0" y2="6" stroke="#999" stroke-width="2"/></pattern></defs>

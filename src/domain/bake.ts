@@ -3,7 +3,9 @@
  * alarms, the metrics and the detector's findings, calls {@link judgeBake}, and writes what it
  * says; the stage machine's Choice only routes on the outcome's phase.
  */
+
 import type { AnomalyVerdict } from "./anomaly/index.ts";
+import type { CanaryVerdict } from "./checks.ts";
 import { type HealthPhase, judgeHealth } from "./health.ts";
 import type { AlarmObservation, MinuteSample } from "./ports.ts";
 
@@ -118,6 +120,8 @@ export interface BakeInput {
   candidate: MinuteSample[] | undefined;
   /** Milliseconds since the bake began. */
   elapsedMs: number;
+  /** The stage's canaries over the bake (issue 13); undefined when it has none. */
+  canaries?: CanaryVerdict | undefined;
 }
 
 /** The outcome of {@link judgeBake}: a closed union. */
@@ -151,15 +155,22 @@ export function judgeBake(input: BakeInput): BakeDecision {
   const alarms = judgeHealth(input.alarms, { insufficientData: input.alarmMissingData ?? "ok" });
   const reasons: string[] = [];
   let verdict: BakeVerdict = "Healthy";
-  if (alarms.phase === "Unhealthy" || anomaly?.phase === "Unhealthy") {
+  const canaries = input.canaries;
+  if (
+    alarms.phase === "Unhealthy" ||
+    anomaly?.phase === "Unhealthy" ||
+    canaries?.phase === "Unhealthy"
+  ) {
     verdict = "Unhealthy";
     if (alarms.phase === "Unhealthy") reasons.push(...alarms.reasons);
     for (const f of anomaly?.findings ?? []) {
       if (f.severity === "regression") reasons.push(`detector ${f.rule}: ${f.message}`);
     }
-  } else if (alarms.phase === "Inconclusive") {
+    if (canaries?.phase === "Unhealthy") reasons.push(...canaries.reasons);
+  } else if (alarms.phase === "Inconclusive" || canaries?.phase === "Inconclusive") {
     verdict = "Inconclusive";
-    reasons.push(...alarms.reasons);
+    if (alarms.phase === "Inconclusive") reasons.push(...alarms.reasons);
+    if (canaries?.phase === "Inconclusive") reasons.push(...canaries.reasons);
   } else if (policy.minRequests !== undefined && !candidate) {
     verdict = "Inconclusive";
     reasons.push(

@@ -73,7 +73,9 @@ export type TimelineEventName =
   | "approval-requested"
   | "approved"
   | "rejected"
-  | "approval-timed-out";
+  | "approval-timed-out"
+  | "tests-started"
+  | "tests-finished";
 
 export interface TimelineEvent {
   at: string;
@@ -87,7 +89,10 @@ export interface TimelineEvent {
   step: StepKind | "approval";
   event: TimelineEventName;
   percent?: number;
-  /** bake-finished: the health verdict; deploy-finished: succeeded/failed/cancelled (by its scope's rollback). */
+  /**
+   * bake-finished: the health verdict; deploy-finished: succeeded/failed/cancelled (by its
+   * scope's rollback); tests-finished: passed/failed (the reason: the tests' own reports).
+   */
   outcome?: string;
   reason?: string;
   toVersion?: string;
@@ -115,6 +120,10 @@ export const EVENT_RANK: Record<TimelineEventName, number> = {
   "deploy-started": 7,
   // Appended last (ranks are part of the table's sort keys; existing ones must not move).
   "bake-extended": 8,
+  // Added after the ranks above were in stored keys, so between them: a step's tests start
+  // after its deploy finished and end before its bake starts, at one instant (2026-12-02).
+  "tests-finished": 2.5,
+  "tests-started": 4.5,
 };
 
 /**

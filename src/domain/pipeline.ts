@@ -105,9 +105,13 @@ const approval = z.union(
       .object({
         timeoutMinutes: positiveInt(
           `must be a whole number of minutes from 1 to ${MAX_APPROVAL_TIMEOUT_MINUTES} (a week)`,
-        ).max(MAX_APPROVAL_TIMEOUT_MINUTES, {
-          error: `must be a whole number of minutes from 1 to ${MAX_APPROVAL_TIMEOUT_MINUTES} (a week)`,
-        }),
+        )
+          .max(MAX_APPROVAL_TIMEOUT_MINUTES, {
+            error: `must be a whole number of minutes from 1 to ${MAX_APPROVAL_TIMEOUT_MINUTES} (a week)`,
+          })
+          .describe(
+            "How long the run waits for an operator's approve or reject before it halts (approval-timeout).",
+          ),
       })
       .strict(),
   ],
@@ -156,6 +160,88 @@ const alarmTemplate = z
     error:
       "may only use the placeholders {pipeline}, {stage}, {region}, {az}, {scope}, and a final * for a name prefix",
   });
+
+/** At most this many tests, and this many canaries, per stage (each is a call per deploy step). */
+export const MAX_STAGE_TESTS = 10;
+export const MAX_STAGE_CANARIES = 10;
+/** A test's default and longest answer time (CodeBuild's default build timeout is one hour). */
+export const DEFAULT_TEST_TIMEOUT_MINUTES = 30;
+export const MAX_TEST_TIMEOUT_MINUTES = 480;
+/** A canary's default success threshold (issue 13: below 99% is unhealthy). */
+export const DEFAULT_CANARY_MIN_SUCCESS_PERCENT = 99;
+
+/**
+ * A name template with only `{stage}`, `{region}` and `{az}`: a test function, a test project or
+ * a canary is named once per scope (README, "Tests and canaries"). No `*`: every name becomes
+ * an IAM resource, and a wildcard would grant more than the named ones.
+ */
+function scopeNameTemplate(what: string, chars: { class: string; said: string }, max: number) {
+  const message = `must be a ${what} name (${chars.said}) with only the placeholders {stage}, {region}, {az}`;
+  return z
+    .string({ error: message })
+    .min(1, { error: message })
+    .max(max, { error: `must be at most ${max} characters` })
+    .regex(new RegExp(`^([${chars.class}]|\\{(stage|region|az)\\})+$`), { error: message });
+}
+
+const NAME_CHARS = { class: "A-Za-z0-9_-", said: "letters, digits, - and _" };
+const CANARY_CHARS = { class: "a-z0-9_-", said: "lowercase letters, digits, - and _" };
+
+const testTimeout = z
+  .number({ error: `must be a whole number of minutes from 1 to ${MAX_TEST_TIMEOUT_MINUTES}` })
+  .int({ error: `must be a whole number of minutes from 1 to ${MAX_TEST_TIMEOUT_MINUTES}` })
+  .min(1, { error: `must be a whole number of minutes from 1 to ${MAX_TEST_TIMEOUT_MINUTES}` })
+  .max(MAX_TEST_TIMEOUT_MINUTES, {
+    error: `must be a whole number of minutes from 1 to ${MAX_TEST_TIMEOUT_MINUTES}`,
+  })
+  .optional()
+  .describe(
+    `How long the test may take to answer (default ${DEFAULT_TEST_TIMEOUT_MINUTES} minutes); no answer by then is a failure.`,
+  );
+
+const lambdaTest = z
+  .object({
+    lambda: scopeNameTemplate("Lambda function", NAME_CHARS, 64).describe(
+      "The test function's name (template): invoked with the scope and version, it answers passed or failed with its report.",
+    ),
+    timeoutMinutes: testTimeout,
+  })
+  .strict();
+
+const codebuildTest = z
+  .object({
+    codebuild: scopeNameTemplate("CodeBuild project", NAME_CHARS, 150).describe(
+      "The test project's name (template): one build per deploy step, told the scope and version by BREAKWATER_* variables.",
+    ),
+    timeoutMinutes: testTimeout,
+  })
+  .strict();
+
+const stageTest = z.union([lambdaTest, codebuildTest], {
+  error: 'must be { "lambda": "<function>" } or { "codebuild": "<project>" }',
+});
+
+const canaryName = scopeNameTemplate("CloudWatch Synthetics canary", CANARY_CHARS, 255);
+
+const canaryEntry = z.union(
+  [
+    canaryName,
+    z
+      .object({
+        name: canaryName,
+        minSuccessPercent: z
+          .number({ error: "must be a percentage from 0 to 100" })
+          .min(0, { error: "must be a percentage from 0 to 100" })
+          .max(100, { error: "must be a percentage from 0 to 100" })
+          .optional()
+          .describe(
+            `A bake whose canary success rate is below this is unhealthy (default ${DEFAULT_CANARY_MIN_SUCCESS_PERCENT}).`,
+          ),
+      })
+      .strict(),
+  ],
+  { error: 'must be a canary name or { "name": ..., "minSuccessPercent": n }' },
+);
 
 const nameRule = /^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/;
 const nameError =
@@ -211,6 +297,20 @@ export const stageSchema = z
       .describe(
         "This stage's deploy target (replaces the pipeline's): pre-production often lives in other accounts.",
       ),
+    tests: z
+      .array(stageTest, { error: "must be a list of tests" })
+      .max(MAX_STAGE_TESTS, { error: `must list at most ${MAX_STAGE_TESTS} tests` })
+      .optional()
+      .describe(
+        "Tests run after every deploy step (one-box and full) of this stage, before its bake: a failed test, or one that does not answer within timeoutMinutes, rolls the scope back.",
+      ),
+    canaries: z
+      .array(canaryEntry, { error: "must be a list of canary names" })
+      .max(MAX_STAGE_CANARIES, { error: `must list at most ${MAX_STAGE_CANARIES} canaries` })
+      .optional()
+      .describe(
+        "CloudWatch Synthetics canaries (name templates with {stage}, {region}, {az}) judged over every bake: a success rate below minSuccessPercent (default 99) is unhealthy.",
+      ),
   })
   .strict()
   .superRefine((stage, ctx) => {
@@ -239,7 +339,8 @@ export const stageSchema = z
  * The stage's bake time end to end in the worst case: waves of `regionsInParallel` regions one
  * after another; in each, the longest region's steps (one-box, then each AZ, or all AZs at
  * once) one after another, each baking up to its maximum (`maxMinutes`, default 4 × minutes
- * with `minRequests`). Blocked time is not counted: it cannot be known ahead.
+ * with `minRequests`), after its tests' longest timeout. Blocked time is not counted: it cannot
+ * be known ahead.
  */
 function longestBakeMinutes(stage: {
   regions: ReadonlyArray<string | { azs?: string[] | undefined }>;
@@ -247,13 +348,23 @@ function longestBakeMinutes(stage: {
   azsInParallel?: boolean | undefined;
   oneBox?: boolean | { percent: number } | undefined;
   bake: { minutes: number; minRequests?: number | undefined; maxMinutes?: number | undefined };
+  tests?: ReadonlyArray<{ timeoutMinutes?: number | undefined }> | undefined;
 }): number {
   const { minutes, minRequests, maxMinutes } = stage.bake;
   // A malformed or too long value has its own problem already.
   const ok = (n: unknown) =>
     Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_WAIT_MINUTES;
   if (!ok(minutes) || (maxMinutes !== undefined && !ok(maxMinutes))) return 0;
-  const perStep = maxMinutes ?? (minRequests !== undefined ? minutes * 4 : minutes);
+  // A step's tests run before its bake, at most their longest timeout (they run side by side).
+  const tests = Math.max(
+    0,
+    ...(stage.tests ?? []).map((t) =>
+      ok(t.timeoutMinutes ?? DEFAULT_TEST_TIMEOUT_MINUTES)
+        ? (t.timeoutMinutes ?? DEFAULT_TEST_TIMEOUT_MINUTES)
+        : 0,
+    ),
+  );
+  const perStep = tests + (maxMinutes ?? (minRequests !== undefined ? minutes * 4 : minutes));
   const steps = stage.regions.map((r) => {
     const azs = typeof r === "string" ? 0 : (r.azs?.length ?? 0);
     const oneBox = stage.oneBox === undefined || stage.oneBox === false ? 0 : 1;

@@ -4,8 +4,11 @@
  */
 
 import type { BlockLevel, ManualBlock } from "./blockers.ts";
+import type { CanaryObservation, ResolvedTest, TestState } from "./checks.ts";
 import type { Installation } from "./installation.ts";
+import type { LineState, LineStop } from "./line.ts";
 import type {
+  HaltReason,
   HistoryEntry,
   Run,
   RunStatus,
@@ -32,6 +35,12 @@ export interface ScopeTransition {
   expect: { status?: ScopeStatus[]; version?: string; runId?: string };
   /** The write happens only while this run is `running` (safety rule 3: no step after a halt). */
   requireRunning?: string;
+  /**
+   * The write happens only while the pipeline's line is not stopped at or before this arrival
+   * number (safety rule 3: from the first rollback of a version on, no deploy step of it or of
+   * any newer version starts). Checked in the same transaction as the write.
+   */
+  lineOpenFor?: number;
   set: {
     version: string;
     previousVersion?: string | null;
@@ -57,7 +66,11 @@ export type TransitionResult =
       ok: true /** The scope as written (its new rev): the basis of its next transition. */;
       state: ScopeState;
     }
-  | { ok: false; reason: "run-not-running" | "scope-changed"; current?: ScopeState };
+  | {
+      ok: false;
+      reason: "run-not-running" | "line-stopped" | "scope-changed";
+      current?: ScopeState;
+    };
 
 /** Independent reads that one round trip answers (DynamoDB BatchGetItem, strongly consistent). */
 export interface ReadManyRequest {
@@ -88,12 +101,19 @@ export interface RunUpdate {
     status?: RunStatus[];
     currentStage?: string | null;
     waitingFor?: string;
+    haltReason?: HaltReason[];
     absent?: (keyof Run)[];
   };
   set: Partial<Omit<Run, "runId" | "pipeline" | "version" | "definition" | "rolledBack" | "seq">>;
   /** Attributes to remove (cleared by the same conditional write). */
   remove?: (keyof Run)[];
   addRolledBack?: string;
+  /**
+   * The pipeline's line, changed in the same transaction as the run (safety rule 3): `stop`
+   * adds this run's rollback as a stop (kept as it is when the run already stops the line);
+   * `clear` removes this run's stop. Nothing is written when the run's condition fails.
+   */
+  line?: { pipeline: string; stop?: LineStop; clear?: true };
 }
 
 /**
@@ -211,6 +231,8 @@ export interface RunStore {
   nextSeq(pipeline: string): Promise<number>;
   /** Conditional update; false when `expect` does not hold. */
   updateRun(runId: string, update: RunUpdate): Promise<boolean>;
+  /** The pipeline's line: which rollbacks stop it (safety rule 3). */
+  getLine(pipeline: string): Promise<LineState>;
 
   /** Appends timeline events; re-appending a recorded event is a no-op (idempotent retries). */
   appendEvents(events: TimelineEvent[]): Promise<void>;
@@ -335,6 +357,49 @@ export interface MetricSource {
   minutes(query: MetricQuery): Promise<MinuteSample[] | undefined>;
 }
 
+/** One test of one deploy step, as a runner is asked to run it. */
+export interface TestRequest {
+  /** Unique per (step, test): start and status of one test carry the same one (idempotency key). */
+  testId: string;
+  pipeline: Pipeline;
+  scope: ScopeRef;
+  version: string;
+  /** The step the test follows and the share of traffic the version serves. */
+  kind: "one-box" | "full";
+  percent: number;
+  test: ResolvedTest;
+  /** The stage target's role: the test lives in the target's account, reached through it. */
+  roleArn?: string;
+  artifactDigest?: string;
+}
+
+/**
+ * Runs a stage's tests after a deploy step (Lambda functions, CodeBuild projects in AWS;
+ * simulated locally). Never waits: `start` answers at once (a quick test may answer its
+ * result), the state machine polls `status` from Wait states until the test's timeout.
+ */
+export interface TestRunner {
+  start(req: TestRequest): Promise<{ handle: string; status: TestState }>;
+  status(req: TestRequest, handle: string): Promise<TestState>;
+  /** Stops a test that timed out, if it still runs (best effort; its verdict is already failed). */
+  stop(req: TestRequest, handle: string): Promise<void>;
+}
+
+export interface CanaryQuery {
+  pipeline: Pipeline;
+  scope: ScopeRef;
+  names: string[];
+  from: Date;
+  to: Date;
+  /** The stage target's role, when the canaries live in its account. */
+  account?: AlarmAccount;
+}
+
+/** Canaries' success rates over a window (CloudWatch Synthetics' metrics; simulated locally). */
+export interface CanarySource {
+  successPercent(query: CanaryQuery): Promise<CanaryObservation[]>;
+}
+
 export interface StageExecutionInput {
   runId: string;
   pipeline: string;
@@ -342,6 +407,8 @@ export interface StageExecutionInput {
   stage: string;
   /** The stage's execution attempt after a `retry` decision (2, 3, …); absent: the first. */
   attempt?: number;
+  /** The run's arrival number (the deploy step's line check); absent: the steps read the run. */
+  seq?: number;
   /**
    * The run's immutable snapshot, carried so no step re-reads the run for it: the pipeline
    * definition the run was created with and its artifact digest. Absent in executions started

@@ -4,7 +4,7 @@
  * (fast rollback) and an engineer's `rollback-all`. The services read the scopes, runs and
  * histories, call {@link scopesToRollBack}, and start the rollbacks it names.
  */
-import { alarmNameMatches, resolveAlarmNames } from "./blockers.ts";
+import { alarmNameMatches, resolveAlarmName } from "./blockers.ts";
 import type { HistoryEntry, Run, ScopeState } from "./model.ts";
 import type { Pipeline } from "./pipeline.ts";
 import { type DeployStep, planStage } from "./planner.ts";
@@ -20,6 +20,11 @@ export type RollbackCase =
       version: string;
       /** An explicit target (a `rollback-all` decision's rollback execution). */
       toVersion?: string | undefined;
+      /**
+       * The scope's history and which versions' runs rolled back: the target is then the last
+       * known-good version (see {@link lastKnownGood}); absent, the scope's previous version.
+       */
+      known?: { history: HistoryEntry[]; rolledBack: (version: string) => boolean };
     }
   | {
       kind: "alarm";
@@ -46,7 +51,8 @@ export interface StepRollback {
 
 /**
  * A scope an alarm judges, the run that halts and the step its rollback execution rolls back;
- * the rollback returns the scope to its previous version as its state says when it starts.
+ * the rollback returns the scope to its last known-good version as its state and history say
+ * when it starts.
  */
 export interface AlarmRollback {
   scope: ScopeState;
@@ -88,20 +94,84 @@ export function lastGoodVersion(
   return undefined;
 }
 
-/** Whether the alarm judges the scope: a deploying or baking scope of its run's version. */
-function watchedBy(alarm: { name: string; region: string }, scope: ScopeState, run?: Run) {
-  if ((scope.status !== "deploying" && scope.status !== "baking") || !scope.runId) return false;
-  if (!run || run.version !== scope.version) return false;
+/**
+ * The last known-good version of a scope: the newest version its history shows before
+ * `version` whose run did not roll back (safety rule 3: a rollback never returns a scope to a
+ * version that is itself halted for a rollback elsewhere). Undefined when there is none.
+ *
+ * @example
+ * lastKnownGood(history, "v3", (v) => v === "v2"); // history v1 → v2 → v3
+ * // → "v1"
+ */
+export function lastKnownGood(
+  history: HistoryEntry[],
+  version: string,
+  rolledBack: (version: string) => boolean,
+): string | undefined {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const v = (history[i] as HistoryEntry).toVersion;
+    if (v !== version && !rolledBack(v)) return v;
+  }
+  return undefined;
+}
+
+/** Placeholders that make an alarm template name one AZ's (or cell's, or scope's) alarm. */
+const LOCAL_PLACEHOLDERS = ["{az}", "{cell}", "{scope}"];
+
+/** Whether an alarm template judges a whole region: it names no AZ, cell or scope. */
+export function isRegionalTemplate(template: string): boolean {
+  return !LOCAL_PLACEHOLDERS.some((p) => template.includes(p));
+}
+
+/**
+ * How the alarm judges the scope: not at all (undefined), the scope alone, or its whole region
+ * (a matching app alarm template without `{az}`/`{cell}`; one-box alarms judge their one-box
+ * step alone). Only a deploying or baking scope of its run's version is watched.
+ */
+function watchedBy(
+  alarm: { name: string; region: string },
+  scope: ScopeState,
+  run?: Run,
+): "scope" | "region" | undefined {
+  if ((scope.status !== "deploying" && scope.status !== "baking") || !scope.runId) return;
+  if (!run || run.version !== scope.version) return;
   const ref = parseScopeId(scope.scope);
   // Alarms live in the scope's region (the local mode has a single pseudo-region).
-  if (alarm.region !== ref.region && alarm.region !== "local") return false;
-  const templates = [
-    ...(run.definition.alarms ?? []),
-    ...(scope.percent < 100 ? (run.definition.oneBoxAlarms ?? []) : []),
-  ];
-  return resolveAlarmNames(templates, run.pipeline, ref).some((n) =>
-    alarmNameMatches(n, alarm.name),
-  );
+  if (alarm.region !== ref.region && alarm.region !== "local") return;
+  const matches = (t: string) => {
+    const name = resolveAlarmName(t, run.pipeline, ref);
+    return name !== undefined && alarmNameMatches(name, alarm.name);
+  };
+  const app = (run.definition.alarms ?? []).filter(matches);
+  if (app.some(isRegionalTemplate)) return "region";
+  // A one-box alarm watches the one-box's share of traffic, which lives in this scope alone.
+  const oneBox = scope.percent < 100 ? (run.definition.oneBoxAlarms ?? []).filter(matches) : [];
+  return app.length > 0 || oneBox.length > 0 ? "scope" : undefined;
+}
+
+/**
+ * The alarm case: every watched scope, and for a regional verdict every other scope of that
+ * region on the run's version (stable ones included: they run the version the region judges).
+ */
+function alarmTargets(input: CaseOf<"alarm">): AlarmRollback[] {
+  const out = new Map<string, AlarmRollback>();
+  const add = (scope: ScopeState, run: Run) => {
+    if (!out.has(scope.scope)) out.set(scope.scope, { scope, run, step: alarmStep(run, scope) });
+  };
+  for (const { scope, run } of input.scopes) {
+    const verdict = run && watchedBy(input.alarm, scope, run);
+    if (!run || !verdict) continue;
+    add(scope, run);
+    if (verdict !== "region") continue;
+    const { region } = parseScopeId(scope.scope);
+    for (const other of input.scopes) {
+      const s = other.scope;
+      if (s.runId !== run.runId || s.version !== run.version) continue;
+      if (s.status !== "deploying" && s.status !== "baking" && s.status !== "stable") continue;
+      if (parseScopeId(s.scope).region === region) add(s, run);
+    }
+  }
+  return [...out.values()];
 }
 
 /** The step an alarm's rollback execution rolls back: the scope as it is deployed now. */
@@ -120,10 +190,13 @@ function alarmStep(run: Run, scope: ScopeState): DeployStep {
 
 /**
  * The scopes to roll back and the version each returns to. An unhealthy step: its scope, to
- * the explicit target or else its previous version, and only if it took the run's version (a
- * deploy that failed before its write left nothing to undo). An alarm in ALARM: every
- * deploying or baking scope of its run's version that the alarm judges (app alarms, plus
- * one-box alarms while under 100%), in that scope alone (safety rule 3). A rollback-all: every
+ * the explicit target or else its last known-good version (the newest earlier version whose
+ * run did not roll back; without a history, its previous version), and only if it took the
+ * run's version (a deploy that failed before its write left nothing to undo). An alarm in
+ * ALARM: every deploying or baking scope of its run's version that the alarm judges (app
+ * alarms, plus one-box alarms while under 100%), in that scope alone, or, for a template
+ * without `{az}`/`{cell}` (a regional alarm), every scope of that region on the run's
+ * version (safety rule 3). A rollback-all: every
  * scope running the bad version or a newer one, not already rolling back, to the last version
  * its history shows before the bad one, skipping scopes with no such version or already on it.
  *
@@ -142,16 +215,16 @@ export function scopesToRollBack(input: RollbackCase): RollbackTarget[] {
   switch (input.kind) {
     case "unhealthy-step": {
       const { scope } = input;
+      if (scope.version !== input.version) return [];
+      const known = input.known;
       const to =
-        scope.version === input.version ? (input.toVersion ?? scope.previousVersion) : undefined;
+        input.toVersion ??
+        (known && lastKnownGood(known.history, input.version, known.rolledBack)) ??
+        scope.previousVersion;
       return to ? [{ scope, toVersion: to }] : [];
     }
     case "alarm":
-      return input.scopes.flatMap(({ scope, run }) =>
-        run && watchedBy(input.alarm, scope, run)
-          ? [{ scope, run, step: alarmStep(run, scope) }]
-          : [],
-      );
+      return alarmTargets(input);
     case "rollback-all":
       return input.scopes.flatMap(({ scope, history }) => {
         if (!inRollbackAll(scope, input.seqOf, input.badSeq)) return [];

@@ -35,7 +35,14 @@ import { InvalidInputError } from "../domain/errors.ts";
 import type { Installation } from "../domain/installation.ts";
 import type { ChangeFacts } from "../domain/model.ts";
 import type { Pipeline } from "../domain/pipeline.ts";
-import type { AlarmSource, Deployer, MetricSource, StateStore } from "../domain/ports.ts";
+import type {
+  AlarmSource,
+  CanarySource,
+  Deployer,
+  MetricSource,
+  StateStore,
+  TestRunner,
+} from "../domain/ports.ts";
 import type { RunRequestStore } from "../domain/run-requests.ts";
 import { pipelineScopes } from "../domain/scope.ts";
 import type { Notifier } from "../notify/ports.ts";
@@ -57,8 +64,11 @@ export interface LocalControlPlaneOptions {
   /** The table (DynamoDB only). */
   tableName?: string;
   start: Date;
-  /** Builds the deploy target and metric source (the simulated fleet) on the plane's clock. */
-  fleet: (clock: VirtualClock) => Deployer & MetricSource;
+  /**
+   * Builds the deploy target and metric source (the simulated fleet) on the plane's clock; the
+   * simulated fleet also runs the stages' tests (`testRunner`) and canaries (`successPercent`).
+   */
+  fleet: (clock: VirtualClock) => LocalFleet;
   /** Named alarms in ALARM during intervals (app or organisation alarms). */
   alarms?: AlarmInterval[] | AlarmSource;
   installation?: Installation;
@@ -71,6 +81,11 @@ export interface LocalControlPlaneOptions {
 }
 
 export type LocalControlPlane = Awaited<ReturnType<typeof createLocalControlPlane>>;
+
+/** What the local mode deploys to and reads from: a deploy target and metrics, maybe tests and canaries. */
+export type LocalFleet = Deployer &
+  MetricSource &
+  Partial<CanarySource> & { readonly testRunner?: TestRunner };
 
 /** The plane's stores: on DynamoDB Local (a table of their own) or in memory. */
 async function createStores(
@@ -123,6 +138,8 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
     deployer: fleet,
     alarms,
     metrics: fleet,
+    ...(fleet.testRunner ? { tests: fleet.testRunner } : {}),
+    ...(fleet.successPercent ? { canaries: fleet as CanarySource } : {}),
     workflows: {
       startStage: (input) => sfn.startStage(input),
       startRollback: (input) => sfn.startRollback(input),

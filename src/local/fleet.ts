@@ -4,19 +4,48 @@
  * simulated minutes; a version can be made unhealthy in chosen scopes. Metrics are
  * deterministic functions of (scope, version, minute), so a simulation is repeatable.
  */
+
+import type { CanaryObservation, TestState } from "../domain/checks.ts";
 import type { Pipeline } from "../domain/pipeline.ts";
 import type {
+  CanaryQuery,
+  CanarySource,
   Deployer,
   DeploymentRequest,
   DeploymentStatus,
   MetricQuery,
   MetricSource,
   MinuteSample,
+  TestRequest,
+  TestRunner,
 } from "../domain/ports.ts";
 import { pipelineScopes, scopeMatcher } from "../domain/scope.ts";
 import { effectiveTarget, localSeconds, type TargetType } from "../domain/targets/index.ts";
 
-export type FaultKind = "faults" | "latency" | "traffic-drop";
+/**
+ * What is wrong with a version in a scope: its traffic (`faults`, `latency`, `traffic-drop`:
+ * the fleet's metrics, and so its canaries, see it), only its tests (`tests`: the stage's tests
+ * fail there), or only its canaries (`canary`: the canaries' checks fail, the traffic is fine).
+ */
+export type FaultKind = "faults" | "latency" | "traffic-drop" | "tests" | "canary";
+
+/** The fault kinds the fleet's traffic (its metrics) shows. */
+const TRAFFIC_FAULTS: readonly FaultKind[] = ["faults", "latency", "traffic-drop"];
+
+/** Simulated tests take this long by default (seconds). */
+export const DEFAULT_TEST_SECONDS = 120;
+
+/**
+ * The share of a canary's checks that fail on a version with each fault: a canary is a client
+ * of the scope, so it fails where the fleet's requests fail (`faults`: like the fleet's fault
+ * rate; `traffic-drop`: the version does not answer), while its timeouts are generous enough
+ * for `latency`; `canary` breaks every check against the version.
+ */
+const CANARY_FAILURE: Partial<Record<FaultKind, (noise: number) => number>> = {
+  faults: (noise) => 0.05 + 0.03 * noise,
+  "traffic-drop": () => 0.98,
+  canary: () => 1,
+};
 
 export interface FaultSpec {
   /** Scope glob (`*` matches anything, `/` included). */
@@ -42,7 +71,7 @@ export interface FleetOptions {
    * Simulated deployment durations in seconds, for every target. A target's own `local` timings
    * come first; without either, each target type's defaults (src/domain/targets/types.ts).
    */
-  durations?: { oneBox?: number; full?: number; rollback?: number };
+  durations?: { oneBox?: number; full?: number; rollback?: number; tests?: number };
   /** Healthy baselines. */
   baseline?: { faultRate?: number; p99Ms?: number };
   clock: { now(): Date };
@@ -110,7 +139,7 @@ export function localTargets(
   }));
 }
 
-export class SimulatedFleet implements Deployer, MetricSource {
+export class SimulatedFleet implements Deployer, MetricSource, CanarySource {
   private readonly serving = new Map<string, Serving>();
   private readonly history = new Map<string, { from: number; serving: Serving }[]>();
   private readonly deployments = new Map<string, Deployment>();
@@ -122,7 +151,8 @@ export class SimulatedFleet implements Deployer, MetricSource {
     fromMinute: number;
   }[];
   private readonly traffic: { match: (s: string) => boolean; rpm: number }[];
-  private readonly durations: { oneBox?: number; full?: number; rollback?: number };
+  private readonly durations: NonNullable<FleetOptions["durations"]>;
+  private readonly tests = new Map<string, { req: TestRequest; completesAt: number }>();
   private readonly baseFaultRate: number;
   private readonly baseP99: number;
   /** Deployments started, for benchmarks and tests. */
@@ -211,12 +241,91 @@ export class SimulatedFleet implements Deployer, MetricSource {
     return { state: "succeeded" };
   }
 
-  private faultFor(scope: string, version: string, minute: number): FaultKind | undefined {
-    const active = this.faults.filter((f) => f.fromMinute <= minute && f.match(scope));
-    if (version === this.options.initialVersion) {
-      return active.find((f) => f.version === version)?.kind;
+  /** The first fault of one of `kinds` the version has in the scope. */
+  private faultFor(
+    scope: string,
+    version: string,
+    kinds: readonly FaultKind[] = TRAFFIC_FAULTS,
+    /** The minute (epoch minutes) asked about: a fault with `since` shows from then on. */
+    minute = Number.POSITIVE_INFINITY,
+  ): FaultKind | undefined {
+    const applies = (f: (typeof this.faults)[number]) =>
+      kinds.includes(f.kind) &&
+      f.fromMinute <= minute &&
+      f.match(scope) &&
+      (version === this.options.initialVersion
+        ? f.version === version
+        : f.version === undefined || f.version === version);
+    return this.faults.find(applies)?.kind;
+  }
+
+  /**
+   * The simulated test runner: a test takes `durations.tests` seconds (default
+   * {@link DEFAULT_TEST_SECONDS}), then fails where a `tests` fault is, else passes.
+   */
+  readonly testRunner: TestRunner = {
+    start: (req) => this.startTest(req),
+    status: (_req, handle) => this.testState(handle),
+    stop: async (_req, handle) => {
+      this.tests.delete(handle);
+    },
+  };
+
+  private async startTest(req: TestRequest): Promise<{ handle: string; status: TestState }> {
+    const seconds = this.durations.tests ?? DEFAULT_TEST_SECONDS;
+    if (!this.tests.has(req.testId)) {
+      this.tests.set(req.testId, { req, completesAt: this.now() + seconds * 1000 });
     }
-    return active.find((f) => f.version === undefined || f.version === version)?.kind;
+    return { handle: req.testId, status: await this.testState(req.testId) };
+  }
+
+  private async testState(handle: string): Promise<TestState> {
+    const t = this.tests.get(handle);
+    if (!t) return { state: "failed", report: `no simulated test ${handle}` };
+    const remaining = t.completesAt - this.now();
+    if (remaining > 0) {
+      return { state: "running", pollSeconds: Math.max(1, Math.ceil(remaining / 1000)) };
+    }
+    const { req } = t;
+    if (this.faultFor(req.scope.id, req.version, ["tests"])) {
+      return {
+        state: "failed",
+        report: `simulated ${req.test.kind} ${req.test.name}: 3 of 40 checks failed against ${req.version} in ${req.scope.id} (--fault ${req.scope.id}:tests)`,
+      };
+    }
+    return { state: "passed", report: `simulated: 40 of 40 checks passed in ${req.scope.id}` };
+  }
+
+  /**
+   * Simulated canaries: one run a minute against the scope, through whatever it served that
+   * minute (during a one-box step, the mixed fleet), failing as {@link CANARY_FAILURE} says.
+   * Every canary of the scope sees the same fleet. A window with no minute's start in it has
+   * no run (a bake of at least a minute always has one).
+   */
+  async successPercent(q: CanaryQuery): Promise<CanaryObservation[]> {
+    const first = Math.ceil(q.from.getTime() / 60_000);
+    const last = Math.floor(q.to.getTime() / 60_000);
+    let runs = 0;
+    let success = 0;
+    for (let m = first; m <= last; m++) {
+      const s = this.servingAt(q.scope.id, m * 60_000);
+      if (!s) continue;
+      const share = s.canary ? s.canary.percent / 100 : 0;
+      const parts: [string, number][] = [[s.stable, 1 - share]];
+      if (s.canary) parts.push([s.canary.version, share]);
+      let failed = 0;
+      for (const [version, part] of parts) {
+        const kind = this.faultFor(q.scope.id, version, ["faults", "traffic-drop", "canary"], m);
+        const rate = kind ? CANARY_FAILURE[kind] : undefined;
+        if (rate) failed += part * rate(unitNoise(`canary|${q.scope.id}|${version}|${m}`));
+      }
+      runs++;
+      success += 100 * (1 - failed);
+    }
+    return q.names.map((name) => ({
+      name,
+      ...(runs > 0 ? { successPercent: success / runs } : {}),
+    }));
   }
 
   private rpm(scope: string): number {
@@ -229,7 +338,7 @@ export class SimulatedFleet implements Deployer, MetricSource {
 
   /** Metrics of the traffic `version` served in `scope` during one minute. */
   minute(scope: string, version: string, share: number, minute: number): MinuteSample {
-    const fault = this.faultFor(scope, version, minute);
+    const fault = this.faultFor(scope, version, TRAFFIC_FAULTS, minute);
     const noise = unitNoise(`${scope}|${version}|${minute}`);
     const expected = this.rpm(scope) * share;
     const requests = Math.round(

@@ -16,7 +16,7 @@ import type { Installation } from "../domain/installation.ts";
 import { compareEvents, type Run, type ScopeStatus, type TimelineEvent } from "../domain/model.ts";
 import { waitsOnApproval } from "../domain/next-after-stage.ts";
 import { clip, type Pipeline } from "../domain/pipeline.ts";
-import { pipelineScopes, scopeGlobProblem } from "../domain/scope.ts";
+import { pipelineScopes, scopeGlobProblem, scopeMatcher } from "../domain/scope.ts";
 import { versionProblem } from "../domain/version.ts";
 import type { Notifier } from "../notify/ports.ts";
 import type { AlarmInterval } from "./alarms.ts";
@@ -94,7 +94,10 @@ export interface RunSummary {
   arrivedAt: string;
   outcome: Outcome;
   reason?: string;
-  /** Where it halted: the stage (its own halt) or `before <stage>` (behind an older halt). */
+  /**
+   * Where it halted: the stage (its own halt, or inside it behind an older version's rollback)
+   * or `before <stage>` (at a boundary behind an older halt).
+   */
   haltedAt?: string;
   supersededBy?: string;
 }
@@ -176,9 +179,29 @@ export function checkSimulationInput(
     }
   }
   for (const f of options.faults ?? []) {
-    const problem = scopeGlobProblem(f.scopes, options.pipeline);
+    const problem =
+      scopeGlobProblem(f.scopes, options.pipeline) ?? checksFaultProblem(f, options.pipeline);
     if (problem) throw new SimulationInputError(`--fault "${f.scopes}": ${problem}`);
   }
+}
+
+/**
+ * A `tests` or `canary` fault that no test or canary could see (none of the matched scopes'
+ * stages has any) would silently change nothing: refused, naming what is missing.
+ */
+function checksFaultProblem(f: FaultSpec, pipeline: Pipeline): string | undefined {
+  if (f.kind !== "tests" && f.kind !== "canary") return undefined;
+  const field = f.kind === "tests" ? "tests" : "canaries";
+  const match = scopeMatcher(f.scopes);
+  const stages = new Set(
+    pipelineScopes(pipeline)
+      .filter((s) => match(s.id))
+      .map((s) => s.stage),
+  );
+  const seen = pipeline.stages.some((s) => stages.has(s.name) && (s[field] ?? []).length > 0);
+  return seen
+    ? undefined
+    : `a ${f.kind} fault needs stages[].${field}, and no stage it matches (${[...stages].join(", ")}) has any`;
 }
 
 function outcomeOf(
@@ -247,7 +270,7 @@ function summarize(
   const { outcome, reason } = outcomeOf(run, blocked, horizon);
   const haltedAt =
     run?.status === "halted"
-      ? run.haltReason === "older-version-halted"
+      ? run.haltReason === "older-version-halted" && run.nextStage
         ? `before ${run.nextStage}`
         : run.currentStage
       : undefined;

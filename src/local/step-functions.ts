@@ -69,6 +69,9 @@ export interface LocalExecution {
   abort: () => void;
 }
 
+/** Task states that run after everything else due at their simulated instant. */
+const LATE_TASKS = new Set(["StartDeploy"]);
+
 /** One state machine (an ASL file) run locally. */
 export class LocalStateMachine {
   readonly arn: string;
@@ -99,11 +102,19 @@ export class LocalStateMachine {
       if (!bound)
         throw new Error(`Task state ${state} uses ${resource}, which has no local handler`);
       const fn = `breakwater-${bound.name.replace(/FunctionArn$/, "")}`;
-      this.localHandlers[state] = (input: unknown) =>
+      const call = (input: unknown) =>
         this.clock.track(async () => {
           invocations.set(fn, (invocations.get(fn) ?? 0) + 1);
           return (await bound.h(input, lambdaContext(fn, `${name}-${++requests}`))) as never;
         });
+      // A deploy step starts after everything else due at its instant (a rollback's halt
+      // first: safety rule 3's tie-breaking, docs/decisions.md 2026-12-02).
+      this.localHandlers[state] = LATE_TASKS.has(state)
+        ? async (input: unknown) => {
+            await this.clock.endOfInstant();
+            return call(input);
+          }
+        : call;
     }
     this.machine = new StateMachine(definition, {
       validationOptions: { checkArn: false, noValidate: validatedDefinitions.has(text) },

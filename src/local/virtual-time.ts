@@ -28,6 +28,8 @@ export class VirtualTimer {
     readonly seq: number,
     readonly fn: (...args: unknown[]) => void,
     readonly args: unknown[],
+    /** 1: fires after every ordinary timer due at the same instant (see `endOfInstant`). */
+    readonly late = 0,
   ) {}
   unref(): this {
     return this;
@@ -108,22 +110,39 @@ export class VirtualClock implements Clock {
     return context.run(this, fn);
   }
 
-  schedule(fn: (...args: unknown[]) => void, ms: number, args: unknown[]): VirtualTimer {
+  schedule(fn: (...args: unknown[]) => void, ms: number, args: unknown[], late = 0): VirtualTimer {
     const delay = Number.isFinite(ms) && ms > 0 ? ms : 0;
-    const timer = new VirtualTimer(this, this.nowMillis() + delay, this.seq++, fn, args);
-    // Keep the queue ordered by (time, sequence): binary insertion.
+    const timer = new VirtualTimer(this, this.nowMillis() + delay, this.seq++, fn, args, late);
+    // Keep the queue ordered by (time, lateness, sequence): binary insertion.
     let lo = 0;
     let hi = this.timers.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const t = this.timers[mid] as VirtualTimer;
-      if (t.at < timer.at || (t.at === timer.at && t.seq < timer.seq)) lo = mid + 1;
+      const before =
+        t.at < timer.at ||
+        (t.at === timer.at &&
+          (t.late < timer.late || (t.late === timer.late && t.seq < timer.seq)));
+      if (before) lo = mid + 1;
       else hi = mid;
     }
     this.timers.splice(lo, 0, timer);
     // Live mode: work put in from outside (an HTTP request) must not wait for the idle sleep.
     this.wakeLive?.();
     return timer;
+  }
+
+  /**
+   * Resolves at the current instant, once everything else due at it has run: every ordinary
+   * timer of this instant (including those its work schedules for the same instant) fires
+   * first. The local mode starts deploy steps this way, so a rollback due at the same simulated
+   * instant writes its halt first and no new step starts at that instant (safety rule 3,
+   * tie-breaking); among themselves, late work keeps its order.
+   */
+  endOfInstant(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.schedule(() => resolve(), 0, [], 1);
+    });
   }
 
   cancel(timer: VirtualTimer): void {

@@ -387,7 +387,10 @@ function fromOverrideEvent(e: OverrideEventDetail): Notification {
 }
 
 export interface RollbackCause {
-  /** Who noticed: `alarms`, `detector`, `alarms and detector`, `deploy failed`, `step error`. */
+  /**
+   * Who noticed: `alarms`, `detector`, `canaries` (or several: `alarms and detector`),
+   * `deploy failed`, `tests failed`, `step error`.
+   */
   trigger: string;
   /** The individual reasons (alarm names with their reasons, detector findings). */
   items: string[];
@@ -395,8 +398,8 @@ export interface RollbackCause {
 
 /**
  * Reads the rollback reason the rollback task records (`<kind>: <reason>; <reason>…`, where
- * kind is `unhealthy`, `alarm`, `deploy-failed` or `step-error`, and detector findings start
- * with `detector `) into who noticed and why.
+ * kind is `unhealthy`, `alarm`, `deploy-failed`, `tests-failed` or `step-error`, and detector findings start
+ * with `detector `, canary findings with `canary `) into who noticed and why.
  *
  * @example
  * describeRollbackCause("unhealthy: orders-5xx: Threshold Crossed; detector error-rate: 4% vs 0.1%");
@@ -404,7 +407,9 @@ export interface RollbackCause {
  */
 export function describeRollbackCause(reason: string | undefined): RollbackCause {
   if (!reason) return { trigger: "unknown", items: [] };
-  const match = /^(unhealthy|alarm|deploy-failed|step-error)(?::\s*(.*))?$/s.exec(reason);
+  const match = /^(unhealthy|alarm|deploy-failed|tests-failed|step-error)(?::\s*(.*))?$/s.exec(
+    reason,
+  );
   const kind = match?.[1];
   const rest = match ? (match[2] ?? "") : reason;
   const items = rest
@@ -412,11 +417,19 @@ export function describeRollbackCause(reason: string | undefined): RollbackCause
     .map((s) => s.trim())
     .filter(Boolean);
   if (kind === "deploy-failed") return { trigger: "deploy failed", items };
+  if (kind === "tests-failed") return { trigger: "tests failed", items };
   if (kind === "step-error") return { trigger: "step error", items };
-  const detector = items.some((i) => i.startsWith("detector "));
-  const alarms = items.some((i) => !i.startsWith("detector "));
+  const isDetector = (i: string) => i.startsWith("detector ");
+  const isCanary = (i: string) => i.startsWith("canary ");
+  const sources = [
+    items.some((i) => !isDetector(i) && !isCanary(i)) ? "alarms" : "",
+    items.some(isDetector) ? "detector" : "",
+    items.some(isCanary) ? "canaries" : "",
+  ].filter(Boolean);
   const trigger =
-    detector && alarms ? "alarms and detector" : detector ? "detector" : alarms ? "alarms" : kind;
+    sources.length > 1
+      ? `${sources.slice(0, -1).join(", ")} and ${sources.at(-1)}`
+      : (sources[0] ?? kind);
   return { trigger: trigger ?? "unknown", items };
 }
 

@@ -18,6 +18,7 @@ import { Function as SstFunction } from "sst/constructs";
 import { RUN_REQUEST_PREFIX } from "../../src/adapters/aws/dynamo-run-requests.ts";
 import { TABLE_KEYS } from "../../src/adapters/aws/dynamo-store.ts";
 import { deployTargetGrants } from "../targets-iam.ts";
+import { stageTestGrants } from "../tests-iam.ts";
 import type { DeadLetterQueues } from "./notify.ts";
 import type { StackSettings } from "./settings.ts";
 
@@ -156,6 +157,12 @@ export function controlPlaneFunctions(stack: Stack, o: FunctionsOptions): Functi
         ...(g.conditions ? { conditions: g.conditions } : {}),
       }),
   );
+  // The stages' tests run from the deploy function: exactly their functions and projects in
+  // each stage's scopes (stacks/tests-iam.ts; issue 13, item 2).
+  const runStageTests = stageTestGrants(
+    settings.pipelines.map((p) => p.pipeline),
+    { partition: stack.partition, account: stack.account },
+  ).map((g) => new PolicyStatement({ actions: g.actions, resources: g.resources }));
   // A target with roleArn keeps its alarms and metrics in its own account: evaluate reads them
   // through that role too (issue 12, item 7); deploy has it among its target grants.
   const assumeTargetRoles = reachDeployTargets.filter(
@@ -184,7 +191,7 @@ export function controlPlaneFunctions(stack: Stack, o: FunctionsOptions): Functi
   const readMetrics = new PolicyStatement({
     actions: ["cloudwatch:GetMetricData"],
     // AWS supports only "*" as the resource of cloudwatch:GetMetricData; the metrics read are
-    // those the pipeline's `metrics` section names.
+    // those the pipeline's `metrics` section names, and the stages' canaries (SuccessPercent).
     resources: ["*"],
   });
 
@@ -200,6 +207,7 @@ export function controlPlaneFunctions(stack: Stack, o: FunctionsOptions): Functi
       publishEvents,
       readAlarms,
       ...reachDeployTargets,
+      ...runStageTests,
     ],
     evaluate: [...guarded, publishEvents, readAlarms, readMetrics, ...assumeTargetRoles],
     rollback: [...guarded, publishEvents, ...reachDeployTargets],

@@ -188,6 +188,120 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
       });
     });
 
+    it("a rollback's halt stops the line in the same write; a deploy of that version or a newer one is refused, an older one's is not (safety rule 3)", async () => {
+      const store = await makeStore();
+      await store.createRun(run({ runId: "orders-api@v2", version: "v2", seq: 2 }));
+      await store.createRun(run({ runId: "orders-api@v3", version: "v3", seq: 3 }));
+      await store.seedScope(seed(), "seed");
+      expect(await store.getLine("orders-api")).toEqual({
+        pipeline: "orders-api",
+        stops: {},
+        rev: 0,
+      });
+      const stop = {
+        seq: 2,
+        version: "v2",
+        scope: "prod-1/eu-north-1",
+        at: "2026-01-05T10:00:00.000Z",
+      };
+      // The run's condition fails: nothing written, the line included.
+      expect(
+        await store.updateRun("orders-api@v2", {
+          expect: { status: ["waiting"] },
+          set: { status: "halted" },
+          line: { pipeline: "orders-api", stop },
+        }),
+      ).toBe(false);
+      expect((await store.getLine("orders-api")).stoppedAt).toBeUndefined();
+      expect(
+        await store.updateRun("orders-api@v2", {
+          expect: { status: ["running"] },
+          set: { status: "halted", haltReason: "rollback" },
+          line: { pipeline: "orders-api", stop },
+        }),
+      ).toBe(true);
+      expect(await store.getLine("orders-api")).toMatchObject({
+        stoppedAt: 2,
+        stops: { "orders-api@v2": stop },
+        rev: 1,
+      });
+      const deploy = (seq: number, runId: string) =>
+        store.transitionScope({
+          pipeline: "orders-api",
+          scope: "prod-1/eu-north-1",
+          at: "2026-01-05T10:01:00.000Z",
+          actor: "breakwater/deploy",
+          cause: "a step",
+          expect: { status: ["stable"] },
+          requireRunning: runId,
+          lineOpenFor: seq,
+          set: { version: "vX", percent: 100, status: "stable", runId },
+        });
+      expect(await deploy(3, "orders-api@v3")).toEqual({ ok: false, reason: "line-stopped" });
+      expect(await store.getScope("orders-api", "prod-1/eu-north-1")).toMatchObject({ rev: 1 });
+      // An older version (arrival 1) still deploys: it does not contain the bad change.
+      await store.createRun(run({ runId: "orders-api@v1b", version: "v1b", seq: 1 }));
+      expect(await deploy(1, "orders-api@v1b")).toMatchObject({ ok: true });
+      // A second stop (newer) keeps the lowest arrival; clearing one leaves the other.
+      await store.updateRun("orders-api@v3", {
+        set: { updatedAt: "2026-01-05T10:02:00.000Z" },
+        line: { pipeline: "orders-api", stop: { ...stop, seq: 3, version: "v3" } },
+      });
+      expect((await store.getLine("orders-api")).stoppedAt).toBe(2);
+      await store.updateRun("orders-api@v2", {
+        set: { status: "running" },
+        line: { pipeline: "orders-api", clear: true },
+      });
+      expect(await store.getLine("orders-api")).toMatchObject({
+        stoppedAt: 3,
+        stops: { "orders-api@v3": { seq: 3 } },
+      });
+      await store.updateRun("orders-api@v3", {
+        set: { status: "cancelled" },
+        line: { pipeline: "orders-api", clear: true },
+      });
+      const open = await store.getLine("orders-api");
+      expect(open.stops).toEqual({});
+      expect(open.stoppedAt).toBeUndefined();
+    });
+
+    it("two rollbacks stopping the line at once both land (compare-and-set on the line)", async () => {
+      const store = await makeStore();
+      const runs = ["v2", "v3", "v4", "v5"].map((v, i) =>
+        run({ runId: `orders-api@${v}`, version: v, seq: i + 2 }),
+      );
+      for (const r of runs) await store.createRun(r);
+      await Promise.all(
+        runs.map((r) =>
+          store.updateRun(r.runId, {
+            expect: { status: ["running"] },
+            set: { status: "halted", haltReason: "rollback" },
+            line: {
+              pipeline: "orders-api",
+              stop: { seq: r.seq, version: r.version, scope: "prod-1/eu-north-1", at: r.createdAt },
+            },
+          }),
+        ),
+      );
+      const line = await store.getLine("orders-api");
+      expect(Object.keys(line.stops).sort()).toEqual(runs.map((r) => r.runId).sort());
+      expect(line.stoppedAt).toBe(2);
+      expect(line.rev).toBe(4);
+    });
+
+    it("expects a halt reason when asked", async () => {
+      const store = await makeStore();
+      await store.createRun(run({ status: "halted", haltReason: "older-version-halted" }));
+      const update = (reasons: Run["haltReason"][]) =>
+        store.updateRun("orders-api@v2", {
+          expect: { status: ["halted"], haltReason: reasons as NonNullable<Run["haltReason"]>[] },
+          set: { haltReason: "rollback" },
+        });
+      expect(await update(["rollback"])).toBe(false);
+      expect(await update(["older-version-halted"])).toBe(true);
+      expect((await store.getRun("orders-api@v2"))?.haltReason).toBe("rollback");
+    });
+
     it("decides with a stale basis exactly as without one: reads, checks the expectation, writes", async () => {
       const store = await makeStore();
       await store.createRun(run());

@@ -334,6 +334,23 @@ export default definePipeline({
       stages: [{ name: "prod", regions: ["us-west-2"], bake: { minutes: 10 } }],
     }),
   );
+  // A stage with tests (issue 13): the deploy function runs them.
+  writeFileSync(
+    join(dir, "checked.json"),
+    JSON.stringify({
+      name: "checked",
+      target: { type: "none" },
+      stages: [
+        {
+          name: "beta",
+          regions: ["us-east-1"],
+          bake: { minutes: 10 },
+          tests: [{ lambda: "checked-it-{region}" }, { codebuild: "checked-e2e" }],
+          canaries: ["checked-home-{region}"],
+        },
+      ],
+    }),
+  );
   writeFileSync(join(dir, "README.md"), "not a pipeline\n");
   // One pipeline per target type (their grants: test/fixtures/target-grants.ts).
   for (const f of readdirSync(TARGET_FIXTURES)) {
@@ -812,7 +829,18 @@ describe("IAM", () => {
           resources: list(st.Resource).map(str).sort(),
           ...(st.Condition ? { conditions: st.Condition } : {}),
         }));
-      expect(targetStatements, fn).toEqual(expected);
+      // The deploy function also runs the stages' tests: exactly their function and project.
+      const tests = [
+        {
+          actions: ["lambda:InvokeFunction"],
+          resources: [`arn:aws:lambda:us-east-1:${OFFLINE_ACCOUNT}:function:checked-it-us-east-1`],
+        },
+        {
+          actions: ["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"],
+          resources: [`arn:aws:codebuild:us-east-1:${OFFLINE_ACCOUNT}:project/checked-e2e`],
+        },
+      ];
+      expect(targetStatements, fn).toEqual(fn === "deploy" ? [...expected, ...tests] : expected);
     }
     // Evaluation reads a role target's alarms and metrics in its account: it assumes the same
     // roles, and invokes nothing.
@@ -881,6 +909,7 @@ describe("pipeline registration", () => {
       return item.definition.name as string;
     });
     expect(names.sort()).toEqual([
+      "checked",
       "flags",
       "infra",
       "ledger",

@@ -245,7 +245,14 @@ describe("alarm-state-change handler (CloudWatch Alarm State Change)", () => {
     // eu-west-1 also uses ServerCpuTooHigh, but the alarm that changed is us-east-1's.
     expect(h.rollbacks).toEqual([
       {
-        ctx: { runId: RUN_ID, pipeline: "orders-api", version: "v2", stage: "prod-1" },
+        // With the run's arrival: the rollback's halt stops the line there (safety rule 3).
+        ctx: {
+          runId: RUN_ID,
+          pipeline: "orders-api",
+          version: "v2",
+          stage: "prod-1",
+          seq: (await h.store.getRun(RUN_ID))?.seq,
+        },
         step: {
           scope: AZ1,
           region: "us-east-1",

@@ -78,6 +78,8 @@ function currentStep(): Step | undefined {
 
 interface Outcome {
   status: string | undefined;
+  /** The newer version's run at the end: status, halt reason, halted by. */
+  newer?: string;
   scopes: Record<string, { version: string; status: string; percent: number }>;
   history: Record<string, string[]>;
   /** Side effects per invocation of each step (for choosing crash points). */
@@ -105,6 +107,8 @@ interface Scenario {
   alarms?: AlarmInterval[];
   /** The rollback cancels an in-flight deploy (the baseline must send that cancel). */
   cancels?: boolean;
+  /** A newer version arriving then (two versions in flight: the line stop). */
+  newer?: { version: string; at: Date };
   /** An operator approves v2's stage that asks for approval at this time (minutes from the start). */
   approveAt?: number;
   crash: Step[];
@@ -140,6 +144,8 @@ async function run(scenario: Scenario, crash?: CrashPoint): Promise<Outcome> {
     await plane.register(scenario.pipeline, "v1");
     injector.begin(undefined);
     plane.requestRun("orders-api", "v2");
+    const newer = scenario.newer;
+    if (newer) plane.at(newer.at, async () => plane.requestRun("orders-api", newer.version));
     if (scenario.approveAt !== undefined) {
       plane.at(new Date(START.getTime() + scenario.approveAt * 60_000), () =>
         applyOverride(
@@ -157,6 +163,7 @@ async function run(scenario: Scenario, crash?: CrashPoint): Promise<Outcome> {
     }
     await plane.run();
     const run = await plane.store.getRun("orders-api@v2");
+    const newerRun = newer ? await plane.store.getRun(`orders-api@${newer.version}`) : undefined;
     const scopes: Outcome["scopes"] = {};
     const history: Outcome["history"] = {};
     for (const scope of pipelineScopes(scenario.pipeline)) {
@@ -167,17 +174,32 @@ async function run(scenario: Scenario, crash?: CrashPoint): Promise<Outcome> {
       expect(entries.map((h) => h.rev)).toEqual(entries.map((_, i) => i + 1));
       history[scope.id] = entries.map(transition);
     }
-    const timeline = (await plane.store.timeline("orders-api@v2")).map(
-      (e) => `${e.scope} ${e.step} ${e.event}${e.outcome ? ` ${e.outcome}` : ""}`,
+    const timeline = [
+      ...(await plane.store.timeline("orders-api@v2")),
+      ...(newer ? await plane.store.timeline(`orders-api@${newer.version}`) : []),
+    ].map(
+      (e) =>
+        `${newer ? `${e.version} ` : ""}${e.scope} ${e.step} ${e.event}${e.outcome ? ` ${e.outcome}` : ""}`,
     );
     const published = plane.bus.log
       .filter((e) => e.source === SOURCE && e["detail-type"] !== DetailType.ApprovedChangeMerged)
       .map((e) => {
-        const d = e.detail as { event?: string; scope?: string; stage?: string; step?: string };
-        return `${e["detail-type"]}: ${d.event} ${d.scope ?? d.stage ?? ""}${d.step ? ` ${d.step}` : ""}`;
+        const d = e.detail as {
+          event?: string;
+          scope?: string;
+          stage?: string;
+          step?: string;
+          version?: string;
+        };
+        // With two versions in flight, each event names its version.
+        const v = newer && d.version ? `${d.version} ` : "";
+        return `${e["detail-type"]}: ${v}${d.event} ${d.scope ?? d.stage ?? ""}${d.step ? ` ${d.step}` : ""}`;
       });
     return {
       status: run?.status,
+      ...(newerRun
+        ? { newer: `${newerRun.status} ${newerRun.haltReason ?? ""} ${newerRun.haltedBy ?? ""}` }
+        : {}),
       scopes,
       history,
       effects: injector.effects,
@@ -208,13 +230,13 @@ async function run(scenario: Scenario, crash?: CrashPoint): Promise<Outcome> {
  * retried after its stage execution already planned finds the run under way, and says so as
  * it does for any repeated request.
  */
-const AFTER_RETRY = new Set(["Breakwater Run Event: run-duplicate "]);
+const AFTER_RETRY = (event: string) => /^Breakwater Run Event: (v\d+ )?run-duplicate $/.test(event);
 
 /**
  * Routine events (never notified) a crash may lose: `stage-started`, when the run entered the
  * stage and died before announcing it (its retry cannot tell itself from a repeated event).
  */
-const MAY_BE_LOST = (event: string) => event.startsWith("Breakwater Run Event: stage-started ");
+const MAY_BE_LOST = (event: string) => /^Breakwater Run Event: (v\d+ )?stage-started /.test(event);
 
 /** Counts of each item of a list. */
 function tally(items: string[]): Map<string, number> {
@@ -237,6 +259,7 @@ function differences(o: Outcome, b: Outcome, at: string): string[] {
     }
   };
   same("status", o.status, b.status);
+  same("newer run", o.newer, b.newer);
   same("scopes", o.scopes, b.scopes);
   same("history", o.history, b.history);
   same("timeline", o.timeline, b.timeline);
@@ -254,7 +277,7 @@ function differences(o: Outcome, b: Outcome, at: string): string[] {
   for (const [event, n] of got) {
     const expected = want.get(event);
     if (expected === undefined) {
-      if (!AFTER_RETRY.has(event)) out.push(`${at}: unexpected ${event}`);
+      if (!AFTER_RETRY(event)) out.push(`${at}: unexpected ${event}`);
     } else if (n - expected > o.crashes) {
       out.push(`${at}: ${event} ${n} times (${expected} without a crash, ${o.crashes} crashes)`);
     }
@@ -314,6 +337,33 @@ const scenarios: Scenario[] = [
   },
 ];
 
+/**
+ * Two versions in flight: v2 deploys prod-1's two AZs (09:00–09:30), then prod-2 (deploy to
+ * 09:35, bake to 09:45); v3, arrived at 09:01, enters prod-1 at 09:30 (AZ1 baking to 09:45).
+ * prod-2's alarm fires at 09:40: v2's fast rollback stops the line, v3 halts inside prod-1 and
+ * its AZ2 step never starts.
+ */
+const lined = parsePipeline({
+  name: "orders-api",
+  alarms: ["{pipeline}-{stage}-{region}-errors"],
+  stages: [
+    {
+      name: "prod-1",
+      regions: [{ region: "eu-west-1", azs: ["euw1-az1", "euw1-az2"] }],
+      bake: { minutes: 10 },
+    },
+    { name: "prod-2", regions: ["us-east-1"], bake: { minutes: 10 } },
+  ],
+});
+scenarios.push({
+  name: "a rollback stops the line with a newer version inside a stage",
+  pipeline: lined,
+  faults: [],
+  alarms: [{ name: "orders-api-prod-2-us-east-1-errors", from: new Date("2026-01-05T09:40:00Z") }],
+  newer: { version: "v3", at: new Date("2026-01-05T09:01:00Z") },
+  crash: ["fast rollback", "rollback start", "promote"],
+});
+
 describe.each(scenarios)("crash survival: $name", (scenario) => {
   let baseline: Outcome | undefined;
   const baselineRun = async () => {
@@ -326,6 +376,13 @@ describe.each(scenarios)("crash survival: $name", (scenario) => {
     expect(Object.keys(b.effects)).toEqual(expect.arrayContaining(scenario.crash));
     expect(b.status).toBe(scenario.faults.length > 0 || scenario.alarms ? "halted" : "succeeded");
     expect(b.cancelled.length > 0).toBe(scenario.cancels === true);
+    if (scenario.newer) {
+      // The newer version halted inside its stage behind the rollback, and started no step after.
+      expect(b.newer).toBe("halted older-version-halted orders-api@v2");
+      expect(b.timeline.filter((e) => e.startsWith("v3 ") && e.includes("deploy-started"))).toEqual(
+        ["v3 prod-1/eu-west-1/euw1-az1 full deploy-started"],
+      );
+    }
     // Without a crash every run and scope event is published exactly once.
     const repeated = [...tally(b.published)].filter(([, n]) => n > 1).map(([e]) => e);
     expect(repeated).toEqual([]);

@@ -500,9 +500,14 @@ describe("fast rollback", () => {
     expect(result.scopes["prod-2/eu-central-1"]).toMatchObject({ version: "v1", status: "stable" });
     // One rollback, not a second one at the end of the bake.
     expect(events(result.timeline, "rollback-started")).toHaveLength(1);
-    expect(events(result.timeline, "bake-finished").map((e) => e.scope)).toEqual([
-      "prod-1/us-west-2",
+    // The bake the fast rollback ended has its verdict too (issue 13, item 7: audit).
+    const bakes = events(result.timeline, "bake-finished");
+    expect(bakes.map((e) => [e.scope, e.outcome])).toEqual([
+      ["prod-1/eu-west-1", "Unhealthy"],
+      ["prod-1/us-west-2", "Healthy"],
     ]);
+    expect(bakes[0]?.at).toBe(started?.at);
+    expect(bakes[0]?.reason).toContain("billing-prod-1-eu-west-1-errors in ALARM");
   });
 
   it("an alarm matched by a name prefix (template ending in *) rolls back its scope too", async () => {

@@ -213,14 +213,17 @@ describe("promote handler (Step Functions Execution Status Change)", () => {
       { action: "started-next-stage", stage: "beta" },
       { action: "ignored", reason: "already promoted" },
     ]).toContainEqual(again);
-    // The run's immutable snapshot rides in the input (no step re-reads the run for it).
+    // The run's immutable snapshot rides in the input (no step re-reads the run for it), with
+    // its arrival number (the deploy step's line check, safety rule 3).
+    const stored = await h.store.getRun("orders-api@v2");
     expect(h.started).toEqual([
       {
         runId: "orders-api@v2",
         pipeline: "orders-api",
         version: "v2",
         stage: "beta",
-        definition: (await h.store.getRun("orders-api@v2"))?.definition,
+        seq: stored?.seq,
+        definition: stored?.definition,
       },
     ]);
     const names = sfn.commandCalls(StartExecutionCommand).map((c) => c.args[0].input.name);

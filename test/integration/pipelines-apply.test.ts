@@ -22,6 +22,7 @@ import { dynamoClient } from "../support/dynamo.ts";
 import { ALICE, urlRequest } from "../support/override-url.ts";
 
 const START = new Date("2026-01-12T09:00:00Z");
+type StageInput = PipelineInput["stages"][number];
 const ACCOUNT = "123456789012";
 
 const payments = (bake = 30): PipelineInput => ({
@@ -112,6 +113,22 @@ describe("pipelines apply at the deployed override function", () => {
       `on arn:aws:lambda:us-east-1:${ACCOUNT}:function:payments-us-east-1`,
     );
     expect(problem.message).not.toContain("eu-west-1:");
+    expect(await p.store.getPipeline("payments")).toBeUndefined();
+  });
+
+  it("refuses a pipeline whose stages' tests the deploy role may not run (issue 13), naming each", async () => {
+    const { invoke, p, writeCapabilities } = await setUp();
+    await writeCapabilities(heldFor([payments()]));
+    const [alpha, ...rest] = payments().stages;
+    const tested: PipelineInput = {
+      ...payments(),
+      stages: [{ ...(alpha as StageInput), tests: [{ lambda: "payments-it-{region}" }] }, ...rest],
+    };
+    const res = await invoke(apply(tested, { initialVersion: "v1" }));
+    expect(res.status).toBe(400);
+    expect(res.body.problems[0].message).toContain(
+      `lambda:InvokeFunction on arn:aws:lambda:eu-west-1:${ACCOUNT}:function:payments-it-eu-west-1`,
+    );
     expect(await p.store.getPipeline("payments")).toBeUndefined();
   });
 

@@ -137,7 +137,7 @@ describe("several versions in flight", () => {
     ]);
   });
 
-  it("v2 rolling back in wave 3 halts v3 at its next boundary; rollback-all returns every scope that ran v2 or v3 to v1", async () => {
+  it("v2 rolling back in wave 3 halts v3 at once inside wave 2; rollback-all returns every scope that ran v2 or v3 to v1", async () => {
     const p = await plane(
       [waves],
       [{ version: "v2", scopes: "wave-3/us-west-2/usw2-az2", kind: "faults" }],
@@ -158,16 +158,24 @@ describe("several versions in flight", () => {
     const [v2, v3] = halted;
     expect(v2).toMatchObject({ status: "halted", haltReason: "rollback", currentStage: "wave-3" });
     expect(v2?.rolledBack).toEqual(["wave-3/us-west-2/usw2-az2"]);
+    // Safety rule 3, tightened: v3 (inside wave 2 then) halts at once, not at its boundary.
     expect(v3).toMatchObject({
       status: "halted",
       haltReason: "older-version-halted",
       haltedBy: "orders-api@v2",
-      nextStage: "wave-3",
+      currentStage: "wave-2",
     });
-    expect(v3?.stages["wave-2"]?.status).toBe("succeeded");
-    // v3 never deployed into wave 3.
+    expect(v3?.nextStage).toBeUndefined();
+    // v3 never deployed into wave 3, and started no step from v2's rollback on.
     const v3Timeline = await p.store.timeline("orders-api@v3");
     expect(v3Timeline.some((e) => e.stage === "wave-3")).toBe(false);
+    const v2Rollback = (await p.store.timeline("orders-api@v2")).find(
+      (e) => e.event === "rollback-started",
+    );
+    const lateSteps = v3Timeline.filter(
+      (e) => e.event === "deploy-started" && e.at >= (v2Rollback?.at ?? ""),
+    );
+    expect(lateSteps).toEqual([]);
 
     // After rollback-all: every scope is back on v1, and the runs ended rolled-back.
     const scopes = await p.store.listScopes("orders-api");

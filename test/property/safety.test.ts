@@ -221,6 +221,41 @@ describe("scoped rollback, examples", () => {
   });
 });
 
+describe("tests and canaries as fault sources, examples", () => {
+  it("a failing test in one AZ and a failing canary in another region: each rolls back its own scope, the rules hold", async () => {
+    const pipeline = parsePipeline({
+      name: "orders-api",
+      stages: [
+        {
+          name: "gamma",
+          regions: [{ region: "us-east-1", azs: ["use1-az1", "use1-az2"] }, "eu-west-1"],
+          regionsInParallel: 2,
+          oneBox: true,
+          bake: { minutes: 20 },
+          tests: [{ lambda: "it-{stage}-{region}" }],
+          canaries: ["home-{stage}-{region}"],
+        },
+      ],
+    });
+    const r = await runSimulation({
+      dynamo: dynamoClient(),
+      pipeline,
+      faults: [
+        { scopes: "gamma/us-east-1/use1-az2", kind: "tests" },
+        { scopes: "gamma/eu-west-1", kind: "canary" },
+      ],
+    });
+    checkAll(r);
+    // The canary sees eu-west-1's one-box (10% of checks fail: 90% < 99%).
+    expect(at(r, "gamma/eu-west-1", "one-box", "bake-finished")?.outcome).toBe("Unhealthy");
+    expect(r.run?.rolledBack).toEqual(["gamma/eu-west-1"]);
+    // us-east-1's one-box (az1) was in flight: it finished, tested and baked healthy; az2's
+    // full step, whose tests would fail, never started (the run halted).
+    expect(at(r, "gamma/us-east-1/use1-az1", "one-box", "tests-finished")?.outcome).toBe("passed");
+    expect(at(r, "gamma/us-east-1/use1-az2", "full", "deploy-started")).toBeUndefined();
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // The checks themselves: a control plane broken on purpose must fail them.
 // ---------------------------------------------------------------------------------------------

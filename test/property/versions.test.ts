@@ -11,10 +11,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { readRollbackAsl } from "../../src/app/asl.ts";
+import type { TimelineEvent } from "../../src/domain/model.ts";
+import { parsePipeline } from "../../src/domain/pipeline.ts";
 import { checkSuiteProperty, SUITE_SEED, summary } from "../safety/properties.ts";
 import {
   decisionSpans,
   hasApprovals,
+  type Outcome,
   type Scenario,
   scenarioArb,
   simulateScenario,
@@ -99,11 +102,7 @@ describe("rule 1 for rollback-all: the check catches a rollback-all that is not 
       decisionSpans(o)
         .map((x) => x.scope)
         .sort(),
-    ).toEqual([
-      "beta/us-east-1",
-      "prod-1/eu-west-1/euw1-az1",
-      "prod-1/eu-west-1/euw1-az2",
-    ]);
+    ).toEqual(["beta/us-east-1", "prod-1/eu-west-1/euw1-az1", "prod-1/eu-west-1/euw1-az2"]);
     expect(violations(o)).toEqual([]);
   });
 
@@ -122,5 +121,56 @@ describe("rule 1 for rollback-all: the check catches a rollback-all that is not 
     const o = await simulateScenario(fast, "memory");
     expect(new Set(decisionSpans(o).map((x) => x.start)).size).toBe(1);
     expect(violations(o)).toEqual([]);
+  });
+});
+
+describe("the several-versions checks catch a line that did not stop", () => {
+  const input = {
+    name: "orders-api",
+    stages: [
+      { name: "prod-1", regions: ["eu-west-1", "eu-north-1"], bake: { minutes: 60 } },
+      { name: "prod-2", regions: ["us-west-2"], bake: { minutes: 60 } },
+    ],
+  };
+  const event = (
+    version: string,
+    scope: string,
+    name: TimelineEvent["event"],
+    at: string,
+  ): TimelineEvent => ({
+    at,
+    runId: `orders-api@${version}`,
+    pipeline: "orders-api",
+    version,
+    stage: scope.split("/")[0] as string,
+    scope,
+    step: "full",
+    event: name,
+  });
+  const outcome = (v3Deploy: string): Outcome => ({
+    scenario: {
+      pipeline: input,
+      arrivals: [0, 30],
+      faults: [{ version: "v2", scopes: "prod-2/us-west-2", kind: "faults" }],
+      decision: undefined,
+    },
+    pipeline: parsePipeline(input),
+    versions: ["v2", "v3"],
+    runs: new Map(),
+    timelines: new Map([
+      ["v2", [event("v2", "prod-2/us-west-2", "rollback-started", "2026-03-02T12:00:00.000Z")]],
+      ["v3", [event("v3", "prod-1/eu-north-1", "deploy-started", v3Deploy)]],
+    ]),
+    history: new Map(),
+    serving: new Map(),
+  });
+
+  it("a newer version's step at the rollback's very instant, or after it, is a rule 3 violation", () => {
+    for (const at of ["2026-03-02T12:00:00.000Z", "2026-03-02T12:05:00.000Z"]) {
+      expect(violations(outcome(at)).join("\n")).toContain(
+        "rule 3: v3 started a deploy in prod-1/eu-north-1",
+      );
+    }
+    expect(violations(outcome("2026-03-02T11:59:59.999Z"))).toEqual([]);
   });
 });

@@ -44,7 +44,10 @@ const REGIONS: readonly (readonly [string, string])[] = [
 /** Plain objects, so counterexamples print as JSON. */
 const NP = { noNullPrototype: true } as const;
 const STAGE_NAMES = ["gamma", "prod-1", "prod-2"] as const;
-const FAULT_KINDS: readonly FaultKind[] = ["faults", "latency", "traffic-drop"];
+const FAULT_KINDS: readonly FaultKind[] = ["faults", "latency", "traffic-drop", "tests", "canary"];
+/** The tests and canaries a generated stage may have (issue 13): fault sources of their own. */
+const STAGE_TESTS = [{ lambda: "it-{stage}-{region}" }];
+const STAGE_CANARIES = ["home-{stage}-{region}"];
 
 type StageInput = PipelineInput["stages"][number];
 
@@ -83,10 +86,12 @@ const stageArb = (name: string): fc.Arbitrary<StageInput> =>
           { nil: undefined },
         ),
         minutes: fc.integer({ min: 1, max: 120 }),
+        tests: fc.boolean(),
+        canaries: fc.boolean(),
       },
       NP,
     )
-    .map(({ minutes, regionsInParallel, azsInParallel, oneBox, regions }) => ({
+    .map(({ minutes, regionsInParallel, azsInParallel, oneBox, regions, tests, canaries }) => ({
       name,
       regions,
       // At most the stage's regions (the schema refuses more; more meant "all at once").
@@ -96,6 +101,8 @@ const stageArb = (name: string): fc.Arbitrary<StageInput> =>
       ...(azsInParallel !== undefined ? { azsInParallel } : {}),
       ...(oneBox !== undefined ? { oneBox } : {}),
       bake: { minutes },
+      ...(tests ? { tests: STAGE_TESTS } : {}),
+      ...(canaries ? { canaries: STAGE_CANARIES } : {}),
     }));
 
 const pipelineArb: fc.Arbitrary<Pipeline> = fc
@@ -183,6 +190,10 @@ export const parallelScenarioArb: fc.Arbitrary<Scenario> = fc
           azsInParallel,
           oneBox,
           bake: { minutes },
+          // Every fault kind is certain to be seen: tests faults by the tests, canary faults
+          // by the canary (a one-box of at least 5% drops it to 95% at most).
+          tests: STAGE_TESTS,
+          canaries: STAGE_CANARIES,
         },
       ],
     }),
@@ -467,7 +478,30 @@ function detectorSees(kind: FaultKind, share: number, minutes: number): boolean 
       );
     case "traffic-drop":
       return perMinute * minutes >= DEFAULT_ANOMALY_RULES.trafficDrop.minExpectedRequests;
+    case "tests":
+    case "canary":
+      // Only the stage's tests or canaries see these (checksSee); the traffic is fine.
+      return false;
   }
+}
+
+/**
+ * Whether the stage's tests or canaries are certain to see a fault at `share` of the scope's
+ * traffic: a `tests` fault fails every test there; the simulated canary fails every check
+ * against the version with a `canary` fault (success 100 × (1 − share)) and a fraction of them
+ * with a `faults` fault (at least 5%).
+ */
+function checksSee(kind: FaultKind, stage: Pipeline["stages"][number], share: number): boolean {
+  if (kind === "tests") return (stage.tests ?? []).length > 0;
+  if ((stage.canaries ?? []).length === 0) return false;
+  const threshold = Math.min(
+    ...(stage.canaries ?? []).map((c) =>
+      typeof c === "string" ? 99 : (c.minSuccessPercent ?? 99),
+    ),
+  );
+  if (kind === "canary") return 100 * (1 - share) < threshold;
+  if (kind === "faults") return 100 * (1 - share * 0.05) < threshold;
+  return false;
 }
 
 /**
@@ -484,6 +518,7 @@ function checkRule3(r: SimOutcome): string[] {
       .filter(
         (e) =>
           (e.event === "bake-finished" && e.outcome !== "Healthy") ||
+          (e.event === "tests-finished" && e.outcome === "failed") ||
           (e.event === "deploy-finished" && e.outcome === "failed"),
       )
       .map((e) => e.scope),
@@ -505,9 +540,10 @@ function checkRule3(r: SimOutcome): string[] {
   if (rollbackStarts.length > 0) {
     const firstRollback = Math.min(...rollbackStarts.map((e) => ms(e.at)));
     for (const e of r.timeline) {
-      if (e.event === "deploy-started" && ms(e.at) > firstRollback) {
+      // Safety rule 3, tightened: at the first rollback's instant included (tie-breaking).
+      if (e.event === "deploy-started" && ms(e.at) >= firstRollback) {
         problems.push(
-          `rule 3: ${stepKey(e)} deploy started at ${e.at}, after the first rollback at ${new Date(firstRollback).toISOString()}`,
+          `rule 3: ${stepKey(e)} deploy started at ${e.at}, at or after the first rollback at ${new Date(firstRollback).toISOString()}`,
         );
       }
     }
@@ -538,7 +574,8 @@ function checkRule3(r: SimOutcome): string[] {
     const stage = r.pipeline.stages.find((s) => s.name === parseScopeId(scope).stage);
     if (!stage) return true;
     const share = started(scope, "full") ? 1 : (oneBoxPercent(stage) ?? 100) / 100;
-    return detectorSees(faulty.get(scope) as FaultKind, share, stage.bake.minutes);
+    const kind = faulty.get(scope) as FaultKind;
+    return detectorSees(kind, share, stage.bake.minutes) || checksSee(kind, stage, share);
   };
   const mustRollBack = faultyDeployed.filter(mustSee);
   const outcomeRolledBack = r.run?.status === "halted" && r.run.haltReason === "rollback";
@@ -616,6 +653,8 @@ function checkRule5(r: SimOutcome): string[] {
     "bake-started": "baking",
     "rollback-started": "rolling-back",
     "rollback-finished": "rolled-back",
+    // A step with tests: the scope bakes (status) from the deploy's end, its tests first.
+    "tests-started": "baking",
   };
   for (const scope of pipelineScopes(r.pipeline)) {
     const entries = causalHistory(r.history.get(scope.id) ?? []);
@@ -684,7 +723,9 @@ function checkRule5(r: SimOutcome): string[] {
     }
     // Every state change the timeline shows is a history entry at the same instant (a Healthy
     // bake is recorded `stable` at its verdict), and the history holds nothing else.
+    const tested = new Set(events.filter((e) => e.event === "tests-started").map(stepKey));
     const fromTimeline = events
+      .filter((e) => !(e.event === "bake-started" && tested.has(stepKey(e))))
       .map((e) => {
         const status =
           e.event === "bake-finished" && e.outcome === "Healthy" ? "stable" : statusOf[e.event];

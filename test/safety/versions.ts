@@ -397,6 +397,34 @@ function checkRule3(o: Outcome): string[] {
   return problems;
 }
 
+/**
+ * Rule 3, tightened (the line stops at once): from the first rollback of a version on, that
+ * instant included, no deploy step of that version or of any newer one starts, until the
+ * engineer's decision after it (its retry, roll-forward, cancel or rollback-all clears the line).
+ */
+function checkLineStop(o: Outcome): string[] {
+  const problems: string[] = [];
+  for (const [i, v] of o.versions.entries()) {
+    const rollbacks = (o.timelines.get(v) ?? []).filter(
+      (e) => e.event === "rollback-started" && !isDecisionRollback(e),
+    );
+    if (rollbacks.length === 0) continue;
+    const first = Math.min(...rollbacks.map((e) => t(e.at)));
+    const until =
+      o.decidedAt !== undefined && o.decidedAt > first ? o.decidedAt : Number.POSITIVE_INFINITY;
+    for (const w of o.versions.slice(i)) {
+      for (const e of o.timelines.get(w) ?? []) {
+        if (e.event === "deploy-started" && t(e.at) >= first && t(e.at) < until) {
+          problems.push(
+            `rule 3: ${w} started a deploy in ${e.scope} at ${e.at}, at or after ${v}'s first rollback at ${new Date(first).toISOString()}`,
+          );
+        }
+      }
+    }
+  }
+  return problems;
+}
+
 /** Rule 5: every change of a scope's version is in its history, with who and why. */
 function checkRule5(o: Outcome): string[] {
   const problems: string[] = [];
@@ -593,6 +621,7 @@ export function violations(o: Outcome): string[] {
     ...checkRule1(o),
     ...checkRule2(o),
     ...checkRule3(o),
+    ...checkLineStop(o),
     ...checkRule5(o),
     ...checkRule6(o),
     ...checkApprovals(o),

@@ -11,15 +11,18 @@
 import { randomUUID } from "node:crypto";
 import { DeleteTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { runIdFor } from "../../src/app/runs.ts";
+import type { CanaryObservation } from "../../src/domain/checks.ts";
 import type { HistoryEntry, Run, ScopeState, TimelineEvent } from "../../src/domain/model.ts";
 import type { Pipeline } from "../../src/domain/pipeline.ts";
 import type {
+  CanaryQuery,
   Deployer,
   DeploymentRequest,
   DeploymentStatus,
   MetricQuery,
   MetricSource,
   MinuteSample,
+  TestRunner,
 } from "../../src/domain/ports.ts";
 import { pipelineScopes } from "../../src/domain/scope.ts";
 import { createLocalControlPlane } from "../../src/local/control-plane.ts";
@@ -101,6 +104,16 @@ class RegionalFleet implements Deployer, MetricSource {
 
   minutes(q: MetricQuery): Promise<MinuteSample[] | undefined> {
     return this.fleetFor(q.scope.region).minutes(q);
+  }
+
+  readonly testRunner: TestRunner = {
+    start: (req) => this.fleetFor(req.scope.region).testRunner.start(req),
+    status: (req, handle) => this.fleetFor(req.scope.region).testRunner.status(req, handle),
+    stop: (req, handle) => this.fleetFor(req.scope.region).testRunner.stop(req, handle),
+  };
+
+  successPercent(q: CanaryQuery): Promise<CanaryObservation[]> {
+    return this.fleetFor(q.scope.region).successPercent(q);
   }
 }
 

@@ -320,6 +320,21 @@ describe("describeRollbackCause", () => {
     ["unhealthy: a: x; b in ALARM", "alarms", ["a: x", "b in ALARM"]],
     ["deploy-failed: hosts unhealthy", "deploy failed", ["hosts unhealthy"]],
     ["step-error: States.Timeout", "step error", ["States.Timeout"]],
+    [
+      "tests-failed: test lambda it failed: 2 of 9",
+      "tests failed",
+      ["test lambda it failed: 2 of 9"],
+    ],
+    [
+      "unhealthy: canary home: 90% success (below 99%)",
+      "canaries",
+      ["canary home: 90% success (below 99%)"],
+    ],
+    [
+      "unhealthy: a: x; detector error-rate: 4%; canary c: 0% success (below 99%)",
+      "alarms, detector and canaries",
+      ["a: x", "detector error-rate: 4%", "canary c: 0% success (below 99%)"],
+    ],
     ["unhealthy", "unhealthy", []],
     [undefined, "unknown", []],
   ])("%j → %s", (reason, trigger, items) => {

@@ -21,6 +21,22 @@ const ev = (minutes: number, event: Event["event"], extra: Partial<Event> = {}):
 });
 
 describe("reportBars", () => {
+  it("shows a step's tests as their own bar, between its deploy and its bake", () => {
+    const bars = reportBars(
+      [
+        ev(0, "deploy-started"),
+        ev(5, "deploy-finished", { outcome: "succeeded" }),
+        ev(5, "tests-started", { reason: "lambda it" }),
+        ev(7, "tests-finished", { outcome: "failed", reason: "2 of 9 failed" }),
+      ],
+      T0 + 60 * 60_000,
+    );
+    expect(bars.map((b) => [b.kind, b.from, b.to, b.outcome])).toEqual([
+      ["deploy", T0, T0 + 5 * 60_000, "succeeded"],
+      ["tests", T0 + 5 * 60_000, T0 + 7 * 60_000, "failed"],
+    ]);
+  });
+
   it("pairs each start with the next end of the same scope, version, step and kind", () => {
     const bars = reportBars(
       [

@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
 import type { HistoryEntry, Run, ScopeState } from "../../src/domain/model.ts";
 import { type Pipeline, parsePipeline } from "../../src/domain/pipeline.ts";
-import { inRollbackAll, lastGoodVersion, scopesToRollBack } from "../../src/domain/rollback.ts";
+import {
+  inRollbackAll,
+  isRegionalTemplate,
+  lastGoodVersion,
+  lastKnownGood,
+  scopesToRollBack,
+} from "../../src/domain/rollback.ts";
 
 const definition: Pipeline = parsePipeline({
   name: "orders-api",
@@ -80,6 +86,109 @@ describe("scopesToRollBack: an unhealthy step", () => {
   it.each(rows)("%s", (_label, s, toVersion, expected) => {
     const out = scopesToRollBack({ kind: "unhealthy-step", scope: s, version: "v7", toVersion });
     expect(out.map((t) => t.toVersion)).toEqual(expected);
+  });
+});
+
+describe("scopesToRollBack: an unhealthy step returns to the last known-good version", () => {
+  const id = "prod-1/us-east-1/use1-az1";
+  const rows: [string, HistoryEntry[], string[], string | undefined][] = [
+    ["the previous version when its run did not roll back", hist(id, "v5", "v6", "v7"), [], "v6"],
+    [
+      "past a previous version that rolled back elsewhere",
+      hist(id, "v5", "v6", "v7"),
+      ["v6"],
+      "v5",
+    ],
+    [
+      "past every rolled-back version, to the seeded one",
+      hist(id, "v4", "v5", "v6", "v7"),
+      ["v5", "v6"],
+      "v4",
+    ],
+    ["none good in the history: the previous version", hist(id, "v6", "v7"), ["v6"], "v6"],
+  ];
+  it.each(rows)("%s", (_label, history, bad, expected) => {
+    const out = scopesToRollBack({
+      kind: "unhealthy-step",
+      scope: scope(id),
+      version: "v7",
+      known: { history, rolledBack: (v) => bad.includes(v) },
+    });
+    expect(out.map((t) => t.toVersion)).toEqual(expected ? [expected] : []);
+  });
+
+  it("lastKnownGood skips the version being rolled back and rolled-back ones", () => {
+    expect(lastKnownGood(hist(id, "v5", "v6", "v7", "v7"), "v7", (v) => v === "v6")).toBe("v5");
+    expect(lastKnownGood(hist(id, "v7"), "v7", () => false)).toBeUndefined();
+  });
+
+  it("an explicit target wins over the history", () => {
+    const out = scopesToRollBack({
+      kind: "unhealthy-step",
+      scope: scope(id),
+      version: "v7",
+      toVersion: "v6",
+      known: { history: hist(id, "v5", "v6", "v7"), rolledBack: (v) => v === "v6" },
+    });
+    expect(out.map((t) => t.toVersion)).toEqual(["v6"]);
+  });
+});
+
+describe("scopesToRollBack: a regional alarm (no {az}/{cell} in its template)", () => {
+  const v7 = run("v7", 3);
+  const az = (n: number, s: Partial<ScopeState> = {}) => scope(`prod-1/us-east-1/use1-az${n}`, s);
+
+  it("judges the region: every scope of the region on the run's version, stable ones included", () => {
+    const out = scopesToRollBack({
+      kind: "alarm",
+      alarm: { name: "orders-api-us-east-1-faults", region: "us-east-1" },
+      scopes: [
+        { scope: az(1, { status: "stable" }) },
+        { scope: az(2, { status: "baking" }), run: v7 },
+        { scope: scope("prod-1/eu-west-1", { status: "stable" }) },
+      ],
+    });
+    expect(out.map((t) => `${t.scope.scope} ${t.step.kind}`).sort()).toEqual([
+      "prod-1/us-east-1/use1-az1 full",
+      "prod-1/us-east-1/use1-az2 full",
+    ]);
+  });
+
+  it("leaves the region's scopes on another version or of another run, and rolling-back ones", () => {
+    const out = scopesToRollBack({
+      kind: "alarm",
+      alarm: { name: "orders-api-us-east-1-faults", region: "us-east-1" },
+      scopes: [
+        { scope: az(1, { status: "stable", version: "v6", runId: "run-v6" }) },
+        { scope: az(2, { status: "baking" }), run: v7 },
+        { scope: az(3, { status: "rolling-back" }) },
+      ],
+    });
+    expect(out.map((t) => t.scope.scope)).toEqual(["prod-1/us-east-1/use1-az2"]);
+  });
+
+  it("an AZ's own alarm judges its AZ alone", () => {
+    const perAz = parsePipeline({ ...definition, alarms: ["{pipeline}-{az}-faults"] });
+    const run7 = { ...v7, definition: perAz };
+    const out = scopesToRollBack({
+      kind: "alarm",
+      alarm: { name: "orders-api-use1-az2-faults", region: "us-east-1" },
+      scopes: [
+        { scope: az(1, { status: "stable" }) },
+        { scope: az(2, { status: "baking" }), run: run7 },
+      ],
+    });
+    expect(out.map((t) => t.scope.scope)).toEqual(["prod-1/us-east-1/use1-az2"]);
+  });
+
+  it.each([
+    ["{pipeline}-{region}-faults", true],
+    ["{pipeline}-{stage}-{region}", true],
+    ["{pipeline}-{az}-faults", false],
+    ["{pipeline}-{cell}-faults", false],
+    ["{scope}-faults", false],
+  ])("isRegionalTemplate(%s) is %s", (template, regional) => {
+    expect(isRegionalTemplate(template)).toBe(regional);
   });
 });
 

@@ -28,6 +28,28 @@ describe("VirtualClock.run (discrete events)", () => {
   });
 });
 
+describe("VirtualClock.endOfInstant (tie-breaking)", () => {
+  it("resolves after every ordinary timer of its instant, those scheduled meanwhile included", async () => {
+    const clock = new VirtualClock(START);
+    const fired: string[] = [];
+    clock.enter(() => {
+      setTimeout(() => {
+        void clock.endOfInstant().then(() => fired.push("late-1"));
+        fired.push("a");
+        // Scheduled for this same instant by work of this instant: still before the late one.
+        setTimeout(() => fired.push("a-follow-up"), 0);
+      }, 60_000);
+      setTimeout(() => {
+        void clock.endOfInstant().then(() => fired.push("late-2"));
+        fired.push("b");
+      }, 60_000);
+      setTimeout(() => fired.push("next-instant"), 60_001);
+    });
+    await clock.run();
+    expect(fired).toEqual(["a", "b", "a-follow-up", "late-1", "late-2", "next-instant"]);
+  });
+});
+
 describe("VirtualClock.runLive", () => {
   it("advances virtual time at speed × real time and fires due timers in order", async () => {
     const clock = new VirtualClock(START);

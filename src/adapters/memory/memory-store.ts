@@ -16,6 +16,7 @@
  */
 import { blockKey, type ManualBlock } from "../../domain/blockers.ts";
 import type { Installation } from "../../domain/installation.ts";
+import { changedLine, type LineState, lineOpenFor } from "../../domain/line.ts";
 import {
   compareEvents,
   compareHistory,
@@ -76,6 +77,7 @@ export class MemoryStateStore implements StateStore {
   private readonly locks = new Map<string, LocationLock>();
   private readonly scopes = new Map<string, ScopeState>();
   private readonly histories = new Map<string, HistoryEntry[]>();
+  private readonly lines = new Map<string, LineState>();
 
   // Configuration.
 
@@ -237,6 +239,7 @@ export class MemoryStateStore implements StateStore {
     if (typeof e?.currentStage === "string" && run.currentStage !== e.currentStage) return false;
     for (const attr of e?.absent ?? []) if (run[attr] !== undefined) return false;
     if (e?.waitingFor !== undefined && run.waitingFor !== e.waitingFor) return false;
+    if (e?.haltReason && !(run.haltReason && e.haltReason.includes(run.haltReason))) return false;
     // Idempotent: a scope is listed once however often its rollback is retried.
     if (update.addRolledBack && run.rolledBack.includes(update.addRolledBack)) return false;
     const next = copy(run) as Run & Record<string, unknown>;
@@ -248,7 +251,22 @@ export class MemoryStateStore implements StateStore {
     if (update.addRolledBack) next.rolledBack = [...next.rolledBack, update.addRolledBack];
     for (const k of removes) delete next[k];
     this.runs.set(runId, next);
+    // The line changes in the same synchronous step as the run (DynamoDB: one transaction).
+    if (update.line) {
+      const line = this.getLineNow(update.line.pipeline);
+      const changed = changedLine(line, runId, update.line);
+      if (changed) this.lines.set(line.pipeline, copy({ ...changed, rev: line.rev + 1 }));
+    }
     return true;
+  }
+
+  async getLine(pipeline: string): Promise<LineState> {
+    return this.getLineNow(pipeline);
+  }
+
+  private getLineNow(pipeline: string): LineState {
+    const line = this.lines.get(pipeline);
+    return line ? copy(line) : { pipeline, stops: {}, rev: 0 };
   }
 
   async appendEvents(events: TimelineEvent[]): Promise<void> {
@@ -347,6 +365,9 @@ export class MemoryStateStore implements StateStore {
     // Safety rule 3: no step after a halt (a missing run is not running either).
     if (t.requireRunning && this.runs.get(t.requireRunning)?.status !== "running") {
       return { ok: false, reason: "run-not-running" };
+    }
+    if (t.lineOpenFor !== undefined && !lineOpenFor(this.getLineNow(t.pipeline), t.lineOpenFor)) {
+      return { ok: false, reason: "line-stopped" };
     }
     // The DynamoDB transaction puts each event conditionally: a recorded one cancels it all.
     const timelineOf = (e: TimelineEvent) => this.events.get(e.runId);

@@ -5,6 +5,7 @@ import type { DeployStep } from "../../domain/planner.ts";
 import type { DeploymentRequest } from "../../domain/ports.ts";
 import { parseScopeId } from "../../domain/scope.ts";
 import type { Deps } from "../deps.ts";
+import { haltInStage } from "../lanes.ts";
 import { releaseScopeLock } from "../scope-locks.ts";
 import { bakePolicy } from "./bake-policy.ts";
 import {
@@ -23,8 +24,9 @@ const snapshotOfRun = (run: Run): RunSnapshot => ({
 });
 
 import { checkGate } from "./gate.ts";
-import { haltRun } from "./halt.ts";
+import { haltRun, seqOf } from "./halt.ts";
 import { publish, stepEvent } from "./step-events.ts";
+import { stageHasTests } from "./tests.ts";
 
 function deploymentRequest(
   run: RunSnapshot,
@@ -65,6 +67,26 @@ export function inFlightDeployRequest(
     bakeSeconds: 0,
   };
   return deploymentRequest(run, { ...ctx, ...(attempt && attempt > 1 ? { attempt } : {}) }, step);
+}
+
+/**
+ * The line refused this run's deploy step: an older version's (or this one's) rollback stopped
+ * it. The run halts inside its stage behind that rollback, announced, so it never waits
+ * silently; it resumes when the decision on the older run clears the line.
+ */
+async function haltBehindLine(deps: Deps, ctx: StageContext, seq: number): Promise<string> {
+  const line = await deps.store.getLine(ctx.pipeline);
+  const [stopper] = Object.entries(line.stops)
+    .filter(([runId, s]) => s.seq <= seq && runId !== ctx.runId)
+    .sort((a, b) => a[1].seq - b[1].seq);
+  if (!stopper) return "line stopped by this run's own rollback";
+  const [runId, stop] = stopper;
+  const [run, blocker] = await Promise.all([
+    deps.store.getRun(ctx.runId),
+    deps.store.getRun(runId),
+  ]);
+  if (run && blocker) await haltInStage(deps, run, blocker);
+  return `line stopped: ${stop.version} (older) rolled back in ${stop.scope} at ${stop.at}`;
 }
 
 export type StartDeployResult =
@@ -145,6 +167,7 @@ export async function startDeploy(
         recheckSeconds: gate.recheckSeconds,
       };
     }
+    const seq = ctx.seq ?? read.run?.seq ?? (await seqOf(deps, ctx));
     const at = deps.clock.now().toISOString();
     deployStartedAt = at;
     const previousVersion =
@@ -160,6 +183,8 @@ export async function startDeploy(
       // are expected here.
       expect: { status: ["stable", "rolled-back"], version: current.version },
       requireRunning: ctx.runId,
+      // Safety rule 3: and while no rollback of this version or an older one stopped the line.
+      lineOpenFor: seq,
       basis: current,
       set: {
         version: ctx.version,
@@ -186,6 +211,9 @@ export async function startDeploy(
       await releaseScopeLock(deps, run.definition, step.scope);
       if (result.reason === "run-not-running") {
         return { started: false, blocked: false, reason: "run halted" };
+      }
+      if (result.reason === "line-stopped") {
+        return { started: false, blocked: false, reason: await haltBehindLine(deps, ctx, seq) };
       }
       throw new ConcurrentUpdateError(
         `scope ${step.scope} changed while starting a deploy (now ${result.current?.status} ${result.current?.version})`,
@@ -222,6 +250,11 @@ export type CheckDeployResult = { deployStartedAt: string } & (
       lookSeconds: number;
       /** The scope as the bake's start wrote it: the basis of the step's record. */
       scope?: ScopeState;
+      /**
+       * The stage has tests: they run first (StartTests), and the bake starts when they pass
+       * (`bakeStartedAt` is then when the deploy finished, the tests' start).
+       */
+      tests?: true;
     }
   | { done: true; failed: true; reason: string }
   | { done: true; failed: false; superseded: true; reason: string }
@@ -273,9 +306,11 @@ export async function checkDeploy(
     await publish(deps, [finished]);
     return { deployStartedAt, done: true, failed: true, reason: status.reason };
   }
+  // With tests, the bake starts when they pass (./tests.ts), not at the deploy's end.
+  const tests = stageHasTests(run, ctx.stage);
   const events = [
     stepEvent(ctx, step, "deploy-finished", at, { outcome: "succeeded", percent: step.percent }),
-    stepEvent(ctx, step, "bake-started", at, { percent: step.percent }),
+    ...(tests ? [] : [stepEvent(ctx, step, "bake-started", at, { percent: step.percent })]),
   ];
   const result = await deps.store.transitionScope({
     pipeline: ctx.pipeline,
@@ -312,6 +347,7 @@ export async function checkDeploy(
         bakeSeconds: step.bakeSeconds,
         lookSeconds: firstLookSeconds(run, ctx, current.since, deps.clock.now()),
         scope: current,
+        ...(tests ? { tests: true as const } : {}),
       };
     }
     throw new ConcurrentUpdateError(
@@ -327,6 +363,7 @@ export async function checkDeploy(
     bakeSeconds: step.bakeSeconds,
     lookSeconds: firstLookSeconds(run, ctx, at, new Date(at)),
     scope: result.state,
+    ...(tests ? { tests: true as const } : {}),
   };
 }
 

@@ -14,6 +14,7 @@ import { parseScopeId } from "../../domain/scope.ts";
 import { targetRoleArn } from "../../domain/targets/index.ts";
 import type { Deps } from "../deps.ts";
 import { bakePolicy } from "./bake-policy.ts";
+import { canaryVerdict } from "./canaries.ts";
 import { type StageContext, snapshotOf, supersededBy } from "./context.ts";
 import { haltRun } from "./halt.ts";
 import { publish, stepEvent } from "./step-events.ts";
@@ -27,10 +28,11 @@ export type EvaluateResult =
 
 /**
  * Judges the scope at a look of its bake: its alarms (app alarms, plus one-box alarms for a
- * one-box step) and the built-in anomaly detector on its metrics, with thresholds corrected
- * for the bake's planned looks. An interim look (before `bake.minutes`, every
- * `bake.checkEveryMinutes`) only rolls back: Unhealthy is acted on at once, anything else bakes
- * on (`Look`) and writes nothing. The final look judges as below. With `bake.minRequests`, a
+ * one-box step), the built-in anomaly detector on its metrics (thresholds corrected for the
+ * bake's planned looks) and the stage's canaries. An interim look (before `bake.minutes`, every
+ * `bake.checkEveryMinutes`) judges the detector only and only rolls back: Unhealthy is acted on
+ * at once, anything else bakes on (`Look`) and writes nothing. The final look judges as below.
+ * With `bake.minRequests`, a
  * bake that has not yet seen enough traffic is extended (one Wait per extension, sized from
  * the observed rate), up to `bake.maxMinutes`; then the verdict is Inconclusive.
  *
@@ -120,8 +122,14 @@ export async function evaluateStep(
     );
   }
 
+  // The stage's canaries over the bake (the mixed fleet during a one-box step).
+  const canaries = interim
+    ? undefined // an interim look judges the detector only
+    : await canaryVerdict(deps, pipeline, scope, bakeStart, now);
+
   // Read above, decide here (the bake rule), write below.
   const input = {
+    canaries,
     alarms: observed,
     alarmMissingData: pipeline.alarmMissingData,
     anomaly,

@@ -10,6 +10,8 @@
  * - ./bake-policy.ts: a stage's bake policy ({@link bakePolicy})
  * - ./record.ts: RecordStep ({@link recordStep})
  * - ./rollback.ts: StartRollback, CheckRollback ({@link startRollback}, {@link checkRollback})
+ * - ./tests.ts: StartTests, CheckTests ({@link startTests}, {@link checkTests}), a stage's tests
+ * - ./canaries.ts: the stage's canaries, judged with the bake in Evaluate
  * - ./finish.ts: FinishStage ({@link finishStage})
  * - ./halt.ts: halting the run ({@link haltRun}, also used by the fast rollback)
  * - ./step-events.ts: a step's timeline event and its publication
@@ -31,3 +33,4 @@ export { haltRun } from "./halt.ts";
 export { planStageForRun } from "./plan.ts";
 export { recordStep } from "./record.ts";
 export { checkRollback, type RollbackResult, startRollback } from "./rollback.ts";
+export { checkTests, startTests, type TestsResult } from "./tests.ts";

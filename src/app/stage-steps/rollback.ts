@@ -1,5 +1,5 @@
 import { ConcurrentUpdateError, NotFoundError } from "../../domain/errors.ts";
-import type { Run, ScopeState, TimelineEvent } from "../../domain/model.ts";
+import type { HistoryEntry, Run, ScopeState, TimelineEvent } from "../../domain/model.ts";
 import type { DeployStep } from "../../domain/planner.ts";
 import type { DeploymentRequest } from "../../domain/ports.ts";
 import { scopesToRollBack } from "../../domain/rollback.ts";
@@ -111,9 +111,86 @@ async function recordedCancel(
   );
 }
 
+/** The bake verdict a rollback recorded when it ended the scope's bake (see `bakeToEnd`). */
+async function recordedBakeEnd(
+  deps: Deps,
+  ctx: StageContext,
+  current: ScopeState,
+): Promise<TimelineEvent | undefined> {
+  return (await deps.store.timeline(ctx.runId)).find(
+    (e) =>
+      e.event === "bake-finished" &&
+      e.outcome === "Unhealthy" &&
+      e.scope === current.scope &&
+      e.at === current.since,
+  );
+}
+
 /**
- * Rolls back one scope: halts the run first (from this moment no deploy step of the run starts
- * anywhere), then returns the scope to the version it ran before.
+ * What the last known-good rule needs (safety rule 3): the scope's history and which versions'
+ * runs rolled back (halted for a rollback, or ended by rollback-all). Read only for a rollback
+ * that names no target; a version with no run (the seeded one) is good.
+ */
+async function knownVersions(
+  deps: Deps,
+  ctx: StageContext,
+  scope: string,
+): Promise<{ history: HistoryEntry[]; rolledBack: (version: string) => boolean }> {
+  const [history, runs] = await Promise.all([
+    deps.store.history(ctx.pipeline, scope),
+    deps.store.listRuns(ctx.pipeline),
+  ]);
+  const bad = new Set(
+    runs
+      .filter(
+        (r) =>
+          r.rolledBack.length > 0 ||
+          r.status === "rolled-back" ||
+          (r.status === "halted" && r.haltReason === "rollback"),
+      )
+      .map((r) => r.version),
+  );
+  return { history, rolledBack: (v) => bad.has(v) };
+}
+
+/**
+ * A bake this rollback ends before its verdict (a fast rollback on an alarm): its
+ * `bake-finished`, Unhealthy with the alarm as the reason, goes in the rollback's transaction,
+ * so the step's record is complete. None when the bake already has its verdict (the stage
+ * machine's own rollback of an unhealthy step) or the scope is not baking.
+ */
+async function bakeToEnd(
+  deps: Deps,
+  ctx: StageContext,
+  step: DeployStep,
+  current: ScopeState,
+  at: string,
+  cause: string,
+): Promise<TimelineEvent[]> {
+  if (current.status !== "baking" || current.runId !== ctx.runId) return [];
+  const kind = current.percent < 100 ? "one-box" : "full";
+  const judged = (await deps.store.timeline(ctx.runId)).some(
+    (e) =>
+      e.event === "bake-finished" &&
+      e.scope === current.scope &&
+      e.step === kind &&
+      e.at >= current.since,
+  );
+  if (judged) return [];
+  const baked: DeployStep = { ...step, kind, percent: current.percent };
+  return [
+    stepEvent(ctx, baked, "bake-finished", at, {
+      outcome: "Unhealthy",
+      percent: current.percent,
+      reason: cause,
+    }),
+  ];
+}
+
+/**
+ * Rolls back one scope: halts the run first (from this moment no deploy step of the run, or of
+ * a newer run of the pipeline, starts anywhere: the halt stops the line), then returns the scope
+ * to its last known-good version (or a decision's explicit target).
  */
 export async function startRollback(
   deps: Deps,
@@ -155,8 +232,10 @@ export async function startRollback(
     if (cancelled) {
       cancel = inFlightDeployRequest(run, ctx, current.scope, cancelled.percent ?? 100);
     }
+    const bakeEnded = await recordedBakeEnd(deps, ctx, current);
     // Published again: the first invocation may have died between its write and its publish.
     await publish(deps, [
+      ...(bakeEnded ? [bakeEnded] : []),
       ...(cancelled ? [cancelled] : []),
       stepEvent(ctx, step, "rollback-started", current.since, {
         toVersion: current.version,
@@ -169,6 +248,7 @@ export async function startRollback(
       scope: current,
       version: ctx.version,
       toVersion,
+      ...(toVersion === undefined ? { known: await knownVersions(deps, ctx, step.scope) } : {}),
     })[0]?.toVersion;
     if (!previous) {
       // The scope never took the new version (its deploy failed before the write): nothing to undo.
@@ -179,7 +259,10 @@ export async function startRollback(
     // The deploy still in flight is recorded as cancelled in the same transaction as the
     // rollback's start; from then on its own step sees the scope rolling back and ends quietly.
     cancel = await deployToCancel(deps, run, ctx, current);
+    const bakeEnded =
+      toVersion === undefined ? await bakeToEnd(deps, ctx, step, current, at, cause) : [];
     const events = [
+      ...bakeEnded,
       ...(cancel
         ? [
             stepEvent(ctx, stepOf(cancel), "deploy-finished", at, {

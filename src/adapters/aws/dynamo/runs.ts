@@ -4,9 +4,21 @@ import {
   TransactionCanceledException,
 } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { changedLine, type LineState } from "../../../domain/line.ts";
 import { compareEvents, type Run, type TimelineEvent } from "../../../domain/model.ts";
 import type { RunStore, RunUpdate } from "../../../domain/ports.ts";
-import { DynamoTable, type Item, pipelinePk, runPk, strip, TABLE_KEYS } from "./table.ts";
+import {
+  DynamoTable,
+  type Item,
+  pipelinePk,
+  runPk,
+  strip,
+  TABLE_KEYS,
+  type TransactItem,
+} from "./table.ts";
+
+/** Compare-and-set rounds on the line item before giving up (contention is rare: rollbacks). */
+const MAX_LINE_ATTEMPTS = 20;
 
 export class DynamoRunStore extends DynamoTable implements RunStore {
   async createRun(run: Run): Promise<boolean> {
@@ -118,29 +130,89 @@ export class DynamoRunStore extends DynamoTable implements RunStore {
       // Idempotent: a scope is listed once however often its rollback is retried.
       conditions.push(`NOT contains(${name("rolledBack")}, ${value(update.addRolledBack)})`);
     }
+    if (update.expect?.haltReason) {
+      const list = update.expect.haltReason.map((r) => value(r)).join(", ");
+      conditions.push(`${name("haltReason")} IN (${list})`);
+    }
     const removes = (update.remove ?? []).map((k) => name(k));
     if (sets.length === 0 && removes.length === 0) return true;
+    const params = {
+      TableName: this.table,
+      Key: { pk: runPk(runId), sk: "RUN" },
+      UpdateExpression: [
+        sets.length ? `SET ${sets.join(", ")}` : "",
+        removes.length ? `REMOVE ${removes.join(", ")}` : "",
+      ]
+        .filter(Boolean)
+        .join(" "),
+      ConditionExpression: conditions.join(" AND "),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: Object.keys(values).length ? values : undefined,
+    };
+    if (update.line) return this.updateRunAndLine(runId, params, update.line);
     try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: runPk(runId), sk: "RUN" },
-          UpdateExpression: [
-            sets.length ? `SET ${sets.join(", ")}` : "",
-            removes.length ? `REMOVE ${removes.join(", ")}` : "",
-          ]
-            .filter(Boolean)
-            .join(" "),
-          ConditionExpression: conditions.join(" AND "),
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: Object.keys(values).length ? values : undefined,
-        }),
-      );
+      await this.doc.send(new UpdateCommand(params));
       return true;
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return false;
       throw err;
     }
+  }
+
+  async getLine(pipeline: string): Promise<LineState> {
+    const out = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { pk: pipelinePk(pipeline), sk: "LINE" },
+        ConsistentRead: true,
+      }),
+    );
+    const item = strip<LineState>(out.Item);
+    return item ? { ...item, stops: item.stops ?? {} } : { pipeline, stops: {}, rev: 0 };
+  }
+
+  /**
+   * The run's update and the line's change in one transaction: the line item is read, changed
+   * and put conditionally on the rev that was read (compare-and-set), so two rollbacks stopping
+   * the line at once never lose a stop; a lost race reads again. The run's own condition
+   * failing writes nothing and answers false, as without a line change.
+   */
+  private async updateRunAndLine(
+    runId: string,
+    params: NonNullable<TransactItem["Update"]>,
+    change: NonNullable<RunUpdate["line"]>,
+  ): Promise<boolean> {
+    for (let attempt = 0; attempt < MAX_LINE_ATTEMPTS; attempt++) {
+      const line = await this.getLine(change.pipeline);
+      const next = changedLine(line, runId, change);
+      const items: TransactItem[] = [{ Update: params }];
+      if (next) {
+        items.push({
+          Put: {
+            TableName: this.table,
+            Item: { pk: pipelinePk(change.pipeline), sk: "LINE", ...next, rev: line.rev + 1 },
+            ...(line.rev === 0
+              ? { ConditionExpression: "attribute_not_exists(pk)" }
+              : {
+                  ConditionExpression: "#rev = :rev",
+                  ExpressionAttributeNames: { "#rev": "rev" },
+                  ExpressionAttributeValues: { ":rev": line.rev },
+                }),
+          },
+        });
+      }
+      try {
+        await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+        return true;
+      } catch (err) {
+        if (!(err instanceof TransactionCanceledException)) throw err;
+        const reasons = err.CancellationReasons ?? [];
+        if (reasons[0]?.Code === "ConditionalCheckFailed") return false;
+        if (reasons[1]?.Code !== "ConditionalCheckFailed") throw err;
+        // Another rollback or decision changed the line meanwhile: read it again.
+      }
+    }
+    throw new Error(`line of ${change.pipeline}: too much contention`);
   }
 
   /**

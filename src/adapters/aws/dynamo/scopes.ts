@@ -168,6 +168,22 @@ export class DynamoScopeStore extends DynamoTable implements ScopeStore {
         },
       });
     }
+    const lineCheck = items.length;
+    if (t.lineOpenFor !== undefined) {
+      // Safety rule 3: the line stop a rollback's halt wrote (its own transaction) refuses this
+      // deploy of a version at or after the stopped arrival.
+      items.push({
+        ConditionCheck: {
+          TableName: this.table,
+          Key: { pk: pipelinePk(t.pipeline), sk: "LINE" },
+          ConditionExpression:
+            "attribute_not_exists(pk) OR attribute_not_exists(#stoppedAt) OR #stoppedAt > :seq",
+          ExpressionAttributeNames: { "#stoppedAt": "stoppedAt" },
+          ExpressionAttributeValues: { ":seq": t.lineOpenFor },
+        },
+      });
+    }
+    const scopeUpdate = items.length;
     items.push({
       Update: {
         TableName: this.table,
@@ -188,9 +204,17 @@ export class DynamoScopeStore extends DynamoTable implements ScopeStore {
         const reasons = err.CancellationReasons ?? [];
         // A stale basis that also failed its own condition is checked afresh first (as without
         // a basis, where the expectation is checked before the write).
-        const staleBasis = current === t.basis && reasons[1]?.Code === "ConditionalCheckFailed";
+        const staleBasis =
+          current === t.basis && reasons[scopeUpdate]?.Code === "ConditionalCheckFailed";
         if (t.requireRunning && reasons[0]?.Code === "ConditionalCheckFailed" && !staleBasis) {
           return { ok: false, reason: "run-not-running" };
+        }
+        if (
+          t.lineOpenFor !== undefined &&
+          reasons[lineCheck]?.Code === "ConditionalCheckFailed" &&
+          !staleBasis
+        ) {
+          return { ok: false, reason: "line-stopped" };
         }
         if (reasons.some((r) => r.Code === "ConditionalCheckFailed")) return "stale";
       }

@@ -12,6 +12,7 @@
  *   PIPELINE#<name> / BYPASS#<version>            a version's bypass of blocker kinds
  *   AUDIT           / SEQ#<n> (COUNTER)           override audit log, totally ordered
  *   PIPELINE#<name> / SEQ                         the pipeline's arrival counter
+ *   PIPELINE#<name> / LINE                        the line: rollbacks stopping it (rule 3)
  *   PIPELINE#<name> / SLOT#<stage>                stage slot: holder + waiting list (rule 6)
  *   LOCK#<service>#<region> / LOCK                scope lock of a service's pipelines
  *   RUNREQ#<pipeline>@<version> / RUNREQ          run request (../dynamo-run-requests.ts)
