@@ -25,7 +25,12 @@
 import type { HistoryEntry, Run, RunDecision, ScopeState } from "../domain/model.ts";
 import { approvalDecisionProblem } from "../domain/next-after-stage.ts";
 import { OverrideRejectedError } from "../domain/override.ts";
-import { inRollbackAll, scopesToRollBack } from "../domain/rollback.ts";
+import {
+  type DecisionRollback,
+  inRollbackAll,
+  rollbackWaves,
+  scopesToRollBack,
+} from "../domain/rollback.ts";
 import { approve, reject as rejectApproval } from "./approvals.ts";
 import type { Deps } from "./deps.ts";
 import {
@@ -48,6 +53,8 @@ export interface DecisionRequest {
   /** The authenticated caller, recorded on the run with the decision (in the same write). */
   principal?: string;
   reason: string;
+  /** `rollback-all` only: every scope at once instead of wave by wave (incidents). */
+  fast?: boolean | undefined;
 }
 
 export interface DecisionOutcome {
@@ -140,6 +147,7 @@ export async function applyDecision(deps: Deps, req: DecisionRequest): Promise<D
     actor: req.actor,
     ...(req.principal ? { principal: req.principal } : {}),
     reason: req.reason,
+    ...(req.action === "rollback-all" && req.fast ? { fast: true } : {}),
     at,
   };
   switch (req.action) {
@@ -326,26 +334,90 @@ async function rollbackAll(deps: Deps, bad: Run, decision: RunDecision): Promise
     definition: bad.definition,
     scopes,
   });
-  const rolled: string[] = [];
-  for (const { scope, toVersion, step } of targets) {
-    const stageName = scope.scope.split("/")[0] as string;
-    const runId = scope.runId ?? runIdFor(bad.pipeline, scope.version);
-    await deps.workflows.startRollback({
-      ctx: { runId, pipeline: bad.pipeline, version: scope.version, stage: stageName },
-      step,
-      why: {
-        kind: "decision",
-        details: `rollback-all of ${bad.version} and newer by ${decision.actor}: ${decision.reason}`,
-        toVersion,
-      },
-    });
-    rolled.push(`${scope.scope} ${scope.version}->${toVersion}`);
-  }
+  const details = `rollback-all of ${bad.version} and newer by ${decision.actor}: ${decision.reason}`;
+  const allAtOnce = decision.fast === true || bad.definition.rollbackAll === "all-at-once";
+  const rolled = allAtOnce
+    ? await rollBackAllAtOnce(deps, bad, targets, details)
+    : await rollBackWaveByWave(deps, bad, targets, details);
+  const how = allAtOnce
+    ? decision.fast
+      ? "all at once (fast)"
+      : "all at once (rollbackAll: all-at-once)"
+    : "wave by wave";
   if (ended.length === 0 && rolled.length === 0) {
     return { changed: false, effect: "unchanged (nothing runs the bad version or a newer one)" };
   }
   return {
     changed: true,
-    effect: `rollback-all: ended ${ended.join(", ") || "none"}; rolling back ${rolled.length} scope(s)${rolled.length ? `: ${rolled.join(", ")}` : ""}`,
+    effect: `rollback-all: ended ${ended.join(", ") || "none"}; rolling back ${rolled.length} scope(s)${rolled.length ? ` ${how}: ${rolled.join(", ")}` : ""}`,
   };
 }
+
+const describeTarget = (t: DecisionRollback) =>
+  `${t.scope.scope} ${t.scope.version}->${t.toVersion}`;
+
+/** The rollback of one target runs as the run of the version the scope is on. */
+function rollbackCtx(bad: Run, { scope }: DecisionRollback) {
+  const stage = scope.scope.split("/")[0] as string;
+  const runId = scope.runId ?? runIdFor(bad.pipeline, scope.version);
+  return { runId, pipeline: bad.pipeline, version: scope.version, stage };
+}
+
+/** Today's incident form: one rollback execution per scope, all started at once. */
+async function rollBackAllAtOnce(
+  deps: Deps,
+  bad: Run,
+  targets: DecisionRollback[],
+  details: string,
+): Promise<string[]> {
+  for (const target of targets) {
+    await deps.workflows.startRollback({
+      ctx: rollbackCtx(bad, target),
+      step: target.step,
+      why: { kind: "decision", details, toVersion: target.toVersion },
+    });
+  }
+  return targets.map(describeTarget);
+}
+
+/**
+ * A rollback is a deployment (safety rule 1): one execution walks the targets as
+ * `rollbackWaves` orders them (newest stage first, regions at once, AZs as the stage deploys).
+ */
+async function rollBackWaveByWave(
+  deps: Deps,
+  bad: Run,
+  targets: DecisionRollback[],
+  details: string,
+): Promise<string[]> {
+  const waves = rollbackWaves(bad.definition, targets);
+  if (waves.length === 0) return [];
+  const stages = waves.map((w) => ({
+    stage: w.stage,
+    regions: w.regions.map((r) => ({
+      region: r.region,
+      phases: r.phases.map((phase) =>
+        phase.map((t) => ({ ctx: rollbackCtx(bad, t), step: t.step, toVersion: t.toVersion })),
+      ),
+    })),
+  }));
+  const input = {
+    rollbackAll: { runId: bad.runId, pipeline: bad.pipeline, version: bad.version },
+    details,
+    stages,
+  };
+  // Step Functions takes at most 256 KiB of input: refuse (nothing started) rather than split
+  // the waves into executions that could overlap.
+  const size = new TextEncoder().encode(JSON.stringify(input)).length;
+  if (size > MAX_WAVES_INPUT_BYTES) {
+    reject(
+      "fast",
+      `rolling back ${targets.length} scopes wave by wave needs ${size} bytes of execution input, more than ${MAX_WAVES_INPUT_BYTES}; decide with fast: true to roll them back all at once`,
+    );
+  }
+  await deps.workflows.startRollbackWaves(input);
+  return waves.flatMap((w) => w.regions.flatMap((r) => r.phases.flat())).map(describeTarget);
+}
+
+/** Step Functions' input limit (256 KiB), less room for the execution's own state. */
+const MAX_WAVES_INPUT_BYTES = 240 * 1024;

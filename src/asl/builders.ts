@@ -181,7 +181,8 @@ export interface MapOptions {
    * stage machine's Regions and Phases limits are what enforce safety rule 1.
    */
   maxConcurrency: number | { path: string };
-  itemSelector: { [key: string]: Json };
+  /** Each iteration's input; without it, the item itself. */
+  itemSelector?: { [key: string]: Json };
   itemProcessor: StateMachineBody;
   next: Transition;
 }

@@ -27,24 +27,31 @@ export interface RollbackLoopOptions {
    * records it and lets the stage fail at its end; the fast-rollback machine fails its execution.
    */
   rollbackFailed: State;
+  /**
+   * Put before every state's name (state names are unique in a whole machine, nested Maps
+   * included: the rollback machine runs a second copy of the loop inside its waves).
+   */
+  prefix?: string;
 }
 
 /**
  * The states InitRollback, StartRollback, RollbackDone?, WaitForRollback, CheckRollback,
  * RollbackFailed and RolledBack, in that order. They read `$.ctx`, `$.step` and `$.why` and write
- * `$.rollback` (and `$.error` when a task's retries are spent). Enter at `InitRollback`.
+ * `$.rollback` (and `$.error` when a task's retries are spent). Enter at `InitRollback` (with
+ * a `prefix`, every name has it: `WaveInitRollback`).
  *
  * @example
  * { ...causes, ...rollbackLoop({ startComment: "Halt, then roll back.", rollbackFailed: fail(…) }) }
  */
 export function rollbackLoop(options: RollbackLoopOptions): Record<string, State> {
   const rollbackFn = placeholder("RollbackFunctionArn");
-  return {
+  const p = options.prefix ?? "";
+  const states: Record<string, State> = {
     InitRollback: pass({
       comment: "Count rollback attempts from zero.",
       result: { attempt: 0 },
       resultPath: "$.rollback",
-      next: "StartRollback",
+      next: `${p}StartRollback`,
     }),
     StartRollback: task(rollbackFn, {
       comment: options.startComment,
@@ -56,28 +63,28 @@ export function rollbackLoop(options: RollbackLoopOptions): Record<string, State
         "attempt.$": "$.rollback.attempt",
       },
       resultPath: "$.rollback",
-      catchTo: "RollbackFailed",
-      next: "RollbackDone?",
+      catchTo: `${p}RollbackFailed`,
+      next: `${p}RollbackDone?`,
     }),
     "RollbackDone?": choice(
       "Poll while the rollback runs; retry a failed rollback up to three attempts.",
       [
-        rule("$.rollback.done", "BooleanEquals", false, "WaitForRollback"),
+        rule("$.rollback.done", "BooleanEquals", false, `${p}WaitForRollback`),
         and(
           [
             rule("$.rollback.failed", "BooleanEquals", true),
             rule("$.rollback.attempt", "NumericLessThan", ROLLBACK_ATTEMPTS),
           ],
-          "StartRollback",
+          `${p}StartRollback`,
         ),
-        rule("$.rollback.failed", "BooleanEquals", true, "RollbackFailed"),
+        rule("$.rollback.failed", "BooleanEquals", true, `${p}RollbackFailed`),
       ],
-      "RolledBack",
+      `${p}RolledBack`,
     ),
     WaitForRollback: wait(
       "Let the deploy target put the old version back.",
       "$.rollback.pollSeconds",
-      "CheckRollback",
+      `${p}CheckRollback`,
     ),
     CheckRollback: task(rollbackFn, {
       comment:
@@ -89,12 +96,13 @@ export function rollbackLoop(options: RollbackLoopOptions): Record<string, State
         "attempt.$": "$.rollback.attempt",
       },
       resultPath: "$.rollback",
-      catchTo: "RollbackFailed",
-      next: "RollbackDone?",
+      catchTo: `${p}RollbackFailed`,
+      next: `${p}RollbackDone?`,
     }),
     RollbackFailed: options.rollbackFailed,
     RolledBack: succeed(
       "This scope is back on its previous version; the run stays halted until an engineer decides.",
     ),
   };
+  return Object.fromEntries(Object.entries(states).map(([name, state]) => [`${p}${name}`, state]));
 }

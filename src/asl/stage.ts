@@ -104,13 +104,13 @@ function stepStates(): Record<string, State> {
       stepError: "StepErrorCause",
     }),
     Bake: wait(
-      "Bake: the scope serves the new version for at least the stage's bake.minutes before it is judged.",
-      "$.deploy.bakeSeconds",
+      "Bake: the scope serves the new version until the detector's first look (every bake.checkEveryMinutes while it is on; else the whole bake.minutes).",
+      "$.deploy.lookSeconds",
       "Evaluate",
     ),
     Evaluate: task(EVALUATE, {
       comment:
-        "Judge the scope from its alarms and the built-in anomaly detector over the bake window: Healthy, Unhealthy, Inconclusive, or Extend (bake.minRequests not yet served). Data, not errors.",
+        "Judge the scope from its alarms and the built-in anomaly detector over the bake window so far: before bake.minutes only Unhealthy (rolled back at once) or Look (bake on); at the end Healthy, Unhealthy, Inconclusive, or Extend (bake.minRequests not yet served). Data, not errors.",
       parameters: {
         "ctx.$": "$.ctx",
         "step.$": "$.step",
@@ -123,14 +123,20 @@ function stepStates(): Record<string, State> {
       next: "Healthy?",
     }),
     "Healthy?": choice(
-      "Healthy scopes are recorded; Extend bakes longer; Inconclusive halts without a rollback; a scope already rolled back by an alarm ends the branch; Unhealthy is rolled back, in this scope only.",
+      "An interim look that found nothing bakes on; healthy scopes are recorded; Extend bakes longer; Inconclusive halts without a rollback; a scope already rolled back by an alarm ends the branch; Unhealthy is rolled back, in this scope only.",
       [
+        rule("$.health.phase", "StringEquals", "Look", "KeepBaking"),
         rule("$.health.phase", "StringEquals", "Healthy", "RecordStep"),
         rule("$.health.phase", "StringEquals", "Extend", "ExtendBake"),
         rule("$.health.phase", "StringEquals", "Inconclusive", "RecordInconclusive"),
         rule("$.health.phase", "StringEquals", "Superseded", "StepSuperseded"),
       ],
       "UnhealthyCause",
+    ),
+    KeepBaking: wait(
+      "An interim look found no regression: bake on until the next look (bake.checkEveryMinutes later, or the bake's end).",
+      "$.health.waitSeconds",
+      "Evaluate",
     ),
     ExtendBake: wait(
       "The scope has not yet served bake.minRequests: bake for as long as the observed rate says it needs (bounded by bake.maxMinutes), then judge again.",
@@ -210,7 +216,7 @@ function stepStates(): Record<string, State> {
 export function stageMachine(): StateMachine {
   return {
     Comment:
-      "Breakwater stage (wave): plan, then per region (regionsInParallel at a time) and per AZ (one at a time unless azsInParallel): blockers, one-box, bake, evaluate, full deploy, bake, evaluate, record; an unhealthy scope is rolled back alone and the run halts. Function ARNs are placeholders filled by DefinitionSubstitutions; the local mode runs this same file.",
+      "Breakwater stage (wave): plan, then per region (regionsInParallel at a time) and per AZ (one at a time unless azsInParallel): blockers, one-box, bake (the detector looks every bake.checkEveryMinutes), evaluate, full deploy, bake, evaluate, record; an unhealthy scope is rolled back alone and the run halts. Function ARNs are placeholders filled by DefinitionSubstitutions; the local mode runs this same file.",
     StartAt: "Init",
     States: {
       Init: pass({

@@ -71,6 +71,8 @@ export function testStates(next: {
         "deployStartedAt.$": "$.deploy.deployStartedAt",
         "bakeStartedAt.$": "$.tests.bakeStartedAt",
         "bakeSeconds.$": "$.deploy.bakeSeconds",
+        // The bake starts afresh here, so its first look is as far off as from the deploy's end.
+        "lookSeconds.$": "$.deploy.lookSeconds",
         "scope.$": "$.deploy.scope",
       },
       resultPath: "$.deploy",

@@ -111,15 +111,19 @@ export function parseDecision(value: string, start: Date): ScriptedDecision {
       `--decide "${value}": must be <${DECISIONS.join("|")}>[:<version>]@<when> (for example rollback-all@+6h)`,
     );
   }
-  const [action, version, ...extra] = value.slice(0, i).split(":");
+  const [named, version, ...extra] = value.slice(0, i).split(":");
+  // rollback-all!fast: every scope at once (the decision's fast: true).
+  const fast = named === "rollback-all!fast";
+  const action = fast ? "rollback-all" : named;
   if (!DECISIONS.includes(action as never) || extra.length > 0 || version === "") {
     throw new UsageError(
-      `--decide "${value}": the action must be one of ${DECISIONS.join(", ")}, optionally with :<version>`,
+      `--decide "${value}": the action must be one of ${DECISIONS.join(", ")} (or rollback-all!fast), optionally with :<version>`,
     );
   }
   return {
     action: action as ScriptedDecision["action"],
     ...(version ? { version } : {}),
+    ...(fast ? { fast: true } : {}),
     at: parseWhen(value.slice(i + 1), start, "--decide", value),
   };
 }
@@ -439,7 +443,7 @@ export async function main(
     .addOption(
       new Option(
         "--decide <action[:version]@when>",
-        "the engineer's decision at that time: rollback-all, retry, roll-forward or cancel on a halted run, approve or reject on a run awaiting approval (default version: the run awaiting a decision or an approval; roll-forward: the newest)",
+        "the engineer's decision at that time: rollback-all (wave by wave; rollback-all!fast: all at once), retry, roll-forward or cancel on a halted run, approve or reject on a run awaiting approval (default version: the run awaiting a decision or an approval; roll-forward: the newest)",
       )
         .argParser((v: string, prev: string[] = []) => [...prev, v])
         .default([]),

@@ -143,6 +143,8 @@ export interface OverrideFlags extends TargetFlags {
   reason?: string;
   /** start: the artifact's digest (`sha256:…`), recorded with the run request. */
   artifactDigest?: string;
+  /** rollback-all: every scope at once instead of wave by wave (incidents). */
+  fast?: boolean;
   dryRun?: boolean;
 }
 
@@ -179,6 +181,7 @@ export function buildOverrideRequest(
     actor: flags.actor,
     reason: flags.reason,
     artifactDigest: flags.artifactDigest,
+    fast: flags.fast,
   };
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 }
@@ -643,6 +646,7 @@ export function registerOpsCommands(
       .option("--until <time>", "block: ISO time or +offset on the control plane's clock")
       .option("--actor <who>", "who is acting (audited)")
       .option("--reason <why>", "why (audited)")
+      .option("--fast", "rollback-all: every scope at once (incidents) instead of wave by wave")
       .option("--dry-run", "print the request instead of sending it"),
   ).action(async (action: string, flags: OverrideFlags) => {
     setCode(

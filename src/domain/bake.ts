@@ -18,6 +18,93 @@ export interface BakePolicy {
   minRequests?: number | undefined;
   maxMinutes: number;
   onInsufficientTraffic: "halt" | "proceed";
+  /**
+   * The detector also judges the bake every this many minutes before its end (see
+   * {@link bakeLooks}); undefined: judged at the end only (the detector is off).
+   */
+  checkEveryMinutes?: number | undefined;
+}
+
+/** `bake.checkEveryMinutes` when the stage does not say. */
+export const DEFAULT_CHECK_EVERY_MINUTES = 5;
+/**
+ * At most this many planned looks per bake: a long bake spaces its looks out instead (each
+ * look costs a Wait, a Lambda invocation and metric reads, and tightens the thresholds).
+ */
+export const MAX_BAKE_LOOKS = 12;
+
+/**
+ * When the detector looks at a bake: every `everyMinutes` (the stage's `checkEveryMinutes`,
+ * spaced out so a bake has at most {@link MAX_BAKE_LOOKS}), the last look at the bake's end;
+ * `planned` looks in all, which is what the detector's thresholds are corrected for. A policy
+ * without `checkEveryMinutes` has one look, at the end.
+ *
+ * @example
+ * bakeLooks({ minutes: 60, maxMinutes: 60, onInsufficientTraffic: "halt", checkEveryMinutes: 5 })
+ * // { everyMinutes: 5, planned: 12 }
+ * bakeLooks({ minutes: 600, maxMinutes: 600, onInsufficientTraffic: "halt", checkEveryMinutes: 5 })
+ * // { everyMinutes: 50, planned: 12 }
+ */
+export function bakeLooks(policy: BakePolicy): { everyMinutes: number; planned: number } {
+  const every = policy.checkEveryMinutes;
+  if (every === undefined || every >= policy.minutes) {
+    return { everyMinutes: policy.minutes, planned: 1 };
+  }
+  const everyMinutes = Math.max(every, Math.ceil(policy.minutes / MAX_BAKE_LOOKS));
+  return { everyMinutes, planned: Math.ceil(policy.minutes / everyMinutes) };
+}
+
+/** Whether a look `elapsedMs` into the bake is an interim one (before `minutes`). */
+export function isInterimLook(policy: BakePolicy, elapsedMs: number): boolean {
+  return bakeLooks(policy).planned > 1 && elapsedMs < policy.minutes * 60_000;
+}
+
+/**
+ * Seconds from `elapsedMs` into the bake to its next planned look (the next multiple of the
+ * look interval, or the bake's end), at least one.
+ *
+ * @example
+ * nextLookSeconds({ minutes: 12, maxMinutes: 12, onInsufficientTraffic: "halt", checkEveryMinutes: 5 }, 0) // 300
+ * nextLookSeconds({ minutes: 12, maxMinutes: 12, onInsufficientTraffic: "halt", checkEveryMinutes: 5 }, 600_000) // 120
+ */
+export function nextLookSeconds(policy: BakePolicy, elapsedMs: number): number {
+  const endMs = policy.minutes * 60_000;
+  const everyMs = bakeLooks(policy).everyMinutes * 60_000;
+  const next = Math.min((Math.floor(Math.max(0, elapsedMs) / everyMs) + 1) * everyMs, endMs);
+  return Math.max(1, Math.ceil((next - elapsedMs) / 1000));
+}
+
+/** The outcome of an interim look ({@link judgeLook}). */
+export type LookDecision =
+  | { kind: "done"; verdict: "Unhealthy"; reasons: string[] }
+  | { kind: "continue"; seconds: number };
+
+/**
+ * Judges a step at an interim look of its bake: a regression the detector found (with
+ * thresholds corrected for the planned looks) ends the bake Unhealthy at once, and the scope
+ * rolls back; anything else (healthy so far, too little data yet, `minRequests` not yet
+ * served) bakes on until the next look. Alarms are not judged here: an alarm going to ALARM
+ * already rolls its scope back at once through its own event (fast rollback), and a look at
+ * the same instant must not race it; the final look ({@link judgeBake}) still reads them, and
+ * only it can find a bake Healthy, Inconclusive, or extend it.
+ *
+ * @example
+ * judgeLook({ alarms: [], anomaly: { phase: "Healthy", findings: [] }, policy, candidate: [],
+ *   elapsedMs: 5 * 60_000 }) // with policy a 60-minute bake looked at every 5: { kind: "continue", seconds: 300 }
+ */
+export function judgeLook(input: BakeInput): LookDecision {
+  if (input.anomaly?.phase === "Unhealthy") {
+    const reasons = input.anomaly.findings
+      .filter((f) => f.severity === "regression")
+      .map((f) => `detector ${f.rule}: ${f.message}`);
+    const minute = Math.floor(input.elapsedMs / 60_000);
+    return {
+      kind: "done",
+      verdict: "Unhealthy",
+      reasons: [...reasons, `found at minute ${minute} of ${input.policy.minutes} of the bake`],
+    };
+  }
+  return { kind: "continue", seconds: nextLookSeconds(input.policy, input.elapsedMs) };
 }
 
 /** Everything the bake rule needs, as plain data read beforehand. */

@@ -223,6 +223,8 @@ export interface RunDecision {
   /** Who decided, as authenticated (IAM principal ARN; `local:…` locally). Absent before 2026-12-01. */
   principal?: string;
   reason: string;
+  /** A `rollback-all` asked fast: every scope at once instead of wave by wave. */
+  fast?: boolean;
   at: string;
 }
 

@@ -155,7 +155,18 @@ export const overrideSchema = z.discriminatedUnion(
           .optional(),
       })
       .strict(),
-    ...DECISION_ACTIONS.map((action) =>
+    // rollback-all alone may be asked fast: every scope at once, for incidents (safety rule 1).
+    z
+      .object({
+        action: z.literal("rollback-all"),
+        actor,
+        reason,
+        pipeline,
+        version,
+        fast: z.boolean({ error: "must be true or false" }).optional(),
+      })
+      .strict(),
+    ...DECISION_ACTIONS.filter((a) => a !== "rollback-all").map((action) =>
       z.object({ action: z.literal(action), actor, reason, pipeline, version }).strict(),
     ),
   ],

@@ -24,6 +24,8 @@ const positiveInt = (what = "must be a positive integer") =>
  * may be longer.
  */
 export const MAX_WAIT_MINUTES = 365 * 24 * 60;
+/** `bake.checkEveryMinutes` at most: a day. */
+export const MAX_CHECK_EVERY_MINUTES = 1440;
 
 const durationMinutes = () =>
   positiveInt().max(MAX_WAIT_MINUTES, {
@@ -257,6 +259,12 @@ const bake = z
       .optional()
       .describe(
         "Longest bake while waiting for minRequests (default 4 x minutes); if traffic never reaches the minimum, the bake is inconclusive.",
+      ),
+    checkEveryMinutes: positiveInt("must be a whole number of minutes from 1 to 1440")
+      .max(MAX_CHECK_EVERY_MINUTES, { error: "must be a whole number of minutes from 1 to 1440" })
+      .optional()
+      .describe(
+        "The built-in detector also judges the bake every this many minutes (default 5), so a clear regression rolls back within minutes; at most 12 looks per bake (a longer bake spaces them out). Thresholds are corrected for the looks.",
       ),
   })
   .strict()
@@ -695,6 +703,12 @@ export const pipelineSchema = z
       .optional()
       .describe(
         "Built-in anomaly detection on the scope's metrics (traffic drop, fault rate, latency); on by default.",
+      ),
+    rollbackAll: z
+      .enum(["wave-by-wave", "all-at-once"], { error: "must be wave-by-wave or all-at-once" })
+      .optional()
+      .describe(
+        "How an engineer's rollback-all returns scopes to the last good version: wave-by-wave (default; newest stage first, regions in parallel, AZs one at a time as the stage deploys them) or all-at-once (every scope at once, for incidents; a decision's fast: true does the same once).",
       ),
     timeWindows: timeWindowsSchema
       .optional()

@@ -429,6 +429,29 @@ export interface RollbackExecutionInput {
     | { kind: "decision"; details: string; toVersion: string };
 }
 
+/**
+ * One scope of a wave-by-wave `rollback-all`: its rollback execution's input, with the version
+ * it returns to; the decision's details are the execution's own, once.
+ */
+export interface RollbackWaveScope {
+  ctx: StageExecutionInput;
+  step: import("./planner.ts").DeployStep;
+  toVersion: string;
+}
+
+/**
+ * A wave-by-wave `rollback-all` (src/domain/rollback.ts, `rollbackWaves`): one execution of the
+ * rollback machine that walks the stages (newest first, one at a time), their regions (all at
+ * once) and each region's phases (one at a time), rolling back each phase's scopes together.
+ */
+export interface RollbackWavesInput {
+  /** The decision's bad version and its run (the execution's name derives from them). */
+  rollbackAll: { runId: string; pipeline: string; version: string };
+  /** Why, for every scope's rollback (`why.details` of a single-scope rollback). */
+  details: string;
+  stages: { stage: string; regions: { region: string; phases: RollbackWaveScope[][] }[] }[];
+}
+
 /** Starts state machine executions; idempotent per (run, stage) and per (run, scope) rollback. */
 /**
  * An approval timer execution's input (statemachines/approval-timer.asl.json): it waits
@@ -449,6 +472,8 @@ export interface WorkflowStarter {
   startStage(input: StageExecutionInput): Promise<{ executionId: string }>;
   /** Rolls one scope back outside its stage execution (fast rollback on an alarm event). */
   startRollback(input: RollbackExecutionInput): Promise<{ executionId: string }>;
+  /** A wave-by-wave `rollback-all`, on the rollback machine; idempotent per bad run. */
+  startRollbackWaves(input: RollbackWavesInput): Promise<{ executionId: string }>;
   /** Starts the timer of a stage's approval (one execution per approval asked for). */
   startApprovalTimer(input: ApprovalTimerInput): Promise<{ executionId: string }>;
   /**

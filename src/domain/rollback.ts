@@ -249,3 +249,50 @@ export function scopesToRollBack(input: RollbackCase): RollbackTarget[] {
       });
   }
 }
+
+/** One stage's part of a wave-by-wave `rollback-all`: its regions, all at once. */
+export interface RollbackStageWave {
+  stage: string;
+  regions: {
+    region: string;
+    /** One after the other, as the stage deploys them; the scopes of one phase together. */
+    phases: DecisionRollback[][];
+  }[];
+}
+
+/**
+ * Orders a `rollback-all`'s rollbacks as a deployment (safety rule 1: a rollback is a
+ * deployment too): the newest stages first (the last in pipeline order, which took the bad
+ * version last), one stage after another; in a stage every region at once; in a region the
+ * planner's phases one after another, so AZs (and cells, when the planner has them) go one at
+ * a time unless the stage deploys them in parallel. The one-box phase has no part of its own:
+ * a scope rolls back whole. Targets whose stage or scope the plan does not know are dropped
+ * ({@link scopesToRollBack} already drops them); empty phases, regions and stages too.
+ *
+ * @example
+ * rollbackWaves(pipeline, targets)
+ * // [{ stage: "prod-2", regions: [{ region: "us-east-1", phases: [[az1], [az2]] },
+ * //   { region: "eu-west-1", phases: [[eu-west-1]] }] }, { stage: "prod-1", … }]
+ */
+export function rollbackWaves(
+  definition: Pipeline,
+  targets: readonly DecisionRollback[],
+): RollbackStageWave[] {
+  const byScope = new Map(targets.map((t) => [t.scope.scope, t]));
+  const waves: RollbackStageWave[] = [];
+  for (const stage of [...definition.stages].reverse()) {
+    const regions = planStage(stage).regions.flatMap((plan) => {
+      const phases = plan.phases
+        .map((phase) =>
+          phase.flatMap((step) => {
+            const target = step.kind === "full" ? byScope.get(step.scope) : undefined;
+            return target ? [target] : [];
+          }),
+        )
+        .filter((phase) => phase.length > 0);
+      return phases.length > 0 ? [{ region: plan.region, phases }] : [];
+    });
+    if (regions.length > 0) waves.push({ stage: stage.name, regions });
+  }
+  return waves;
+}

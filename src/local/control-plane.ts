@@ -143,6 +143,7 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
     workflows: {
       startStage: (input) => sfn.startStage(input),
       startRollback: (input) => sfn.startRollback(input),
+      startRollbackWaves: (input) => sfn.startRollbackWaves(input),
       startApprovalTimer: (input) => sfn.startApprovalTimer(input),
       stopApprovalTimer: (input) => sfn.stopApprovalTimer(input),
     },

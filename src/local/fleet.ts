@@ -55,6 +55,8 @@ export interface FaultSpec {
   kind: FaultKind;
   /** The faulty version; when absent, every version but the fleet's initial one. */
   version?: string;
+  /** The fault starts at this instant (a regression that shows mid-bake); default: always. */
+  since?: Date;
 }
 
 export interface FleetOptions {
@@ -177,7 +179,13 @@ export class SimulatedFleet implements Deployer, MetricSource, CanarySource {
   private readonly serving = new Map<string, Serving>();
   private readonly history = new Map<string, { from: number; serving: Serving }[]>();
   private readonly deployments = new Map<string, Deployment>();
-  private readonly faults: { match: (s: string) => boolean; kind: FaultKind; version?: string }[];
+  private readonly faults: {
+    match: (s: string) => boolean;
+    kind: FaultKind;
+    version?: string;
+    /** First minute (epoch minutes) the fault shows in; 0: always. */
+    fromMinute: number;
+  }[];
   private readonly traffic: { match: (s: string) => boolean; rpm: number }[];
   private readonly shares: Map<string, number>;
   private readonly durations: NonNullable<FleetOptions["durations"]>;
@@ -199,6 +207,7 @@ export class SimulatedFleet implements Deployer, MetricSource, CanarySource {
       match: scopeMatcher(f.scopes),
       kind: f.kind,
       ...(f.version ? { version: f.version } : {}),
+      fromMinute: f.since ? Math.floor(f.since.getTime() / 60_000) : 0,
     }));
     this.traffic = (options.traffic ?? []).map((t) => ({
       match: scopeMatcher(t.scopes),
@@ -276,9 +285,12 @@ export class SimulatedFleet implements Deployer, MetricSource, CanarySource {
     scope: string,
     version: string,
     kinds: readonly FaultKind[] = TRAFFIC_FAULTS,
+    /** The minute (epoch minutes) asked about: a fault with `since` shows from then on. */
+    minute = Number.POSITIVE_INFINITY,
   ): FaultKind | undefined {
     const applies = (f: (typeof this.faults)[number]) =>
       kinds.includes(f.kind) &&
+      f.fromMinute <= minute &&
       f.match(scope) &&
       (version === this.options.initialVersion
         ? f.version === version
@@ -342,7 +354,7 @@ export class SimulatedFleet implements Deployer, MetricSource, CanarySource {
       if (s.canary) parts.push([s.canary.version, share]);
       let failed = 0;
       for (const [version, part] of parts) {
-        const kind = this.faultFor(q.scope.id, version, ["faults", "traffic-drop", "canary"]);
+        const kind = this.faultFor(q.scope.id, version, ["faults", "traffic-drop", "canary"], m);
         const rate = kind ? CANARY_FAILURE[kind] : undefined;
         if (rate) failed += part * rate(unitNoise(`canary|${q.scope.id}|${version}|${m}`));
       }
@@ -366,7 +378,7 @@ export class SimulatedFleet implements Deployer, MetricSource, CanarySource {
 
   /** Metrics of the traffic `version` served in `scope` during one minute. */
   minute(scope: string, version: string, share: number, minute: number): MinuteSample {
-    const fault = this.faultFor(scope, version);
+    const fault = this.faultFor(scope, version, TRAFFIC_FAULTS, minute);
     const noise = unitNoise(`${scope}|${version}|${minute}`);
     const expected = this.rpm(scope) * share;
     const requests = Math.round(

@@ -44,6 +44,8 @@ export interface ScriptedDecision {
   /** Default: the oldest run awaiting a decision (roll-forward: the newest run in flight). */
   version?: string;
   at: Date;
+  /** rollback-all: every scope at once instead of wave by wave (`--decide rollback-all!fast@…`). */
+  fast?: boolean;
 }
 
 export interface SimulateOptions {
@@ -387,6 +389,7 @@ export async function simulate(options: SimulateOptions): Promise<SimulationResu
               version: target,
               actor: "simulate",
               reason: "scripted decision (--decide)",
+              ...(d.fast ? { fast: true } : {}),
             },
             // The simulation runs on the engineer's own machine: the script is the caller.
             { principal: { arn: "local:simulate" } },

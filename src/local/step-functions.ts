@@ -11,12 +11,14 @@ import {
   approvalTimerExecutionName,
   executionName,
   rollbackExecutionName,
+  rollbackWavesExecutionName,
 } from "../adapters/aws/step-functions.ts";
 import { substitute, taskResources } from "../app/asl.ts";
 import { SFN_SOURCE, SFN_STATUS_CHANGE } from "../app/events.ts";
 import type {
   ApprovalTimerInput,
   RollbackExecutionInput,
+  RollbackWavesInput,
   StageExecutionInput,
   WorkflowStarter,
 } from "../domain/ports.ts";
@@ -269,6 +271,10 @@ export class LocalStepFunctions implements WorkflowStarter {
 
   async startRollback(input: RollbackExecutionInput): Promise<{ executionId: string }> {
     return this.rollback.start(rollbackExecutionName(input), input);
+  }
+
+  async startRollbackWaves(input: RollbackWavesInput): Promise<{ executionId: string }> {
+    return this.rollback.start(rollbackWavesExecutionName(input), input);
   }
 
   async startApprovalTimer(input: ApprovalTimerInput): Promise<{ executionId: string }> {

@@ -110,6 +110,7 @@ async function harness(): Promise<Harness> {
         rollbacks.push(structuredClone(input));
         return { executionId: rollbackExecutionName(input) };
       },
+      startRollbackWaves: unused("workflows.startRollbackWaves"),
     },
     events: {
       publish: async (events) => {

@@ -382,6 +382,7 @@ describe("the fast path cancels the deploy of the stage's current attempt", () =
           rollbacks.push(structuredClone(input));
           return { executionId: "rb" };
         },
+        startRollbackWaves: unused("workflows.startRollbackWaves"),
       },
       events: { publish: async () => {} },
       runRequests: new InMemoryRunRequestStore(),

@@ -77,8 +77,10 @@ describe("scoped rollback, examples", () => {
         { name: "prod-4", regions: ["sa-east-1"], bake: { minutes: 30 } },
       ],
     });
-    // us-west-2's one-box deploys in 1 min and alarms at the end of its bake (61 min); the
-    // others' one-box deploys take 70 min, so they are still deploying when the run halts.
+    // us-west-2's one-box deploys in 1 min and its fault is found at the detector's look at
+    // minute 10 of its bake (11 min; at minute 5 the evidence is below the early looks' higher
+    // threshold); the others' one-box deploys take 70 min, so they are still deploying when the
+    // run halts.
     const r = await runSimulation({
       dynamo: dynamoClient(),
       pipeline,
@@ -94,7 +96,7 @@ describe("scoped rollback, examples", () => {
     expect(r.run?.rolledBack).toEqual(["prod-3/us-west-2"]);
 
     const rollback = at(r, "prod-3/us-west-2", "one-box", "rollback-started");
-    expect(rollback?.at).toBe("2025-03-03T10:01:00.000Z");
+    expect(rollback?.at).toBe("2025-03-03T09:11:00.000Z");
     for (const scope of ["prod-3/eu-west-1/euw1-az1", "prod-3/ap-southeast-2"]) {
       const finished = at(r, scope, "one-box", "deploy-finished");
       const baked = at(r, scope, "one-box", "bake-finished");

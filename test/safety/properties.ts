@@ -118,8 +118,9 @@ const parallelHalt = property({
 /** Several versions in flight: arrival schedules, per-version faults, an engineer's decision. */
 const severalVersions = property({
   name: "versions",
-  title: "rules 2, 3, 5 and 6 for arrival schedules, per-version fault sets and decisions",
-  rules: [2, 3, 5, 6],
+  title:
+    "rules 1 (rollback-all), 2, 3, 5 and 6 for arrival schedules, per-version fault sets and decisions",
+  rules: [1, 2, 3, 5, 6],
   arbitrary: versions.scenarioArb,
   async run(scenario, stores) {
     const o = await versions.simulateScenario(scenario, stores);
@@ -129,6 +130,16 @@ const severalVersions = property({
       new Set(
         (o.timelines.get(v) ?? []).filter((e) => e.event === "deploy-started").map((e) => e.stage),
       );
+    // Rule 1: a wave-by-wave rollback-all rolled back scopes of two stages, or two of one region.
+    const spans = o.scenario.decision?.fast ? [] : versions.decisionSpans(o);
+    if (
+      new Set(spans.map((x) => x.stage)).size > 1 ||
+      spans.some((a, i) =>
+        spans.slice(i + 1).some((b) => b.stage === a.stage && b.region === a.region),
+      )
+    ) {
+      exercised.push(1);
+    }
     if (o.versions.some((v) => entered(v).size > 1)) exercised.push(2);
     if ([...o.runs.values()].some((r) => r.haltReason === "rollback")) exercised.push(3);
     if ([...o.history.values()].some((h) => h.length > 1)) exercised.push(5);

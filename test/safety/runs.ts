@@ -10,8 +10,9 @@
  * rules are nevertheless checked only on what was recorded, as they would be in AWS.
  */
 import fc from "fast-check";
-import { DEFAULT_ANOMALY_RULES } from "../../src/domain/anomaly/index.ts";
+import { DEFAULT_ANOMALY_RULES, rulesForLook } from "../../src/domain/anomaly/index.ts";
 import { azIdsOf } from "../../src/domain/aws-regions.ts";
+import { bakeLooks, DEFAULT_CHECK_EVERY_MINUTES } from "../../src/domain/bake.ts";
 import { regionLayout } from "../../src/domain/cells.ts";
 import type { HistoryEntry, ScopeStatus, TimelineEvent } from "../../src/domain/model.ts";
 import {
@@ -242,10 +243,10 @@ export const parallelScenarioArb: fc.Arbitrary<Scenario> = fc
         .chain((rs) => fc.tuple(...rs.map(regionEntryArb))),
       azsInParallel: fc.boolean(),
       oneBox: fc.oneof(fc.constant(true), fc.record({ percent: fc.integer({ min: 5, max: 50 }) })),
-      // From 8 minutes on, the built-in detector is certain to see every fault kind at these
+      // From 10 minutes on, the built-in detector is certain to see every fault kind at these
       // shares (see detectorSees), so the run always rolls back; shorter bakes, where a latency
       // fault goes unseen, are covered by the first property.
-      minutes: fc.integer({ min: 8, max: 120 }),
+      minutes: fc.integer({ min: 10, max: 120 }),
     },
     NP,
   )
@@ -565,24 +566,32 @@ const BASELINE_MIN_MINUTES = 10;
 const mannWhitneyMaxZ = (n1: number, n2: number) => Math.sqrt((3 * n1 * n2) / (n1 + n2 + 1));
 
 /**
- * Whether the built-in detector (src/domain/anomaly.ts, default thresholds) is certain to find
- * a fault of this kind in a bake of `minutes` at `share` of the simulated fleet's traffic. A
+ * Whether the built-in detector (src/domain/anomaly/, its thresholds at a bake's last look,
+ * corrected for the bake's planned looks: `rulesForLook`) is certain to find a fault of this
+ * kind in a bake of `minutes` at `share` of the simulated fleet's traffic. A
  * bake below its documented minimums gives an insufficient-data finding for that rule, and a
  * verdict of Healthy when another rule could judge — the fault then goes unseen, as it would
  * in AWS. Lower bounds of the traffic are used, so `true` means "must be rolled back".
  *
  * - latency: the Mann–Whitney test over per-minute p99s needs enough minutes for z to reach
  *   its threshold against the longest reference the bake has (the pre-deploy baseline, at
- *   least 10 minutes): a bake of 7 minutes or less cannot see a latency fault.
+ *   least 10 minutes): a bake of 9 minutes or less cannot see a latency fault (8 and 9
+ *   minutes are looked at twice, which lifts z's threshold from 3.5 to 3.68).
  * - faults: at least `minCandidateRequests` requests on the new version (a 1% one-box serves
  *   ~10 a minute: 23 minutes).
  * - traffic-drop: the reference must predict at least `minExpectedRequests` requests.
  */
 function detectorSees(kind: FaultKind, share: number, minutes: number): boolean {
   const perMinute = FLEET_RPM * (1 - FLEET_NOISE) * share;
+  const { planned } = bakeLooks({
+    minutes,
+    maxMinutes: minutes,
+    onInsufficientTraffic: "halt",
+    checkEveryMinutes: DEFAULT_CHECK_EVERY_MINUTES,
+  });
   switch (kind) {
     case "latency": {
-      const rule = DEFAULT_ANOMALY_RULES.latency;
+      const rule = rulesForLook({ planned, fraction: 1 }).latency;
       const reference = Math.max(minutes, BASELINE_MIN_MINUTES);
       return (
         minutes >= rule.minCandidateMinutes && mannWhitneyMaxZ(minutes, reference) >= rule.minZ

@@ -1,5 +1,6 @@
 /**
- * Safety rules 2, 3, 5 and 6 (docs/design.md) with several versions in flight: random arrival
+ * Safety rules 2, 3, 5 and 6 (docs/design.md) with several versions in flight, and rule 1 for
+ * an engineer's rollback-all (a rollback is a deployment): random arrival
  * schedules, random per-version fault sets and an optional engineer's decision go through the
  * real local control plane (the real stage and rollback ASL in the local interpreter, the real
  * handlers, a simulated fleet, a virtual clock, on the in-memory stores or DynamoDB Local). The rules are checked on
@@ -18,7 +19,7 @@ import { azIdsOf } from "../../src/domain/aws-regions.ts";
 import type { HistoryEntry, Run, TimelineEvent } from "../../src/domain/model.ts";
 import { waitsOnApproval } from "../../src/domain/next-after-stage.ts";
 import { type Pipeline, type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
-import { pipelineScopes, scopeMatcher } from "../../src/domain/scope.ts";
+import { parseScopeId, pipelineScopes, scopeMatcher } from "../../src/domain/scope.ts";
 import { createLocalControlPlane } from "../../src/local/control-plane.ts";
 import { type FaultKind, type FaultSpec, SimulatedFleet } from "../../src/local/fleet.ts";
 
@@ -86,7 +87,14 @@ const pipelineArb: fc.Arbitrary<PipelineInput> = fc
   )
   .map((stages) => ({ name: "orders-api", stages: stages as PipelineInput["stages"] }));
 
-type DecisionSpec = { action: "rollback-all" | "roll-forward"; atMinutes: number } | undefined;
+type DecisionSpec =
+  | {
+      action: "rollback-all" | "roll-forward";
+      atMinutes: number;
+      /** rollback-all: every scope at once (the incident form) instead of wave by wave. */
+      fast?: boolean;
+    }
+  | undefined;
 
 /** An operator's approve or reject, at a time, of the oldest run waiting on an approval then. */
 export interface ApprovalSpec {
@@ -131,8 +139,9 @@ export const scenarioArb: fc.Arbitrary<Scenario> = pipelineArb.chain((input) => 
               {
                 action: fc.constantFrom("rollback-all" as const, "roll-forward" as const),
                 atMinutes: fc.integer({ min: 120, max: 1200 }),
+                fast: fc.boolean(),
               },
-              NP,
+              { requiredKeys: ["action", "atMinutes"], ...NP },
             ),
             { nil: undefined },
           ),
@@ -171,10 +180,12 @@ export interface Outcome {
 export async function simulateScenario(
   s: Scenario,
   dynamo: DynamoDBClient | "memory",
+  /** Other state machine definitions (tests of the tests: a deliberately broken one). */
+  asl?: { stage?: string; rollback?: string },
 ): Promise<Outcome> {
   const tableName = `prop-versions-${randomUUID()}`;
   try {
-    return await simulateOn(s, dynamo, tableName);
+    return await simulateOn(s, dynamo, tableName, asl);
   } finally {
     if (dynamo !== "memory") {
       await dynamo.send(new DeleteTableCommand({ TableName: tableName })).catch(() => undefined);
@@ -186,10 +197,12 @@ async function simulateOn(
   s: Scenario,
   dynamo: DynamoDBClient | "memory",
   tableName: string,
+  asl?: { stage?: string; rollback?: string },
 ): Promise<Outcome> {
   const pipeline = parsePipeline(s.pipeline);
   const plane = await createLocalControlPlane({
     dynamo,
+    ...(asl ? { asl } : {}),
     ...(dynamo === "memory" ? {} : { tableName }),
     start: START,
     fleet: (clock) =>
@@ -220,6 +233,7 @@ async function simulateOn(
             version: target.version,
             actor: "oncall",
             reason: "property test decision",
+            ...(d.action === "rollback-all" && d.fast ? { fast: true } : {}),
           },
           { principal: { arn: OPERATOR_ARN } },
         );
@@ -538,9 +552,79 @@ export function describeOutcome(o: Outcome): string {
   return [JSON.stringify(o.scenario), ...runs].join("\n");
 }
 
-/** Every violation of rules 2, 3, 5 and 6, and of a stage's approval, in one outcome. */
+/** A rollback-all's rollback of one scope: rollback-started naming the decision → its end. */
+export interface DecisionSpan {
+  scope: string;
+  stage: string;
+  region: string;
+  start: number;
+  end: number;
+}
+
+/** Every scope's rollback by the engineer's rollback-all, across every version's timeline. */
+export function decisionSpans(o: Outcome): DecisionSpan[] {
+  const spans: DecisionSpan[] = [];
+  for (const v of o.versions) {
+    const tl = o.timelines.get(v) ?? [];
+    for (const e of tl.filter(isDecisionRollback)) {
+      const end = tl.find(
+        (f) => f.event === "rollback-finished" && f.scope === e.scope && f.at >= e.at,
+      );
+      const ref = parseScopeId(e.scope);
+      spans.push({
+        scope: e.scope,
+        stage: ref.stage,
+        region: ref.region,
+        start: t(e.at),
+        end: end ? t(end.at) : Number.POSITIVE_INFINITY,
+      });
+    }
+  }
+  return spans;
+}
+
+/** Whether two spans share an instant (one ending at T and another starting at T do not). */
+const overlap = (a: DecisionSpan, b: DecisionSpan) => a.start < b.end && b.start < a.end;
+
+/**
+ * Rule 1 for rollback-all (a rollback is a deployment), unless the engineer asked it fast or
+ * the pipeline says `"rollbackAll": "all-at-once"`: the newest stage first (every rollback of a
+ * later stage ends before any of an earlier stage starts), and in a region the AZs one at a
+ * time unless the stage deploys them in parallel. Regions of a stage may go together.
+ */
+function checkRule1(o: Outcome): string[] {
+  if (o.scenario.decision?.fast || o.pipeline.rollbackAll === "all-at-once") return [];
+  const problems: string[] = [];
+  const spans = decisionSpans(o);
+  const order = o.pipeline.stages.map((s) => s.name);
+  for (const a of spans) {
+    for (const b of spans) {
+      if (order.indexOf(b.stage) > order.indexOf(a.stage) && a.start < b.end) {
+        problems.push(
+          `rule 1: rollback-all rolled back ${a.scope} from ${new Date(a.start).toISOString()}, before newer stage's ${b.scope} was back (${new Date(b.end).toISOString()})`,
+        );
+      }
+    }
+  }
+  for (const stage of o.pipeline.stages.filter((s) => !s.azsInParallel)) {
+    const inStage = spans.filter((s) => s.stage === stage.name);
+    for (const [i, a] of inStage.entries()) {
+      for (const b of inStage.slice(i + 1)) {
+        if (a.region === b.region && overlap(a, b)) {
+          problems.push(
+            `rule 1: rollback-all rolled back ${a.scope} and ${b.scope} at once (${stage.name} deploys AZs one at a time)`,
+          );
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+/** Every violation of rules 1 (rollback-all), 2, 3, 5 and 6, and of a stage's approval, in one outcome. */
 export function violations(o: Outcome): string[] {
   return [
+    ...checkRule1(o),
     ...checkRule2(o),
     ...checkRule3(o),
     ...checkLineStop(o),

@@ -144,7 +144,9 @@ export class CrashInjector {
         m === "start" ? "deploy-start" : m === "cancel" ? "deploy-cancel" : undefined,
       ),
       workflows: this.guard(deps.workflows, (m) =>
-        m === "startStage" || m === "startRollback" ? "start-execution" : undefined,
+        m === "startStage" || m === "startRollback" || m === "startRollbackWaves"
+          ? "start-execution"
+          : undefined,
       ),
     };
   }

@@ -3,6 +3,7 @@ import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from "@
 import type {
   ApprovalTimerInput,
   RollbackExecutionInput,
+  RollbackWavesInput,
   StageExecutionInput,
   WorkflowStarter,
 } from "../../domain/ports.ts";
@@ -32,6 +33,14 @@ export function rollbackExecutionName(input: RollbackExecutionInput): string {
   return executionName({ ...input.ctx, stage: `${tag}${input.step.scope}` });
 }
 
+/**
+ * A wave-by-wave rollback-all's execution name: one per bad run (a repeated decision finds it
+ * started, as a repeated single-scope rollback does).
+ */
+export function rollbackWavesExecutionName(input: RollbackWavesInput): string {
+  return executionName({ ...input.rollbackAll, stage: "rba-waves" });
+}
+
 /** An approval timer's name: one per approval asked for (run, stage, the instant it was asked). */
 export function approvalTimerExecutionName(input: ApprovalTimerInput): string {
   return executionName({ ...input, stage: `approval-${input.stage}-${input.requestedAt}` });
@@ -55,6 +64,10 @@ export class SfnWorkflowStarter implements WorkflowStarter {
 
   startRollback(input: RollbackExecutionInput): Promise<{ executionId: string }> {
     return this.start(this.rollbackStateMachineArn, rollbackExecutionName(input), input);
+  }
+
+  startRollbackWaves(input: RollbackWavesInput): Promise<{ executionId: string }> {
+    return this.start(this.rollbackStateMachineArn, rollbackWavesExecutionName(input), input);
   }
 
   private async start(arn: string, name: string, input: unknown): Promise<{ executionId: string }> {

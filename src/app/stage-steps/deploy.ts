@@ -1,3 +1,4 @@
+import { nextLookSeconds } from "../../domain/bake.ts";
 import { ConcurrentUpdateError, NotFoundError } from "../../domain/errors.ts";
 import type { Run, ScopeState } from "../../domain/model.ts";
 import { type DeployStep, stepKindAt } from "../../domain/planner.ts";
@@ -6,6 +7,7 @@ import { parseScopeId, placementOf } from "../../domain/scope.ts";
 import type { Deps } from "../deps.ts";
 import { haltInStage } from "../lanes.ts";
 import { releaseScopeLock } from "../scope-locks.ts";
+import { bakePolicy } from "./bake-policy.ts";
 import {
   deploymentId,
   loadRun,
@@ -252,6 +254,8 @@ export type CheckDeployResult = { deployStartedAt: string } & (
       failed: false;
       bakeStartedAt: string;
       bakeSeconds: number;
+      /** Seconds from now to the bake's first look (its end when the detector looks only then). */
+      lookSeconds: number;
       /** The scope as the bake's start wrote it: the basis of the step's record. */
       scope?: ScopeState;
       /**
@@ -349,6 +353,7 @@ export async function checkDeploy(
         failed: false,
         bakeStartedAt: current.since,
         bakeSeconds: step.bakeSeconds,
+        lookSeconds: firstLookSeconds(run, ctx, current.since, deps.clock.now()),
         scope: current,
         ...(tests ? { tests: true as const } : {}),
       };
@@ -364,7 +369,21 @@ export async function checkDeploy(
     failed: false,
     bakeStartedAt: at,
     bakeSeconds: step.bakeSeconds,
+    lookSeconds: firstLookSeconds(run, ctx, at, new Date(at)),
     scope: result.state,
     ...(tests ? { tests: true as const } : {}),
   };
+}
+
+/**
+ * The Bake Wait's length: to the bake's first look (every `bake.checkEveryMinutes` while the
+ * detector is on), counted from when the bake began (a retry finds it begun earlier).
+ */
+function firstLookSeconds(
+  run: Pick<Run, "pipeline" | "definition">,
+  ctx: StageContext,
+  bakeStartedAt: string,
+  now: Date,
+): number {
+  return nextLookSeconds(bakePolicy(run, ctx.stage), now.getTime() - Date.parse(bakeStartedAt));
 }

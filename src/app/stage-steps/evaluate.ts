@@ -1,5 +1,12 @@
-import { type AnomalyVerdict, detectAnomalies } from "../../domain/anomaly/index.ts";
-import { type BakeVerdict, isBakeVerdict, judgeBake } from "../../domain/bake.ts";
+import { type AnomalyVerdict, detectAnomalies, rulesForLook } from "../../domain/anomaly/index.ts";
+import {
+  type BakeVerdict,
+  bakeLooks,
+  isBakeVerdict,
+  isInterimLook,
+  judgeBake,
+  judgeLook,
+} from "../../domain/bake.ts";
 import { resolveAlarmNames } from "../../domain/blockers.ts";
 import type { ScopeState, TimelineEvent } from "../../domain/model.ts";
 import type { DeployStep } from "../../domain/planner.ts";
@@ -15,11 +22,17 @@ import { publish, stepEvent } from "./step-events.ts";
 export type EvaluateResult =
   | { phase: BakeVerdict; reasons: string[] /** When the verdict was reached. */; at?: string }
   | { phase: "Extend"; reasons: string[]; extendSeconds: number }
+  /** An interim look found nothing wrong: bake on, and look again after `waitSeconds`. */
+  | { phase: "Look"; reasons: string[]; waitSeconds: number }
   | { phase: "Superseded"; reasons: string[] };
 
 /**
- * Judges the scope at the end of its bake: its alarms (app alarms, plus one-box alarms for a
- * one-box step), the built-in anomaly detector on its metrics, and the stage's canaries. With `bake.minRequests`, a
+ * Judges the scope at a look of its bake: its alarms (app alarms, plus one-box alarms for a
+ * one-box step), the built-in anomaly detector on its metrics (thresholds corrected for the
+ * bake's planned looks) and the stage's canaries. An interim look (before `bake.minutes`, every
+ * `bake.checkEveryMinutes`) judges the detector only and only rolls back: Unhealthy is acted on
+ * at once, anything else bakes on (`Look`) and writes nothing. The final look judges as below.
+ * With `bake.minRequests`, a
  * bake that has not yet seen enough traffic is extended (one Wait per extension, sized from
  * the observed rate), up to `bake.maxMinutes`; then the verdict is Inconclusive.
  *
@@ -48,6 +61,8 @@ export async function evaluateStep(
   const scope = parseScopeId(step.scope);
   const now = deps.clock.now();
   const bakeStart = new Date(bakeStartedAt);
+  const policy = bakePolicy(run, ctx.stage, step.kind);
+  const elapsedMs = now.getTime() - bakeStart.getTime();
 
   const names = resolveAlarmNames(
     [...(pipeline.alarms ?? []), ...(step.kind === "one-box" ? (pipeline.oneBoxAlarms ?? []) : [])],
@@ -56,9 +71,10 @@ export async function evaluateStep(
   );
   // In the scope's own region and account (its target's role, if any).
   const account = { roleArn: targetRoleArn(pipeline, scope.stage) };
-  const observed = names.length
-    ? await deps.alarms.describe(names, scope.region, now, account)
-    : [];
+  // An interim look judges the detector only: alarms roll back through their own events.
+  const interim = isInterimLook(policy, elapsedMs);
+  const observed =
+    names.length && !interim ? await deps.alarms.describe(names, scope.region, now, account) : [];
 
   const candidate = await deps.metrics.minutes({
     pipeline,
@@ -95,27 +111,41 @@ export async function evaluateStep(
             to: now,
           })
         : undefined;
-    anomaly = detectAnomalies({
-      candidate,
-      baseline,
-      ...(control ? { control } : {}),
-      candidateShare: step.percent / 100,
-    });
+    anomaly = detectAnomalies(
+      {
+        candidate,
+        baseline,
+        ...(control ? { control } : {}),
+        candidateShare: step.percent / 100,
+      },
+      rulesForLook({
+        planned: bakeLooks(policy).planned,
+        fraction: elapsedMs / (policy.minutes * 60_000),
+      }),
+    );
   }
 
   // The stage's canaries over the bake (the mixed fleet during a one-box step).
-  const canaries = await canaryVerdict(deps, pipeline, scope, bakeStart, now);
+  const canaries = interim
+    ? undefined // an interim look judges the detector only
+    : await canaryVerdict(deps, pipeline, scope, bakeStart, now);
 
   // Read above, decide here (the bake rule), write below.
-  const decision = judgeBake({
+  const input = {
     canaries,
     alarms: observed,
     alarmMissingData: pipeline.alarmMissingData,
     anomaly,
-    policy: bakePolicy(run, ctx.stage, step.kind),
+    policy,
     candidate,
-    elapsedMs: now.getTime() - bakeStart.getTime(),
-  });
+    elapsedMs,
+  };
+  if (interim) {
+    const look = judgeLook(input);
+    if (look.kind === "continue") return { phase: "Look", reasons: [], waitSeconds: look.seconds };
+    return conclude(deps, ctx, step, bakeStartedAt, basis, now, look.verdict, look.reasons);
+  }
+  const decision = judgeBake(input);
   if (decision.kind === "extend") {
     // Every wait says why, and until when: the extension goes on the run's timeline (and the
     // bus), where status, the live views and the timeline find it. Idempotent on a retry (the
@@ -129,7 +159,20 @@ export async function evaluateStep(
     await publish(deps, [extended]);
     return { phase: "Extend", reasons: [decision.why], extendSeconds: decision.seconds };
   }
-  const { verdict: phase, reasons } = decision;
+  return conclude(deps, ctx, step, bakeStartedAt, basis, now, decision.verdict, decision.reasons);
+}
+
+/** Writes a verdict: halts the run unless Healthy, records the bake's end, publishes it. */
+async function conclude(
+  deps: Deps,
+  ctx: StageContext,
+  step: DeployStep,
+  bakeStartedAt: string,
+  basis: ScopeState | undefined,
+  now: Date,
+  phase: BakeVerdict,
+  reasons: string[],
+): Promise<EvaluateResult> {
   // Healthy with a basis: recorded by the record step, in the scope's transition to stable.
   if (phase === "Healthy" && basis) return { phase, reasons, at: now.toISOString() };
   if (basis) {

@@ -6,8 +6,10 @@
  * - ./rules.ts: traffic-drop, fault-rate, latency
  * - ./format.ts: numbers in messages
  * - ./detect.ts: {@link detectAnomalies}
+ * - ./looks.ts: thresholds corrected for several looks at one bake ({@link rulesForLook})
  */
 export { detectAnomalies } from "./detect.ts";
+export { type Look, rulesForLook } from "./looks.ts";
 export {
   type AnomalyFinding,
   type AnomalyInput,
@@ -19,4 +21,10 @@ export {
   type MinuteSample,
   resolveAnomalyRules,
 } from "./model.ts";
-export { conditionalBinomialZ, mannWhitneyZ, median, twoProportionZ } from "./stats.ts";
+export {
+  bonferroniZ,
+  conditionalBinomialZ,
+  mannWhitneyZ,
+  median,
+  twoProportionZ,
+} from "./stats.ts";
