@@ -193,6 +193,8 @@ function bakeOf(
   step: DeployStep,
   rpm: number | undefined,
 ): { minutes: number; extended?: number; outcome?: string } {
+  // A rolling share bakes its own minutes with no traffic minimum (bake-policy.ts).
+  if (step.kind === "rolling") return { minutes: step.bakeSeconds / 60 };
   const { minutes, minRequests } = stage.bake;
   if (minRequests === undefined || rpm === undefined) return { minutes };
   const policy = {
@@ -309,7 +311,8 @@ export function planSchedule(pipeline: Pipeline, options: ScheduleOptions): Sche
         let phaseEnd = regionT;
         for (const step of phase) {
           const gate = passWindows(pipeline, stage, step.region, regionT, options, horizon);
-          const deploySeconds = step.kind === "one-box" ? seconds.oneBox : seconds.full;
+          // A share below 100% (one-box, a rolling step) deploys as the fleet times it: oneBox.
+          const deploySeconds = step.kind === "full" ? seconds.full : seconds.oneBox;
           const scheduled: ScheduledStep = {
             stage: stage.name,
             scope: step.scope,
@@ -320,7 +323,8 @@ export function planSchedule(pipeline: Pipeline, options: ScheduleOptions): Sche
             readyAt: new Date(regionT).toISOString(),
             waits: gate.waits,
             deploySeconds,
-            bakeMinutes: stage.bake.minutes,
+            // The planner's bake for the step (a rolling share bakes rolling.bakeMinutes).
+            bakeMinutes: step.bakeSeconds / 60,
           };
           steps.push(scheduled);
           if (gate.stopped) {

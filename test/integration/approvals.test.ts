@@ -222,7 +222,9 @@ describe("a stage's manual approval", () => {
     p.at(at(40), async () => {
       await applyOverride(p.deps, decide("approve", "v2"), OPERATOR);
     });
-    p.at(at(50), async () => p.requestRun("orders-api", "v3"));
+    // v3 arrives early enough to be awaiting prod-1's approval when v2 rolls back in prod-2
+    // (the detector's first look into prod-2's bake, about minute 85).
+    p.at(at(10), async () => p.requestRun("orders-api", "v3"));
     let v3Stopped: Run | undefined;
     let refused: unknown;
     p.at(at(400), async () => {

@@ -30,7 +30,9 @@ const payments = (bake = 30): PipelineInput => ({
   target: { type: "lambda-alias", functionName: "payments-{region}", alias: "live" },
   stages: [
     { name: "alpha", regions: ["eu-west-1"], bake: { minutes: bake } },
-    { name: "prod-1", regions: ["eu-west-1", "us-east-1"], bake: { minutes: 60 } },
+    // One region per production wave: a wider first wave is a lint error, which apply refuses.
+    { name: "prod-1", regions: ["eu-west-1"], bake: { minutes: 60 } },
+    { name: "prod-2", regions: ["us-east-1"], bake: { minutes: 60 } },
   ],
 });
 
@@ -152,7 +154,7 @@ describe("pipelines apply at the deployed override function", () => {
     expect(scopes.map((s) => [s.scope, s.version])).toEqual([
       ["alpha/eu-west-1", "v41"],
       ["prod-1/eu-west-1", "v41"],
-      ["prod-1/us-east-1", "v41"],
+      ["prod-2/us-east-1", "v41"],
     ]);
     const history = await p.store.history("payments");
     expect(history.every((h) => h.actor === ALICE)).toBe(true);
@@ -202,6 +204,18 @@ describe("pipelines apply at the deployed override function", () => {
     expect(bad.body.problems.map((x: { path: string }) => x.path)).toContain(
       "definition.stages[0].bake.minutes",
     );
+    // The lint's errors refuse it on the control plane's side too, whatever the client checked.
+    const wide = await invoke(
+      apply(
+        {
+          ...payments(),
+          stages: [{ name: "prod-1", regions: ["eu-west-1", "us-east-1"], bake: { minutes: 60 } }],
+        },
+        { initialVersion: "v1" },
+      ),
+    );
+    expect(wide.status).toBe(400);
+    expect(JSON.stringify(wide.body.problems)).toContain("(lint first-wave-too-wide)");
     const folder = await invoke(
       apply({
         name: "billing",

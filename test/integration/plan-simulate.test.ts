@@ -39,6 +39,8 @@ describe("plan's total equals simulate's for a healthy run", () => {
 
   it.each(examples)("%s", async (file) => {
     const pipeline = await loadPipelineFile(file);
+    // As `breakwater plan` does: holiday windows need the calendars (loaded once, lazily).
+    await loadHolidayCalendars();
     const plan = planSchedule(pipeline, { start: START });
     const sim = await simulated(pipeline);
     expect(plan.totalSeconds).toBe(sim.simulatedSeconds);

@@ -307,11 +307,12 @@ describe("a rolling deploy in flight, as a rollback finds it", () => {
     expect(inFlightDeployRequest(run, ctx, "prod-1/us-east-1", 100).kind).toBe("full");
   });
 
-  it("each share of a rolling step bakes rolling.bakeMinutes with no traffic minimum", () => {
+  it("each share of a rolling step bakes rolling.bakeMinutes with no traffic minimum, the detector looking during it", () => {
     expect(bakePolicy(run, "prod-1", "rolling")).toEqual({
       minutes: 10,
       maxMinutes: 10,
       onInsufficientTraffic: "proceed",
+      checkEveryMinutes: 5,
     });
     expect(bakePolicy(run, "prod-1", "full").minutes).toBe(60);
   });
