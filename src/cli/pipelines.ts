@@ -23,16 +23,12 @@ import { loadPipelineFile } from "../pipeline-file.ts";
 import {
   backendFor,
   guarded,
+  type IO,
   OpsUsageError,
   renderOverride,
   type TargetFlags,
   targetOptions,
 } from "./ops.ts";
-
-interface IO {
-  out: NodeJS.WritableStream;
-  err: NodeJS.WritableStream;
-}
 
 interface ApplyFlags extends TargetFlags {
   initialVersion?: string;

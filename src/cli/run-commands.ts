@@ -10,16 +10,12 @@ import {
   backendFor,
   buildOverrideRequest,
   guarded,
+  type IO,
   type OverrideFlags,
   renderOverride,
   type TargetFlags,
   targetOptions,
 } from "./ops.ts";
-
-interface IO {
-  out: NodeJS.WritableStream;
-  err: NodeJS.WritableStream;
-}
 
 interface RunCommandFlags extends TargetFlags {
   pipeline?: string;
