@@ -6,13 +6,12 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXIT, main } from "../../src/cli/main.ts";
+import { EXIT } from "../../src/cli/main.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
 import { LOCAL_PRINCIPAL, type RunningServer, startServe } from "../../src/local/serve.ts";
-import { simulate } from "../../src/local/simulate.ts";
 import type { StatusReport } from "../../src/ops/status.ts";
+import { runCli } from "../support/cli.ts";
 import { dynamoClient } from "../support/dynamo.ts";
 
 const TOKEN = "test-token-approvals-0123456789";
@@ -30,25 +29,8 @@ const definition = {
   ],
 };
 
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = "";
-  let stderr = "";
-  out.on("data", (d) => {
-    stdout += d;
-  });
-  err.on("data", (d) => {
-    stderr += d;
-  });
-  const code = await main(
-    ["node", "breakwater", ...args],
-    { out, err },
-    (o) => simulate({ ...o, dynamo: dynamoClient() }),
-    { env: { BREAKWATER_ACTOR: "alice", ...env } },
-  );
-  return { code, stdout, stderr };
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  runCli(args, { ops: { env: { BREAKWATER_ACTOR: "alice", ...env } } });
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000) {
   const deadline = Date.now() + ms;

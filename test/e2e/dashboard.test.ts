@@ -1,19 +1,11 @@
-/**
- * The live wave map in a real browser (headless Chromium from @sparticuz/chromium, driven by
- * puppeteer-core) against a real `breakwater serve` (DynamoDB Local, the real state machines
- * and handlers, the virtual clock at high speed) with a rollout in progress: the tiles agree
- * with `breakwater status`, a tile changes live (server-sent events, no reload) when its scope
- * rolls back, user text is shown as text, 24 regions × 3 AZs fit a laptop screen, and a
- * screenshot is kept in test-results/.
- */
-import { PassThrough } from "node:stream";
 import type { Browser, Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXIT, main } from "../../src/cli/main.ts";
+import { EXIT } from "../../src/cli/main.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
 import { type RunningServer, startServe } from "../../src/local/serve.ts";
 import type { StatusReport } from "../../src/ops/status.ts";
 import { artefactPath, launchBrowser } from "../support/browser.ts";
+import { runCli } from "../support/cli.ts";
 import { dynamoClient } from "../support/dynamo.ts";
 
 // The page's globals, used inside page.evaluate callbacks (which run in the browser; the
@@ -92,20 +84,7 @@ const world = parsePipeline({
   ],
 });
 
-async function cli(args: string[]) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = "";
-  let stderr = "";
-  out.on("data", (d) => {
-    stdout += d;
-  });
-  err.on("data", (d) => {
-    stderr += d;
-  });
-  const code = await main(["node", "breakwater", ...args], { out, err });
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runCli(args);
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000) {
   const deadline = Date.now() + ms;

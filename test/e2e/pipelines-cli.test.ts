@@ -7,12 +7,12 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXIT, main } from "../../src/cli/main.ts";
+import { EXIT } from "../../src/cli/main.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
 import { LOCAL_PRINCIPAL, type RunningServer, startServe } from "../../src/local/serve.ts";
 import type { StatusReport } from "../../src/ops/status.ts";
+import { runCli } from "../support/cli.ts";
 import { dynamoClient } from "../support/dynamo.ts";
 
 const TOKEN = "test-token-pipelines-0123456789";
@@ -32,22 +32,7 @@ const ledger = (bake: number) => ({
   ],
 });
 
-async function cli(args: string[]) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = "";
-  let stderr = "";
-  out.on("data", (d) => {
-    stdout += d;
-  });
-  err.on("data", (d) => {
-    stderr += d;
-  });
-  const code = await main(["node", "breakwater", ...args], { out, err }, undefined, {
-    env: { BREAKWATER_TOKEN: TOKEN },
-  });
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runCli(args, { ops: { env: { BREAKWATER_TOKEN: TOKEN } } });
 
 describe("breakwater pipelines", () => {
   let server: RunningServer;

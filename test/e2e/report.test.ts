@@ -7,14 +7,13 @@
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { pathToFileURL } from "node:url";
 import type { Browser } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXIT, main, type Simulator } from "../../src/cli/main.ts";
-import { type SimulationResult, simulate } from "../../src/local/simulate.ts";
+import { EXIT } from "../../src/cli/main.ts";
+import type { SimulationResult } from "../../src/local/simulate.ts";
 import { artefactPath, launchBrowser } from "../support/browser.ts";
-import { dynamoClient } from "../support/dynamo.ts";
+import { runCli } from "../support/cli.ts";
 
 let browser: Browser;
 beforeAll(async () => {
@@ -24,21 +23,7 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function cli(args: string[]) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = "";
-  let stderr = "";
-  out.on("data", (d) => {
-    stdout += d;
-  });
-  err.on("data", (d) => {
-    stderr += d;
-  });
-  const shared: Simulator = (options) => simulate({ ...options, dynamo: dynamoClient() });
-  const code = await main(["node", "breakwater", ...args], { out, err }, shared);
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runCli(args);
 
 describe("simulate --report", () => {
   it("writes a self-contained timeline a browser opens offline, one bar per interval", async () => {

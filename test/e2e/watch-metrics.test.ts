@@ -6,13 +6,13 @@
  * count what happened.
  */
 import { execFile } from "node:child_process";
-import { PassThrough } from "node:stream";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EXIT, main } from "../../src/cli/main.ts";
+import { EXIT } from "../../src/cli/main.ts";
 import type { DoraReport } from "../../src/domain/dora.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
 import { type RunningServer, startServe } from "../../src/local/serve.ts";
+import { runCli } from "../support/cli.ts";
 import { dynamoClient } from "../support/dynamo.ts";
 
 const TOKEN = "watch-metrics-token-0123456789";
@@ -36,20 +36,7 @@ const bad = parsePipeline({
   ],
 });
 
-async function cli(args: string[]) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = "";
-  let stderr = "";
-  out.on("data", (d) => {
-    stdout += d;
-  });
-  err.on("data", (d) => {
-    stderr += d;
-  });
-  const code = await main(["node", "breakwater", ...args], { out, err });
-  return { code, stdout, stderr };
-}
+const cli = (args: string[]) => runCli(args);
 
 describe("status --watch and metrics against serve", () => {
   let server: RunningServer;
