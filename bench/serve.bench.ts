@@ -25,8 +25,17 @@ const { values } = parseArgs({
     connections: { type: "string", default: "16" },
   },
 });
-const SECONDS = Math.min(Math.max(Number(values.seconds), 1), 120);
-const CONNECTIONS = Math.min(Math.max(Number(values.connections), 1), 256);
+/** A whole number in [min, max], or the run stops naming the flag. */
+function bounded(flag: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    console.error(`--${flag} "${text}": must be a whole number from ${min} to ${max}`);
+    process.exit(2);
+  }
+  return n;
+}
+const SECONDS = bounded("seconds", values.seconds as string, 1, 120);
+const CONNECTIONS = bounded("connections", values.connections as string, 1, 256);
 const MAX_REQUESTS = 100_000;
 const PIPELINES = 10;
 const RUNS_PER_PIPELINE = 5;
