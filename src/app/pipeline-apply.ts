@@ -22,12 +22,7 @@ import {
   OverrideRejectedError,
   type Principal,
 } from "../domain/override.ts";
-import {
-  type Pipeline,
-  PipelineValidationError,
-  type Problem,
-  parsePipeline,
-} from "../domain/pipeline.ts";
+import { type Pipeline, PipelineValidationError, parsePipeline } from "../domain/pipeline.ts";
 import {
   type Capabilities,
   diffDefinitions,
@@ -43,14 +38,9 @@ import type { Deps } from "./deps.ts";
 /** What a pipeline needs from the deployed control plane (the stack's own IAM and forwarder code). */
 export type NeedsOf = (pipeline: Pipeline, capabilities: Capabilities) => PipelineNeeds;
 
-/** Problems found beyond the schema (the lint's errors), each with its path in the definition. */
-export type DefinitionCheck = (pipeline: Pipeline) => Problem[];
-
 export interface ApplyOptions {
   /** Present in AWS: the applied pipeline must fit the deployed capabilities. */
   needs?: NeedsOf;
-  /** Refusals beyond the schema (the lint's errors). */
-  check?: DefinitionCheck;
 }
 
 /** At most this many missing grants are named in a refusal (then a count). */
@@ -79,7 +69,7 @@ export function definitionDigest(definition: Pipeline): string {
     .digest("hex")}`;
 }
 
-function parseDefinition(o: ApplyPipelineOverride, options: ApplyOptions): Pipeline {
+function parseDefinition(o: ApplyPipelineOverride): Pipeline {
   const size = Buffer.byteLength(JSON.stringify(o.definition), "utf8");
   if (size > MAX_DEFINITION_BYTES) {
     throw new OverrideRejectedError([
@@ -103,7 +93,6 @@ function parseDefinition(o: ApplyPipelineOverride, options: ApplyOptions): Pipel
     ...lintPipeline(pipeline)
       .filter((f) => f.severity === "error")
       .map((f) => ({ path: f.path, message: `${f.message} (lint ${f.rule})` })),
-    ...(options.check?.(pipeline) ?? []),
   ];
   if (more.length) {
     throw new OverrideRejectedError(
@@ -198,7 +187,7 @@ export async function decideApply(
   writes: OverrideWrite[];
   after?: () => Promise<void>;
 }> {
-  const pipeline = parseDefinition(o, options);
+  const pipeline = parseDefinition(o);
   const seeding = await scopesToSeed(deps, o, pipeline, principal, at);
   const current = await deps.store.getPipelineRecord(pipeline.name);
   if (current && current.source !== "apply") {
