@@ -25,23 +25,43 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** The snapshot's text is at most what Step Functions takes as a whole execution input. */
+const MAX_SNAPSHOT_CHARS = 256 * 1024;
+
 /**
  * The run's snapshot, validated whole by `pipelineSchema` the first time a process sees it and
- * then recognised by its exact JSON text. Every task of a run carries the same snapshot, and its
- * whole-pipeline checks (placements, cells, bakes) cost time in proportion to the pipeline: run
- * on every step they made a step of a 1,000-scope pipeline cost several times one of a 10-scope
- * pipeline. The cache key is the content itself, so an altered snapshot is a miss and is checked
- * afresh; the cached value is frozen, so no handler can change what the next one is given.
+ * then recognised by its exact JSON text. It arrives as that text (src/domain/execution-input.ts;
+ * as an object from executions started before 2026-12-03). Every task of a run carries the same
+ * snapshot, and its whole-pipeline checks (placements, cells, bakes) cost time in proportion to
+ * the pipeline: run on every step they made a step of a 1,000-scope pipeline cost several times
+ * one of a 10-scope pipeline. The cache key is the content itself, so an altered snapshot is a
+ * miss and is checked afresh; the cached value is frozen, so no handler can change what the
+ * next one is given.
  */
 const snapshotSchema = z.unknown().transform((value, ctx): Pipeline => {
-  const key = JSON.stringify(value);
+  const problem = (message: string) => {
+    ctx.issues.push({ code: "custom", message, input: value });
+    return z.NEVER;
+  };
+  if (typeof value === "string" && value.length > MAX_SNAPSHOT_CHARS) {
+    return problem(`is ${value.length} characters of JSON; at most ${MAX_SNAPSHOT_CHARS}`);
+  }
+  const key = typeof value === "string" ? value : JSON.stringify(value);
   const hit = validatedSnapshots.get(key);
   if (hit) {
     validatedSnapshots.delete(key);
     validatedSnapshots.set(key, hit); // most recently used last
     return hit;
   }
-  const parsed = pipelineSchema.safeParse(value);
+  let candidate: unknown = value;
+  if (typeof value === "string") {
+    try {
+      candidate = JSON.parse(value);
+    } catch {
+      return problem("is not valid JSON (the snapshot travels as the definition's JSON text)");
+    }
+  }
+  const parsed = pipelineSchema.safeParse(candidate);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       ctx.issues.push({ code: "custom", message: issue.message, path: issue.path, input: value });

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { stageContextSchema } from "../../src/app/schemas.ts";
+import { wireStageInput } from "../../src/domain/execution-input.ts";
 import { parsePipeline } from "../../src/domain/pipeline.ts";
 
 const definition = parsePipeline({
@@ -46,5 +47,34 @@ describe("the snapshot in a task's input", () => {
 
   it("stays absent when absent (executions started before snapshots)", () => {
     expect(stageContextSchema.parse(ctx(undefined)).definition).toBeUndefined();
+  });
+});
+
+describe("the snapshot on the wire (Step Functions' execution input)", () => {
+  it("travels as the definition's JSON text, read back to the same pipeline", () => {
+    const wire = wireStageInput({
+      runId: "r1",
+      pipeline: "orders",
+      version: "v2",
+      stage: "beta",
+      definition,
+    });
+    expect(typeof wire.definition).toBe("string");
+    expect(stageContextSchema.parse(wire).definition).toEqual(definition);
+  });
+
+  it("refuses text that is not JSON, or too long, naming the field", () => {
+    for (const text of ["{not json", `"${"x".repeat(300 * 1024)}"`]) {
+      const parsed = stageContextSchema.safeParse(ctx(text));
+      expect(parsed.success).toBe(false);
+      expect(parsed.error?.issues[0]?.path).toEqual(["definition"]);
+    }
+  });
+
+  it("checks text whose pipeline is invalid, with the path inside the definition", () => {
+    const bad = JSON.stringify({ ...definition, stages: [] });
+    const parsed = stageContextSchema.safeParse(ctx(bad));
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues.map((i) => i.path.join("."))).toContain("definition.stages");
   });
 });
