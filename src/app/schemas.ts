@@ -1,11 +1,78 @@
 /** Schemas of the state machine's task inputs: every handler parses its input at the boundary. */
 import * as z from "zod";
 import { MAX_REPORT_CHARS } from "../domain/checks.ts";
-import { MAX_STAGE_TESTS, MAX_TEST_TIMEOUT_MINUTES, pipelineSchema } from "../domain/pipeline.ts";
+import {
+  MAX_STAGE_TESTS,
+  MAX_TEST_TIMEOUT_MINUTES,
+  type Pipeline,
+  pipelineSchema,
+} from "../domain/pipeline.ts";
 import { versionSchema } from "../domain/version.ts";
 
 const digestSchema = z.string().regex(/^sha256:[0-9a-f]{64}$/, {
   error: 'must be "sha256:" followed by 64 lowercase hex characters',
+});
+
+/** How many distinct snapshots a process keeps validated (a Lambda serves few runs at once). */
+const SNAPSHOT_CACHE_SIZE = 16;
+const validatedSnapshots = new Map<string, Pipeline>();
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The snapshot's text is at most what Step Functions takes as a whole execution input. */
+const MAX_SNAPSHOT_CHARS = 256 * 1024;
+
+/**
+ * The run's snapshot, validated whole by `pipelineSchema` the first time a process sees it and
+ * then recognised by its exact JSON text. It arrives as that text (src/domain/execution-input.ts;
+ * as an object from executions started before 2026-12-03). Every task of a run carries the same
+ * snapshot, and its whole-pipeline checks (placements, cells, bakes) cost time in proportion to
+ * the pipeline: run on every step they made a step of a 1,000-scope pipeline cost several times
+ * one of a 10-scope pipeline. The cache key is the content itself, so an altered snapshot is a
+ * miss and is checked afresh; the cached value is frozen, so no handler can change what the
+ * next one is given.
+ */
+const snapshotSchema = z.unknown().transform((value, ctx): Pipeline => {
+  const problem = (message: string) => {
+    ctx.issues.push({ code: "custom", message, input: value });
+    return z.NEVER;
+  };
+  if (typeof value === "string" && value.length > MAX_SNAPSHOT_CHARS) {
+    return problem(`is ${value.length} characters of JSON; at most ${MAX_SNAPSHOT_CHARS}`);
+  }
+  const key = typeof value === "string" ? value : JSON.stringify(value);
+  const hit = validatedSnapshots.get(key);
+  if (hit) {
+    validatedSnapshots.delete(key);
+    validatedSnapshots.set(key, hit); // most recently used last
+    return hit;
+  }
+  let candidate: unknown = value;
+  if (typeof value === "string") {
+    try {
+      candidate = JSON.parse(value);
+    } catch {
+      return problem("is not valid JSON (the snapshot travels as the definition's JSON text)");
+    }
+  }
+  const parsed = pipelineSchema.safeParse(candidate);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      ctx.issues.push({ code: "custom", message: issue.message, path: issue.path, input: value });
+    }
+    return z.NEVER;
+  }
+  validatedSnapshots.set(key, deepFreeze(parsed.data));
+  if (validatedSnapshots.size > SNAPSHOT_CACHE_SIZE) {
+    validatedSnapshots.delete(validatedSnapshots.keys().next().value as string);
+  }
+  return parsed.data;
 });
 
 export const stageContextSchema = z
@@ -19,7 +86,7 @@ export const stageContextSchema = z
     /** The run's arrival number (the deploy step's line check; absent before 2026-12-02). */
     seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     /** The run's immutable snapshot (absent in executions started before 2026-12-02). */
-    definition: pipelineSchema.optional(),
+    definition: snapshotSchema.optional(),
     artifactDigest: digestSchema.optional(),
   })
   .strict();

@@ -15,6 +15,11 @@ import {
 } from "../adapters/aws/step-functions.ts";
 import { substitute, taskResources } from "../app/asl.ts";
 import { SFN_SOURCE, SFN_STATUS_CHANGE } from "../app/events.ts";
+import {
+  wireRollbackInput,
+  wireRollbackWavesInput,
+  wireStageInput,
+} from "../domain/execution-input.ts";
 import type {
   ApprovalTimerInput,
   RollbackExecutionInput,
@@ -266,15 +271,15 @@ export class LocalStepFunctions implements WorkflowStarter {
   }
 
   async startStage(input: StageExecutionInput): Promise<{ executionId: string }> {
-    return this.stage.start(executionName(input), input);
+    return this.stage.start(executionName(input), wireStageInput(input));
   }
 
   async startRollback(input: RollbackExecutionInput): Promise<{ executionId: string }> {
-    return this.rollback.start(rollbackExecutionName(input), input);
+    return this.rollback.start(rollbackExecutionName(input), wireRollbackInput(input));
   }
 
   async startRollbackWaves(input: RollbackWavesInput): Promise<{ executionId: string }> {
-    return this.rollback.start(rollbackWavesExecutionName(input), input);
+    return this.rollback.start(rollbackWavesExecutionName(input), wireRollbackWavesInput(input));
   }
 
   async startApprovalTimer(input: ApprovalTimerInput): Promise<{ executionId: string }> {

@@ -1,5 +1,10 @@
 import { createHash } from "node:crypto";
 import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
+import {
+  wireRollbackInput,
+  wireRollbackWavesInput,
+  wireStageInput,
+} from "../../domain/execution-input.ts";
 import type {
   ApprovalTimerInput,
   RollbackExecutionInput,
@@ -59,15 +64,23 @@ export class SfnWorkflowStarter implements WorkflowStarter {
   }
 
   startStage(input: StageExecutionInput): Promise<{ executionId: string }> {
-    return this.start(this.stateMachineArn, executionName(input), input);
+    return this.start(this.stateMachineArn, executionName(input), wireStageInput(input));
   }
 
   startRollback(input: RollbackExecutionInput): Promise<{ executionId: string }> {
-    return this.start(this.rollbackStateMachineArn, rollbackExecutionName(input), input);
+    return this.start(
+      this.rollbackStateMachineArn,
+      rollbackExecutionName(input),
+      wireRollbackInput(input),
+    );
   }
 
   startRollbackWaves(input: RollbackWavesInput): Promise<{ executionId: string }> {
-    return this.start(this.rollbackStateMachineArn, rollbackWavesExecutionName(input), input);
+    return this.start(
+      this.rollbackStateMachineArn,
+      rollbackWavesExecutionName(input),
+      wireRollbackWavesInput(input),
+    );
   }
 
   private async start(arn: string, name: string, input: unknown): Promise<{ executionId: string }> {
