@@ -245,7 +245,7 @@ export function controlPlaneFunctions(stack: Stack, o: FunctionsOptions): Functi
         actions: ["dynamodb:GetItem", "dynamodb:Query"],
         resources: [table.tableArn],
       }),
-      triggerWrites(["REVIEWS#*", "DELIVERY#*", "TRIGGERS", ...RUN_REQUEST_KEYS]),
+      triggerWrites(["REVIEWS#*", "DELIVERY#*", "TRIGGERS#*", ...RUN_REQUEST_KEYS]),
       publishEvents,
       new PolicyStatement({
         actions: ["ssm:GetParameter"],
@@ -269,7 +269,7 @@ export function controlPlaneFunctions(stack: Stack, o: FunctionsOptions): Functi
     // update) when publishing failed; publishes. No DeleteItem.
     "artifact-published": [
       new PolicyStatement({ actions: ["dynamodb:GetItem"], resources: [table.tableArn] }),
-      triggerWrites(["DELIVERY#*", "TRIGGERS", ...RUN_REQUEST_KEYS]),
+      triggerWrites(["DELIVERY#*", "TRIGGERS#*", ...RUN_REQUEST_KEYS]),
       publishEvents,
     ],
   };

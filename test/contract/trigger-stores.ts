@@ -136,6 +136,19 @@ export function describeTriggerStoresContract(
       expect((await log.list({ pipeline: "orders-api" }))[1]?.approvers).toEqual(["ana"]);
     });
 
+    it("lists records of one instant in reverse order of arrival, however many, up to the limit", async () => {
+      const { log } = await make(clock().now);
+      const at = new Date(start).toISOString();
+      for (let i = 0; i < 30; i++) {
+        await log.record({ at, trigger: "github", outcome: "rejected", reason: `s${i}` });
+      }
+      const newestFirst = Array.from({ length: 30 }, (_, i) => `s${29 - i}`);
+      expect((await log.list({ limit: 10 })).map((r) => r.reason)).toEqual(
+        newestFirst.slice(0, 10),
+      );
+      expect((await log.list()).map((r) => r.reason)).toEqual(newestFirst);
+    });
+
     const request = (over: Partial<NewRunRequest> = {}): NewRunRequest => ({
       pipeline: "orders-api",
       version: "v2",

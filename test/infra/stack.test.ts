@@ -1080,6 +1080,14 @@ describe("GitHub webhook", () => {
       `arn:aws:ssm:${REGION}:${OFFLINE_ACCOUNT}:parameter/breakwater/test/github-webhook-secret`,
     ]);
     expect(resourcesOf(statements, "states:StartExecution")).toEqual([]);
+    // Writes only its own partitions: trigger records in their shards (TRIGGERS#<shard>), never
+    // the legacy unsharded TRIGGERS partition (read only).
+    const writes = statements.find((s) => list(s.Action).includes("dynamodb:PutItem"));
+    expect(writes?.Condition).toEqual({
+      "ForAllValues:StringLike": {
+        "dynamodb:LeadingKeys": ["REVIEWS#*", "DELIVERY#*", "TRIGGERS#*", "RUNREQ#*"],
+      },
+    });
     expect((test.Outputs as Record<string, unknown>).GitHubWebhookUrl).toBeDefined();
     const [, table] = one(test, "AWS::DynamoDB::Table");
     expect(props(table).TimeToLiveSpecification).toEqual({
@@ -1113,7 +1121,9 @@ describe("Artifact Published function", () => {
     }
     const writes = statements.find((s) => list(s.Action).includes("dynamodb:PutItem"));
     expect(writes?.Condition).toEqual({
-      "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["DELIVERY#*", "TRIGGERS", "RUNREQ#*"] },
+      "ForAllValues:StringLike": {
+        "dynamodb:LeadingKeys": ["DELIVERY#*", "TRIGGERS#*", "RUNREQ#*"],
+      },
     });
     expect(resourcesOf(statements, "events:PutEvents")).toEqual([arnOf(busId)]);
     const [, fn] = lambdaByName(test, "artifact-published");

@@ -3,15 +3,21 @@
  *
  *   REVIEWS#<owner/name lowercased>#<pr> / REVIEW#<id>   a pull request review
  *   DELIVERY#<id>                        / DELIVERY      a webhook delivery's claim (in progress / completed)
- *   TRIGGERS                             / TRIG#<at>#<arrival>  a trigger record (gsi1: PIPELINE#<name> /
+ *   TRIGGERS#<shard>                     / TRIG#<at>#<arrival>  a trigger record (gsi1: PIPELINE#<name> /
  *                                                          the same sk, when it names a pipeline)
+ *   TRIGGERS                             / TRIG#<at>#<arrival>  a trigger record written before sharding
+ *                                                          (read, never written any more)
+ *
+ * Trigger records are spread over TRIGGER_SHARDS partitions (`TRIGGERS#00` … `TRIGGERS#15`, a
+ * stable hash of the record's sort key) so no single partition takes every webhook; the listing
+ * reads every shard and the legacy `TRIGGERS` partition and merges them in sort-key order.
  *
  * A review stored as dismissed stays dismissed (conditional put); a delivery is claimed once
  * (conditional put), in progress until completed, and given back (marked `released`, never
  * deleted: the trigger functions may delete nothing) when its processing failed. Deliveries and trigger records
  * expire (`expiresAt`, the table's TTL attribute).
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   type DynamoDBDocumentClient,
@@ -250,10 +256,31 @@ const triggerRecordSchema = z.object({
   approvers: z.array(z.string()).optional(),
 }) satisfies z.ZodType<TriggerRecord>;
 
+/** How many partitions the trigger records are spread over (decisions log, 2026-12-02). */
+export const TRIGGER_SHARDS = 16;
+/** The partition of the records written before sharding: still read, never written. */
+export const LEGACY_TRIGGERS_PK = "TRIGGERS";
+
+/** The shard partition of a record, from a stable hash of its (unique) sort key. */
+export function triggerShardPk(sk: string): string {
+  const shard = createHash("sha256").update(sk).digest().readUInt32BE(0) % TRIGGER_SHARDS;
+  return `${LEGACY_TRIGGERS_PK}#${String(shard).padStart(2, "0")}`;
+}
+
+/** Every partition a trigger record may be in: the shards, then the legacy one. */
+export const TRIGGER_PARTITIONS: readonly string[] = [
+  ...Array.from(
+    { length: TRIGGER_SHARDS },
+    (_, i) => `${LEGACY_TRIGGERS_PK}#${String(i).padStart(2, "0")}`,
+  ),
+  LEGACY_TRIGGERS_PK,
+];
+
 /**
- * Trigger records in the single table, newest first. All records share one partition (trigger
- * inputs arrive at webhook rates, far below a partition's limits); a record that names a pipeline
- * is also indexed under that pipeline (gsi1), next to its runs.
+ * Trigger records in the single table, newest first. Records are spread over TRIGGER_SHARDS
+ * partitions (no hot partition however many webhooks arrive), read back from every shard and the
+ * legacy unsharded partition and merged by sort key; a record that names a pipeline is also
+ * indexed under that pipeline (gsi1), next to its runs.
  */
 export class DynamoTriggerLog implements TriggerLog {
   private readonly doc: DynamoDBDocumentClient;
@@ -281,7 +308,7 @@ export class DynamoTriggerLog implements TriggerLog {
         TableName: this.table,
         Item: {
           ...entry,
-          pk: "TRIGGERS",
+          pk: triggerShardPk(sk),
           sk,
           ...(entry.pipeline ? { gsi1pk: `PIPELINE#${entry.pipeline}`, gsi1sk: sk } : {}),
           ...(this.retentionDays > 0
@@ -294,36 +321,62 @@ export class DynamoTriggerLog implements TriggerLog {
 
   async list(query: { pipeline?: string; limit?: number } = {}): Promise<TriggerRecord[]> {
     const limit = query.limit ?? 50;
-    const out: TriggerRecord[] = [];
+    if (limit <= 0) return [];
+    let items: Record<string, unknown>[];
+    if (query.pipeline) {
+      // The per-pipeline index is one partition per pipeline: not sharded.
+      items = await this.newest(limit, {
+        IndexName: TABLE_KEYS.gsi1.name,
+        KeyConditionExpression: "gsi1pk = :pk AND begins_with(gsi1sk, :p)",
+        ExpressionAttributeValues: { ":pk": `PIPELINE#${query.pipeline}`, ":p": "TRIG#" },
+      });
+    } else {
+      // The newest `limit` of all are among the newest `limit` of each partition.
+      const perPartition = await Promise.all(
+        TRIGGER_PARTITIONS.map((pk) =>
+          this.newest(limit, {
+            KeyConditionExpression: "pk = :pk AND begins_with(sk, :p)",
+            ExpressionAttributeValues: { ":pk": pk, ":p": "TRIG#" },
+            ConsistentRead: true,
+          }),
+        ),
+      );
+      items = perPartition
+        .flat()
+        .sort((a, b) => (String(a.sk) < String(b.sk) ? 1 : String(a.sk) > String(b.sk) ? -1 : 0))
+        .slice(0, limit);
+    }
+    return items.map((item) => {
+      const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, expiresAt: _e, ...rest } = item;
+      const parsed = triggerRecordSchema.safeParse(rest);
+      if (!parsed.success) {
+        throw new Error(`trigger record ${String(item.sk)}: ${parsed.error.message}`);
+      }
+      return parsed.data as TriggerRecord;
+    });
+  }
+
+  /** Up to `limit` items of one partition, newest (highest sort key) first. */
+  private async newest(
+    limit: number,
+    keys: Pick<
+      ConstructorParameters<typeof QueryCommand>[0],
+      "IndexName" | "KeyConditionExpression" | "ExpressionAttributeValues" | "ConsistentRead"
+    >,
+  ): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const page = await this.doc.send(
         new QueryCommand({
           TableName: this.table,
-          ...(query.pipeline
-            ? {
-                IndexName: TABLE_KEYS.gsi1.name,
-                KeyConditionExpression: "gsi1pk = :pk AND begins_with(gsi1sk, :p)",
-                ExpressionAttributeValues: { ":pk": `PIPELINE#${query.pipeline}`, ":p": "TRIG#" },
-              }
-            : {
-                KeyConditionExpression: "pk = :pk AND begins_with(sk, :p)",
-                ExpressionAttributeValues: { ":pk": "TRIGGERS", ":p": "TRIG#" },
-                ConsistentRead: true,
-              }),
+          ...keys,
           ScanIndexForward: false,
           Limit: limit - out.length,
           ExclusiveStartKey: start,
         }),
       );
-      for (const item of page.Items ?? []) {
-        const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, expiresAt: _e, ...rest } = item;
-        const parsed = triggerRecordSchema.safeParse(rest);
-        if (!parsed.success) {
-          throw new Error(`trigger record ${String(item.sk)}: ${parsed.error.message}`);
-        }
-        out.push(parsed.data as TriggerRecord);
-      }
+      out.push(...(page.Items ?? []));
       start = page.LastEvaluatedKey;
     } while (start && out.length < limit);
     return out;
