@@ -18,7 +18,7 @@ import { AWS_REGIONS, azIdsOf } from "../src/domain/aws-regions.ts";
 import { type PipelineInput, parsePipeline } from "../src/domain/pipeline.ts";
 import { simulate } from "../src/local/simulate.ts";
 
-const SIZES = (process.env.SCALE_SIZES ?? "10,100,1000").split(",").map(Number);
+const SIZES = [10, 100, 1_000];
 const PER_STAGE = 250;
 const RUNS = 2;
 
@@ -113,5 +113,5 @@ for (const size of SIZES) {
 const ratio = (a: number, b: number) => (a / b).toFixed(2);
 console.log(
   `  per-step cost after set-up, 1,000 scopes vs 10: ${ratio(perStep.at(-1) as number, perStep[0] as number)}x; ` +
-    `1,000 vs 100: ${ratio(perStep.at(-1) as number, perStep[1] ?? 1)}x (flat is 1.0)`,
+    `1,000 vs 100: ${ratio(perStep.at(-1) as number, perStep[1] as number)}x (flat is 1.0)`,
 );

@@ -7,6 +7,7 @@ import {
   type Pipeline,
   pipelineSchema,
 } from "../domain/pipeline.ts";
+import { MAX_DEFINITION_BYTES } from "../domain/pipeline-registry.ts";
 import { versionSchema } from "../domain/version.ts";
 
 const digestSchema = z.string().regex(/^sha256:[0-9a-f]{64}$/, {
@@ -25,9 +26,6 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** The snapshot's text is at most what Step Functions takes as a whole execution input. */
-const MAX_SNAPSHOT_CHARS = 256 * 1024;
-
 /**
  * The run's snapshot, validated whole by `pipelineSchema` the first time a process sees it and
  * then recognised by its exact JSON text. It arrives as that text (src/domain/execution-input.ts;
@@ -43,8 +41,8 @@ const snapshotSchema = z.unknown().transform((value, ctx): Pipeline => {
     ctx.issues.push({ code: "custom", message, input: value });
     return z.NEVER;
   };
-  if (typeof value === "string" && value.length > MAX_SNAPSHOT_CHARS) {
-    return problem(`is ${value.length} characters of JSON; at most ${MAX_SNAPSHOT_CHARS}`);
+  if (typeof value === "string" && value.length > MAX_DEFINITION_BYTES) {
+    return problem(`is ${value.length} characters of JSON; at most ${MAX_DEFINITION_BYTES}`);
   }
   const key = typeof value === "string" ? value : JSON.stringify(value);
   const hit = validatedSnapshots.get(key);

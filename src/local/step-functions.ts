@@ -16,6 +16,7 @@ import {
 import { substitute, taskResources } from "../app/asl.ts";
 import { SFN_SOURCE, SFN_STATUS_CHANGE } from "../app/events.ts";
 import {
+  type WireStageContext,
   wireRollbackInput,
   wireRollbackWavesInput,
   wireStageInput,
@@ -265,9 +266,9 @@ export class LocalStepFunctions implements WorkflowStarter {
     return this.stage.arn;
   }
 
-  /** Stage executions by name (the run's stages). */
-  get executions(): Map<string, LocalExecution & { input: StageExecutionInput }> {
-    return this.stage.executions as Map<string, LocalExecution & { input: StageExecutionInput }>;
+  /** Stage executions by name, their inputs as sent (the snapshot as JSON text). */
+  get executions(): Map<string, LocalExecution & { input: WireStageContext }> {
+    return this.stage.executions as Map<string, LocalExecution & { input: WireStageContext }>;
   }
 
   async startStage(input: StageExecutionInput): Promise<{ executionId: string }> {
