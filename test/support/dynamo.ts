@@ -9,7 +9,7 @@ let shared: DynamoDBClient | undefined;
 
 /** A client for the shared DynamoDB Local. */
 export function dynamoClient(): DynamoDBClient {
-  shared ??= localDynamoClient(inject("dynamoEndpoint"));
+  shared ??= localDynamoClient(inject("dynamoEndpoint"), inject("dynamoCredentials"));
   return shared;
 }
 
