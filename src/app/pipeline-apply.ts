@@ -153,20 +153,18 @@ async function scopesToSeed(
   }
   return {
     after: async () => {
-      for (const scope of missing) {
-        await deps.store.seedScope(
-          {
-            pipeline: pipeline.name,
-            scope: scope.id,
-            version: initial,
-            percent: 100,
-            status: "stable",
-            since: at,
-            cause: `initial version ${initial} (pipelines apply by ${principal.arn}: ${o.reason})`,
-          },
-          principal.arn,
-        );
-      }
+      await deps.store.seedScopes(
+        missing.map((scope) => ({
+          pipeline: pipeline.name,
+          scope: scope.id,
+          version: initial,
+          percent: 100,
+          status: "stable" as const,
+          since: at,
+          cause: `initial version ${initial} (pipelines apply by ${principal.arn}: ${o.reason})`,
+        })),
+        principal.arn,
+      );
     },
   };
 }

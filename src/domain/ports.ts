@@ -263,6 +263,11 @@ export interface SlotStore {
 export interface ScopeStore {
   /** Seeds a scope if it has no state yet (initial version); returns false when present. */
   seedScope(state: Omit<ScopeState, "rev">, actor: string): Promise<boolean>;
+  /**
+   * Seeds each scope that has no state yet, as `seedScope` does, in as few writes as the store
+   * allows (registering a pipeline seeds every scope at once); returns the scope ids seeded.
+   */
+  seedScopes(states: Omit<ScopeState, "rev">[], actor: string): Promise<string[]>;
   getScope(pipeline: string, scope: string): Promise<ScopeState | undefined>;
   listScopes(pipeline: string): Promise<ScopeState[]>;
   transitionScope(t: ScopeTransition): Promise<TransitionResult>;

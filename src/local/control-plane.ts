@@ -232,20 +232,18 @@ export async function createLocalControlPlane(options: LocalControlPlaneOptions)
     async register(pipeline: Pipeline, initialVersion: string): Promise<void> {
       await store.putPipeline(pipeline);
       const since = clock.now().toISOString();
-      for (const scope of pipelineScopes(pipeline)) {
-        await store.seedScope(
-          {
-            pipeline: pipeline.name,
-            scope: scope.id,
-            version: initialVersion,
-            percent: 100,
-            status: "stable",
-            since,
-            cause: `initial version ${initialVersion}`,
-          },
-          "seed",
-        );
-      }
+      await store.seedScopes(
+        pipelineScopes(pipeline).map((scope) => ({
+          pipeline: pipeline.name,
+          scope: scope.id,
+          version: initialVersion,
+          percent: 100,
+          status: "stable" as const,
+          since,
+          cause: `initial version ${initialVersion}`,
+        })),
+        "seed",
+      );
     },
     /**
      * Requests a run as a trigger would, through the same checked path: writes the run request

@@ -100,6 +100,33 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
       ]);
     });
 
+    it("seeds many scopes at once, each only where it has no state, each with its history", async () => {
+      const store = await makeStore();
+      // More than one transaction's worth, and one scope already holding a version.
+      const scopes = Array.from({ length: 120 }, (_, i) => `prod-1/r${i}`);
+      expect(await store.seedScope(seed({ scope: "prod-1/r7", version: "v0" }), "earlier")).toBe(
+        true,
+      );
+      const seeded = await store.seedScopes(
+        scopes.map((scope) => seed({ scope })),
+        "seed",
+      );
+      expect(seeded).toEqual(scopes.filter((s) => s !== "prod-1/r7"));
+      const states = await store.listScopes("orders-api");
+      expect(states).toHaveLength(120);
+      expect(states.find((s) => s.scope === "prod-1/r7")).toMatchObject({ version: "v0", rev: 1 });
+      expect(states.filter((s) => s.version === "v1")).toHaveLength(119);
+      const history = await store.history("orders-api");
+      expect(history).toHaveLength(120);
+      expect(history.filter((h) => h.actor === "seed")).toHaveLength(119);
+      // A second seeding finds every scope present and changes nothing.
+      expect(
+        await store.seedScopes([seed({ scope: "prod-1/r0", version: "v9" })], "again"),
+      ).toEqual([]);
+      expect(await store.getScope("orders-api", "prod-1/r0")).toMatchObject({ version: "v1" });
+      expect(await store.seedScopes([], "none")).toEqual([]);
+    });
+
     it("writes the scope, its history and its timeline event in one conditional transaction", async () => {
       const store = await makeStore();
       await store.createRun(run());

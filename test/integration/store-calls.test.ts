@@ -90,6 +90,31 @@ describe("store calls per deploy step", () => {
     ).toBeLessThanOrEqual(6);
   });
 
+  it("seeds a 76-scope pipeline's scopes in 2 writes, not one per scope", async () => {
+    const dynamo = dynamoClient();
+    const table = `calls-${Date.now()}-seed`;
+    await createTable(dynamo, table);
+    const store = new DynamoStateStore(dynamo, table);
+    const scopes = Array.from({ length: 76 }, (_, i) => `prod-${1 + (i % 6)}/r${i}`);
+    const counter = countStoreCalls(dynamo, table);
+    const seeded = await store.seedScopes(
+      scopes.map((scope) => ({
+        pipeline: "orders-api",
+        scope,
+        version: "v1",
+        percent: 100,
+        status: "stable",
+        since: START.toISOString(),
+        cause: "initial version v1",
+      })),
+      "seed",
+    );
+    counter.stop();
+    expect(seeded).toHaveLength(76);
+    expect(counter.counts().byOperation).toEqual({ TransactWriteItems: 2 });
+    expect(await store.listScopes("orders-api")).toHaveLength(76);
+  });
+
   it("reads no blocks partition while the blocks' index says there are none, and never misses one", async () => {
     const dynamo = dynamoClient();
     const table = `calls-${Date.now()}-blocks`;

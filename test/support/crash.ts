@@ -31,6 +31,7 @@ export const STORE_WRITES = new Set<string>([
   "releaseLocationLock",
   "updateRun",
   "seedScope",
+  "seedScopes",
   "transitionScope",
   "appendEvents",
 ] satisfies (keyof StateStore)[]);

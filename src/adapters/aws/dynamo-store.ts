@@ -84,6 +84,7 @@ export class DynamoStateStore implements StateStore {
     this.slots.releaseLocationLock(...a);
 
   seedScope: StateStore["seedScope"] = (...a) => this.scopes.seedScope(...a);
+  seedScopes: StateStore["seedScopes"] = (...a) => this.scopes.seedScopes(...a);
   getScope: StateStore["getScope"] = (...a) => this.scopes.getScope(...a);
   listScopes: StateStore["listScopes"] = (...a) => this.scopes.listScopes(...a);
   transitionScope: StateStore["transitionScope"] = (...a) => this.scopes.transitionScope(...a);

@@ -334,6 +334,12 @@ export class MemoryStateStore implements StateStore {
     return true;
   }
 
+  async seedScopes(states: Omit<ScopeState, "rev">[], actor: string): Promise<string[]> {
+    const seeded: string[] = [];
+    for (const state of states) if (await this.seedScope(state, actor)) seeded.push(state.scope);
+    return seeded;
+  }
+
   async getScope(pipeline: string, scope: string): Promise<ScopeState | undefined> {
     const state = this.scopes.get(scopeKey(pipeline, scope));
     return state && copy(state);

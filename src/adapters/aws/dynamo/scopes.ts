@@ -16,33 +16,60 @@ import {
 } from "../../../domain/scope-history.ts";
 import { DynamoTable, pipelinePk, runPk, strip, type TransactItem } from "./table.ts";
 
+/** Scopes seeded per transaction: two items each, within TransactWriteItems' 100. */
+const SEEDS_PER_TRANSACTION = 50;
+
 export class DynamoScopeStore extends DynamoTable implements ScopeStore {
+  /** The scope's first state, written only where none is (with its history record). */
+  private seedItems(state: Omit<ScopeState, "rev">, actor: string): TransactItem[] {
+    return [
+      {
+        Put: {
+          TableName: this.table,
+          Item: { pk: pipelinePk(state.pipeline), sk: `SCOPE#${state.scope}`, ...state, rev: 1 },
+          ConditionExpression: "attribute_not_exists(pk)",
+        },
+      },
+      this.historyPut(seedHistoryEntryOf(state, actor)),
+    ];
+  }
+
   async seedScope(state: Omit<ScopeState, "rev">, actor: string): Promise<boolean> {
     try {
       await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.table,
-                Item: {
-                  pk: pipelinePk(state.pipeline),
-                  sk: `SCOPE#${state.scope}`,
-                  ...state,
-                  rev: 1,
-                },
-                ConditionExpression: "attribute_not_exists(pk)",
-              },
-            },
-            this.historyPut(seedHistoryEntryOf(state, actor)),
-          ],
-        }),
+        new TransactWriteCommand({ TransactItems: this.seedItems(state, actor) }),
       );
       return true;
     } catch (err) {
       if (err instanceof TransactionCanceledException) return false;
       throw err;
     }
+  }
+
+  /**
+   * Up to 50 scopes per transaction (registering a 76-scope pipeline: 2 writes, not 76). A
+   * transaction that one present scope cancels is redone one scope at a time: each scope is
+   * still seeded only where it has no state.
+   */
+  async seedScopes(states: Omit<ScopeState, "rev">[], actor: string): Promise<string[]> {
+    const seeded: string[] = [];
+    for (let i = 0; i < states.length; i += SEEDS_PER_TRANSACTION) {
+      const chunk = states.slice(i, i + SEEDS_PER_TRANSACTION);
+      try {
+        await this.doc.send(
+          new TransactWriteCommand({
+            TransactItems: chunk.flatMap((state) => this.seedItems(state, actor)),
+          }),
+        );
+        seeded.push(...chunk.map((s) => s.scope));
+      } catch (err) {
+        if (!(err instanceof TransactionCanceledException)) throw err;
+        for (const state of chunk) {
+          if (await this.seedScope(state, actor)) seeded.push(state.scope);
+        }
+      }
+    }
+    return seeded;
   }
 
   async getScope(pipeline: string, scope: string): Promise<ScopeState | undefined> {
