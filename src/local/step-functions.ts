@@ -28,6 +28,7 @@ import type {
   StageExecutionInput,
   WorkflowStarter,
 } from "../domain/ports.ts";
+import { aslPassed, rememberAslPassed } from "./asl-validation.ts";
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalEventBus } from "./event-bus.ts";
 import type { VirtualClock } from "./virtual-time.ts";
 
@@ -37,7 +38,8 @@ export type LocalHandler = (event: unknown, context: Context) => Promise<unknown
  * Definitions (after substitution) already validated in this process. aws-local-stepfunctions
  * validates a definition with asl-validator (ajv) on every construction, which costs about
  * 150 ms of CPU; the property tests build a plane per scenario, thousands of them. A definition
- * is still validated the first time it is seen, and one that fails is never cached.
+ * is still validated the first time it is seen, unless an earlier process validated that exact
+ * text (asl-validation.ts), and one that fails is never cached.
  */
 const validatedDefinitions = new Set<string>();
 
@@ -122,9 +124,11 @@ export class LocalStateMachine {
           }
         : call;
     }
+    const known = validatedDefinitions.has(text) || aslPassed(text);
     this.machine = new StateMachine(definition, {
-      validationOptions: { checkArn: false, noValidate: validatedDefinitions.has(text) },
+      validationOptions: { checkArn: false, noValidate: known },
     });
+    if (!known) rememberAslPassed(text);
     validatedDefinitions.add(text);
   }
 
