@@ -101,17 +101,17 @@ async function updateSlot(
  * version in if the stage is free.
  */
 export async function requestStage(deps: Deps, run: Run, stage: string): Promise<void> {
-  await updateSlot(deps, run.pipeline, stage, (slot) =>
+  const slot = await updateSlot(deps, run.pipeline, stage, (slot) =>
     slot.holder === run.runId || slot.waiters[run.runId] !== undefined
       ? undefined
       : { ...slot, waiters: { ...slot.waiters, [run.runId]: run.seq } },
   );
-  await admit(deps, run.pipeline, stage);
+  await admit(deps, run.pipeline, stage, slot);
 }
 
 /** The run leaves `stage` (it finished it, or a decision ended it): the next version may enter. */
 export async function leaveStage(deps: Deps, run: Run, stage: string): Promise<void> {
-  await updateSlot(deps, run.pipeline, stage, (slot) => {
+  const slot = await updateSlot(deps, run.pipeline, stage, (slot) => {
     if (slot.holder === run.runId) {
       const { holder: _h, since: _s, ...rest } = slot;
       return rest;
@@ -122,16 +122,25 @@ export async function leaveStage(deps: Deps, run: Run, stage: string): Promise<v
     }
     return undefined;
   });
-  await admit(deps, run.pipeline, stage);
+  await admit(deps, run.pipeline, stage, slot);
 }
 
 /**
  * Lets the newest waiting version into `stage` if nobody holds it; supersedes the older waiting
  * versions. Finishes an admission that crashed half-way. Safe to call any number of times.
+ *
+ * `known` is the slot as the caller has just read or written it by compare-and-set: the first
+ * pass starts from it instead of reading it again. That is as safe as a read: every write below
+ * is a compare-and-set on its rev, so a slot changed since fails the write and is read afresh.
  */
-export async function admit(deps: Deps, pipeline: string, stage: string): Promise<void> {
+export async function admit(
+  deps: Deps,
+  pipeline: string,
+  stage: string,
+  known?: StageSlot,
+): Promise<void> {
   for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
-    const slot = await deps.store.getStageSlot(pipeline, stage);
+    const slot = i === 0 && known ? known : await deps.store.getStageSlot(pipeline, stage);
     if (slot.holder) {
       const holder = await deps.store.getRun(slot.holder);
       const newestWaiter = Math.max(...Object.values(slot.waiters));

@@ -6,10 +6,10 @@
  * this is a test, not a timing.
  */
 import { GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { DynamoStateStore } from "../../src/adapters/aws/dynamo-store.ts";
 import { type PipelineInput, parsePipeline } from "../../src/domain/pipeline.ts";
-import { createTable } from "../../src/local/dynamodb-local.ts";
+import { createTable, localDynamoClient } from "../../src/local/dynamodb-local.ts";
 import { simulate } from "../../src/local/simulate.ts";
 import { countStoreCalls } from "../../src/local/store-calls.ts";
 import { dynamoClient } from "../support/dynamo.ts";
@@ -88,6 +88,41 @@ describe("store calls per deploy step", () => {
       storeCallsPerStep,
       `store calls: ${JSON.stringify(storeCalls.byOperation)}`,
     ).toBeLessThanOrEqual(6);
+  });
+
+  it("reads a stage slot once per move: never again right after its own compare-and-set write", async () => {
+    const dynamo = localDynamoClient(inject("dynamoEndpoint"), inject("dynamoCredentials"));
+    const reads = new Map<string, number>();
+    dynamo.middlewareStack.add(
+      (next, context) => async (args) => {
+        // A document client's command (plain key) or the client's own (attribute values).
+        const key = (args.input as { Key?: { sk?: string | { S?: string } } }).Key?.sk;
+        const sk = typeof key === "string" ? key : key?.S;
+        if (/^Get(Item)?Command$/.test(String(context.commandName)) && sk?.startsWith("SLOT#")) {
+          reads.set(sk, (reads.get(sk) ?? 0) + 1);
+        }
+        return next(args);
+      },
+      { step: "initialize", name: "slot-reads" },
+    );
+    try {
+      const result = await simulate({
+        pipeline: parsePipeline(rollout, "test"),
+        fromVersion: "v1",
+        version: "v2",
+        start: START,
+        dynamo,
+      });
+      expect(result.outcome).toBe("succeeded");
+    } finally {
+      dynamo.destroy();
+    }
+    // Each stage's slot: one read to ask for it, one to leave it.
+    expect(Object.fromEntries(reads)).toEqual({
+      "SLOT#gamma": 2,
+      "SLOT#prod-1": 2,
+      "SLOT#prod-2": 2,
+    });
   });
 
   it("seeds a 76-scope pipeline's scopes in 2 writes, not one per scope", async () => {
