@@ -110,13 +110,7 @@ try {
     dynamo: client,
     tableName: TABLE,
     start,
-    fleet: (clock) =>
-      new SimulatedFleet({
-        pipeline: pipelines[0] as (typeof pipelines)[number],
-        morePipelines: pipelines.slice(1),
-        initialVersion: "v1",
-        clock,
-      }),
+    fleet: (clock) => SimulatedFleet.serving(pipelines, "v1", clock),
   });
   for (const p of pipelines) await plane.register(p, "v1");
   const registered = performance.now() - wall0;

@@ -195,6 +195,17 @@ export class SimulatedFleet implements Deployer, MetricSource, CanarySource {
   /** Deployments started, for benchmarks and tests. */
   deploymentsStarted = 0;
 
+  /** A fleet serving every one of `pipelines` (at least one), each at `initialVersion`. */
+  static serving(
+    pipelines: readonly Pipeline[],
+    initialVersion: string,
+    clock: FleetOptions["clock"],
+  ): SimulatedFleet {
+    const [pipeline, ...more] = pipelines;
+    if (!pipeline) throw new Error("a simulated fleet serves at least one pipeline");
+    return new SimulatedFleet({ pipeline, morePipelines: more, initialVersion, clock });
+  }
+
   constructor(private readonly options: FleetOptions) {
     for (const pipeline of [options.pipeline, ...(options.morePipelines ?? [])]) {
       for (const scope of pipelineScopes(pipeline)) {

@@ -33,13 +33,7 @@ describe("status of one pipeline", () => {
       dynamo,
       tableName: `status-reads-${randomUUID()}`,
       start: START,
-      fleet: (clock) =>
-        new SimulatedFleet({
-          pipeline: pipelines[0] as (typeof pipelines)[number],
-          morePipelines: pipelines.slice(1),
-          initialVersion: "v1",
-          clock,
-        }),
+      fleet: (clock) => SimulatedFleet.serving(pipelines, "v1", clock),
     });
     try {
       for (const p of pipelines) await plane.register(p, "v1");
