@@ -276,7 +276,7 @@ export async function onStageExecutionStatus(
     case "succeed":
     case "wait-for-next":
     case "stop-at-boundary": {
-      const won = await deps.store.updateRun(run.runId, {
+      const moved = await deps.store.updateRunReturning(run.runId, {
         expect: { status: ["running"], currentStage: input.stage },
         set:
           decision.kind === "succeed"
@@ -285,6 +285,7 @@ export async function onStageExecutionStatus(
               ? boundaryHalt(run, decision.behind, decision.next, now)
               : { status: "waiting", waitingFor: decision.next, updatedAt: now },
       });
+      const won = moved !== undefined;
       if (won) {
         await announce(deps, { ...ids, event: "stage-finished", stage: input.stage });
         if (decision.kind === "succeed") await announce(deps, { ...ids, event: "run-succeeded" });
@@ -293,7 +294,8 @@ export async function onStageExecutionStatus(
         }
       }
       // From here on idempotent: a duplicate event, or a retry after a crash, finishes the move.
-      const latest = (await deps.store.getRun(run.runId)) ?? run;
+      // The run as this move left it (announcing changes nothing in it), or as it is now.
+      const latest = moved ?? (await deps.store.getRun(run.runId)) ?? run;
       return finishMove(deps, latest, nextAfterStage({ end, run: latest, afterMove: { won } }));
     }
     default:

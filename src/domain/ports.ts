@@ -233,6 +233,11 @@ export interface RunStore {
   nextSeq(pipeline: string): Promise<number>;
   /** Conditional update; false when `expect` does not hold. */
   updateRun(runId: string, update: RunUpdate): Promise<boolean>;
+  /**
+   * As `updateRun`, answering the run as the update left it (undefined when `expect` does not
+   * hold and nothing was written): a caller that goes on with the run needs no read after it.
+   */
+  updateRunReturning(runId: string, update: RunUpdate): Promise<Run | undefined>;
   /** The pipeline's line: which rollbacks stop it (safety rule 3). */
   getLine(pipeline: string): Promise<LineState>;
 

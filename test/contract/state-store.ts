@@ -523,6 +523,41 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sta
       expect(Object.keys(stored?.stages ?? {}).sort()).toEqual(["alpha", "beta"]);
     });
 
+    it("answers a conditional run update with the run as stored after it, or nothing when it lost", async () => {
+      const store = await makeStore();
+      await store.createRun(run({ currentStage: "alpha" }));
+      // Written by someone else in between: the answer holds it too (the item, not a merge).
+      await store.updateRun("orders-api@v2", {
+        set: { stages: { alpha: { status: "succeeded", startedAt: "a", finishedAt: "b" } } },
+      });
+      const answers = await Promise.all(
+        [1, 2].map((i) =>
+          store.updateRunReturning("orders-api@v2", {
+            expect: { status: ["running"], currentStage: "alpha" },
+            set: { status: "waiting", waitingFor: `beta-${i}`, updatedAt: "c" },
+          }),
+        ),
+      );
+      const won = answers.filter((a) => a !== undefined);
+      expect(won).toHaveLength(1);
+      const stored = await store.getRun("orders-api@v2");
+      expect(won[0]).toEqual(stored);
+      expect(stored).toMatchObject({
+        status: "waiting",
+        currentStage: "alpha",
+        stages: { alpha: { status: "succeeded" } },
+      });
+      // The answer is a copy: changing it changes nothing stored.
+      (won[0] as { status: string }).status = "running";
+      expect((await store.getRun("orders-api@v2"))?.status).toBe("waiting");
+      expect(
+        await store.updateRunReturning("missing@v1", {
+          expect: { status: ["running"] },
+          set: { updatedAt: "d" },
+        }),
+      ).toBeUndefined();
+    });
+
     it("orders a timeline causally when events share a timestamp", async () => {
       const store = await makeStore();
       const at = "2026-01-05T10:00:00.000Z";

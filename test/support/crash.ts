@@ -30,6 +30,7 @@ export const STORE_WRITES = new Set<string>([
   "putLocationLock",
   "releaseLocationLock",
   "updateRun",
+  "updateRunReturning",
   "seedScope",
   "seedScopes",
   "transitionScope",

@@ -72,6 +72,8 @@ export class DynamoStateStore implements StateStore {
   listRuns: StateStore["listRuns"] = (...a) => this.runs.listRuns(...a);
   nextSeq: StateStore["nextSeq"] = (...a) => this.runs.nextSeq(...a);
   updateRun: StateStore["updateRun"] = (...a) => this.runs.updateRun(...a);
+  updateRunReturning: StateStore["updateRunReturning"] = (...a) =>
+    this.runs.updateRunReturning(...a);
   getLine: StateStore["getLine"] = (...a) => this.runs.getLine(...a);
   appendEvents: StateStore["appendEvents"] = (...a) => this.runs.appendEvents(...a);
   timeline: StateStore["timeline"] = (...a) => this.runs.timeline(...a);

@@ -227,11 +227,24 @@ export class MemoryStateStore implements StateStore {
   }
 
   async updateRun(runId: string, update: RunUpdate): Promise<boolean> {
+    return this.updateRunNow(runId, update) !== false;
+  }
+
+  async updateRunReturning(runId: string, update: RunUpdate): Promise<Run | undefined> {
+    const run = this.updateRunNow(runId, update);
+    return run ? copy(run) : undefined;
+  }
+
+  /**
+   * The conditional update, in one synchronous step: false when `expect` does not hold, else
+   * the run as stored after it.
+   */
+  private updateRunNow(runId: string, update: RunUpdate): Run | undefined | false {
     const sets = Object.entries(update.set).filter(([, v]) => v !== undefined);
     const removes = update.remove ?? [];
-    // As the DynamoDB store: nothing to write is a success without a condition check.
-    if (sets.length === 0 && removes.length === 0 && !update.addRolledBack) return true;
     const run = this.runs.get(runId) as (Run & Record<string, unknown>) | undefined;
+    // As the DynamoDB store: nothing to write is a success without a condition check.
+    if (sets.length === 0 && removes.length === 0 && !update.addRolledBack) return run;
     if (!run) return false;
     const e = update.expect;
     if (e?.status && !e.status.includes(run.status)) return false;
@@ -257,7 +270,7 @@ export class MemoryStateStore implements StateStore {
       const changed = changedLine(line, runId, update.line);
       if (changed) this.lines.set(line.pipeline, copy({ ...changed, rev: line.rev + 1 }));
     }
-    return true;
+    return next;
   }
 
   async getLine(pipeline: string): Promise<LineState> {

@@ -81,6 +81,25 @@ export class DynamoRunStore extends DynamoTable implements RunStore {
   }
 
   async updateRun(runId: string, update: RunUpdate): Promise<boolean> {
+    return (await this.applyUpdate(runId, update, false)) !== false;
+  }
+
+  async updateRunReturning(runId: string, update: RunUpdate): Promise<Run | undefined> {
+    const out = await this.applyUpdate(runId, update, true);
+    if (out === false) return undefined;
+    // Nothing to write, or a transaction with the line (no ReturnValues there): read it.
+    return out === true ? this.getRun(runId) : out;
+  }
+
+  /**
+   * The conditional update: false when `expect` does not hold; with `returnNew`, the item as
+   * the update left it (UpdateItem's ALL_NEW: the same write, no read after it) where it can.
+   */
+  private async applyUpdate(
+    runId: string,
+    update: RunUpdate,
+    returnNew: boolean,
+  ): Promise<Run | boolean> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
     const sets: string[] = [];
@@ -151,8 +170,10 @@ export class DynamoRunStore extends DynamoTable implements RunStore {
     };
     if (update.line) return this.updateRunAndLine(runId, params, update.line);
     try {
-      await this.doc.send(new UpdateCommand(params));
-      return true;
+      const out = await this.doc.send(
+        new UpdateCommand({ ...params, ...(returnNew ? { ReturnValues: "ALL_NEW" } : {}) }),
+      );
+      return (returnNew && strip<Run>(out.Attributes)) || true;
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return false;
       throw err;
