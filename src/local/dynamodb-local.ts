@@ -93,7 +93,7 @@ function releaseDirectory(): string {
  * The java command line. `-disableTelemetry`: DynamoDB Local otherwise reports usage to AWS
  * from the engineer's machine (and, offline, spends most of a second of its start on it).
  */
-export function dynamoDbLocalArgs(dir: string, port: number, jvmOptions: string[]): string[] {
+function dynamoDbLocalArgs(dir: string, port: number, jvmOptions: string[]): string[] {
   return [
     ...jvmOptions,
     `-Djava.library.path=${join(dir, "DynamoDBLocal_lib")}`,
